@@ -1,0 +1,842 @@
+//! The evidence base: sources, questionnaires, rules and defaults.
+//!
+//! Everything here is data, embedded from `crates/core/evidence/*.toml` at
+//! compile time and validated when it is first loaded. The tests load it on
+//! every run, so a rule that cites a missing source, a source nobody cites, or
+//! a rule that asks about a question that does not exist fails the build's
+//! tests, not a user's session.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::LazyLock;
+
+use jiff::{SignedDuration, Span, SpanRelativeTo};
+use serde::{Deserialize, Serialize};
+
+use crate::zone::Zone;
+
+const SOURCES: &str = include_str!("../evidence/sources.toml");
+const SCREENING: &str = include_str!("../evidence/screening.toml");
+const READINESS: &str = include_str!("../evidence/readiness.toml");
+const CHECKIN: &str = include_str!("../evidence/checkin.toml");
+const DEFAULTS: &str = include_str!("../evidence/defaults.toml");
+
+/// How directly needlewise's authors read a claim in its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Grade {
+    /// Read in the primary document or a faithful copy.
+    V,
+    /// Seen only through a secondary restatement.
+    S,
+    /// From background knowledge of the paper, not re-verified.
+    K,
+    /// A low-grade source (clinic, vendor or blog page): common practice only.
+    L,
+}
+
+impl Grade {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Grade::V => "read in the primary source",
+            Grade::S => "seen in a secondary source",
+            Grade::K => "from background knowledge, not re-verified",
+            Grade::L => "common practice (clinic or vendor pages)",
+        }
+    }
+}
+
+/// One entry of the reference list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: String,
+    pub citation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Which questionnaire a question or rule belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionnaireKind {
+    Screening,
+    Readiness,
+    Checkin,
+}
+
+impl QuestionnaireKind {
+    pub fn id(self) -> &'static str {
+        match self {
+            QuestionnaireKind::Screening => "screening",
+            QuestionnaireKind::Readiness => "readiness",
+            QuestionnaireKind::Checkin => "checkin",
+        }
+    }
+
+    /// The outcomes a rule of this questionnaire may have.
+    pub fn allows(self, outcome: Outcome) -> bool {
+        use Outcome::*;
+        match self {
+            QuestionnaireKind::Screening => matches!(
+                outcome,
+                Precaution | ExcludeZones | AskSurgeonFirst | NotAtHome
+            ),
+            QuestionnaireKind::Readiness => matches!(outcome, Caution | SkipZones | NoGo),
+            QuestionnaireKind::Checkin => matches!(outcome, Watch | ContactSurgeon | UrgentCare),
+        }
+    }
+}
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    // Screening.
+    Precaution,
+    ExcludeZones,
+    AskSurgeonFirst,
+    NotAtHome,
+    // Readiness.
+    Caution,
+    SkipZones,
+    NoGo,
+    // Check-ins.
+    Watch,
+    ContactSurgeon,
+    UrgentCare,
+}
+
+impl Outcome {
+    /// A hard stop: the person cannot go ahead at home because of this rule.
+    pub fn is_hard_stop(self) -> bool {
+        matches!(
+            self,
+            Outcome::NotAtHome | Outcome::NoGo | Outcome::UrgentCare
+        )
+    }
+
+    /// Whether the rule acts on the zones its condition matched.
+    pub fn acts_on_zones(self) -> bool {
+        matches!(self, Outcome::ExcludeZones | Outcome::SkipZones)
+    }
+}
+
+/// The shape of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QuestionKind {
+    Bool,
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Number {
+        min: f64,
+        max: f64,
+    },
+    Choice {
+        options: Vec<String>,
+    },
+    /// `"never"`, `"current"` or the date of the last exposure.
+    Exposure,
+    /// A list of zone ids.
+    Zones,
+    /// A list of `{kind, date, zones}`.
+    Procedures,
+    Date,
+}
+
+impl QuestionKind {
+    pub fn describe(&self) -> String {
+        match self {
+            QuestionKind::Bool => "true or false".into(),
+            QuestionKind::Integer { min, max } => format!("a whole number from {min} to {max}"),
+            QuestionKind::Number { min, max } => format!("a number from {min} to {max}"),
+            QuestionKind::Choice { options } => format!("one of {}", options.join(", ")),
+            QuestionKind::Exposure => "\"never\", \"current\" or a date YYYY-MM-DD".into(),
+            QuestionKind::Zones => "a list of zone ids".into(),
+            QuestionKind::Procedures => {
+                "a list of {kind, date, zones} with kind one of surgery, filler, botox, peel, laser, waxing".into()
+            }
+            QuestionKind::Date => "a date YYYY-MM-DD".into(),
+        }
+    }
+}
+
+/// One question of a questionnaire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: QuestionKind,
+    pub prompt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Asked only when this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_when: Option<Condition>,
+    /// Filled in by needlewise from what it knows, never asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fact: bool,
+}
+
+/// A calendar wait such as `P6M` or `P4W`, added to dates.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Wait(pub Span);
+
+impl Wait {
+    /// The first day after the wait that starts on `from`.
+    pub fn after(self, from: jiff::civil::Date) -> Option<jiff::civil::Date> {
+        from.checked_add(self.0).ok()
+    }
+}
+
+impl PartialEq for Wait {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.fieldwise() == other.0.fieldwise()
+    }
+}
+
+impl TryFrom<String> for Wait {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let span: Span = text
+            .parse()
+            .map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+        if span.is_negative() {
+            return Err(format!("duration {text:?} must not be negative"));
+        }
+        Ok(Wait(span))
+    }
+}
+
+impl From<Wait> for String {
+    fn from(w: Wait) -> String {
+        w.0.to_string()
+    }
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+/// A procedure that has a wait before microneedling the same area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcedureKind {
+    Surgery,
+    Filler,
+    Botox,
+    Peel,
+    Laser,
+    Waxing,
+}
+
+impl ProcedureKind {
+    pub const ALL: [ProcedureKind; 6] = [
+        ProcedureKind::Surgery,
+        ProcedureKind::Filler,
+        ProcedureKind::Botox,
+        ProcedureKind::Peel,
+        ProcedureKind::Laser,
+        ProcedureKind::Waxing,
+    ];
+}
+
+/// When a rule fires or a question applies. Conditions name questions; a
+/// test checks that every name exists and suits the condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Condition {
+    IsTrue {
+        question: String,
+    },
+    Equals {
+        question: String,
+        value: String,
+    },
+    OneOf {
+        question: String,
+        values: Vec<String>,
+    },
+    Lt {
+        question: String,
+        value: f64,
+    },
+    Le {
+        question: String,
+        value: f64,
+    },
+    Gt {
+        question: String,
+        value: f64,
+    },
+    Ge {
+        question: String,
+        value: f64,
+    },
+    /// Current, or the last exposure ended less than `wait` ago.
+    ExposureWithin {
+        question: String,
+        wait: Wait,
+    },
+    /// A procedure of `kind` less than `wait` ago in a planned zone.
+    ProcedureWithin {
+        question: String,
+        kind: ProcedureKind,
+        wait: Wait,
+    },
+    /// The zones answered include one of these.
+    ZonesIntersect {
+        question: String,
+        zones: Vec<Zone>,
+    },
+    /// Any zone is listed (and planned, where the questionnaire plans zones).
+    ListedZones {
+        question: String,
+    },
+    /// The date answered is after today.
+    DateAfterToday {
+        question: String,
+    },
+    All {
+        of: Vec<Condition>,
+    },
+    Any {
+        of: Vec<Condition>,
+    },
+    Not {
+        of: Box<Condition>,
+    },
+}
+
+impl Condition {
+    /// Every question this condition reads, with the kinds it accepts.
+    pub fn visit_questions<'a>(&'a self, out: &mut Vec<(&'a str, &'static [&'static str])>) {
+        use Condition::*;
+        match self {
+            IsTrue { question } => out.push((question, &["bool"])),
+            Equals { question, .. } | OneOf { question, .. } => out.push((question, &["choice"])),
+            Lt { question, .. }
+            | Le { question, .. }
+            | Gt { question, .. }
+            | Ge { question, .. } => out.push((question, &["integer", "number"])),
+            ExposureWithin { question, .. } => out.push((question, &["exposure"])),
+            ProcedureWithin { question, .. } => out.push((question, &["procedures"])),
+            ZonesIntersect { question, .. } | ListedZones { question } => {
+                out.push((question, &["zones"]))
+            }
+            DateAfterToday { question } => out.push((question, &["date"])),
+            All { of } | Any { of } => of.iter().for_each(|c| c.visit_questions(out)),
+            Not { of } => of.visit_questions(out),
+        }
+    }
+}
+
+/// A safety rule: when it fires, what it means and where that comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub outcome: Outcome,
+    pub grade: Grade,
+    pub sources: Vec<String>,
+    pub when: Condition,
+    pub explanation: String,
+    /// Why a hard stop stands on low-grade evidence, where it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+/// A questionnaire and its rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Questionnaire {
+    pub questionnaire: QuestionnaireKind,
+    /// The question that holds the zones to be treated, if any.
+    #[serde(default)]
+    pub planned_zones: Option<String>,
+    #[serde(rename(deserialize = "question"))]
+    pub questions: Vec<Question>,
+    #[serde(rename(deserialize = "rule"))]
+    pub rules: Vec<Rule>,
+}
+
+impl Questionnaire {
+    pub fn question(&self, id: &str) -> Option<&Question> {
+        self.questions.iter().find(|q| q.id == id)
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+/// Where a default comes from, shared by every default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cited {
+    pub grade: Grade,
+    pub sources: Vec<String>,
+    pub explanation: String,
+}
+
+/// A duration against the clock (hours, minutes), with days taken as 24 h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClockDuration(pub SignedDuration);
+
+impl TryFrom<String> for ClockDuration {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let span: Span = text
+            .parse()
+            .map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+        let d = span
+            .to_duration(SpanRelativeTo::days_are_24_hours())
+            .map_err(|e| format!("duration {text:?} must not use months or years: {e}"))?;
+        if d.is_negative() {
+            return Err(format!("duration {text:?} must not be negative"));
+        }
+        Ok(ClockDuration(d))
+    }
+}
+
+impl From<ClockDuration> for String {
+    fn from(d: ClockDuration) -> String {
+        format!("{:#}", d.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoakDefault {
+    pub minimum: ClockDuration,
+    pub min_alcohol_percent: u8,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DryDefault {
+    pub minimum: ClockDuration,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplaceDefault {
+    pub max_uses: u32,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HygieneDefaults {
+    pub soak: SoakDefault,
+    pub dry: DryDefault,
+    pub replace: ReplaceDefault,
+    pub share: Cited,
+}
+
+/// The earliest next session for needles up to `max_mm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalBand {
+    pub max_mm: f64,
+    pub wait: Wait,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CourseDefault {
+    pub sessions: u32,
+    pub wait: Wait,
+    pub review_after: Wait,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckinDefaults {
+    pub after: Vec<ClockDuration>,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+/// One aftercare restriction and how long it lasts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AftercareItem {
+    pub id: String,
+    pub title: String,
+    pub avoid: String,
+    pub duration: ClockDuration,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
+/// How a product name maps to a category for the serum gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductRule {
+    pub category: String,
+    pub keywords: Vec<String>,
+    pub allowed_after: ClockDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub hygiene: HygieneDefaults,
+    #[serde(rename(deserialize = "interval"))]
+    pub intervals: Vec<IntervalBand>,
+    pub course: CourseDefault,
+    pub checkins: CheckinDefaults,
+    #[serde(rename(deserialize = "aftercare"))]
+    pub aftercare: Vec<AftercareItem>,
+    #[serde(rename(deserialize = "product"))]
+    pub products: Vec<ProductRule>,
+}
+
+impl Defaults {
+    /// Every citation block among the defaults, named for error messages.
+    pub fn cited(&self) -> Vec<(String, &Cited)> {
+        let mut out = vec![
+            ("hygiene.soak".to_owned(), &self.hygiene.soak.cited),
+            ("hygiene.dry".to_owned(), &self.hygiene.dry.cited),
+            ("hygiene.replace".to_owned(), &self.hygiene.replace.cited),
+            ("hygiene.share".to_owned(), &self.hygiene.share),
+            ("course".to_owned(), &self.course.cited),
+            ("checkins".to_owned(), &self.checkins.cited),
+        ];
+        for band in &self.intervals {
+            out.push((format!("interval<={}mm", band.max_mm), &band.cited));
+        }
+        for item in &self.aftercare {
+            out.push((format!("aftercare.{}", item.id), &item.cited));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceFile {
+    source: Vec<Source>,
+}
+
+/// The whole evidence base, loaded and validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceBase {
+    pub sources: Vec<Source>,
+    pub screening: Questionnaire,
+    pub readiness: Questionnaire,
+    pub checkin: Questionnaire,
+    pub defaults: Defaults,
+}
+
+/// Why the evidence base did not load. Each message names the file and item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("evidence/{file}: {message}")]
+    Parse { file: &'static str, message: String },
+    #[error("evidence is inconsistent:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    file: &'static str,
+    text: &str,
+) -> Result<T, EvidenceError> {
+    toml::from_str(text).map_err(|e| EvidenceError::Parse {
+        file,
+        message: e.to_string(),
+    })
+}
+
+impl EvidenceBase {
+    /// Parses and validates the embedded evidence files.
+    pub fn load() -> Result<EvidenceBase, EvidenceError> {
+        let sources: SourceFile = parse("sources.toml", SOURCES)?;
+        let base = EvidenceBase {
+            sources: sources.source,
+            screening: parse("screening.toml", SCREENING)?,
+            readiness: parse("readiness.toml", READINESS)?,
+            checkin: parse("checkin.toml", CHECKIN)?,
+            defaults: parse("defaults.toml", DEFAULTS)?,
+        };
+        let problems = base.problems();
+        if problems.is_empty() {
+            Ok(base)
+        } else {
+            Err(EvidenceError::Invalid(problems))
+        }
+    }
+
+    pub fn questionnaires(&self) -> [&Questionnaire; 3] {
+        [&self.screening, &self.readiness, &self.checkin]
+    }
+
+    pub fn questionnaire(&self, kind: QuestionnaireKind) -> &Questionnaire {
+        match kind {
+            QuestionnaireKind::Screening => &self.screening,
+            QuestionnaireKind::Readiness => &self.readiness,
+            QuestionnaireKind::Checkin => &self.checkin,
+        }
+    }
+
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    /// Finds a rule by id in any questionnaire.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.questionnaires().into_iter().find_map(|q| q.rule(id))
+    }
+
+    /// Every consistency problem, in plain words. Empty means valid.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let known: BTreeSet<&str> = self.sources.iter().map(|s| s.id.as_str()).collect();
+        let mut cited: BTreeSet<&str> = BTreeSet::new();
+        let mut seen_sources = BTreeSet::new();
+        for s in &self.sources {
+            if !seen_sources.insert(s.id.as_str()) {
+                problems.push(format!("source {} is listed twice", s.id));
+            }
+        }
+        fn cite<'a>(
+            known: &BTreeSet<&str>,
+            cited: &mut BTreeSet<&'a str>,
+            what: &str,
+            sources: &'a [String],
+            problems: &mut Vec<String>,
+        ) {
+            if sources.is_empty() {
+                problems.push(format!("{what} cites no source"));
+            }
+            for id in sources {
+                if known.contains(id.as_str()) {
+                    cited.insert(id.as_str());
+                } else {
+                    problems.push(format!("{what} cites unknown source {id}"));
+                }
+            }
+        }
+
+        let mut rule_ids = BTreeSet::new();
+        for q in self.questionnaires() {
+            let kind = q.questionnaire;
+            let mut question_ids = BTreeSet::new();
+            for question in &q.questions {
+                if !question_ids.insert(question.id.as_str()) {
+                    problems.push(format!(
+                        "{}: question {} is defined twice",
+                        kind.id(),
+                        question.id
+                    ));
+                }
+                match &question.kind {
+                    QuestionKind::Integer { min, max } if min > max => {
+                        problems.push(format!("question {}: min is above max", question.id))
+                    }
+                    QuestionKind::Number { min, max } if min > max => {
+                        problems.push(format!("question {}: min is above max", question.id))
+                    }
+                    QuestionKind::Choice { options } if options.is_empty() => {
+                        problems.push(format!("question {}: a choice needs options", question.id))
+                    }
+                    _ => {}
+                }
+                if let Some(cond) = &question.enable_when {
+                    check_condition(q, &format!("question {}", question.id), cond, &mut problems);
+                }
+            }
+            if let Some(planned) = &q.planned_zones {
+                match q.question(planned) {
+                    Some(question) if question.kind == QuestionKind::Zones => {}
+                    _ => problems.push(format!(
+                        "{}: planned_zones names {planned}, which is not a zones question",
+                        kind.id()
+                    )),
+                }
+            }
+            for rule in &q.rules {
+                let what = format!("rule {}", rule.id);
+                if !rule_ids.insert(rule.id.as_str()) {
+                    problems.push(format!("{what} is defined twice"));
+                }
+                if !rule.id.starts_with(rule_prefix(kind)) {
+                    problems.push(format!("{what} should start with {:?}", rule_prefix(kind)));
+                }
+                if !kind.allows(rule.outcome) {
+                    problems.push(format!(
+                        "{what}: outcome {:?} does not belong to {}",
+                        rule.outcome,
+                        kind.id()
+                    ));
+                }
+                if rule.outcome.is_hard_stop() && rule.grade == Grade::L && rule.policy.is_none() {
+                    problems.push(format!(
+                        "{what}: a hard stop graded L needs a `policy` line that says why it holds"
+                    ));
+                }
+                if rule.explanation.trim().len() < 20 {
+                    problems.push(format!(
+                        "{what}: the explanation is too short to help anyone"
+                    ));
+                }
+                cite(&known, &mut cited, &what, &rule.sources, &mut problems);
+                check_condition(q, &what, &rule.when, &mut problems);
+            }
+        }
+        for (name, c) in self.defaults.cited() {
+            cite(
+                &known,
+                &mut cited,
+                &format!("default {name}"),
+                &c.sources,
+                &mut problems,
+            );
+        }
+        let mut last = 0.0;
+        for band in &self.defaults.intervals {
+            if band.max_mm <= last {
+                problems.push("interval bands must rise by max_mm".to_owned());
+            }
+            last = band.max_mm;
+        }
+        for unused in known.difference(&cited) {
+            problems.push(format!("source {unused} is cited by nothing"));
+        }
+        problems
+    }
+}
+
+fn rule_prefix(kind: QuestionnaireKind) -> &'static str {
+    match kind {
+        QuestionnaireKind::Screening => "screen.",
+        QuestionnaireKind::Readiness => "ready.",
+        QuestionnaireKind::Checkin => "checkin.",
+    }
+}
+
+fn kind_name(kind: &QuestionKind) -> &'static str {
+    match kind {
+        QuestionKind::Bool => "bool",
+        QuestionKind::Integer { .. } => "integer",
+        QuestionKind::Number { .. } => "number",
+        QuestionKind::Choice { .. } => "choice",
+        QuestionKind::Exposure => "exposure",
+        QuestionKind::Zones => "zones",
+        QuestionKind::Procedures => "procedures",
+        QuestionKind::Date => "date",
+    }
+}
+
+fn check_condition(q: &Questionnaire, what: &str, cond: &Condition, problems: &mut Vec<String>) {
+    let mut refs = Vec::new();
+    cond.visit_questions(&mut refs);
+    for (id, kinds) in refs {
+        match q.question(id) {
+            None => problems.push(format!(
+                "{what} refers to question {id}, which {} does not have",
+                q.questionnaire.id()
+            )),
+            Some(question) if !kinds.contains(&kind_name(&question.kind)) => {
+                problems.push(format!(
+                    "{what} reads {id} as {}, but it is a {} question",
+                    kinds.join(" or "),
+                    kind_name(&question.kind)
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    check_values(q, what, cond, problems);
+}
+
+fn check_values(q: &Questionnaire, what: &str, cond: &Condition, problems: &mut Vec<String>) {
+    match cond {
+        Condition::Equals { question, value } => check_option(q, what, question, value, problems),
+        Condition::OneOf { question, values } => {
+            for v in values {
+                check_option(q, what, question, v, problems);
+            }
+        }
+        Condition::All { of } | Condition::Any { of } => {
+            if of.is_empty() {
+                problems.push(format!("{what}: an empty all/any"));
+            }
+            for c in of {
+                check_values(q, what, c, problems);
+            }
+        }
+        Condition::Not { of } => check_values(q, what, of, problems),
+        _ => {}
+    }
+}
+
+fn check_option(
+    q: &Questionnaire,
+    what: &str,
+    question: &str,
+    value: &str,
+    problems: &mut Vec<String>,
+) {
+    if let Some(Question {
+        kind: QuestionKind::Choice { options },
+        ..
+    }) = q.question(question)
+        && !options.iter().any(|o| o == value)
+    {
+        problems.push(format!(
+            "{what} compares {question} with {value:?}, which is not one of its options"
+        ));
+    }
+}
+
+static EVIDENCE: LazyLock<Result<EvidenceBase, EvidenceError>> = LazyLock::new(EvidenceBase::load);
+
+/// The embedded evidence base, loaded once.
+///
+/// The data is compiled in and validated by the test suite, so an error here
+/// means a build that skipped its tests; binaries call [`try_evidence`] at
+/// start-up to report that cleanly.
+pub fn evidence() -> &'static EvidenceBase {
+    match &*EVIDENCE {
+        Ok(base) => base,
+        Err(e) => panic!("the embedded evidence base is invalid: {e}"),
+    }
+}
+
+/// The embedded evidence base, or why it is invalid.
+pub fn try_evidence() -> Result<&'static EvidenceBase, &'static EvidenceError> {
+    EVIDENCE.as_ref()
+}
+
+/// Sources cited by a rule, resolved.
+pub fn rule_sources<'a>(base: &'a EvidenceBase, rule: &Rule) -> Vec<&'a Source> {
+    rule.sources
+        .iter()
+        .filter_map(|id| base.source(id))
+        .collect()
+}
+
+/// A count of rules by questionnaire and outcome, for summaries.
+pub fn summary(base: &EvidenceBase) -> BTreeMap<(QuestionnaireKind, Outcome), usize> {
+    let mut out = BTreeMap::new();
+    for q in base.questionnaires() {
+        for r in &q.rules {
+            *out.entry((q.questionnaire, r.outcome)).or_insert(0) += 1;
+        }
+    }
+    out
+}

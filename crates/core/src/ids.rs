@@ -1,0 +1,55 @@
+//! Typed identifiers. Ids are UUIDs made by the application (never by the
+//! database), so records can move between stores and instances unchanged.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s)
+                    .map($name)
+                    .map_err(|_| format!("{s:?} is not a valid {} id", $what))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A person's profile; several can share one install (a household).
+    ProfileId,
+    "profile"
+);
+id_type!(
+    /// A roller or pen, owned by exactly one profile.
+    DeviceId,
+    "device"
+);
+id_type!(ScreeningId, "screening");
+id_type!(SessionId, "session");
+id_type!(CheckinId, "check-in");
+id_type!(EpisodeId, "symptom episode");
+id_type!(HygieneEventId, "hygiene event");

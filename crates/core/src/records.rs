@@ -1,0 +1,100 @@
+//! The records a profile accumulates: the shapes the store persists.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::answers::Answers;
+use crate::ids::{CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId};
+use crate::screening::Verdict;
+use crate::triage::TriageLevel;
+use crate::zone::Zone;
+
+/// A person using needlewise. An install can hold several (a household).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub id: ProfileId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+/// A completed screening: the answers and the result they gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScreeningRecord {
+    pub id: ScreeningId,
+    pub profile_id: ProfileId,
+    pub taken_at: Timestamp,
+    pub answers: Answers,
+    pub verdict: Verdict,
+    /// The full result as JSON, kept as it was shown.
+    pub result: serde_json::Value,
+}
+
+/// One zone of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneRecord {
+    pub zone: Zone,
+    pub seconds: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strokes: Option<u32>,
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+/// A product applied during or after a session, with the gate's decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductUse {
+    pub name: String,
+    pub category: String,
+    pub applied_at: Timestamp,
+    /// False when the serum gate refused it; it is recorded all the same.
+    pub allowed: bool,
+}
+
+/// A microneedling session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub profile_id: ProfileId,
+    pub device_id: Option<DeviceId>,
+    pub started_at: Timestamp,
+    pub ended_at: Timestamp,
+    /// The local calendar day of the session, for interval arithmetic.
+    pub local_date: Date,
+    pub needle_length_mm: f64,
+    pub zones: Vec<ZoneRecord>,
+    pub products: Vec<ProductUse>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+}
+
+/// A symptom check-in and its triage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckinRecord {
+    pub id: CheckinId,
+    pub profile_id: ProfileId,
+    pub session_id: Option<SessionId>,
+    pub at: Timestamp,
+    pub answers: Answers,
+    pub level: TriageLevel,
+    pub rule_ids: Vec<String>,
+}
+
+/// A red flag that locks new sessions until it is resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episode {
+    pub id: EpisodeId,
+    pub profile_id: ProfileId,
+    pub checkin_id: CheckinId,
+    pub level: TriageLevel,
+    pub opened_at: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resolution: String,
+}
+
+impl Episode {
+    pub fn is_open(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+}

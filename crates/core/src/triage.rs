@@ -1,0 +1,135 @@
+//! Symptom check-ins compared with the expected course.
+
+use std::fmt;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::answers::{Answer, Answers, InvalidAnswers};
+use crate::engine::{Reason, fire};
+use crate::evidence::{EvidenceBase, Outcome};
+
+/// How a check-in compares with the expected course, mildest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriageLevel {
+    Expected,
+    Watch,
+    ContactSurgeon,
+    UrgentCare,
+}
+
+impl TriageLevel {
+    pub fn id(self) -> &'static str {
+        match self {
+            TriageLevel::Expected => "expected",
+            TriageLevel::Watch => "watch",
+            TriageLevel::ContactSurgeon => "contact_surgeon",
+            TriageLevel::UrgentCare => "urgent_care",
+        }
+    }
+
+    /// From `contact_surgeon` up, new sessions are locked until resolved.
+    pub fn locks_sessions(self) -> bool {
+        self >= TriageLevel::ContactSurgeon
+    }
+
+    pub fn headline(self) -> &'static str {
+        match self {
+            TriageLevel::Expected => "This is the expected course. Keep following your aftercare.",
+            TriageLevel::Watch => "Keep an eye on this and check in again tomorrow.",
+            TriageLevel::ContactSurgeon => {
+                "Please contact your facial plastic surgeon. New sessions are locked until this is resolved."
+            }
+            TriageLevel::UrgentCare => {
+                "Seek urgent care now. If you have trouble breathing or a seizure, call emergency services."
+            }
+        }
+    }
+
+    fn from_outcome(o: Outcome) -> TriageLevel {
+        match o {
+            Outcome::UrgentCare => TriageLevel::UrgentCare,
+            Outcome::ContactSurgeon => TriageLevel::ContactSurgeon,
+            Outcome::Watch => TriageLevel::Watch,
+            _ => TriageLevel::Expected,
+        }
+    }
+}
+
+impl fmt::Display for TriageLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl std::str::FromStr for TriageLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            TriageLevel::Expected,
+            TriageLevel::Watch,
+            TriageLevel::ContactSurgeon,
+            TriageLevel::UrgentCare,
+        ]
+        .into_iter()
+        .find(|l| l.id() == s)
+        .ok_or_else(|| format!("unknown triage level {s:?}"))
+    }
+}
+
+/// The result of a check-in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Triage {
+    pub level: TriageLevel,
+    pub headline: &'static str,
+    pub locks_sessions: bool,
+    pub hours_since_session: f64,
+    pub reasons: Vec<Reason>,
+}
+
+/// Classifies a check-in. `answers` are the person's; the time since the
+/// session is added here as a fact.
+pub fn assess(
+    base: &EvidenceBase,
+    answers: &Answers,
+    session_ended_at: Timestamp,
+    now: Timestamp,
+    today: jiff::civil::Date,
+) -> Result<Triage, InvalidAnswers> {
+    let q = &base.checkin;
+    let mut answers = answers.clone();
+    let hours = now
+        .duration_since(session_ended_at)
+        .max(SignedDuration::ZERO)
+        .as_secs_f64()
+        / 3600.0;
+    answers.set("hours_since_session", Answer::Number(hours));
+    answers.require_complete(q)?;
+    let firings = fire(q, &answers, today);
+    let level = firings
+        .iter()
+        .map(|f| TriageLevel::from_outcome(f.rule.outcome))
+        .max()
+        .unwrap_or(TriageLevel::Expected);
+    let mut reasons: Vec<Reason> = firings.iter().map(Reason::from).collect();
+    reasons.sort_by_key(|r| std::cmp::Reverse(TriageLevel::from_outcome(r.outcome)));
+    Ok(Triage {
+        level,
+        headline: level.headline(),
+        locks_sessions: level.locks_sessions(),
+        hours_since_session: (hours * 10.0).round() / 10.0,
+        reasons,
+    })
+}
+
+/// When to check in after a session that ended at `ended_at`.
+pub fn checkin_schedule(base: &EvidenceBase, ended_at: Timestamp) -> Vec<Timestamp> {
+    base.defaults
+        .checkins
+        .after
+        .iter()
+        .filter_map(|d| ended_at.checked_add(d.0).ok())
+        .collect()
+}

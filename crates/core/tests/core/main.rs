@@ -1,0 +1,9 @@
+//! The core crate's one integration-test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod aftercare;
+mod cases;
+mod docs;
+mod evidence;
+mod hygiene;
+mod schedule;
