@@ -193,6 +193,22 @@ impl Answers {
         value: &Value,
         today: Date,
     ) -> Result<Answers, InvalidAnswers> {
+        Answers::parse(q, value, today, false)
+    }
+
+    /// Reloads answers that were stored after validation, facts included.
+    /// Dates are not compared with today: a stored answer was in the past
+    /// when it was given.
+    pub fn from_stored_json(q: &Questionnaire, value: &Value) -> Result<Answers, InvalidAnswers> {
+        Answers::parse(q, value, Date::MAX, true)
+    }
+
+    fn parse(
+        q: &Questionnaire,
+        value: &Value,
+        today: Date,
+        allow_facts: bool,
+    ) -> Result<Answers, InvalidAnswers> {
         let Value::Object(map) = value else {
             return Err(InvalidAnswers::one(
                 "(answers)",
@@ -215,7 +231,7 @@ impl Answers {
                 });
                 continue;
             };
-            if question.fact {
+            if question.fact && !allow_facts {
                 errors.push(FieldError {
                     field: id.clone(),
                     message: "is filled in by needlewise and cannot be answered".into(),
@@ -235,12 +251,6 @@ impl Answers {
         } else {
             Err(InvalidAnswers(errors))
         }
-    }
-
-    /// Reloads answers that were stored after validation. Dates are not
-    /// compared with today: a stored answer was in the past when it was given.
-    pub fn from_stored_json(q: &Questionnaire, value: &Value) -> Result<Answers, InvalidAnswers> {
-        Answers::from_json(q, value, Date::MAX)
     }
 
     /// Checks that every question that applies has an answer.

@@ -1,0 +1,122 @@
+-- needlewise schema, version 1 (PostgreSQL).
+--
+-- Ids are UUIDs made by the application. Every table carries the owning
+-- profile_id in its primary key, so the schema can be sharded by profile on
+-- a distributed PostgreSQL. Timestamps are timestamptz (microseconds);
+-- civil dates are date; structured values are jsonb.
+--
+-- Never edit this file once released: add 0002_*.sql instead. The store
+-- refuses to start on a database whose applied migrations differ from these.
+
+CREATE TABLE profiles (
+    id          uuid        NOT NULL PRIMARY KEY,
+    name        text        NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL
+);
+
+CREATE TABLE screenings (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    taken_at    timestamptz NOT NULL,
+    verdict     text        NOT NULL,
+    answers     jsonb       NOT NULL,
+    result      jsonb       NOT NULL,
+    PRIMARY KEY (profile_id, id)
+);
+CREATE INDEX screenings_newest ON screenings (profile_id, taken_at DESC, id DESC);
+
+CREATE TABLE devices (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    name        text        NOT NULL,
+    kind        jsonb       NOT NULL,
+    state       jsonb       NOT NULL,
+    use_count   bigint      NOT NULL CHECK (use_count >= 0),
+    damaged     boolean     NOT NULL,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    version     bigint      NOT NULL CHECK (version >= 0),
+    PRIMARY KEY (profile_id, id)
+);
+CREATE INDEX devices_oldest ON devices (profile_id, created_at, id);
+
+-- seq is the device's version after the event: unique per device and in
+-- the order the events happened.
+CREATE TABLE hygiene_events (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    device_id   uuid        NOT NULL,
+    seq         bigint      NOT NULL,
+    at          timestamptz NOT NULL,
+    event       jsonb       NOT NULL,
+    state_after text        NOT NULL,
+    PRIMARY KEY (profile_id, device_id, seq),
+    FOREIGN KEY (profile_id, device_id) REFERENCES devices (profile_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE sessions (
+    profile_id       uuid             NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id               uuid             NOT NULL,
+    device_id        uuid,
+    started_at       timestamptz      NOT NULL,
+    ended_at         timestamptz      NOT NULL,
+    local_date       date             NOT NULL,
+    needle_length_mm double precision NOT NULL,
+    notes            text             NOT NULL DEFAULT '',
+    PRIMARY KEY (profile_id, id),
+    -- Optional reference, not ownership: a device is never deleted on its
+    -- own, only with its profile.
+    FOREIGN KEY (profile_id, device_id) REFERENCES devices (profile_id, id)
+);
+CREATE INDEX sessions_newest ON sessions (profile_id, started_at DESC, id DESC);
+
+CREATE TABLE session_zones (
+    profile_id  uuid    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    session_id  uuid    NOT NULL,
+    position    integer NOT NULL,
+    zone        text    NOT NULL,
+    seconds     bigint  NOT NULL CHECK (seconds >= 0),
+    strokes     bigint  CHECK (strokes >= 0),
+    skipped     boolean NOT NULL,
+    PRIMARY KEY (profile_id, session_id, position),
+    FOREIGN KEY (profile_id, session_id) REFERENCES sessions (profile_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE session_products (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    session_id  uuid        NOT NULL,
+    position    integer     NOT NULL,
+    name        text        NOT NULL,
+    category    text        NOT NULL,
+    applied_at  timestamptz NOT NULL,
+    allowed     boolean     NOT NULL,
+    PRIMARY KEY (profile_id, session_id, position),
+    FOREIGN KEY (profile_id, session_id) REFERENCES sessions (profile_id, id) ON DELETE CASCADE
+);
+
+CREATE TABLE checkins (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    session_id  uuid,
+    at          timestamptz NOT NULL,
+    answers     jsonb       NOT NULL,
+    level       text        NOT NULL,
+    rule_ids    jsonb       NOT NULL,
+    PRIMARY KEY (profile_id, id),
+    -- Optional reference, not ownership (see sessions.device_id).
+    FOREIGN KEY (profile_id, session_id) REFERENCES sessions (profile_id, id)
+);
+CREATE INDEX checkins_newest ON checkins (profile_id, at DESC, id DESC);
+
+CREATE TABLE episodes (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    checkin_id  uuid        NOT NULL,
+    level       text        NOT NULL,
+    opened_at   timestamptz NOT NULL,
+    resolved_at timestamptz,
+    resolution  text        NOT NULL DEFAULT '',
+    PRIMARY KEY (profile_id, id),
+    FOREIGN KEY (profile_id, checkin_id) REFERENCES checkins (profile_id, id) ON DELETE CASCADE
+);
+CREATE INDEX episodes_newest ON episodes (profile_id, opened_at DESC, id DESC);
+CREATE INDEX episodes_open ON episodes (profile_id, opened_at DESC, id DESC) WHERE resolved_at IS NULL;

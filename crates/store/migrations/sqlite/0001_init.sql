@@ -1,0 +1,127 @@
+-- needlewise schema, version 1 (SQLite).
+--
+-- Ids are UUIDs made by the application, stored as lowercase hyphenated
+-- TEXT. Every table carries the owning profile_id in its primary key.
+-- Timestamps are INTEGER unix microseconds (UTC); civil dates are TEXT
+-- 'YYYY-MM-DD'; structured values are JSON TEXT.
+--
+-- Tables with small rows are WITHOUT ROWID: the primary key is the table,
+-- so a write touches one b-tree instead of two (fewer pages per durable
+-- commit). Screenings and check-ins keep their rowid: their JSON answers
+-- make rows large.
+--
+-- Never edit this file once released: add 0002_*.sql instead. The store
+-- refuses to open a database whose applied migrations differ from these.
+
+CREATE TABLE profiles (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    name        TEXT    NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE screenings (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    taken_at    INTEGER NOT NULL,
+    verdict     TEXT    NOT NULL,
+    answers     TEXT    NOT NULL,
+    result      TEXT    NOT NULL,
+    PRIMARY KEY (profile_id, id)
+) STRICT;
+CREATE INDEX screenings_newest ON screenings (profile_id, taken_at DESC, id DESC);
+
+CREATE TABLE devices (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    use_count   INTEGER NOT NULL CHECK (use_count >= 0),
+    damaged     INTEGER NOT NULL CHECK (damaged IN (0, 1)),
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    version     INTEGER NOT NULL CHECK (version >= 0),
+    PRIMARY KEY (profile_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX devices_oldest ON devices (profile_id, created_at, id);
+
+-- seq is the device's version after the event: unique per device and in
+-- the order the events happened.
+CREATE TABLE hygiene_events (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    device_id   TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    event       TEXT    NOT NULL,
+    state_after TEXT    NOT NULL,
+    PRIMARY KEY (profile_id, device_id, seq),
+    FOREIGN KEY (profile_id, device_id) REFERENCES devices (profile_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sessions (
+    profile_id       TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id               TEXT    NOT NULL,
+    device_id        TEXT,
+    started_at       INTEGER NOT NULL,
+    ended_at         INTEGER NOT NULL,
+    local_date       TEXT    NOT NULL,
+    needle_length_mm REAL    NOT NULL,
+    notes            TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (profile_id, id),
+    -- Optional reference, not ownership: a device is never deleted on its
+    -- own, only with its profile.
+    FOREIGN KEY (profile_id, device_id) REFERENCES devices (profile_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sessions_newest ON sessions (profile_id, started_at DESC, id DESC);
+
+CREATE TABLE session_zones (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    session_id  TEXT    NOT NULL,
+    position    INTEGER NOT NULL,
+    zone        TEXT    NOT NULL,
+    seconds     INTEGER NOT NULL CHECK (seconds >= 0),
+    strokes     INTEGER CHECK (strokes >= 0),
+    skipped     INTEGER NOT NULL CHECK (skipped IN (0, 1)),
+    PRIMARY KEY (profile_id, session_id, position),
+    FOREIGN KEY (profile_id, session_id) REFERENCES sessions (profile_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE session_products (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    session_id  TEXT    NOT NULL,
+    position    INTEGER NOT NULL,
+    name        TEXT    NOT NULL,
+    category    TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL,
+    allowed     INTEGER NOT NULL CHECK (allowed IN (0, 1)),
+    PRIMARY KEY (profile_id, session_id, position),
+    FOREIGN KEY (profile_id, session_id) REFERENCES sessions (profile_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE checkins (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    session_id  TEXT,
+    at          INTEGER NOT NULL,
+    answers     TEXT    NOT NULL,
+    level       TEXT    NOT NULL,
+    rule_ids    TEXT    NOT NULL,
+    PRIMARY KEY (profile_id, id),
+    -- Optional reference, not ownership (see sessions.device_id).
+    FOREIGN KEY (profile_id, session_id) REFERENCES sessions (profile_id, id)
+) STRICT;
+CREATE INDEX checkins_newest ON checkins (profile_id, at DESC, id DESC);
+
+CREATE TABLE episodes (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    checkin_id  TEXT    NOT NULL,
+    level       TEXT    NOT NULL,
+    opened_at   INTEGER NOT NULL,
+    resolved_at INTEGER,
+    resolution  TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (profile_id, id),
+    FOREIGN KEY (profile_id, checkin_id) REFERENCES checkins (profile_id, id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX episodes_newest ON episodes (profile_id, opened_at DESC, id DESC);
+CREATE INDEX episodes_open ON episodes (profile_id, opened_at DESC, id DESC) WHERE resolved_at IS NULL;

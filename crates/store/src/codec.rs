@@ -1,0 +1,181 @@
+//! Conversions shared by both backends: timestamps, dates, enums, answers,
+//! and the migration bookkeeping.
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use needlewise_core::answers::Answers;
+use needlewise_core::evidence::Questionnaire;
+use needlewise_core::hygiene::Device;
+use needlewise_core::records::{CheckinRecord, Episode, SessionRecord};
+use serde_json::Value;
+
+use crate::{Result, StoreError};
+
+/// Both backends keep microseconds: what one stores, the other can too.
+pub(crate) fn micros(ts: Timestamp) -> i64 {
+    ts.as_microsecond()
+}
+
+pub(crate) fn from_micros(us: i64) -> Result<Timestamp> {
+    Timestamp::from_microsecond(us)
+        .map_err(|_| StoreError::invalid(format!("stored timestamp {us} µs is out of range")))
+}
+
+pub(crate) fn system_time(ts: Timestamp) -> Result<SystemTime> {
+    let truncated = from_micros(micros(ts))?;
+    SystemTime::try_from(truncated)
+        .map_err(|_| StoreError::invalid(format!("timestamp {ts} cannot be stored")))
+}
+
+pub(crate) fn from_system_time(t: SystemTime) -> Result<Timestamp> {
+    Timestamp::try_from(t).map_err(|_| StoreError::invalid("stored timestamp is out of range"))
+}
+
+pub(crate) fn date_text(d: Date) -> String {
+    d.strftime("%Y-%m-%d").to_string()
+}
+
+pub(crate) fn parse_date(s: &str) -> Result<Date> {
+    needlewise_core::answers::parse_date(s)
+        .map_err(|e| StoreError::invalid(format!("stored date: {e}")))
+}
+
+/// Parses a stored id or enum (`Verdict`, `TriageLevel`, `Zone`, ids).
+pub(crate) fn parse<T>(s: &str, what: &str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| StoreError::invalid(format!("stored {what} {s:?} does not parse: {e}")))
+}
+
+pub(crate) fn to_u32(n: i64, what: &str) -> Result<u32> {
+    u32::try_from(n).map_err(|_| StoreError::invalid(format!("stored {what} {n} is out of range")))
+}
+
+pub(crate) fn to_u64(n: i64, what: &str) -> Result<u64> {
+    u64::try_from(n).map_err(|_| StoreError::invalid(format!("stored {what} {n} is out of range")))
+}
+
+pub(crate) fn to_i64(n: u64, what: &str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| StoreError::invalid(format!("{what} {n} is too large to store")))
+}
+
+/// The version a stored device must have for `next` to replace it.
+pub(crate) fn previous_version(next_version: u64) -> Result<i64> {
+    match next_version.checked_sub(1) {
+        Some(v) => to_i64(v, "device version"),
+        None => Err(StoreError::conflict(
+            "a device at version 0 is new: add it with add_device, not as a change",
+        )),
+    }
+}
+
+pub(crate) fn screening_answers(value: &Value) -> Result<Answers> {
+    load_answers(&needlewise_core::evidence().screening, value, "screening")
+}
+
+pub(crate) fn checkin_answers(value: &Value) -> Result<Answers> {
+    load_answers(&needlewise_core::evidence().checkin, value, "check-in")
+}
+
+/// Reloads stored answers, facts included.
+fn load_answers(q: &Questionnaire, value: &Value, what: &str) -> Result<Answers> {
+    Answers::from_stored_json(q, value)
+        .map_err(|e| StoreError::invalid(format!("stored {what} answers no longer parse: {e}")))
+}
+
+pub(crate) fn rule_ids(value: Value) -> Result<Vec<String>> {
+    serde_json::from_value(value).map_err(|e| StoreError::invalid(format!("stored rule ids: {e}")))
+}
+
+/// A migration embedded in the binary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// SHA-256 of the file, hex, with line endings normalised so a checkout
+    /// with CRLF endings does not count as an edit.
+    pub fn checksum(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let normalised = self.sql.replace("\r\n", "\n");
+        Sha256::digest(normalised.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A row of `schema_migrations`.
+#[derive(Debug, Clone)]
+pub(crate) struct Applied {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+}
+
+/// Checks what the database has applied against the embedded migrations
+/// and returns those still to apply, in order.
+pub(crate) fn pending(
+    embedded: &'static [Migration],
+    applied: &[Applied],
+) -> Result<Vec<Migration>> {
+    for row in applied {
+        let Some(m) = embedded.iter().find(|m| m.version == row.version) else {
+            return Err(StoreError::Migration(format!(
+                "the database has migration {} ({}) which this needlewise does not know: it was written by a newer version",
+                row.version, row.name
+            )));
+        };
+        if m.checksum() != row.checksum {
+            return Err(StoreError::Migration(format!(
+                "migration {} ({}) was changed after it was applied: its checksum is {} in the database but {} in this build; \
+                 restore the original file and put changes in a new migration",
+                m.version,
+                m.name,
+                row.checksum,
+                m.checksum()
+            )));
+        }
+    }
+    Ok(embedded
+        .iter()
+        .filter(|m| !applied.iter().any(|row| row.version == m.version))
+        .copied()
+        .collect())
+}
+
+/// The device given with a session must be the session's own.
+pub(crate) fn check_session_device(s: &SessionRecord, d: &Device) -> Result<()> {
+    if s.device_id != Some(d.id) || s.profile_id != d.profile_id {
+        return Err(StoreError::invalid(format!(
+            "session {} names device {} of profile {}, but the device given is {} of profile {}",
+            s.id,
+            s.device_id
+                .map_or_else(|| "none".to_owned(), |d| d.to_string()),
+            s.profile_id,
+            d.id,
+            d.profile_id
+        )));
+    }
+    Ok(())
+}
+
+/// The episode given with a check-in must be the one it opens.
+pub(crate) fn check_checkin_episode(c: &CheckinRecord, e: &Episode) -> Result<()> {
+    if e.checkin_id != c.id || e.profile_id != c.profile_id {
+        return Err(StoreError::invalid(format!(
+            "episode {} belongs to check-in {} of profile {}, not to check-in {} of profile {}",
+            e.id, e.checkin_id, e.profile_id, c.id, c.profile_id
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,996 @@
+//! The server store: PostgreSQL through the synchronous `postgres` client.
+//!
+//! Writes run in SERIALIZABLE transactions and are retried as a whole on
+//! serialization failures (SQLSTATE 40001) and deadlocks (40P01). Lost
+//! updates are refused by optimistic device versions. There are no advisory
+//! locks, so the same schema can run on distributed PostgreSQL.
+//!
+//! The synchronous client runs its own small runtime: do not call it from
+//! inside an async (tokio) runtime.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use jiff::Timestamp;
+use needlewise_core::hygiene::{Device, HygieneEvent};
+use needlewise_core::ids::{DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::records::{
+    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+};
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::codec::{
+    self, Applied, Migration, check_checkin_episode, check_session_device, from_system_time, parse,
+    system_time, to_i64, to_u32, to_u64,
+};
+use crate::error::pg_message;
+use crate::{Counts, HygieneLogEntry, Result, Store, StoreError};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// How many times a write transaction is tried before giving up.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// A store in a PostgreSQL database.
+pub struct PostgresStore {
+    client: Mutex<Client>,
+    config: Config,
+    /// The schema every connection uses (`search_path`), if not the default.
+    schema: Option<String>,
+    /// Drop `schema` when the store is dropped (test schemas).
+    drop_schema: bool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    // The config holds the password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("hosts", &self.config.get_hosts().len())
+            .field("dbname", &self.config.get_dbname())
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db`) and
+    /// brings the schema up to date.
+    pub fn connect(url: &str) -> Result<Self> {
+        let config = parse_url(url)?;
+        let mut client = connect_client(&config, None)?;
+        migrate(&mut client)?;
+        Ok(PostgresStore {
+            client: Mutex::new(client),
+            config,
+            schema: None,
+            drop_schema: false,
+        })
+    }
+
+    /// Connects and creates a new, empty schema `schema` to work in, which
+    /// is dropped (with everything in it) when the store is dropped. For
+    /// tests: each gets a database of its own on a shared server.
+    ///
+    /// `schema` must be a plain lowercase identifier (`[a-z_][a-z0-9_]*`,
+    /// at most 63 bytes).
+    pub fn connect_fresh_schema(url: &str, schema: &str) -> Result<Self> {
+        let valid = !schema.is_empty()
+            && schema.len() <= 63
+            && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(StoreError::invalid(format!(
+                "schema name {schema:?} must be lowercase letters, digits and _ (at most 63)"
+            )));
+        }
+        let config = parse_url(url)?;
+        let mut client = connect_client(&config, None)?;
+        client
+            .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+            .map_err(|e| match e.code() {
+                Some(&SqlState::DUPLICATE_SCHEMA) => {
+                    StoreError::conflict(format!("schema {schema} already exists"))
+                }
+                _ => e.into(),
+            })?;
+        // From here on the store owns the schema, and drops it even if
+        // migrating fails.
+        let store = PostgresStore {
+            client: Mutex::new(client),
+            config,
+            schema: Some(schema.to_owned()),
+            drop_schema: true,
+        };
+        {
+            let mut client = store.client()?;
+            set_search_path(&mut client, schema)?;
+            migrate(&mut client)?;
+        }
+        Ok(store)
+    }
+
+    /// The connection, reconnected if the server closed it.
+    fn client(&self) -> Result<MutexGuard<'_, Client>> {
+        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        if client.is_closed() {
+            *client = connect_client(&self.config, self.schema.as_deref())?;
+        }
+        Ok(client)
+    }
+
+    /// Runs `f` in a SERIALIZABLE transaction, retried as a whole when the
+    /// server reports a serialization failure or a deadlock.
+    fn write<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        let mut client = self.client()?;
+        let mut attempt = 1;
+        loop {
+            let result = (|| {
+                let mut tx = client
+                    .build_transaction()
+                    .isolation_level(IsolationLevel::Serializable)
+                    .start()?;
+                let value = f(&mut tx)?;
+                tx.commit()?;
+                Ok(value)
+            })();
+            match result {
+                Err(TxError::Pg(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
+                    std::thread::sleep(Duration::from_millis(5 << attempt));
+                    attempt += 1;
+                }
+                other => return other.map_err(TxError::into_store),
+            }
+        }
+    }
+
+    /// Runs `f` in a read-only snapshot, so multi-query reads agree.
+    fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        let mut client = self.client()?;
+        let result = (|| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let value = f(&mut tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        result.map_err(TxError::into_store)
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let (true, Some(schema)) = (self.drop_schema, &self.schema) {
+            let client = self
+                .client
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !client.is_closed() {
+                // Best effort: a leftover test schema is harmless.
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+fn parse_url(url: &str) -> Result<Config> {
+    // The parser's messages name the bad option, not the URL.
+    let mut config: Config = url
+        .parse()
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("needlewise");
+    }
+    Ok(config)
+}
+
+fn connect_client(config: &Config, schema: Option<&str>) -> Result<Client> {
+    let mut client = config.connect(NoTls).map_err(|e| {
+        let target = match (config.get_hosts().first(), config.get_ports().first()) {
+            (Some(postgres::config::Host::Tcp(h)), Some(p)) => format!(" at {h}:{p}"),
+            (Some(postgres::config::Host::Tcp(h)), None) => format!(" at {h}"),
+            _ => String::new(),
+        };
+        StoreError::Backend(format!(
+            "cannot connect to PostgreSQL{target}: {}",
+            pg_message(&e)
+        ))
+    })?;
+    if let Some(schema) = schema {
+        set_search_path(&mut client, schema)?;
+    }
+    Ok(client)
+}
+
+fn set_search_path(client: &mut Client, schema: &str) -> Result<()> {
+    client.batch_execute(&format!("SET search_path TO \"{schema}\""))?;
+    Ok(())
+}
+
+fn migrate(client: &mut Client) -> Result<()> {
+    let mut attempt = 1;
+    loop {
+        match try_migrate(client) {
+            Ok(()) => return Ok(()),
+            // Another instance is migrating at the same moment: once it has
+            // committed, the next attempt finds the migrations applied.
+            Err(TxError::Pg(e)) if attempt < MAX_ATTEMPTS && is_concurrent_migration(&e) => {
+                std::thread::sleep(Duration::from_millis(20 << attempt));
+                attempt += 1;
+            }
+            Err(TxError::Pg(e)) => return Err(StoreError::Migration(pg_message(&e))),
+            Err(TxError::Store(e)) => return Err(e),
+        }
+    }
+}
+
+fn try_migrate(client: &mut Client) -> TxResult<()> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    bigint      NOT NULL PRIMARY KEY,
+            name       text        NOT NULL,
+            checksum   text        NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )?;
+    let applied = tx
+        .query(
+            "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(Applied {
+                version: r.try_get(0)?,
+                name: r.try_get(1)?,
+                checksum: r.try_get(2)?,
+            })
+        })
+        .collect::<std::result::Result<Vec<_>, postgres::Error>>()?;
+    for m in codec::pending(MIGRATIONS, &applied)? {
+        tx.batch_execute(m.sql).map_err(|e| {
+            TxError::Store(StoreError::Migration(format!(
+                "migration {} ({}) failed: {}",
+                m.version,
+                m.name,
+                pg_message(&e)
+            )))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+            &[&m.version, &m.name, &m.checksum()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// An error inside a transaction: a driver error keeps its SQLSTATE so the
+/// transaction can be retried.
+#[derive(Debug)]
+enum TxError {
+    Pg(postgres::Error),
+    Store(StoreError),
+}
+
+type TxResult<T> = std::result::Result<T, TxError>;
+
+impl From<postgres::Error> for TxError {
+    fn from(e: postgres::Error) -> Self {
+        TxError::Pg(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+impl TxError {
+    fn into_store(self) -> StoreError {
+        match self {
+            TxError::Pg(e) => e.into(),
+            TxError::Store(e) => e,
+        }
+    }
+}
+
+fn is_transient(e: &postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(&SqlState::T_R_SERIALIZATION_FAILURE) | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+    )
+}
+
+fn is_concurrent_migration(e: &postgres::Error) -> bool {
+    is_transient(e)
+        || matches!(
+            e.code(),
+            Some(&SqlState::UNIQUE_VIOLATION)
+                | Some(&SqlState::DUPLICATE_TABLE)
+                | Some(&SqlState::DUPLICATE_OBJECT)
+        )
+}
+
+/// Maps a failed insert: a taken key is a conflict, a missing parent (in
+/// this profile) is not found. Transient errors stay retryable.
+fn insert_error(
+    e: postgres::Error,
+    duplicate: impl FnOnce() -> String,
+    missing: impl FnOnce() -> String,
+) -> TxError {
+    match e.code() {
+        Some(&SqlState::UNIQUE_VIOLATION) => TxError::Store(StoreError::conflict(duplicate())),
+        Some(&SqlState::FOREIGN_KEY_VIOLATION) => TxError::Store(StoreError::not_found(missing())),
+        _ => TxError::Pg(e),
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value)
+        .map_err(|e| StoreError::invalid(format!("cannot encode as JSON: {e}")))
+}
+
+fn json_parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    serde_json::from_value(value)
+        .map_err(|e| StoreError::invalid(format!("stored {what} does not parse: {e}")))
+}
+
+fn ts(row: &Row, idx: usize) -> Result<Timestamp> {
+    from_system_time(row.try_get::<_, SystemTime>(idx)?)
+}
+
+fn opt_ts(row: &Row, idx: usize) -> Result<Option<Timestamp>> {
+    row.try_get::<_, Option<SystemTime>>(idx)?
+        .map(from_system_time)
+        .transpose()
+}
+
+/// Runs a query and converts each row.
+fn collect<T>(
+    tx: &mut Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    convert: impl Fn(&Row) -> Result<T>,
+) -> TxResult<Vec<T>> {
+    let rows = tx.query(sql, params)?;
+    Ok(rows.iter().map(convert).collect::<Result<Vec<T>>>()?)
+}
+
+const PROFILE_COLUMNS: &str = "id, name, created_at";
+
+fn profile_from_row(row: &Row) -> Result<Profile> {
+    Ok(Profile {
+        id: ProfileId(row.try_get(0)?),
+        name: row.try_get(1)?,
+        created_at: ts(row, 2)?,
+    })
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, profile_id, name, kind, state, use_count, damaged, created_at, updated_at, version";
+
+fn device_from_row(row: &Row) -> Result<Device> {
+    Ok(Device {
+        id: DeviceId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        name: row.try_get(2)?,
+        kind: json_parse(row.try_get(3)?, "device kind")?,
+        state: json_parse(row.try_get(4)?, "device state")?,
+        use_count: to_u32(row.try_get(5)?, "use count")?,
+        damaged: row.try_get(6)?,
+        created_at: ts(row, 7)?,
+        updated_at: ts(row, 8)?,
+        version: to_u64(row.try_get(9)?, "device version")?,
+    })
+}
+
+const SESSION_COLUMNS: &str = "id, profile_id, device_id, started_at, ended_at, to_char(local_date, 'YYYY-MM-DD'), \
+                               needle_length_mm, notes";
+
+fn session_from_row(row: &Row) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        device_id: row.try_get::<_, Option<Uuid>>(2)?.map(DeviceId),
+        started_at: ts(row, 3)?,
+        ended_at: ts(row, 4)?,
+        local_date: codec::parse_date(row.try_get(5)?)?,
+        needle_length_mm: row.try_get(6)?,
+        zones: Vec::new(),
+        products: Vec::new(),
+        notes: row.try_get(7)?,
+    })
+}
+
+const EPISODE_COLUMNS: &str =
+    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution";
+
+fn episode_from_row(row: &Row) -> Result<Episode> {
+    Ok(Episode {
+        id: EpisodeId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        checkin_id: needlewise_core::ids::CheckinId(row.try_get(2)?),
+        level: parse(row.try_get(3)?, "triage level")?,
+        opened_at: ts(row, 4)?,
+        resolved_at: opt_ts(row, 5)?,
+        resolution: row.try_get(6)?,
+    })
+}
+
+fn checkin_from_row(row: &Row) -> Result<CheckinRecord> {
+    Ok(CheckinRecord {
+        id: needlewise_core::ids::CheckinId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        session_id: row.try_get::<_, Option<Uuid>>(2)?.map(SessionId),
+        at: ts(row, 3)?,
+        answers: codec::checkin_answers(&row.try_get::<_, Value>(4)?)?,
+        level: parse(row.try_get(5)?, "triage level")?,
+        rule_ids: codec::rule_ids(row.try_get(6)?)?,
+    })
+}
+
+/// Updates a device from `next.version - 1` to `next` and logs the event.
+fn store_device_change(
+    tx: &mut Transaction<'_>,
+    next: &Device,
+    event: &HygieneEvent,
+) -> TxResult<()> {
+    let version = to_i64(next.version, "device version")?;
+    let changed = tx.execute(
+        "UPDATE devices SET name = $3, kind = $4, state = $5, use_count = $6, damaged = $7, updated_at = $8, version = $9
+         WHERE profile_id = $1 AND id = $2 AND version = $10",
+        &[
+            &next.profile_id.0,
+            &next.id.0,
+            &next.name,
+            &json(&next.kind)?,
+            &json(&next.state)?,
+            &i64::from(next.use_count),
+            &next.damaged,
+            &system_time(next.updated_at)?,
+            &version,
+            &codec::previous_version(next.version)?,
+        ],
+    )?;
+    if changed == 0 {
+        let stored = tx.query_opt(
+            "SELECT version FROM devices WHERE profile_id = $1 AND id = $2",
+            &[&next.profile_id.0, &next.id.0],
+        )?;
+        return Err(TxError::Store(match stored {
+            None => StoreError::not_found(format!("device {}", next.id)),
+            Some(row) => StoreError::conflict(format!(
+                "device {} was changed by someone else (it is at version {}, this change expected version {}); reload it and try again",
+                next.id,
+                row.try_get::<_, i64>(0)?,
+                next.version.saturating_sub(1)
+            )),
+        }));
+    }
+    tx.execute(
+        "INSERT INTO hygiene_events (profile_id, device_id, seq, at, event, state_after) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &next.profile_id.0,
+            &next.id.0,
+            &version,
+            &system_time(next.updated_at)?,
+            &json(event)?,
+            &next.state.name(),
+        ],
+    )
+    .map_err(|e| {
+        insert_error(
+            e,
+            || format!("device {} already has an event at version {}", next.id, next.version),
+            || format!("device {}", next.id),
+        )
+    })?;
+    Ok(())
+}
+
+fn insert_product(
+    tx: &mut Transaction<'_>,
+    profile: ProfileId,
+    session: SessionId,
+    position: i32,
+    product: &ProductUse,
+) -> TxResult<()> {
+    tx.execute(
+        "INSERT INTO session_products (profile_id, session_id, position, name, category, applied_at, allowed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &profile.0,
+            &session.0,
+            &position,
+            &product.name,
+            &product.category,
+            &system_time(product.applied_at)?,
+            &product.allowed,
+        ],
+    )
+    .map_err(|e| insert_error(e, || format!("product {position} of session {session}"), || format!("session {session}")))?;
+    Ok(())
+}
+
+fn position(i: usize) -> Result<i32> {
+    i32::try_from(i).map_err(|_| StoreError::invalid("too many zones or products in one session"))
+}
+
+/// Loads the zones and products of `sessions` (all of one profile).
+fn fill_sessions(
+    tx: &mut Transaction<'_>,
+    profile: ProfileId,
+    sessions: &mut [SessionRecord],
+    only: Option<SessionId>,
+) -> TxResult<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let index: HashMap<SessionId, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id, i))
+        .collect();
+    let only = only.map(|s| s.0);
+    let zones = collect(
+        tx,
+        "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
+         WHERE profile_id = $1 AND ($2::uuid IS NULL OR session_id = $2) ORDER BY session_id, position",
+        &[&profile.0, &only],
+        |row| {
+            let zone = ZoneRecord {
+                zone: parse(row.try_get(1)?, "zone")?,
+                seconds: to_u32(row.try_get(2)?, "zone seconds")?,
+                strokes: row
+                    .try_get::<_, Option<i64>>(3)?
+                    .map(|n| to_u32(n, "zone strokes"))
+                    .transpose()?,
+                skipped: row.try_get(4)?,
+            };
+            Ok((SessionId(row.try_get(0)?), zone))
+        },
+    )?;
+    for (session, zone) in zones {
+        if let Some(&i) = index.get(&session) {
+            sessions[i].zones.push(zone);
+        }
+    }
+    let products = collect(
+        tx,
+        "SELECT session_id, name, category, applied_at, allowed FROM session_products
+         WHERE profile_id = $1 AND ($2::uuid IS NULL OR session_id = $2) ORDER BY session_id, position",
+        &[&profile.0, &only],
+        |row| {
+            let product = ProductUse {
+                name: row.try_get(1)?,
+                category: row.try_get(2)?,
+                applied_at: ts(row, 3)?,
+                allowed: row.try_get(4)?,
+            };
+            Ok((SessionId(row.try_get(0)?), product))
+        },
+    )?;
+    for (session, product) in products {
+        if let Some(&i) = index.get(&session) {
+            sessions[i].products.push(product);
+        }
+    }
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn create_profile(&self, profile: &Profile) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO profiles (id, name, created_at) VALUES ($1, $2, $3)",
+                &[
+                    &profile.id.0,
+                    &profile.name,
+                    &system_time(profile.created_at)?,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || {
+                        format!(
+                            "a profile named {:?} (or with id {}) already exists",
+                            profile.name, profile.id
+                        )
+                    },
+                    || "profile".to_owned(),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn profiles(&self) -> Result<Vec<Profile>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY created_at, id");
+            collect(tx, &sql, &[], profile_from_row)
+        })
+    }
+
+    fn profile(&self, id: ProfileId) -> Result<Option<Profile>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = $1");
+            Ok(collect(tx, &sql, &[&id.0], profile_from_row)?.pop())
+        })
+    }
+
+    fn profile_by_name(&self, name: &str) -> Result<Option<Profile>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = $1");
+            Ok(collect(tx, &sql, &[&name], profile_from_row)?.pop())
+        })
+    }
+
+    fn delete_profile(&self, id: ProfileId) -> Result<()> {
+        self.write(|tx| {
+            if tx.execute("DELETE FROM profiles WHERE id = $1", &[&id.0])? == 0 {
+                return Err(StoreError::not_found(format!("profile {id}")).into());
+            }
+            Ok(())
+        })
+    }
+
+    fn save_screening(&self, s: &ScreeningRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO screenings (profile_id, id, taken_at, verdict, answers, result) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &s.profile_id.0,
+                    &s.id.0,
+                    &system_time(s.taken_at)?,
+                    &s.verdict.id(),
+                    &s.answers.to_json(),
+                    &s.result,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(e, || format!("screening {} already exists", s.id), || format!("profile {}", s.profile_id))
+            })?;
+            Ok(())
+        })
+    }
+
+    fn latest_screening(&self, profile: ProfileId) -> Result<Option<ScreeningRecord>> {
+        self.read(|tx| {
+            let rows = collect(
+                tx,
+                "SELECT id, profile_id, taken_at, verdict, answers, result FROM screenings
+                 WHERE profile_id = $1 ORDER BY taken_at DESC, id DESC LIMIT 1",
+                &[&profile.0],
+                |row| {
+                    Ok(ScreeningRecord {
+                        id: needlewise_core::ids::ScreeningId(row.try_get(0)?),
+                        profile_id: ProfileId(row.try_get(1)?),
+                        taken_at: ts(row, 2)?,
+                        verdict: parse(row.try_get(3)?, "verdict")?,
+                        answers: codec::screening_answers(&row.try_get::<_, Value>(4)?)?,
+                        result: row.try_get(5)?,
+                    })
+                },
+            )?;
+            Ok(rows.into_iter().next())
+        })
+    }
+
+    fn add_device(&self, d: &Device) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO devices (profile_id, id, name, kind, state, use_count, damaged, created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &d.profile_id.0,
+                    &d.id.0,
+                    &d.name,
+                    &json(&d.kind)?,
+                    &json(&d.state)?,
+                    &i64::from(d.use_count),
+                    &d.damaged,
+                    &system_time(d.created_at)?,
+                    &system_time(d.updated_at)?,
+                    &to_i64(d.version, "device version")?,
+                ],
+            )
+            .map_err(|e| insert_error(e, || format!("device {} already exists", d.id), || format!("profile {}", d.profile_id)))?;
+            Ok(())
+        })
+    }
+
+    fn device(&self, profile: ProfileId, id: DeviceId) -> Result<Option<Device>> {
+        self.read(|tx| {
+            let sql =
+                format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = $1 AND id = $2");
+            Ok(collect(tx, &sql, &[&profile.0, &id.0], device_from_row)?.pop())
+        })
+    }
+
+    fn devices(&self, profile: ProfileId) -> Result<Vec<Device>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = $1 ORDER BY created_at, id"
+            );
+            collect(tx, &sql, &[&profile.0], device_from_row)
+        })
+    }
+
+    fn record_hygiene(&self, next: &Device, event: &HygieneEvent) -> Result<()> {
+        self.write(|tx| store_device_change(tx, next, event))
+    }
+
+    fn hygiene_log(&self, profile: ProfileId, device: DeviceId) -> Result<Vec<HygieneLogEntry>> {
+        self.read(|tx| {
+            collect(
+                tx,
+                "SELECT at, event, state_after FROM hygiene_events WHERE profile_id = $1 AND device_id = $2 ORDER BY seq",
+                &[&profile.0, &device.0],
+                |row| {
+                    Ok(HygieneLogEntry {
+                        at: ts(row, 0)?,
+                        event: json_parse(row.try_get(1)?, "hygiene event")?,
+                        state_after: row.try_get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn log_session(&self, s: &SessionRecord, device: Option<&Device>) -> Result<()> {
+        if let Some(d) = device {
+            check_session_device(s, d)?;
+        }
+        self.write(|tx| {
+            if let Some(d) = device {
+                store_device_change(tx, d, &HygieneEvent::Use)?;
+            }
+            tx.execute(
+                "INSERT INTO sessions (profile_id, id, device_id, started_at, ended_at, local_date, needle_length_mm, notes)
+                 VALUES ($1, $2, $3, $4, $5, $6::text::date, $7, $8)",
+                &[
+                    &s.profile_id.0,
+                    &s.id.0,
+                    &s.device_id.map(|d| d.0),
+                    &system_time(s.started_at)?,
+                    &system_time(s.ended_at)?,
+                    &codec::date_text(s.local_date),
+                    &s.needle_length_mm,
+                    &s.notes,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("session {} already exists", s.id),
+                    || match s.device_id {
+                        Some(d) => format!("profile {} or its device {d}", s.profile_id),
+                        None => format!("profile {}", s.profile_id),
+                    },
+                )
+            })?;
+            if !s.zones.is_empty() {
+                let insert = tx.prepare(
+                    "INSERT INTO session_zones (profile_id, session_id, position, zone, seconds, strokes, skipped)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )?;
+                for (i, z) in s.zones.iter().enumerate() {
+                    tx.execute(
+                        &insert,
+                        &[
+                            &s.profile_id.0,
+                            &s.id.0,
+                            &position(i)?,
+                            &z.zone.id(),
+                            &i64::from(z.seconds),
+                            &z.strokes.map(i64::from),
+                            &z.skipped,
+                        ],
+                    )?;
+                }
+            }
+            for (i, p) in s.products.iter().enumerate() {
+                insert_product(tx, s.profile_id, s.id, position(i)?, p)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn sessions(&self, profile: ProfileId) -> Result<Vec<SessionRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = $1 ORDER BY started_at DESC, id DESC"
+            );
+            let mut sessions = collect(tx, &sql, &[&profile.0], session_from_row)?;
+            fill_sessions(tx, profile, &mut sessions, None)?;
+            Ok(sessions)
+        })
+    }
+
+    fn session(&self, profile: ProfileId, id: SessionId) -> Result<Option<SessionRecord>> {
+        self.read(|tx| {
+            let sql =
+                format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = $1 AND id = $2");
+            let mut sessions = collect(tx, &sql, &[&profile.0, &id.0], session_from_row)?;
+            fill_sessions(tx, profile, &mut sessions, Some(id))?;
+            Ok(sessions.pop())
+        })
+    }
+
+    fn last_session(&self, profile: ProfileId) -> Result<Option<SessionRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1"
+            );
+            let mut sessions = collect(tx, &sql, &[&profile.0], session_from_row)?;
+            let only = sessions.first().map(|s| s.id);
+            fill_sessions(tx, profile, &mut sessions, only)?;
+            Ok(sessions.pop())
+        })
+    }
+
+    fn add_product_use(
+        &self,
+        profile: ProfileId,
+        session: SessionId,
+        product: &ProductUse,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let next: i32 = tx
+                .query_one(
+                    "SELECT COALESCE(MAX(position) + 1, 0) FROM session_products WHERE profile_id = $1 AND session_id = $2",
+                    &[&profile.0, &session.0],
+                )?
+                .try_get(0)?;
+            insert_product(tx, profile, session, next, product).map_err(|e| match e {
+                TxError::Store(StoreError::NotFound { .. }) => StoreError::not_found(format!("session {session}")).into(),
+                other => other,
+            })
+        })
+    }
+
+    fn save_checkin(&self, c: &CheckinRecord, episode: Option<&Episode>) -> Result<()> {
+        if let Some(e) = episode {
+            check_checkin_episode(c, e)?;
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO checkins (profile_id, id, session_id, at, answers, level, rule_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &c.profile_id.0,
+                    &c.id.0,
+                    &c.session_id.map(|s| s.0),
+                    &system_time(c.at)?,
+                    &c.answers.to_json(),
+                    &c.level.id(),
+                    &json(&c.rule_ids)?,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("check-in {} already exists", c.id),
+                    || match c.session_id {
+                        Some(s) => format!("profile {} or its session {s}", c.profile_id),
+                        None => format!("profile {}", c.profile_id),
+                    },
+                )
+            })?;
+            if let Some(e) = episode {
+                tx.execute(
+                    "INSERT INTO episodes (profile_id, id, checkin_id, level, opened_at, resolved_at, resolution)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        &e.profile_id.0,
+                        &e.id.0,
+                        &e.checkin_id.0,
+                        &e.level.id(),
+                        &system_time(e.opened_at)?,
+                        &e.resolved_at.map(system_time).transpose()?,
+                        &e.resolution,
+                    ],
+                )
+                .map_err(|err| insert_error(err, || format!("episode {} already exists", e.id), || format!("check-in {}", c.id)))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn checkins(&self, profile: ProfileId) -> Result<Vec<CheckinRecord>> {
+        self.read(|tx| {
+            collect(
+                tx,
+                "SELECT id, profile_id, session_id, at, answers, level, rule_ids FROM checkins
+                 WHERE profile_id = $1 ORDER BY at DESC, id DESC",
+                &[&profile.0],
+                checkin_from_row,
+            )
+        })
+    }
+
+    fn episodes(&self, profile: ProfileId) -> Result<Vec<Episode>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {EPISODE_COLUMNS} FROM episodes WHERE profile_id = $1 ORDER BY opened_at DESC, id DESC"
+            );
+            collect(tx, &sql, &[&profile.0], episode_from_row)
+        })
+    }
+
+    fn open_episodes(&self, profile: ProfileId) -> Result<Vec<Episode>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {EPISODE_COLUMNS} FROM episodes WHERE profile_id = $1 AND resolved_at IS NULL
+                 ORDER BY opened_at DESC, id DESC"
+            );
+            collect(tx, &sql, &[&profile.0], episode_from_row)
+        })
+    }
+
+    fn resolve_episode(
+        &self,
+        profile: ProfileId,
+        id: EpisodeId,
+        at: Timestamp,
+        note: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE episodes SET resolved_at = $3, resolution = $4
+                 WHERE profile_id = $1 AND id = $2 AND resolved_at IS NULL",
+                &[&profile.0, &id.0, &system_time(at)?, &note],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::not_found(format!("open symptom episode {id}")).into());
+            }
+            Ok(())
+        })
+    }
+
+    fn counts(&self) -> Result<Counts> {
+        self.read(|tx| {
+            let row = tx.query_one(
+                "SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM screenings),
+                        (SELECT count(*) FROM devices), (SELECT count(*) FROM hygiene_events),
+                        (SELECT count(*) FROM sessions), (SELECT count(*) FROM checkins),
+                        (SELECT count(*) FROM episodes)",
+                &[],
+            )?;
+            let n = |i: usize| -> TxResult<u64> { Ok(to_u64(row.try_get(i)?, "row count")?) };
+            Ok(Counts {
+                profiles: n(0)?,
+                screenings: n(1)?,
+                devices: n(2)?,
+                hygiene_events: n(3)?,
+                sessions: n(4)?,
+                checkins: n(5)?,
+                episodes: n(6)?,
+            })
+        })
+    }
+}

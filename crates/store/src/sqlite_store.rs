@@ -1,0 +1,865 @@
+//! The embedded store: one SQLite file in WAL mode with durable commits.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use needlewise_core::hygiene::{Device, HygieneEvent};
+use needlewise_core::ids::{DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::records::{
+    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use serde_json::Value;
+
+use crate::codec::{
+    self, Applied, Migration, check_checkin_episode, check_session_device, from_micros, micros,
+    parse, to_i64, to_u32, to_u64,
+};
+use crate::{Counts, HygieneLogEntry, Result, Store, StoreError};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+/// How long a writer waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A store in one SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date. Commits are durable: WAL with `synchronous=FULL`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Backend(format!(
+                    "cannot create the directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "{} cannot use write-ahead logging (journal mode is {mode})",
+                path.display()
+            )));
+        }
+        Self::setup(conn)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn open_in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock rolled its transaction back (the
+        // transaction's Drop), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in one write transaction, taking the write lock up front so
+    /// two processes never deadlock upgrading a read lock.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` in one read transaction, so multi-query reads are consistent.
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        tx.finish()?;
+        Ok(value)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let fail = |e: rusqlite::Error| StoreError::Migration(format!("sqlite: {e}"));
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(fail)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER NOT NULL PRIMARY KEY,
+            name       TEXT    NOT NULL,
+            checksum   TEXT    NOT NULL,
+            applied_at INTEGER NOT NULL
+        ) STRICT;",
+    )
+    .map_err(fail)?;
+    let applied = {
+        let mut stmt = tx
+            .prepare("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+            .map_err(fail)?;
+        stmt.query_map([], |r| {
+            Ok(Applied {
+                version: r.get(0)?,
+                name: r.get(1)?,
+                checksum: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(fail)?
+    };
+    for m in codec::pending(MIGRATIONS, &applied)? {
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::Migration(format!("migration {} ({}) failed: {e}", m.version, m.name))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4)",
+            params![m.version, m.name, m.checksum(), micros(Timestamp::now())],
+        )
+        .map_err(fail)?;
+    }
+    tx.commit().map_err(fail)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Violation {
+    Unique,
+    ForeignKey,
+}
+
+fn violation(e: &rusqlite::Error) -> Option<Violation> {
+    use rusqlite::ffi;
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                Some(Violation::Unique)
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Violation::ForeignKey),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Maps a failed insert: a taken key is a conflict, a missing parent (in
+/// this profile) is not found.
+fn insert_error(
+    e: rusqlite::Error,
+    duplicate: impl FnOnce() -> String,
+    missing: impl FnOnce() -> String,
+) -> StoreError {
+    match violation(&e) {
+        Some(Violation::Unique) => StoreError::conflict(duplicate()),
+        Some(Violation::ForeignKey) => StoreError::not_found(missing()),
+        None => e.into(),
+    }
+}
+
+fn id_text(id: uuid::Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::invalid(format!("cannot encode as JSON: {e}")))
+}
+
+fn json_value(text: &str, what: &str) -> Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::invalid(format!("stored {what} is not JSON: {e}")))
+}
+
+fn json_parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::invalid(format!("stored {what} does not parse: {e}")))
+}
+
+fn ts(row: &Row<'_>, idx: usize) -> Result<Timestamp> {
+    from_micros(row.get(idx)?)
+}
+
+const PROFILE_COLUMNS: &str = "id, name, created_at";
+
+fn profile_from_row(row: &Row<'_>) -> Result<Profile> {
+    Ok(Profile {
+        id: parse(&row.get::<_, String>(0)?, "profile id")?,
+        name: row.get(1)?,
+        created_at: ts(row, 2)?,
+    })
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, profile_id, name, kind, state, use_count, damaged, created_at, updated_at, version";
+
+fn device_from_row(row: &Row<'_>) -> Result<Device> {
+    Ok(Device {
+        id: parse(&row.get::<_, String>(0)?, "device id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        name: row.get(2)?,
+        kind: json_parse(&row.get::<_, String>(3)?, "device kind")?,
+        state: json_parse(&row.get::<_, String>(4)?, "device state")?,
+        use_count: to_u32(row.get(5)?, "use count")?,
+        damaged: row.get(6)?,
+        created_at: ts(row, 7)?,
+        updated_at: ts(row, 8)?,
+        version: to_u64(row.get(9)?, "device version")?,
+    })
+}
+
+const SESSION_COLUMNS: &str =
+    "id, profile_id, device_id, started_at, ended_at, local_date, needle_length_mm, notes";
+
+fn session_from_row(row: &Row<'_>) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: parse(&row.get::<_, String>(0)?, "session id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        device_id: row
+            .get::<_, Option<String>>(2)?
+            .map(|s| parse(&s, "device id"))
+            .transpose()?,
+        started_at: ts(row, 3)?,
+        ended_at: ts(row, 4)?,
+        local_date: codec::parse_date(&row.get::<_, String>(5)?)?,
+        needle_length_mm: row.get(6)?,
+        zones: Vec::new(),
+        products: Vec::new(),
+        notes: row.get(7)?,
+    })
+}
+
+const EPISODE_COLUMNS: &str =
+    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution";
+
+fn episode_from_row(row: &Row<'_>) -> Result<Episode> {
+    Ok(Episode {
+        id: parse(&row.get::<_, String>(0)?, "episode id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        checkin_id: parse(&row.get::<_, String>(2)?, "check-in id")?,
+        level: parse(&row.get::<_, String>(3)?, "triage level")?,
+        opened_at: ts(row, 4)?,
+        resolved_at: row.get::<_, Option<i64>>(5)?.map(from_micros).transpose()?,
+        resolution: row.get(6)?,
+    })
+}
+
+/// Collects the rows of a query, converting each.
+fn collect<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+    convert: impl Fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(convert(row)?);
+    }
+    Ok(out)
+}
+
+/// Updates a device from `next.version - 1` to `next` and logs the event.
+fn store_device_change(tx: &Transaction<'_>, next: &Device, event: &HygieneEvent) -> Result<()> {
+    let profile = id_text(next.profile_id.0);
+    let device = id_text(next.id.0);
+    let changed = tx
+        .prepare_cached(
+            "UPDATE devices SET name = ?3, kind = ?4, state = ?5, use_count = ?6, damaged = ?7, updated_at = ?8, version = ?9
+             WHERE profile_id = ?1 AND id = ?2 AND version = ?10",
+        )?
+        .execute(params![
+            profile,
+            device,
+            next.name,
+            json_text(&next.kind)?,
+            json_text(&next.state)?,
+            i64::from(next.use_count),
+            next.damaged,
+            micros(next.updated_at),
+            to_i64(next.version, "device version")?,
+            codec::previous_version(next.version)?,
+        ])?;
+    if changed == 0 {
+        let stored: Option<i64> = tx
+            .prepare_cached("SELECT version FROM devices WHERE profile_id = ?1 AND id = ?2")?
+            .query_row(params![profile, device], |r| r.get(0))
+            .optional()?;
+        return Err(match stored {
+            None => StoreError::not_found(format!("device {}", next.id)),
+            Some(v) => StoreError::conflict(format!(
+                "device {} was changed by someone else (it is at version {v}, this change expected version {}); reload it and try again",
+                next.id,
+                next.version.saturating_sub(1)
+            )),
+        });
+    }
+    tx.prepare_cached(
+        "INSERT INTO hygiene_events (profile_id, device_id, seq, at, event, state_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        profile,
+        device,
+        to_i64(next.version, "device version")?,
+        micros(next.updated_at),
+        json_text(event)?,
+        next.state.name(),
+    ])
+    .map_err(|e| {
+        insert_error(
+            e,
+            || format!("device {} already has an event at version {}", next.id, next.version),
+            || format!("device {}", next.id),
+        )
+    })?;
+    Ok(())
+}
+
+fn insert_product(
+    tx: &Transaction<'_>,
+    profile: &str,
+    session: &str,
+    position: i64,
+    product: &ProductUse,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO session_products (profile_id, session_id, position, name, category, applied_at, allowed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        profile,
+        session,
+        position,
+        product.name,
+        product.category,
+        micros(product.applied_at),
+        product.allowed,
+    ])
+    .map_err(|e| insert_error(e, || format!("product {position} of session {session}"), || format!("session {session}")))?;
+    Ok(())
+}
+
+/// Loads the zones and products of `sessions` (all of one profile).
+fn fill_sessions(
+    tx: &Transaction<'_>,
+    profile: &str,
+    sessions: &mut [SessionRecord],
+    only: Option<&str>,
+) -> Result<()> {
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let index: HashMap<SessionId, usize> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id, i))
+        .collect();
+    let zones = collect(
+        tx,
+        "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
+         WHERE profile_id = ?1 AND (?2 IS NULL OR session_id = ?2) ORDER BY session_id, position",
+        params![profile, only],
+        |row| {
+            let session: SessionId = parse(&row.get::<_, String>(0)?, "session id")?;
+            let zone = ZoneRecord {
+                zone: parse(&row.get::<_, String>(1)?, "zone")?,
+                seconds: to_u32(row.get(2)?, "zone seconds")?,
+                strokes: row
+                    .get::<_, Option<i64>>(3)?
+                    .map(|n| to_u32(n, "zone strokes"))
+                    .transpose()?,
+                skipped: row.get(4)?,
+            };
+            Ok((session, zone))
+        },
+    )?;
+    for (session, zone) in zones {
+        if let Some(&i) = index.get(&session) {
+            sessions[i].zones.push(zone);
+        }
+    }
+    let products = collect(
+        tx,
+        "SELECT session_id, name, category, applied_at, allowed FROM session_products
+         WHERE profile_id = ?1 AND (?2 IS NULL OR session_id = ?2) ORDER BY session_id, position",
+        params![profile, only],
+        |row| {
+            let session: SessionId = parse(&row.get::<_, String>(0)?, "session id")?;
+            let product = ProductUse {
+                name: row.get(1)?,
+                category: row.get(2)?,
+                applied_at: ts(row, 3)?,
+                allowed: row.get(4)?,
+            };
+            Ok((session, product))
+        },
+    )?;
+    for (session, product) in products {
+        if let Some(&i) = index.get(&session) {
+            sessions[i].products.push(product);
+        }
+    }
+    Ok(())
+}
+
+fn checkin_from_row(row: &Row<'_>) -> Result<CheckinRecord> {
+    Ok(CheckinRecord {
+        id: parse(&row.get::<_, String>(0)?, "check-in id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        session_id: row
+            .get::<_, Option<String>>(2)?
+            .map(|s| parse(&s, "session id"))
+            .transpose()?,
+        at: ts(row, 3)?,
+        answers: codec::checkin_answers(&json_value(
+            &row.get::<_, String>(4)?,
+            "check-in answers",
+        )?)?,
+        level: parse(&row.get::<_, String>(5)?, "triage level")?,
+        rule_ids: codec::rule_ids(json_value(&row.get::<_, String>(6)?, "rule ids")?)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn create_profile(&self, profile: &Profile) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT INTO profiles (id, name, created_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![
+                    id_text(profile.id.0),
+                    profile.name,
+                    micros(profile.created_at)
+                ])
+                .map_err(|e| {
+                    insert_error(
+                        e,
+                        || {
+                            format!(
+                                "a profile named {:?} (or with id {}) already exists",
+                                profile.name, profile.id
+                            )
+                        },
+                        || "profile".to_owned(),
+                    )
+                })?;
+            Ok(())
+        })
+    }
+
+    fn profiles(&self) -> Result<Vec<Profile>> {
+        self.read(|tx| {
+            collect(
+                tx,
+                &format!("SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY created_at, id"),
+                [],
+                profile_from_row,
+            )
+        })
+    }
+
+    fn profile(&self, id: ProfileId) -> Result<Option<Profile>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = ?1");
+            Ok(collect(tx, &sql, [id_text(id.0)], profile_from_row)?.pop())
+        })
+    }
+
+    fn profile_by_name(&self, name: &str) -> Result<Option<Profile>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = ?1");
+            Ok(collect(tx, &sql, [name], profile_from_row)?.pop())
+        })
+    }
+
+    fn delete_profile(&self, id: ProfileId) -> Result<()> {
+        self.write(|tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM profiles WHERE id = ?1")?
+                .execute([id_text(id.0)])?;
+            if deleted == 0 {
+                return Err(StoreError::not_found(format!("profile {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn save_screening(&self, s: &ScreeningRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO screenings (profile_id, id, taken_at, verdict, answers, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                id_text(s.profile_id.0),
+                id_text(s.id.0),
+                micros(s.taken_at),
+                s.verdict.id(),
+                json_text(&s.answers.to_json())?,
+                json_text(&s.result)?,
+            ])
+            .map_err(|e| {
+                insert_error(e, || format!("screening {} already exists", s.id), || format!("profile {}", s.profile_id))
+            })?;
+            Ok(())
+        })
+    }
+
+    fn latest_screening(&self, profile: ProfileId) -> Result<Option<ScreeningRecord>> {
+        self.read(|tx| {
+            let rows = collect(
+                tx,
+                "SELECT id, profile_id, taken_at, verdict, answers, result FROM screenings
+                 WHERE profile_id = ?1 ORDER BY taken_at DESC, id DESC LIMIT 1",
+                [id_text(profile.0)],
+                |row| {
+                    Ok(ScreeningRecord {
+                        id: parse(&row.get::<_, String>(0)?, "screening id")?,
+                        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+                        taken_at: ts(row, 2)?,
+                        verdict: parse(&row.get::<_, String>(3)?, "verdict")?,
+                        answers: codec::screening_answers(&json_value(
+                            &row.get::<_, String>(4)?,
+                            "screening answers",
+                        )?)?,
+                        result: json_value(&row.get::<_, String>(5)?, "screening result")?,
+                    })
+                },
+            )?;
+            Ok(rows.into_iter().next())
+        })
+    }
+
+    fn add_device(&self, d: &Device) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO devices (profile_id, id, name, kind, state, use_count, damaged, created_at, updated_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id_text(d.profile_id.0),
+                id_text(d.id.0),
+                d.name,
+                json_text(&d.kind)?,
+                json_text(&d.state)?,
+                i64::from(d.use_count),
+                d.damaged,
+                micros(d.created_at),
+                micros(d.updated_at),
+                to_i64(d.version, "device version")?,
+            ])
+            .map_err(|e| insert_error(e, || format!("device {} already exists", d.id), || format!("profile {}", d.profile_id)))?;
+            Ok(())
+        })
+    }
+
+    fn device(&self, profile: ProfileId, id: DeviceId) -> Result<Option<Device>> {
+        self.read(|tx| {
+            let sql =
+                format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 AND id = ?2");
+            Ok(collect(
+                tx,
+                &sql,
+                [id_text(profile.0), id_text(id.0)],
+                device_from_row,
+            )?
+            .pop())
+        })
+    }
+
+    fn devices(&self, profile: ProfileId) -> Result<Vec<Device>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
+            );
+            collect(tx, &sql, [id_text(profile.0)], device_from_row)
+        })
+    }
+
+    fn record_hygiene(&self, next: &Device, event: &HygieneEvent) -> Result<()> {
+        self.write(|tx| store_device_change(tx, next, event))
+    }
+
+    fn hygiene_log(&self, profile: ProfileId, device: DeviceId) -> Result<Vec<HygieneLogEntry>> {
+        self.read(|tx| {
+            collect(
+                tx,
+                "SELECT at, event, state_after FROM hygiene_events
+                 WHERE profile_id = ?1 AND device_id = ?2 ORDER BY seq",
+                [id_text(profile.0), id_text(device.0)],
+                |row| {
+                    Ok(HygieneLogEntry {
+                        at: ts(row, 0)?,
+                        event: json_parse(&row.get::<_, String>(1)?, "hygiene event")?,
+                        state_after: row.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn log_session(&self, s: &SessionRecord, device: Option<&Device>) -> Result<()> {
+        if let Some(d) = device {
+            check_session_device(s, d)?;
+        }
+        self.write(|tx| {
+            let profile = id_text(s.profile_id.0);
+            let session = id_text(s.id.0);
+            if let Some(d) = device {
+                store_device_change(tx, d, &HygieneEvent::Use)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO sessions (profile_id, id, device_id, started_at, ended_at, local_date, needle_length_mm, notes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                profile,
+                session,
+                s.device_id.map(|d| id_text(d.0)),
+                micros(s.started_at),
+                micros(s.ended_at),
+                codec::date_text(s.local_date),
+                s.needle_length_mm,
+                s.notes,
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("session {} already exists", s.id),
+                    || match s.device_id {
+                        Some(d) => format!("profile {} or its device {d}", s.profile_id),
+                        None => format!("profile {}", s.profile_id),
+                    },
+                )
+            })?;
+            let mut zone_insert = tx.prepare_cached(
+                "INSERT INTO session_zones (profile_id, session_id, position, zone, seconds, strokes, skipped)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (position, z) in (0_i64..).zip(&s.zones) {
+                zone_insert.execute(params![
+                    profile,
+                    session,
+                    position,
+                    z.zone.id(),
+                    i64::from(z.seconds),
+                    z.strokes.map(i64::from),
+                    z.skipped,
+                ])?;
+            }
+            for (position, p) in (0_i64..).zip(&s.products) {
+                insert_product(tx, &profile, &session, position, p)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn sessions(&self, profile: ProfileId) -> Result<Vec<SessionRecord>> {
+        self.read(|tx| {
+            let profile = id_text(profile.0);
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1 ORDER BY started_at DESC, id DESC"
+            );
+            let mut sessions = collect(tx, &sql, [&profile], session_from_row)?;
+            fill_sessions(tx, &profile, &mut sessions, None)?;
+            Ok(sessions)
+        })
+    }
+
+    fn session(&self, profile: ProfileId, id: SessionId) -> Result<Option<SessionRecord>> {
+        self.read(|tx| {
+            let (profile, id) = (id_text(profile.0), id_text(id.0));
+            let sql =
+                format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1 AND id = ?2");
+            let mut sessions = collect(tx, &sql, [&profile, &id], session_from_row)?;
+            fill_sessions(tx, &profile, &mut sessions, Some(&id))?;
+            Ok(sessions.pop())
+        })
+    }
+
+    fn last_session(&self, profile: ProfileId) -> Result<Option<SessionRecord>> {
+        self.read(|tx| {
+            let profile = id_text(profile.0);
+            let sql = format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
+            );
+            let mut sessions = collect(tx, &sql, [&profile], session_from_row)?;
+            let only = sessions.first().map(|s| id_text(s.id.0));
+            fill_sessions(tx, &profile, &mut sessions, only.as_deref())?;
+            Ok(sessions.pop())
+        })
+    }
+
+    fn add_product_use(
+        &self,
+        profile: ProfileId,
+        session: SessionId,
+        product: &ProductUse,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let (profile, session_text) = (id_text(profile.0), id_text(session.0));
+            let position: i64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(position) + 1, 0) FROM session_products WHERE profile_id = ?1 AND session_id = ?2",
+                )?
+                .query_row([&profile, &session_text], |r| r.get(0))?;
+            insert_product(tx, &profile, &session_text, position, product).map_err(|e| match e {
+                StoreError::NotFound { .. } => StoreError::not_found(format!("session {session}")),
+                other => other,
+            })
+        })
+    }
+
+    fn save_checkin(&self, c: &CheckinRecord, episode: Option<&Episode>) -> Result<()> {
+        if let Some(e) = episode {
+            check_checkin_episode(c, e)?;
+        }
+        self.write(|tx| {
+            let profile = id_text(c.profile_id.0);
+            tx.prepare_cached(
+                "INSERT INTO checkins (profile_id, id, session_id, at, answers, level, rule_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                profile,
+                id_text(c.id.0),
+                c.session_id.map(|s| id_text(s.0)),
+                micros(c.at),
+                json_text(&c.answers.to_json())?,
+                c.level.id(),
+                json_text(&c.rule_ids)?,
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("check-in {} already exists", c.id),
+                    || match c.session_id {
+                        Some(s) => format!("profile {} or its session {s}", c.profile_id),
+                        None => format!("profile {}", c.profile_id),
+                    },
+                )
+            })?;
+            if let Some(e) = episode {
+                tx.prepare_cached(
+                    "INSERT INTO episodes (profile_id, id, checkin_id, level, opened_at, resolved_at, resolution)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    profile,
+                    id_text(e.id.0),
+                    id_text(e.checkin_id.0),
+                    e.level.id(),
+                    micros(e.opened_at),
+                    e.resolved_at.map(micros),
+                    e.resolution,
+                ])
+                .map_err(|err| insert_error(err, || format!("episode {} already exists", e.id), || format!("check-in {}", c.id)))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn checkins(&self, profile: ProfileId) -> Result<Vec<CheckinRecord>> {
+        self.read(|tx| {
+            collect(
+                tx,
+                "SELECT id, profile_id, session_id, at, answers, level, rule_ids FROM checkins
+                 WHERE profile_id = ?1 ORDER BY at DESC, id DESC",
+                [id_text(profile.0)],
+                checkin_from_row,
+            )
+        })
+    }
+
+    fn episodes(&self, profile: ProfileId) -> Result<Vec<Episode>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {EPISODE_COLUMNS} FROM episodes WHERE profile_id = ?1 ORDER BY opened_at DESC, id DESC"
+            );
+            collect(tx, &sql, [id_text(profile.0)], episode_from_row)
+        })
+    }
+
+    fn open_episodes(&self, profile: ProfileId) -> Result<Vec<Episode>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {EPISODE_COLUMNS} FROM episodes WHERE profile_id = ?1 AND resolved_at IS NULL
+                 ORDER BY opened_at DESC, id DESC"
+            );
+            collect(tx, &sql, [id_text(profile.0)], episode_from_row)
+        })
+    }
+
+    fn resolve_episode(
+        &self,
+        profile: ProfileId,
+        id: EpisodeId,
+        at: Timestamp,
+        note: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE episodes SET resolved_at = ?3, resolution = ?4
+                     WHERE profile_id = ?1 AND id = ?2 AND resolved_at IS NULL",
+                )?
+                .execute(params![id_text(profile.0), id_text(id.0), micros(at), note])?;
+            if changed == 0 {
+                return Err(StoreError::not_found(format!("open symptom episode {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn counts(&self) -> Result<Counts> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM screenings),
+                        (SELECT count(*) FROM devices), (SELECT count(*) FROM hygiene_events),
+                        (SELECT count(*) FROM sessions), (SELECT count(*) FROM checkins),
+                        (SELECT count(*) FROM episodes)",
+            )?;
+            let raw: [i64; 7] = stmt.query_row([], |r| {
+                Ok([
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ])
+            })?;
+            let n = |i: usize| to_u64(raw[i], "row count");
+            Ok(Counts {
+                profiles: n(0)?,
+                screenings: n(1)?,
+                devices: n(2)?,
+                hygiene_events: n(3)?,
+                sessions: n(4)?,
+                checkins: n(5)?,
+                episodes: n(6)?,
+            })
+        })
+    }
+}

@@ -1,0 +1,1084 @@
+//! The store contract: every case runs on SQLite and on PostgreSQL.
+//!
+//! The PostgreSQL cases need a server: set `NEEDLEWISE_TEST_POSTGRES_URL`
+//! (`eval "$(scripts/pg-test-server start)"` starts a throwaway one). Without
+//! it they fail; they never pass silently. Each test gets a fresh schema,
+//! dropped afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use needlewise_store::{PostgresStore, SqliteStore};
+
+/// Instantiates every contract case once per backend.
+macro_rules! contract_tests {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $case() {
+                    let db = super::SqliteDb::new();
+                    super::cases::$case(&db.store);
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[test]
+                fn $case() {
+                    let store = super::postgres_store();
+                    super::cases::$case(&store);
+                }
+            )*
+        }
+    };
+}
+
+contract_tests!(
+    profiles_create_list_and_find_by_name,
+    duplicate_profile_name_is_a_conflict,
+    screening_latest_is_newest_and_answers_round_trip,
+    devices_add_get_and_list_oldest_first,
+    hygiene_cycle_is_stored_and_logged_in_order,
+    stale_device_version_is_a_conflict_and_changes_nothing,
+    log_session_stores_zones_products_and_device_use_together,
+    log_session_with_stale_device_stores_no_session,
+    log_session_device_must_match_the_session,
+    sessions_are_newest_first_with_last_and_by_id,
+    add_product_use_appends_after_the_session_products,
+    add_product_use_on_unknown_session_is_not_found,
+    profiles_are_isolated,
+    checkin_opens_episode_and_resolve_closes_it,
+    resolve_twice_or_unknown_episode_is_not_found,
+    delete_profile_removes_only_that_profile,
+    delete_unknown_profile_is_not_found,
+    duplicate_ids_are_conflicts_and_missing_parents_not_found,
+    timestamps_keep_microseconds,
+);
+
+/// A SQLite store in a fresh temporary directory (in a subdirectory that
+/// does not exist yet, so opening must create it).
+struct SqliteDb {
+    store: SqliteStore,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SqliteDb {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("needlewise.db");
+        let store = SqliteStore::open(&path).unwrap();
+        SqliteDb {
+            store,
+            path,
+            _dir: dir,
+        }
+    }
+}
+
+fn postgres_url() -> String {
+    match std::env::var("NEEDLEWISE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "NEEDLEWISE_TEST_POSTGRES_URL is not set, so the PostgreSQL contract tests cannot run. \
+             Set NEEDLEWISE_TEST_POSTGRES_URL; scripts/test starts a throwaway server \
+             (or run: eval \"$(scripts/pg-test-server start)\")"
+        ),
+    }
+}
+
+fn fresh_schema_name() -> String {
+    format!("nw_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A PostgreSQL store in a fresh schema, dropped with the store.
+fn postgres_store() -> PostgresStore {
+    let url = postgres_url();
+    PostgresStore::connect_fresh_schema(&url, &fresh_schema_name()).unwrap_or_else(|e| {
+        panic!("cannot set up a test schema on NEEDLEWISE_TEST_POSTGRES_URL: {e}")
+    })
+}
+
+/// The URL with `search_path` set, to open an existing schema with the
+/// plain `connect`.
+fn url_in_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Test data and the contract cases, written once against `&dyn Store`.
+mod cases {
+    use jiff::{SignedDuration, Timestamp};
+    use needlewise_core::answers::{Answer, Answers};
+    use needlewise_core::evidence;
+    use needlewise_core::hygiene::{
+        Device, DeviceKind, HygieneEvent, HygieneState, PenSpec, RollerSpec,
+    };
+    use needlewise_core::ids::{CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId};
+    use needlewise_core::records::{
+        CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+    };
+    use needlewise_core::screening::Verdict;
+    use needlewise_core::triage::TriageLevel;
+    use needlewise_core::zone::Zone;
+    use needlewise_store::{Counts, Store, StoreError};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    pub fn id() -> Uuid {
+        Uuid::now_v7()
+    }
+
+    /// A fixed instant plus `minutes`, so tests never read the clock.
+    pub fn at(minutes: i64) -> Timestamp {
+        Timestamp::from_second(1_750_000_000).unwrap() + SignedDuration::from_mins(minutes)
+    }
+
+    pub fn profile(store: &dyn Store, name: &str) -> Profile {
+        let p = Profile {
+            id: ProfileId(id()),
+            name: name.to_owned(),
+            created_at: at(0),
+        };
+        store.create_profile(&p).unwrap();
+        p
+    }
+
+    pub fn screening(profile: ProfileId, minutes: i64, verdict: Verdict) -> ScreeningRecord {
+        let q = &evidence().screening;
+        let answers = Answers::from_json(
+            q,
+            &json!({
+                "age": 41,
+                "sex": "female",
+                "pregnant": false,
+                "isotretinoin": "2023-02-14",
+                "high_dose_steroids": "never",
+                "diabetes": "controlled",
+                "needle_length_mm": 0.25,
+                "zones": ["forehead", "left_cheek", "neck"],
+                "recent_procedures": [{"kind": "filler", "date": "2024-11-03", "zones": ["upper_lip"]}],
+            }),
+            jiff::civil::date(2025, 6, 1),
+        )
+        .unwrap();
+        ScreeningRecord {
+            id: ScreeningId(id()),
+            profile_id: profile,
+            taken_at: at(minutes),
+            answers,
+            verdict,
+            result: json!({
+                "verdict": verdict.id(),
+                "reasons": [{"rule": "S-12", "weight": 0.1, "text": "naïve «quotes» \"escaped\""}],
+                "precision": 0.30000000000000004,
+                "big": 9007199254740993_u64,
+                "nested": {"empty": [], "null": null},
+            }),
+        }
+    }
+
+    pub fn roller(store: &dyn Store, profile: ProfileId, name: &str, minutes: i64) -> Device {
+        let d = Device::new(
+            DeviceId(id()),
+            profile,
+            name.to_owned(),
+            DeviceKind::Roller(RollerSpec::standard_192(0.5)),
+            at(minutes),
+        )
+        .unwrap();
+        store.add_device(&d).unwrap();
+        d
+    }
+
+    /// Applies `event` at `minutes` and records it.
+    pub fn apply(store: &dyn Store, d: &Device, event: HygieneEvent, minutes: i64) -> Device {
+        let next = d
+            .apply(&event, at(minutes), &evidence().defaults.hygiene)
+            .unwrap();
+        store.record_hygiene(&next, &event).unwrap();
+        next
+    }
+
+    /// Cleans a roller from new/used to ready, starting at `minutes`.
+    pub fn make_ready(store: &dyn Store, d: &Device, minutes: i64) -> Device {
+        let rules = &evidence().defaults.hygiene;
+        let soak = rules.soak.minimum.0.as_mins();
+        let dry = rules.dry.minimum.0.as_mins();
+        let d = apply(store, d, HygieneEvent::Rinse, minutes);
+        let d = apply(
+            store,
+            &d,
+            HygieneEvent::Soak {
+                alcohol_percent: rules.soak.min_alcohol_percent,
+            },
+            minutes + 1,
+        );
+        let d = apply(store, &d, HygieneEvent::Dry, minutes + 1 + soak);
+        apply(store, &d, HygieneEvent::MarkReady, minutes + 1 + soak + dry)
+    }
+
+    /// The device after its `Use` at `minutes` (not stored).
+    pub fn used(d: &Device, minutes: i64) -> Device {
+        d.apply(
+            &HygieneEvent::Use,
+            at(minutes),
+            &evidence().defaults.hygiene,
+        )
+        .unwrap()
+    }
+
+    pub fn session(profile: ProfileId, device: Option<DeviceId>, minutes: i64) -> SessionRecord {
+        let zones = [
+            Zone::Forehead,
+            Zone::LeftCheek,
+            Zone::RightCheek,
+            Zone::Chin,
+            Zone::Nose,
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, zone)| ZoneRecord {
+            zone,
+            seconds: 60 + i as u32,
+            strokes: if i % 2 == 0 { Some(8 + i as u32) } else { None },
+            skipped: i == 4,
+        })
+        .collect();
+        SessionRecord {
+            id: SessionId(id()),
+            profile_id: profile,
+            device_id: device,
+            started_at: at(minutes),
+            ended_at: at(minutes + 12),
+            local_date: jiff::civil::date(2025, 6, 15),
+            needle_length_mm: 0.25,
+            zones,
+            products: vec![
+                product("Hyaluronic serum", "hyaluronic_acid", minutes + 13, true),
+                product("Retinol cream", "retinoid", minutes + 14, false),
+            ],
+            notes: "tingling on the forehead; «fine»".to_owned(),
+        }
+    }
+
+    pub fn product(name: &str, category: &str, minutes: i64, allowed: bool) -> ProductUse {
+        ProductUse {
+            name: name.to_owned(),
+            category: category.to_owned(),
+            applied_at: at(minutes),
+            allowed,
+        }
+    }
+
+    pub fn checkin(
+        profile: ProfileId,
+        session: Option<SessionId>,
+        minutes: i64,
+        level: TriageLevel,
+    ) -> CheckinRecord {
+        let q = &evidence().checkin;
+        let mut answers = Answers::from_json(
+            q,
+            &json!({"redness": "moderate", "redness_trend": "worse", "swelling": true, "fever": false}),
+            jiff::civil::date(2025, 6, 16),
+        )
+        .unwrap();
+        // A fact needlewise fills in itself: it must survive the round trip.
+        answers.set("hours_since_session", Answer::Number(30.5));
+        CheckinRecord {
+            id: CheckinId(id()),
+            profile_id: profile,
+            session_id: session,
+            at: at(minutes),
+            answers,
+            level,
+            rule_ids: vec!["C-03".to_owned(), "C-11".to_owned()],
+        }
+    }
+
+    pub fn episode(c: &CheckinRecord) -> Episode {
+        Episode {
+            id: EpisodeId(id()),
+            profile_id: c.profile_id,
+            checkin_id: c.id,
+            level: c.level,
+            opened_at: c.at,
+            resolved_at: None,
+            resolution: String::new(),
+        }
+    }
+
+    fn assert_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+        match r {
+            Err(StoreError::Conflict { .. }) => {}
+            other => panic!("expected a Conflict, got {other:?}"),
+        }
+    }
+
+    fn assert_not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+        match r {
+            Err(StoreError::NotFound { .. }) => {}
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+    }
+
+    // ----- the cases -----
+
+    pub fn profiles_create_list_and_find_by_name(store: &dyn Store) {
+        assert!(store.profiles().unwrap().is_empty());
+        let ada = profile(store, "Ada");
+        let mut bea = Profile {
+            id: ProfileId(id()),
+            name: "Béa".to_owned(),
+            created_at: at(5),
+        };
+        store.create_profile(&bea).unwrap();
+        assert_eq!(store.profiles().unwrap(), vec![ada.clone(), bea.clone()]);
+        assert_eq!(store.profile(ada.id).unwrap(), Some(ada.clone()));
+        assert_eq!(store.profile_by_name("Béa").unwrap(), Some(bea.clone()));
+        assert_eq!(
+            store.profile_by_name("béa").unwrap(),
+            None,
+            "names are exact"
+        );
+        assert_eq!(store.profile(ProfileId(id())).unwrap(), None);
+        bea.name = "Bea".into();
+        assert_eq!(store.profile_by_name("Bea").unwrap(), None);
+    }
+
+    pub fn duplicate_profile_name_is_a_conflict(store: &dyn Store) {
+        let ada = profile(store, "Ada");
+        let again = Profile {
+            id: ProfileId(id()),
+            name: "Ada".to_owned(),
+            created_at: at(1),
+        };
+        assert_conflict(store.create_profile(&again));
+        assert_eq!(store.profiles().unwrap(), vec![ada]);
+    }
+
+    pub fn screening_latest_is_newest_and_answers_round_trip(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        assert_eq!(store.latest_screening(p.id).unwrap(), None);
+        let newer = screening(p.id, 60, Verdict::GoWithPrecautions);
+        let older = screening(p.id, 10, Verdict::AskSurgeonFirst);
+        // Saved newest first: "latest" is by time taken, not by insertion.
+        store.save_screening(&newer).unwrap();
+        store.save_screening(&older).unwrap();
+        let latest = store.latest_screening(p.id).unwrap().unwrap();
+        assert_eq!(latest, newer);
+        assert_eq!(latest.answers.to_json(), newer.answers.to_json());
+        assert_eq!(latest.result, newer.result);
+        assert_eq!(
+            latest.result["precision"].as_f64(),
+            Some(0.30000000000000004)
+        );
+
+        let newest = screening(p.id, 120, Verdict::Go);
+        store.save_screening(&newest).unwrap();
+        assert_eq!(
+            store.latest_screening(p.id).unwrap().unwrap().verdict,
+            Verdict::Go
+        );
+    }
+
+    pub fn devices_add_get_and_list_oldest_first(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        assert!(store.devices(p.id).unwrap().is_empty());
+        let second = roller(store, p.id, "Spare roller", 30);
+        let pen = Device::new(
+            DeviceId(id()),
+            p.id,
+            "Pen".into(),
+            DeviceKind::Pen(PenSpec {
+                needles_per_cartridge: 12,
+                needle_length_mm: 0.25,
+            }),
+            at(10),
+        )
+        .unwrap();
+        store.add_device(&pen).unwrap();
+        assert_eq!(store.device(p.id, second.id).unwrap(), Some(second.clone()));
+        assert_eq!(store.device(p.id, pen.id).unwrap(), Some(pen.clone()));
+        assert_eq!(store.device(p.id, DeviceId(id())).unwrap(), None);
+        assert_eq!(store.devices(p.id).unwrap(), vec![pen, second]);
+    }
+
+    pub fn hygiene_cycle_is_stored_and_logged_in_order(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let d = roller(store, p.id, "Roller", 0);
+        let ready = make_ready(store, &d, 1);
+        assert_eq!(ready.state, HygieneState::Ready);
+        assert_eq!(ready.version, 4);
+        assert_eq!(store.device(p.id, d.id).unwrap(), Some(ready.clone()));
+
+        let damaged = apply(
+            store,
+            &ready,
+            HygieneEvent::ReportDamage {
+                note: "bent needles".into(),
+            },
+            200,
+        );
+        let retired = apply(
+            store,
+            &damaged,
+            HygieneEvent::Retire {
+                reason: "replaced".into(),
+            },
+            201,
+        );
+        assert_eq!(store.device(p.id, d.id).unwrap(), Some(retired));
+
+        let log = store.hygiene_log(p.id, d.id).unwrap();
+        let events: Vec<&str> = log.iter().map(|e| e.event.name()).collect();
+        assert_eq!(
+            events,
+            [
+                "rinse",
+                "soak",
+                "dry",
+                "mark_ready",
+                "report_damage",
+                "retire"
+            ]
+        );
+        let states: Vec<&str> = log.iter().map(|e| e.state_after.as_str()).collect();
+        assert_eq!(
+            states,
+            ["rinsed", "soaking", "drying", "ready", "ready", "retired"]
+        );
+        assert!(log.windows(2).all(|w| w[0].at <= w[1].at));
+        assert_eq!(log[0].at, at(1));
+        assert_eq!(
+            log[4].event,
+            HygieneEvent::ReportDamage {
+                note: "bent needles".into()
+            }
+        );
+        assert!(store.hygiene_log(p.id, DeviceId(id())).unwrap().is_empty());
+    }
+
+    pub fn stale_device_version_is_a_conflict_and_changes_nothing(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let d = roller(store, p.id, "Roller", 0);
+        // Two writers start from the same version; the second one loses.
+        let first = apply(store, &d, HygieneEvent::Rinse, 1);
+        let stale = d
+            .apply(
+                &HygieneEvent::Retire {
+                    reason: "lost".into(),
+                },
+                at(2),
+                &evidence().defaults.hygiene,
+            )
+            .unwrap();
+        assert_conflict(store.record_hygiene(
+            &stale,
+            &HygieneEvent::Retire {
+                reason: "lost".into(),
+            },
+        ));
+        assert_eq!(store.device(p.id, d.id).unwrap(), Some(first));
+        assert_eq!(store.hygiene_log(p.id, d.id).unwrap().len(), 1);
+
+        // A version from the future is refused too.
+        let mut ahead = d
+            .apply(&HygieneEvent::Rinse, at(3), &evidence().defaults.hygiene)
+            .unwrap();
+        ahead.version = 7;
+        assert_conflict(store.record_hygiene(&ahead, &HygieneEvent::Rinse));
+        // So is a device that was never stored as a change.
+        assert_conflict(store.record_hygiene(&d, &HygieneEvent::Rinse));
+        // And an unknown device is not found.
+        let mut ghost = d
+            .apply(&HygieneEvent::Rinse, at(3), &evidence().defaults.hygiene)
+            .unwrap();
+        ghost.id = DeviceId(id());
+        assert_not_found(store.record_hygiene(&ghost, &HygieneEvent::Rinse));
+        assert_eq!(store.counts().unwrap().hygiene_events, 1);
+    }
+
+    pub fn log_session_stores_zones_products_and_device_use_together(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let d = roller(store, p.id, "Roller", 0);
+        let ready = make_ready(store, &d, 1);
+        let after = used(&ready, 100);
+        let s = session(p.id, Some(d.id), 100);
+        store.log_session(&s, Some(&after)).unwrap();
+
+        assert_eq!(store.session(p.id, s.id).unwrap(), Some(s.clone()));
+        let stored = store.device(p.id, d.id).unwrap().unwrap();
+        assert_eq!(stored.use_count, 1);
+        assert_eq!(stored.state, HygieneState::Used);
+        assert_eq!(stored.version, ready.version + 1);
+        let log = store.hygiene_log(p.id, d.id).unwrap();
+        let last = log.last().unwrap();
+        assert_eq!(last.event, HygieneEvent::Use);
+        assert_eq!(last.state_after, "used");
+        assert_eq!(last.at, at(100));
+
+        // A session without a device.
+        let plain = session(p.id, None, 300);
+        store.log_session(&plain, None).unwrap();
+        assert_eq!(store.session(p.id, plain.id).unwrap(), Some(plain));
+        assert_eq!(store.counts().unwrap().sessions, 2);
+    }
+
+    pub fn log_session_with_stale_device_stores_no_session(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let d = roller(store, p.id, "Roller", 0);
+        let ready = make_ready(store, &d, 1);
+        // Someone retires the device while the session runs.
+        apply(
+            store,
+            &ready,
+            HygieneEvent::ReportDamage {
+                note: "dropped".into(),
+            },
+            90,
+        );
+        let before = store.counts().unwrap();
+        let s = session(p.id, Some(d.id), 100);
+        assert_conflict(store.log_session(&s, Some(&used(&ready, 100))));
+
+        assert_eq!(store.session(p.id, s.id).unwrap(), None);
+        assert!(store.sessions(p.id).unwrap().is_empty());
+        assert_eq!(store.counts().unwrap(), before);
+        let stored = store.device(p.id, d.id).unwrap().unwrap();
+        assert_eq!(stored.use_count, 0);
+        assert!(stored.damaged);
+        // The session can be logged afterwards, so nothing half-written is in
+        // its way (no leftover zones or products under its id).
+        store
+            .log_session(
+                &SessionRecord {
+                    device_id: None,
+                    ..s.clone()
+                },
+                None,
+            )
+            .unwrap();
+        let again = store.session(p.id, s.id).unwrap().unwrap();
+        assert_eq!(again.zones, s.zones);
+        assert_eq!(again.products, s.products);
+    }
+
+    pub fn log_session_device_must_match_the_session(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let d = roller(store, p.id, "Roller", 0);
+        let other = roller(store, p.id, "Other", 0);
+        let ready = make_ready(store, &d, 1);
+        let s = session(p.id, Some(other.id), 100);
+        match store.log_session(&s, Some(&used(&ready, 100))) {
+            Err(StoreError::Invalid { .. }) => {}
+            r => panic!("expected Invalid, got {r:?}"),
+        }
+        assert!(store.sessions(p.id).unwrap().is_empty());
+        assert_eq!(store.device(p.id, d.id).unwrap(), Some(ready));
+    }
+
+    pub fn sessions_are_newest_first_with_last_and_by_id(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        assert!(store.sessions(p.id).unwrap().is_empty());
+        assert_eq!(store.last_session(p.id).unwrap(), None);
+        let middle = session(p.id, None, 2000);
+        let oldest = session(p.id, None, 1000);
+        let newest = session(p.id, None, 3000);
+        for s in [&middle, &oldest, &newest] {
+            store.log_session(s, None).unwrap();
+        }
+        let all = store.sessions(p.id).unwrap();
+        assert_eq!(all, vec![newest.clone(), middle.clone(), oldest.clone()]);
+        assert_eq!(all[0].zones.len(), 5);
+        assert_eq!(all[2].products.len(), 2);
+        assert_eq!(store.last_session(p.id).unwrap(), Some(newest));
+        assert_eq!(store.session(p.id, oldest.id).unwrap(), Some(oldest));
+        assert_eq!(store.session(p.id, SessionId(id())).unwrap(), None);
+    }
+
+    pub fn add_product_use_appends_after_the_session_products(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let s = session(p.id, None, 100);
+        store.log_session(&s, None).unwrap();
+        let first = product("Barrier balm", "occlusive", 200, true);
+        let second = product("Vitamin C", "vitamin_c", 1500, false);
+        store.add_product_use(p.id, s.id, &first).unwrap();
+        store.add_product_use(p.id, s.id, &second).unwrap();
+        let stored = store.session(p.id, s.id).unwrap().unwrap();
+        let mut expected = s.products.clone();
+        expected.extend([first, second]);
+        assert_eq!(stored.products, expected);
+        assert_eq!(stored.zones, s.zones);
+    }
+
+    pub fn add_product_use_on_unknown_session_is_not_found(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        assert_not_found(store.add_product_use(
+            p.id,
+            SessionId(id()),
+            &product("Balm", "occlusive", 1, true),
+        ));
+    }
+
+    pub fn profiles_are_isolated(store: &dyn Store) {
+        let a = profile(store, "Ada");
+        let b = profile(store, "Bea");
+        let d = roller(store, a.id, "Ada's roller", 0);
+        let ready = make_ready(store, &d, 1);
+        let s = session(a.id, Some(d.id), 100);
+        store.log_session(&s, Some(&used(&ready, 100))).unwrap();
+        let c = checkin(a.id, Some(s.id), 2000, TriageLevel::ContactSurgeon);
+        let e = episode(&c);
+        store.save_checkin(&c, Some(&e)).unwrap();
+
+        // B cannot read A's records by id …
+        assert_eq!(store.device(b.id, d.id).unwrap(), None);
+        assert_eq!(store.session(b.id, s.id).unwrap(), None);
+        assert!(store.devices(b.id).unwrap().is_empty());
+        assert!(store.sessions(b.id).unwrap().is_empty());
+        assert_eq!(store.last_session(b.id).unwrap(), None);
+        assert!(store.hygiene_log(b.id, d.id).unwrap().is_empty());
+        assert!(store.checkins(b.id).unwrap().is_empty());
+        assert!(store.episodes(b.id).unwrap().is_empty());
+
+        // … nor change them.
+        let current = store.device(a.id, d.id).unwrap().unwrap();
+        let mut hijack = current
+            .apply(&HygieneEvent::Rinse, at(3000), &evidence().defaults.hygiene)
+            .unwrap();
+        hijack.profile_id = b.id;
+        assert_not_found(store.record_hygiene(&hijack, &HygieneEvent::Rinse));
+        assert_eq!(store.device(a.id, d.id).unwrap(), Some(current.clone()));
+        assert_not_found(store.add_product_use(
+            b.id,
+            s.id,
+            &product("Balm", "occlusive", 3000, true),
+        ));
+        assert_not_found(store.resolve_episode(b.id, e.id, at(3000), "not mine"));
+        assert_eq!(store.open_episodes(a.id).unwrap().len(), 1);
+
+        // B's session cannot name A's device, nor B's check-in A's session.
+        assert_not_found(store.log_session(&session(b.id, Some(d.id), 3000), None));
+        assert_not_found(
+            store.save_checkin(&checkin(b.id, Some(s.id), 3000, TriageLevel::Watch), None),
+        );
+        assert_eq!(
+            store.session(a.id, s.id).unwrap().unwrap().products.len(),
+            2
+        );
+        assert_eq!(store.hygiene_log(a.id, d.id).unwrap().len(), 5);
+    }
+
+    pub fn checkin_opens_episode_and_resolve_closes_it(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let s = session(p.id, None, 100);
+        store.log_session(&s, None).unwrap();
+        let calm = checkin(p.id, Some(s.id), 1000, TriageLevel::Expected);
+        store.save_checkin(&calm, None).unwrap();
+        let alarm = checkin(p.id, Some(s.id), 2000, TriageLevel::UrgentCare);
+        let e = episode(&alarm);
+        store.save_checkin(&alarm, Some(&e)).unwrap();
+
+        let checkins = store.checkins(p.id).unwrap();
+        assert_eq!(checkins, vec![alarm.clone(), calm.clone()]);
+        assert_eq!(
+            checkins[0].answers.number("hours_since_session"),
+            Some(30.5)
+        );
+        assert_eq!(store.open_episodes(p.id).unwrap(), vec![e.clone()]);
+        assert_eq!(store.episodes(p.id).unwrap(), vec![e.clone()]);
+
+        store
+            .resolve_episode(p.id, e.id, at(5000), "seen by the surgeon: healing")
+            .unwrap();
+        assert!(store.open_episodes(p.id).unwrap().is_empty());
+        let resolved = Episode {
+            resolved_at: Some(at(5000)),
+            resolution: "seen by the surgeon: healing".into(),
+            ..e
+        };
+        assert_eq!(store.episodes(p.id).unwrap(), vec![resolved]);
+
+        // The episode given must belong to the check-in.
+        let third = checkin(p.id, None, 6000, TriageLevel::ContactSurgeon);
+        let wrong = Episode {
+            checkin_id: calm.id,
+            ..episode(&third)
+        };
+        match store.save_checkin(&third, Some(&wrong)) {
+            Err(StoreError::Invalid { .. }) => {}
+            r => panic!("expected Invalid, got {r:?}"),
+        }
+        assert_eq!(store.checkins(p.id).unwrap().len(), 2);
+    }
+
+    pub fn resolve_twice_or_unknown_episode_is_not_found(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let c = checkin(p.id, None, 10, TriageLevel::ContactSurgeon);
+        let e = episode(&c);
+        store.save_checkin(&c, Some(&e)).unwrap();
+        store.resolve_episode(p.id, e.id, at(20), "fine").unwrap();
+        assert_not_found(store.resolve_episode(p.id, e.id, at(30), "again"));
+        assert_not_found(store.resolve_episode(p.id, EpisodeId(id()), at(30), "unknown"));
+        let stored = store.episodes(p.id).unwrap();
+        assert_eq!(stored[0].resolved_at, Some(at(20)));
+        assert_eq!(stored[0].resolution, "fine");
+    }
+
+    /// Everything a profile can have, for the deletion test.
+    fn populate(store: &dyn Store, name: &str) -> Profile {
+        let p = profile(store, name);
+        store
+            .save_screening(&screening(p.id, 1, Verdict::Go))
+            .unwrap();
+        let d = roller(store, p.id, "Roller", 0);
+        let ready = make_ready(store, &d, 1);
+        let s = session(p.id, Some(d.id), 100);
+        store.log_session(&s, Some(&used(&ready, 100))).unwrap();
+        store
+            .add_product_use(p.id, s.id, &product("Balm", "occlusive", 200, true))
+            .unwrap();
+        let c = checkin(p.id, Some(s.id), 1000, TriageLevel::ContactSurgeon);
+        store.save_checkin(&c, Some(&episode(&c))).unwrap();
+        p
+    }
+
+    pub fn delete_profile_removes_only_that_profile(store: &dyn Store) {
+        let a = populate(store, "Ada");
+        let one = store.counts().unwrap();
+        assert_eq!(
+            one,
+            Counts {
+                profiles: 1,
+                screenings: 1,
+                devices: 1,
+                hygiene_events: 5,
+                sessions: 1,
+                checkins: 1,
+                episodes: 1,
+            }
+        );
+        let b = populate(store, "Bea");
+        let b_sessions = store.sessions(b.id).unwrap();
+        let b_devices = store.devices(b.id).unwrap();
+        let a_session = store.last_session(a.id).unwrap().unwrap();
+
+        store.delete_profile(a.id).unwrap();
+        assert_eq!(store.counts().unwrap(), one, "only Bea's rows remain");
+        assert_eq!(store.profile(a.id).unwrap(), None);
+        assert!(store.sessions(a.id).unwrap().is_empty());
+        assert_eq!(store.sessions(b.id).unwrap(), b_sessions);
+        assert_eq!(store.devices(b.id).unwrap(), b_devices);
+        assert_eq!(store.open_episodes(b.id).unwrap().len(), 1);
+
+        // Re-creating the profile with the same id finds nothing left behind:
+        // the session's zones and products went too.
+        store.create_profile(&a).unwrap();
+        let replay = SessionRecord {
+            device_id: None,
+            ..a_session.clone()
+        };
+        store.log_session(&replay, None).unwrap();
+        assert_eq!(store.session(a.id, replay.id).unwrap(), Some(replay));
+    }
+
+    pub fn delete_unknown_profile_is_not_found(store: &dyn Store) {
+        let a = profile(store, "Ada");
+        assert_not_found(store.delete_profile(ProfileId(id())));
+        assert_eq!(store.profiles().unwrap(), vec![a]);
+    }
+
+    pub fn duplicate_ids_are_conflicts_and_missing_parents_not_found(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let ghost = ProfileId(id());
+        let sc = screening(p.id, 1, Verdict::Go);
+        store.save_screening(&sc).unwrap();
+        assert_conflict(store.save_screening(&sc));
+        assert_not_found(store.save_screening(&screening(ghost, 1, Verdict::Go)));
+
+        let d = roller(store, p.id, "Roller", 0);
+        assert_conflict(store.add_device(&d));
+        let mut orphan = d.clone();
+        orphan.profile_id = ghost;
+        assert_not_found(store.add_device(&orphan));
+
+        let s = session(p.id, None, 10);
+        store.log_session(&s, None).unwrap();
+        assert_conflict(store.log_session(&s, None));
+        assert_not_found(store.log_session(&session(ghost, None, 10), None));
+        assert_not_found(store.log_session(&session(p.id, Some(DeviceId(id())), 10), None));
+
+        let c = checkin(p.id, None, 20, TriageLevel::Watch);
+        store.save_checkin(&c, None).unwrap();
+        assert_conflict(store.save_checkin(&c, None));
+        assert_not_found(store.save_checkin(&checkin(ghost, None, 20, TriageLevel::Watch), None));
+
+        let mut expected = Counts {
+            profiles: 1,
+            screenings: 1,
+            devices: 1,
+            sessions: 1,
+            checkins: 1,
+            ..Counts::default()
+        };
+        assert_eq!(store.counts().unwrap(), expected);
+        // A failed episode insert takes its check-in with it.
+        let c2 = checkin(p.id, None, 30, TriageLevel::UrgentCare);
+        let e = episode(&c);
+        store
+            .save_checkin(&checkin(p.id, None, 25, TriageLevel::UrgentCare), None)
+            .unwrap();
+        expected.checkins += 1;
+        let e2 = Episode {
+            checkin_id: c2.id,
+            ..e.clone()
+        };
+        store.save_checkin(&c2, Some(&e2)).unwrap();
+        expected.checkins += 1;
+        expected.episodes += 1;
+        let c3 = checkin(p.id, None, 40, TriageLevel::UrgentCare);
+        let e3 = Episode {
+            checkin_id: c3.id,
+            ..e2
+        };
+        assert_conflict(store.save_checkin(&c3, Some(&e3)));
+        assert_eq!(store.counts().unwrap(), expected);
+    }
+
+    pub fn timestamps_keep_microseconds(store: &dyn Store) {
+        let exact = Timestamp::from_microsecond(1_750_000_000_123_456).unwrap();
+        let finer = Timestamp::from_nanosecond(1_750_000_000_123_456_789).unwrap();
+        let p = Profile {
+            id: ProfileId(id()),
+            name: "Ada".into(),
+            created_at: exact,
+        };
+        store.create_profile(&p).unwrap();
+        assert_eq!(store.profile(p.id).unwrap().unwrap().created_at, exact);
+        let q = Profile {
+            id: ProfileId(id()),
+            name: "Bea".into(),
+            created_at: finer,
+        };
+        store.create_profile(&q).unwrap();
+        assert_eq!(
+            store.profile(q.id).unwrap().unwrap().created_at,
+            exact,
+            "both backends keep microseconds and drop the rest"
+        );
+        // Before 1970 works too.
+        let old = Timestamp::from_second(-86_400 * 365).unwrap();
+        let r = Profile {
+            id: ProfileId(id()),
+            name: "Cy".into(),
+            created_at: old,
+        };
+        store.create_profile(&r).unwrap();
+        assert_eq!(store.profile(r.id).unwrap().unwrap().created_at, old);
+    }
+}
+
+mod sqlite_only {
+    use needlewise_store::{SqliteStore, Store, StoreError};
+
+    use super::SqliteDb;
+    use super::cases;
+
+    #[test]
+    fn reopening_keeps_data_and_applies_no_migration_twice() {
+        let db = SqliteDb::new();
+        let p = cases::profile(&db.store, "Ada");
+        let again = SqliteStore::open(&db.path).unwrap();
+        assert_eq!(again.profiles().unwrap(), vec![p]);
+        drop(again);
+        let third = SqliteStore::open(&db.path).unwrap();
+        drop(third);
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn the_database_file_is_in_wal_mode() {
+        let db = SqliteDb::new();
+        drop(db.store);
+        // journal_mode is persistent in the file; the others are per
+        // connection, so check them on a connection opened the same way.
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_changed_migration_is_refused() {
+        let db = SqliteDb::new();
+        let path = db.path.clone();
+        drop(db.store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        match SqliteStore::open(&path) {
+            Err(StoreError::Migration(m)) => {
+                assert!(m.contains("changed after it was applied"), "{m}")
+            }
+            other => panic!("expected a Migration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_migration_from_a_newer_version_is_refused() {
+        let db = SqliteDb::new();
+        let path = db.path.clone();
+        drop(db.store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (99, 'future', 'x', 0)",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        match SqliteStore::open(&path) {
+            Err(StoreError::Migration(m)) => assert!(m.contains("newer"), "{m}"),
+            other => panic!("expected a Migration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn in_memory_store_works() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let p = cases::profile(&store, "Ada");
+        assert_eq!(store.profile_by_name("Ada").unwrap(), Some(p));
+        assert_eq!(store.backend(), "sqlite");
+    }
+
+    #[test]
+    fn open_by_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let store = needlewise_store::open(&format!("sqlite://{}", path.display())).unwrap();
+        assert_eq!(store.backend(), "sqlite");
+        assert!(path.exists());
+    }
+}
+
+mod postgres_only {
+    use std::sync::{Arc, Barrier};
+
+    use needlewise_core::evidence;
+    use needlewise_core::hygiene::HygieneEvent;
+    use needlewise_store::{PostgresStore, Store, StoreError};
+
+    use super::{cases, fresh_schema_name, postgres_url, url_in_schema};
+
+    #[test]
+    fn reconnecting_applies_no_migration_twice_and_refuses_a_changed_one() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
+        let p = cases::profile(&owner, "Ada");
+
+        let again = needlewise_store::open(&url_in_schema(&url, &schema)).unwrap();
+        assert_eq!(again.backend(), "postgres");
+        assert_eq!(again.profiles().unwrap(), vec![p]);
+        drop(again);
+
+        let mut client =
+            postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
+        let rows: i64 = client
+            .query_one("SELECT count(*) FROM schema_migrations", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 1);
+        client
+            .execute(
+                "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
+                &[],
+            )
+            .unwrap();
+        match PostgresStore::connect(&url_in_schema(&url, &schema)) {
+            Err(StoreError::Migration(m)) => {
+                assert!(m.contains("changed after it was applied"), "{m}")
+            }
+            other => panic!("expected a Migration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn concurrent_writers_on_one_device_one_wins_one_conflicts() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
+        let p = cases::profile(&owner, "Ada");
+        let d = cases::roller(&owner, p.id, "Roller", 0);
+
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let (url, barrier, d) = (url_in_schema(&url, &schema), barrier.clone(), d.clone());
+                std::thread::spawn(move || {
+                    let store = PostgresStore::connect(&url).unwrap();
+                    let event = if i == 0 {
+                        HygieneEvent::Rinse
+                    } else {
+                        HygieneEvent::Retire {
+                            reason: "old".into(),
+                        }
+                    };
+                    let next = d
+                        .apply(&event, cases::at(1), &evidence().defaults.hygiene)
+                        .unwrap();
+                    barrier.wait();
+                    store.record_hygiene(&next, &event)
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict { .. })))
+            .count();
+        assert_eq!((ok, conflicts), (1, 1), "{results:?}");
+        assert_eq!(owner.hygiene_log(p.id, d.id).unwrap().len(), 1);
+        assert_eq!(owner.device(p.id, d.id).unwrap().unwrap().version, 1);
+    }
+
+    #[test]
+    fn connection_errors_do_not_show_the_password() {
+        let err =
+            PostgresStore::connect("postgres://nobody:s3cret-pw@127.0.0.1:1/none").unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("s3cret-pw"), "{text}");
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        assert!(
+            text.contains("cannot connect to PostgreSQL at 127.0.0.1:1"),
+            "{text}"
+        );
+
+        for bad in [
+            "postgres://nobody:s3cret-pw@127.0.0.1:notaport/none",
+            "postgres://nobody:s3cret-pw@[::1/none",
+        ] {
+            let err = PostgresStore::connect(bad).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("s3cret-pw"), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_schema_names_are_refused() {
+        let url = postgres_url();
+        let err = PostgresStore::connect_fresh_schema(&url, "x\"; DROP TABLE y; --").unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    }
+}
