@@ -1,0 +1,200 @@
+//! What every command shares: the store, the clock reading, the profile.
+
+use std::cell::OnceCell;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ZonedDateTime};
+use needlewise_core::answers::InvalidAnswers;
+use needlewise_core::hygiene::HygieneError;
+use needlewise_core::ids::ProfileId;
+use needlewise_core::records::Profile;
+use needlewise_store::{Store, StoreError};
+use uuid::Uuid;
+
+use crate::Global;
+
+/// How a command ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok,
+    /// The answer is a safety stop: exit code 3.
+    SafetyStop,
+}
+
+impl Exit {
+    pub fn stop_if(stop: bool) -> Exit {
+        if stop { Exit::SafetyStop } else { Exit::Ok }
+    }
+}
+
+/// How a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The person's input is wrong; the message says how (exit code 2).
+    BadInput(String),
+    Other(anyhow::Error),
+}
+
+pub fn bad(message: impl Into<String>) -> Failure {
+    Failure::BadInput(message.into())
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+impl From<InvalidAnswers> for Failure {
+    fn from(e: InvalidAnswers) -> Self {
+        let lines: Vec<String> =
+            e.0.iter()
+                .map(|f| format!("  {}: {}", f.field, f.message))
+                .collect();
+        Failure::BadInput(format!(
+            "the answers have problems; nothing was saved:\n{}",
+            lines.join("\n")
+        ))
+    }
+}
+
+impl From<HygieneError> for Failure {
+    fn from(e: HygieneError) -> Self {
+        Failure::BadInput(e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } | StoreError::Conflict { .. } => {
+                Failure::BadInput(e.to_string())
+            }
+            other => Failure::Other(anyhow::Error::new(other).context("the store failed")),
+        }
+    }
+}
+
+/// The shared context of one command.
+#[derive(Debug)]
+pub struct App {
+    store_url: String,
+    store: OnceCell<Box<dyn Store>>,
+    pub now: Timestamp,
+    pub tz: TimeZone,
+    pub json: bool,
+    pub profile_name: String,
+}
+
+impl App {
+    pub fn new(global: &Global) -> Result<App, Failure> {
+        let now = match &global.now {
+            None => Timestamp::now(),
+            Some(text) => text
+                .parse::<Timestamp>()
+                .map_err(|e| bad(format!("--now: {text:?} is not an RFC 3339 timestamp such as 2026-11-25T20:00:00Z ({e})")))?,
+        };
+        let store_url = match (&global.database_url, &global.data_dir) {
+            (Some(url), _) => url.clone(),
+            (None, Some(dir)) => format!("sqlite://{}", dir.join("needlewise.sqlite3").display()),
+            (None, None) => format!(
+                "sqlite://{}",
+                default_data_dir()?.join("needlewise.sqlite3").display()
+            ),
+        };
+        let profile_name = global.profile.trim().to_owned();
+        if profile_name.is_empty() || profile_name.chars().count() > 60 {
+            return Err(bad("--profile: a profile name is 1 to 60 characters"));
+        }
+        Ok(App {
+            store_url,
+            store: OnceCell::new(),
+            now,
+            tz: TimeZone::system(),
+            json: global.json,
+            profile_name,
+        })
+    }
+
+    /// The store, opened on first use (so `evidence` needs no data dir).
+    pub fn store(&self) -> Result<&dyn Store, Failure> {
+        if let Some(s) = self.store.get() {
+            return Ok(s.as_ref());
+        }
+        let opened = needlewise_store::open(&self.store_url).map_err(|e| {
+            Failure::Other(anyhow::Error::new(e).context(format!(
+                "could not open the store at {}",
+                redact(&self.store_url)
+            )))
+        })?;
+        Ok(self.store.get_or_init(|| opened).as_ref())
+    }
+
+    pub fn zoned(&self, t: Timestamp) -> ZonedDateTime {
+        t.to_zoned_datetime(self.tz.clone())
+    }
+
+    pub fn today(&self) -> Date {
+        self.zoned(self.now).date()
+    }
+
+    /// Formats a moment in local time, to the minute.
+    pub fn local(&self, t: Timestamp) -> String {
+        self.zoned(t).strftime("%Y-%m-%d %H:%M").to_string()
+    }
+
+    /// The selected profile, created on first use.
+    pub fn profile(&self) -> Result<Profile, Failure> {
+        let store = self.store()?;
+        if let Some(p) = store.profile_by_name(&self.profile_name)? {
+            return Ok(p);
+        }
+        let profile = Profile {
+            id: ProfileId(Uuid::now_v7()),
+            name: self.profile_name.clone(),
+            created_at: self.now,
+        };
+        store.create_profile(&profile)?;
+        Ok(profile)
+    }
+}
+
+fn default_data_dir() -> Result<PathBuf, Failure> {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("needlewise"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("neither XDG_DATA_HOME nor HOME is set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".local/share/needlewise"))
+}
+
+/// Hides a password in a database URL.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Reads and parses a JSON file, naming the file and position on error.
+pub fn read_json(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("{}: cannot read it: {e}", path.display())))?;
+    if text.len() > 1_000_000 {
+        return Err(bad(format!(
+            "{}: larger than 1 MB; an answer file is a few kilobytes",
+            path.display()
+        )));
+    }
+    serde_json::from_str(&text).map_err(|e| bad(format!("{}: not valid JSON: {e}", path.display())))
+}

@@ -1,0 +1,85 @@
+//! `needlewise profile`: the profiles of a household.
+
+use needlewise_core::ids::ProfileId;
+use needlewise_core::records::Profile;
+use uuid::Uuid;
+
+use crate::app::{App, Exit, Failure, bad};
+use crate::output;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: ProfileCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ProfileCommand {
+    /// Add a profile; choose it later with --profile NAME.
+    Add {
+        name: String,
+    },
+    List,
+    /// Delete a profile and everything in it: screenings, devices, sessions, check-ins.
+    Delete {
+        name: String,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
+    let store = app.store()?;
+    match args.command {
+        ProfileCommand::Add { name } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 60 {
+                return Err(bad("a profile name is 1 to 60 characters"));
+            }
+            let profile = Profile {
+                id: ProfileId(Uuid::now_v7()),
+                name,
+                created_at: app.now,
+            };
+            store.create_profile(&profile)?;
+            if app.json {
+                output::json(&profile)?;
+            } else {
+                println!(
+                    "Added profile {}. Use it with --profile {:?}.",
+                    profile.name, profile.name
+                );
+            }
+        }
+        ProfileCommand::List => {
+            let profiles = store.profiles()?;
+            if app.json {
+                output::json(&profiles)?;
+            } else if profiles.is_empty() {
+                println!(
+                    "No profiles yet; one called \"me\" is made the first time you use needlewise."
+                );
+            } else {
+                for p in profiles {
+                    println!("{:<24} since {}", p.name, app.local(p.created_at));
+                }
+            }
+        }
+        ProfileCommand::Delete { name, yes } => {
+            let Some(profile) = store.profile_by_name(&name)? else {
+                return Err(bad(format!("no profile called {name:?}")));
+            };
+            if !yes {
+                return Err(bad(format!(
+                    "deleting {name:?} removes all of its data for good; run again with --yes to confirm"
+                )));
+            }
+            store.delete_profile(profile.id)?;
+            if !app.json {
+                println!("Deleted profile {name} and all of its data.");
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,631 @@
+//! The CLI's one integration-test binary: runs the real `needlewise` in a
+//! fresh data directory for each test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+struct Env {
+    dir: TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, json: &Value) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, serde_json::to_vec(json).unwrap()).unwrap();
+        p.display().to_string()
+    }
+
+    fn cmd(&self, now: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_needlewise"));
+        c.arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .arg("--now")
+            .arg(now)
+            .args(args);
+        c.env_remove("NEEDLEWISE_DATABASE_URL")
+            .env_remove("NEEDLEWISE_PROFILE")
+            .env("TZ", "UTC");
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, now: &str, args: &[&str]) -> Output {
+        self.cmd(now, args).output().unwrap()
+    }
+
+    /// Runs and expects the given exit code, returning stdout.
+    fn ok(&self, now: &str, args: &[&str], code: i32) -> String {
+        let out = self.run(now, args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "needlewise {args:?}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, now: &str, args: &[&str], code: i32) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(now, &all, code)).unwrap()
+    }
+}
+
+fn example_answers() -> Value {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/answers.example.json"),
+    )
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn readiness_answers() -> Value {
+    serde_json::json!({
+        "skin_cleansed": true, "device_damaged": false, "cold_sore_now": false,
+        "active_problem_zones": [], "sunburn_or_tan": false, "actives_recently": false,
+        "waxed_zones": [], "new_medication": false, "pregnant_now": false, "feeling_unwell": false
+    })
+}
+
+const T0: &str = "2026-11-25T18:00:00Z";
+
+#[test]
+fn help_teaches_commands_and_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_needlewise"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "screen",
+        "ready",
+        "roller",
+        "session",
+        "checkin",
+        "aftercare",
+        "evidence",
+        "3  a safety stop",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle:?}:\n{text}");
+    }
+}
+
+#[test]
+fn evidence_lists_every_rule_with_sources() {
+    let env = Env::new();
+    let v = env.json(T0, &["evidence"], 0);
+    let rules = v["screening"]["rules"].as_array().unwrap();
+    assert!(rules.len() >= 30);
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["sources"].as_array().unwrap().is_empty())
+    );
+    assert!(
+        v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "R50")
+    );
+    assert!(
+        !env.path("data").exists(),
+        "listing evidence creates no data"
+    );
+}
+
+#[test]
+fn screening_from_a_file_explains_and_cites() {
+    let env = Env::new();
+    let file = env.write("answers.json", &example_answers());
+    let v = env.json(T0, &["screen", "--answers", &file], 0);
+    assert_eq!(v["verdict"], "go_with_precautions");
+    let ids: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"screen.cold_sores.with_antiviral_plan"),
+        "{ids:?}"
+    );
+    assert!(
+        v["reasons"][0]["sources"][0]["citation"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 20
+    );
+    let text = env.ok(T0, &["screen", "--answers", &file], 0);
+    assert!(text.contains("Verdict: go_with_precautions"));
+    assert!(text.contains("ask your facial plastic surgeon"));
+}
+
+#[test]
+fn a_timed_wait_gives_the_date_and_exit_code_3() {
+    let env = Env::new();
+    let mut answers = example_answers();
+    answers["isotretinoin"] = "2026-10-01".into();
+    let file = env.write("a.json", &answers);
+    let v = env.json(T0, &["screen", "--answers", &file], 3);
+    assert_eq!(v["verdict"], "not_at_home");
+    assert_eq!(v["eligible_from"], "2027-04-01");
+}
+
+#[test]
+fn bad_answers_name_the_field_and_save_nothing() {
+    let env = Env::new();
+    let mut answers = example_answers();
+    answers["fitzpatrick"] = 9.into();
+    answers["isotretinion"] = "never".into();
+    let file = env.write("bad.json", &answers);
+    let out = env.run(T0, &["screen", "--answers", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("fitzpatrick: 9 is out of range"), "{err}");
+    assert!(err.contains("isotretinion: unknown answer id"), "{err}");
+    assert!(err.contains("nothing was saved"));
+    assert_eq!(env.json(T0, &["profile", "list"], 0), serde_json::json!([]));
+
+    let broken = env.path("broken.json");
+    std::fs::write(&broken, "{\"age\": 3").unwrap();
+    let out = env.run(T0, &["screen", "--answers", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not valid JSON")
+    );
+}
+
+#[test]
+fn an_impossible_now_is_refused() {
+    let env = Env::new();
+    let out = env.run("2026-13-40T00:00:00Z", &["next"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("--now"));
+}
+
+#[test]
+fn the_terminal_screening_asks_only_what_applies() {
+    let env = Env::new();
+    // A man with cold sores who treats only his forehead: no pregnancy
+    // questions, no antiviral-plan question.
+    let lines = [
+        "44", "male", "n", "n", "n", "n", "never", "never", "never", "n", "n", "none", "n", "n",
+        "n", "n", "n", "n", "n", "2", "0.25", "forehead", "y", "", "", "",
+    ];
+    let mut child = env
+        .cmd(T0, &["screen", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("pregnant"), "{err}");
+    assert!(!err.contains("antiviral plan"));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "go");
+}
+
+#[test]
+fn input_that_ends_early_saves_nothing() {
+    let env = Env::new();
+    let mut child = env
+        .cmd(T0, &["screen"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"35\nfemale\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("input ended before pregnant was answered")
+    );
+}
+
+fn at(min: i64) -> String {
+    let t: jiff::Timestamp = T0.parse().unwrap();
+    t.checked_add(jiff::SignedDuration::from_mins(min))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_whole_journey_from_screening_to_a_red_flag_and_back() {
+    let env = Env::new();
+    let answers = env.write("screen.json", &example_answers());
+    let ready = env.write("ready.json", &readiness_answers());
+    env.ok(&at(0), &["screen", "--answers", &answers], 0);
+
+    // The roller's cycle, with its refusals.
+    env.ok(&at(1), &["roller", "add", "--name", "bathroom roller"], 0);
+    let v = env.json(&at(2), &["ready", "--answers", &ready], 3);
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule_id"] == "ready.device.not_ready")
+    );
+    env.ok(&at(2), &["roller", "rinse"], 0);
+    let out = env.run(&at(3), &["roller", "soak", "--alcohol", "60"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("60% alcohol is too weak")
+    );
+    env.ok(&at(3), &["roller", "soak"], 0);
+    let out = env.run(&at(8), &["roller", "dry"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("needs at least 10 min")
+    );
+    let status = env.json(&at(8), &["roller", "status"], 0);
+    assert_eq!(status["status"]["state"], "soaking");
+    env.ok(&at(13), &["roller", "dry"], 0);
+    env.ok(&at(43), &["roller", "ready"], 0);
+
+    // Ready, then a guided session (sections of 0 s keep the test fast).
+    let v = env.json(&at(45), &["ready", "--answers", &ready], 0);
+    assert_eq!(v["go"], true);
+    let v = env.json(
+        &at(46),
+        &[
+            "session",
+            "guide",
+            "--answers",
+            &ready,
+            "--section-seconds",
+            "0",
+            "--product",
+            "plain hyaluronic acid",
+        ],
+        0,
+    );
+    assert_eq!(v["session"]["zones"].as_array().unwrap().len(), 4);
+    assert_eq!(v["session"]["products"][0]["allowed"], true);
+    assert_eq!(v["checkins_due"].as_array().unwrap().len(), 4);
+    let status = env.json(&at(47), &["roller", "status"], 0);
+    assert_eq!(
+        (
+            status["status"]["state"].as_str(),
+            status["status"]["use_count"].as_u64()
+        ),
+        (Some("used"), Some(1))
+    );
+
+    // The serum gate refuses vitamin C on the first day.
+    let v = env.json(&at(60), &["aftercare", "--product", "vitamin C serum"], 3);
+    assert_eq!(v["products"][0]["allowed"], false);
+
+    // Too soon: the next session is three days on.
+    let v = env.json(&at(60), &["next"], 0);
+    assert_eq!(v["next"]["earliest"], "2026-11-28");
+    let v = env.json(&at(24 * 60), &["ready", "--answers", &ready], 3);
+    let fired: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        fired.contains(&"ready.interval") && fired.contains(&"ready.device.not_ready"),
+        "{fired:?}"
+    );
+
+    // A red flag on day 2 locks sessions until resolved.
+    let symptoms = env.write("symptoms.json", &serde_json::json!({
+        "redness": "moderate", "redness_trend": "worse", "swelling": false, "pus_or_spreading_warmth": true,
+        "fever": false, "blisters": false, "new_bumps": false, "track_marks": false, "darker_patches": false,
+        "numbness": false, "allergic_reaction": false, "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+    }));
+    let v = env.json(&at(50 * 60), &["checkin", "--answers", &symptoms], 3);
+    assert_eq!(v["triage"]["level"], "contact_surgeon");
+    let episode = v["episode"]["id"].as_str().unwrap().to_owned();
+    let v = env.json(&at(6 * 24 * 60), &["next"], 3);
+    assert_eq!(v["next"]["status"], "locked");
+    env.ok(
+        &at(6 * 24 * 60),
+        &[
+            "checkin",
+            "resolve",
+            &episode,
+            "--note",
+            "Dr Lee saw it: resolved",
+        ],
+        0,
+    );
+    let v = env.json(&at(6 * 24 * 60), &["next"], 0);
+    assert_eq!(v["next"]["status"], "after");
+    let v = env.json(&at(6 * 24 * 60), &["checkin", "list"], 0);
+    assert_eq!(v["episodes"][0]["resolution"], "Dr Lee saw it: resolved");
+}
+
+#[test]
+fn another_profile_cannot_reach_a_device_by_id() {
+    let env = Env::new();
+    let v = env.json(T0, &["roller", "add", "--name", "mine"], 0);
+    let id = v["device"]["id"].as_str().unwrap().to_owned();
+    let out = env.run(T0, &["--profile", "partner", "roller", "rinse", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("no device"));
+    let v = env.json(T0, &["roller", "status", &id], 0);
+    assert_eq!(
+        v["status"]["state"], "new",
+        "the owner's roller is untouched"
+    );
+}
+
+#[test]
+fn a_guided_session_needs_readiness_first() {
+    let env = Env::new();
+    let ready = env.write("ready.json", &readiness_answers());
+    env.ok(T0, &["roller", "add", "--name", "r"], 0);
+    let out = env.run(
+        T0,
+        &[
+            "session",
+            "guide",
+            "--answers",
+            &ready,
+            "--section-seconds",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "no screening, roller not ready");
+    assert_eq!(env.json(T0, &["session", "list"], 0), serde_json::json!([]));
+}
+
+#[test]
+fn logging_a_session_done_elsewhere() {
+    let env = Env::new();
+    let v = env.json(
+        T0,
+        &[
+            "session",
+            "log",
+            "--zones",
+            "forehead,chin",
+            "--needle-mm",
+            "0.25",
+        ],
+        0,
+    );
+    assert_eq!(v["session"]["zones"][1]["zone"], "chin");
+    let out = env.run(
+        T0,
+        &[
+            "session",
+            "log",
+            "--zones",
+            "forehead,ear",
+            "--needle-mm",
+            "0.25",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("unknown zone \"ear\"")
+    );
+    assert_eq!(
+        env.json(T0, &["session", "list"], 0)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn deleting_a_profile_needs_confirmation_and_removes_its_data() {
+    let env = Env::new();
+    env.ok(T0, &["--profile", "kim", "roller", "add", "--name", "r"], 0);
+    env.ok(T0, &["roller", "add", "--name", "mine"], 0);
+    assert_eq!(
+        env.run(T0, &["profile", "delete", "kim"]).status.code(),
+        Some(2)
+    );
+    env.ok(T0, &["profile", "delete", "kim", "--yes"], 0);
+    let names: Vec<Value> = env
+        .json(T0, &["profile", "list"], 0)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert_eq!(names, vec![Value::from("me")]);
+    assert_eq!(
+        env.json(T0, &["--profile", "kim", "roller", "list"], 0),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn the_answer_docs_cover_every_question() {
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/answers.md"),
+    )
+    .unwrap();
+    for q in needlewise_core::evidence().questionnaires() {
+        for question in q.questions.iter().filter(|q| !q.fact) {
+            assert!(
+                docs.contains(&format!("`{}`", question.id)),
+                "docs/answers.md lacks {}",
+                question.id
+            );
+        }
+    }
+    let example: Value = example_answers();
+    let today = jiff::civil::Date::constant(2026, 11, 25);
+    needlewise_core::answers::Answers::from_json(
+        &needlewise_core::evidence().screening,
+        &example,
+        today,
+    )
+    .unwrap();
+}
+
+/// Screens, registers and cleans a roller so a session can start at `at(45)`.
+fn ready_roller(env: &Env) -> String {
+    let answers = env.write("screen.json", &example_answers());
+    env.ok(&at(0), &["screen", "--answers", &answers], 0);
+    env.ok(&at(1), &["roller", "add", "--name", "r"], 0);
+    env.ok(&at(2), &["roller", "rinse"], 0);
+    env.ok(&at(3), &["roller", "soak", "--alcohol", "99"], 0);
+    env.ok(&at(13), &["roller", "dry"], 0);
+    env.ok(&at(43), &["roller", "ready"], 0);
+    env.write("ready.json", &readiness_answers())
+}
+
+#[test]
+fn quitting_a_guided_session_early_records_what_was_done() {
+    let env = Env::new();
+    let ready = ready_roller(&env);
+    let mut child = env
+        .cmd(
+            &at(45),
+            &[
+                "session",
+                "guide",
+                "--json",
+                "--answers",
+                &ready,
+                "--section-seconds",
+                "30",
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"q\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("Ending the session here"), "{err}");
+    assert!(
+        err.contains("strokes"),
+        "the roller's stroke plan is shown: {err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let zones = v["session"]["zones"].as_array().unwrap();
+    assert_eq!(zones.len(), 1, "the session stopped in its first zone");
+    assert_eq!(zones[0]["skipped"], true);
+    assert!(
+        zones[0]["seconds"].as_u64().unwrap() < 30,
+        "quitting did not wait out the countdown"
+    );
+}
+
+#[test]
+fn a_session_refuses_a_needle_longer_than_the_screening_cleared() {
+    let env = Env::new();
+    let answers = env.write("screen.json", &example_answers());
+    env.ok(&at(0), &["screen", "--answers", &answers], 0);
+    env.ok(
+        &at(1),
+        &["roller", "add", "--name", "long", "--needle-mm", "0.5"],
+        0,
+    );
+    for (t, step) in [(2, "rinse"), (3, "soak"), (13, "dry"), (43, "ready")] {
+        env.ok(&at(t), &["roller", step], 0);
+    }
+    let ready = env.write("ready.json", &readiness_answers());
+    let out = env.run(
+        &at(45),
+        &[
+            "session",
+            "guide",
+            "--answers",
+            &ready,
+            "--section-seconds",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("your screening was for 0.25 mm")
+    );
+}
+
+#[test]
+fn coverage_shows_what_fifteen_seconds_really_gives() {
+    let env = Env::new();
+    let forehead = env.json(T0, &["coverage", "--zone", "forehead"], 0);
+    let eyes = env.json(T0, &["coverage", "--zone", "periorbital_left"], 0);
+    let dose = |v: &Value| {
+        v["zones"][0]["fixed_time"]["density_per_cm2"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((dose(&forehead) - 17.0).abs() < 2.0, "{}", dose(&forehead));
+    assert!((dose(&eyes) - 115.0).abs() < 8.0, "{}", dose(&eyes));
+    let svg = env.path("cheek.svg");
+    env.ok(
+        T0,
+        &[
+            "coverage",
+            "--zone",
+            "left_cheek",
+            "--svg",
+            svg.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    assert_eq!(
+        env.run(T0, &["coverage", "--svg", svg.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        env.run(T0, &["coverage", "--needles", "0"]).status.code(),
+        Some(2)
+    );
+}
