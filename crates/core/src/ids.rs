@@ -39,6 +39,18 @@ macro_rules! id_type {
 }
 
 id_type!(
+    /// A login: one person or household, owning one or more profiles.
+    AccountId,
+    "account"
+);
+
+impl AccountId {
+    /// The built-in account of a local install: the command line's profiles
+    /// belong to it. It has no password and cannot log in to the web app.
+    pub const LOCAL: AccountId = AccountId(Uuid::nil());
+}
+
+id_type!(
     /// A person's profile; several can share one install (a household).
     ProfileId,
     "profile"

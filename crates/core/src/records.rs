@@ -5,15 +5,40 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::answers::Answers;
-use crate::ids::{CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId};
+use crate::ids::{AccountId, CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId};
 use crate::screening::Verdict;
 use crate::triage::TriageLevel;
 use crate::zone::Zone;
 
-/// A person using needlewise. An install can hold several (a household).
+/// A login for the web app. Its profiles hold the data.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    /// Stored lower-cased; unique.
+    pub email: String,
+    /// An argon2id PHC string.
+    #[serde(skip_serializing)]
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A person using needlewise. An account can hold several (a household);
+/// names are unique within an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Profile {
     pub id: ProfileId,
+    pub account_id: AccountId,
     pub name: String,
     pub created_at: Timestamp,
 }

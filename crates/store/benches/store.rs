@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneState, RollerSpec};
-use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
+use needlewise_core::ids::{AccountId, DeviceId, ProfileId, SessionId};
 use needlewise_core::records::{ProductUse, Profile, SessionRecord, ZoneRecord};
 use needlewise_core::zone::Zone;
 use needlewise_store::{SqliteStore, Store};
@@ -61,6 +61,7 @@ fn log_sessions(c: &mut Criterion) {
     let start = Timestamp::from_second(1_750_000_000).unwrap();
     let profile = Profile {
         id: ProfileId(Uuid::now_v7()),
+        account_id: AccountId::LOCAL,
         name: "Bench".into(),
         created_at: start,
     };

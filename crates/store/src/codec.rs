@@ -9,10 +9,11 @@ use jiff::civil::Date;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence::Questionnaire;
 use needlewise_core::hygiene::Device;
-use needlewise_core::records::{CheckinRecord, Episode, SessionRecord};
+use needlewise_core::ids::AccountId;
+use needlewise_core::records::{Account, CheckinRecord, Episode, SessionRecord};
 use serde_json::Value;
 
-use crate::{Result, StoreError};
+use crate::{Result, StoreError, WebSession};
 
 /// Both backends keep microseconds: what one stores, the other can too.
 pub(crate) fn micros(ts: Timestamp) -> i64 {
@@ -176,6 +177,65 @@ pub(crate) fn check_checkin_episode(c: &CheckinRecord, e: &Episode) -> Result<()
             "episode {} belongs to check-in {} of profile {}, not to check-in {} of profile {}",
             e.id, e.checkin_id, e.profile_id, c.id, c.profile_id
         )));
+    }
+    Ok(())
+}
+
+/// Emails are stored and compared lower-cased.
+pub(crate) fn email_key(email: &str) -> String {
+    email.to_lowercase()
+}
+
+/// Checks an account before it is stored; returns the email to store.
+pub(crate) fn check_account(a: &Account) -> Result<String> {
+    if a.email.trim().is_empty() {
+        return Err(StoreError::invalid(format!(
+            "account {} has no email",
+            a.id
+        )));
+    }
+    if a.password_hash.is_empty() {
+        return Err(StoreError::invalid(format!(
+            "account {} has no password hash",
+            a.id
+        )));
+    }
+    Ok(email_key(&a.email))
+}
+
+/// The local account owns the command line's profiles and stays.
+pub(crate) fn check_deletable(id: AccountId) -> Result<()> {
+    if id == AccountId::LOCAL {
+        return Err(StoreError::invalid(
+            "the local account holds the command line's profiles and cannot be deleted",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a web session before it is stored.
+pub(crate) fn check_web_session(s: &WebSession) -> Result<()> {
+    if s.account_id == AccountId::LOCAL {
+        return Err(StoreError::invalid(
+            "the local account cannot log in, so it cannot have web sessions",
+        ));
+    }
+    let hex = s.token_hash.len() == 64
+        && s.token_hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex {
+        return Err(StoreError::invalid(
+            "a web session's token hash must be 64 lower-case hex digits (SHA-256)",
+        ));
+    }
+    if s.csrf_token.is_empty() {
+        return Err(StoreError::invalid("a web session needs a CSRF token"));
+    }
+    if micros(s.expires_at) <= micros(s.created_at) {
+        return Err(StoreError::invalid(
+            "a web session must expire after it is created",
+        ));
     }
     Ok(())
 }

@@ -5,21 +5,24 @@
 //! contract test suite (`tests/contract.rs`) runs against both.
 //!
 //! Design rules, so the same schema can later run on distributed
-//! PostgreSQL: ids are UUIDs made by the application; every table carries
-//! the owning `profile_id` in its primary key; writes that can race use
-//! optimistic versions and are retried on serialization failures (SQLSTATE
-//! 40001); there are no advisory locks and no `INSERT OR REPLACE`.
+//! PostgreSQL: ids are UUIDs made by the application; every table of
+//! profile data carries the owning `profile_id` in its primary key (the
+//! small `accounts` and `web_sessions` tables are keyed by account and by
+//! token); writes that can race use optimistic versions and are retried on
+//! serialization failures (SQLSTATE 40001); there are no advisory locks and
+//! no `INSERT OR REPLACE`.
 #![forbid(unsafe_code)]
 
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::{DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::ids::{AccountId, DeviceId, EpisodeId, ProfileId, SessionId};
 use needlewise_core::records::{
-    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
+    Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
 };
 
 mod codec;
 mod error;
+pub mod facts;
 mod postgres_store;
 mod sqlite_store;
 
@@ -38,9 +41,26 @@ pub struct HygieneLogEntry {
     pub state_after: String,
 }
 
+/// A logged-in browser. The cookie holds a random token; the store keeps
+/// only its SHA-256 hash, so a leaked database cannot be replayed as cookies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// Lower-case hex SHA-256 of the cookie token.
+    pub token_hash: String,
+    pub account_id: AccountId,
+    /// The synchroniser token every state-changing request must carry.
+    pub csrf_token: String,
+    /// The profile the browser is working in.
+    pub profile_id: Option<ProfileId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// Row counts, for status screens and migration checks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    pub accounts: u64,
+    pub web_sessions: u64,
     pub profiles: u64,
     pub screenings: u64,
     pub devices: u64,
@@ -56,12 +76,53 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Which backend this is, for messages: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
+    // Accounts. The local account (`AccountId::LOCAL`) exists in every store
+    // from the first migration on; the command line's profiles belong to it.
+    //
+    // The local account is returned with an empty email and password hash.
+    /// Stores the email lower-cased. Fails with [`StoreError::Conflict`] if
+    /// the email (or the id) is taken, and with [`StoreError::Invalid`] if
+    /// the email or the password hash is empty.
+    fn create_account(&self, account: &Account) -> Result<()>;
+    fn account(&self, id: AccountId) -> Result<Option<Account>>;
+    /// Looks up by email, compared lower-cased. Never finds the local account.
+    fn account_by_email(&self, email: &str) -> Result<Option<Account>>;
+    /// Deletes the account, its profiles and everything in them, and its
+    /// web sessions. The local account cannot be deleted
+    /// ([`StoreError::Invalid`]); an unknown one is [`StoreError::NotFound`].
+    fn delete_account(&self, id: AccountId) -> Result<()>;
+
+    // Web sessions (server-side, so several instances can share them).
+    /// Fails with [`StoreError::NotFound`] if the account does not exist or
+    /// the profile is not the account's, [`StoreError::Conflict`] if the
+    /// token hash is taken, and [`StoreError::Invalid`] for the local account
+    /// (it cannot log in), a token hash that is not 64 lower-case hex digits,
+    /// an empty CSRF token, or an expiry not after the creation time.
+    fn create_web_session(&self, session: &WebSession) -> Result<()>;
+    /// A session by the hash of its token, if it exists and has not expired
+    /// at `now`.
+    fn web_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<WebSession>>;
+    /// Switches the profile a session works in; the profile must belong to
+    /// the session's account ([`StoreError::NotFound`] otherwise).
+    fn set_web_session_profile(&self, token_hash: &str, profile: ProfileId) -> Result<()>;
+    /// Ends a session (log out). Ending one that is already gone is not an
+    /// error.
+    fn delete_web_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends every session of an account (log out everywhere); returns how many.
+    fn delete_web_sessions_of(&self, account: AccountId) -> Result<u64>;
+    /// Removes sessions expired at `now`; returns how many.
+    fn purge_expired_web_sessions(&self, now: Timestamp) -> Result<u64>;
+
     // Profiles.
+    /// Names are unique within an account ([`StoreError::Conflict`]); the
+    /// account must exist ([`StoreError::NotFound`]).
     fn create_profile(&self, profile: &Profile) -> Result<()>;
-    fn profiles(&self) -> Result<Vec<Profile>>;
+    /// An account's profiles, oldest first.
+    fn profiles(&self, account: AccountId) -> Result<Vec<Profile>>;
     fn profile(&self, id: ProfileId) -> Result<Option<Profile>>;
-    fn profile_by_name(&self, name: &str) -> Result<Option<Profile>>;
-    /// Deletes the profile and everything that belongs to it.
+    fn profile_by_name(&self, account: AccountId, name: &str) -> Result<Option<Profile>>;
+    /// Deletes the profile and everything that belongs to it; web sessions
+    /// working in it are left with no profile.
     fn delete_profile(&self, id: ProfileId) -> Result<()>;
 
     // Screenings.
@@ -112,7 +173,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         note: &str,
     ) -> Result<()>;
 
-    /// Row counts over the whole store.
+    /// Row counts over the whole store (the local account included).
     fn counts(&self) -> Result<Counts>;
 }
 

@@ -14,9 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::{DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::ids::{AccountId, DeviceId, EpisodeId, ProfileId, SessionId};
 use needlewise_core::records::{
-    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+    Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
+    ZoneRecord,
 };
 use postgres::error::SqlState;
 use postgres::types::ToSql;
@@ -29,7 +30,7 @@ use crate::codec::{
     system_time, to_i64, to_u32, to_u64,
 };
 use crate::error::pg_message;
-use crate::{Counts, HygieneLogEntry, Result, Store, StoreError};
+use crate::{Counts, HygieneLogEntry, Result, Store, StoreError, WebSession};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -376,13 +377,41 @@ fn collect<T>(
     Ok(rows.iter().map(convert).collect::<Result<Vec<T>>>()?)
 }
 
-const PROFILE_COLUMNS: &str = "id, name, created_at";
+const ACCOUNT_COLUMNS: &str = "id, email, password_hash, created_at";
+
+/// The local account has neither email nor password hash: both come back
+/// empty.
+fn account_from_row(row: &Row) -> Result<Account> {
+    Ok(Account {
+        id: AccountId(row.try_get(0)?),
+        email: row.try_get::<_, Option<String>>(1)?.unwrap_or_default(),
+        password_hash: row.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
+        created_at: ts(row, 3)?,
+    })
+}
+
+const WEB_SESSION_COLUMNS: &str =
+    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at";
+
+fn web_session_from_row(row: &Row) -> Result<WebSession> {
+    Ok(WebSession {
+        token_hash: row.try_get(0)?,
+        account_id: AccountId(row.try_get(1)?),
+        csrf_token: row.try_get(2)?,
+        profile_id: row.try_get::<_, Option<Uuid>>(3)?.map(ProfileId),
+        created_at: ts(row, 4)?,
+        expires_at: ts(row, 5)?,
+    })
+}
+
+const PROFILE_COLUMNS: &str = "id, account_id, name, created_at";
 
 fn profile_from_row(row: &Row) -> Result<Profile> {
     Ok(Profile {
         id: ProfileId(row.try_get(0)?),
-        name: row.try_get(1)?,
-        created_at: ts(row, 2)?,
+        account_id: AccountId(row.try_get(1)?),
+        name: row.try_get(2)?,
+        created_at: ts(row, 3)?,
     })
 }
 
@@ -603,12 +632,162 @@ impl Store for PostgresStore {
         "postgres"
     }
 
+    fn create_account(&self, account: &Account) -> Result<()> {
+        let email = codec::check_account(account)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                &[
+                    &account.id.0,
+                    &email,
+                    &account.password_hash,
+                    &system_time(account.created_at)?,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || {
+                        format!(
+                            "an account with this email (or with id {}) already exists",
+                            account.id
+                        )
+                    },
+                    || "account".to_owned(),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+            Ok(collect(tx, &sql, &[&id.0], account_from_row)?.pop())
+        })
+    }
+
+    fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
+        let key = codec::email_key(email);
+        self.read(|tx| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+            Ok(collect(tx, &sql, &[&key], account_from_row)?.pop())
+        })
+    }
+
+    fn delete_account(&self, id: AccountId) -> Result<()> {
+        codec::check_deletable(id)?;
+        self.write(|tx| {
+            // Cascades to its profiles (and on to all their data) and to its
+            // web sessions.
+            if tx.execute("DELETE FROM accounts WHERE id = $1", &[&id.0])? == 0 {
+                return Err(StoreError::not_found(format!("account {id}")).into());
+            }
+            Ok(())
+        })
+    }
+
+    fn create_web_session(&self, session: &WebSession) -> Result<()> {
+        codec::check_web_session(session)?;
+        self.write(|tx| {
+            if let Some(p) = session.profile_id {
+                let owned = tx
+                    .query_opt(
+                        "SELECT 1 FROM profiles WHERE id = $1 AND account_id = $2",
+                        &[&p.0, &session.account_id.0],
+                    )?
+                    .is_some();
+                if !owned {
+                    return Err(StoreError::not_found(format!(
+                        "profile {p} of account {}",
+                        session.account_id
+                    ))
+                    .into());
+                }
+            }
+            tx.execute(
+                "INSERT INTO web_sessions (token_hash, account_id, csrf_token, profile_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &session.token_hash,
+                    &session.account_id.0,
+                    &session.csrf_token,
+                    &session.profile_id.map(|p| p.0),
+                    &system_time(session.created_at)?,
+                    &system_time(session.expires_at)?,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || "a web session with this token already exists".to_owned(),
+                    || format!("account {}", session.account_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn web_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<WebSession>> {
+        let now = system_time(now)?;
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {WEB_SESSION_COLUMNS} FROM web_sessions WHERE token_hash = $1 AND expires_at > $2"
+            );
+            Ok(collect(tx, &sql, &[&token_hash, &now], web_session_from_row)?.pop())
+        })
+    }
+
+    fn set_web_session_profile(&self, token_hash: &str, profile: ProfileId) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE web_sessions SET profile_id = $2
+                 WHERE token_hash = $1 AND EXISTS (
+                     SELECT 1 FROM profiles
+                     WHERE profiles.id = $2 AND profiles.account_id = web_sessions.account_id)",
+                &[&token_hash, &profile.0],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::not_found(format!(
+                    "web session, or profile {profile} in its account"
+                ))
+                .into());
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_web_session(&self, token_hash: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM web_sessions WHERE token_hash = $1",
+                &[&token_hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_web_sessions_of(&self, account: AccountId) -> Result<u64> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM web_sessions WHERE account_id = $1",
+                &[&account.0],
+            )?)
+        })
+    }
+
+    fn purge_expired_web_sessions(&self, now: Timestamp) -> Result<u64> {
+        let now = system_time(now)?;
+        self.write(|tx| Ok(tx.execute("DELETE FROM web_sessions WHERE expires_at <= $1", &[&now])?))
+    }
+
     fn create_profile(&self, profile: &Profile) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO profiles (id, name, created_at) VALUES ($1, $2, $3)",
+                "INSERT INTO profiles (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
                 &[
                     &profile.id.0,
+                    &profile.account_id.0,
                     &profile.name,
                     &system_time(profile.created_at)?,
                 ],
@@ -622,17 +801,19 @@ impl Store for PostgresStore {
                             profile.name, profile.id
                         )
                     },
-                    || "profile".to_owned(),
+                    || format!("account {}", profile.account_id),
                 )
             })?;
             Ok(())
         })
     }
 
-    fn profiles(&self) -> Result<Vec<Profile>> {
+    fn profiles(&self, account: AccountId) -> Result<Vec<Profile>> {
         self.read(|tx| {
-            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY created_at, id");
-            collect(tx, &sql, &[], profile_from_row)
+            let sql = format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 ORDER BY created_at, id"
+            );
+            collect(tx, &sql, &[&account.0], profile_from_row)
         })
     }
 
@@ -643,10 +824,12 @@ impl Store for PostgresStore {
         })
     }
 
-    fn profile_by_name(&self, name: &str) -> Result<Option<Profile>> {
+    fn profile_by_name(&self, account: AccountId, name: &str) -> Result<Option<Profile>> {
         self.read(|tx| {
-            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = $1");
-            Ok(collect(tx, &sql, &[&name], profile_from_row)?.pop())
+            let sql = format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 AND name = $2"
+            );
+            Ok(collect(tx, &sql, &[&account.0, &name], profile_from_row)?.pop())
         })
     }
 
@@ -978,11 +1161,14 @@ impl Store for PostgresStore {
                 "SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM screenings),
                         (SELECT count(*) FROM devices), (SELECT count(*) FROM hygiene_events),
                         (SELECT count(*) FROM sessions), (SELECT count(*) FROM checkins),
-                        (SELECT count(*) FROM episodes)",
+                        (SELECT count(*) FROM episodes), (SELECT count(*) FROM accounts),
+                        (SELECT count(*) FROM web_sessions)",
                 &[],
             )?;
             let n = |i: usize| -> TxResult<u64> { Ok(to_u64(row.try_get(i)?, "row count")?) };
             Ok(Counts {
+                accounts: n(7)?,
+                web_sessions: n(8)?,
                 profiles: n(0)?,
                 screenings: n(1)?,
                 devices: n(2)?,

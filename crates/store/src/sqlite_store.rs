@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::{DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::ids::{AccountId, DeviceId, EpisodeId, ProfileId, SessionId};
 use needlewise_core::records::{
-    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+    Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
+    ZoneRecord,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde_json::Value;
@@ -18,7 +19,7 @@ use crate::codec::{
     self, Applied, Migration, check_checkin_episode, check_session_device, from_micros, micros,
     parse, to_i64, to_u32, to_u64,
 };
-use crate::{Counts, HygieneLogEntry, Result, Store, StoreError};
+use crate::{Counts, HygieneLogEntry, Result, Store, StoreError, WebSession};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -199,13 +200,44 @@ fn ts(row: &Row<'_>, idx: usize) -> Result<Timestamp> {
     from_micros(row.get(idx)?)
 }
 
-const PROFILE_COLUMNS: &str = "id, name, created_at";
+const ACCOUNT_COLUMNS: &str = "id, email, password_hash, created_at";
+
+/// The local account has neither email nor password hash: both come back
+/// empty.
+fn account_from_row(row: &Row<'_>) -> Result<Account> {
+    Ok(Account {
+        id: parse(&row.get::<_, String>(0)?, "account id")?,
+        email: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        password_hash: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        created_at: ts(row, 3)?,
+    })
+}
+
+const WEB_SESSION_COLUMNS: &str =
+    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at";
+
+fn web_session_from_row(row: &Row<'_>) -> Result<WebSession> {
+    Ok(WebSession {
+        token_hash: row.get(0)?,
+        account_id: parse(&row.get::<_, String>(1)?, "account id")?,
+        csrf_token: row.get(2)?,
+        profile_id: row
+            .get::<_, Option<String>>(3)?
+            .map(|s| parse(&s, "profile id"))
+            .transpose()?,
+        created_at: ts(row, 4)?,
+        expires_at: ts(row, 5)?,
+    })
+}
+
+const PROFILE_COLUMNS: &str = "id, account_id, name, created_at";
 
 fn profile_from_row(row: &Row<'_>) -> Result<Profile> {
     Ok(Profile {
         id: parse(&row.get::<_, String>(0)?, "profile id")?,
-        name: row.get(1)?,
-        created_at: ts(row, 2)?,
+        account_id: parse(&row.get::<_, String>(1)?, "account id")?,
+        name: row.get(2)?,
+        created_at: ts(row, 3)?,
     })
 }
 
@@ -445,36 +477,199 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
-    fn create_profile(&self, profile: &Profile) -> Result<()> {
+    fn create_account(&self, account: &Account) -> Result<()> {
+        let email = codec::check_account(account)?;
         self.write(|tx| {
-            tx.prepare_cached("INSERT INTO profiles (id, name, created_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![
-                    id_text(profile.id.0),
-                    profile.name,
-                    micros(profile.created_at)
-                ])
-                .map_err(|e| {
-                    insert_error(
-                        e,
-                        || {
-                            format!(
-                                "a profile named {:?} (or with id {}) already exists",
-                                profile.name, profile.id
-                            )
-                        },
-                        || "profile".to_owned(),
-                    )
-                })?;
+            tx.prepare_cached(
+                "INSERT INTO accounts (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                id_text(account.id.0),
+                email,
+                account.password_hash,
+                micros(account.created_at)
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || {
+                        format!(
+                            "an account with this email (or with id {}) already exists",
+                            account.id
+                        )
+                    },
+                    || "account".to_owned(),
+                )
+            })?;
             Ok(())
         })
     }
 
-    fn profiles(&self) -> Result<Vec<Profile>> {
+    fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
+            Ok(collect(tx, &sql, [id_text(id.0)], account_from_row)?.pop())
+        })
+    }
+
+    fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
+        self.read(|tx| {
+            let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?1");
+            Ok(collect(tx, &sql, [codec::email_key(email)], account_from_row)?.pop())
+        })
+    }
+
+    fn delete_account(&self, id: AccountId) -> Result<()> {
+        codec::check_deletable(id)?;
+        self.write(|tx| {
+            // Cascades to its profiles (and on to all their data) and to its
+            // web sessions.
+            let deleted = tx
+                .prepare_cached("DELETE FROM accounts WHERE id = ?1")?
+                .execute([id_text(id.0)])?;
+            if deleted == 0 {
+                return Err(StoreError::not_found(format!("account {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn create_web_session(&self, session: &WebSession) -> Result<()> {
+        codec::check_web_session(session)?;
+        self.write(|tx| {
+            let account = id_text(session.account_id.0);
+            let profile = session.profile_id.map(|p| id_text(p.0));
+            if let (Some(p), Some(text)) = (session.profile_id, &profile) {
+                let owned = tx
+                    .prepare_cached("SELECT 1 FROM profiles WHERE id = ?1 AND account_id = ?2")?
+                    .query_row(params![text, account], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !owned {
+                    return Err(StoreError::not_found(format!(
+                        "profile {p} of account {}",
+                        session.account_id
+                    )));
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO web_sessions (token_hash, account_id, csrf_token, profile_id, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                session.token_hash,
+                account,
+                session.csrf_token,
+                profile,
+                micros(session.created_at),
+                micros(session.expires_at),
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || "a web session with this token already exists".to_owned(),
+                    || format!("account {}", session.account_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn web_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<WebSession>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {WEB_SESSION_COLUMNS} FROM web_sessions WHERE token_hash = ?1 AND expires_at > ?2"
+            );
+            Ok(collect(
+                tx,
+                &sql,
+                params![token_hash, micros(now)],
+                web_session_from_row,
+            )?
+            .pop())
+        })
+    }
+
+    fn set_web_session_profile(&self, token_hash: &str, profile: ProfileId) -> Result<()> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE web_sessions SET profile_id = ?2
+                     WHERE token_hash = ?1 AND EXISTS (
+                         SELECT 1 FROM profiles
+                         WHERE profiles.id = ?2 AND profiles.account_id = web_sessions.account_id)",
+                )?
+                .execute(params![token_hash, id_text(profile.0)])?;
+            if changed == 0 {
+                return Err(StoreError::not_found(format!(
+                    "web session, or profile {profile} in its account"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_web_session(&self, token_hash: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM web_sessions WHERE token_hash = ?1")?
+                .execute([token_hash])?;
+            Ok(())
+        })
+    }
+
+    fn delete_web_sessions_of(&self, account: AccountId) -> Result<u64> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM web_sessions WHERE account_id = ?1")?
+                .execute([id_text(account.0)])?;
+            Ok(n as u64)
+        })
+    }
+
+    fn purge_expired_web_sessions(&self, now: Timestamp) -> Result<u64> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("DELETE FROM web_sessions WHERE expires_at <= ?1")?
+                .execute([micros(now)])?;
+            Ok(n as u64)
+        })
+    }
+
+    fn create_profile(&self, profile: &Profile) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO profiles (id, account_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                id_text(profile.id.0),
+                id_text(profile.account_id.0),
+                profile.name,
+                micros(profile.created_at)
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || {
+                        format!(
+                            "a profile named {:?} (or with id {}) already exists",
+                            profile.name, profile.id
+                        )
+                    },
+                    || format!("account {}", profile.account_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn profiles(&self, account: AccountId) -> Result<Vec<Profile>> {
         self.read(|tx| {
             collect(
                 tx,
-                &format!("SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY created_at, id"),
-                [],
+                &format!(
+                    "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 ORDER BY created_at, id"
+                ),
+                [id_text(account.0)],
                 profile_from_row,
             )
         })
@@ -487,10 +682,18 @@ impl Store for SqliteStore {
         })
     }
 
-    fn profile_by_name(&self, name: &str) -> Result<Option<Profile>> {
+    fn profile_by_name(&self, account: AccountId, name: &str) -> Result<Option<Profile>> {
         self.read(|tx| {
-            let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = ?1");
-            Ok(collect(tx, &sql, [name], profile_from_row)?.pop())
+            let sql = format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 AND name = ?2"
+            );
+            Ok(collect(
+                tx,
+                &sql,
+                params![id_text(account.0), name],
+                profile_from_row,
+            )?
+            .pop())
         })
     }
 
@@ -837,9 +1040,10 @@ impl Store for SqliteStore {
                 "SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM screenings),
                         (SELECT count(*) FROM devices), (SELECT count(*) FROM hygiene_events),
                         (SELECT count(*) FROM sessions), (SELECT count(*) FROM checkins),
-                        (SELECT count(*) FROM episodes)",
+                        (SELECT count(*) FROM episodes), (SELECT count(*) FROM accounts),
+                        (SELECT count(*) FROM web_sessions)",
             )?;
-            let raw: [i64; 7] = stmt.query_row([], |r| {
+            let raw: [i64; 9] = stmt.query_row([], |r| {
                 Ok([
                     r.get(0)?,
                     r.get(1)?,
@@ -848,10 +1052,14 @@ impl Store for SqliteStore {
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
                 ])
             })?;
             let n = |i: usize| to_u64(raw[i], "row count");
             Ok(Counts {
+                accounts: n(7)?,
+                web_sessions: n(8)?,
                 profiles: n(0)?,
                 screenings: n(1)?,
                 devices: n(2)?,

@@ -53,6 +53,22 @@ contract_tests!(
     delete_unknown_profile_is_not_found,
     duplicate_ids_are_conflicts_and_missing_parents_not_found,
     timestamps_keep_microseconds,
+    accounts_create_get_and_find_by_email,
+    duplicate_email_is_a_conflict,
+    invalid_accounts_are_refused,
+    local_account_exists_and_holds_profiles,
+    profile_names_are_unique_per_account,
+    profiles_list_only_the_accounts_own,
+    profile_of_unknown_account_is_not_found,
+    web_session_create_and_get,
+    expired_web_session_is_none,
+    purge_expired_web_sessions_removes_only_expired,
+    invalid_web_sessions_are_refused,
+    set_web_session_profile_checks_the_account,
+    deleting_a_profile_clears_it_from_web_sessions,
+    delete_web_sessions_of_an_account,
+    delete_account_removes_everything_it_owns,
+    deleting_the_local_account_is_refused,
 );
 
 /// A SQLite store in a fresh temporary directory (in a subdirectory that
@@ -114,14 +130,17 @@ mod cases {
     use needlewise_core::hygiene::{
         Device, DeviceKind, HygieneEvent, HygieneState, PenSpec, RollerSpec,
     };
-    use needlewise_core::ids::{CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId};
+    use needlewise_core::ids::{
+        AccountId, CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId,
+    };
     use needlewise_core::records::{
-        CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+        Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
+        ZoneRecord,
     };
     use needlewise_core::screening::Verdict;
     use needlewise_core::triage::TriageLevel;
     use needlewise_core::zone::Zone;
-    use needlewise_store::{Counts, Store, StoreError};
+    use needlewise_store::{Counts, Store, StoreError, WebSession};
     use serde_json::json;
     use uuid::Uuid;
 
@@ -134,14 +153,48 @@ mod cases {
         Timestamp::from_second(1_750_000_000).unwrap() + SignedDuration::from_mins(minutes)
     }
 
+    /// A profile of the local account.
     pub fn profile(store: &dyn Store, name: &str) -> Profile {
+        profile_in(store, AccountId::LOCAL, name)
+    }
+
+    pub fn profile_in(store: &dyn Store, account: AccountId, name: &str) -> Profile {
         let p = Profile {
             id: ProfileId(id()),
+            account_id: account,
             name: name.to_owned(),
             created_at: at(0),
         };
         store.create_profile(&p).unwrap();
         p
+    }
+
+    pub fn account(store: &dyn Store, email: &str) -> Account {
+        let a = Account {
+            id: AccountId(id()),
+            email: email.to_owned(),
+            password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${email}"),
+            created_at: at(0),
+        };
+        store.create_account(&a).unwrap();
+        a
+    }
+
+    /// A token hash: 64 lower-case hex digits, different each call.
+    pub fn token_hash() -> String {
+        format!("{}{}", id().simple(), Uuid::new_v4().simple())
+    }
+
+    /// A web session of `account` created at `minutes`, expiring an hour later.
+    pub fn web_session(account: AccountId, profile: Option<ProfileId>, minutes: i64) -> WebSession {
+        WebSession {
+            token_hash: token_hash(),
+            account_id: account,
+            csrf_token: format!("csrf-{}", id().simple()),
+            profile_id: profile,
+            created_at: at(minutes),
+            expires_at: at(minutes + 60),
+        }
     }
 
     pub fn screening(profile: ProfileId, minutes: i64, verdict: Verdict) -> ScreeningRecord {
@@ -316,6 +369,13 @@ mod cases {
         }
     }
 
+    fn assert_invalid<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+        match r {
+            Err(StoreError::Invalid { .. }) => {}
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
     fn assert_not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) {
         match r {
             Err(StoreError::NotFound { .. }) => {}
@@ -326,36 +386,47 @@ mod cases {
     // ----- the cases -----
 
     pub fn profiles_create_list_and_find_by_name(store: &dyn Store) {
-        assert!(store.profiles().unwrap().is_empty());
+        assert!(store.profiles(AccountId::LOCAL).unwrap().is_empty());
         let ada = profile(store, "Ada");
         let mut bea = Profile {
             id: ProfileId(id()),
+            account_id: AccountId::LOCAL,
             name: "Béa".to_owned(),
             created_at: at(5),
         };
         store.create_profile(&bea).unwrap();
-        assert_eq!(store.profiles().unwrap(), vec![ada.clone(), bea.clone()]);
-        assert_eq!(store.profile(ada.id).unwrap(), Some(ada.clone()));
-        assert_eq!(store.profile_by_name("Béa").unwrap(), Some(bea.clone()));
         assert_eq!(
-            store.profile_by_name("béa").unwrap(),
+            store.profiles(AccountId::LOCAL).unwrap(),
+            vec![ada.clone(), bea.clone()]
+        );
+        assert_eq!(store.profile(ada.id).unwrap(), Some(ada.clone()));
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "Béa").unwrap(),
+            Some(bea.clone())
+        );
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "béa").unwrap(),
             None,
             "names are exact"
         );
         assert_eq!(store.profile(ProfileId(id())).unwrap(), None);
         bea.name = "Bea".into();
-        assert_eq!(store.profile_by_name("Bea").unwrap(), None);
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "Bea").unwrap(),
+            None
+        );
     }
 
     pub fn duplicate_profile_name_is_a_conflict(store: &dyn Store) {
         let ada = profile(store, "Ada");
         let again = Profile {
             id: ProfileId(id()),
+            account_id: AccountId::LOCAL,
             name: "Ada".to_owned(),
             created_at: at(1),
         };
         assert_conflict(store.create_profile(&again));
-        assert_eq!(store.profiles().unwrap(), vec![ada]);
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![ada]);
     }
 
     pub fn screening_latest_is_newest_and_answers_round_trip(store: &dyn Store) {
@@ -729,7 +800,11 @@ mod cases {
 
     /// Everything a profile can have, for the deletion test.
     fn populate(store: &dyn Store, name: &str) -> Profile {
-        let p = profile(store, name);
+        populate_in(store, AccountId::LOCAL, name)
+    }
+
+    fn populate_in(store: &dyn Store, account: AccountId, name: &str) -> Profile {
+        let p = profile_in(store, account, name);
         store
             .save_screening(&screening(p.id, 1, Verdict::Go))
             .unwrap();
@@ -751,6 +826,8 @@ mod cases {
         assert_eq!(
             one,
             Counts {
+                accounts: 1,
+                web_sessions: 0,
                 profiles: 1,
                 screenings: 1,
                 devices: 1,
@@ -787,7 +864,7 @@ mod cases {
     pub fn delete_unknown_profile_is_not_found(store: &dyn Store) {
         let a = profile(store, "Ada");
         assert_not_found(store.delete_profile(ProfileId(id())));
-        assert_eq!(store.profiles().unwrap(), vec![a]);
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![a]);
     }
 
     pub fn duplicate_ids_are_conflicts_and_missing_parents_not_found(store: &dyn Store) {
@@ -816,6 +893,7 @@ mod cases {
         assert_not_found(store.save_checkin(&checkin(ghost, None, 20, TriageLevel::Watch), None));
 
         let mut expected = Counts {
+            accounts: 1,
             profiles: 1,
             screenings: 1,
             devices: 1,
@@ -852,6 +930,7 @@ mod cases {
         let finer = Timestamp::from_nanosecond(1_750_000_000_123_456_789).unwrap();
         let p = Profile {
             id: ProfileId(id()),
+            account_id: AccountId::LOCAL,
             name: "Ada".into(),
             created_at: exact,
         };
@@ -859,6 +938,7 @@ mod cases {
         assert_eq!(store.profile(p.id).unwrap().unwrap().created_at, exact);
         let q = Profile {
             id: ProfileId(id()),
+            account_id: AccountId::LOCAL,
             name: "Bea".into(),
             created_at: finer,
         };
@@ -872,15 +952,497 @@ mod cases {
         let old = Timestamp::from_second(-86_400 * 365).unwrap();
         let r = Profile {
             id: ProfileId(id()),
+            account_id: AccountId::LOCAL,
             name: "Cy".into(),
             created_at: old,
         };
         store.create_profile(&r).unwrap();
         assert_eq!(store.profile(r.id).unwrap().unwrap().created_at, old);
     }
+
+    // ----- accounts -----
+
+    pub fn accounts_create_get_and_find_by_email(store: &dyn Store) {
+        let ada = account(store, "ada@example.org");
+        assert_eq!(store.account(ada.id).unwrap(), Some(ada.clone()));
+        assert_eq!(
+            store.account_by_email("ada@example.org").unwrap(),
+            Some(ada.clone())
+        );
+        assert_eq!(
+            store.account_by_email("ADA@Example.ORG").unwrap(),
+            Some(ada.clone()),
+            "emails compare lower-cased"
+        );
+        assert_eq!(store.account_by_email("bea@example.org").unwrap(), None);
+        assert_eq!(store.account(AccountId(id())).unwrap(), None);
+
+        // Stored lower-cased, however the caller wrote it.
+        let bea = Account {
+            id: AccountId(id()),
+            email: "Béa@Example.org".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: at(5),
+        };
+        store.create_account(&bea).unwrap();
+        let stored = store.account_by_email("BÉA@example.ORG").unwrap().unwrap();
+        assert_eq!(
+            stored,
+            Account {
+                email: "béa@example.org".into(),
+                ..bea.clone()
+            }
+        );
+        assert_eq!(stored.password_hash, bea.password_hash);
+        assert_eq!(store.account(bea.id).unwrap(), Some(stored));
+        assert_eq!(store.counts().unwrap().accounts, 3, "two and the local one");
+    }
+
+    pub fn duplicate_email_is_a_conflict(store: &dyn Store) {
+        let ada = account(store, "ada@example.org");
+        let same_email = Account {
+            id: AccountId(id()),
+            email: "Ada@Example.org".into(),
+            ..ada.clone()
+        };
+        assert_conflict(store.create_account(&same_email));
+        let same_id = Account {
+            email: "other@example.org".into(),
+            ..ada.clone()
+        };
+        assert_conflict(store.create_account(&same_id));
+        let local_id = Account {
+            id: AccountId::LOCAL,
+            email: "local@example.org".into(),
+            ..ada.clone()
+        };
+        assert_conflict(store.create_account(&local_id));
+        assert_eq!(store.account(same_email.id).unwrap(), None);
+        assert_eq!(store.account_by_email("other@example.org").unwrap(), None);
+        assert_eq!(store.account_by_email("local@example.org").unwrap(), None);
+        assert_eq!(store.account(ada.id).unwrap(), Some(ada));
+        assert_eq!(store.counts().unwrap().accounts, 2);
+    }
+
+    pub fn invalid_accounts_are_refused(store: &dyn Store) {
+        let ok = Account {
+            id: AccountId(id()),
+            email: "ada@example.org".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: at(0),
+        };
+        for bad in [
+            Account {
+                email: String::new(),
+                ..ok.clone()
+            },
+            Account {
+                email: "  ".into(),
+                ..ok.clone()
+            },
+            Account {
+                password_hash: String::new(),
+                ..ok.clone()
+            },
+        ] {
+            assert_invalid(store.create_account(&bad));
+        }
+        assert_eq!(store.counts().unwrap().accounts, 1);
+        // The local account has no email: an empty one finds nothing.
+        assert_eq!(store.account_by_email("").unwrap(), None);
+    }
+
+    pub fn local_account_exists_and_holds_profiles(store: &dyn Store) {
+        assert_eq!(
+            store.counts().unwrap(),
+            Counts {
+                accounts: 1,
+                ..Counts::default()
+            },
+            "a fresh store holds the local account and nothing else"
+        );
+        let local = store.account(AccountId::LOCAL).unwrap().unwrap();
+        assert_eq!(local.id, AccountId::LOCAL);
+        assert_eq!(local.email, "", "the local account has no email");
+        assert_eq!(local.password_hash, "", "nor a password");
+
+        let me = populate(store, "me");
+        assert_eq!(me.account_id, AccountId::LOCAL);
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![me.clone()]);
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "me").unwrap(),
+            Some(me.clone())
+        );
+        assert_eq!(store.profile(me.id).unwrap(), Some(me.clone()));
+        assert_eq!(store.sessions(me.id).unwrap().len(), 1);
+        assert_eq!(store.open_episodes(me.id).unwrap().len(), 1);
+        store.delete_profile(me.id).unwrap();
+        assert_eq!(
+            store.counts().unwrap(),
+            Counts {
+                accounts: 1,
+                ..Counts::default()
+            }
+        );
+    }
+
+    pub fn profile_names_are_unique_per_account(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let local_me = profile(store, "me");
+        let a_me = profile_in(store, a.id, "me");
+        let b_me = profile_in(store, b.id, "me");
+        let again = Profile {
+            id: ProfileId(id()),
+            ..a_me.clone()
+        };
+        assert_conflict(store.create_profile(&again));
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "me").unwrap(),
+            Some(local_me)
+        );
+        assert_eq!(
+            store.profile_by_name(a.id, "me").unwrap(),
+            Some(a_me.clone())
+        );
+        assert_eq!(store.profile_by_name(b.id, "me").unwrap(), Some(b_me));
+        assert_eq!(store.profiles(a.id).unwrap(), vec![a_me]);
+        assert_eq!(store.counts().unwrap().profiles, 3);
+    }
+
+    pub fn profiles_list_only_the_accounts_own(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let ada = profile_in(store, a.id, "Ada");
+        let bea = profile_in(store, b.id, "Bea");
+        let cy = Profile {
+            id: ProfileId(id()),
+            account_id: a.id,
+            name: "Cy".into(),
+            created_at: at(-5),
+        };
+        store.create_profile(&cy).unwrap();
+        let me = profile(store, "me");
+        assert_eq!(store.profiles(a.id).unwrap(), vec![cy, ada], "oldest first");
+        assert_eq!(store.profiles(b.id).unwrap(), vec![bea]);
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![me]);
+        assert!(store.profiles(AccountId(id())).unwrap().is_empty());
+        assert_eq!(
+            store.profile_by_name(b.id, "Ada").unwrap(),
+            None,
+            "another account's profile is not found by name"
+        );
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "Bea").unwrap(),
+            None
+        );
+    }
+
+    pub fn profile_of_unknown_account_is_not_found(store: &dyn Store) {
+        let p = Profile {
+            id: ProfileId(id()),
+            account_id: AccountId(id()),
+            name: "Ada".into(),
+            created_at: at(0),
+        };
+        assert_not_found(store.create_profile(&p));
+        assert_eq!(store.profile(p.id).unwrap(), None);
+    }
+
+    // ----- web sessions -----
+
+    pub fn web_session_create_and_get(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let ada = profile_in(store, a.id, "Ada");
+        let s = web_session(a.id, Some(ada.id), 0);
+        store.create_web_session(&s).unwrap();
+        assert_eq!(
+            store.web_session(&s.token_hash, at(0)).unwrap(),
+            Some(s.clone())
+        );
+        assert_eq!(
+            store.web_session(&s.token_hash, at(59)).unwrap(),
+            Some(s.clone())
+        );
+        assert_eq!(store.web_session(&token_hash(), at(0)).unwrap(), None);
+        let bare = web_session(a.id, None, 0);
+        store.create_web_session(&bare).unwrap();
+        assert_eq!(
+            store.web_session(&bare.token_hash, at(1)).unwrap(),
+            Some(bare.clone())
+        );
+
+        // A taken token is a conflict, even for another account.
+        assert_conflict(store.create_web_session(&WebSession {
+            account_id: b.id,
+            profile_id: None,
+            ..s.clone()
+        }));
+        // An unknown account, another account's profile or an unknown profile
+        // are not found.
+        assert_not_found(store.create_web_session(&web_session(AccountId(id()), None, 0)));
+        assert_not_found(store.create_web_session(&web_session(b.id, Some(ada.id), 0)));
+        assert_not_found(store.create_web_session(&web_session(a.id, Some(ProfileId(id())), 0)));
+        assert_eq!(store.counts().unwrap().web_sessions, 2);
+
+        // Logging out ends it; logging out twice is harmless.
+        store.delete_web_session(&s.token_hash).unwrap();
+        assert_eq!(store.web_session(&s.token_hash, at(1)).unwrap(), None);
+        store.delete_web_session(&s.token_hash).unwrap();
+        assert_eq!(
+            store.web_session(&bare.token_hash, at(1)).unwrap(),
+            Some(bare)
+        );
+        assert_eq!(store.counts().unwrap().web_sessions, 1);
+    }
+
+    pub fn expired_web_session_is_none(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let s = web_session(a.id, None, 0);
+        store.create_web_session(&s).unwrap();
+        assert_eq!(
+            store.web_session(&s.token_hash, at(59)).unwrap(),
+            Some(s.clone())
+        );
+        let just_before = s.expires_at - SignedDuration::from_micros(1);
+        assert_eq!(
+            store.web_session(&s.token_hash, just_before).unwrap(),
+            Some(s.clone())
+        );
+        assert_eq!(
+            store.web_session(&s.token_hash, s.expires_at).unwrap(),
+            None,
+            "a session has expired at its expiry instant"
+        );
+        assert_eq!(store.web_session(&s.token_hash, at(600)).unwrap(), None);
+        // Still stored until purged.
+        assert_eq!(store.counts().unwrap().web_sessions, 1);
+    }
+
+    pub fn purge_expired_web_sessions_removes_only_expired(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let old = web_session(a.id, None, 0); // expires at 60
+        let older_b = web_session(b.id, None, 10); // 70
+        let at_edge = web_session(b.id, None, 40); // 100
+        let live = web_session(a.id, None, 50); // 110
+        let live_b = web_session(b.id, None, 90); // 150
+        for s in [&old, &older_b, &at_edge, &live, &live_b] {
+            store.create_web_session(s).unwrap();
+        }
+        assert_eq!(store.purge_expired_web_sessions(at(30)).unwrap(), 0);
+        assert_eq!(store.purge_expired_web_sessions(at(100)).unwrap(), 3);
+        assert_eq!(store.counts().unwrap().web_sessions, 2);
+        for gone in [&old, &older_b, &at_edge] {
+            assert_eq!(store.web_session(&gone.token_hash, at(0)).unwrap(), None);
+        }
+        assert_eq!(
+            store.web_session(&live.token_hash, at(100)).unwrap(),
+            Some(live.clone())
+        );
+        assert_eq!(
+            store.web_session(&live_b.token_hash, at(100)).unwrap(),
+            Some(live_b)
+        );
+        assert_eq!(store.purge_expired_web_sessions(at(100)).unwrap(), 0);
+        assert_eq!(store.account(a.id).unwrap(), Some(a), "accounts stay");
+    }
+
+    pub fn invalid_web_sessions_are_refused(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let ok = web_session(a.id, None, 0);
+        for bad in [
+            WebSession {
+                account_id: AccountId::LOCAL,
+                ..ok.clone()
+            },
+            WebSession {
+                token_hash: "abc123".into(),
+                ..ok.clone()
+            },
+            WebSession {
+                token_hash: "A".repeat(64),
+                ..ok.clone()
+            },
+            WebSession {
+                token_hash: "g".repeat(64),
+                ..ok.clone()
+            },
+            WebSession {
+                csrf_token: String::new(),
+                ..ok.clone()
+            },
+            WebSession {
+                expires_at: ok.created_at,
+                ..ok.clone()
+            },
+        ] {
+            assert_invalid(store.create_web_session(&bad));
+        }
+        assert_eq!(store.counts().unwrap().web_sessions, 0);
+        store.create_web_session(&ok).unwrap();
+    }
+
+    pub fn set_web_session_profile_checks_the_account(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let ada = profile_in(store, a.id, "Ada");
+        let cy = profile_in(store, a.id, "Cy");
+        let bea = profile_in(store, b.id, "Bea");
+        let me = profile(store, "me");
+        let s = web_session(a.id, None, 0);
+        store.create_web_session(&s).unwrap();
+        let b_session = web_session(b.id, Some(bea.id), 0);
+        store.create_web_session(&b_session).unwrap();
+        let profile_of = |token: &str| store.web_session(token, at(1)).unwrap().unwrap().profile_id;
+
+        store
+            .set_web_session_profile(&s.token_hash, ada.id)
+            .unwrap();
+        assert_eq!(profile_of(&s.token_hash), Some(ada.id));
+        store.set_web_session_profile(&s.token_hash, cy.id).unwrap();
+        assert_eq!(profile_of(&s.token_hash), Some(cy.id));
+
+        assert_not_found(store.set_web_session_profile(&s.token_hash, bea.id));
+        assert_not_found(store.set_web_session_profile(&s.token_hash, me.id));
+        assert_not_found(store.set_web_session_profile(&s.token_hash, ProfileId(id())));
+        assert_not_found(store.set_web_session_profile(&token_hash(), ada.id));
+        assert_not_found(store.set_web_session_profile(&b_session.token_hash, ada.id));
+        assert_eq!(profile_of(&s.token_hash), Some(cy.id), "unchanged");
+        assert_eq!(profile_of(&b_session.token_hash), Some(bea.id), "unchanged");
+    }
+
+    pub fn deleting_a_profile_clears_it_from_web_sessions(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let ada = populate_in(store, a.id, "Ada");
+        let cy = profile_in(store, a.id, "Cy");
+        let s = web_session(a.id, Some(ada.id), 0);
+        let t = web_session(a.id, Some(cy.id), 0);
+        store.create_web_session(&s).unwrap();
+        store.create_web_session(&t).unwrap();
+        store.delete_profile(ada.id).unwrap();
+        assert_eq!(
+            store.web_session(&s.token_hash, at(1)).unwrap(),
+            Some(WebSession {
+                profile_id: None,
+                ..s.clone()
+            }),
+            "the session stays, with no profile"
+        );
+        assert_eq!(store.web_session(&t.token_hash, at(1)).unwrap(), Some(t));
+        assert_eq!(store.account(a.id).unwrap(), Some(a.clone()));
+        assert_eq!(store.profiles(a.id).unwrap(), vec![cy]);
+    }
+
+    pub fn delete_web_sessions_of_an_account(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let a1 = web_session(a.id, None, 0);
+        let a2 = web_session(a.id, None, 500);
+        let b1 = web_session(b.id, None, 0);
+        for s in [&a1, &a2, &b1] {
+            store.create_web_session(s).unwrap();
+        }
+        assert_eq!(store.delete_web_sessions_of(a.id).unwrap(), 2);
+        assert_eq!(store.web_session(&a1.token_hash, at(1)).unwrap(), None);
+        assert_eq!(store.web_session(&a2.token_hash, at(501)).unwrap(), None);
+        assert_eq!(store.web_session(&b1.token_hash, at(1)).unwrap(), Some(b1));
+        assert_eq!(store.delete_web_sessions_of(a.id).unwrap(), 0);
+        assert_eq!(store.delete_web_sessions_of(AccountId(id())).unwrap(), 0);
+        assert_eq!(store.delete_web_sessions_of(AccountId::LOCAL).unwrap(), 0);
+        assert_eq!(store.account(a.id).unwrap(), Some(a), "the account stays");
+        assert_eq!(store.counts().unwrap().web_sessions, 1);
+    }
+
+    pub fn delete_account_removes_everything_it_owns(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let ada = populate_in(store, a.id, "Ada");
+        let cy = populate_in(store, a.id, "Cy");
+        let me = populate(store, "me");
+        // The same name as one of a's, in another account.
+        let b_ada = populate_in(store, b.id, "Ada");
+        let a_sessions = [
+            web_session(a.id, Some(ada.id), 0),
+            web_session(a.id, Some(cy.id), 0),
+            web_session(a.id, None, 0),
+        ];
+        for s in &a_sessions {
+            store.create_web_session(s).unwrap();
+        }
+        let b_session = web_session(b.id, Some(b_ada.id), 0);
+        store.create_web_session(&b_session).unwrap();
+        let b_sessions = store.sessions(b_ada.id).unwrap();
+        let b_devices = store.devices(b_ada.id).unwrap();
+        let me_sessions = store.sessions(me.id).unwrap();
+
+        // Per populated profile: 1 screening, 1 device with 5 hygiene events,
+        // 1 session, 1 check-in that opened 1 episode.
+        let per_profile = |profiles: u64, accounts: u64, web_sessions: u64| Counts {
+            accounts,
+            web_sessions,
+            profiles,
+            screenings: profiles,
+            devices: profiles,
+            hygiene_events: 5 * profiles,
+            sessions: profiles,
+            checkins: profiles,
+            episodes: profiles,
+        };
+        assert_eq!(store.counts().unwrap(), per_profile(4, 3, 4));
+
+        store.delete_account(a.id).unwrap();
+        assert_eq!(
+            store.counts().unwrap(),
+            per_profile(2, 2, 1),
+            "only the local account's and b's rows remain"
+        );
+        assert_eq!(store.account(a.id).unwrap(), None);
+        assert_eq!(store.account_by_email("a@example.org").unwrap(), None);
+        assert!(store.profiles(a.id).unwrap().is_empty());
+        for p in [&ada, &cy] {
+            assert_eq!(store.profile(p.id).unwrap(), None);
+            assert!(store.sessions(p.id).unwrap().is_empty());
+            assert!(store.devices(p.id).unwrap().is_empty());
+            assert!(store.checkins(p.id).unwrap().is_empty());
+            assert!(store.episodes(p.id).unwrap().is_empty());
+            assert_eq!(store.latest_screening(p.id).unwrap(), None);
+        }
+        for s in &a_sessions {
+            assert_eq!(store.web_session(&s.token_hash, at(1)).unwrap(), None);
+        }
+
+        // Everyone else's is untouched.
+        assert_eq!(store.account(b.id).unwrap(), Some(b.clone()));
+        assert_eq!(store.profiles(b.id).unwrap(), vec![b_ada.clone()]);
+        assert_eq!(store.sessions(b_ada.id).unwrap(), b_sessions);
+        assert_eq!(store.devices(b_ada.id).unwrap(), b_devices);
+        assert_eq!(
+            store.web_session(&b_session.token_hash, at(1)).unwrap(),
+            Some(b_session)
+        );
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![me.clone()]);
+        assert_eq!(store.sessions(me.id).unwrap(), me_sessions);
+
+        // Gone for good: deleting again is not found, and the email is free.
+        assert_not_found(store.delete_account(a.id));
+        account(store, "a@example.org");
+    }
+
+    pub fn deleting_the_local_account_is_refused(store: &dyn Store) {
+        let me = populate(store, "me");
+        let before = store.counts().unwrap();
+        assert_invalid(store.delete_account(AccountId::LOCAL));
+        assert_eq!(store.counts().unwrap(), before);
+        assert!(store.account(AccountId::LOCAL).unwrap().is_some());
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![me]);
+        assert_not_found(store.delete_account(AccountId(id())));
+    }
 }
 
 mod sqlite_only {
+    use needlewise_core::ids::AccountId;
     use needlewise_store::{SqliteStore, Store, StoreError};
 
     use super::SqliteDb;
@@ -891,7 +1453,7 @@ mod sqlite_only {
         let db = SqliteDb::new();
         let p = cases::profile(&db.store, "Ada");
         let again = SqliteStore::open(&db.path).unwrap();
-        assert_eq!(again.profiles().unwrap(), vec![p]);
+        assert_eq!(again.profiles(AccountId::LOCAL).unwrap(), vec![p]);
         drop(again);
         let third = SqliteStore::open(&db.path).unwrap();
         drop(third);
@@ -957,7 +1519,10 @@ mod sqlite_only {
     fn in_memory_store_works() {
         let store = SqliteStore::open_in_memory().unwrap();
         let p = cases::profile(&store, "Ada");
-        assert_eq!(store.profile_by_name("Ada").unwrap(), Some(p));
+        assert_eq!(
+            store.profile_by_name(AccountId::LOCAL, "Ada").unwrap(),
+            Some(p)
+        );
         assert_eq!(store.backend(), "sqlite");
     }
 
@@ -976,6 +1541,7 @@ mod postgres_only {
 
     use needlewise_core::evidence;
     use needlewise_core::hygiene::HygieneEvent;
+    use needlewise_core::ids::AccountId;
     use needlewise_store::{PostgresStore, Store, StoreError};
 
     use super::{cases, fresh_schema_name, postgres_url, url_in_schema};
@@ -989,7 +1555,7 @@ mod postgres_only {
 
         let again = needlewise_store::open(&url_in_schema(&url, &schema)).unwrap();
         assert_eq!(again.backend(), "postgres");
-        assert_eq!(again.profiles().unwrap(), vec![p]);
+        assert_eq!(again.profiles(AccountId::LOCAL).unwrap(), vec![p]);
         drop(again);
 
         let mut client =

@@ -1,18 +1,53 @@
 -- needlewise schema, version 1 (PostgreSQL).
 --
--- Ids are UUIDs made by the application. Every table carries the owning
--- profile_id in its primary key, so the schema can be sharded by profile on
--- a distributed PostgreSQL. Timestamps are timestamptz (microseconds);
+-- Ids are UUIDs made by the application. Every table of profile data
+-- carries the owning profile_id in its primary key, so the schema can be
+-- sharded by profile on a distributed PostgreSQL (accounts and web_sessions
+-- are not profile data: small tables keyed by account and token). Timestamps are timestamptz (microseconds);
 -- civil dates are date; structured values are jsonb.
 --
 -- Never edit this file once released: add 0002_*.sql instead. The store
 -- refuses to start on a database whose applied migrations differ from these.
 
+-- Logins. Emails are stored lower-cased. The local account (the nil UUID)
+-- owns the command line's profiles: it has no email and no password, so it
+-- cannot log in, and the store refuses to delete it.
+CREATE TABLE accounts (
+    id            uuid        NOT NULL PRIMARY KEY,
+    email         text        UNIQUE,
+    password_hash text,
+    created_at    timestamptz NOT NULL,
+    CHECK ((email IS NULL) = (password_hash IS NULL))
+);
+INSERT INTO accounts (id, email, password_hash, created_at)
+VALUES ('00000000-0000-0000-0000-000000000000', NULL, NULL, date_trunc('second', now()));
+
+-- Profile names are unique within an account.
 CREATE TABLE profiles (
     id          uuid        NOT NULL PRIMARY KEY,
-    name        text        NOT NULL UNIQUE,
-    created_at  timestamptz NOT NULL
+    account_id  uuid        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name        text        NOT NULL,
+    created_at  timestamptz NOT NULL,
+    UNIQUE (account_id, name)
 );
+CREATE INDEX profiles_oldest ON profiles (account_id, created_at, id);
+
+-- Logged-in browsers, keyed by the SHA-256 of the cookie token. Not profile
+-- data: a session belongs to an account and points at the profile it works
+-- in (cleared when that profile is deleted). The store checks that the
+-- profile is the account's own.
+CREATE TABLE web_sessions (
+    token_hash  text        NOT NULL PRIMARY KEY,
+    account_id  uuid        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    csrf_token  text        NOT NULL,
+    profile_id  uuid        REFERENCES profiles (id) ON DELETE SET NULL,
+    created_at  timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+CREATE INDEX web_sessions_account ON web_sessions (account_id);
+-- So deleting a profile finds its sessions without a scan.
+CREATE INDEX web_sessions_profile ON web_sessions (profile_id);
 
 CREATE TABLE screenings (
     profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,

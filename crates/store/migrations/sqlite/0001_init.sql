@@ -1,7 +1,8 @@
 -- needlewise schema, version 1 (SQLite).
 --
 -- Ids are UUIDs made by the application, stored as lowercase hyphenated
--- TEXT. Every table carries the owning profile_id in its primary key.
+-- TEXT. Every table of profile data carries the owning profile_id in its
+-- primary key (accounts and web_sessions are not profile data).
 -- Timestamps are INTEGER unix microseconds (UTC); civil dates are TEXT
 -- 'YYYY-MM-DD'; structured values are JSON TEXT.
 --
@@ -13,11 +14,45 @@
 -- Never edit this file once released: add 0002_*.sql instead. The store
 -- refuses to open a database whose applied migrations differ from these.
 
+-- Logins. Emails are stored lower-cased. The local account (the nil UUID)
+-- owns the command line's profiles: it has no email and no password, so it
+-- cannot log in, and the store refuses to delete it.
+CREATE TABLE accounts (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    email         TEXT    UNIQUE,
+    password_hash TEXT,
+    created_at    INTEGER NOT NULL,
+    CHECK ((email IS NULL) = (password_hash IS NULL))
+) STRICT, WITHOUT ROWID;
+INSERT INTO accounts (id, email, password_hash, created_at)
+VALUES ('00000000-0000-0000-0000-000000000000', NULL, NULL, CAST(strftime('%s', 'now') AS INTEGER) * 1000000);
+
+-- Profile names are unique within an account.
 CREATE TABLE profiles (
     id          TEXT    NOT NULL PRIMARY KEY,
-    name        TEXT    NOT NULL UNIQUE,
-    created_at  INTEGER NOT NULL
+    account_id  TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    name        TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (account_id, name)
 ) STRICT, WITHOUT ROWID;
+CREATE INDEX profiles_oldest ON profiles (account_id, created_at, id);
+
+-- Logged-in browsers, keyed by the SHA-256 of the cookie token. Not profile
+-- data: a session belongs to an account and points at the profile it works
+-- in (cleared when that profile is deleted). The store checks that the
+-- profile is the account's own.
+CREATE TABLE web_sessions (
+    token_hash  TEXT    NOT NULL PRIMARY KEY,
+    account_id  TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    csrf_token  TEXT    NOT NULL,
+    profile_id  TEXT    REFERENCES profiles (id) ON DELETE SET NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+CREATE INDEX web_sessions_account ON web_sessions (account_id);
+-- So deleting a profile finds its sessions without a scan.
+CREATE INDEX web_sessions_profile ON web_sessions (profile_id);
 
 CREATE TABLE screenings (
     profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
