@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
 use needlewise_core::answers::InvalidAnswers;
 use needlewise_core::hygiene::HygieneError;
-use needlewise_core::ids::ProfileId;
+use needlewise_core::ids::{AccountId, ProfileId};
 use needlewise_core::records::Profile;
 use needlewise_store::{Store, StoreError};
 use uuid::Uuid;
@@ -124,13 +124,23 @@ impl App {
         if let Some(s) = self.store.get() {
             return Ok(s.as_ref());
         }
-        let opened = needlewise_store::open(&self.store_url).map_err(|e| {
+        let opened = self.open_store()?;
+        Ok(self.store.get_or_init(|| opened).as_ref())
+    }
+
+    /// Opens a store of its own (the web server shares it across threads).
+    pub fn open_store(&self) -> Result<Box<dyn Store>, Failure> {
+        needlewise_store::open(&self.store_url).map_err(|e| {
             Failure::Other(anyhow::Error::new(e).context(format!(
                 "could not open the store at {}",
                 redact(&self.store_url)
             )))
-        })?;
-        Ok(self.store.get_or_init(|| opened).as_ref())
+        })
+    }
+
+    /// How far `--now` is from the real clock (zero without it).
+    pub fn now_offset(&self) -> jiff::SignedDuration {
+        self.now.duration_since(Timestamp::now())
     }
 
     pub fn zoned(&self, t: Timestamp) -> ZonedDateTime {
@@ -146,14 +156,15 @@ impl App {
         self.zoned(t).strftime("%Y-%m-%d %H:%M").to_string()
     }
 
-    /// The selected profile, created on first use.
+    /// The selected profile of the local account, created on first use.
     pub fn profile(&self) -> Result<Profile, Failure> {
         let store = self.store()?;
-        if let Some(p) = store.profile_by_name(&self.profile_name)? {
+        if let Some(p) = store.profile_by_name(AccountId::LOCAL, &self.profile_name)? {
             return Ok(p);
         }
         let profile = Profile {
             id: ProfileId(Uuid::now_v7()),
+            account_id: AccountId::LOCAL,
             name: self.profile_name.clone(),
             created_at: self.now,
         };

@@ -66,6 +66,11 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the web app (SQLite in the data dir by default), at
+    /// http://127.0.0.1:8080 unless told otherwise.
+    Serve(cmd::serve::Args),
+    /// Print a documented example configuration file.
+    DefaultConfig,
     /// Check whether microneedling at home is safe for you.
     ///
     /// With --answers, reads a JSON answer file (see docs/answers.md or
@@ -112,6 +117,8 @@ fn run(cli: Cli) -> Result<Exit, Failure> {
     needlewise_core::try_evidence().map_err(|e| Failure::Other(anyhow::anyhow!("{e}")))?;
     let app = app::App::new(&cli.global)?;
     match cli.command {
+        Command::Serve(args) => cmd::serve::run(&app, args),
+        Command::DefaultConfig => cmd::serve::default_config(),
         Command::Screen(args) => cmd::screen::run(&app, args),
         Command::Ready(args) => cmd::ready::run(&app, args),
         Command::Roller(args) => cmd::roller::run(&app, args),

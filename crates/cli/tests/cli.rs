@@ -629,3 +629,27 @@ fn coverage_shows_what_fifteen_seconds_really_gives() {
         Some(2)
     );
 }
+
+#[test]
+fn default_config_prints_a_valid_documented_example() {
+    let env = Env::new();
+    let text = env.ok(T0, &["default-config"], 0);
+    assert!(text.contains("listen = \"127.0.0.1:8080\"") && text.contains("# "));
+    let parsed: needlewise_web::Config = toml::from_str(&text).unwrap();
+    assert_eq!(
+        parsed,
+        needlewise_web::Config::default(),
+        "the example shows the defaults"
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_config_file_and_names_it() {
+    let env = Env::new();
+    let path = env.path("bad.toml");
+    std::fs::write(&path, "listen = 8080\nsesion_hours = 2\n").unwrap();
+    let out = env.run(T0, &["serve", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.toml"), "{err}");
+}

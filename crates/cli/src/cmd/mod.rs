@@ -9,14 +9,14 @@ pub mod profile;
 pub mod ready;
 pub mod roller;
 pub mod screen;
+pub mod serve;
 pub mod session;
 
-use needlewise_core::evidence as evidence_base;
 use needlewise_core::hygiene::{Device, HygieneState};
 use needlewise_core::readiness::ReadinessFacts;
 use needlewise_core::records::Profile;
-use needlewise_core::schedule::{LastSession, NextSession, next_session};
-use needlewise_core::screening::Verdict;
+use needlewise_core::schedule::NextSession;
+use needlewise_store::facts;
 
 use crate::app::{App, Failure, bad};
 
@@ -67,13 +67,7 @@ pub fn resolve_device(
 
 /// The schedule for the profile now.
 pub fn schedule(app: &App, profile: &Profile) -> Result<NextSession, Failure> {
-    let store = app.store()?;
-    let last = store.last_session(profile.id)?.map(|s| LastSession {
-        date: s.local_date,
-        needle_length_mm: s.needle_length_mm,
-    });
-    let locked = !store.open_episodes(profile.id)?.is_empty();
-    Ok(next_session(evidence_base(), last, locked, app.today()))
+    Ok(facts::schedule(app.store()?, profile.id, app.today())?)
 }
 
 /// What needlewise knows for today's readiness gate.
@@ -82,33 +76,15 @@ pub fn readiness_facts(
     profile: &Profile,
     device: Option<&Device>,
 ) -> Result<ReadinessFacts, Failure> {
-    let store = app.store()?;
-    let screening = store.latest_screening(profile.id)?;
-    let planned_zones = screening
-        .as_ref()
-        .and_then(|s| s.result.get("zones"))
-        .and_then(|z| serde_json::from_value(z.clone()).ok())
-        .unwrap_or_default();
-    let rules = &evidence_base().defaults.hygiene;
-    let next = schedule(app, profile)?;
-    Ok(ReadinessFacts {
-        planned_zones,
-        screening_verdict: screening.map(|s| s.verdict),
-        device_ready: device.is_some_and(|d| d.is_ready(rules)),
-        device_replacement_due: device.is_some_and(|d| d.replacement_due(rules)),
-        earliest_next_session: next.earliest(),
-        symptom_lock: matches!(next, NextSession::Locked { .. }),
-    })
+    Ok(facts::readiness(
+        app.store()?,
+        profile.id,
+        device,
+        app.today(),
+    )?)
 }
 
 /// The needle length the latest screening cleared.
-pub fn screened_needle(app: &App, profile: &Profile) -> Result<Option<(Verdict, f64)>, Failure> {
-    Ok(app.store()?.latest_screening(profile.id)?.map(|s| {
-        let mm = s
-            .result
-            .get("needle_length_mm")
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0);
-        (s.verdict, mm)
-    }))
+pub fn screened_needle(app: &App, profile: &Profile) -> Result<Option<f64>, Failure> {
+    Ok(facts::screened_needle(app.store()?, profile.id)?)
 }

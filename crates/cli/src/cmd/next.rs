@@ -13,7 +13,7 @@ pub fn run(app: &App) -> Result<Exit, Failure> {
     let sessions = app.store()?.sessions(profile.id)?;
     let needle = match sessions.first() {
         Some(s) => Some(s.needle_length_mm),
-        None => super::screened_needle(app, &profile)?.map(|(_, mm)| mm),
+        None => super::screened_needle(app, &profile)?,
     };
     let course = needle.map(|mm| {
         let start = sessions.last().map_or(app.today(), |s| s.local_date);

@@ -1,6 +1,7 @@
-//! `needlewise profile`: the profiles of a household.
+//! `needlewise profile`: the profiles of a household (all of them in the
+//! local account).
 
-use needlewise_core::ids::ProfileId;
+use needlewise_core::ids::{AccountId, ProfileId};
 use needlewise_core::records::Profile;
 use uuid::Uuid;
 
@@ -39,6 +40,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             }
             let profile = Profile {
                 id: ProfileId(Uuid::now_v7()),
+                account_id: AccountId::LOCAL,
                 name,
                 created_at: app.now,
             };
@@ -53,7 +55,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             }
         }
         ProfileCommand::List => {
-            let profiles = store.profiles()?;
+            let profiles = store.profiles(AccountId::LOCAL)?;
             if app.json {
                 output::json(&profiles)?;
             } else if profiles.is_empty() {
@@ -67,7 +69,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             }
         }
         ProfileCommand::Delete { name, yes } => {
-            let Some(profile) = store.profile_by_name(&name)? else {
+            let Some(profile) = store.profile_by_name(AccountId::LOCAL, &name)? else {
                 return Err(bad(format!("no profile called {name:?}")));
             };
             if !yes {

@@ -366,7 +366,7 @@ fn check_needle(
     profile: &needlewise_core::records::Profile,
     device: &Device,
 ) -> Result<(), Failure> {
-    if let Some((_, screened)) = super::screened_needle(app, profile)?
+    if let Some(screened) = super::screened_needle(app, profile)?
         && device.kind.needle_length_mm() > screened + 1e-9
     {
         return Err(bad(format!(

@@ -1,0 +1,56 @@
+//! `needlewise serve` and `needlewise default-config`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use needlewise_web::{AppState, Config, DEFAULT_CONFIG};
+
+use crate::app::{App, Exit, Failure, bad};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A configuration file (see `needlewise default-config`).
+    #[arg(long, env = "NEEDLEWISE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+pub fn default_config() -> Result<Exit, Failure> {
+    print!("{DEFAULT_CONFIG}");
+    Ok(Exit::Ok)
+}
+
+/// Layers defaults < file < environment < flags, then serves.
+pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(|e| bad(e.to_string()))?,
+        None => Config::default(),
+    };
+    config = config
+        .apply_env(|k| std::env::var(k).ok())
+        .map_err(|e| bad(e.to_string()))?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    config.validate().map_err(|e| bad(e.to_string()))?;
+    let store = app.open_store()?;
+    // --now shifts the server's clock: time still passes, from that moment.
+    let offset = app.now_offset();
+    let clock = Arc::new(move || {
+        Timestamp::now()
+            .checked_add(offset)
+            .unwrap_or(Timestamp::MAX)
+    });
+    let state = AppState::new(Arc::from(store), config, clock, TimeZone::system());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other(e.into()))?;
+    runtime.block_on(needlewise_web::serve(state))?;
+    Ok(Exit::Ok)
+}

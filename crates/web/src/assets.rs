@@ -1,0 +1,38 @@
+//! Static assets, embedded in the binary.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+use crate::error::WebError;
+
+#[derive(RustEmbed)]
+#[folder = "assets/"]
+struct Assets;
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("json") => "application/json",
+        Some("wav") => "audio/wav",
+        _ => "application/octet-stream",
+    }
+}
+
+pub async fn serve(Path(path): Path<String>) -> Result<Response, WebError> {
+    let file = Assets::get(&path).ok_or(WebError::NotFound)?;
+    let mut response = file.data.into_owned().into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&path)),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    Ok(response)
+}

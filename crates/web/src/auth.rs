@@ -1,0 +1,328 @@
+//! Accounts, server-side sessions, CSRF and log-in rate limits.
+
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use jiff::{SignedDuration, Timestamp};
+use needlewise_core::ids::{AccountId, ProfileId};
+use needlewise_core::records::{Account, Profile};
+use needlewise_store::WebSession;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::WebError;
+use crate::{AppState, blocking};
+
+/// The session cookie's name: `__Host-` when served over TLS.
+pub fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies() {
+        "__Host-nw_session"
+    } else {
+        "nw_session"
+    }
+}
+
+/// A `Set-Cookie` value for a new session token.
+pub fn session_cookie(state: &AppState, token: &str) -> String {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = i64::from(state.config.session_hours) * 3600;
+    format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        cookie_name(state)
+    )
+}
+
+/// A `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie(state: &AppState) -> String {
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+        cookie_name(state)
+    )
+}
+
+/// 32 random bytes as hex.
+pub fn random_token() -> Result<String, WebError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
+    Ok(hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The store keeps only this hash of a session token.
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Compares secrets in constant time.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Hashes a password with argon2id, off the async executor.
+pub async fn hash_password(password: String) -> Result<String, WebError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| WebError::Internal(anyhow::anyhow!("hashing failed: {e}")))
+    })
+    .await?
+}
+
+/// Checks a password, off the executor. With no account, it verifies
+/// against a dummy hash so that unknown emails take as long as known ones.
+pub async fn verify_password(hash: Option<String>, password: String) -> Result<bool, WebError> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    tokio::task::spawn_blocking(move || {
+        let known = hash.is_some();
+        let hash = match hash {
+            Some(h) => h,
+            None => DUMMY
+                .get_or_init(|| {
+                    let salt = SaltString::encode_b64(b"needlewise-dummy")
+                        .unwrap_or_else(|_| SaltString::generate(&mut OsRng));
+                    Argon2::default()
+                        .hash_password(b"dummy password", &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                })
+                .clone(),
+        };
+        let ok = PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        Ok(known && ok)
+    })
+    .await?
+}
+
+/// Checks an email and password at sign-up, naming what is wrong.
+pub fn check_credentials(email: &str, password: &str) -> Result<String, WebError> {
+    let email = email.trim().to_lowercase();
+    let at = email.find('@');
+    if email.len() > 254
+        || at.is_none_or(|i| i == 0 || i == email.len() - 1)
+        || email.contains(char::is_whitespace)
+    {
+        return Err(WebError::BadInput(
+            "email: enter an address such as name@example.org".into(),
+        ));
+    }
+    let chars = password.chars().count();
+    if chars < 10 {
+        return Err(WebError::BadInput(
+            "password: use at least 10 characters".into(),
+        ));
+    }
+    if chars > 200 {
+        return Err(WebError::BadInput(
+            "password: use at most 200 characters".into(),
+        ));
+    }
+    Ok(email)
+}
+
+/// Starts a session for an account: a fresh token every time (so the id
+/// rotates at every log-in), stored only as its hash.
+pub async fn start_session(
+    state: &AppState,
+    account: AccountId,
+    profile: Option<ProfileId>,
+) -> Result<String, WebError> {
+    let token = random_token()?;
+    let now = state.now();
+    let session = WebSession {
+        token_hash: token_hash(&token),
+        account_id: account,
+        csrf_token: random_token()?,
+        profile_id: profile,
+        created_at: now,
+        expires_at: now
+            .checked_add(SignedDuration::from_hours(i64::from(
+                state.config.session_hours,
+            )))
+            .unwrap_or(Timestamp::MAX),
+    };
+    blocking(state, move |s| s.create_web_session(&session)).await?;
+    Ok(token)
+}
+
+/// Creates an account with its first profile.
+pub async fn sign_up(
+    state: &AppState,
+    email: String,
+    password: String,
+) -> Result<(Account, Profile), WebError> {
+    let hash = hash_password(password).await?;
+    let now = state.now();
+    let account = Account {
+        id: AccountId(Uuid::now_v7()),
+        email,
+        password_hash: hash,
+        created_at: now,
+    };
+    let profile = Profile {
+        id: ProfileId(Uuid::now_v7()),
+        account_id: account.id,
+        name: "me".into(),
+        created_at: now,
+    };
+    let (a, p) = (account.clone(), profile.clone());
+    blocking(state, move |s| {
+        s.create_account(&a)?;
+        s.create_profile(&p)
+    })
+    .await
+    .map_err(|e| match e {
+        WebError::Conflict(_) => {
+            WebError::Conflict("an account with this email exists; log in instead".into())
+        }
+        other => other,
+    })?;
+    Ok((account, profile))
+}
+
+/// The logged-in browser: its session, account and current profile.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub session: WebSession,
+    pub profile: Profile,
+    pub profiles: Vec<Profile>,
+}
+
+impl Auth {
+    /// Refuses a state change that does not carry the session's token.
+    pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
+        if same(token, &self.session.csrf_token) {
+            Ok(())
+        } else {
+            Err(WebError::Csrf)
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The session token from the request's cookie, if any.
+pub fn token_from(parts: &Parts, state: &AppState) -> Option<String> {
+    cookie(parts, cookie_name(state))
+        .filter(|t| t.len() == 64)
+        .map(str::to_owned)
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = token_from(parts, state).ok_or(WebError::Unauthenticated)?;
+        let hash = token_hash(&token);
+        let now = state.now();
+        let found = blocking(state, move |s| {
+            let Some(session) = s.web_session(&hash, now)? else {
+                return Ok(None);
+            };
+            let profiles = s.profiles(session.account_id)?;
+            Ok(Some((session, profiles)))
+        })
+        .await?;
+        let (session, profiles) = found.ok_or(WebError::Unauthenticated)?;
+        let profile = session
+            .profile_id
+            .and_then(|id| profiles.iter().find(|p| p.id == id))
+            .or_else(|| profiles.first())
+            .cloned()
+            .ok_or(WebError::Unauthenticated)?;
+        Ok(Auth {
+            session,
+            profile,
+            profiles,
+        })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <Auth as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(auth) => Ok(Some(auth)),
+            Err(WebError::Unauthenticated) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The client's address, when the server was started with connection info
+/// (tests call the router directly and get `"local"`).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or_else(|| "local".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// Per-key log-in limits (address and email), in this instance's memory.
+pub type LoginLimiter = Arc<governor::DefaultKeyedRateLimiter<String>>;
+
+pub fn login_limiter(per_minute: u32) -> LoginLimiter {
+    let quota = governor::Quota::per_minute(
+        std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN),
+    );
+    Arc::new(governor::RateLimiter::keyed(quota))
+}

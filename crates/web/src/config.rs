@@ -1,0 +1,141 @@
+//! Configuration, layered: defaults < file < environment < flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The documented example, printed by `needlewise default-config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../needlewise.example.toml");
+
+/// Everything `needlewise serve` can be told.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite store lives; ignored with `database_url`.
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL.
+    pub database_url: Option<String>,
+    /// The address people reach needlewise at. When it starts with
+    /// `https://`, cookies are marked `Secure` and take the `__Host-` prefix.
+    pub public_url: Option<String>,
+    /// How long a login lasts, in hours.
+    pub session_hours: u32,
+    /// Log-in attempts allowed per address and minute.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: None,
+            database_url: None,
+            public_url: None,
+            session_hours: 24 * 14,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("public_url", &self.public_url)
+            .field("session_hours", &self.session_hours)
+            .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .finish()
+    }
+}
+
+/// Why the configuration could not be loaded. Each message names the
+/// source and the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read it: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{var}: {message}")]
+    Env { var: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a config file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Applies `NEEDLEWISE_*` variables from `get` (the environment, in
+    /// production; a map, in tests).
+    pub fn apply_env(
+        mut self,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        if let Some(v) = get("NEEDLEWISE_LISTEN") {
+            self.listen = v.parse().map_err(|_| ConfigError::Env {
+                var: "NEEDLEWISE_LISTEN",
+                message: format!("{v:?} is not an address such as 127.0.0.1:8080"),
+            })?;
+        }
+        if let Some(v) = get("NEEDLEWISE_DATA_DIR") {
+            self.data_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("NEEDLEWISE_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("NEEDLEWISE_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        Ok(self)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.session_hours == 0 || self.session_hours > 24 * 90 {
+            return Err(ConfigError::Invalid(
+                "session_hours must be from 1 to 2160".into(),
+            ));
+        }
+        if self.login_attempts_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "login_attempts_per_minute must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url {url:?} must start with http:// or https://"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Cookies are `Secure` and `__Host-` only when served over TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}

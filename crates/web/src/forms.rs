@@ -1,0 +1,225 @@
+//! HTML forms to typed answers, and questions to form fields.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use needlewise_core::answers::{Answers, InvalidAnswers};
+use needlewise_core::engine::applicable_questions;
+use needlewise_core::evidence::{Condition, Question, QuestionKind, Questionnaire};
+use needlewise_core::zone::Zone;
+use serde_json::{Value, json};
+
+use crate::error::WebError;
+
+/// A urlencoded body as ordered pairs; repeated names are kept.
+pub fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The first value of a field.
+pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn all<'a>(pairs: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pairs
+        .iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Rows offered for past procedures.
+pub const PROCEDURE_ROWS: usize = 3;
+
+/// Turns a form into answers for a questionnaire. Questions that do not
+/// apply given the other answers are dropped, so a hidden field left filled
+/// in cannot change the result.
+pub fn answers(
+    q: &Questionnaire,
+    pairs: &[(String, String)],
+    today: Date,
+) -> Result<Answers, InvalidAnswers> {
+    let mut json = serde_json::Map::new();
+    for question in q.questions.iter().filter(|q| !q.fact) {
+        if let Some(v) = value(question, pairs) {
+            json.insert(question.id.clone(), v);
+        }
+    }
+    let mut answers = Answers::from_json(q, &Value::Object(json.clone()), today)?;
+    loop {
+        let applicable: Vec<&str> = applicable_questions(q, &answers)
+            .map(|q| q.id.as_str())
+            .collect();
+        let before = json.len();
+        json.retain(|id, _| applicable.contains(&id.as_str()));
+        if json.len() == before {
+            return Ok(answers);
+        }
+        answers = Answers::from_json(q, &Value::Object(json.clone()), today)?;
+    }
+}
+
+fn value(question: &Question, pairs: &[(String, String)]) -> Option<Value> {
+    let id = question.id.as_str();
+    let one = field(pairs, id).map(str::trim).filter(|v| !v.is_empty());
+    match &question.kind {
+        QuestionKind::Bool => one.map(|v| match v {
+            "yes" | "true" => Value::Bool(true),
+            "no" | "false" => Value::Bool(false),
+            other => Value::String(other.to_owned()),
+        }),
+        QuestionKind::Integer { .. } => one.map(|v| {
+            v.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(v.to_owned()))
+        }),
+        QuestionKind::Number { .. } => one.map(|v| {
+            v.replace(',', ".")
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(v.to_owned()))
+        }),
+        QuestionKind::Choice { .. } | QuestionKind::Date => {
+            one.map(|v| Value::String(v.to_owned()))
+        }
+        QuestionKind::Exposure => one.map(|v| match v {
+            "date" => Value::String(
+                field(pairs, &format!("{id}_date"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            ),
+            other => Value::String(other.to_owned()),
+        }),
+        QuestionKind::Zones => Some(Value::Array(
+            all(pairs, id)
+                .map(|z| Value::String(z.to_owned()))
+                .collect(),
+        )),
+        QuestionKind::Procedures => {
+            let rows: Vec<Value> = (0..PROCEDURE_ROWS)
+                .filter_map(|n| {
+                    let kind = field(pairs, &format!("{id}_kind_{n}")).filter(|k| !k.is_empty())?;
+                    let date = field(pairs, &format!("{id}_date_{n}")).unwrap_or_default();
+                    let zones_name = format!("{id}_zones_{n}");
+                    let zones: Vec<&str> = all(pairs, &zones_name).collect();
+                    Some(json!({"kind": kind, "date": date, "zones": zones}))
+                })
+                .collect();
+            Some(Value::Array(rows))
+        }
+    }
+}
+
+/// A question, ready for a template.
+#[derive(Debug, Clone)]
+pub struct FieldView {
+    pub id: String,
+    pub prompt: String,
+    pub help: String,
+    pub kind: &'static str,
+    pub min: String,
+    pub max: String,
+    pub step: &'static str,
+    pub options: Vec<(String, String)>,
+    pub zones: Vec<(String, String)>,
+    /// JSON of the condition under which it is asked (for the small script
+    /// that hides questions that do not apply).
+    pub show_if: String,
+    pub conditional: bool,
+}
+
+/// The fields of a questionnaire, facts left out.
+pub fn fields(q: &Questionnaire) -> Vec<FieldView> {
+    q.questions
+        .iter()
+        .filter(|q| !q.fact)
+        .map(|question| {
+            let (kind, min, max, step, options) = match &question.kind {
+                QuestionKind::Bool => ("bool", String::new(), String::new(), "", yes_no()),
+                QuestionKind::Integer { min, max } => {
+                    ("number", min.to_string(), max.to_string(), "1", vec![])
+                }
+                QuestionKind::Number { min, max } => {
+                    ("number", min.to_string(), max.to_string(), "0.01", vec![])
+                }
+                QuestionKind::Choice { options } => (
+                    "choice",
+                    String::new(),
+                    String::new(),
+                    "",
+                    options
+                        .iter()
+                        .map(|o| (o.clone(), o.replace('_', " ")))
+                        .collect(),
+                ),
+                QuestionKind::Exposure => ("exposure", String::new(), String::new(), "", vec![]),
+                QuestionKind::Zones => ("zones", String::new(), String::new(), "", vec![]),
+                QuestionKind::Procedures => (
+                    "procedures",
+                    String::new(),
+                    String::new(),
+                    "",
+                    procedure_kinds(),
+                ),
+                QuestionKind::Date => ("date", String::new(), String::new(), "", vec![]),
+            };
+            FieldView {
+                id: question.id.clone(),
+                prompt: question.prompt.clone(),
+                help: question.help.clone().unwrap_or_default(),
+                kind,
+                min,
+                max,
+                step,
+                options,
+                zones: Zone::ALL
+                    .iter()
+                    .map(|z| (z.id().to_owned(), z.label().to_owned()))
+                    .collect(),
+                show_if: question
+                    .enable_when
+                    .as_ref()
+                    .map(condition_json)
+                    .unwrap_or_default(),
+                conditional: question.enable_when.is_some(),
+            }
+        })
+        .collect()
+}
+
+fn yes_no() -> Vec<(String, String)> {
+    vec![("yes".into(), "Yes".into()), ("no".into(), "No".into())]
+}
+
+fn procedure_kinds() -> Vec<(String, String)> {
+    ["surgery", "filler", "botox", "peel", "laser", "waxing"]
+        .into_iter()
+        .map(|k| (k.to_owned(), k.to_owned()))
+        .collect()
+}
+
+fn condition_json(c: &Condition) -> String {
+    serde_json::to_string(c).unwrap_or_default()
+}
+
+/// Reads a required field, naming it when missing.
+pub fn required<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, WebError> {
+    field(pairs, name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| WebError::BadInput(format!("{name}: this field is required")))
+}
+
+/// The numbered rows offered for procedures in a template.
+pub fn procedure_rows() -> Vec<usize> {
+    (0..PROCEDURE_ROWS).collect()
+}
+
+/// For templates that echo a previous answer set.
+pub type Prefill = BTreeMap<String, String>;

@@ -1,0 +1,157 @@
+//! The needlewise web app: server-rendered HTML with a little vanilla JS,
+//! and a JSON API, over the same core and store as the command line.
+//!
+//! Handlers parse input, call the pure core, and run store calls on the
+//! blocking pool (the store is synchronous). Security headers are added in
+//! one middleware ([`security`]); every state change checks a CSRF token.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod forms;
+pub mod pages;
+pub mod security;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use needlewise_store::{Store, StoreError};
+
+pub use config::{Config, ConfigError, DEFAULT_CONFIG};
+use error::WebError;
+
+/// Where the server reads the time. Tests and the browser suite's fake
+/// clock use a fixed or shifted one.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub tz: TimeZone,
+    pub login_limiter: auth::LoginLimiter,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config, clock: Clock, tz: TimeZone) -> AppState {
+        let limiter = auth::login_limiter(config.login_attempts_per_minute);
+        AppState {
+            store,
+            config: Arc::new(config),
+            clock,
+            tz,
+            login_limiter: limiter,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    pub fn today(&self) -> jiff::civil::Date {
+        self.now().to_zoned_datetime(self.tz.clone()).date()
+    }
+
+    /// A moment in local time, to the minute.
+    pub fn local(&self, t: Timestamp) -> String {
+        t.to_zoned_datetime(self.tz.clone())
+            .strftime("%a %-d %b %Y, %H:%M")
+            .to_string()
+    }
+}
+
+/// Runs a store call on the blocking pool.
+pub async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = state.store.clone();
+    Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home::show))
+        .route(
+            "/signup",
+            get(pages::account::signup_form).post(pages::account::signup),
+        )
+        .route(
+            "/login",
+            get(pages::account::login_form).post(pages::account::login),
+        )
+        .route("/logout", post(pages::account::logout))
+        .route(
+            "/profiles",
+            get(pages::account::profiles).post(pages::account::add_profile),
+        )
+        .route("/profiles/switch", post(pages::account::switch_profile))
+        .route(
+            "/screening",
+            get(pages::screening::form).post(pages::screening::submit),
+        )
+        .route("/screening/result", get(pages::screening::latest))
+        .route(
+            "/devices",
+            get(pages::devices::list).post(pages::devices::add),
+        )
+        .route("/devices/{id}/{action}", post(pages::devices::transition))
+        .route("/ready", get(pages::ready::form).post(pages::ready::submit))
+        .route(
+            "/aftercare",
+            get(pages::aftercare::show).post(pages::aftercare::product),
+        )
+        .route(
+            "/checkin",
+            get(pages::checkin::form).post(pages::checkin::submit),
+        )
+        .route("/checkin/{episode}/resolve", post(pages::checkin::resolve))
+        .route(
+            "/session",
+            get(pages::session::show).post(pages::session::complete),
+        )
+        .route("/schedule", get(pages::schedule::show))
+        .route("/evidence", get(pages::evidence::show))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api", api::router())
+        .route("/assets/{*path}", get(assets::serve))
+        .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let addr = state.config.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    eprintln!("needlewise is running at http://{}", listener.local_addr()?);
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

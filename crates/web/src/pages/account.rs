@@ -1,0 +1,174 @@
+//! Sign-up, log-in, log-out and profiles.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use needlewise_core::ids::ProfileId;
+use needlewise_core::records::Profile;
+use uuid::Uuid;
+
+use super::{checked_form, page, see_other, see_other_with_cookie};
+use crate::auth::{self, Auth, ClientIp};
+use crate::error::WebError;
+use crate::views::{AuthPage, Chrome, ProfilesPage};
+use crate::{AppState, blocking, forms};
+
+fn auth_page(signup: bool, email: String, message: String) -> AuthPage {
+    let heading = if signup {
+        "Create an account"
+    } else {
+        "Log in"
+    };
+    AuthPage {
+        chrome: Chrome::public(heading),
+        heading,
+        action: if signup { "/signup" } else { "/login" },
+        signup,
+        email,
+        message,
+    }
+}
+
+pub async fn signup_form() -> Response {
+    page(&auth_page(true, String::new(), String::new()))
+}
+
+pub async fn login_form() -> Response {
+    page(&auth_page(false, String::new(), String::new()))
+}
+
+fn bad_form(signup: bool, email: &str, e: WebError) -> Response {
+    let status = e.status();
+    let mut r = page(&auth_page(signup, email.to_owned(), e.to_string()));
+    *r.status_mut() = status;
+    r
+}
+
+pub async fn signup(State(state): State<AppState>, body: Bytes) -> Result<Response, WebError> {
+    let pairs = forms::pairs(&body);
+    let email = forms::field(&pairs, "email").unwrap_or_default();
+    let password = forms::field(&pairs, "password").unwrap_or_default();
+    let email = match auth::check_credentials(email, password) {
+        Ok(e) => e,
+        Err(e) => return Ok(bad_form(true, email, e)),
+    };
+    let (account, profile) = match auth::sign_up(&state, email.clone(), password.to_owned()).await {
+        Ok(created) => created,
+        Err(e @ WebError::Conflict(_)) => return Ok(bad_form(true, &email, e)),
+        Err(e) => return Err(e),
+    };
+    let token = auth::start_session(&state, account.id, Some(profile.id)).await?;
+    Ok(see_other_with_cookie(
+        "/screening",
+        auth::session_cookie(&state, &token),
+    ))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = forms::pairs(&body);
+    let email = forms::field(&pairs, "email")
+        .unwrap_or_default()
+        .trim()
+        .to_lowercase();
+    let password = forms::field(&pairs, "password")
+        .unwrap_or_default()
+        .to_owned();
+    if state.login_limiter.check_key(&format!("ip:{ip}")).is_err()
+        || state
+            .login_limiter
+            .check_key(&format!("email:{email}"))
+            .is_err()
+    {
+        return Ok(bad_form(false, &email, WebError::RateLimited));
+    }
+    let lookup = email.clone();
+    let account = blocking(&state, move |s| s.account_by_email(&lookup)).await?;
+    let ok =
+        auth::verify_password(account.as_ref().map(|a| a.password_hash.clone()), password).await?;
+    let Some(account) = account.filter(|_| ok) else {
+        return Ok(bad_form(
+            false,
+            &email,
+            WebError::BadInput("the email or password is not right".into()),
+        ));
+    };
+    let id = account.id;
+    let first = blocking(&state, move |s| s.profiles(id))
+        .await?
+        .first()
+        .map(|p| p.id);
+    let token = auth::start_session(&state, account.id, first).await?;
+    Ok(see_other_with_cookie(
+        "/",
+        auth::session_cookie(&state, &token),
+    ))
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    checked_form(&auth, &body)?;
+    let hash = auth.session.token_hash.clone();
+    blocking(&state, move |s| s.delete_web_session(&hash)).await?;
+    Ok(see_other_with_cookie("/login", auth::clear_cookie(&state)))
+}
+
+pub async fn profiles(auth: Auth) -> Response {
+    let profiles = auth
+        .profiles
+        .iter()
+        .map(|p| (p.id.to_string(), p.name.clone(), p.id == auth.profile.id))
+        .collect();
+    page(&ProfilesPage {
+        chrome: Chrome::new("Profiles", "", &auth),
+        profiles,
+    })
+}
+
+pub async fn add_profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let name = forms::required(&pairs, "name")?.to_owned();
+    if name.chars().count() > 60 {
+        return Err(WebError::BadInput("name: at most 60 characters".into()));
+    }
+    let profile = Profile {
+        id: ProfileId(Uuid::now_v7()),
+        account_id: auth.session.account_id,
+        name,
+        created_at: state.now(),
+    };
+    let hash = auth.session.token_hash.clone();
+    blocking(&state, move |s| {
+        s.create_profile(&profile)?;
+        s.set_web_session_profile(&hash, profile.id)
+    })
+    .await?;
+    Ok(see_other("/"))
+}
+
+pub async fn switch_profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let id: ProfileId = forms::required(&pairs, "profile")?
+        .parse()
+        .map_err(|_| WebError::NotFound)?;
+    if !auth.profiles.iter().any(|p| p.id == id) {
+        return Err(WebError::NotFound);
+    }
+    let hash = auth.session.token_hash.clone();
+    blocking(&state, move |s| s.set_web_session_profile(&hash, id)).await?;
+    Ok(see_other("/"))
+}

@@ -1,0 +1,82 @@
+//! The aftercare timeline and the serum gate.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use needlewise_core::aftercare::{GateDecision, serum_gate, timeline};
+use needlewise_core::evidence;
+use needlewise_core::records::ProductUse;
+
+use super::{checked_form, page};
+use crate::auth::Auth;
+use crate::error::WebError;
+use crate::views::{AftercarePage, Chrome, StepView};
+use crate::{AppState, blocking, forms};
+
+async fn render(
+    state: &AppState,
+    auth: &Auth,
+    decision: Option<GateDecision>,
+) -> Result<Response, WebError> {
+    let profile = auth.profile.id;
+    let session = blocking(state, move |s| s.last_session(profile)).await?;
+    let now = state.now();
+    let (when, steps) = match &session {
+        None => (String::new(), Vec::new()),
+        Some(s) => (
+            state.local(s.ended_at),
+            timeline(evidence(), s.ended_at, now)
+                .into_iter()
+                .map(|step| StepView {
+                    title: step.title,
+                    avoid: step.avoid,
+                    until: state.local(step.until),
+                    active: step.active,
+                    explanation: step.explanation,
+                })
+                .collect(),
+        ),
+    };
+    Ok(page(&AftercarePage {
+        chrome: Chrome::new("Aftercare", "aftercare", auth),
+        session: when,
+        steps,
+        decision: decision.map(|d| (d.allowed, d.product, d.reason)),
+    }))
+}
+
+pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    render(&state, &auth, None).await
+}
+
+/// Asks the serum gate; an allowed product is recorded as applied.
+pub async fn product(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let name = forms::required(&pairs, "product")?.to_owned();
+    if name.chars().count() > 200 {
+        return Err(WebError::BadInput("product: at most 200 characters".into()));
+    }
+    let profile = auth.profile.id;
+    let Some(session) = blocking(&state, move |s| s.last_session(profile)).await? else {
+        return render(&state, &auth, None).await;
+    };
+    let now = state.now();
+    let decision = serum_gate(evidence(), &name, session.ended_at, now);
+    if decision.allowed {
+        let used = ProductUse {
+            name: decision.product.clone(),
+            category: decision.category.clone(),
+            applied_at: now,
+            allowed: true,
+        };
+        blocking(&state, move |s| {
+            s.add_product_use(profile, session.id, &used)
+        })
+        .await?;
+    }
+    render(&state, &auth, Some(decision)).await
+}

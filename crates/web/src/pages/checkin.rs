@@ -1,0 +1,119 @@
+//! Symptom check-ins and red flags.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use needlewise_core::evidence;
+use needlewise_core::ids::{CheckinId, EpisodeId};
+use needlewise_core::records::{CheckinRecord, Episode};
+use needlewise_core::triage::assess;
+use uuid::Uuid;
+
+use super::{checked_form, page, see_other};
+use crate::auth::Auth;
+use crate::error::WebError;
+use crate::views::{self, CheckinForm, CheckinResultPage, Chrome};
+use crate::{AppState, blocking, forms};
+
+pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let profile = auth.profile.id;
+    let (session, open, history) = blocking(&state, move |s| {
+        Ok((
+            s.last_session(profile)?,
+            s.open_episodes(profile)?,
+            s.checkins(profile)?,
+        ))
+    })
+    .await?;
+    Ok(page(&CheckinForm {
+        chrome: Chrome::new("Check-in", "checkin", &auth),
+        has_session: session.is_some(),
+        session: session.map(|s| state.local(s.ended_at)).unwrap_or_default(),
+        open: open
+            .iter()
+            .map(|e| {
+                (
+                    e.id.to_string(),
+                    state.local(e.opened_at),
+                    e.level.id().replace('_', " "),
+                )
+            })
+            .collect(),
+        history: history
+            .iter()
+            .take(20)
+            .map(|c| {
+                (
+                    state.local(c.at),
+                    c.level.id().to_owned(),
+                    c.level.id().replace('_', " "),
+                )
+            })
+            .collect(),
+        fields: forms::fields(&evidence().checkin),
+        procedure_rows: forms::procedure_rows(),
+    }))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let base = evidence();
+    let today = state.today();
+    let now = state.now();
+    let answers = forms::answers(&base.checkin, &pairs, today)?;
+    let profile = auth.profile.id;
+    let session = blocking(&state, move |s| s.last_session(profile))
+        .await?
+        .ok_or_else(|| WebError::BadInput("no session to check in about yet".into()))?;
+    let triage = assess(base, &answers, session.ended_at, now, today)?;
+    let record = CheckinRecord {
+        id: CheckinId(Uuid::now_v7()),
+        profile_id: profile,
+        session_id: Some(session.id),
+        at: now,
+        answers,
+        level: triage.level,
+        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
+    };
+    let episode = triage.locks_sessions.then(|| Episode {
+        id: EpisodeId(Uuid::now_v7()),
+        profile_id: profile,
+        checkin_id: record.id,
+        level: triage.level,
+        opened_at: now,
+        resolved_at: None,
+        resolution: String::new(),
+    });
+    blocking(&state, move |s| s.save_checkin(&record, episode.as_ref())).await?;
+    Ok(page(&CheckinResultPage {
+        chrome: Chrome::new("Check-in", "checkin", &auth),
+        level: triage.level.id().to_owned(),
+        headline: triage.headline.to_owned(),
+        locked: triage.locks_sessions,
+        reasons: views::reasons(&triage.reasons),
+    }))
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(episode): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
+    let note = forms::required(&pairs, "note")?.to_owned();
+    if note.chars().count() < 3 || note.chars().count() > 500 {
+        return Err(WebError::BadInput(
+            "note: say who cleared it and what they said (3 to 500 characters)".into(),
+        ));
+    }
+    let profile = auth.profile.id;
+    let now = state.now();
+    blocking(&state, move |s| s.resolve_episode(profile, id, now, &note)).await?;
+    Ok(see_other("/checkin"))
+}

@@ -1,0 +1,149 @@
+//! Rollers and pens, and their cleaning cycle.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use jiff::Timestamp;
+use needlewise_core::evidence;
+use needlewise_core::hygiene::{
+    Device, DeviceKind, HygieneEvent, HygieneState, PenSpec, RollerSpec,
+};
+use needlewise_core::ids::DeviceId;
+use uuid::Uuid;
+
+use super::{checked_form, page, see_other};
+use crate::auth::Auth;
+use crate::error::WebError;
+use crate::views::{Chrome, DeviceView, DevicesPage};
+use crate::{AppState, blocking, forms};
+
+/// The buttons that make sense in each state (action, label, secondary).
+fn actions(d: &Device) -> Vec<(&'static str, &'static str, bool)> {
+    let mut out = match (d.state, d.kind.is_pen()) {
+        (HygieneState::Retired, _) => return vec![],
+        (_, true) => vec![("cartridge", "New sterile cartridge fitted", false)],
+        (HygieneState::New | HygieneState::Used | HygieneState::Ready, false) => {
+            vec![("rinse", "Rinsed", false)]
+        }
+        (HygieneState::Rinsed, false) => vec![("soak", "Put to soak", false)],
+        (HygieneState::Soaking { .. }, false) => {
+            vec![("dry", "Out of the soak, air-drying", false)]
+        }
+        (HygieneState::Drying { .. }, false) => vec![("ready", "Dry and capped", false)],
+    };
+    out.push(("damage", "Report damage", true));
+    out.push(("retire", "Retire", true));
+    out
+}
+
+pub fn view(state: &AppState, d: &Device, now: Timestamp) -> DeviceView {
+    let status = d.status(now, &evidence().defaults.hygiene);
+    let spec = match d.kind {
+        DeviceKind::Roller(r) => format!(
+            "Roller: {} needles of {} mm on a {} × {} mm drum",
+            r.needle_count, r.needle_length_mm, r.drum_diameter_mm, r.drum_width_mm
+        ),
+        DeviceKind::Pen(p) => format!(
+            "Pen: {}-needle cartridges, {} mm",
+            p.needles_per_cartridge, p.needle_length_mm
+        ),
+    };
+    DeviceView {
+        id: d.id.to_string(),
+        name: d.name.clone(),
+        state: status.state.to_owned(),
+        spec,
+        next_step: status.next_step,
+        done_at: status
+            .step_done_at
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        done_at_local: status
+            .step_done_at
+            .map(|t| state.local(t))
+            .unwrap_or_default(),
+        uses: status.use_count,
+        uses_left: status.uses_left,
+        actions: actions(d),
+    }
+}
+
+pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let profile = auth.profile.id;
+    let devices = blocking(&state, move |s| s.devices(profile)).await?;
+    let now = state.now();
+    Ok(page(&DevicesPage {
+        chrome: Chrome::new("Your roller", "devices", &auth),
+        share: evidence().defaults.hygiene.share.explanation.clone(),
+        devices: devices.iter().map(|d| view(&state, d, now)).collect(),
+    }))
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let name = forms::required(&pairs, "name")?.to_owned();
+    let needle: f64 = forms::required(&pairs, "needle_mm")?
+        .replace(',', ".")
+        .parse()
+        .map_err(|_| WebError::BadInput("needle_mm: enter a length in mm, such as 0.25".into()))?;
+    let kind = match forms::field(&pairs, "kind") {
+        Some("pen") => DeviceKind::Pen(PenSpec {
+            needles_per_cartridge: 12,
+            needle_length_mm: needle,
+        }),
+        _ => DeviceKind::Roller(RollerSpec::standard_192(needle)),
+    };
+    let device = Device::new(
+        DeviceId(Uuid::now_v7()),
+        auth.profile.id,
+        name,
+        kind,
+        state.now(),
+    )?;
+    blocking(&state, move |s| s.add_device(&device)).await?;
+    Ok(see_other("/devices"))
+}
+
+/// Applies one step of the cycle. Another profile's device is not found.
+pub async fn transition(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
+    let event = match action.as_str() {
+        "rinse" => HygieneEvent::Rinse,
+        "soak" => HygieneEvent::Soak {
+            alcohol_percent: forms::field(&pairs, "alcohol")
+                .unwrap_or("70")
+                .trim()
+                .parse()
+                .map_err(|_| {
+                    WebError::BadInput("alcohol: enter a strength in percent, such as 70".into())
+                })?,
+        },
+        "dry" => HygieneEvent::Dry,
+        "ready" => HygieneEvent::MarkReady,
+        "cartridge" => HygieneEvent::FitCartridge,
+        "damage" => HygieneEvent::ReportDamage {
+            note: forms::field(&pairs, "note").unwrap_or_default().to_owned(),
+        },
+        "retire" => HygieneEvent::Retire {
+            reason: "retired in the web app".into(),
+        },
+        _ => return Err(WebError::NotFound),
+    };
+    let profile = auth.profile.id;
+    let device = blocking(&state, move |s| s.device(profile, id))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let next = device.apply(&event, state.now(), &evidence().defaults.hygiene)?;
+    blocking(&state, move |s| s.record_hygiene(&next, &event)).await?;
+    Ok(see_other("/devices"))
+}

@@ -1,0 +1,155 @@
+//! The screening form and its verdict.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use needlewise_core::evidence;
+use needlewise_core::ids::ScreeningId;
+use needlewise_core::records::ScreeningRecord;
+use needlewise_core::screening::{ScreeningResult, screen};
+use uuid::Uuid;
+
+use super::{checked_form, page, see_other};
+use crate::auth::Auth;
+use crate::error::WebError;
+use crate::views::{self, Chrome, ScreeningForm, ScreeningResultPage};
+use crate::{AppState, blocking, forms};
+
+pub async fn form(auth: Auth) -> Response {
+    page(&ScreeningForm {
+        chrome: Chrome::new("Screening", "screening", &auth),
+        fields: forms::fields(&evidence().screening),
+        procedure_rows: forms::procedure_rows(),
+    })
+}
+
+/// Screens the answers and stores the result; nothing is stored when the
+/// answers have problems.
+pub async fn run(
+    state: &AppState,
+    auth: &Auth,
+    pairs: &[(String, String)],
+) -> Result<ScreeningResult, WebError> {
+    let base = evidence();
+    let today = state.today();
+    let answers = forms::answers(&base.screening, pairs, today)?;
+    let result = screen(base, &answers, today)?;
+    let record = ScreeningRecord {
+        id: ScreeningId(Uuid::now_v7()),
+        profile_id: auth.profile.id,
+        taken_at: state.now(),
+        answers,
+        verdict: result.verdict,
+        result: serde_json::to_value(&result).map_err(|e| WebError::Internal(e.into()))?,
+    };
+    blocking(state, move |s| s.save_screening(&record)).await?;
+    Ok(result)
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    run(&state, &auth, &pairs).await?;
+    Ok(see_other("/screening/result"))
+}
+
+pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let profile = auth.profile.id;
+    let Some(record) = blocking(&state, move |s| s.latest_screening(profile)).await? else {
+        return Ok(see_other("/screening"));
+    };
+    let result: serde_json::Value = record.result;
+    let get = |k: &str| {
+        result
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // The stored result is shown as it was given: re-running the answers
+    // through today's rules would rewrite history.
+    let stored_reasons = result
+        .get("reasons")
+        .and_then(|r| r.as_array())
+        .map(|rs| rs.iter().filter_map(reason_from_json).collect())
+        .unwrap_or_default();
+    let zones = result
+        .get("zones")
+        .and_then(|z| z.as_array())
+        .map(|zs| {
+            zs.iter()
+                .filter_map(|z| z.as_str()?.parse::<needlewise_core::Zone>().ok())
+                .map(|z| z.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let excluded = result
+        .get("excluded_zones")
+        .and_then(|z| z.as_array())
+        .map(|zs| {
+            zs.iter()
+                .filter_map(|e| {
+                    let zone: needlewise_core::Zone = e.get("zone")?.as_str()?.parse().ok()?;
+                    let until = e
+                        .get("until")
+                        .and_then(|u| u.as_str())
+                        .map(|u| format!(" until {u}"))
+                        .unwrap_or_default();
+                    Some(format!("{}{until}", zone.label()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(page(&ScreeningResultPage {
+        chrome: Chrome::new("Your screening", "screening", &auth),
+        verdict: record.verdict.id().to_owned(),
+        headline: record.verdict.headline().to_owned(),
+        eligible_from: get("eligible_from"),
+        zones: if record.verdict.allows_home_sessions() {
+            zones
+        } else {
+            String::new()
+        },
+        excluded,
+        reasons: stored_reasons,
+        taken: state.local(record.taken_at),
+    }))
+}
+
+fn reason_from_json(v: &serde_json::Value) -> Option<views::ReasonView> {
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some(views::ReasonView {
+        rule_id: s("rule_id"),
+        title: s("title"),
+        outcome: s("outcome"),
+        explanation: s("explanation"),
+        grade: s("grade"),
+        sources: v
+            .get("sources")?
+            .as_array()?
+            .iter()
+            .filter_map(|x| x.get("id")?.as_str().map(str::to_owned))
+            .collect(),
+        until: s("until"),
+        zones: v
+            .get("zones")
+            .and_then(|z| z.as_array())
+            .map(|zs| {
+                zs.iter()
+                    .filter_map(|z| z.as_str()?.parse::<needlewise_core::Zone>().ok())
+                    .map(|z| z.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+    })
+}

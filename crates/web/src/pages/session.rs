@@ -1,0 +1,924 @@
+//! The guided session: today's plan worked out on the server, a page that
+//! walks it zone by zone (with `assets/session.js`), and the completion
+//! form that stores it.
+//!
+//! The page only offers a session when the readiness facts allow one: the
+//! screening clears home use, a roller or pen is ready and its needle is no
+//! longer than the one screened, the interval since the last session has
+//! passed and no red flag is open. Otherwise it lists each reason with a
+//! link to fix it. The POST checks all of it again, so a stale page cannot
+//! get past the gate; nothing is stored on any error.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use jiff::SignedDuration;
+use jiff::civil::Date;
+use needlewise_core::aftercare::serum_gate;
+use needlewise_core::answers::{Answer, Answers};
+use needlewise_core::coverage::planner::ZoneMethod;
+use needlewise_core::coverage::{self, CoverageRequest, Direction, Scope};
+use needlewise_core::engine::{Reason, fire};
+use needlewise_core::evidence;
+use needlewise_core::evidence::Outcome;
+use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, HygieneState};
+use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
+use needlewise_core::readiness::ReadinessFacts;
+use needlewise_core::records::{ProductUse, ScreeningRecord, SessionRecord, ZoneRecord};
+use needlewise_core::schedule::NextSession;
+use needlewise_core::zone::Zone;
+use needlewise_store::facts;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{checked_form, page, see_other};
+use crate::auth::Auth;
+use crate::error::WebError;
+use crate::views::Chrome;
+use crate::{AppState, blocking, forms};
+
+/// Seconds per section for pens, and when no stroke plan can be made.
+pub const DEFAULT_SECTION_SECONDS: u32 = 15;
+/// The most time one zone may record.
+pub const MAX_ZONE_SECONDS: u32 = 3600;
+/// The most strokes one zone may record.
+pub const MAX_ZONE_STROKES: u32 = 10_000;
+/// Product fields on the form, and the most a session may record.
+const PRODUCT_SLOTS: usize = 3;
+const MAX_PRODUCTS: usize = 10;
+const MAX_PRODUCT_CHARS: usize = 200;
+
+/// One step of a zone: a direction, its strokes and its time.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionPlan {
+    pub dir: &'static str,
+    pub label: &'static str,
+    /// From the coverage model (rollers); `None` for pens.
+    pub strokes: Option<u32>,
+    pub seconds: u32,
+}
+
+/// A zone of today's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZonePlan {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub periorbital: bool,
+    pub sections: Vec<SectionPlan>,
+    #[serde(skip)]
+    pub zone: Zone,
+}
+
+impl ZonePlan {
+    pub fn seconds(&self) -> u32 {
+        self.sections.iter().map(|s| s.seconds).sum()
+    }
+
+    /// About how long, in words.
+    pub fn duration(&self) -> String {
+        duration_words(self.seconds())
+    }
+
+    /// The no-script form's default minutes, to one decimal.
+    pub fn minutes_value(&self) -> String {
+        let tenths = (self.seconds() as f64 / 6.0).round() / 10.0;
+        format!("{tenths}")
+    }
+}
+
+fn duration_words(seconds: u32) -> String {
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{} min {} s", s / 60, s % 60),
+    }
+}
+
+/// A zone the screening left out, and why.
+#[derive(Debug, Clone)]
+pub struct ExcludedView {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub why: String,
+    pub until: String,
+}
+
+/// One reason there is no session today, and where to fix it.
+#[derive(Debug, Clone)]
+pub struct Blocker {
+    pub rule_id: String,
+    pub title: String,
+    pub explanation: String,
+    pub detail: String,
+    pub until: String,
+    pub grade: String,
+    pub sources: Vec<String>,
+    pub fix_href: &'static str,
+    pub fix_label: &'static str,
+}
+
+impl Blocker {
+    fn from_reason(r: &Reason, detail: String) -> Blocker {
+        let (fix_href, fix_label) = match r.rule_id.as_str() {
+            "ready.screening.missing" => ("/screening", "Do the screening"),
+            "ready.screening.not_cleared" => ("/screening/result", "Read your screening result"),
+            id if id.starts_with("ready.device.") => ("/devices", "Go to your roller"),
+            "ready.interval" => ("/schedule", "See your schedule"),
+            "ready.symptom_lock" => ("/checkin", "Go to check-in"),
+            _ => ("/ready", "Check readiness"),
+        };
+        Blocker {
+            rule_id: r.rule_id.clone(),
+            title: r.title.clone(),
+            explanation: r.explanation.clone(),
+            detail,
+            until: r.until.map(|d| d.to_string()).unwrap_or_default(),
+            grade: format!("{:?}", r.grade),
+            sources: r.sources.iter().map(|s| s.id.clone()).collect(),
+            fix_href,
+            fix_label,
+        }
+    }
+
+    fn plain(
+        title: &str,
+        explanation: String,
+        fix_href: &'static str,
+        fix_label: &'static str,
+    ) -> Blocker {
+        Blocker {
+            rule_id: String::new(),
+            title: title.to_owned(),
+            explanation,
+            detail: String::new(),
+            until: String::new(),
+            grade: String::new(),
+            sources: Vec::new(),
+            fix_href,
+            fix_label,
+        }
+    }
+}
+
+/// Everything the page and the POST need about today.
+#[derive(Debug, Clone)]
+pub struct Today {
+    pub date: Date,
+    pub device: Option<Device>,
+    pub zones: Vec<ZonePlan>,
+    pub excluded: Vec<ExcludedView>,
+    pub blockers: Vec<Blocker>,
+    /// Today's session, when one is saved already.
+    pub saved: Option<SessionRecord>,
+}
+
+impl Today {
+    pub fn allowed(&self) -> bool {
+        self.blockers.is_empty() && self.device.is_some() && !self.zones.is_empty()
+    }
+}
+
+/// What the store knows, read in one go.
+struct Loaded {
+    screening: Option<ScreeningRecord>,
+    devices: Vec<Device>,
+    device: Option<Device>,
+    facts: ReadinessFacts,
+    next: NextSession,
+    screened_mm: Option<f64>,
+    last: Option<SessionRecord>,
+}
+
+/// Picks the device: the one asked for, else a ready one whose needle the
+/// screening covers, else any ready one, else any in use.
+fn choose(
+    devices: &[Device],
+    wanted: Option<DeviceId>,
+    screened_mm: Option<f64>,
+) -> Option<Device> {
+    let rules = &evidence().defaults.hygiene;
+    if let Some(id) = wanted {
+        return devices.iter().find(|d| d.id == id).cloned();
+    }
+    let fits = |d: &Device| screened_mm.is_none_or(|mm| d.kind.needle_length_mm() <= mm + 1e-9);
+    let live = || devices.iter().filter(|d| d.state != HygieneState::Retired);
+    live()
+        .find(|d| d.is_ready(rules) && fits(d))
+        .or_else(|| live().find(|d| d.is_ready(rules)))
+        .or_else(|| live().next())
+        .cloned()
+}
+
+async fn load(
+    state: &AppState,
+    profile: ProfileId,
+    wanted: Option<DeviceId>,
+) -> Result<Loaded, WebError> {
+    let today = state.today();
+    let loaded = blocking(state, move |s| {
+        let screening = s.latest_screening(profile)?;
+        let devices = s.devices(profile)?;
+        let screened_mm = facts::screened_needle(s, profile)?;
+        let device = choose(&devices, wanted, screened_mm);
+        let facts = facts::readiness(s, profile, device.as_ref(), today)?;
+        let next = facts::schedule(s, profile, today)?;
+        let last = s.last_session(profile)?;
+        Ok(Loaded {
+            screening,
+            devices,
+            device,
+            facts,
+            next,
+            screened_mm,
+            last,
+        })
+    })
+    .await?;
+    if wanted.is_some() && loaded.device.is_none() {
+        // Someone else's device, or none at all: not found either way.
+        return Err(WebError::NotFound);
+    }
+    Ok(loaded)
+}
+
+/// Today's plan, or why there is none.
+fn plan(state: &AppState, loaded: Loaded) -> Today {
+    let date = state.today();
+    let mut blockers: Vec<Blocker> = fact_reasons(&loaded.facts, date)
+        .iter()
+        .map(|r| {
+            let detail = if r.rule_id == "ready.device.not_ready" {
+                device_detail(state, &loaded.devices)
+            } else {
+                String::new()
+            };
+            Blocker::from_reason(r, detail)
+        })
+        .collect();
+    if let NextSession::ClinicOnly { explanation } = &loaded.next {
+        blockers.push(Blocker::plain(
+            "No home session after that needle",
+            explanation.clone(),
+            "/schedule",
+            "See your schedule",
+        ));
+    }
+    if let (Some(d), Some(mm)) = (&loaded.device, loaded.screened_mm)
+        && d.kind.needle_length_mm() > mm + 1e-9
+    {
+        blockers.push(Blocker::plain(
+            "Needle longer than the one screened",
+            format!(
+                "{} has {} mm needles, but your screening was for {mm} mm. Screen again with this needle length, or use a shorter one.",
+                d.name,
+                d.kind.needle_length_mm()
+            ),
+            "/screening",
+            "Screen again",
+        ));
+    }
+    let allows = loaded
+        .facts
+        .screening_verdict
+        .is_some_and(|v| v.allows_home_sessions());
+    if allows && loaded.facts.planned_zones.is_empty() {
+        blockers.push(Blocker::plain(
+            "No zone left to treat",
+            "Your screening leaves no zone to treat at home now.".into(),
+            "/screening/result",
+            "Read your screening result",
+        ));
+    }
+    let zones = match (&loaded.device, allows) {
+        (Some(d), true) => Zone::ALL
+            .into_iter()
+            .filter(|z| loaded.facts.planned_zones.contains(z))
+            .map(|z| ZonePlan {
+                id: z.id(),
+                label: z.label(),
+                periorbital: z.is_periorbital(),
+                sections: sections(d, z),
+                zone: z,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let saved = loaded.last.filter(|s| s.local_date == date);
+    Today {
+        date,
+        device: loaded.device,
+        zones,
+        excluded: loaded.screening.as_ref().map(excluded).unwrap_or_default(),
+        blockers,
+        saved,
+    }
+}
+
+/// The readiness rules that hold on facts alone (screening, device,
+/// interval, red flag): the same rules, wording and sources as the
+/// readiness gate, without the same-day questions only the person can
+/// answer.
+fn fact_reasons(f: &ReadinessFacts, today: Date) -> Vec<Reason> {
+    let q = &evidence().readiness;
+    let fact_ids: BTreeSet<&str> = q
+        .questions
+        .iter()
+        .filter(|q| q.fact)
+        .map(|q| q.id.as_str())
+        .collect();
+    let mut answers = Answers::new();
+    answers.set("planned_zones", Answer::Zones(f.planned_zones.clone()));
+    answers.set(
+        "screening_verdict",
+        Answer::Choice(f.screening_verdict.map_or("none", |v| v.id()).to_owned()),
+    );
+    answers.set("device_ready", Answer::Bool(f.device_ready));
+    answers.set(
+        "device_replacement_due",
+        Answer::Bool(f.device_replacement_due),
+    );
+    if let Some(d) = f.earliest_next_session {
+        answers.set("earliest_next_session", Answer::Date(d));
+    }
+    answers.set("symptom_lock", Answer::Bool(f.symptom_lock));
+    fire(q, &answers, today)
+        .iter()
+        .filter(|firing| firing.rule.outcome == Outcome::NoGo)
+        .filter(|firing| {
+            let mut asked = Vec::new();
+            if let Ok(v) = serde_json::to_value(&firing.rule.when) {
+                questions_in(&v, &mut asked);
+            }
+            !asked.is_empty() && asked.iter().all(|id| fact_ids.contains(id.as_str()))
+        })
+        .map(Reason::from)
+        .collect()
+}
+
+/// Every question a condition reads.
+fn questions_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("question", Value::String(id)) => out.push(id.clone()),
+                    _ => questions_in(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| questions_in(x, out)),
+        _ => {}
+    }
+}
+
+/// Each device's next step, for the "not ready" reason.
+fn device_detail(state: &AppState, devices: &[Device]) -> String {
+    let now = state.now();
+    let rules = &evidence().defaults.hygiene;
+    let live: Vec<String> = devices
+        .iter()
+        .filter(|d| d.state != HygieneState::Retired)
+        .map(|d| format!("{}: {}", d.name, d.status(now, rules).next_step))
+        .collect();
+    if live.is_empty() {
+        "You have not added a roller or pen yet.".into()
+    } else {
+        live.join(" ")
+    }
+}
+
+/// The zones the stored screening left out, with its reasons' titles.
+fn excluded(record: &ScreeningRecord) -> Vec<ExcludedView> {
+    let r = &record.result;
+    let title = |id: &str| {
+        r.get("reasons")
+            .and_then(|rs| rs.as_array())
+            .and_then(|rs| {
+                rs.iter()
+                    .find(|x| x.get("rule_id").and_then(Value::as_str) == Some(id))
+            })
+            .and_then(|x| x.get("title")?.as_str().map(str::to_owned))
+    };
+    r.get("excluded_zones")
+        .and_then(|z| z.as_array())
+        .map(|zs| {
+            zs.iter()
+                .filter_map(|e| {
+                    let zone: Zone = e.get("zone")?.as_str()?.parse().ok()?;
+                    let why: Vec<String> = e
+                        .get("rule_ids")
+                        .and_then(|ids| ids.as_array())
+                        .map(|ids| ids.iter().filter_map(|id| title(id.as_str()?)).collect())
+                        .unwrap_or_default();
+                    Some(ExcludedView {
+                        id: zone.id(),
+                        label: zone.label(),
+                        why: if why.is_empty() {
+                            "left out by your screening".into()
+                        } else {
+                            why.join("; ")
+                        },
+                        until: e
+                            .get("until")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const DIRECTIONS: [Direction; 4] = [
+    Direction::Horizontal,
+    Direction::Vertical,
+    Direction::DiagonalRising,
+    Direction::DiagonalFalling,
+];
+
+fn direction_words(d: Direction) -> (&'static str, &'static str) {
+    match d {
+        Direction::Horizontal => ("horizontal", "horizontally (side to side)"),
+        Direction::Vertical => ("vertical", "vertically (up and down)"),
+        Direction::DiagonalRising => ("diagonal_rising", "diagonally (lower left to upper right)"),
+        Direction::DiagonalFalling => {
+            ("diagonal_falling", "diagonally (upper left to lower right)")
+        }
+    }
+}
+
+/// The sections of a zone, from the coverage plan for this roller's
+/// geometry: strokes per direction, and time per section from the plan's
+/// pace (at least 5 s). Pens get 15 s per direction and no stroke count.
+pub fn sections(device: &Device, zone: Zone) -> Vec<SectionPlan> {
+    let plan = match device.kind {
+        DeviceKind::Roller(r) => {
+            let mut roller = coverage::Roller::standard_192(r.needle_length_mm);
+            roller.needles = r.needle_count;
+            roller.rings = r.rings;
+            roller.drum_diameter_mm = r.drum_diameter_mm;
+            roller.drum_width_mm = r.drum_width_mm;
+            let request = CoverageRequest {
+                device: coverage::Device::Roller(roller),
+                scope: Scope::Zone(zone),
+                ..CoverageRequest::default()
+            };
+            coverage::report(&request)
+                .ok()
+                .and_then(|r| r.zones.into_iter().next())
+        }
+        DeviceKind::Pen(_) => None,
+    };
+    match plan.map(|z| z.plan) {
+        Some(ZoneMethod::Roller(p)) if !p.directions.is_empty() => {
+            let per = (p.seconds / p.directions.len() as f64)
+                .round()
+                .clamp(5.0, 300.0) as u32;
+            p.directions
+                .iter()
+                .map(|step| {
+                    let (dir, label) = direction_words(step.direction);
+                    SectionPlan {
+                        dir,
+                        label,
+                        strokes: Some(step.strokes),
+                        seconds: per,
+                    }
+                })
+                .collect()
+        }
+        _ => DIRECTIONS
+            .into_iter()
+            .map(|d| {
+                let (dir, label) = direction_words(d);
+                SectionPlan {
+                    dir,
+                    label,
+                    strokes: None,
+                    seconds: DEFAULT_SECTION_SECONDS,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A zone's outline on the face map, drawn as in a mirror: the person's
+/// left is on the left of the picture.
+const SHAPES: [(Zone, &str); 9] = [
+    (Zone::Forehead, "M50 70C52 40 74 28 100 28S148 40 150 70Z"),
+    (
+        Zone::PeriorbitalLeft,
+        "M62 93Q76 103 90 93L92 101Q76 113 60 101Z",
+    ),
+    (
+        Zone::PeriorbitalRight,
+        "M110 93Q124 103 138 93L140 101Q124 113 108 101Z",
+    ),
+    (Zone::Nose, "M94 84L106 84L112 126Q100 132 88 126Z"),
+    (
+        Zone::LeftCheek,
+        "M50 106Q60 110 82 114L84 146Q66 152 54 140Q48 124 50 106Z",
+    ),
+    (
+        Zone::RightCheek,
+        "M150 106Q140 110 118 114L116 146Q134 152 146 140Q152 124 150 106Z",
+    ),
+    (Zone::UpperLip, "M86 134Q100 138 114 134L115 145L85 145Z"),
+    (
+        Zone::Chin,
+        "M82 164Q100 170 118 164Q116 188 100 194Q84 188 82 164Z",
+    ),
+    (Zone::Neck, "M74 206Q100 220 126 206L132 262L68 262Z"),
+];
+
+#[derive(Debug, Clone)]
+pub struct ShapeView {
+    pub id: &'static str,
+    pub class: &'static str,
+    pub d: &'static str,
+    pub title: String,
+}
+
+fn shapes(today: &Today) -> Vec<ShapeView> {
+    SHAPES
+        .iter()
+        .map(|(zone, d)| {
+            let (class, title) = if let Some(p) = today.zones.iter().find(|p| p.zone == *zone) {
+                (
+                    "planned",
+                    format!("{}: today, about {}", zone.label(), p.duration()),
+                )
+            } else if let Some(e) = today.excluded.iter().find(|e| e.id == zone.id()) {
+                (
+                    "excluded",
+                    format!("{}: left out ({})", zone.label(), e.why),
+                )
+            } else {
+                ("off", format!("{}: not in your plan", zone.label()))
+            };
+            ShapeView {
+                id: zone.id(),
+                class,
+                d,
+                title,
+            }
+        })
+        .collect()
+}
+
+/// What the page shows about a session saved today.
+#[derive(Debug, Clone)]
+pub struct SavedView {
+    pub when: String,
+    pub zones: String,
+    /// (product, allowed, reason)
+    pub products: Vec<(String, bool, String)>,
+}
+
+fn saved_view(state: &AppState, s: &SessionRecord) -> SavedView {
+    SavedView {
+        when: state.local(s.ended_at),
+        zones: s
+            .zones
+            .iter()
+            .map(|z| {
+                if z.skipped {
+                    format!("{} (stopped early)", z.zone.label())
+                } else {
+                    z.zone.label().to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        products: s
+            .products
+            .iter()
+            .map(|p| {
+                let d = serum_gate(evidence(), &p.name, s.ended_at, p.applied_at);
+                let reason = if p.allowed {
+                    d.reason
+                } else {
+                    format!("recorded as applied, but not advised yet. {}", d.reason)
+                };
+                (p.name.clone(), p.allowed, reason)
+            })
+            .collect(),
+    }
+}
+
+/// The plan as the script reads it (from a `data-plan` attribute).
+#[derive(Debug, Serialize)]
+struct PlanJson<'a> {
+    key: &'a str,
+    date: String,
+    verb: &'static str,
+    zones: &'a [ZonePlan],
+}
+
+#[derive(Debug, Template)]
+#[template(path = "session.html")]
+pub struct SessionPage {
+    pub chrome: Chrome,
+    pub key: String,
+    pub saved: Option<SavedView>,
+    pub blockers: Vec<Blocker>,
+    pub device_id: String,
+    pub device_name: String,
+    pub device_spec: String,
+    pub verb: &'static str,
+    pub zones: Vec<ZonePlan>,
+    pub total: String,
+    pub shapes: Vec<ShapeView>,
+    pub excluded: Vec<ExcludedView>,
+    pub plan_json: String,
+    pub product_slots: Vec<usize>,
+}
+
+fn verb(device: Option<&Device>) -> &'static str {
+    match device.map(|d| d.kind) {
+        Some(DeviceKind::Pen(_)) => "Glide the pen",
+        _ => "Roll",
+    }
+}
+
+pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let loaded = load(&state, auth.profile.id, None).await?;
+    let today = plan(&state, loaded);
+    let key = format!("{}:{}", auth.profile.id, today.date);
+    let allowed = today.allowed();
+    let device = today.device.as_ref().filter(|_| allowed);
+    let verb = verb(device);
+    let plan_json = if allowed {
+        serde_json::to_string(&PlanJson {
+            key: &key,
+            date: today.date.to_string(),
+            verb,
+            zones: &today.zones,
+        })
+        .map_err(|e| WebError::Internal(e.into()))?
+    } else {
+        String::new()
+    };
+    let total = duration_words(today.zones.iter().map(ZonePlan::seconds).sum());
+    Ok(page(&SessionPage {
+        chrome: Chrome::new("Today's session", "session", &auth),
+        saved: today.saved.as_ref().map(|s| saved_view(&state, s)),
+        device_id: device.map(|d| d.id.to_string()).unwrap_or_default(),
+        device_name: device.map(|d| d.name.clone()).unwrap_or_default(),
+        device_spec: device
+            .map(|d| match d.kind {
+                DeviceKind::Roller(r) => format!(
+                    "roller, {} needles of {} mm",
+                    r.needle_count, r.needle_length_mm
+                ),
+                DeviceKind::Pen(p) => format!("pen, {} mm", p.needle_length_mm),
+            })
+            .unwrap_or_default(),
+        verb,
+        shapes: shapes(&today),
+        total,
+        blockers: if allowed { Vec::new() } else { today.blockers },
+        zones: if allowed { today.zones } else { Vec::new() },
+        excluded: today.excluded,
+        plan_json,
+        product_slots: (1..=PRODUCT_SLOTS).collect(),
+        key,
+    }))
+}
+
+/// Stores the session and the device's use, after checking everything
+/// again. Only zones of today's plan are accepted.
+pub async fn complete(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let device_id: DeviceId = forms::required(&pairs, "device")?
+        .parse()
+        .map_err(|_| WebError::BadInput("device: reload the session page and try again".into()))?;
+    let loaded = load(&state, auth.profile.id, Some(device_id)).await?;
+    let today = plan(&state, loaded);
+    if !today.allowed() {
+        let why: Vec<String> = today
+            .blockers
+            .iter()
+            .map(|b| b.title.to_lowercase())
+            .collect();
+        return Err(WebError::Conflict(format!(
+            "Not today: {}. Nothing was saved; see the session page for what to do.",
+            if why.is_empty() {
+                "this device is not ready".to_owned()
+            } else {
+                why.join("; ")
+            }
+        )));
+    }
+    let Some(device) = today.device.clone() else {
+        return Err(WebError::NotFound);
+    };
+    let zones = parse_zones(&pairs, &today.zones)?;
+    let names = parse_products(&pairs)?;
+
+    let now = state.now();
+    let total: i64 = zones.iter().map(|z| i64::from(z.seconds)).sum();
+    let started_at = now
+        .checked_sub(SignedDuration::from_secs(total))
+        .unwrap_or(now);
+    let products: Vec<ProductUse> = names
+        .iter()
+        .map(|name| {
+            let d = serum_gate(evidence(), name, now, now);
+            ProductUse {
+                name: d.product,
+                category: d.category,
+                applied_at: now,
+                allowed: d.allowed,
+            }
+        })
+        .collect();
+    let refused = products.iter().any(|p| !p.allowed);
+    let session = SessionRecord {
+        id: SessionId(Uuid::now_v7()),
+        profile_id: auth.profile.id,
+        device_id: Some(device.id),
+        started_at,
+        ended_at: now,
+        local_date: started_at.to_zoned_datetime(state.tz.clone()).date(),
+        needle_length_mm: device.kind.needle_length_mm(),
+        zones,
+        products,
+        notes: String::new(),
+    };
+    let used = device.apply(
+        &HygieneEvent::Use,
+        now.max(device.updated_at),
+        &evidence().defaults.hygiene,
+    )?;
+    blocking(&state, move |s| s.log_session(&session, Some(&used))).await?;
+    // A refused product is explained on the session page (which links the
+    // aftercare timeline); otherwise the timeline comes next.
+    Ok(see_other(if refused {
+        "/session#saved"
+    } else {
+        "/aftercare"
+    }))
+}
+
+const ZONE_FIELDS: [&str; 4] = ["seconds_", "minutes_", "strokes_", "skipped_"];
+
+/// The zones treated, from the form. Every zone named anywhere must be in
+/// today's plan.
+fn parse_zones(pairs: &[(String, String)], plan: &[ZonePlan]) -> Result<Vec<ZoneRecord>, WebError> {
+    let in_plan = |id: &str| plan.iter().find(|p| p.id == id);
+    let listed = plan.iter().map(|p| p.id).collect::<Vec<_>>().join(", ");
+    for (k, v) in pairs {
+        if k == "zone" && in_plan(v).is_none() {
+            return Err(WebError::BadInput(format!(
+                "zone: {v:?} is not in today's plan ({listed})"
+            )));
+        }
+        if let Some(id) = ZONE_FIELDS.iter().find_map(|p| k.strip_prefix(p))
+            && in_plan(id).is_none()
+        {
+            return Err(WebError::BadInput(format!(
+                "{k}: {id:?} is not in today's plan ({listed})"
+            )));
+        }
+    }
+    let value = |name: String| {
+        forms::field(pairs, &name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| (name, v))
+    };
+    let mut out: Vec<ZoneRecord> = Vec::new();
+    for id in pairs
+        .iter()
+        .filter(|(k, _)| k == "zone")
+        .map(|(_, v)| v.as_str())
+    {
+        let Some(p) = in_plan(id) else { continue };
+        if out.iter().any(|z| z.zone == p.zone) {
+            return Err(WebError::BadInput(format!("zone: {id} is listed twice")));
+        }
+        let seconds = if let Some((name, v)) = value(format!("seconds_{id}")) {
+            v.parse::<u32>()
+                .ok()
+                .filter(|s| *s <= MAX_ZONE_SECONDS)
+                .ok_or_else(|| {
+                    WebError::BadInput(format!(
+                        "{name}: enter whole seconds from 0 to {MAX_ZONE_SECONDS}"
+                    ))
+                })?
+        } else if let Some((name, v)) = value(format!("minutes_{id}")) {
+            let max = f64::from(MAX_ZONE_SECONDS / 60);
+            let m = v
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()
+                .filter(|m| m.is_finite() && (0.0..=max).contains(m))
+                .ok_or_else(|| {
+                    WebError::BadInput(format!("{name}: enter minutes from 0 to {max}"))
+                })?;
+            (m * 60.0).round() as u32
+        } else {
+            p.seconds()
+        };
+        let strokes = match value(format!("strokes_{id}")) {
+            None => None,
+            Some((name, v)) => Some(
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|s| *s <= MAX_ZONE_STROKES)
+                    .ok_or_else(|| {
+                        WebError::BadInput(format!(
+                            "{name}: enter a whole number from 0 to {MAX_ZONE_STROKES}"
+                        ))
+                    })?,
+            ),
+        };
+        let skipped = match value(format!("skipped_{id}")) {
+            None => false,
+            Some((_, "yes" | "on" | "true" | "1")) => true,
+            Some((_, "no" | "false" | "0")) => false,
+            Some((name, _)) => {
+                return Err(WebError::BadInput(format!(
+                    "{name}: tick it or leave it empty"
+                )));
+            }
+        };
+        out.push(ZoneRecord {
+            zone: p.zone,
+            seconds,
+            strokes: strokes.filter(|n| *n > 0),
+            skipped,
+        });
+    }
+    if out.is_empty() {
+        return Err(WebError::BadInput(
+            "zone: tick at least one zone you treated".into(),
+        ));
+    }
+    if out.iter().all(|z| z.seconds == 0 && z.strokes.is_none()) {
+        return Err(WebError::BadInput(
+            "zone: no time was recorded for any zone; enter the minutes you spent".into(),
+        ));
+    }
+    // Walk order, whatever order the form sent them in.
+    out.sort_by_key(|z| Zone::ALL.iter().position(|a| *a == z.zone));
+    Ok(out)
+}
+
+fn parse_products(pairs: &[(String, String)]) -> Result<Vec<String>, WebError> {
+    let names: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "product")
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if names.len() > MAX_PRODUCTS {
+        return Err(WebError::BadInput(format!(
+            "product: at most {MAX_PRODUCTS} products"
+        )));
+    }
+    if names.iter().any(|n| n.chars().count() > MAX_PRODUCT_CHARS) {
+        return Err(WebError::BadInput(format!(
+            "product: at most {MAX_PRODUCT_CHARS} characters each"
+        )));
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_plainly() {
+        assert_eq!(duration_words(45), "45 s");
+        assert_eq!(duration_words(120), "2 min");
+        assert_eq!(duration_words(135), "2 min 15 s");
+    }
+
+    #[test]
+    fn conditions_name_their_questions() {
+        let v =
+            serde_json::json!({"op": "not", "of": {"op": "is_true", "question": "device_ready"}});
+        let mut out = Vec::new();
+        questions_in(&v, &mut out);
+        assert_eq!(out, ["device_ready"]);
+    }
+
+    #[test]
+    fn every_zone_has_a_shape() {
+        for z in Zone::ALL {
+            assert!(SHAPES.iter().any(|(s, _)| *s == z), "{z}");
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Templates and the small view models they render.
+
+use askama::Template;
+use needlewise_core::engine::Reason;
+
+use crate::auth::Auth;
+use crate::forms::FieldView;
+
+/// What every page's frame needs.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub title: String,
+    pub nav: &'static str,
+    pub csrf: String,
+    pub profile: String,
+    pub logged_in: bool,
+}
+
+impl Chrome {
+    pub fn new(title: &str, nav: &'static str, auth: &Auth) -> Chrome {
+        Chrome {
+            title: title.to_owned(),
+            nav,
+            csrf: auth.csrf().to_owned(),
+            profile: auth.profile.name.clone(),
+            logged_in: true,
+        }
+    }
+
+    pub fn public(title: &str) -> Chrome {
+        Chrome {
+            title: title.to_owned(),
+            ..Chrome::default()
+        }
+    }
+}
+
+/// Renders a template; a rendering bug shows a plain message, never a panic.
+pub fn render(t: &impl Template) -> String {
+    t.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "template failed");
+        "<!doctype html><title>Error</title><p>Something went wrong showing this page.</p>"
+            .to_owned()
+    })
+}
+
+/// A reason, flattened for templates.
+#[derive(Debug, Clone)]
+pub struct ReasonView {
+    pub rule_id: String,
+    pub title: String,
+    pub outcome: String,
+    pub explanation: String,
+    pub grade: String,
+    pub sources: Vec<String>,
+    pub until: String,
+    pub zones: String,
+}
+
+impl From<&Reason> for ReasonView {
+    fn from(r: &Reason) -> Self {
+        ReasonView {
+            rule_id: r.rule_id.clone(),
+            title: r.title.clone(),
+            outcome: serde_json::to_value(r.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            explanation: r.explanation.clone(),
+            grade: format!("{:?}", r.grade),
+            sources: r.sources.iter().map(|s| s.id.clone()).collect(),
+            until: r.until.map(|d| d.to_string()).unwrap_or_default(),
+            zones: r
+                .zones
+                .iter()
+                .map(|z| z.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+pub fn reasons(rs: &[Reason]) -> Vec<ReasonView> {
+    rs.iter().map(ReasonView::from).collect()
+}
+
+#[derive(Debug, Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub chrome: Chrome,
+    pub title: String,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "auth.html")]
+pub struct AuthPage {
+    pub chrome: Chrome,
+    pub heading: &'static str,
+    pub action: &'static str,
+    pub signup: bool,
+    pub email: String,
+    pub message: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub chrome: Chrome,
+    pub verdict: Option<(String, String)>,
+    pub next: String,
+    pub devices: Vec<(String, String)>,
+    pub checkin: Option<(String, String)>,
+    pub locked: bool,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "profiles.html")]
+pub struct ProfilesPage {
+    pub chrome: Chrome,
+    pub profiles: Vec<(String, String, bool)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "screening_form.html")]
+pub struct ScreeningForm {
+    pub chrome: Chrome,
+    pub fields: Vec<FieldView>,
+    pub procedure_rows: Vec<usize>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "screening_result.html")]
+pub struct ScreeningResultPage {
+    pub chrome: Chrome,
+    pub verdict: String,
+    pub headline: String,
+    pub eligible_from: String,
+    pub zones: String,
+    pub excluded: Vec<String>,
+    pub reasons: Vec<ReasonView>,
+    pub taken: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceView {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub spec: String,
+    pub next_step: String,
+    pub done_at: String,
+    pub done_at_local: String,
+    pub uses: u32,
+    pub uses_left: u32,
+    /// (action, label, secondary)
+    pub actions: Vec<(&'static str, &'static str, bool)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "devices.html")]
+pub struct DevicesPage {
+    pub chrome: Chrome,
+    pub share: String,
+    pub devices: Vec<DeviceView>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "ready_form.html")]
+pub struct ReadyForm {
+    pub chrome: Chrome,
+    pub devices: Vec<(String, String)>,
+    pub fields: Vec<FieldView>,
+    pub procedure_rows: Vec<usize>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "ready_result.html")]
+pub struct ReadyResultPage {
+    pub chrome: Chrome,
+    pub go: bool,
+    pub headline: String,
+    pub zones: String,
+    pub reasons: Vec<ReasonView>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepView {
+    pub title: String,
+    pub avoid: String,
+    pub until: String,
+    pub active: bool,
+    pub explanation: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "aftercare.html")]
+pub struct AftercarePage {
+    pub chrome: Chrome,
+    pub session: String,
+    pub steps: Vec<StepView>,
+    /// (allowed, product, reason)
+    pub decision: Option<(bool, String, String)>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "checkin_form.html")]
+pub struct CheckinForm {
+    pub chrome: Chrome,
+    pub has_session: bool,
+    pub session: String,
+    /// (episode id, opened, level)
+    pub open: Vec<(String, String, String)>,
+    /// (when, level id, level label)
+    pub history: Vec<(String, String, String)>,
+    pub fields: Vec<FieldView>,
+    pub procedure_rows: Vec<usize>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "checkin_result.html")]
+pub struct CheckinResultPage {
+    pub chrome: Chrome,
+    pub level: String,
+    pub headline: String,
+    pub locked: bool,
+    pub reasons: Vec<ReasonView>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "schedule.html")]
+pub struct SchedulePage {
+    pub chrome: Chrome,
+    pub next: String,
+    pub explanation: String,
+    /// (number, done, date)
+    pub course: Vec<(u32, bool, String)>,
+    pub review: String,
+    pub course_note: String,
+    pub sessions: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleView {
+    pub id: String,
+    pub title: String,
+    pub outcome: String,
+    pub grade: String,
+    pub explanation: String,
+    pub policy: String,
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "evidence.html")]
+pub struct EvidencePage {
+    pub chrome: Chrome,
+    pub groups: Vec<(String, Vec<RuleView>)>,
+    /// (id, citation, link)
+    pub sources: Vec<(String, String, String)>,
+}

@@ -1,0 +1,580 @@
+//! The web crate's one integration-test binary: the real router and a real
+//! SQLite store, in process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod session;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use needlewise_store::{SqliteStore, Store};
+use needlewise_web::{AppState, Config, router};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// A server with a clock the test moves.
+struct Server {
+    app: Router,
+    store: Arc<dyn Store>,
+    clock: Arc<AtomicI64>,
+    _dir: TempDir,
+}
+
+const T0: i64 = 1_795_622_400; // 2026-11-25T16:00:00Z
+
+impl Server {
+    fn new() -> Server {
+        Server::with_config(Config::default())
+    }
+
+    fn with_config(config: Config) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap());
+        let clock = Arc::new(AtomicI64::new(T0));
+        let c = clock.clone();
+        let state = AppState::new(
+            store.clone(),
+            config,
+            Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap()),
+            TimeZone::UTC,
+        );
+        Server {
+            app: router(state),
+            store,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    fn advance_minutes(&self, m: i64) {
+        self.clock.fetch_add(m * 60, Ordering::SeqCst);
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let res: Response<Body> = self.app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn get(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs up and returns the cookie pair and the CSRF token.
+    async fn sign_up(&self, email: &str) -> User {
+        let (status, headers, _) = self
+            .post(
+                "/signup",
+                None,
+                &[("email", email), ("password", "correct horse battery")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = cookie_pair(&headers);
+        let (_, _, page) = self.get("/profiles", Some(&cookie)).await;
+        User {
+            cookie,
+            csrf: csrf_of(&page),
+        }
+    }
+}
+
+struct User {
+    cookie: String,
+    csrf: String,
+}
+
+fn cookie_pair(headers: &axum::http::HeaderMap) -> String {
+    let set = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+fn csrf_of(page: &str) -> String {
+    let i = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    page[i..i + 64].to_owned()
+}
+
+fn screening_form(csrf: &str) -> Vec<(&'static str, String)> {
+    let mut f: Vec<(&'static str, String)> = vec![("csrf", csrf.to_owned())];
+    for (k, v) in [
+        ("age", "35"),
+        ("sex", "female"),
+        ("pregnant", "no"),
+        ("breastfeeding", "no"),
+        ("cardiac_condition", "no"),
+        ("collagen_vascular_disease", "no"),
+        ("bleeding_disorder", "no"),
+        ("anticoagulants", "no"),
+        ("isotretinoin", "never"),
+        ("chemo_or_radiotherapy", "never"),
+        ("high_dose_steroids", "never"),
+        ("immunosuppressed", "no"),
+        ("systemic_infection", "no"),
+        ("diabetes", "none"),
+        ("keloid_tendency", "no"),
+        ("metal_allergy", "no"),
+        ("anaesthetic_allergy", "no"),
+        ("plans_topical_anaesthetic", "no"),
+        ("skin_cancer_or_suspicious_lesion", "no"),
+        ("chronic_skin_condition", "no"),
+        ("treating_young_scar", "no"),
+        ("fitzpatrick", "2"),
+        ("needle_length_mm", "0.25"),
+        ("zones", "forehead"),
+        ("zones", "left_cheek"),
+        ("cold_sores", "no"),
+    ] {
+        f.push((k, v.to_owned()));
+    }
+    f
+}
+
+fn refs<'a>(f: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    f.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn security_headers_on_every_route_family() {
+    let s = Server::new();
+    let user = s.sign_up("a@example.org").await;
+    for (path, cookie) in [
+        ("/login", None),
+        ("/evidence", None),
+        ("/", Some(user.cookie.as_str())),
+        ("/devices", Some(user.cookie.as_str())),
+        ("/api/evidence", None),
+        ("/api/devices", Some(user.cookie.as_str())),
+        ("/assets/app.css", None),
+        ("/nothing-here", None),
+    ] {
+        let (_, h, _) = s.get(path, cookie).await;
+        let csp = h
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{path}: {csp}"
+        );
+        assert_eq!(
+            h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(
+            h.get(header::REFERRER_POLICY).unwrap(),
+            "no-referrer",
+            "{path}"
+        );
+        let cache = h
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        if path.starts_with("/assets/") {
+            assert!(cache.starts_with("public"), "{path}: {cache}");
+        } else {
+            assert_eq!(cache, "no-store", "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_the_api_says_so_in_json() {
+    let s = Server::new();
+    let (status, h, _) = s.get("/devices", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/login");
+    let (status, _, body) = s.get("/api/devices", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "unauthenticated");
+    let (status, _, body) = s.get("/api/nothing", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("\"not_found\""));
+}
+
+#[tokio::test]
+async fn session_cookies_are_http_only_and_secure_behind_tls() {
+    let s = Server::new();
+    let (_, h, _) = s
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "b@example.org"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set.starts_with("nw_session=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"));
+
+    let tls = Server::with_config(Config {
+        public_url: Some("https://needlewise.example.org".into()),
+        ..Config::default()
+    });
+    let (_, h, _) = tls
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "b@example.org"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set.starts_with("__Host-nw_session=") && set.contains("; Secure") && set.contains("Path=/"),
+        "{set}"
+    );
+}
+
+#[tokio::test]
+async fn sign_up_checks_its_input_and_refuses_a_taken_email() {
+    let s = Server::new();
+    let (status, _, page) = s
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "not-an-email"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("email: enter an address"));
+    let (status, _, page) = s
+        .post(
+            "/signup",
+            None,
+            &[("email", "c@example.org"), ("password", "short")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("at least 10 characters"));
+    s.sign_up("c@example.org").await;
+    let (status, _, page) = s
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "C@Example.org"),
+                ("password", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("log in instead"));
+}
+
+#[tokio::test]
+async fn log_in_rotates_the_session_and_log_out_ends_it() {
+    let s = Server::new();
+    let first = s.sign_up("d@example.org").await;
+    let (status, h, _) = s
+        .post(
+            "/login",
+            None,
+            &[
+                ("email", "D@example.org"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let second = cookie_pair(&h);
+    assert_ne!(first.cookie, second, "a new log-in gets a new session id");
+    let (status, _, _) = s
+        .post("/logout", Some(&first.cookie), &[("csrf", &first.csrf)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, _) = s.get("/", Some(&first.cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the old session is gone");
+    let (status, _, _) = s.get("/", Some(&second)).await;
+    assert_eq!(status, StatusCode::OK, "the other session lives on");
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_rate_limited() {
+    let s = Server::with_config(Config {
+        login_attempts_per_minute: 3,
+        ..Config::default()
+    });
+    s.sign_up("e@example.org").await;
+    for _ in 0..3 {
+        let (status, _, page) = s
+            .post(
+                "/login",
+                None,
+                &[("email", "e@example.org"), ("password", "wrong password!")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("the email or password is not right"));
+    }
+    let (status, _, page) = s
+        .post(
+            "/login",
+            None,
+            &[
+                ("email", "e@example.org"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("too many attempts"));
+}
+
+#[tokio::test]
+async fn a_state_change_without_the_csrf_token_is_refused_and_changes_nothing() {
+    let s = Server::new();
+    let user = s.sign_up("f@example.org").await;
+    let form = screening_form("0".repeat(64).as_str());
+    let (status, _, _) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(s.store.counts().unwrap().screenings, 0);
+}
+
+#[tokio::test]
+async fn screening_by_form_gives_a_cited_verdict() {
+    let s = Server::new();
+    let user = s.sign_up("g@example.org").await;
+    let (_, _, page) = s.get("/screening", Some(&user.cookie)).await;
+    assert!(
+        page.contains("data-show-if"),
+        "conditional questions carry their condition"
+    );
+    let mut form = screening_form(&user.csrf);
+    form.push(("fitzpatrick", "5".into()));
+    form.retain(|(k, v)| !(*k == "fitzpatrick" && v == "2"));
+    let (status, h, _) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{h:?}");
+    let (_, _, page) = s.get("/screening/result", Some(&user.cookie)).await;
+    assert!(page.contains("with the precautions below"), "{page}");
+    assert!(
+        page.contains("href=\"/evidence#R27\""),
+        "reasons link their sources"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_screening_form_names_the_field_and_saves_nothing() {
+    let s = Server::new();
+    let user = s.sign_up("h@example.org").await;
+    let mut form = screening_form(&user.csrf);
+    form.retain(|(k, _)| *k != "needle_length_mm");
+    form.push(("isotretinoin_date", "2026-02-30".into()));
+    form.retain(|(k, _)| *k != "isotretinoin");
+    form.push(("isotretinoin", "date".into()));
+    let (status, _, page) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("isotretinoin") && page.contains("not a real calendar date"),
+        "{page}"
+    );
+    assert_eq!(s.store.counts().unwrap().screenings, 0);
+}
+
+#[tokio::test]
+async fn the_roller_cycle_by_form_with_its_refusals() {
+    let s = Server::new();
+    let user = s.sign_up("i@example.org").await;
+    let (status, _, _) = s
+        .post(
+            "/devices",
+            Some(&user.cookie),
+            &[
+                ("csrf", &user.csrf),
+                ("name", "bathroom roller"),
+                ("kind", "roller"),
+                ("needle_mm", "0.25"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = s.get("/devices", Some(&user.cookie)).await;
+    let i = page.find("/devices/").unwrap() + 9;
+    let id = page[i..i + 36].to_owned();
+    let step = |action: &'static str| format!("/devices/{id}/{action}");
+    assert_eq!(
+        s.post(&step("rinse"), Some(&user.cookie), &[("csrf", &user.csrf)])
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _, page) = s
+        .post(
+            &step("soak"),
+            Some(&user.cookie),
+            &[("csrf", &user.csrf), ("alcohol", "40")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("40% alcohol is too weak"));
+    assert_eq!(
+        s.post(
+            &step("soak"),
+            Some(&user.cookie),
+            &[("csrf", &user.csrf), ("alcohol", "70")]
+        )
+        .await
+        .0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, _, page) = s.get("/devices", Some(&user.cookie)).await;
+    assert!(
+        page.contains("data-until=\"2026-11-25T16:10:00Z\""),
+        "the soak countdown has its end time"
+    );
+    let (status, _, page) = s
+        .post(&step("dry"), Some(&user.cookie), &[("csrf", &user.csrf)])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("needs at least 10 min"));
+    s.advance_minutes(10);
+    assert_eq!(
+        s.post(&step("dry"), Some(&user.cookie), &[("csrf", &user.csrf)])
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    s.advance_minutes(30);
+    assert_eq!(
+        s.post(&step("ready"), Some(&user.cookie), &[("csrf", &user.csrf)])
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, _, page) = s.get("/", Some(&user.cookie)).await;
+    assert!(page.contains("Ready for a session."));
+
+    // Someone else cannot touch it, and learns nothing from trying.
+    let other = s.sign_up("j@example.org").await;
+    let (status, _, _) = s
+        .post(
+            &step("rinse"),
+            Some(&other.cookie),
+            &[("csrf", &other.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn readiness_says_no_go_without_a_screening_or_a_ready_roller() {
+    let s = Server::new();
+    let user = s.sign_up("k@example.org").await;
+    let form = [
+        ("csrf", user.csrf.as_str()),
+        ("skin_cleansed", "yes"),
+        ("device_damaged", "no"),
+        ("cold_sore_now", "no"),
+        ("sunburn_or_tan", "no"),
+        ("actives_recently", "no"),
+        ("new_medication", "no"),
+        ("pregnant_now", "no"),
+        ("feeling_unwell", "no"),
+    ];
+    let (status, _, page) = s.post("/ready", Some(&user.cookie), &form).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Not today"), "{page}");
+    assert!(page.contains("Please complete the screening first"));
+    assert!(page.contains("The roller must be rinsed"));
+}
+
+#[tokio::test]
+async fn the_api_screens_json_answers_with_the_csrf_header() {
+    let s = Server::new();
+    let user = s.sign_up("l@example.org").await;
+    let answers = serde_json::json!({
+        "age": 17, "sex": "male", "cardiac_condition": false, "collagen_vascular_disease": false,
+        "bleeding_disorder": false, "anticoagulants": false, "isotretinoin": "never", "chemo_or_radiotherapy": "never",
+        "high_dose_steroids": "never", "immunosuppressed": false, "systemic_infection": false, "diabetes": "none",
+        "keloid_tendency": false, "metal_allergy": false, "anaesthetic_allergy": false, "plans_topical_anaesthetic": false,
+        "skin_cancer_or_suspicious_lesion": false, "chronic_skin_condition": false, "treating_young_scar": false,
+        "fitzpatrick": 3, "needle_length_mm": 0.25, "zones": ["forehead"], "cold_sores": false,
+        "active_skin_problem_zones": [], "tattoo_zones": [], "recent_procedures": []
+    });
+    let req = |csrf: &str, body: String| {
+        Request::post("/api/screening")
+            .header(header::COOKIE, &user.cookie)
+            .header("x-csrf-token", csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, _, body) = s.send(req("nope", answers.to_string())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("\"csrf\""));
+    let (status, _, body) = s.send(req(&user.csrf, answers.to_string())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["verdict"], "not_at_home");
+    assert_eq!(v["reasons"][0]["rule_id"], "screen.age.under_18");
+    let (status, _, body) = s.send(req(&user.csrf, "{\"age\": \"old\"}".into())).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "invalid_answers");
+    assert_eq!(v["error"]["fields"][0]["field"], "age");
+}
+
+#[tokio::test]
+async fn every_list_has_an_empty_state() {
+    let s = Server::new();
+    let user = s.sign_up("m@example.org").await;
+    for (path, text) in [
+        ("/devices", "No roller or pen yet"),
+        ("/aftercare", "No session yet"),
+        ("/checkin", "No session yet"),
+        ("/schedule", "No sessions yet"),
+    ] {
+        let (status, _, page) = s.get(path, Some(&user.cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(page.contains(text), "{path} lacks its empty state");
+    }
+}

@@ -1,0 +1,577 @@
+//! The guided session page (see `pages/session.rs`): the plan, the gate in
+//! front of it, and the completion form.
+
+use axum::http::{StatusCode, header};
+use needlewise_core::coverage::planner::ZoneMethod;
+use needlewise_core::coverage::{self, CoverageRequest, Scope};
+use needlewise_core::hygiene::HygieneState;
+use needlewise_core::ids::ProfileId;
+use needlewise_core::zone::Zone;
+
+use super::{Server, User, refs, screening_form};
+
+/// Screens with the usual answers, a needle length and extra zones.
+async fn screen(s: &Server, u: &User, needle: &str, extra_zones: &[&str]) {
+    let mut form = screening_form(&u.csrf);
+    form.retain(|(k, _)| *k != "needle_length_mm");
+    form.push(("needle_length_mm", needle.to_owned()));
+    for z in extra_zones {
+        form.push(("zones", (*z).to_owned()));
+    }
+    let (status, h, page) = s.post("/screening", Some(&u.cookie), &refs(&form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{h:?} {page}");
+}
+
+/// Adds a 0.25 mm roller and returns its id.
+async fn add_roller(s: &Server, u: &User, name: &str) -> String {
+    let (status, _, _) = s
+        .post(
+            "/devices",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("name", name),
+                ("kind", "roller"),
+                ("needle_mm", "0.25"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = s.get("/devices", Some(&u.cookie)).await;
+    let at = page
+        .find(&format!("<h2>{name} "))
+        .expect("the new roller is listed");
+    let i = page[..at]
+        .rfind("id=\"device-")
+        .expect("its card has an id")
+        + 11;
+    page[i..i + 36].to_owned()
+}
+
+/// Takes a roller through its cleaning cycle to ready (40 minutes pass).
+async fn cycle_to_ready(s: &Server, u: &User, id: &str) {
+    let step = |action: &str| format!("/devices/{id}/{action}");
+    assert_eq!(
+        s.post(&step("rinse"), Some(&u.cookie), &[("csrf", &u.csrf)])
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        s.post(
+            &step("soak"),
+            Some(&u.cookie),
+            &[("csrf", &u.csrf), ("alcohol", "70")]
+        )
+        .await
+        .0,
+        StatusCode::SEE_OTHER
+    );
+    s.advance_minutes(10);
+    assert_eq!(
+        s.post(&step("dry"), Some(&u.cookie), &[("csrf", &u.csrf)])
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    s.advance_minutes(30);
+    assert_eq!(
+        s.post(&step("ready"), Some(&u.cookie), &[("csrf", &u.csrf)])
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+/// A person screened `go` (forehead and left cheek, 0.25 mm) with a ready roller.
+async fn ready_person(s: &Server, email: &str) -> (User, String) {
+    let u = s.sign_up(email).await;
+    screen(s, &u, "0.25", &[]).await;
+    let id = add_roller(s, &u, "bathroom roller").await;
+    cycle_to_ready(s, &u, &id).await;
+    (u, id)
+}
+
+fn profile_of(s: &Server, email: &str) -> ProfileId {
+    let account = s.store.account_by_email(email).unwrap().unwrap();
+    s.store.profiles(account.id).unwrap()[0].id
+}
+
+/// Undoes askama's HTML escaping of an attribute value.
+fn unescape(v: &str) -> String {
+    v.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+fn attr(page: &str, name: &str) -> Option<String> {
+    let i = page.find(&format!("{name}=\""))? + name.len() + 2;
+    let len = page[i..].find('"')?;
+    Some(unescape(&page[i..i + len]))
+}
+
+/// The class of a zone's shape on the face map, and its title.
+fn shape(page: &str, zone: &str) -> (String, String) {
+    let marker = format!("data-zone=\"{zone}\" d=\"");
+    let at = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{zone} has a shape"));
+    let class_at = page[..at].rfind("class=\"").unwrap() + 7;
+    let class = page[class_at..at]
+        .trim_end()
+        .trim_end_matches('"')
+        .to_owned();
+    let t = page[at..].find("<title>").unwrap() + at + 7;
+    let end = page[t..].find("</title>").unwrap() + t;
+    (class, unescape(&page[t..end]))
+}
+
+fn strokes_for(zone: Zone) -> Vec<u32> {
+    let request = CoverageRequest {
+        device: coverage::Device::Roller(coverage::Roller::standard_192(0.25)),
+        scope: Scope::Zone(zone),
+        ..CoverageRequest::default()
+    };
+    let report = coverage::report(&request).unwrap();
+    match &report.zones[0].plan {
+        ZoneMethod::Roller(p) => p.directions.iter().map(|d| d.strokes).collect(),
+        ZoneMethod::Pen(_) => panic!("a roller plan"),
+    }
+}
+
+#[tokio::test]
+async fn a_guided_session_from_plan_to_aftercare() {
+    let s = Server::new();
+    let u = s.sign_up("plan@example.org").await;
+    // 0.3 mm is too long around the eyes: the screening leaves that zone out.
+    screen(&s, &u, "0.3", &["periorbital_left"]).await;
+    let id = add_roller(&s, &u, "bathroom roller").await;
+    cycle_to_ready(&s, &u, &id).await;
+
+    let (status, h, page) = s.get("/session", Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("Not today"), "{page}");
+    let csp = h
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'"));
+    assert!(
+        !page.contains("<script>") && !page.contains(" style=") && !page.contains(" onclick="),
+        "no inline script or style"
+    );
+    assert!(page.contains("src=\"/assets/session.js\" defer"));
+
+    let plan: serde_json::Value =
+        serde_json::from_str(&attr(&page, "data-plan").expect("the plan for the script")).unwrap();
+    let zones = plan["zones"].as_array().unwrap();
+    let ids: Vec<&str> = zones.iter().map(|z| z["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["forehead", "left_cheek"]);
+    for (z, zone) in zones.iter().zip([Zone::Forehead, Zone::LeftCheek]) {
+        let strokes: Vec<u32> = z["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["strokes"].as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(
+            strokes,
+            strokes_for(zone),
+            "{zone}: strokes per direction from the coverage model"
+        );
+        assert!(
+            z["sections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["seconds"].as_u64().unwrap() >= 5)
+        );
+    }
+    assert!(plan["key"].as_str().unwrap().ends_with(":2026-11-25"));
+
+    assert_eq!(shape(&page, "forehead").0, "zone planned");
+    let (class, title) = shape(&page, "periorbital_left");
+    assert_eq!(class, "zone excluded");
+    assert!(
+        title.contains("Needle too long for the skin around the eyes"),
+        "{title}"
+    );
+    assert_eq!(shape(&page, "neck").0, "zone off");
+    assert!(page.contains("Light pressure: at home no bleeding is expected"));
+    assert!(page.contains("horizontally (side to side)"));
+
+    // The completion form, as the script fills it in.
+    let device = attr(&page, "name=\"device\" value").unwrap();
+    assert_eq!(device, id);
+    let forehead_strokes: u32 = strokes_for(Zone::Forehead).iter().sum();
+    let strokes = forehead_strokes.to_string();
+    let (status, h, page) = s
+        .post(
+            "/session",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("device", &device),
+                ("zone", "forehead"),
+                ("seconds_forehead", "95"),
+                ("strokes_forehead", &strokes),
+                ("skipped_forehead", ""),
+                ("minutes_forehead", "1.6"),
+                ("zone", "left_cheek"),
+                ("seconds_left_cheek", ""),
+                ("minutes_left_cheek", "1.5"),
+                ("skipped_left_cheek", "yes"),
+                ("product", "plain hyaluronic acid serum"),
+                ("product", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare");
+
+    let profile = profile_of(&s, "plan@example.org");
+    let sessions = s.store.sessions(profile).unwrap();
+    assert_eq!(sessions.len(), 1);
+    let session = &sessions[0];
+    assert_eq!(session.zones.len(), 2);
+    assert_eq!(
+        (
+            session.zones[0].zone,
+            session.zones[0].seconds,
+            session.zones[0].strokes,
+            session.zones[0].skipped
+        ),
+        (Zone::Forehead, 95, Some(forehead_strokes), false)
+    );
+    assert_eq!(
+        (
+            session.zones[1].zone,
+            session.zones[1].seconds,
+            session.zones[1].strokes,
+            session.zones[1].skipped
+        ),
+        (Zone::LeftCheek, 90, None, true)
+    );
+    assert_eq!(session.needle_length_mm, 0.25);
+    assert!(session.products[0].allowed);
+    let roller = &s.store.devices(profile).unwrap()[0];
+    assert_eq!((roller.state, roller.use_count), (HygieneState::Used, 1));
+
+    let (_, _, page) = s.get("/aftercare", Some(&u.cookie)).await;
+    assert!(page.contains("After your session of"), "{page}");
+    let (_, _, page) = s.get("/schedule", Some(&u.cookie)).await;
+    assert!(
+        page.contains("the next session can be from 2026-11-28"),
+        "{page}"
+    );
+
+    let (status, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Today's session is saved") && page.contains("Not today"),
+        "{page}"
+    );
+    assert!(page.contains("Too soon since the last session") && page.contains("until 2026-11-28"));
+    assert!(page.contains("Device not ready") && page.contains("href=\"/devices\""));
+    assert!(
+        !page.contains("data-plan"),
+        "no plan on a day without a session"
+    );
+    assert!(
+        page.contains("data-saved=\"1\""),
+        "the script forgets today's progress"
+    );
+
+    // Posting the old page again is refused: the gate is checked again.
+    let (status, _, page) = s
+        .post(
+            "/session",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("device", &device),
+                ("zone", "forehead"),
+                ("minutes_forehead", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("Nothing was saved"));
+    assert_eq!(s.store.sessions(profile).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn zones_outside_the_plan_and_bad_numbers_are_refused_and_nothing_is_stored() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "outside@example.org").await;
+    for (form, field) in [
+        (
+            vec![("zone", "neck"), ("minutes_neck", "2")],
+            "zone: \"neck\" is not in today's plan",
+        ),
+        (
+            vec![("zone", "forehead"), ("seconds_nose", "10")],
+            "seconds_nose",
+        ),
+        (
+            vec![("zone", "forehead"), ("seconds_forehead", "99999")],
+            "seconds_forehead: enter whole seconds",
+        ),
+        (
+            vec![("zone", "forehead"), ("minutes_forehead", "-1")],
+            "minutes_forehead",
+        ),
+        (
+            vec![("zone", "forehead"), ("zone", "forehead")],
+            "listed twice",
+        ),
+        (vec![("minutes_forehead", "2")], "tick at least one zone"),
+        (
+            vec![("zone", "forehead"), ("minutes_forehead", "0")],
+            "no time was recorded",
+        ),
+        (
+            vec![("zone", "forehead"), ("skipped_forehead", "maybe")],
+            "skipped_forehead",
+        ),
+    ] {
+        let mut all = vec![("csrf", u.csrf.as_str()), ("device", id.as_str())];
+        all.extend(form);
+        let (status, _, page) = s.post("/session", Some(&u.cookie), &all).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {page}");
+        assert!(unescape(&page).contains(field), "{field}: {page}");
+    }
+    let long = "x".repeat(201);
+    let (status, _, page) = s
+        .post(
+            "/session",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("device", &id),
+                ("zone", "forehead"),
+                ("product", &long),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("product: at most 200 characters"));
+    let (status, _, _) = s
+        .post(
+            "/session",
+            Some(&u.cookie),
+            &[
+                ("csrf", &"0".repeat(64)),
+                ("device", &id),
+                ("zone", "forehead"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    assert_eq!(s.store.counts().unwrap().sessions, 0);
+    let profile = profile_of(&s, "outside@example.org");
+    let roller = &s.store.devices(profile).unwrap()[0];
+    assert_eq!(
+        (roller.state, roller.use_count),
+        (HygieneState::Ready, 0),
+        "the roller is untouched"
+    );
+}
+
+#[tokio::test]
+async fn without_a_screening_or_a_ready_roller_the_page_says_why_and_the_post_is_refused() {
+    let s = Server::new();
+    let u = s.sign_up("notready@example.org").await;
+    let (status, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Not today")
+            && page.contains("No screening yet")
+            && page.contains("href=\"/screening\""),
+        "{page}"
+    );
+    assert!(page.contains("You have not added a roller or pen yet."));
+
+    screen(&s, &u, "0.25", &[]).await;
+    let id = add_roller(&s, &u, "new roller").await;
+    let step = format!("/devices/{id}/rinse");
+    assert_eq!(
+        s.post(&step, Some(&u.cookie), &[("csrf", &u.csrf)]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(
+        page.contains("Not today") && page.contains("Device not ready"),
+        "{page}"
+    );
+    assert!(!page.contains("No screening yet"));
+    assert!(
+        page.contains("new roller: "),
+        "each device's next step is named"
+    );
+    assert!(
+        !page.contains("data-plan") && !page.contains("action=\"/session\""),
+        "no form to submit"
+    );
+
+    let (status, _, page) = s
+        .post(
+            "/session",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("device", &id),
+                ("zone", "forehead"),
+                ("minutes_forehead", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("device not ready"), "{page}");
+    assert_eq!(s.store.counts().unwrap().sessions, 0);
+}
+
+#[tokio::test]
+async fn a_vitamin_c_serum_is_recorded_as_refused_and_the_page_says_why() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "serum@example.org").await;
+    let (status, h, _) = s
+        .post(
+            "/session",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("device", &id),
+                ("zone", "forehead"),
+                ("minutes_forehead", "1"),
+                ("product", "Vitamin C serum"),
+                ("product", "plain hyaluronic acid"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/session#saved");
+    let profile = profile_of(&s, "serum@example.org");
+    let session = s.store.last_session(profile).unwrap().unwrap();
+    let vc = session
+        .products
+        .iter()
+        .find(|p| p.name == "Vitamin C serum")
+        .unwrap();
+    assert!(!vc.allowed);
+    assert_eq!(vc.category, "vitamin_c");
+    assert!(
+        session
+            .products
+            .iter()
+            .any(|p| p.name == "plain hyaluronic acid" && p.allowed)
+    );
+
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(page.contains("<strong>Vitamin C serum</strong>: recorded as applied, but not advised yet. Not yet: vitamin c products are allowed from"), "{page}");
+}
+
+#[tokio::test]
+async fn nobody_can_log_a_session_with_someone_elses_roller() {
+    let s = Server::new();
+    let (_owner, id) = ready_person(&s, "owner@example.org").await;
+    let (other, _) = ready_person(&s, "other@example.org").await;
+    let (status, _, _) = s
+        .post(
+            "/session",
+            Some(&other.cookie),
+            &[
+                ("csrf", &other.csrf),
+                ("device", &id),
+                ("zone", "forehead"),
+                ("minutes_forehead", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(s.store.counts().unwrap().sessions, 0);
+    let owner = profile_of(&s, "owner@example.org");
+    assert_eq!(
+        s.store.devices(owner).unwrap()[0].state,
+        HygieneState::Ready
+    );
+}
+
+#[tokio::test]
+async fn the_session_script_and_styles_stay_small() {
+    let s = Server::new();
+    let (u, _) = ready_person(&s, "small@example.org").await;
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    let (status, h, js) = s.get("/assets/session.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        h.get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        js.contains("performance.now()") && js.contains("wakeLock") && js.contains("localStorage")
+    );
+    let (_, _, css) = s.get("/assets/app.css", None).await;
+    let (_, _, app) = s.get("/assets/app.js", None).await;
+    let total = page.len() + js.len() + css.len() + app.len();
+    assert!(
+        total < 100 * 1024,
+        "page, scripts and styles are {total} bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_pen_gets_timed_sections_and_the_eye_zone_its_reminder() {
+    let s = Server::new();
+    let u = s.sign_up("pen@example.org").await;
+    screen(&s, &u, "0.25", &["periorbital_right"]).await;
+    let (status, _, _) = s
+        .post(
+            "/devices",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("name", "pen"),
+                ("kind", "pen"),
+                ("needle_mm", "0.25"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = s.get("/devices", Some(&u.cookie)).await;
+    let i = page.find("id=\"device-").unwrap() + 11;
+    let id = page[i..i + 36].to_owned();
+    let fit = format!("/devices/{id}/cartridge");
+    assert_eq!(
+        s.post(&fit, Some(&u.cookie), &[("csrf", &u.csrf)]).await.0,
+        StatusCode::SEE_OTHER
+    );
+
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    let plan: serde_json::Value =
+        serde_json::from_str(&attr(&page, "data-plan").expect("a plan")).unwrap();
+    assert_eq!(plan["verb"], "Glide the pen");
+    let zones = plan["zones"].as_array().unwrap();
+    let ids: Vec<&str> = zones.iter().map(|z| z["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["forehead", "periorbital_right", "left_cheek"]);
+    for z in zones {
+        for section in z["sections"].as_array().unwrap() {
+            assert_eq!(section["seconds"], 15);
+            assert!(section["strokes"].is_null());
+        }
+    }
+    assert_eq!(zones[1]["periorbital"], true);
+    assert!(page.contains(
+        "Stay on the bone below the eye. Never inside the orbital rim or on the eyelid."
+    ));
+    assert_eq!(shape(&page, "periorbital_right").0, "zone planned");
+}
