@@ -14,6 +14,7 @@ pub mod answers;
 pub mod coverage;
 pub mod engine;
 pub mod evidence;
+pub mod guide;
 pub mod hygiene;
 pub mod ids;
 pub mod readiness;

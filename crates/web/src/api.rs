@@ -8,12 +8,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::ids::ScreeningId;
-use needlewise_core::records::ScreeningRecord;
-use needlewise_core::screening::screen;
 use needlewise_store::facts;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::WebError;
@@ -89,19 +85,8 @@ async fn submit_screening(
     check_csrf(&auth, &headers)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| WebError::BadInput(format!("the body is not valid JSON: {e}")))?;
-    let base = evidence();
-    let today = state.today();
-    let answers = Answers::from_json(&base.screening, &value, today)?;
-    let result = screen(base, &answers, today)?;
-    let record = ScreeningRecord {
-        id: ScreeningId(Uuid::now_v7()),
-        profile_id: auth.profile.id,
-        taken_at: state.now(),
-        answers,
-        verdict: result.verdict,
-        result: serde_json::to_value(&result).map_err(|e| WebError::Internal(e.into()))?,
-    };
-    blocking(&state, move |s| s.save_screening(&record)).await?;
+    let answers = Answers::from_json(&evidence().screening, &value, state.today())?;
+    let result = crate::pages::screening::save(&state, &auth, answers).await?;
     Ok(Json(result).into_response())
 }
 

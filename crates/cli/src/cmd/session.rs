@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use needlewise_core::aftercare::serum_gate;
-use needlewise_core::coverage::planner::ZoneMethod;
-use needlewise_core::coverage::{self, CoverageRequest, Direction, Scope};
 use needlewise_core::evidence;
-use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent};
+use needlewise_core::guide;
+use needlewise_core::hygiene::{Device, HygieneEvent};
 use needlewise_core::ids::SessionId;
 use needlewise_core::records::{ProductUse, SessionRecord, ZoneRecord};
 use needlewise_core::zone::Zone;
@@ -79,75 +78,6 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         SessionCommand::List => list(app),
     }
 }
-
-/// One step of a zone: a direction, the strokes it needs and its time.
-struct Section {
-    direction: &'static str,
-    strokes: Option<u32>,
-    seconds: u32,
-}
-
-fn direction_label(d: Direction) -> &'static str {
-    match d {
-        Direction::Horizontal => "horizontally (side to side)",
-        Direction::Vertical => "vertically (up and down)",
-        Direction::DiagonalRising => "diagonally (lower left to upper right)",
-        Direction::DiagonalFalling => "diagonally (upper left to lower right)",
-    }
-}
-
-/// The sections of a zone, from the coverage plan for this roller: strokes
-/// per direction, and time per section from the plan's pace unless the
-/// person fixed it with --section-seconds.
-fn sections(device: &Device, zone: Zone, fixed_seconds: Option<u32>) -> Vec<Section> {
-    let directions = [
-        Direction::Horizontal,
-        Direction::Vertical,
-        Direction::DiagonalRising,
-        Direction::DiagonalFalling,
-    ];
-    let plan = match device.kind {
-        DeviceKind::Roller(r) => {
-            let mut roller = coverage::Roller::standard_192(r.needle_length_mm);
-            roller.needles = r.needle_count;
-            roller.rings = r.rings;
-            roller.drum_diameter_mm = r.drum_diameter_mm;
-            roller.drum_width_mm = r.drum_width_mm;
-            let request = CoverageRequest {
-                device: coverage::Device::Roller(roller),
-                scope: Scope::Zone(zone),
-                ..CoverageRequest::default()
-            };
-            coverage::report(&request)
-                .ok()
-                .and_then(|r| r.zones.into_iter().next())
-        }
-        DeviceKind::Pen(_) => None,
-    };
-    match plan.map(|z| z.plan) {
-        Some(ZoneMethod::Roller(p)) if !p.directions.is_empty() => {
-            let per = p.seconds / p.directions.len() as f64;
-            p.directions
-                .iter()
-                .map(|step| Section {
-                    direction: direction_label(step.direction),
-                    strokes: Some(step.strokes),
-                    seconds: fixed_seconds.unwrap_or(per.round().max(5.0) as u32),
-                })
-                .collect()
-        }
-        _ => directions
-            .into_iter()
-            .map(|d| Section {
-                direction: direction_label(d),
-                strokes: None,
-                seconds: fixed_seconds.unwrap_or(DEFAULT_SECTION_SECONDS),
-            })
-            .collect(),
-    }
-}
-
-const DEFAULT_SECTION_SECONDS: u32 = 15;
 
 /// What the person typed during the countdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,12 +157,12 @@ fn guide(app: &App, args: GuideArgs) -> Result<Exit, Failure> {
         let zone_start = Instant::now();
         let mut strokes = 0;
         let mut skipped = false;
-        for section in sections(&device, *zone, args.section_seconds) {
+        for section in guide::sections(&device.kind, *zone, args.section_seconds) {
             let count = section
                 .strokes
                 .map(|n| format!(", {n} strokes"))
                 .unwrap_or_default();
-            let _ = writeln!(err, "  Roll {}{count}.", section.direction);
+            let _ = writeln!(err, "  Roll {}{count}.", section.label);
             match countdown(section.seconds, &input, &mut err) {
                 None => strokes += section.strokes.unwrap_or(0),
                 Some(Key::Skip) => {

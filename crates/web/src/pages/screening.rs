@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
+use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::ids::ScreeningId;
 use needlewise_core::records::ScreeningRecord;
@@ -24,16 +25,9 @@ pub async fn form(auth: Auth) -> Response {
 }
 
 /// Screens the answers and stores the result; nothing is stored when the
-/// answers have problems.
-pub async fn run(
-    state: &AppState,
-    auth: &Auth,
-    pairs: &[(String, String)],
-) -> Result<ScreeningResult, WebError> {
-    let base = evidence();
-    let today = state.today();
-    let answers = forms::answers(&base.screening, pairs, today)?;
-    let result = screen(base, &answers, today)?;
+/// answers have problems. Shared by the form and the API.
+pub async fn save(state: &AppState, auth: &Auth, answers: Answers) -> Result<ScreeningResult, WebError> {
+    let result = screen(evidence(), &answers, state.today())?;
     let record = ScreeningRecord {
         id: ScreeningId(Uuid::now_v7()),
         profile_id: auth.profile.id,
@@ -52,7 +46,8 @@ pub async fn submit(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
-    run(&state, &auth, &pairs).await?;
+    let answers = forms::answers(&evidence().screening, &pairs, state.today())?;
+    save(&state, &auth, answers).await?;
     Ok(see_other("/screening/result"))
 }
 
@@ -76,17 +71,7 @@ pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Respons
         .and_then(|r| r.as_array())
         .map(|rs| rs.iter().filter_map(reason_from_json).collect())
         .unwrap_or_default();
-    let zones = result
-        .get("zones")
-        .and_then(|z| z.as_array())
-        .map(|zs| {
-            zs.iter()
-                .filter_map(|z| z.as_str()?.parse::<needlewise_core::Zone>().ok())
-                .map(|z| z.label())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
+    let zones = zone_labels(result.get("zones"));
     let excluded = result
         .get("excluded_zones")
         .and_then(|z| z.as_array())
@@ -140,16 +125,20 @@ fn reason_from_json(v: &serde_json::Value) -> Option<views::ReasonView> {
             .filter_map(|x| x.get("id")?.as_str().map(str::to_owned))
             .collect(),
         until: s("until"),
-        zones: v
-            .get("zones")
-            .and_then(|z| z.as_array())
-            .map(|zs| {
-                zs.iter()
-                    .filter_map(|z| z.as_str()?.parse::<needlewise_core::Zone>().ok())
-                    .map(|z| z.label())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default(),
+        zones: zone_labels(v.get("zones")),
     })
+}
+
+/// Plain labels for a stored list of zone ids.
+fn zone_labels(zones: Option<&serde_json::Value>) -> String {
+    zones
+        .and_then(|z| z.as_array())
+        .map(|zs| {
+            zs.iter()
+                .filter_map(|z| z.as_str()?.parse::<needlewise_core::Zone>().ok())
+                .map(|z| z.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }

@@ -19,11 +19,10 @@ use jiff::SignedDuration;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
 use needlewise_core::answers::{Answer, Answers};
-use needlewise_core::coverage::planner::ZoneMethod;
-use needlewise_core::coverage::{self, CoverageRequest, Direction, Scope};
 use needlewise_core::engine::{Reason, fire};
 use needlewise_core::evidence;
 use needlewise_core::evidence::Outcome;
+use needlewise_core::guide::{self, Section};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, HygieneState};
 use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
 use needlewise_core::readiness::ReadinessFacts;
@@ -41,8 +40,6 @@ use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms};
 
-/// Seconds per section for pens, and when no stroke plan can be made.
-pub const DEFAULT_SECTION_SECONDS: u32 = 15;
 /// The most time one zone may record.
 pub const MAX_ZONE_SECONDS: u32 = 3600;
 /// The most strokes one zone may record.
@@ -53,22 +50,13 @@ const MAX_PRODUCTS: usize = 10;
 const MAX_PRODUCT_CHARS: usize = 200;
 
 /// One step of a zone: a direction, its strokes and its time.
-#[derive(Debug, Clone, Serialize)]
-pub struct SectionPlan {
-    pub dir: &'static str,
-    pub label: &'static str,
-    /// From the coverage model (rollers); `None` for pens.
-    pub strokes: Option<u32>,
-    pub seconds: u32,
-}
-
 /// A zone of today's plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct ZonePlan {
     pub id: &'static str,
     pub label: &'static str,
     pub periorbital: bool,
-    pub sections: Vec<SectionPlan>,
+    pub sections: Vec<Section>,
     #[serde(skip)]
     pub zone: Zone,
 }
@@ -301,7 +289,7 @@ fn plan(state: &AppState, loaded: Loaded) -> Today {
                 id: z.id(),
                 label: z.label(),
                 periorbital: z.is_periorbital(),
-                sections: sections(d, z),
+                sections: guide::sections(&d.kind, z, None),
                 zone: z,
             })
             .collect(),
@@ -432,79 +420,6 @@ fn excluded(record: &ScreeningRecord) -> Vec<ExcludedView> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-const DIRECTIONS: [Direction; 4] = [
-    Direction::Horizontal,
-    Direction::Vertical,
-    Direction::DiagonalRising,
-    Direction::DiagonalFalling,
-];
-
-fn direction_words(d: Direction) -> (&'static str, &'static str) {
-    match d {
-        Direction::Horizontal => ("horizontal", "horizontally (side to side)"),
-        Direction::Vertical => ("vertical", "vertically (up and down)"),
-        Direction::DiagonalRising => ("diagonal_rising", "diagonally (lower left to upper right)"),
-        Direction::DiagonalFalling => {
-            ("diagonal_falling", "diagonally (upper left to lower right)")
-        }
-    }
-}
-
-/// The sections of a zone, from the coverage plan for this roller's
-/// geometry: strokes per direction, and time per section from the plan's
-/// pace (at least 5 s). Pens get 15 s per direction and no stroke count.
-pub fn sections(device: &Device, zone: Zone) -> Vec<SectionPlan> {
-    let plan = match device.kind {
-        DeviceKind::Roller(r) => {
-            let mut roller = coverage::Roller::standard_192(r.needle_length_mm);
-            roller.needles = r.needle_count;
-            roller.rings = r.rings;
-            roller.drum_diameter_mm = r.drum_diameter_mm;
-            roller.drum_width_mm = r.drum_width_mm;
-            let request = CoverageRequest {
-                device: coverage::Device::Roller(roller),
-                scope: Scope::Zone(zone),
-                ..CoverageRequest::default()
-            };
-            coverage::report(&request)
-                .ok()
-                .and_then(|r| r.zones.into_iter().next())
-        }
-        DeviceKind::Pen(_) => None,
-    };
-    match plan.map(|z| z.plan) {
-        Some(ZoneMethod::Roller(p)) if !p.directions.is_empty() => {
-            let per = (p.seconds / p.directions.len() as f64)
-                .round()
-                .clamp(5.0, 300.0) as u32;
-            p.directions
-                .iter()
-                .map(|step| {
-                    let (dir, label) = direction_words(step.direction);
-                    SectionPlan {
-                        dir,
-                        label,
-                        strokes: Some(step.strokes),
-                        seconds: per,
-                    }
-                })
-                .collect()
-        }
-        _ => DIRECTIONS
-            .into_iter()
-            .map(|d| {
-                let (dir, label) = direction_words(d);
-                SectionPlan {
-                    dir,
-                    label,
-                    strokes: None,
-                    seconds: DEFAULT_SECTION_SECONDS,
-                }
-            })
-            .collect(),
-    }
 }
 
 /// A zone's outline on the face map, drawn as in a mirror: the person's
