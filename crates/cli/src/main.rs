@@ -93,6 +93,9 @@ pub enum Command {
     Coverage(cmd::coverage::Args),
     /// Every rule and source needlewise uses.
     Evidence,
+    /// Export your data: `export ics` writes your calendar (sessions,
+    /// check-ins, roller reminders) for any calendar app.
+    Export(cmd::export::Args),
     /// Manage the profiles of a household.
     Profile(cmd::profile::Args),
 }
@@ -128,6 +131,7 @@ fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Session(args) => cmd::session::run(&app, args),
         Command::Coverage(args) => cmd::coverage::run(&app, args),
         Command::Evidence => cmd::evidence::run(&app),
+        Command::Export(args) => cmd::export::run(&app, args),
         Command::Profile(args) => cmd::profile::run(&app, args),
     }
 }

@@ -653,3 +653,66 @@ fn serve_refuses_a_bad_config_file_and_names_it() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("bad.toml"), "{err}");
 }
+
+#[test]
+fn export_ics_writes_the_calendar_with_alarms() {
+    let env = Env::new();
+    // Nothing logged yet: a valid calendar without events.
+    let empty = env.ok(T0, &["export", "ics"], 0);
+    assert!(empty.starts_with("BEGIN:VCALENDAR\r\n"), "{empty}");
+    assert!(!empty.contains("BEGIN:VEVENT"));
+
+    env.ok(
+        T0,
+        &[
+            "session",
+            "log",
+            "--zones",
+            "forehead,chin",
+            "--needle-mm",
+            "0.25",
+        ],
+        0,
+    );
+    let later = at(60);
+    let ics = env.ok(&later, &["export", "ics"], 0);
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"),
+        "{ics}"
+    );
+    assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    assert!(
+        !ics.replace("\r\n", "").contains('\n'),
+        "every line ends in CRLF"
+    );
+    for line in ics.split("\r\n") {
+        assert!(line.len() <= 75, "{line:?}");
+    }
+    // The next session (0.25 mm: three days on), the rest of the course and
+    // its review, and four check-ins: each with an alarm.
+    let events = ics.matches("BEGIN:VEVENT\r\n").count();
+    assert_eq!(events, 9, "{ics}");
+    assert_eq!(ics.matches("BEGIN:VALARM\r\n").count(), events);
+    assert!(ics.contains("X-NEEDLEWISE-KIND:next-session\r\n"));
+    assert!(ics.contains("X-NEEDLEWISE-KIND:checkin\r\n"));
+    assert!(ics.contains("TRIGGER;RELATED=START:PT9H\r\n"));
+    assert!(ics.contains("DTSTART;VALUE=DATE:"));
+
+    // --out writes the same text to a file; stdout stays empty.
+    let file = env.path("needlewise.ics");
+    let file_arg = file.display().to_string();
+    let out = env.ok(&later, &["export", "ics", "--out", &file_arg], 0);
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), ics);
+
+    // The same moment gives the same calendar (stable UIDs).
+    assert_eq!(env.ok(&later, &["export", "ics"], 0), ics);
+    let v = env.json(&later, &["export", "ics"], 0);
+    assert_eq!(v["events"].as_array().unwrap().len(), events);
+
+    // An unwritable file is an error that names it.
+    let bad = env.path("no/such/dir/x.ics").display().to_string();
+    let out = env.run(&later, &["export", "ics", "--out", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write it"));
+}

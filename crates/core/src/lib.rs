@@ -11,6 +11,7 @@
 
 pub mod aftercare;
 pub mod answers;
+pub mod calendar;
 pub mod coverage;
 pub mod engine;
 pub mod evidence;

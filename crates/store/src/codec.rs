@@ -220,11 +220,7 @@ pub(crate) fn check_web_session(s: &WebSession) -> Result<()> {
             "the local account cannot log in, so it cannot have web sessions",
         ));
     }
-    let hex = s.token_hash.len() == 64
-        && s.token_hash
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !hex {
+    if !is_sha256_hex(&s.token_hash) {
         return Err(StoreError::invalid(
             "a web session's token hash must be 64 lower-case hex digits (SHA-256)",
         ));
@@ -238,4 +234,21 @@ pub(crate) fn check_web_session(s: &WebSession) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// 64 lower-case hex digits: how token hashes are stored.
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+pub(crate) fn check_calendar_token_hash(token_hash: &str) -> Result<()> {
+    if is_sha256_hex(token_hash) {
+        Ok(())
+    } else {
+        Err(StoreError::invalid(
+            "a calendar token hash must be 64 lower-case hex digits (SHA-256)",
+        ))
+    }
 }

@@ -1,11 +1,14 @@
 //! What needlewise knows about a profile today, assembled from the store
 //! for the core's decisions. Shared by the command line and the web app.
 
+use jiff::Timestamp;
 use jiff::civil::Date;
+use needlewise_core::calendar::{CalendarFacts, CalendarModel};
 use needlewise_core::evidence;
 use needlewise_core::hygiene::Device;
 use needlewise_core::ids::ProfileId;
 use needlewise_core::readiness::ReadinessFacts;
+use needlewise_core::records::Profile;
 use needlewise_core::schedule::{LastSession, NextSession, next_session};
 
 use crate::{Result, Store};
@@ -54,4 +57,29 @@ pub fn screened_needle(store: &dyn Store, profile: ProfileId) -> Result<Option<f
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     }))
+}
+
+/// A profile's calendar (session days, check-ins, device reminders) at
+/// `now`, whose local date is `today`.
+pub fn calendar(
+    store: &dyn Store,
+    profile: &Profile,
+    now: Timestamp,
+    today: Date,
+) -> Result<CalendarModel> {
+    let sessions = store.sessions(profile.id)?;
+    let locked = !store.open_episodes(profile.id)?.is_empty();
+    let devices = store.devices(profile.id)?;
+    Ok(needlewise_core::calendar::build(
+        evidence(),
+        &CalendarFacts {
+            profile: profile.id,
+            profile_name: &profile.name,
+            sessions: &sessions,
+            locked,
+            devices: &devices,
+        },
+        now,
+        today,
+    ))
 }

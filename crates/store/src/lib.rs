@@ -125,6 +125,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// working in it are left with no profile.
     fn delete_profile(&self, id: ProfileId) -> Result<()>;
 
+    // Calendar subscriptions: one secret link per profile, kept as the
+    // SHA-256 hash of its token (the token is the only credential).
+    /// Sets the profile's calendar token, replacing any it had (so the old
+    /// link stops working). Fails with [`StoreError::NotFound`] for an
+    /// unknown profile, [`StoreError::Conflict`] if the hash is taken by
+    /// another profile, and [`StoreError::Invalid`] if it is not 64
+    /// lower-case hex digits.
+    fn set_calendar_token(&self, profile: ProfileId, token_hash: &str, at: Timestamp)
+    -> Result<()>;
+    /// The profile whose calendar token has this hash, if any.
+    fn profile_by_calendar_token(&self, token_hash: &str) -> Result<Option<Profile>>;
+    /// Whether the profile has a calendar token, and since when.
+    fn calendar_token_created(&self, profile: ProfileId) -> Result<Option<Timestamp>>;
+    /// Removes the profile's calendar token, if it has one.
+    fn delete_calendar_token(&self, profile: ProfileId) -> Result<()>;
+
     // Screenings.
     fn save_screening(&self, screening: &ScreeningRecord) -> Result<()>;
     fn latest_screening(&self, profile: ProfileId) -> Result<Option<ScreeningRecord>>;

@@ -709,6 +709,65 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_calendar_token(
+        &self,
+        profile: ProfileId,
+        token_hash: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        codec::check_calendar_token_hash(token_hash)?;
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO calendar_tokens (profile_id, token_hash, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (profile_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at",
+            )?
+            .execute(params![id_text(profile.0), token_hash, micros(at)])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || "this calendar token is taken".to_owned(),
+                    || format!("profile {profile}"),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn profile_by_calendar_token(&self, token_hash: &str) -> Result<Option<Profile>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {} FROM profiles JOIN calendar_tokens ON calendar_tokens.profile_id = profiles.id
+                 WHERE calendar_tokens.token_hash = ?1",
+                PROFILE_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("profiles.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(collect(tx, &sql, [token_hash], profile_from_row)?.pop())
+        })
+    }
+
+    fn calendar_token_created(&self, profile: ProfileId) -> Result<Option<Timestamp>> {
+        self.read(|tx| {
+            Ok(collect(
+                tx,
+                "SELECT created_at FROM calendar_tokens WHERE profile_id = ?1",
+                [id_text(profile.0)],
+                |row| ts(row, 0),
+            )?
+            .pop())
+        })
+    }
+
+    fn delete_calendar_token(&self, profile: ProfileId) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM calendar_tokens WHERE profile_id = ?1")?
+                .execute([id_text(profile.0)])?;
+            Ok(())
+        })
+    }
+
     fn save_screening(&self, s: &ScreeningRecord) -> Result<()> {
         self.write(|tx| {
             tx.prepare_cached(

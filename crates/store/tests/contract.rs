@@ -69,6 +69,10 @@ contract_tests!(
     delete_web_sessions_of_an_account,
     delete_account_removes_everything_it_owns,
     deleting_the_local_account_is_refused,
+    calendar_token_set_find_and_delete,
+    calendar_token_rotation_invalidates_the_old_one,
+    calendar_tokens_are_per_profile_and_checked,
+    deleting_a_profile_or_account_removes_its_calendar_token,
 );
 
 /// A SQLite store in a fresh temporary directory (in a subdirectory that
@@ -1428,6 +1432,113 @@ mod cases {
         // Gone for good: deleting again is not found, and the email is free.
         assert_not_found(store.delete_account(a.id));
         account(store, "a@example.org");
+    }
+
+    // ----- calendar tokens -----
+
+    pub fn calendar_token_set_find_and_delete(store: &dyn Store) {
+        let ada = profile(store, "Ada");
+        let h = token_hash();
+        assert_eq!(store.profile_by_calendar_token(&h).unwrap(), None);
+        assert_eq!(store.calendar_token_created(ada.id).unwrap(), None);
+        store.set_calendar_token(ada.id, &h, at(5)).unwrap();
+        assert_eq!(
+            store.profile_by_calendar_token(&h).unwrap(),
+            Some(ada.clone())
+        );
+        assert_eq!(store.calendar_token_created(ada.id).unwrap(), Some(at(5)));
+        assert_eq!(
+            store.profile_by_calendar_token(&token_hash()).unwrap(),
+            None
+        );
+        store.delete_calendar_token(ada.id).unwrap();
+        assert_eq!(store.profile_by_calendar_token(&h).unwrap(), None);
+        assert_eq!(store.calendar_token_created(ada.id).unwrap(), None);
+        // Deleting again, or for a profile without one, is harmless.
+        store.delete_calendar_token(ada.id).unwrap();
+        store.delete_calendar_token(ProfileId(id())).unwrap();
+        assert_eq!(
+            store.profile(ada.id).unwrap(),
+            Some(ada),
+            "the profile stays"
+        );
+    }
+
+    pub fn calendar_token_rotation_invalidates_the_old_one(store: &dyn Store) {
+        let ada = profile(store, "Ada");
+        let old = token_hash();
+        let new = token_hash();
+        store.set_calendar_token(ada.id, &old, at(0)).unwrap();
+        store.set_calendar_token(ada.id, &new, at(10)).unwrap();
+        assert_eq!(store.profile_by_calendar_token(&old).unwrap(), None);
+        assert_eq!(
+            store.profile_by_calendar_token(&new).unwrap(),
+            Some(ada.clone())
+        );
+        assert_eq!(store.calendar_token_created(ada.id).unwrap(), Some(at(10)));
+        // The old hash is free again: another profile may (in theory) get it.
+        let cy = profile(store, "Cy");
+        store.set_calendar_token(cy.id, &old, at(11)).unwrap();
+        assert_eq!(store.profile_by_calendar_token(&old).unwrap(), Some(cy));
+        assert_eq!(store.profile_by_calendar_token(&new).unwrap(), Some(ada));
+    }
+
+    pub fn calendar_tokens_are_per_profile_and_checked(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let ada = profile_in(store, a.id, "Ada");
+        let cy = profile_in(store, a.id, "Cy");
+        let (ha, hc) = (token_hash(), token_hash());
+        store.set_calendar_token(ada.id, &ha, at(0)).unwrap();
+        store.set_calendar_token(cy.id, &hc, at(0)).unwrap();
+        assert_eq!(
+            store.profile_by_calendar_token(&ha).unwrap(),
+            Some(ada.clone())
+        );
+        assert_eq!(
+            store.profile_by_calendar_token(&hc).unwrap(),
+            Some(cy.clone())
+        );
+        // A hash another profile holds is a conflict and changes nothing.
+        assert_conflict(store.set_calendar_token(cy.id, &ha, at(1)));
+        assert_eq!(store.profile_by_calendar_token(&hc).unwrap(), Some(cy));
+        assert_eq!(
+            store.profile_by_calendar_token(&ha).unwrap(),
+            Some(ada.clone())
+        );
+        // Setting the same hash again for its own profile is fine.
+        store.set_calendar_token(ada.id, &ha, at(2)).unwrap();
+        // An unknown profile is not found; a hash that is not SHA-256 hex is
+        // invalid.
+        assert_not_found(store.set_calendar_token(ProfileId(id()), &token_hash(), at(0)));
+        for bad in [
+            String::new(),
+            "abc".to_owned(),
+            ha.to_uppercase(),
+            format!("{}g", &ha[..63]),
+            format!("{ha}0"),
+        ] {
+            assert_invalid(store.set_calendar_token(ada.id, &bad, at(0)));
+        }
+        assert_eq!(store.profile_by_calendar_token(&ha).unwrap(), Some(ada));
+    }
+
+    pub fn deleting_a_profile_or_account_removes_its_calendar_token(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let ada = populate_in(store, a.id, "Ada");
+        let cy = profile_in(store, a.id, "Cy");
+        let b = account(store, "b@example.org");
+        let bea = profile_in(store, b.id, "Bea");
+        let (ha, hc, hb) = (token_hash(), token_hash(), token_hash());
+        store.set_calendar_token(ada.id, &ha, at(0)).unwrap();
+        store.set_calendar_token(cy.id, &hc, at(0)).unwrap();
+        store.set_calendar_token(bea.id, &hb, at(0)).unwrap();
+        store.delete_profile(ada.id).unwrap();
+        assert_eq!(store.profile_by_calendar_token(&ha).unwrap(), None);
+        assert_eq!(store.calendar_token_created(ada.id).unwrap(), None);
+        assert_eq!(store.profile_by_calendar_token(&hc).unwrap(), Some(cy));
+        store.delete_account(a.id).unwrap();
+        assert_eq!(store.profile_by_calendar_token(&hc).unwrap(), None);
+        assert_eq!(store.profile_by_calendar_token(&hb).unwrap(), Some(bea));
     }
 
     pub fn deleting_the_local_account_is_refused(store: &dyn Store) {

@@ -12,11 +12,14 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod forms;
+pub mod ics;
 pub mod pages;
 pub mod security;
+pub mod test_clock;
 pub mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -39,6 +42,9 @@ pub struct AppState {
     pub clock: Clock,
     pub tz: TimeZone,
     pub login_limiter: auth::LoginLimiter,
+    /// The test clock's offset in seconds, only with `serve --test-clock`
+    /// (see [`test_clock`]).
+    pub test_clock: Option<Arc<AtomicI64>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -59,6 +65,7 @@ impl AppState {
             clock,
             tz,
             login_limiter: limiter,
+            test_clock: None,
         }
     }
 
@@ -131,8 +138,11 @@ pub fn router(state: AppState) -> Router {
             get(pages::session::show).post(pages::session::complete),
         )
         .route("/schedule", get(pages::schedule::show))
+        .route("/schedule/calendar", post(pages::schedule::calendar_link))
+        .route("/calendar/{file}", get(pages::schedule::calendar_feed))
         .route("/evidence", get(pages::evidence::show))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(test_clock::routes(state.test_clock.is_some()))
         .nest("/api", api::router())
         .route("/assets/{*path}", get(assets::serve))
         .fallback(|| async { WebError::NotFound })

@@ -239,6 +239,18 @@ pub struct SchedulePage {
     pub review: String,
     pub course_note: String,
     pub sessions: Vec<String>,
+    pub calendar: CalendarLinkView,
+}
+
+/// The calendar subscription section of the schedule.
+#[derive(Debug, Clone, Default)]
+pub struct CalendarLinkView {
+    /// When the current link was made (local time); empty without one.
+    pub since: String,
+    /// The full link, only right after it was made (only its hash is kept).
+    pub url: String,
+    /// The same link with the `webcal://` scheme.
+    pub webcal: String,
 }
 
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@ pub mod aftercare;
 pub mod checkin;
 pub mod coverage;
 pub mod evidence;
+pub mod export;
 pub mod next;
 pub mod profile;
 pub mod ready;

@@ -18,6 +18,11 @@ pub struct Args {
     /// Address and port to listen on [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// For the browser test suite only: the server's clock becomes now plus
+    /// an offset that `POST /__test/clock/advance?minutes=N` moves forward.
+    /// Refused with an https public_url.
+    #[arg(long, hide = true)]
+    test_clock: bool,
 }
 
 pub fn default_config() -> Result<Exit, Failure> {
@@ -38,6 +43,11 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         config.listen = listen;
     }
     config.validate().map_err(|e| bad(e.to_string()))?;
+    if args.test_clock && config.secure_cookies() {
+        return Err(bad(
+            "--test-clock is for the test suite only and cannot run with an https public_url",
+        ));
+    }
     let store = app.open_store()?;
     // --now shifts the server's clock: time still passes, from that moment.
     let offset = app.now_offset();
@@ -46,7 +56,11 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             .checked_add(offset)
             .unwrap_or(Timestamp::MAX)
     });
-    let state = AppState::new(Arc::from(store), config, clock, TimeZone::system());
+    let mut state = AppState::new(Arc::from(store), config, clock, TimeZone::system());
+    if args.test_clock {
+        eprintln!("needlewise: TEST CLOCK ON: POST /__test/clock/advance moves the server's time");
+        state = state.with_test_clock();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

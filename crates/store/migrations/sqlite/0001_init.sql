@@ -54,6 +54,15 @@ CREATE INDEX web_sessions_account ON web_sessions (account_id);
 -- So deleting a profile finds its sessions without a scan.
 CREATE INDEX web_sessions_profile ON web_sessions (profile_id);
 
+-- Calendar subscriptions: one secret link per profile. The link's token is
+-- shown once; only its SHA-256 hash is kept. Setting a new one replaces the
+-- old (the old link stops working); deleting the profile deletes it.
+CREATE TABLE calendar_tokens (
+    profile_id  TEXT    NOT NULL PRIMARY KEY REFERENCES profiles (id) ON DELETE CASCADE,
+    token_hash  TEXT    NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE screenings (
     profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
     id          TEXT    NOT NULL,

@@ -1,25 +1,37 @@
-//! The next session and the course.
+//! The next session and the course, and the calendar subscription.
 
-use axum::extract::State;
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use needlewise_core::evidence;
 use needlewise_core::schedule::{NextSession, course_plan};
 use needlewise_store::facts;
 
-use super::page;
-use crate::auth::Auth;
+use super::{checked_form, page, see_other};
+use crate::auth::{Auth, random_token, token_hash};
 use crate::error::WebError;
-use crate::views::{Chrome, SchedulePage};
-use crate::{AppState, blocking};
+use crate::views::{CalendarLinkView, Chrome, SchedulePage};
+use crate::{AppState, blocking, forms, ics};
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    render(&state, &auth, None).await
+}
+
+/// The schedule page; `new_link` is a calendar link just made, shown once.
+async fn render(
+    state: &AppState,
+    auth: &Auth,
+    new_link: Option<(String, String)>,
+) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let today = state.today();
-    let (next, sessions, screened) = blocking(&state, move |s| {
+    let (next, sessions, screened, calendar_since) = blocking(state, move |s| {
         Ok((
             facts::schedule(s, profile, today)?,
             s.sessions(profile)?,
             facts::screened_needle(s, profile)?,
+            s.calendar_token_created(profile)?,
         ))
     })
     .await?;
@@ -32,8 +44,9 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
         NextSession::After { explanation, .. } => explanation.clone(),
         _ => String::new(),
     };
+    let (url, webcal) = new_link.unwrap_or_default();
     Ok(page(&SchedulePage {
-        chrome: Chrome::new("Schedule", "schedule", &auth),
+        chrome: Chrome::new("Schedule", "schedule", auth),
         next: super::home::describe(&next),
         explanation,
         course: course
@@ -63,5 +76,99 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
                 )
             })
             .collect(),
+        calendar: CalendarLinkView {
+            since: calendar_since.map(|t| state.local(t)).unwrap_or_default(),
+            url,
+            webcal,
+        },
     }))
+}
+
+/// Where people reach this server: the configured public URL, else the
+/// request's host.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_default()
+}
+
+/// Makes (or remakes) the profile's calendar link, or turns it off.
+pub async fn calendar_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let profile = auth.profile.id;
+    match forms::field(&pairs, "action").unwrap_or("create") {
+        "create" | "rotate" => {
+            let token = random_token()?;
+            let hash = token_hash(&token);
+            let now = state.now();
+            blocking(&state, move |s| s.set_calendar_token(profile, &hash, now)).await?;
+            let url = format!("{}/calendar/{token}.ics", base_url(&state, &headers));
+            let webcal = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| format!("webcal://{rest}"))
+                .unwrap_or_default();
+            render(&state, &auth, Some((url, webcal))).await
+        }
+        "delete" => {
+            blocking(&state, move |s| s.delete_calendar_token(profile)).await?;
+            Ok(see_other("/schedule"))
+        }
+        _ => Err(WebError::BadInput(
+            "action: choose create, rotate or delete".into(),
+        )),
+    }
+}
+
+/// The calendar feed, `GET /calendar/{token}.ics`. No login: the token is
+/// the credential, so an unknown one is simply not found.
+pub async fn calendar_feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, WebError> {
+    let token = file
+        .strip_suffix(".ics")
+        .filter(|t| {
+            t.len() == 64
+                && t.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .ok_or(WebError::NotFound)?;
+    let hash = token_hash(token);
+    let now = state.now();
+    let today = state.today();
+    let model = blocking(&state, move |s| {
+        s.profile_by_calendar_token(&hash)?
+            .map(|p| facts::calendar(s, &p, now, today))
+            .transpose()
+    })
+    .await?
+    .ok_or(WebError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, ics::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"needlewise.ics\"",
+            ),
+        ],
+        ics::render(&model),
+    )
+        .into_response())
 }

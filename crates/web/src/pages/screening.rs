@@ -26,7 +26,11 @@ pub async fn form(auth: Auth) -> Response {
 
 /// Screens the answers and stores the result; nothing is stored when the
 /// answers have problems. Shared by the form and the API.
-pub async fn save(state: &AppState, auth: &Auth, answers: Answers) -> Result<ScreeningResult, WebError> {
+pub async fn save(
+    state: &AppState,
+    auth: &Auth,
+    answers: Answers,
+) -> Result<ScreeningResult, WebError> {
     let result = screen(evidence(), &answers, state.today())?;
     let record = ScreeningRecord {
         id: ScreeningId(Uuid::now_v7()),

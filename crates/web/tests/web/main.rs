@@ -2,7 +2,9 @@
 //! SQLite store, in process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calendar;
 mod session;
+mod test_clock;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
