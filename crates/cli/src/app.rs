@@ -82,6 +82,7 @@ impl From<StoreError> for Failure {
 #[derive(Debug)]
 pub struct App {
     store_url: String,
+    data_dir: Option<PathBuf>,
     store: OnceCell<Box<dyn Store>>,
     pub now: Timestamp,
     pub tz: TimeZone,
@@ -111,6 +112,7 @@ impl App {
         }
         Ok(App {
             store_url,
+            data_dir: global.data_dir.clone(),
             store: OnceCell::new(),
             now,
             tz: TimeZone::system(),
@@ -136,6 +138,15 @@ impl App {
                 redact(&self.store_url)
             )))
         })
+    }
+
+    /// The data directory: `--data-dir`, or the default under
+    /// `XDG_DATA_HOME` or `HOME`.
+    pub fn data_dir(&self) -> Result<PathBuf, Failure> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_data_dir(),
+        }
     }
 
     /// How far `--now` is from the real clock (zero without it).

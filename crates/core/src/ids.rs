@@ -65,3 +65,13 @@ id_type!(SessionId, "session");
 id_type!(CheckinId, "check-in");
 id_type!(EpisodeId, "symptom episode");
 id_type!(HygieneEventId, "hygiene event");
+id_type!(
+    /// A self-rating of one concern in one zone.
+    RatingId,
+    "rating"
+);
+id_type!(
+    /// A progress photo (its bytes live on disk, not in the store).
+    PhotoId,
+    "photo"
+);

@@ -18,6 +18,7 @@ pub mod evidence;
 pub mod guide;
 pub mod hygiene;
 pub mod ids;
+pub mod progress;
 pub mod readiness;
 pub mod records;
 pub mod schedule;

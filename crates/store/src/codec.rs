@@ -252,3 +252,20 @@ pub(crate) fn check_calendar_token_hash(token_hash: &str) -> Result<()> {
         ))
     }
 }
+
+/// Refuses photo metadata that cannot describe a stored file.
+pub(crate) fn check_photo(p: &needlewise_core::progress::Photo) -> Result<()> {
+    if p.width == 0 || p.height == 0 {
+        return Err(StoreError::invalid(format!(
+            "photo {} has a zero size",
+            p.id
+        )));
+    }
+    if p.stored_name.trim().is_empty() || p.content_type.trim().is_empty() {
+        return Err(StoreError::invalid(format!(
+            "photo {} needs a stored name and a content type",
+            p.id
+        )));
+    }
+    Ok(())
+}

@@ -15,7 +15,10 @@
 
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::{AccountId, DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::ids::{
+    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
+};
+use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
 };
@@ -188,6 +191,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         at: Timestamp,
         note: &str,
     ) -> Result<()>;
+
+    // Progress: self-ratings and photo metadata (the photo files live
+    // outside the store).
+    /// Fails with [`StoreError::NotFound`] for an unknown profile and
+    /// [`StoreError::Conflict`] for a taken id.
+    fn add_rating(&self, rating: &Rating) -> Result<()>;
+    /// A profile's ratings, oldest first.
+    fn ratings(&self, profile: ProfileId) -> Result<Vec<Rating>>;
+    /// [`StoreError::NotFound`] if the profile has no such rating.
+    fn delete_rating(&self, profile: ProfileId, id: RatingId) -> Result<()>;
+    /// Fails like [`Store::add_rating`]; [`StoreError::Invalid`] for a zero
+    /// size or an empty stored name.
+    fn add_photo(&self, photo: &Photo) -> Result<()>;
+    /// A profile's photos, oldest first.
+    fn photos(&self, profile: ProfileId) -> Result<Vec<Photo>>;
+    fn photo(&self, profile: ProfileId, id: PhotoId) -> Result<Option<Photo>>;
+    /// [`StoreError::NotFound`] if the profile has no such photo.
+    fn delete_photo(&self, profile: ProfileId, id: PhotoId) -> Result<()>;
 
     /// Row counts over the whole store (the local account included).
     fn counts(&self) -> Result<Counts>;

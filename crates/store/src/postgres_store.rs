@@ -14,7 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::{AccountId, DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::ids::{
+    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
+};
+use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
@@ -364,6 +367,49 @@ fn opt_ts(row: &Row, idx: usize) -> Result<Option<Timestamp>> {
     row.try_get::<_, Option<SystemTime>>(idx)?
         .map(from_system_time)
         .transpose()
+}
+
+const RATING_COLUMNS: &str = "id, profile_id, zone, concern, score, rated_at, note";
+
+fn rating_from_row(row: &Row) -> Result<Rating> {
+    let score: i16 = row.try_get(4)?;
+    Ok(Rating {
+        id: RatingId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        zone: parse(row.try_get(2)?, "zone")?,
+        concern: parse(row.try_get(3)?, "concern")?,
+        score: parse(&score.to_string(), "score")?,
+        rated_at: ts(row, 5)?,
+        note: row.try_get(6)?,
+    })
+}
+
+const PHOTO_COLUMNS: &str =
+    "id, profile_id, taken_at, zone, width, height, bytes, sha256, content_type, stored_name";
+
+fn photo_from_row(row: &Row) -> Result<Photo> {
+    let width: i32 = row.try_get(4)?;
+    let height: i32 = row.try_get(5)?;
+    let bytes: i64 = row.try_get(6)?;
+    Ok(Photo {
+        id: PhotoId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        taken_at: ts(row, 2)?,
+        zone: row
+            .try_get::<_, Option<&str>>(3)?
+            .map(|z| parse(z, "zone"))
+            .transpose()?,
+        width: to_u32(i64::from(width), "photo width")?,
+        height: to_u32(i64::from(height), "photo height")?,
+        bytes: to_u64(bytes, "photo size")?,
+        sha256: row.try_get(7)?,
+        content_type: row.try_get(8)?,
+        stored_name: row.try_get(9)?,
+    })
+}
+
+fn to_i32(n: u32, what: &str) -> Result<i32> {
+    i32::try_from(n).map_err(|_| StoreError::invalid(format!("{what} {n} is too large to store")))
 }
 
 /// Runs a query and converts each row.
@@ -1212,6 +1258,116 @@ impl Store for PostgresStore {
             )?;
             if changed == 0 {
                 return Err(StoreError::not_found(format!("open symptom episode {id}")).into());
+            }
+            Ok(())
+        })
+    }
+
+    fn add_rating(&self, r: &Rating) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO ratings (profile_id, id, zone, concern, score, rated_at, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &r.profile_id.0,
+                    &r.id.0,
+                    &r.zone.id(),
+                    &r.concern.id(),
+                    &i16::from(r.score.value()),
+                    &system_time(r.rated_at)?,
+                    &r.note,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("rating {} already exists", r.id),
+                    || format!("profile {}", r.profile_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn ratings(&self, profile: ProfileId) -> Result<Vec<Rating>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {RATING_COLUMNS} FROM ratings WHERE profile_id = $1 ORDER BY rated_at, id"
+            );
+            collect(tx, &sql, &[&profile.0], rating_from_row)
+        })
+    }
+
+    fn delete_rating(&self, profile: ProfileId, id: RatingId) -> Result<()> {
+        self.write(|tx| {
+            let deleted = tx.execute(
+                "DELETE FROM ratings WHERE profile_id = $1 AND id = $2",
+                &[&profile.0, &id.0],
+            )?;
+            if deleted == 0 {
+                return Err(StoreError::not_found(format!("rating {id}")).into());
+            }
+            Ok(())
+        })
+    }
+
+    fn add_photo(&self, p: &Photo) -> Result<()> {
+        codec::check_photo(p)?;
+        let width = to_i32(p.width, "photo width")?;
+        let height = to_i32(p.height, "photo height")?;
+        let bytes = to_i64(p.bytes, "photo size")?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO photos (profile_id, id, taken_at, zone, width, height, bytes, sha256, content_type, stored_name)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &p.profile_id.0,
+                    &p.id.0,
+                    &system_time(p.taken_at)?,
+                    &p.zone.map(|z| z.id()),
+                    &width,
+                    &height,
+                    &bytes,
+                    &p.sha256,
+                    &p.content_type,
+                    &p.stored_name,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("photo {} already exists", p.id),
+                    || format!("profile {}", p.profile_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn photos(&self, profile: ProfileId) -> Result<Vec<Photo>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = $1 ORDER BY taken_at, id"
+            );
+            collect(tx, &sql, &[&profile.0], photo_from_row)
+        })
+    }
+
+    fn photo(&self, profile: ProfileId, id: PhotoId) -> Result<Option<Photo>> {
+        self.read(|tx| {
+            let sql =
+                format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = $1 AND id = $2");
+            Ok(collect(tx, &sql, &[&profile.0, &id.0], photo_from_row)?.pop())
+        })
+    }
+
+    fn delete_photo(&self, profile: ProfileId, id: PhotoId) -> Result<()> {
+        self.write(|tx| {
+            let deleted = tx.execute(
+                "DELETE FROM photos WHERE profile_id = $1 AND id = $2",
+                &[&profile.0, &id.0],
+            )?;
+            if deleted == 0 {
+                return Err(StoreError::not_found(format!("photo {id}")).into());
             }
             Ok(())
         })

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::{AccountId, DeviceId, EpisodeId, ProfileId, SessionId};
+use needlewise_core::ids::{
+    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
+};
+use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
@@ -292,6 +295,42 @@ fn episode_from_row(row: &Row<'_>) -> Result<Episode> {
         opened_at: ts(row, 4)?,
         resolved_at: row.get::<_, Option<i64>>(5)?.map(from_micros).transpose()?,
         resolution: row.get(6)?,
+    })
+}
+
+const RATING_COLUMNS: &str = "id, profile_id, zone, concern, score, rated_at, note";
+
+fn rating_from_row(row: &Row<'_>) -> Result<Rating> {
+    let score: i64 = row.get(4)?;
+    Ok(Rating {
+        id: parse(&row.get::<_, String>(0)?, "rating id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        zone: parse(&row.get::<_, String>(2)?, "zone")?,
+        concern: parse(&row.get::<_, String>(3)?, "concern")?,
+        score: parse(&score.to_string(), "score")?,
+        rated_at: ts(row, 5)?,
+        note: row.get(6)?,
+    })
+}
+
+const PHOTO_COLUMNS: &str =
+    "id, profile_id, taken_at, zone, width, height, bytes, sha256, content_type, stored_name";
+
+fn photo_from_row(row: &Row<'_>) -> Result<Photo> {
+    Ok(Photo {
+        id: parse(&row.get::<_, String>(0)?, "photo id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        taken_at: ts(row, 2)?,
+        zone: row
+            .get::<_, Option<String>>(3)?
+            .map(|z| parse(&z, "zone"))
+            .transpose()?,
+        width: to_u32(row.get(4)?, "photo width")?,
+        height: to_u32(row.get(5)?, "photo height")?,
+        bytes: to_u64(row.get(6)?, "photo size")?,
+        sha256: row.get(7)?,
+        content_type: row.get(8)?,
+        stored_name: row.get(9)?,
     })
 }
 
@@ -1088,6 +1127,117 @@ impl Store for SqliteStore {
                 .execute(params![id_text(profile.0), id_text(id.0), micros(at), note])?;
             if changed == 0 {
                 return Err(StoreError::not_found(format!("open symptom episode {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn add_rating(&self, r: &Rating) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO ratings (profile_id, id, zone, concern, score, rated_at, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                id_text(r.profile_id.0),
+                id_text(r.id.0),
+                r.zone.id(),
+                r.concern.id(),
+                i64::from(r.score.value()),
+                micros(r.rated_at),
+                r.note,
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("rating {} already exists", r.id),
+                    || format!("profile {}", r.profile_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn ratings(&self, profile: ProfileId) -> Result<Vec<Rating>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {RATING_COLUMNS} FROM ratings WHERE profile_id = ?1 ORDER BY rated_at, id"
+            );
+            collect(tx, &sql, [id_text(profile.0)], rating_from_row)
+        })
+    }
+
+    fn delete_rating(&self, profile: ProfileId, id: RatingId) -> Result<()> {
+        self.write(|tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM ratings WHERE profile_id = ?1 AND id = ?2")?
+                .execute([id_text(profile.0), id_text(id.0)])?;
+            if deleted == 0 {
+                return Err(StoreError::not_found(format!("rating {id}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn add_photo(&self, p: &Photo) -> Result<()> {
+        codec::check_photo(p)?;
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO photos (profile_id, id, taken_at, zone, width, height, bytes, sha256, content_type, stored_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id_text(p.profile_id.0),
+                id_text(p.id.0),
+                micros(p.taken_at),
+                p.zone.map(|z| z.id()),
+                i64::from(p.width),
+                i64::from(p.height),
+                to_i64(p.bytes, "photo size")?,
+                p.sha256,
+                p.content_type,
+                p.stored_name,
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("photo {} already exists", p.id),
+                    || format!("profile {}", p.profile_id),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn photos(&self, profile: ProfileId) -> Result<Vec<Photo>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = ?1 ORDER BY taken_at, id"
+            );
+            collect(tx, &sql, [id_text(profile.0)], photo_from_row)
+        })
+    }
+
+    fn photo(&self, profile: ProfileId, id: PhotoId) -> Result<Option<Photo>> {
+        self.read(|tx| {
+            let sql =
+                format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = ?1 AND id = ?2");
+            Ok(collect(
+                tx,
+                &sql,
+                [id_text(profile.0), id_text(id.0)],
+                photo_from_row,
+            )?
+            .pop())
+        })
+    }
+
+    fn delete_photo(&self, profile: ProfileId, id: PhotoId) -> Result<()> {
+        self.write(|tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM photos WHERE profile_id = ?1 AND id = ?2")?
+                .execute([id_text(profile.0), id_text(id.0)])?;
+            if deleted == 0 {
+                return Err(StoreError::not_found(format!("photo {id}")));
             }
             Ok(())
         })

@@ -73,6 +73,9 @@ contract_tests!(
     calendar_token_rotation_invalidates_the_old_one,
     calendar_tokens_are_per_profile_and_checked,
     deleting_a_profile_or_account_removes_its_calendar_token,
+    ratings_round_trip_oldest_first_and_delete,
+    photos_round_trip_oldest_first_and_delete,
+    progress_is_isolated_and_cascades_with_the_profile,
 );
 
 /// A SQLite store in a fresh temporary directory (in a subdirectory that
@@ -1549,6 +1552,142 @@ mod cases {
         assert!(store.account(AccountId::LOCAL).unwrap().is_some());
         assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![me]);
         assert_not_found(store.delete_account(AccountId(id())));
+    }
+
+    // Progress: ratings and photo metadata.
+
+    fn rating(
+        profile: ProfileId,
+        zone: Zone,
+        concern: needlewise_core::progress::Concern,
+        score: u8,
+        minutes: i64,
+    ) -> needlewise_core::progress::Rating {
+        needlewise_core::progress::Rating {
+            profile_id: profile,
+            id: needlewise_core::ids::RatingId(id()),
+            zone,
+            concern,
+            score: needlewise_core::progress::Score::new(score).unwrap(),
+            rated_at: at(minutes),
+            note: format!("note {minutes}"),
+        }
+    }
+
+    fn photo(profile: ProfileId, minutes: i64) -> needlewise_core::progress::Photo {
+        let pid = needlewise_core::ids::PhotoId(id());
+        needlewise_core::progress::Photo {
+            profile_id: profile,
+            id: pid,
+            taken_at: at(minutes),
+            zone: (minutes % 2 == 0).then_some(Zone::LeftCheek),
+            width: 640,
+            height: 480,
+            bytes: 12_345,
+            sha256: "ab".repeat(32),
+            content_type: "image/jpeg".into(),
+            stored_name: format!("{pid}.jpg"),
+        }
+    }
+
+    pub fn ratings_round_trip_oldest_first_and_delete(store: &dyn Store) {
+        use needlewise_core::progress::Concern;
+        let p = profile(store, "Ada");
+        assert!(store.ratings(p.id).unwrap().is_empty());
+        let later = rating(p.id, Zone::Forehead, Concern::LinesAndWrinkles, 3, 60);
+        let earlier = rating(p.id, Zone::Chin, Concern::AcneScars, 0, 1);
+        store.add_rating(&later).unwrap();
+        store.add_rating(&earlier).unwrap();
+        assert_eq!(
+            store.ratings(p.id).unwrap(),
+            vec![earlier.clone(), later.clone()]
+        );
+        assert!(matches!(
+            store.add_rating(&later),
+            Err(StoreError::Conflict { .. })
+        ));
+        store.delete_rating(p.id, earlier.id).unwrap();
+        assert_eq!(store.ratings(p.id).unwrap(), vec![later]);
+        assert!(matches!(
+            store.delete_rating(p.id, earlier.id),
+            Err(StoreError::NotFound { .. })
+        ));
+        let orphan = rating(ProfileId(id()), Zone::Nose, Concern::Laxity, 1, 2);
+        assert!(matches!(
+            store.add_rating(&orphan),
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    pub fn photos_round_trip_oldest_first_and_delete(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        assert!(store.photos(p.id).unwrap().is_empty());
+        let b = photo(p.id, 30);
+        let a = photo(p.id, 3);
+        store.add_photo(&b).unwrap();
+        store.add_photo(&a).unwrap();
+        assert_eq!(store.photos(p.id).unwrap(), vec![a.clone(), b.clone()]);
+        assert_eq!(store.photo(p.id, a.id).unwrap(), Some(a.clone()));
+        assert!(matches!(
+            store.add_photo(&a),
+            Err(StoreError::Conflict { .. })
+        ));
+        let bad = needlewise_core::progress::Photo {
+            width: 0,
+            ..photo(p.id, 4)
+        };
+        assert!(matches!(
+            store.add_photo(&bad),
+            Err(StoreError::Invalid { .. })
+        ));
+        store.delete_photo(p.id, a.id).unwrap();
+        assert_eq!(store.photo(p.id, a.id).unwrap(), None);
+        assert!(matches!(
+            store.delete_photo(p.id, a.id),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.add_photo(&photo(ProfileId(id()), 5)),
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    pub fn progress_is_isolated_and_cascades_with_the_profile(store: &dyn Store) {
+        use needlewise_core::progress::Concern;
+        let a = profile(store, "Ada");
+        let b = profile(store, "Bea");
+        let ra = rating(a.id, Zone::Neck, Concern::Laxity, 2, 1);
+        let rb = rating(b.id, Zone::Neck, Concern::Laxity, 4, 1);
+        store.add_rating(&ra).unwrap();
+        store.add_rating(&rb).unwrap();
+        let pa = photo(a.id, 1);
+        let pb = photo(b.id, 1);
+        store.add_photo(&pa).unwrap();
+        store.add_photo(&pb).unwrap();
+
+        assert_eq!(store.ratings(a.id).unwrap(), vec![ra.clone()]);
+        assert_eq!(store.photos(a.id).unwrap(), vec![pa.clone()]);
+        // Another profile's ids are not found through this one.
+        assert_eq!(store.photo(a.id, pb.id).unwrap(), None);
+        assert!(matches!(
+            store.delete_photo(a.id, pb.id),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.delete_rating(a.id, rb.id),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(store.photo(b.id, pb.id).unwrap(), Some(pb.clone()));
+
+        store.delete_profile(a.id).unwrap();
+        assert!(store.ratings(a.id).unwrap().is_empty());
+        assert!(store.photos(a.id).unwrap().is_empty());
+        assert_eq!(store.ratings(b.id).unwrap(), vec![rb]);
+        assert_eq!(store.photos(b.id).unwrap(), vec![pb]);
+        // Re-creating the profile with the same id finds nothing left behind.
+        store.create_profile(&a).unwrap();
+        store.add_rating(&ra).unwrap();
+        store.add_photo(&pa).unwrap();
     }
 }
 

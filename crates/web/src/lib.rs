@@ -45,6 +45,9 @@ pub struct AppState {
     /// The test clock's offset in seconds, only with `serve --test-clock`
     /// (see [`test_clock`]).
     pub test_clock: Option<Arc<AtomicI64>>,
+    /// Where progress photos are written (`<dir>/<profile>/<photo>.jpg`);
+    /// without it, uploads are refused.
+    pub photo_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -66,7 +69,14 @@ impl AppState {
             tz,
             login_limiter: limiter,
             test_clock: None,
+            photo_dir: None,
         }
+    }
+
+    /// Stores progress photos under `dir`.
+    pub fn with_photo_dir(mut self, dir: std::path::PathBuf) -> AppState {
+        self.photo_dir = Some(dir);
+        self
     }
 
     pub fn now(&self) -> Timestamp {
@@ -141,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schedule/calendar", post(pages::schedule::calendar_link))
         .route("/calendar/{file}", get(pages::schedule::calendar_feed))
         .route("/evidence", get(pages::evidence::show))
+        .merge(pages::progress::routes())
         .route("/healthz", get(|| async { "ok" }))
         .merge(test_clock::routes(state.test_clock.is_some()))
         .nest("/api", api::router())

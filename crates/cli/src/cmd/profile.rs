@@ -78,6 +78,15 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
                 )));
             }
             store.delete_profile(profile.id)?;
+            // Its progress photos live on disk, outside the store.
+            if let Ok(dir) = app.data_dir() {
+                let photos = dir.join("photos").join(profile.id.to_string());
+                if let Err(e) = std::fs::remove_dir_all(&photos)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    eprintln!("could not remove the photos in {}: {e}", photos.display());
+                }
+            }
             if !app.json {
                 println!("Deleted profile {name} and all of its data.");
             }

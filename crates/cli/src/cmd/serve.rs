@@ -56,7 +56,10 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             .checked_add(offset)
             .unwrap_or(Timestamp::MAX)
     });
-    let mut state = AppState::new(Arc::from(store), config, clock, TimeZone::system());
+    // Progress photos live on disk next to the store, never in it.
+    let photo_dir = app.data_dir()?.join("photos");
+    let mut state = AppState::new(Arc::from(store), config, clock, TimeZone::system())
+        .with_photo_dir(photo_dir);
     if args.test_clock {
         eprintln!("needlewise: TEST CLOCK ON: POST /__test/clock/advance moves the server's time");
         state = state.with_test_clock();

@@ -164,3 +164,32 @@ CREATE TABLE episodes (
 );
 CREATE INDEX episodes_newest ON episodes (profile_id, opened_at DESC, id DESC);
 CREATE INDEX episodes_open ON episodes (profile_id, opened_at DESC, id DESC) WHERE resolved_at IS NULL;
+
+-- Self-ratings of skin concerns (progress). Self-reported, 0 to 4.
+CREATE TABLE ratings (
+    profile_id  uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          uuid        NOT NULL,
+    zone        text        NOT NULL,
+    concern     text        NOT NULL,
+    score       smallint    NOT NULL CHECK (score BETWEEN 0 AND 4),
+    rated_at    timestamptz NOT NULL,
+    note        text        NOT NULL DEFAULT '',
+    PRIMARY KEY (profile_id, id)
+);
+CREATE INDEX ratings_oldest ON ratings (profile_id, rated_at, id);
+
+-- Progress photos: metadata only; the re-encoded files live on disk.
+CREATE TABLE photos (
+    profile_id   uuid        NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id           uuid        NOT NULL,
+    taken_at     timestamptz NOT NULL,
+    zone         text,
+    width        integer     NOT NULL CHECK (width > 0),
+    height       integer     NOT NULL CHECK (height > 0),
+    bytes        bigint      NOT NULL CHECK (bytes >= 0),
+    sha256       text        NOT NULL,
+    content_type text        NOT NULL,
+    stored_name  text        NOT NULL,
+    PRIMARY KEY (profile_id, id)
+);
+CREATE INDEX photos_oldest ON photos (profile_id, taken_at, id);

@@ -169,3 +169,32 @@ CREATE TABLE episodes (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX episodes_newest ON episodes (profile_id, opened_at DESC, id DESC);
 CREATE INDEX episodes_open ON episodes (profile_id, opened_at DESC, id DESC) WHERE resolved_at IS NULL;
+
+-- Self-ratings of skin concerns (progress). Self-reported, 0 to 4.
+CREATE TABLE ratings (
+    profile_id  TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id          TEXT    NOT NULL,
+    zone        TEXT    NOT NULL,
+    concern     TEXT    NOT NULL,
+    score       INTEGER NOT NULL CHECK (score BETWEEN 0 AND 4),
+    rated_at    INTEGER NOT NULL,
+    note        TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (profile_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX ratings_oldest ON ratings (profile_id, rated_at, id);
+
+-- Progress photos: metadata only; the re-encoded files live on disk.
+CREATE TABLE photos (
+    profile_id   TEXT    NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
+    id           TEXT    NOT NULL,
+    taken_at     INTEGER NOT NULL,
+    zone         TEXT,
+    width        INTEGER NOT NULL CHECK (width > 0),
+    height       INTEGER NOT NULL CHECK (height > 0),
+    bytes        INTEGER NOT NULL CHECK (bytes >= 0),
+    sha256       TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    stored_name  TEXT    NOT NULL,
+    PRIMARY KEY (profile_id, id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX photos_oldest ON photos (profile_id, taken_at, id);

@@ -7,6 +7,7 @@ pub mod checkin;
 pub mod devices;
 pub mod evidence;
 pub mod home;
+pub mod progress;
 pub mod ready;
 pub mod schedule;
 pub mod screening;
