@@ -1,15 +1,23 @@
 //! The JSON API. Errors are JSON with stable codes (see [`WebError::code`]).
+//!
+//! Every handler carries its OpenAPI description (`#[utoipa::path]`), and
+//! [`routes`] is the one list of API routes: the router and the document at
+//! `/api/openapi.json` are both built from it, so neither can list a path
+//! the other lacks. See [`openapi`].
+
+pub mod openapi;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_store::facts;
 use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Auth;
 use crate::error::WebError;
@@ -52,15 +60,33 @@ impl axum::extract::FromRequestParts<AppState> for ApiAuth {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/evidence", get(evidence_json))
-        .route("/screening", get(latest_screening).post(submit_screening))
-        .route("/devices", get(devices))
-        .route("/schedule", get(schedule))
-        .fallback(|| async { ApiError(WebError::NotFound) })
+/// The API's routes, relative to `/api`, each with its documentation.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(evidence_json))
+        .routes(utoipa_axum::routes!(latest_screening, submit_screening))
+        .routes(utoipa_axum::routes!(devices))
+        .routes(utoipa_axum::routes!(schedule))
+        .routes(utoipa_axum::routes!(openapi::document))
 }
 
+/// The router nested at `/api`: the documented routes and Swagger UI.
+pub fn router() -> Router<AppState> {
+    let (router, _) = routes().split_for_parts();
+    openapi::swagger_ui(router).fallback(|| async { ApiError(WebError::NotFound) })
+}
+
+/// The evidence base: sources, questionnaires with their rules, defaults.
+#[utoipa::path(
+    get,
+    path = "/evidence",
+    tag = "evidence",
+    responses(
+        (status = 200, description = "The whole evidence base: `sources`, the `screening`, \
+            `readiness` and `checkin` questionnaires with their rules, and `defaults`.",
+            body = Object),
+    )
+)]
 async fn evidence_json() -> Response {
     Json(evidence()).into_response()
 }
@@ -76,6 +102,28 @@ fn check_csrf(auth: &Auth, headers: &HeaderMap) -> Result<(), WebError> {
     )
 }
 
+/// Screens the current profile with a full set of answers and stores the result.
+#[utoipa::path(
+    post,
+    path = "/screening",
+    tag = "screening",
+    security(("session" = [], "csrf" = [])),
+    request_body(
+        content = Object,
+        content_type = "application/json",
+        description = "Answers keyed by question id (see `screening.questions` in \
+            `/api/evidence`); questions that do not apply may be left out.",
+    ),
+    responses(
+        (status = 200, description = "The decision: `verdict`, `eligible_from` and the \
+            `reasons`, each with its rule id, explanation and sources.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = openapi::ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = openapi::ErrorBody),
+        (status = 422, description = "The body is not JSON (`bad_input`) or some answers are \
+            wrong (`invalid_answers`, one entry in `fields` for each).", body = openapi::ErrorBody),
+        (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
+    )
+)]
 async fn submit_screening(
     State(state): State<AppState>,
     ApiAuth(auth): ApiAuth,
@@ -90,6 +138,20 @@ async fn submit_screening(
     Ok(Json(result).into_response())
 }
 
+/// The current profile's latest screening.
+#[utoipa::path(
+    get,
+    path = "/screening",
+    tag = "screening",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The latest screening: `taken_at`, `verdict` and the \
+            full `result`.", body = openapi::LatestScreening),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = openapi::ErrorBody),
+        (status = 404, description = "No screening yet (`not_found`).", body = openapi::ErrorBody),
+        (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
+    )
+)]
 async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
     let profile = auth.profile.id;
     let record = blocking(&state, move |s| s.latest_screening(profile))
@@ -101,6 +163,18 @@ async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth)
     .into_response())
 }
 
+/// The current profile's rollers and pens, each with its cleaning status now.
+#[utoipa::path(
+    get,
+    path = "/devices",
+    tag = "devices",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Every device of the profile.", body = [openapi::DeviceEntry]),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = openapi::ErrorBody),
+        (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
+    )
+)]
 async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
     let profile = auth.profile.id;
     let now = state.now();
@@ -113,6 +187,19 @@ async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiRe
     Ok(Json(list).into_response())
 }
 
+/// The earliest next session and the course so far.
+#[utoipa::path(
+    get,
+    path = "/schedule",
+    tag = "schedule",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The schedule facts: the earliest next session and \
+            why, and the course plan.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = openapi::ErrorBody),
+        (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
+    )
+)]
 async fn schedule(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
     let profile = auth.profile.id;
     let today = state.today();

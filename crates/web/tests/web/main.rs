@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod calendar;
+mod openapi;
+mod progress;
 mod session;
 mod test_clock;
 
@@ -46,7 +48,8 @@ impl Server {
             config,
             Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap()),
             TimeZone::UTC,
-        );
+        )
+        .with_photo_dir(dir.path().join("photos"));
         Server {
             app: router(state),
             store,
@@ -181,6 +184,7 @@ async fn security_headers_on_every_route_family() {
         ("/evidence", None),
         ("/", Some(user.cookie.as_str())),
         ("/devices", Some(user.cookie.as_str())),
+        ("/progress", Some(user.cookie.as_str())),
         ("/api/evidence", None),
         ("/api/devices", Some(user.cookie.as_str())),
         ("/assets/app.css", None),
