@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -33,10 +34,19 @@ const MIGRATIONS: &[Migration] = &[Migration {
 /// How long a writer waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Read-only connections beside the writer. WAL lets readers run while
+/// the writer commits, so a busy web server does not queue every page
+/// behind one connection.
+const READERS: usize = 4;
+
 /// A store in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// The one writer (and the reader of an in-memory database).
     conn: Mutex<Connection>,
+    /// Read-only connections to the same file; empty in memory.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
 }
 
 impl SqliteStore {
@@ -61,7 +71,19 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        Self::setup(conn)
+        let mut store = Self::setup(conn)?;
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+            reader.busy_timeout(BUSY_TIMEOUT)?;
+            reader.set_prepared_statement_cache_capacity(64);
+            store.readers.push(Mutex::new(reader));
+        }
+        Ok(store)
     }
 
     /// A private in-memory database, for tests.
@@ -76,7 +98,28 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
         })
+    }
+
+    /// A free reader if there is one, else the next in turn (or the writer,
+    /// in memory).
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.conn();
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            match self.readers[(start + i) % self.readers.len()].try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        self.readers[start % self.readers.len()]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -97,7 +140,7 @@ impl SqliteStore {
 
     /// Runs `f` in one read transaction, so multi-query reads are consistent.
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn();
+        let mut conn = self.reader();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let value = f(&tx)?;
         tx.finish()?;

@@ -1714,6 +1714,40 @@ mod sqlite_only {
         assert_eq!(rows, 1);
     }
 
+    /// Reads run on their own connections while writes commit, and always
+    /// see every write committed before they started.
+    #[test]
+    fn concurrent_readers_see_committed_writes() {
+        let db = SqliteDb::new();
+        let store = &db.store;
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut last = 0;
+                        for _ in 0..200 {
+                            let seen = store.profiles(AccountId::LOCAL).unwrap().len();
+                            assert!(seen >= last, "a later read saw fewer profiles");
+                            last = seen;
+                        }
+                    })
+                })
+                .collect();
+            for i in 0..20 {
+                cases::profile(store, &format!("p{i}"));
+                assert_eq!(
+                    store.profiles(AccountId::LOCAL).unwrap().len(),
+                    i + 1,
+                    "read-your-writes"
+                );
+            }
+            for r in readers {
+                r.join().unwrap();
+            }
+        });
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap().len(), 20);
+    }
+
     #[test]
     fn the_database_file_is_in_wal_mode() {
         let db = SqliteDb::new();
