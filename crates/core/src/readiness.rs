@@ -109,3 +109,23 @@ pub fn check(
         reasons,
     })
 }
+
+/// The no-go rules that hold on facts alone (screening, device, interval,
+/// red flag), before the person has answered today's questions: the same
+/// rules, words and sources as [`check`]. A page can show these at once.
+pub fn fact_reasons(base: &EvidenceBase, facts: &ReadinessFacts, today: Date) -> Vec<Reason> {
+    let q = &base.readiness;
+    let is_fact = |id: &str| q.question(id).is_some_and(|question| question.fact);
+    let mut answers = Answers::new();
+    facts.apply(&mut answers);
+    fire(q, &answers, today)
+        .iter()
+        .filter(|f| f.rule.outcome == Outcome::NoGo)
+        .filter(|f| {
+            let mut read = Vec::new();
+            f.rule.when.visit_questions(&mut read);
+            !read.is_empty() && read.iter().all(|(id, _)| is_fact(id))
+        })
+        .map(Reason::from)
+        .collect()
+}

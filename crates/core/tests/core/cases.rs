@@ -359,3 +359,30 @@ fn answers_round_trip_through_json() {
     assert_eq!(answers, again);
     assert!(matches!(again.get("recent_procedures"), Some(Answer::Procedures(p)) if p.len() == 1));
 }
+
+#[test]
+fn fact_reasons_give_only_the_no_go_rules_that_facts_alone_decide() {
+    let base = evidence();
+    let today = Date::constant(2026, 11, 25);
+    let mut facts = ReadinessFacts {
+        planned_zones: [Zone::Forehead].into_iter().collect(),
+        screening_verdict: Some(Verdict::Go),
+        device_ready: false,
+        device_replacement_due: false,
+        earliest_next_session: Some(Date::constant(2026, 11, 27)),
+        symptom_lock: false,
+    };
+    let ids = |f: &ReadinessFacts| -> Vec<String> {
+        readiness::fact_reasons(base, f, today)
+            .into_iter()
+            .map(|r| r.rule_id)
+            .collect()
+    };
+    assert_eq!(ids(&facts), ["ready.device.not_ready", "ready.interval"]);
+    facts.device_ready = true;
+    facts.earliest_next_session = Some(today);
+    assert!(
+        ids(&facts).is_empty(),
+        "questions only the person answers never fire here"
+    );
+}

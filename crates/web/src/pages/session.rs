@@ -9,8 +9,6 @@
 //! link to fix it. The POST checks all of it again, so a stale page cannot
 //! get past the gate; nothing is stored on any error.
 
-use std::collections::BTreeSet;
-
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,14 +16,12 @@ use axum::response::Response;
 use jiff::SignedDuration;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
-use needlewise_core::answers::{Answer, Answers};
-use needlewise_core::engine::{Reason, fire};
+use needlewise_core::engine::Reason;
 use needlewise_core::evidence;
-use needlewise_core::evidence::Outcome;
 use needlewise_core::guide::{self, Section};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, HygieneState};
 use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
-use needlewise_core::readiness::ReadinessFacts;
+use needlewise_core::readiness::{self, ReadinessFacts};
 use needlewise_core::records::{ProductUse, ScreeningRecord, SessionRecord, ZoneRecord};
 use needlewise_core::schedule::NextSession;
 use needlewise_core::zone::Zone;
@@ -236,7 +232,7 @@ async fn load(
 /// Today's plan, or why there is none.
 fn plan(state: &AppState, loaded: Loaded) -> Today {
     let date = state.today();
-    let mut blockers: Vec<Blocker> = fact_reasons(&loaded.facts, date)
+    let mut blockers: Vec<Blocker> = readiness::fact_reasons(evidence(), &loaded.facts, date)
         .iter()
         .map(|r| {
             let detail = if r.rule_id == "ready.device.not_ready" {
@@ -303,63 +299,6 @@ fn plan(state: &AppState, loaded: Loaded) -> Today {
         excluded: loaded.screening.as_ref().map(excluded).unwrap_or_default(),
         blockers,
         saved,
-    }
-}
-
-/// The readiness rules that hold on facts alone (screening, device,
-/// interval, red flag): the same rules, wording and sources as the
-/// readiness gate, without the same-day questions only the person can
-/// answer.
-fn fact_reasons(f: &ReadinessFacts, today: Date) -> Vec<Reason> {
-    let q = &evidence().readiness;
-    let fact_ids: BTreeSet<&str> = q
-        .questions
-        .iter()
-        .filter(|q| q.fact)
-        .map(|q| q.id.as_str())
-        .collect();
-    let mut answers = Answers::new();
-    answers.set("planned_zones", Answer::Zones(f.planned_zones.clone()));
-    answers.set(
-        "screening_verdict",
-        Answer::Choice(f.screening_verdict.map_or("none", |v| v.id()).to_owned()),
-    );
-    answers.set("device_ready", Answer::Bool(f.device_ready));
-    answers.set(
-        "device_replacement_due",
-        Answer::Bool(f.device_replacement_due),
-    );
-    if let Some(d) = f.earliest_next_session {
-        answers.set("earliest_next_session", Answer::Date(d));
-    }
-    answers.set("symptom_lock", Answer::Bool(f.symptom_lock));
-    fire(q, &answers, today)
-        .iter()
-        .filter(|firing| firing.rule.outcome == Outcome::NoGo)
-        .filter(|firing| {
-            let mut asked = Vec::new();
-            if let Ok(v) = serde_json::to_value(&firing.rule.when) {
-                questions_in(&v, &mut asked);
-            }
-            !asked.is_empty() && asked.iter().all(|id| fact_ids.contains(id.as_str()))
-        })
-        .map(Reason::from)
-        .collect()
-}
-
-/// Every question a condition reads.
-fn questions_in(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                match (k.as_str(), x) {
-                    ("question", Value::String(id)) => out.push(id.clone()),
-                    _ => questions_in(x, out),
-                }
-            }
-        }
-        Value::Array(a) => a.iter().for_each(|x| questions_in(x, out)),
-        _ => {}
     }
 }
 
@@ -819,15 +758,6 @@ mod tests {
         assert_eq!(duration_words(45), "45 s");
         assert_eq!(duration_words(120), "2 min");
         assert_eq!(duration_words(135), "2 min 15 s");
-    }
-
-    #[test]
-    fn conditions_name_their_questions() {
-        let v =
-            serde_json::json!({"op": "not", "of": {"op": "is_true", "question": "device_ready"}});
-        let mut out = Vec::new();
-        questions_in(&v, &mut out);
-        assert_eq!(out, ["device_ready"]);
     }
 
     #[test]
