@@ -98,6 +98,18 @@ pub enum Command {
     Export(cmd::export::Args),
     /// Manage the profiles of a household.
     Profile(cmd::profile::Args),
+    /// Write a backup of the whole store to one checked file; safe while
+    /// `needlewise serve` runs.
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a backup made by `needlewise backup` (into an empty store,
+    /// or with --replace). A damaged or foreign file changes nothing.
+    Restore(cmd::backup::RestoreArgs),
+    /// Copy everything from one store to another (SQLite ⇄ PostgreSQL),
+    /// then compare row counts and checksums on both sides.
+    MigrateStore(cmd::migrate_store::Args),
+    /// Delete every profile of this computer's store, with all their data
+    /// and photos.
+    DeleteAll(cmd::delete_all::Args),
 }
 
 fn main() -> ExitCode {
@@ -133,5 +145,9 @@ fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Evidence => cmd::evidence::run(&app),
         Command::Export(args) => cmd::export::run(&app, args),
         Command::Profile(args) => cmd::profile::run(&app, args),
+        Command::Backup(args) => cmd::backup::backup(&app, args),
+        Command::Restore(args) => cmd::backup::restore(&app, args),
+        Command::MigrateStore(args) => cmd::migrate_store::run(&app, args),
+        Command::DeleteAll(args) => cmd::delete_all::run(&app, args),
     }
 }

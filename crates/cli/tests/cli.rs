@@ -716,3 +716,475 @@ fn export_ics_writes_the_calendar_with_alarms() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write it"));
 }
+
+#[test]
+fn export_pdf_writes_the_referral_report() {
+    let env = Env::new();
+    let answers = env.write("screen.json", &example_answers());
+    env.ok(&at(0), &["screen", "--answers", &answers], 0);
+    env.ok(&at(1), &["roller", "add", "--name", "Report roller"], 0);
+    env.ok(
+        &at(2),
+        &[
+            "session",
+            "log",
+            "--zones",
+            "forehead,chin",
+            "--needle-mm",
+            "0.25",
+        ],
+        0,
+    );
+    let file = env.path("report.pdf");
+    let file_arg = file.display().to_string();
+    let out = env.run(&at(60), &["export", "pdf", "--out", &file_arg]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Wrote the report (1 session, 0 photos)")
+    );
+    let pdf = std::fs::read(&file).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    // The text is in standard fonts, uncompressed: the facts are in the bytes.
+    assert!(
+        text.contains("Report roller"),
+        "the device is in the report"
+    );
+    assert!(text.contains("Verdict: go_with_precautions"));
+    assert!(text.contains("forehead, chin"));
+
+    // Piped standard output gets the same report.
+    let piped = env.run(&at(60), &["export", "pdf"]);
+    assert_eq!(piped.status.code(), Some(0));
+    assert_eq!(piped.stdout, pdf);
+
+    // An unwritable file is an error that names it.
+    let bad = env.path("no/such/dir/r.pdf").display().to_string();
+    let out = env.run(&at(60), &["export", "pdf", "--out", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write it"));
+}
+
+// Portability: backup and restore, migrate-store, export all, delete-all.
+
+/// Every byte of the SQLite store's files (database, WAL, shared memory).
+fn store_bytes(env: &Env) -> Vec<u8> {
+    let mut all = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(env.path(&format!("data/needlewise.sqlite3{suffix}"))) {
+            all.extend(b);
+        }
+    }
+    all
+}
+
+fn holds(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// A profile with a roller and two sessions, one with awkward notes.
+fn some_data(env: &Env, profile: &str, notes: &str) {
+    env.ok(
+        T0,
+        &["--profile", profile, "roller", "add", "--name", "r1"],
+        0,
+    );
+    for n in [notes, "second, with \"quotes\"\nand a new line"] {
+        env.ok(
+            T0,
+            &[
+                "--profile",
+                profile,
+                "session",
+                "log",
+                "--zones",
+                "forehead,chin",
+                "--needle-mm",
+                "0.25",
+                "--notes",
+                n,
+            ],
+            0,
+        );
+    }
+}
+
+#[test]
+fn backup_restores_exactly_and_a_bad_file_changes_nothing() {
+    let a = Env::new();
+    some_data(&a, "me", "first session");
+    let file = a.path("store.nwbackup.gz");
+    let file_s = file.display().to_string();
+    let v = a.json(T0, &["backup", "--out", &file_s], 0);
+    assert!(v["rows"].as_u64().unwrap() >= 5, "{v}");
+
+    let b = Env::new();
+    b.ok(T0, &["profile", "list"], 0);
+    let v = b.json(T0, &["restore", &file_s], 0);
+    assert_eq!(
+        v["rows"],
+        a.json(T0, &["backup", "--out", &file_s], 0)["rows"]
+    );
+    assert_eq!(
+        b.json(T0, &["session", "list"], 0),
+        a.json(T0, &["session", "list"], 0)
+    );
+
+    // Into a store with data: refused without --replace.
+    let out = a.run(T0, &["restore", &file_s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+
+    // Bad files: named, and the store is unchanged.
+    let before = b.json(T0, &["session", "list"], 0);
+    let junk = b.path("junk.gz");
+    std::fs::write(&junk, b"PK\x03\x04 this is a zip, not a backup").unwrap();
+    let out = b.run(T0, &["restore", "--replace", &junk.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("not gzip") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = b.path("cut.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+    let out = b.run(T0, &["restore", "--replace", &cut.display().to_string()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+    assert_eq!(b.json(T0, &["session", "list"], 0), before);
+
+    // --replace swaps everything for the backup's data.
+    some_data(&b, "other", "other person");
+    b.ok(T0, &["restore", "--replace", &file_s], 0);
+    assert_eq!(
+        b.json(T0, &["profile", "list"], 0),
+        a.json(T0, &["profile", "list"], 0)
+    );
+}
+
+#[test]
+fn backup_runs_while_the_store_is_written() {
+    let env = Env::new();
+    some_data(&env, "me", "first");
+    let file = env.path("b.gz").display().to_string();
+    // A writer in another process at the same time.
+    let mut writer = env.cmd(T0, &["roller", "add", "--name", "during"]);
+    writer.stdout(Stdio::null());
+    let child = writer.spawn().unwrap();
+    env.ok(T0, &["backup", "--out", &file], 0);
+    assert!(child.wait_with_output().unwrap().status.success());
+    let fresh = Env::new();
+    fresh.ok(T0, &["restore", &file], 0);
+}
+
+#[test]
+fn migrate_store_copies_to_postgres_and_back_and_checks_both_sides() {
+    let url = std::env::var("NEEDLEWISE_TEST_POSTGRES_URL").expect(
+        "NEEDLEWISE_TEST_POSTGRES_URL is not set: start a server with scripts/pg-test-server",
+    );
+    let schema = format!("nw_cli_{}", uuid::Uuid::new_v4().simple());
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let pg = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+
+    let a = Env::new();
+    some_data(&a, "me", "first, \"quoted\"");
+    some_data(&a, "kim", "kim's");
+    let a_url = format!("sqlite://{}", a.path("data/needlewise.sqlite3").display());
+    let b = Env::new();
+    let b_url = format!("sqlite://{}", b.path("data/needlewise.sqlite3").display());
+
+    let there = a.json(T0, &["migrate-store", "--from", &a_url, "--to", &pg], 0);
+    assert_eq!(there["match"], true);
+    assert_eq!(there["source"], there["target"]);
+    // Copying again into the now full store is refused; it stays as it was.
+    let out = a.run(T0, &["migrate-store", "--from", &a_url, "--to", &pg]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("nwtest@"));
+
+    let back = b.json(T0, &["migrate-store", "--from", &pg, "--to", &b_url], 0);
+    assert_eq!(back["match"], true);
+    assert_eq!(back["target"], there["source"]);
+    for args in [
+        &["profile", "list"][..],
+        &["session", "list"],
+        &["--profile", "kim", "session", "list"],
+        &["roller", "list"],
+    ] {
+        assert_eq!(b.json(T0, args, 0), a.json(T0, args, 0), "{args:?}");
+    }
+    // Plain output on a pipe: the table of counts and checksums.
+    let c = Env::new();
+    let c_url = format!("sqlite://{}", c.path("data/needlewise.sqlite3").display());
+    let text = c.ok(T0, &["migrate-store", "--from", &a_url, "--to", &c_url], 0);
+    assert!(text.contains("Counts and checksums match"), "{text}");
+    assert!(text.contains("sessions"));
+    client
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .unwrap();
+}
+
+/// Adds photo metadata and a file for `profile`, as the web app would.
+fn add_photo(env: &Env, profile: &str, bytes: &[u8]) -> String {
+    use needlewise_store::Store as _;
+    let store = needlewise_store::SqliteStore::open(&env.path("data/needlewise.sqlite3")).unwrap();
+    let p = store
+        .profile_by_name(needlewise_core::ids::AccountId::LOCAL, profile)
+        .unwrap()
+        .unwrap();
+    let id = needlewise_core::ids::PhotoId(uuid::Uuid::now_v7());
+    let dir = env.path(&format!("data/photos/{}", p.id));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{id}.jpg")), bytes).unwrap();
+    store
+        .add_photo(&needlewise_core::progress::Photo {
+            profile_id: p.id,
+            id,
+            taken_at: T0.parse().unwrap(),
+            zone: None,
+            width: 10,
+            height: 10,
+            bytes: bytes.len() as u64,
+            sha256: "ab".repeat(32),
+            content_type: "image/jpeg".into(),
+            stored_name: format!("{}/{id}.jpg", p.id),
+        })
+        .unwrap();
+    id.to_string()
+}
+
+#[test]
+fn export_all_writes_a_zip_per_profile_with_csv_and_photos() {
+    use std::io::Read;
+    let env = Env::new();
+    some_data(&env, "me", "plain, with a comma");
+    some_data(&env, "kim", "kim");
+    let answers = env.write("screen.json", &example_answers());
+    env.ok(T0, &["screen", "--answers", &answers], 0);
+    let photo = add_photo(&env, "me", b"\xff\xd8\xff fake jpeg");
+    let out = env.path("all.zip");
+    let v = env.json(
+        T0,
+        &["export", "all", "--out", &out.display().to_string()],
+        0,
+    );
+    assert_eq!(v["profiles"], 2);
+    assert_eq!(v["sessions"], 4);
+    assert_eq!(v["photos"], 1);
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
+    let names: Vec<String> = zip.file_names().map(str::to_owned).collect();
+    assert!(names.contains(&"README.txt".to_owned()), "{names:?}");
+    let me_dir = names
+        .iter()
+        .find(|n| n.starts_with("me-") && n.ends_with("/profile.json"))
+        .unwrap()
+        .trim_end_matches("profile.json")
+        .to_owned();
+    for f in [
+        "sessions.csv",
+        "checkins.csv",
+        "ratings.csv",
+        "profile.json",
+    ] {
+        assert!(names.contains(&format!("{me_dir}{f}")), "{f} in {names:?}");
+    }
+    let mut read = |name: &str| {
+        let mut s = Vec::new();
+        zip.by_name(name).unwrap().read_to_end(&mut s).unwrap();
+        s
+    };
+    assert_eq!(
+        read(&format!("{me_dir}photos/{photo}.jpg")),
+        b"\xff\xd8\xff fake jpeg"
+    );
+    let csv = String::from_utf8(read(&format!("{me_dir}sessions.csv"))).unwrap();
+    assert!(csv.starts_with("id,local_date,"), "{csv}");
+    assert!(csv.contains("\"plain, with a comma\""), "{csv}");
+    assert!(
+        csv.contains("\"second, with \"\"quotes\"\"\nand a new line\""),
+        "{csv}"
+    );
+    let json: Value = serde_json::from_slice(&read(&format!("{me_dir}profile.json"))).unwrap();
+    assert_eq!(json["profile"]["name"], "me");
+    assert_eq!(json["sessions"].as_array().unwrap().len(), 2);
+    assert_eq!(json["devices"][0]["device"]["name"], "r1");
+    assert_eq!(json["screenings"].as_array().unwrap().len(), 1, "{json}");
+    assert!(json["screenings"][0]["answers"].is_object());
+    assert_eq!(json["photos"][0]["id"], photo.as_str());
+    let readme = String::from_utf8(read("README.txt")).unwrap();
+    assert!(readme.contains("sessions.csv"));
+}
+
+#[test]
+fn deleting_leaves_nothing_of_the_person_in_the_store_files_or_on_disk() {
+    let env = Env::new();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("Zelda{}", &tag[..10]);
+    let notes = format!("secret-notes-{}", &tag[10..24]);
+    some_data(&env, &name, &notes);
+    some_data(&env, "me", "stays");
+    add_photo(&env, &name, b"photo");
+    let pid = env.json(T0, &["profile", "list"], 0)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let photos = env.path(&format!("data/photos/{pid}"));
+    assert!(photos.exists());
+    let before = store_bytes(&env);
+    assert!(holds(&before, &name) && holds(&before, &notes));
+
+    // No confirmation, no deletion (standard input is not a terminal).
+    let out = env.run(T0, &["profile", "delete", &name]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert!(photos.exists());
+
+    env.ok(T0, &["profile", "delete", &name, "--yes"], 0);
+    let after = store_bytes(&env);
+    assert!(
+        !holds(&after, &name),
+        "the profile name is still in the files"
+    );
+    assert!(!holds(&after, &notes), "the notes are still in the files");
+    assert!(holds(&after, "stays"));
+    assert!(!photos.exists());
+
+    // delete-all: needs --yes, then every profile goes.
+    assert_eq!(env.run(T0, &["delete-all"]).status.code(), Some(2));
+    env.ok(T0, &["delete-all", "--yes"], 0);
+    assert!(!holds(&store_bytes(&env), "stays"));
+    assert_eq!(env.json(T0, &["profile", "list"], 0), serde_json::json!([]));
+}
+
+/// The size the issue asks about: one profile with 200 sessions and 50
+/// photos (about 300 KB each). Prints how long `export all` takes.
+#[test]
+fn export_all_of_200_sessions_and_50_photos() {
+    use needlewise_store::Store as _;
+    let env = Env::new();
+    env.ok(T0, &["profile", "add", "me"], 0);
+    {
+        let store =
+            needlewise_store::SqliteStore::open(&env.path("data/needlewise.sqlite3")).unwrap();
+        let p = store
+            .profile_by_name(needlewise_core::ids::AccountId::LOCAL, "me")
+            .unwrap()
+            .unwrap();
+        let start: jiff::Timestamp = T0.parse().unwrap();
+        for i in 0..200i64 {
+            let at = start - jiff::SignedDuration::from_hours(24 * 3 * (i + 1));
+            let s = needlewise_core::records::SessionRecord {
+                id: needlewise_core::ids::SessionId(uuid::Uuid::now_v7()),
+                profile_id: p.id,
+                device_id: None,
+                started_at: at,
+                ended_at: at + jiff::SignedDuration::from_mins(12),
+                local_date: at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+                needle_length_mm: 0.25,
+                zones: vec![needlewise_core::records::ZoneRecord {
+                    zone: "forehead".parse().unwrap(),
+                    seconds: 60,
+                    strokes: Some(8),
+                    skipped: false,
+                }],
+                products: vec![],
+                notes: format!("session {i}, fine"),
+            };
+            store.log_session(&s, None).unwrap();
+        }
+    }
+    let mut noise = vec![0u8; 300 * 1024];
+    let mut x: u32 = 12345;
+    for b in noise.iter_mut() {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    for _ in 0..50 {
+        add_photo(&env, "me", &noise);
+    }
+    let out = env.path("big.zip").display().to_string();
+    let started = std::time::Instant::now();
+    let v = env.json(T0, &["export", "all", "--out", &out], 0);
+    let took = started.elapsed();
+    eprintln!("export all: 200 sessions, 50 photos of 300 KB: {took:?}");
+    assert_eq!(v["sessions"], 200);
+    assert_eq!(v["photos"], 50);
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+}
+
+#[test]
+fn fhir_export_and_a_response_imported_back_give_the_same_verdict() {
+    let env = Env::new();
+    let answers = env.write("screen.json", &example_answers());
+    let native = env.json(T0, &["screen", "--answers", &answers], 0);
+
+    let q = env.path("questionnaire.json");
+    let out = q.to_str().unwrap();
+    env.ok(
+        T0,
+        &["export", "fhir", "--what", "questionnaire", "-o", out],
+        0,
+    );
+    let q: Value = serde_json::from_slice(&std::fs::read(&q).unwrap()).unwrap();
+    assert_eq!(q["resourceType"], "Questionnaire");
+    assert_eq!(q["item"][0]["linkId"], "age");
+
+    let r = env.path("response.json");
+    let r = r.to_str().unwrap();
+    env.ok(T0, &["export", "fhir", "--what", "response", "-o", r], 0);
+    let imported = env.json(T0, &["screen", "--fhir-response", r], 0);
+    assert_eq!(imported["verdict"], native["verdict"]);
+    assert_eq!(imported["reasons"], native["reasons"]);
+
+    // The bundle holds the profile and the latest screening's response.
+    let b: Value = serde_json::from_str(&env.ok(T0, &["export", "fhir"], 0)).unwrap();
+    assert_eq!(b["resourceType"], "Bundle");
+    assert_eq!(b["type"], "collection");
+    let types: Vec<&str> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    for t in ["Patient", "QuestionnaireResponse", "CarePlan", "Consent"] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+}
+
+#[test]
+fn a_bad_fhir_response_is_refused_naming_the_field_and_saves_nothing() {
+    let env = Env::new();
+    let bad = env.write(
+        "bad.json",
+        &serde_json::json!({
+            "resourceType": "QuestionnaireResponse",
+            "status": "completed",
+            "item": [{"linkId": "age", "answer": [{"valueInteger": 35}]},
+                     {"linkId": "pregnant", "answer": [{"valueBoolean": "no"}]}]
+        }),
+    );
+    let out = env.run(T0, &["screen", "--fhir-response", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("item[1].answer[0].valueBoolean: expected a boolean, got a string"),
+        "{err}"
+    );
+    let out = env.run(T0, &["export", "fhir", "--what", "response"]);
+    assert_eq!(out.status.code(), Some(2), "no screening was saved");
+}

@@ -22,15 +22,22 @@ use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
 };
+use needlewise_core::schedule::LastSession;
+use needlewise_core::screening::Verdict;
+use needlewise_core::triage::TriageLevel;
 
+pub mod backup;
 mod codec;
 mod error;
+pub mod export;
 pub mod facts;
 mod postgres_store;
+pub mod snapshot;
 mod sqlite_store;
 
 pub use error::StoreError;
 pub use postgres_store::PostgresStore;
+pub use snapshot::{Checksums, RestoreMode, Snapshot, SnapshotRow};
 pub use sqlite_store::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -57,6 +64,22 @@ pub struct WebSession {
     pub profile_id: Option<ProfileId>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// What the home page shows about a profile, read in one transaction with
+/// one small query each: no answers, reasons or zones are decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    /// The latest screening's verdict.
+    pub verdict: Option<Verdict>,
+    /// The latest session's date and needle length.
+    pub last_session: Option<LastSession>,
+    /// Whether a red-flag episode is open (it locks sessions).
+    pub locked: bool,
+    /// All of the profile's devices, oldest first.
+    pub devices: Vec<Device>,
+    /// The triage level of the latest check-in.
+    pub latest_checkin: Option<TriageLevel>,
 }
 
 /// Row counts, for status screens and migration checks.
@@ -169,6 +192,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn sessions(&self, profile: ProfileId) -> Result<Vec<SessionRecord>>;
     fn session(&self, profile: ProfileId, id: SessionId) -> Result<Option<SessionRecord>>;
     fn last_session(&self, profile: ProfileId) -> Result<Option<SessionRecord>>;
+    /// The home page's facts in one read: the same answers as
+    /// `latest_screening`, `last_session`, `open_episodes`, `devices` and
+    /// `checkins` give, without decoding what the page does not show.
+    fn dashboard(&self, profile: ProfileId) -> Result<Dashboard>;
     /// Records a product applied after the session (aftercare).
     fn add_product_use(
         &self,
@@ -212,6 +239,56 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Row counts over the whole store (the local account included).
     fn counts(&self) -> Result<Counts>;
+
+    // Portability: backups, copies between backends (see `snapshot`).
+    /// Streams every row of every table to `sink`, table by table in
+    /// [`snapshot::TABLES`] order, all read in one consistent read
+    /// transaction (so the store may be written meanwhile). An error from
+    /// `sink` stops the read and is returned.
+    fn snapshot_rows(&self, sink: &mut dyn FnMut(SnapshotRow) -> Result<()>) -> Result<()>;
+    /// Stores the rows in one write transaction: nothing changes unless
+    /// every row is stored. Rows must come table by table in
+    /// [`snapshot::TABLES`] order and must include the local account. With
+    /// [`RestoreMode::IntoEmpty`] a store holding more than the local
+    /// account is refused ([`StoreError::Conflict`]); with
+    /// [`RestoreMode::Replace`] its rows are deleted first. Returns the
+    /// number of rows stored.
+    fn restore_rows(
+        &self,
+        rows: &mut dyn Iterator<Item = Result<SnapshotRow>>,
+        mode: RestoreMode,
+    ) -> Result<u64>;
+
+    /// Every row of every table, read in one consistent transaction.
+    fn snapshot(&self) -> Result<Snapshot> {
+        let mut snap = Snapshot::empty();
+        self.snapshot_rows(&mut |row| {
+            snap.tables[row.table].rows.push(row.cells);
+            Ok(())
+        })?;
+        Ok(snap)
+    }
+
+    /// Restores a snapshot; see [`Store::restore_rows`].
+    fn restore_snapshot(&self, snap: &Snapshot, mode: RestoreMode) -> Result<()> {
+        if snap.schema_version != snapshot::SCHEMA_VERSION {
+            return Err(StoreError::invalid(format!(
+                "the snapshot has schema version {}, this store {}",
+                snap.schema_version,
+                snapshot::SCHEMA_VERSION
+            )));
+        }
+        let mut rows = snap.rows().map(Ok);
+        self.restore_rows(&mut rows, mode).map(|_| ())
+    }
+
+    /// Per-table row counts and content checksums, from one consistent
+    /// read; the same data gives the same checksums on either backend.
+    fn checksums(&self) -> Result<Checksums> {
+        let mut builder = snapshot::ChecksumBuilder::new();
+        self.snapshot_rows(&mut |row| builder.add(&row))?;
+        Ok(builder.finish())
+    }
 }
 
 /// Opens a store from a URL: `sqlite://PATH` (or a bare path) or

@@ -16,6 +16,7 @@ use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
 };
+use needlewise_core::schedule::LastSession;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 
@@ -23,7 +24,9 @@ use crate::codec::{
     self, Applied, Migration, check_checkin_episode, check_session_device, from_micros, micros,
     parse, to_i64, to_u32, to_u64,
 };
-use crate::{Counts, HygieneLogEntry, Result, Store, StoreError, WebSession};
+mod snapshot;
+
+use crate::{Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -94,6 +97,9 @@ impl SqliteStore {
     fn setup(mut conn: Connection) -> Result<Self> {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows are overwritten with zeros, not just unlinked: a
+        // deleted person's data must not linger in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -613,7 +619,8 @@ impl Store for SqliteStore {
                 return Err(StoreError::not_found(format!("account {id}")));
             }
             Ok(())
-        })
+        })?;
+        snapshot::scrub(self)
     }
 
     fn create_web_session(&self, session: &WebSession) -> Result<()> {
@@ -788,7 +795,8 @@ impl Store for SqliteStore {
                 return Err(StoreError::not_found(format!("profile {id}")));
             }
             Ok(())
-        })
+        })?;
+        snapshot::scrub(self)
     }
 
     fn set_calendar_token(
@@ -1055,6 +1063,63 @@ impl Store for SqliteStore {
         })
     }
 
+    fn dashboard(&self, profile: ProfileId) -> Result<Dashboard> {
+        self.read(|tx| {
+            let key = id_text(profile.0);
+            let verdict = tx
+                .prepare_cached(
+                    "SELECT verdict FROM screenings WHERE profile_id = ?1
+                     ORDER BY taken_at DESC, id DESC LIMIT 1",
+                )?
+                .query_row([&key], |row| row.get::<_, String>(0))
+                .optional()?
+                .map(|v| parse(&v, "verdict"))
+                .transpose()?;
+            let last_session = tx
+                .prepare_cached(
+                    "SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
+                     ORDER BY started_at DESC, id DESC LIMIT 1",
+                )?
+                .query_row([&key], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                })
+                .optional()?
+                .map(|(date, needle_length_mm)| {
+                    Ok::<_, StoreError>(LastSession {
+                        date: codec::parse_date(&date)?,
+                        needle_length_mm,
+                    })
+                })
+                .transpose()?;
+            let locked = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM episodes
+                     WHERE profile_id = ?1 AND resolved_at IS NULL)",
+                )?
+                .query_row([&key], |row| row.get::<_, bool>(0))?;
+            let latest_checkin = tx
+                .prepare_cached(
+                    "SELECT level FROM checkins WHERE profile_id = ?1
+                     ORDER BY at DESC, id DESC LIMIT 1",
+                )?
+                .query_row([&key], |row| row.get::<_, String>(0))
+                .optional()?
+                .map(|v| parse(&v, "check-in level"))
+                .transpose()?;
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
+            );
+            let devices = collect(tx, &sql, [&key], device_from_row)?;
+            Ok(Dashboard {
+                verdict,
+                last_session,
+                locked,
+                devices,
+                latest_checkin,
+            })
+        })
+    }
+
     fn add_product_use(
         &self,
         profile: ProfileId,
@@ -1284,6 +1349,18 @@ impl Store for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn snapshot_rows(&self, sink: &mut dyn FnMut(crate::SnapshotRow) -> Result<()>) -> Result<()> {
+        snapshot::snapshot_rows(self, sink)
+    }
+
+    fn restore_rows(
+        &self,
+        rows: &mut dyn Iterator<Item = Result<crate::SnapshotRow>>,
+        mode: crate::RestoreMode,
+    ) -> Result<u64> {
+        snapshot::restore_rows(self, rows, mode)
     }
 
     fn counts(&self) -> Result<Counts> {

@@ -5,6 +5,7 @@
 //! `/api/openapi.json` are both built from it, so neither can list a path
 //! the other lacks. See [`openapi`].
 
+mod fhir;
 pub mod openapi;
 
 use axum::body::Bytes;
@@ -67,6 +68,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(latest_screening, submit_screening))
         .routes(utoipa_axum::routes!(devices))
         .routes(utoipa_axum::routes!(schedule))
+        .routes(utoipa_axum::routes!(fhir::questionnaire))
+        .routes(utoipa_axum::routes!(fhir::latest_response))
+        .routes(utoipa_axum::routes!(fhir::import_response))
+        .routes(utoipa_axum::routes!(fhir::record))
         .routes(utoipa_axum::routes!(openapi::document))
 }
 

@@ -124,6 +124,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/profiles/switch", post(pages::account::switch_profile))
         .route(
+            "/profiles/delete",
+            get(pages::delete::profile_form).post(pages::delete::delete_profile),
+        )
+        .route(
+            "/account/delete",
+            get(pages::delete::account_form).post(pages::delete::delete_account),
+        )
+        .route(
             "/screening",
             get(pages::screening::form).post(pages::screening::submit),
         )
@@ -152,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/calendar/{file}", get(pages::schedule::calendar_feed))
         .route("/evidence", get(pages::evidence::show))
         .merge(pages::progress::routes())
+        .route("/report.pdf", get(pages::report::pdf))
         .route("/healthz", get(|| async { "ok" }))
         .merge(test_clock::routes(state.test_clock.is_some()))
         .nest("/api", api::router())

@@ -25,6 +25,18 @@ pub enum Format {
     /// The web app's schedule page offers the same calendar as a
     /// subscription link that stays up to date.
     Ics(IcsArgs),
+    /// Everything of every profile as one ZIP archive: per profile a
+    /// folder with profile.json (all of it), sessions.csv, checkins.csv,
+    /// ratings.csv and the photos, plus a README.txt.
+    All(super::export_all::AllArgs),
+    /// A PDF report for your facial plastic surgeon: screening and its
+    /// reasons, devices, sessions, check-ins and red flags, rating trends
+    /// and your first and latest photos.
+    Pdf(super::export_pdf::PdfArgs),
+    /// FHIR R4 JSON: the whole record as a Bundle (default), the
+    /// screening as a Questionnaire, or its answers as a
+    /// QuestionnaireResponse (`--what bundle|questionnaire|response`).
+    Fhir(super::export_fhir::FhirArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +56,9 @@ pub struct Output {
 pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     match args.format {
         Format::Ics(a) => ics(app, a),
+        Format::All(a) => super::export_all::run(app, a),
+        Format::Fhir(a) => super::export_fhir::run(app, a),
+        Format::Pdf(a) => super::export_pdf::run(app, a),
     }
 }
 

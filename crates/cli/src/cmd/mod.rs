@@ -1,12 +1,19 @@
 //! One module per subcommand.
 
 pub mod aftercare;
+pub mod backup;
 pub mod checkin;
 pub mod coverage;
+pub mod delete_all;
 pub mod evidence;
 pub mod export;
+pub mod export_all;
+pub mod export_fhir;
+pub mod export_pdf;
+pub mod migrate_store;
 pub mod next;
 pub mod profile;
+pub mod progress;
 pub mod ready;
 pub mod roller;
 pub mod screen;

@@ -24,7 +24,8 @@ enum ProfileCommand {
     /// Delete a profile and everything in it: screenings, devices, sessions, check-ins.
     Delete {
         name: String,
-        /// Confirm: this cannot be undone.
+        /// Confirm without being asked (otherwise, on a terminal, you type
+        /// the profile's name). This cannot be undone.
         #[arg(long)]
         yes: bool,
     },
@@ -72,25 +73,38 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             let Some(profile) = store.profile_by_name(AccountId::LOCAL, &name)? else {
                 return Err(bad(format!("no profile called {name:?}")));
             };
-            if !yes {
+            if !yes && !confirmed_by_typing(&name)? {
                 return Err(bad(format!(
-                    "deleting {name:?} removes all of its data for good; run again with --yes to confirm"
+                    "deleting {name:?} removes all of its data and photos for good; \
+                     type its name when asked, or run again with --yes to confirm"
                 )));
             }
             store.delete_profile(profile.id)?;
             // Its progress photos live on disk, outside the store.
-            if let Ok(dir) = app.data_dir() {
-                let photos = dir.join("photos").join(profile.id.to_string());
-                if let Err(e) = std::fs::remove_dir_all(&photos)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    eprintln!("could not remove the photos in {}: {e}", photos.display());
-                }
-            }
+            super::delete_all::remove_photos(app, profile.id)?;
             if !app.json {
                 println!("Deleted profile {name} and all of its data.");
             }
         }
     }
     Ok(Exit::Ok)
+}
+
+/// On a terminal, asks for the profile's name; anything else (or no
+/// terminal) is no.
+fn confirmed_by_typing(name: &str) -> Result<bool, Failure> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!(
+        "This deletes profile {name:?} with all of its data and photos, for good.\nType its name to confirm: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::Other(anyhow::anyhow!("cannot read the confirmation: {e}")))?;
+    Ok(line.trim_end_matches(['\r', '\n']) == name)
 }

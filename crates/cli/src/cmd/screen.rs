@@ -17,8 +17,13 @@ pub struct Args {
     /// A JSON answer file; without it, the questions are asked here.
     #[arg(long, value_name = "FILE")]
     answers: Option<PathBuf>,
+    /// A FHIR R4 QuestionnaireResponse to the screening Questionnaire
+    /// (`needlewise export fhir --what questionnaire`), for example saved
+    /// from LHC-Forms; it is checked like an answer file.
+    #[arg(long, value_name = "FILE", conflicts_with = "answers")]
+    fhir_response: Option<PathBuf>,
     /// Print an example answer file and exit.
-    #[arg(long, conflicts_with = "answers")]
+    #[arg(long, conflicts_with_all = ["answers", "fhir_response"])]
     template: bool,
 }
 
@@ -31,9 +36,10 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     }
     let base = evidence();
     let today = app.today();
-    let answers = match &args.answers {
-        Some(path) => Answers::from_json(&base.screening, &read_json(path)?, today)?,
-        None => prompt::ask_all(&base.screening, today, Answers::new())?,
+    let answers = match (&args.answers, &args.fhir_response) {
+        (Some(path), _) => Answers::from_json(&base.screening, &read_json(path)?, today)?,
+        (None, Some(path)) => needlewise_fhir::import_response(base, &read_limited(path)?, today)?,
+        (None, None) => prompt::ask_all(&base.screening, today, Answers::new())?,
     };
     let result = screen(base, &answers, today)?;
     let profile = app.profile()?;
@@ -52,6 +58,20 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         print_result(&result);
     }
     Ok(Exit::stop_if(!result.verdict.allows_home_sessions()))
+}
+
+/// Reads a file of at most one byte more than a response may have, so the
+/// importer can say it is too large without reading all of it.
+fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(needlewise_fhir::MAX_IMPORT_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| crate::app::bad(format!("{}: cannot read it: {e}", path.display())))?;
+    Ok(bytes)
 }
 
 fn print_result(r: &ScreeningResult) {

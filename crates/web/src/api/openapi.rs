@@ -43,6 +43,7 @@ each with its question id.",
         (name = "screening", description = "The eligibility screening."),
         (name = "devices", description = "Rollers and pens with their cleaning state."),
         (name = "schedule", description = "When the next session may be."),
+        (name = "fhir", description = "FHIR R4 JSON: the screening Questionnaire, responses and the whole record."),
         (name = "meta", description = "This document."),
     )
 )]

@@ -4,11 +4,13 @@
 pub mod account;
 pub mod aftercare;
 pub mod checkin;
+pub mod delete;
 pub mod devices;
 pub mod evidence;
 pub mod home;
 pub mod progress;
 pub mod ready;
+pub mod report;
 pub mod schedule;
 pub mod screening;
 pub mod session;

@@ -3,8 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod calendar;
+mod delete;
+mod fhir;
 mod openapi;
 mod progress;
+mod report;
 mod session;
 mod test_clock;
 

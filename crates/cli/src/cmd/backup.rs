@@ -1,0 +1,121 @@
+//! `needlewise backup` and `needlewise restore`: the whole store in one
+//! checked file (see `needlewise_store::backup` for the format).
+//!
+//! A backup is read in one consistent read transaction, so it can be taken
+//! while `needlewise serve` runs on the same store.
+
+use std::path::PathBuf;
+
+use needlewise_store::backup;
+use needlewise_store::{RestoreMode, StoreError};
+
+use super::progress::Progress;
+use crate::app::{App, Exit, Failure, bad};
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// The backup file to write (gzip-compressed JSON lines, e.g.
+    /// needlewise-2026-11-25.nwbackup.gz). An existing file is replaced
+    /// only once the new backup is complete.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// A file made by `needlewise backup`.
+    pub file: PathBuf,
+    /// Replace everything in the store with the backup. Without it, the
+    /// store must be empty (freshly made).
+    #[arg(long)]
+    pub replace: bool,
+}
+
+pub fn backup(app: &App, args: BackupArgs) -> Result<Exit, Failure> {
+    let store = app.store()?;
+    let mut progress = Progress::new("Backing up", None, "rows");
+    let written = backup::write_backup(store, &args.out, jiff::Timestamp::now(), &mut |n| {
+        progress.set(n)
+    })
+    .map_err(|e| Failure::Other(anyhow::Error::new(e).context("the backup failed")))?;
+    progress.finish(written.rows);
+    if app.json {
+        crate::output::json(&serde_json::json!({
+            "file": args.out,
+            "rows": written.rows,
+            "tables": written.checksums.tables,
+        }))?;
+    } else {
+        println!(
+            "Wrote {} rows from the {} store to {}.",
+            written.rows,
+            store.backend(),
+            args.out.display()
+        );
+        print_checksums(&written.checksums);
+    }
+    Ok(Exit::Ok)
+}
+
+pub fn print_checksums(sums: &needlewise_store::Checksums) {
+    for t in &sums.tables {
+        println!("  {:<18} {:>8} rows  sha256 {}", t.table, t.rows, t.sha256);
+    }
+}
+
+/// A refused file is bad input (exit 2); the store failing is not.
+fn restore_failure(file: &std::path::Path, e: StoreError) -> Failure {
+    match e {
+        StoreError::Invalid { what } => {
+            bad(format!("{}: {what}; nothing was changed", file.display()))
+        }
+        StoreError::Conflict { what } => bad(format!(
+            "{what}; nothing was changed (use --replace to replace everything in it)"
+        )),
+        other => Failure::Other(
+            anyhow::Error::new(other).context("the restore failed; nothing was changed"),
+        ),
+    }
+}
+
+pub fn restore(app: &App, args: RestoreArgs) -> Result<Exit, Failure> {
+    // Check the whole file before touching the store.
+    let (header, _) =
+        backup::verify_file(&args.file).map_err(|e| restore_failure(&args.file, e))?;
+    let store = app.store()?;
+    let mode = if args.replace {
+        RestoreMode::Replace
+    } else {
+        RestoreMode::IntoEmpty
+    };
+    let mut progress = Progress::new("Restoring", Some(header.total_rows()), "rows");
+    backup::restore_file(store, &args.file, mode, &mut |n| progress.set(n))
+        .map_err(|e| restore_failure(&args.file, e))?;
+    progress.finish(header.total_rows());
+    let now = store.checksums()?;
+    let problems = header.checksums.differences(&now);
+    if !problems.is_empty() {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "the restored store does not match the backup: {}",
+            problems.join("; ")
+        )));
+    }
+    if app.json {
+        crate::output::json(&serde_json::json!({
+            "file": args.file,
+            "created_at": header.created_at,
+            "rows": header.total_rows(),
+            "tables": now.tables,
+        }))?;
+    } else {
+        println!(
+            "Restored {} rows from {} (taken {} from a {} store); counts and checksums match:",
+            header.total_rows(),
+            args.file.display(),
+            header.created_at,
+            header.source
+        );
+        print_checksums(&now);
+    }
+    Ok(Exit::Ok)
+}

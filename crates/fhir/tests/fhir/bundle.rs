@@ -1,0 +1,332 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The whole record as a Bundle.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use needlewise_core::answers::Answers;
+use needlewise_core::evidence;
+use needlewise_core::hygiene::{Device, DeviceKind, RollerSpec};
+use needlewise_core::ids::*;
+use needlewise_core::progress::{Concern, Photo, Rating, Score};
+use needlewise_core::records::{
+    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
+};
+use needlewise_core::schedule::{NextSession, course_plan};
+use needlewise_core::screening::Verdict;
+use needlewise_core::triage::TriageLevel;
+use needlewise_core::zone::Zone;
+use needlewise_fhir::{ConsentInput, ConsentScope, RecordInput, bundle};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n)
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+pub fn sample() -> Value {
+    let base = evidence();
+    let profile = Profile {
+        id: ProfileId(id(1)),
+        account_id: AccountId(id(2)),
+        name: "Ada".into(),
+        created_at: at("2026-11-01T09:00:00Z"),
+    };
+    let answers = crate::import::healthy();
+    let screening = ScreeningRecord {
+        id: ScreeningId(id(3)),
+        profile_id: profile.id,
+        taken_at: at("2026-11-02T09:00:00Z"),
+        answers,
+        verdict: Verdict::Go,
+        result: json!({}),
+    };
+    let device = Device::new(
+        DeviceId(id(4)),
+        profile.id,
+        "bathroom roller".into(),
+        DeviceKind::Roller(RollerSpec::standard_192(0.25)),
+        at("2026-11-02T10:00:00Z"),
+    )
+    .unwrap();
+    let session = SessionRecord {
+        id: SessionId(id(5)),
+        profile_id: profile.id,
+        device_id: Some(device.id),
+        started_at: at("2026-11-03T20:00:00Z"),
+        ended_at: at("2026-11-03T20:20:00Z"),
+        local_date: "2026-11-03".parse().unwrap(),
+        needle_length_mm: 0.25,
+        zones: vec![
+            ZoneRecord {
+                zone: Zone::Forehead,
+                seconds: 120,
+                strokes: Some(40),
+                skipped: false,
+            },
+            ZoneRecord {
+                zone: Zone::LeftCheek,
+                seconds: 0,
+                strokes: None,
+                skipped: true,
+            },
+        ],
+        products: vec![ProductUse {
+            name: "plain hyaluronic acid".into(),
+            category: "hyaluronic_acid".into(),
+            applied_at: at("2026-11-03T20:25:00Z"),
+            allowed: true,
+        }],
+        notes: String::new(),
+    };
+    let checkin_answers = Answers::from_stored_json(
+        &base.checkin,
+        &json!({"hours_since_session": 30.0, "redness": "severe", "redness_trend": "worse",
+                "swelling": true, "pus_or_spreading_warmth": true, "fever": false}),
+    )
+    .unwrap();
+    let checkin = CheckinRecord {
+        id: CheckinId(id(6)),
+        profile_id: profile.id,
+        session_id: Some(session.id),
+        at: at("2026-11-05T02:00:00Z"),
+        answers: checkin_answers,
+        level: TriageLevel::ContactSurgeon,
+        rule_ids: vec!["checkin.infection".into()],
+    };
+    let episode = Episode {
+        id: EpisodeId(id(7)),
+        profile_id: profile.id,
+        checkin_id: checkin.id,
+        level: TriageLevel::ContactSurgeon,
+        opened_at: checkin.at,
+        resolved_at: None,
+        resolution: String::new(),
+    };
+    let rating = Rating {
+        profile_id: profile.id,
+        id: RatingId(id(8)),
+        zone: Zone::Forehead,
+        concern: Concern::LinesAndWrinkles,
+        score: Score::new(3).unwrap(),
+        rated_at: at("2026-11-02T08:00:00Z"),
+        note: String::new(),
+    };
+    let photo = Photo {
+        profile_id: profile.id,
+        id: PhotoId(id(9)),
+        taken_at: at("2026-11-02T08:05:00Z"),
+        zone: Some(Zone::Forehead),
+        width: 800,
+        height: 600,
+        bytes: 12345,
+        sha256: "ab".repeat(32),
+        content_type: "image/jpeg".into(),
+        stored_name: format!("{}.jpg", id(9)),
+    };
+    let next = NextSession::Locked {
+        explanation: "A red flag is open.".into(),
+    };
+    let course = course_plan(base, "2026-11-03".parse().unwrap(), 0.25, 1);
+    let consents = [ConsentInput {
+        id: id(10),
+        given_at: at("2026-11-25T20:00:00Z"),
+        scope: ConsentScope::OwnExport,
+    }];
+    let input = RecordInput {
+        profile: &profile,
+        account_email: Some("ada@example.org"),
+        screening: Some(&screening),
+        devices: std::slice::from_ref(&device),
+        sessions: std::slice::from_ref(&session),
+        checkins: std::slice::from_ref(&checkin),
+        episodes: std::slice::from_ref(&episode),
+        ratings: std::slice::from_ref(&rating),
+        photos: std::slice::from_ref(&photo),
+        next_session: Some(&next),
+        course: Some(&course),
+        consents: &consents,
+    };
+    serde_json::to_value(bundle(base, &input, at("2026-11-25T20:00:00Z"), id(11)).unwrap()).unwrap()
+}
+
+fn of_type<'a>(b: &'a Value, ty: &str) -> Vec<&'a Value> {
+    b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == ty)
+        .collect()
+}
+
+fn references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if let (true, Some(r)) = (k == "reference", x.as_str()) {
+                    out.push(r.to_owned());
+                } else {
+                    references(x, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| references(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_bundle_holds_every_record_with_resolvable_references() {
+    let b = sample();
+    // scripts/validate-fhir validates this sample too (it has the ratings
+    // and photos that the command line cannot make).
+    if let Some(dir) = std::env::var_os("NEEDLEWISE_FHIR_SAMPLE_DIR") {
+        let path = std::path::Path::new(&dir).join("sample-bundle.json");
+        std::fs::write(path, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
+    }
+    assert_eq!(b["resourceType"], "Bundle");
+    assert_eq!(b["type"], "collection");
+    assert_eq!(b["timestamp"], "2026-11-25T20:00:00Z");
+    let entries = b["entry"].as_array().unwrap();
+    let urls: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["fullUrl"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls.len(), entries.len(), "fullUrls are unique");
+    for e in entries {
+        let url = e["fullUrl"].as_str().unwrap();
+        assert_eq!(
+            url,
+            format!("urn:uuid:{}", e["resource"]["id"].as_str().unwrap())
+        );
+    }
+    let mut refs = Vec::new();
+    references(&b, &mut refs);
+    assert!(refs.len() > 10);
+    for r in &refs {
+        assert!(urls.contains(r.as_str()), "dangling reference {r}");
+    }
+    let mut types: Vec<&str> = entries
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "AdverseEvent",
+            "CarePlan",
+            "Consent",
+            "Device",
+            "DocumentReference",
+            "Observation",
+            "Observation",
+            "Observation",
+            "Patient",
+            "Procedure",
+            "Questionnaire",
+            "QuestionnaireResponse"
+        ]
+    );
+}
+
+#[test]
+fn each_resource_carries_what_it_records() {
+    let b = sample();
+    let patient = of_type(&b, "Patient")[0];
+    assert_eq!(patient["name"][0]["text"], "Ada");
+    assert_eq!(patient["telecom"][0]["value"], "ada@example.org");
+
+    let device = of_type(&b, "Device")[0];
+    assert_eq!(device["status"], "active");
+    assert_eq!(device["deviceName"][0]["type"], "user-friendly-name");
+    let props = device["property"].as_array().unwrap();
+    assert_eq!(props[0]["type"]["coding"][0]["code"], "needle-length");
+    assert_eq!(props[0]["valueQuantity"][0]["value"], 0.25);
+    assert_eq!(props[0]["valueQuantity"][0]["code"], "mm");
+    assert_eq!(props[1]["type"]["coding"][0]["code"], "use-count");
+
+    let proc = of_type(&b, "Procedure")[0];
+    assert_eq!(proc["status"], "completed");
+    assert_eq!(proc["performedPeriod"]["start"], "2026-11-03T20:00:00Z");
+    // The skipped cheek is not a body site.
+    assert_eq!(proc["bodySite"].as_array().unwrap().len(), 1);
+    assert_eq!(proc["bodySite"][0]["coding"][0]["code"], "forehead");
+    assert_eq!(
+        proc["focalDevice"][0]["manipulated"]["reference"],
+        format!("urn:uuid:{}", id(4))
+    );
+    assert_eq!(proc["usedCode"][0]["text"], "plain hyaluronic acid");
+
+    let obs = of_type(&b, "Observation");
+    let rating = obs.iter().find(|o| o["valueInteger"] == 3).unwrap();
+    assert_eq!(rating["code"]["coding"][0]["code"], "lines_and_wrinkles");
+    assert_eq!(rating["bodySite"]["coding"][0]["code"], "forehead");
+    let checkin = obs
+        .iter()
+        .find(|o| o["code"]["coding"][0]["code"] == "symptom-checkin")
+        .unwrap();
+    assert_eq!(
+        checkin["valueCodeableConcept"]["coding"][0]["code"],
+        "contact_surgeon"
+    );
+    assert_eq!(
+        checkin["partOf"][0]["reference"],
+        format!("urn:uuid:{}", id(5))
+    );
+    let comps = checkin["component"].as_array().unwrap();
+    assert!(comps.iter().any(
+        |c| c["code"]["coding"][0]["code"] == "pus_or_spreading_warmth"
+            && c["valueBoolean"] == true
+    ));
+    assert!(comps.iter().any(|c| c["valueQuantity"]["code"] == "h"));
+    let verdict = obs
+        .iter()
+        .find(|o| o["code"]["coding"][0]["code"] == "screening-verdict")
+        .unwrap();
+    assert_eq!(verdict["valueCodeableConcept"]["coding"][0]["code"], "go");
+
+    let ae = of_type(&b, "AdverseEvent")[0];
+    assert_eq!(ae["actuality"], "actual");
+    assert_eq!(ae["outcome"]["coding"][0]["code"], "ongoing");
+    assert_eq!(
+        ae["suspectEntity"][0]["instance"]["reference"],
+        format!("urn:uuid:{}", id(5))
+    );
+
+    let plan = of_type(&b, "CarePlan")[0];
+    assert_eq!(plan["status"], "on-hold");
+    assert_eq!(plan["intent"], "plan");
+    let acts = plan["activity"].as_array().unwrap();
+    assert_eq!(acts[0]["detail"]["status"], "on-hold");
+    assert_eq!(acts[1]["detail"]["status"], "completed");
+    assert_eq!(acts[2]["detail"]["status"], "not-started");
+
+    let doc = of_type(&b, "DocumentReference")[0];
+    let att = &doc["content"][0]["attachment"];
+    assert_eq!(att["contentType"], "image/jpeg");
+    assert_eq!(att["size"], 12345);
+    assert!(
+        att.get("hash").is_none(),
+        "FHIR's hash is SHA-1; we only have SHA-256"
+    );
+    assert!(
+        !att["url"].as_str().unwrap().contains("://"),
+        "a relative url"
+    );
+    assert_eq!(doc["identifier"][0]["value"], "ab".repeat(32));
+
+    let consent = of_type(&b, "Consent")[0];
+    assert_eq!(consent["scope"]["coding"][0]["code"], "patient-privacy");
+    assert_eq!(consent["provision"]["type"], "permit");
+
+    // The screening's response imports back to the same answers.
+    let qr = of_type(&b, "QuestionnaireResponse")[0];
+    let again = crate::import::import(qr).unwrap();
+    assert_eq!(again, crate::import::healthy());
+}

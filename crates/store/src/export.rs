@@ -1,0 +1,432 @@
+//! "Export all": a person's data as a ZIP archive that ordinary tools open.
+//!
+//! The archive (ZIP, deflate) holds a `README.txt` and one folder per
+//! profile:
+//!
+//! - `profile.json`: everything of the profile (the latest screening
+//!   typed, and every screening as stored, with their answers, devices with their hygiene logs, sessions with zones and
+//!   products, check-ins, episodes, ratings, photo metadata, whether a
+//!   calendar link exists);
+//! - `sessions.csv`, `checkins.csv`, `ratings.csv`: the same records as
+//!   spreadsheets (RFC 4180 quoting);
+//! - `photos/<photo id>.jpg`: the progress photos (already re-encoded
+//!   without EXIF/GPS when they were uploaded);
+//! - `fhir-bundle.json`: the whole record as a FHIR R4 Bundle (see
+//!   [`fhir_bundle`]);
+//!
+//! The code writes to any `Write + Seek`, so the web app can offer the same
+//! archive as a download.
+
+use std::io::{Seek, Write};
+use std::path::Path;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use needlewise_core::evidence;
+use needlewise_core::records::Profile;
+use needlewise_core::schedule::course_plan;
+use needlewise_fhir::{ConsentInput, ConsentScope, RecordInput};
+use serde_json::json;
+use uuid::Uuid;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+use crate::{Result, Store, StoreError};
+
+/// What the export did, for the caller's summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    pub profiles: u64,
+    pub sessions: u64,
+    pub checkins: u64,
+    pub ratings: u64,
+    pub photos: u64,
+    /// Photos in the store whose file was missing on disk.
+    pub missing_photos: u64,
+}
+
+/// One step done: `(done, total)` steps, a step being a profile's records
+/// or one photo.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+fn zip_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("cannot write the archive: {e}"))
+}
+
+fn options() -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .unix_permissions(0o600)
+}
+
+/// JPEGs do not shrink: store them as they are.
+fn stored() -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Stored)
+        .unix_permissions(0o600)
+}
+
+/// A folder name for a profile: its name with anything that is not a
+/// letter, digit, `-` or `_` replaced, plus the start of its id so two
+/// names that look alike never share a folder.
+pub fn folder_name(p: &Profile) -> String {
+    let clean: String = p
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let id = p.id.to_string();
+    format!("{clean}-{}", &id[id.len() - 8..])
+}
+
+/// Writes the archive of `profiles` to `out`. `photo_dir` is the photo
+/// root (`<data dir>/photos`), whose `<profile id>/<photo id>.jpg` files
+/// are included; without it, photos are left out.
+pub fn write_archive<W: Write + Seek>(
+    store: &dyn Store,
+    profiles: &[Profile],
+    photo_dir: Option<&Path>,
+    now: Timestamp,
+    today: Date,
+    out: W,
+    progress: Progress<'_>,
+) -> Result<(W, ExportSummary)> {
+    let mut zip = ZipWriter::new(out);
+    let mut summary = ExportSummary::default();
+    let mut photo_lists = Vec::with_capacity(profiles.len());
+    for p in profiles {
+        photo_lists.push(store.photos(p.id)?);
+    }
+    // Every screening (the typed API gives the latest only), from one
+    // read of the store, as rows with every column.
+    let screenings_table = crate::snapshot::table_index("screenings");
+    let wanted: Vec<String> = profiles.iter().map(|p| p.id.to_string()).collect();
+    let mut screenings: Vec<Vec<serde_json::Value>> = profiles.iter().map(|_| Vec::new()).collect();
+    store.snapshot_rows(&mut |row| {
+        if Some(row.table) == screenings_table
+            && let Some(i) = row
+                .cells
+                .first()
+                .and_then(|c| c.as_text())
+                .and_then(|id| wanted.iter().position(|w| w == id))
+        {
+            screenings[i].push(crate::backup::row_json(&row));
+        }
+        Ok(())
+    })?;
+    let total: u64 = photo_lists.iter().map(|l| l.len() as u64 + 1).sum();
+    let mut done = 0u64;
+    progress(done, total);
+    zip.start_file("README.txt", options()).map_err(zip_err)?;
+    zip.write_all(readme(profiles, now).as_bytes())
+        .map_err(zip_err)?;
+    for ((p, photos), screenings) in profiles.iter().zip(photo_lists).zip(screenings) {
+        let dir = folder_name(p);
+        add_profile(
+            store,
+            &mut zip,
+            &dir,
+            p,
+            &photos,
+            screenings,
+            now,
+            &mut summary,
+        )?;
+        add_fhir_bundle(store, &mut zip, &dir, p, now, today)?;
+        done += 1;
+        progress(done, total);
+        for photo in &photos {
+            let path = photo_dir.map(|d| {
+                d.join(photo.profile_id.to_string())
+                    .join(format!("{}.jpg", photo.id))
+            });
+            match path.map(std::fs::read) {
+                Some(Ok(bytes)) => {
+                    zip.start_file(format!("{dir}/photos/{}.jpg", photo.id), stored())
+                        .map_err(zip_err)?;
+                    zip.write_all(&bytes).map_err(zip_err)?;
+                    summary.photos += 1;
+                }
+                Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::Backend(format!(
+                        "cannot read photo {}: {e}",
+                        photo.id
+                    )));
+                }
+                _ => summary.missing_photos += 1,
+            }
+            done += 1;
+            progress(done, total);
+        }
+        summary.profiles += 1;
+    }
+    let out = zip.finish().map_err(zip_err)?;
+    Ok((out, summary))
+}
+
+/// The place where the FHIR bundle (`fhir-bundle.json`, from the
+/// `needlewise-fhir` crate being written) will be added to each profile's
+/// folder. Until then it adds nothing.
+/// The profile's whole record as a FHIR R4 `collection` Bundle (see
+/// `needlewise_fhir::bundle`), at `now`, whose local date is `today`. The
+/// command line, the archive and the web app all build it here.
+pub fn fhir_bundle(
+    store: &dyn Store,
+    profile: &Profile,
+    now: Timestamp,
+    today: Date,
+) -> Result<needlewise_fhir::Bundle> {
+    let base = evidence();
+    let screening = store.latest_screening(profile.id)?;
+    let devices = store.devices(profile.id)?;
+    let sessions = store.sessions(profile.id)?;
+    let checkins = store.checkins(profile.id)?;
+    let episodes = store.episodes(profile.id)?;
+    let ratings = store.ratings(profile.id)?;
+    let photos = store.photos(profile.id)?;
+    let email = store
+        .account(profile.account_id)?
+        .map(|a| a.email)
+        .filter(|e| !e.is_empty());
+    let next = crate::facts::schedule(store, profile.id, today)?;
+    // The course follows the latest session's needle (sessions are newest
+    // first), else the one screened, as `needlewise next` does.
+    let needle = match sessions.first() {
+        Some(s) => Some(s.needle_length_mm),
+        None => crate::facts::screened_needle(store, profile.id)?,
+    };
+    let course = needle.map(|mm| {
+        let start = sessions.last().map_or(today, |s| s.local_date);
+        course_plan(
+            base,
+            start,
+            mm,
+            u32::try_from(sessions.len()).unwrap_or(u32::MAX),
+        )
+    });
+    let consents = [ConsentInput {
+        id: Uuid::now_v7(),
+        given_at: now,
+        scope: ConsentScope::OwnExport,
+    }];
+    let input = RecordInput {
+        profile,
+        account_email: email.as_deref(),
+        screening: screening.as_ref(),
+        devices: &devices,
+        sessions: &sessions,
+        checkins: &checkins,
+        episodes: &episodes,
+        ratings: &ratings,
+        photos: &photos,
+        next_session: Some(&next),
+        course: course.as_ref(),
+        consents: &consents,
+    };
+    needlewise_fhir::bundle(base, &input, now, Uuid::now_v7())
+        .map_err(|e| StoreError::Backend(format!("cannot build the FHIR bundle: {e}")))
+}
+
+/// Adds `<profile folder>/fhir-bundle.json`: the record as FHIR R4.
+fn add_fhir_bundle<W: Write + Seek>(
+    store: &dyn Store,
+    zip: &mut ZipWriter<W>,
+    dir: &str,
+    profile: &Profile,
+    now: Timestamp,
+    today: Date,
+) -> Result<()> {
+    let bundle = fhir_bundle(store, profile, now, today)?;
+    let text = serde_json::to_vec_pretty(&bundle)
+        .map_err(|e| StoreError::Backend(format!("cannot write the FHIR bundle: {e}")))?;
+    zip.start_file(format!("{dir}/fhir-bundle.json"), options())
+        .map_err(zip_err)?;
+    zip.write_all(&text).map_err(zip_err)?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_profile<W: Write + Seek>(
+    store: &dyn Store,
+    zip: &mut ZipWriter<W>,
+    dir: &str,
+    p: &Profile,
+    photos: &[needlewise_core::progress::Photo],
+    screenings: Vec<serde_json::Value>,
+    now: Timestamp,
+    summary: &mut ExportSummary,
+) -> Result<()> {
+    let sessions = store.sessions(p.id)?;
+    let checkins = store.checkins(p.id)?;
+    let episodes = store.episodes(p.id)?;
+    let ratings = store.ratings(p.id)?;
+    let screening = store.latest_screening(p.id)?;
+    let mut devices = Vec::new();
+    for d in store.devices(p.id)? {
+        let log: Vec<_> = store
+            .hygiene_log(p.id, d.id)?
+            .into_iter()
+            .map(|e| json!({ "at": e.at, "event": e.event, "state_after": e.state_after }))
+            .collect();
+        devices.push(json!({ "device": d, "hygiene_log": log }));
+    }
+    let calendar = store.calendar_token_created(p.id)?;
+    let doc = json!({
+        "exported_at": now,
+        "profile": p,
+        "latest_screening": screening,
+        "screenings": screenings,
+        "devices": devices,
+        "sessions": sessions,
+        "checkins": checkins,
+        "episodes": episodes,
+        "ratings": ratings,
+        "photos": photos,
+        "calendar_link_created_at": calendar,
+    });
+    let text = serde_json::to_vec_pretty(&doc).map_err(zip_err)?;
+    zip.start_file(format!("{dir}/profile.json"), options())
+        .map_err(zip_err)?;
+    zip.write_all(&text).map_err(zip_err)?;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| zip_err(e);
+    w.write_record([
+        "id",
+        "local_date",
+        "started_at",
+        "ended_at",
+        "needle_length_mm",
+        "device_id",
+        "zones",
+        "products",
+        "notes",
+    ])
+    .map_err(csv_err)?;
+    for s in &sessions {
+        let zones: Vec<String> = s
+            .zones
+            .iter()
+            .map(|z| {
+                if z.skipped {
+                    format!("{}: skipped", z.zone)
+                } else {
+                    match z.strokes {
+                        Some(n) => format!("{}: {} s, {n} strokes", z.zone, z.seconds),
+                        None => format!("{}: {} s", z.zone, z.seconds),
+                    }
+                }
+            })
+            .collect();
+        let products: Vec<String> = s
+            .products
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} ({}, {}{})",
+                    u.name,
+                    u.category,
+                    u.applied_at,
+                    if u.allowed {
+                        ""
+                    } else {
+                        ", refused by the serum gate"
+                    }
+                )
+            })
+            .collect();
+        w.write_record([
+            s.id.to_string(),
+            s.local_date.to_string(),
+            s.started_at.to_string(),
+            s.ended_at.to_string(),
+            s.needle_length_mm.to_string(),
+            s.device_id.map(|d| d.to_string()).unwrap_or_default(),
+            zones.join("; "),
+            products.join("; "),
+            s.notes.clone(),
+        ])
+        .map_err(csv_err)?;
+    }
+    add_csv(zip, &format!("{dir}/sessions.csv"), w)?;
+    summary.sessions += sessions.len() as u64;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "at", "session_id", "level", "rule_ids", "answers"])
+        .map_err(csv_err)?;
+    for c in &checkins {
+        let answers = serde_json::to_string(&c.answers).map_err(zip_err)?;
+        w.write_record([
+            c.id.to_string(),
+            c.at.to_string(),
+            c.session_id.map(|s| s.to_string()).unwrap_or_default(),
+            c.level.to_string(),
+            c.rule_ids.join(" "),
+            answers,
+        ])
+        .map_err(csv_err)?;
+    }
+    add_csv(zip, &format!("{dir}/checkins.csv"), w)?;
+    summary.checkins += checkins.len() as u64;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "rated_at", "zone", "concern", "score", "note"])
+        .map_err(csv_err)?;
+    for r in &ratings {
+        w.write_record([
+            r.id.to_string(),
+            r.rated_at.to_string(),
+            r.zone.to_string(),
+            r.concern.to_string(),
+            serde_json::to_string(&r.score).map_err(zip_err)?,
+            r.note.clone(),
+        ])
+        .map_err(csv_err)?;
+    }
+    add_csv(zip, &format!("{dir}/ratings.csv"), w)?;
+    summary.ratings += ratings.len() as u64;
+    Ok(())
+}
+
+fn add_csv<W: Write + Seek>(
+    zip: &mut ZipWriter<W>,
+    name: &str,
+    w: csv::Writer<Vec<u8>>,
+) -> Result<()> {
+    let bytes = w.into_inner().map_err(|e| zip_err(e.error()))?;
+    zip.start_file(name, options()).map_err(zip_err)?;
+    zip.write_all(&bytes).map_err(zip_err)
+}
+
+fn readme(profiles: &[Profile], now: Timestamp) -> String {
+    let mut s = format!(
+        "needlewise export, made {now}\n\
+         ============================\n\n\
+         Everything needlewise keeps about the profiles below. Each has a folder:\n\n\
+         \x20 profile.json   everything of the profile as JSON: the latest screening\n\
+         \x20                with its answers, devices and their cleaning logs,\n\
+         \x20                sessions (zones, products), check-ins, red-flag episodes,\n\
+         \x20                self-ratings, photo details. Times are UTC (RFC 3339).\n\
+         \x20 sessions.csv   one line per session: date, times, needle length,\n\
+         \x20                zones, products applied, notes.\n\
+         \x20 checkins.csv   one line per check-in: time, triage level, the rules\n\
+         \x20                that fired, the answers as JSON.\n\
+         \x20 ratings.csv    one line per self-rating (0 = none to 4 = severe).\n\
+         \x20 photos/        the progress photos as JPEG, named by photo id\n\
+         \x20                (their details are in profile.json).\n\n\
+         The CSV files are UTF-8 with a header line and standard quoting; any\n\
+         spreadsheet opens them. Ratings are self-reported, never a diagnosis.\n\n\
+         Profiles:\n"
+    );
+    for p in profiles {
+        s.push_str(&format!("  {}  ({})\n", folder_name(p), p.name));
+    }
+    s
+}

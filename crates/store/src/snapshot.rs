@@ -1,0 +1,681 @@
+//! A backend-agnostic picture of the whole store: every row of every
+//! table, as generic typed cells.
+//!
+//! [`TABLES`] describes each table's columns in a type both backends can
+//! hold exactly (ids as lower-case hyphenated UUID text, moments as unix
+//! microseconds, civil dates as `YYYY-MM-DD`, structured values as JSON).
+//! The tables are listed parents first, so inserting in this order (and
+//! deleting in the reverse) never breaks a foreign key.
+//!
+//! [`Checksums`] are computed from the cells, never from a backend's text,
+//! so a SQLite store and a PostgreSQL copy of it agree: per table, the row
+//! count and a SHA-256 over each row's canonical encoding, sorted by a
+//! hash of the canonical encoding of the primary key (so the order rows
+//! are read in does not matter, and memory is 64 bytes a row).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{Result, StoreError};
+
+/// The schema version (the newest migration) this build reads and writes.
+/// Both backends have the same numbered migrations.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How a column's value is held in a [`Cell`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    /// A UUID, as lower-case hyphenated text ([`Cell::Text`]).
+    Uuid,
+    Text,
+    /// A whole number ([`Cell::Int`]).
+    Int,
+    /// A finite float ([`Cell::Real`]).
+    Real,
+    Bool,
+    /// A moment as unix microseconds ([`Cell::Int`]).
+    Timestamp,
+    /// A civil date as `YYYY-MM-DD` ([`Cell::Text`]).
+    Date,
+    /// A JSON value ([`Cell::Json`]).
+    Json,
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub nullable: bool,
+}
+
+/// One table of the store.
+#[derive(Debug)]
+pub struct TableDef {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    /// Indexes into `columns` of the primary key.
+    pub key: &'static [usize],
+}
+
+impl TableDef {
+    /// The index of a column by name.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The row's primary key as text, for messages.
+    pub fn describe_key(&self, cells: &[Cell]) -> String {
+        let parts: Vec<String> = self
+            .key
+            .iter()
+            .map(|&i| {
+                let v = cells.get(i).map_or_else(|| "?".to_owned(), Cell::display);
+                format!("{}={v}", self.columns[i].name)
+            })
+            .collect();
+        parts.join(", ")
+    }
+}
+
+const fn col(name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        nullable: false,
+    }
+}
+
+const fn opt(name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        nullable: true,
+    }
+}
+
+use ColType::{Bool, Date, Int, Json, Real, Text, Timestamp, Uuid};
+
+/// Every table, parents first. `schema_migrations` is not data: it is
+/// the schema's own bookkeeping, and is checked through
+/// [`SCHEMA_VERSION`].
+pub static TABLES: &[TableDef] = &[
+    TableDef {
+        name: "accounts",
+        columns: &[
+            col("id", Uuid),
+            opt("email", Text),
+            opt("password_hash", Text),
+            col("created_at", Timestamp),
+        ],
+        key: &[0],
+    },
+    TableDef {
+        name: "profiles",
+        columns: &[
+            col("id", Uuid),
+            col("account_id", Uuid),
+            col("name", Text),
+            col("created_at", Timestamp),
+        ],
+        key: &[0],
+    },
+    TableDef {
+        name: "web_sessions",
+        columns: &[
+            col("token_hash", Text),
+            col("account_id", Uuid),
+            col("csrf_token", Text),
+            opt("profile_id", Uuid),
+            col("created_at", Timestamp),
+            col("expires_at", Timestamp),
+        ],
+        key: &[0],
+    },
+    TableDef {
+        name: "calendar_tokens",
+        columns: &[
+            col("profile_id", Uuid),
+            col("token_hash", Text),
+            col("created_at", Timestamp),
+        ],
+        key: &[0],
+    },
+    TableDef {
+        name: "screenings",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("taken_at", Timestamp),
+            col("verdict", Text),
+            col("answers", Json),
+            col("result", Json),
+        ],
+        key: &[0, 1],
+    },
+    TableDef {
+        name: "devices",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("name", Text),
+            col("kind", Json),
+            col("state", Json),
+            col("use_count", Int),
+            col("damaged", Bool),
+            col("created_at", Timestamp),
+            col("updated_at", Timestamp),
+            col("version", Int),
+        ],
+        key: &[0, 1],
+    },
+    TableDef {
+        name: "hygiene_events",
+        columns: &[
+            col("profile_id", Uuid),
+            col("device_id", Uuid),
+            col("seq", Int),
+            col("at", Timestamp),
+            col("event", Json),
+            col("state_after", Text),
+        ],
+        key: &[0, 1, 2],
+    },
+    TableDef {
+        name: "sessions",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            opt("device_id", Uuid),
+            col("started_at", Timestamp),
+            col("ended_at", Timestamp),
+            col("local_date", Date),
+            col("needle_length_mm", Real),
+            col("notes", Text),
+        ],
+        key: &[0, 1],
+    },
+    TableDef {
+        name: "session_zones",
+        columns: &[
+            col("profile_id", Uuid),
+            col("session_id", Uuid),
+            col("position", Int),
+            col("zone", Text),
+            col("seconds", Int),
+            opt("strokes", Int),
+            col("skipped", Bool),
+        ],
+        key: &[0, 1, 2],
+    },
+    TableDef {
+        name: "session_products",
+        columns: &[
+            col("profile_id", Uuid),
+            col("session_id", Uuid),
+            col("position", Int),
+            col("name", Text),
+            col("category", Text),
+            col("applied_at", Timestamp),
+            col("allowed", Bool),
+        ],
+        key: &[0, 1, 2],
+    },
+    TableDef {
+        name: "checkins",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            opt("session_id", Uuid),
+            col("at", Timestamp),
+            col("answers", Json),
+            col("level", Text),
+            col("rule_ids", Json),
+        ],
+        key: &[0, 1],
+    },
+    TableDef {
+        name: "episodes",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("checkin_id", Uuid),
+            col("level", Text),
+            col("opened_at", Timestamp),
+            opt("resolved_at", Timestamp),
+            col("resolution", Text),
+        ],
+        key: &[0, 1],
+    },
+    TableDef {
+        name: "ratings",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("zone", Text),
+            col("concern", Text),
+            col("score", Int),
+            col("rated_at", Timestamp),
+            col("note", Text),
+        ],
+        key: &[0, 1],
+    },
+    TableDef {
+        name: "photos",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("taken_at", Timestamp),
+            opt("zone", Text),
+            col("width", Int),
+            col("height", Int),
+            col("bytes", Int),
+            col("sha256", Text),
+            col("content_type", Text),
+            col("stored_name", Text),
+        ],
+        key: &[0, 1],
+    },
+];
+
+/// The index of a table in [`TABLES`].
+pub fn table_index(name: &str) -> Option<usize> {
+    TABLES.iter().position(|t| t.name == name)
+}
+
+/// One value of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Bool(bool),
+    Text(String),
+    Json(Value),
+}
+
+impl Cell {
+    fn display(&self) -> String {
+        match self {
+            Cell::Null => "null".to_owned(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Real(f) => f.to_string(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Text(s) => format!("{s:?}"),
+            Cell::Json(_) => "(json)".to_owned(),
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// One row of one table (`table` indexes [`TABLES`]); cells in column order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotRow {
+    pub table: usize,
+    pub cells: Vec<Cell>,
+}
+
+impl SnapshotRow {
+    pub fn def(&self) -> &'static TableDef {
+        &TABLES[self.table]
+    }
+}
+
+/// The rows of one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRows {
+    pub table: &'static str,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Every row of every table, read in one consistent transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub schema_version: i64,
+    /// One entry per table of [`TABLES`], in that order.
+    pub tables: Vec<TableRows>,
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            schema_version: SCHEMA_VERSION,
+            tables: TABLES
+                .iter()
+                .map(|t| TableRows {
+                    table: t.name,
+                    rows: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The rows in restore order.
+    pub fn rows(&self) -> impl Iterator<Item = SnapshotRow> + '_ {
+        self.tables.iter().flat_map(|t| {
+            let index = table_index(t.table).unwrap_or(usize::MAX);
+            t.rows.iter().map(move |cells| SnapshotRow {
+                table: index,
+                cells: cells.clone(),
+            })
+        })
+    }
+
+    pub fn table(&self, name: &str) -> Option<&TableRows> {
+        self.tables.iter().find(|t| t.table == name)
+    }
+
+    pub fn checksums(&self) -> Result<Checksums> {
+        let mut b = ChecksumBuilder::new();
+        for row in self.rows() {
+            b.add(&row)?;
+        }
+        Ok(b.finish())
+    }
+}
+
+/// What restoring does with a store that already holds data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreMode {
+    /// Refuse unless the store is empty: nothing but the local account,
+    /// with no profiles (a freshly made store).
+    IntoEmpty,
+    /// Delete everything first (in the same transaction).
+    Replace,
+}
+
+/// The row count and content checksum of one table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableChecksum {
+    pub table: String,
+    pub rows: u64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+}
+
+/// Per-table counts and checksums, in [`TABLES`] order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checksums {
+    pub tables: Vec<TableChecksum>,
+}
+
+impl Checksums {
+    pub fn get(&self, table: &str) -> Option<&TableChecksum> {
+        self.tables.iter().find(|t| t.table == table)
+    }
+
+    /// The tables whose count or checksum differ, described.
+    pub fn differences(&self, other: &Checksums) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in TABLES {
+            match (self.get(t.name), other.get(t.name)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) => out.push(format!(
+                    "{}: {} rows (sha256 {}) vs {} rows (sha256 {})",
+                    t.name, a.rows, a.sha256, b.rows, b.sha256
+                )),
+                _ => out.push(format!("{}: missing on one side", t.name)),
+            }
+        }
+        out
+    }
+}
+
+/// Builds [`Checksums`] from rows given in any order.
+#[derive(Debug)]
+pub struct ChecksumBuilder {
+    /// Per table: (SHA-256 of the key, SHA-256 of the row): 64 bytes a
+    /// row, whatever the rows hold.
+    tables: Vec<Vec<([u8; 32], [u8; 32])>>,
+}
+
+impl Default for ChecksumBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChecksumBuilder {
+    pub fn new() -> Self {
+        ChecksumBuilder {
+            tables: TABLES.iter().map(|_| Vec::new()).collect(),
+        }
+    }
+
+    pub fn add(&mut self, row: &SnapshotRow) -> Result<()> {
+        let Some(def) = TABLES.get(row.table) else {
+            return Err(StoreError::invalid(format!("unknown table #{}", row.table)));
+        };
+        let mut key = Vec::new();
+        for &i in def.key {
+            if let Some(c) = row.cells.get(i) {
+                encode_cell(c, &mut key);
+            }
+        }
+        let mut encoded = Vec::new();
+        for c in &row.cells {
+            encode_cell(c, &mut encoded);
+        }
+        let digest: [u8; 32] = Sha256::digest(&encoded).into();
+        let key: [u8; 32] = Sha256::digest(&key).into();
+        self.tables[row.table].push((key, digest));
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Checksums {
+        let tables = TABLES
+            .iter()
+            .zip(self.tables.iter_mut())
+            .map(|(def, rows)| {
+                rows.sort_unstable();
+                let mut h = Sha256::new();
+                h.update(def.name.as_bytes());
+                h.update([0]);
+                for (_, digest) in rows.iter() {
+                    h.update(digest);
+                }
+                TableChecksum {
+                    table: def.name.to_owned(),
+                    rows: rows.len() as u64,
+                    sha256: hex(&h.finalize()),
+                }
+            })
+            .collect();
+        Checksums { tables }
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn encode_cell(c: &Cell, out: &mut Vec<u8>) {
+    match c {
+        Cell::Null => out.push(0),
+        Cell::Int(n) => {
+            out.push(1);
+            out.extend_from_slice(&n.to_be_bytes());
+        }
+        Cell::Real(f) => {
+            out.push(2);
+            out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+        Cell::Bool(b) => {
+            out.push(3);
+            out.push(u8::from(*b));
+        }
+        Cell::Text(s) => {
+            out.push(4);
+            out.extend_from_slice(&(s.len() as u64).to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Cell::Json(v) => {
+            let text = canonical_json(v);
+            out.push(5);
+            out.extend_from_slice(&(text.len() as u64).to_be_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+}
+
+/// JSON with object keys sorted and no spaces: the same text whichever
+/// backend (SQLite text, PostgreSQL jsonb) the value came from.
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*k).clone()).to_string());
+                out.push(':');
+                if let Some(inner) = map.get(*k) {
+                    write_canonical(inner, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Checks a row against its table before it is stored: the number of
+/// cells, each cell's type, canonical ids and dates, moments in range, no
+/// NUL characters (PostgreSQL cannot store them). Errors name the table,
+/// the row's key and the column.
+pub fn check_row(row: &SnapshotRow) -> Result<()> {
+    let Some(def) = TABLES.get(row.table) else {
+        return Err(StoreError::invalid(format!("unknown table #{}", row.table)));
+    };
+    if row.cells.len() != def.columns.len() {
+        return Err(StoreError::invalid(format!(
+            "table {}: a row has {} values, but the table has {} columns",
+            def.name,
+            row.cells.len(),
+            def.columns.len()
+        )));
+    }
+    for (c, cell) in def.columns.iter().zip(&row.cells) {
+        check_cell(c, cell).map_err(|problem| {
+            StoreError::invalid(format!(
+                "table {}, row ({}), column {}: {problem}",
+                def.name,
+                def.describe_key(&row.cells),
+                c.name
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+fn check_cell(c: &Column, cell: &Cell) -> std::result::Result<(), String> {
+    match (c.ty, cell) {
+        (_, Cell::Null) if c.nullable => Ok(()),
+        (_, Cell::Null) => Err("must not be null".to_owned()),
+        (Uuid, Cell::Text(s)) => match uuid::Uuid::parse_str(s) {
+            Ok(u) if u.hyphenated().to_string() == *s => Ok(()),
+            Ok(_) => Err(format!("{s:?} is not a UUID in lower-case hyphenated form")),
+            Err(e) => Err(format!("{s:?} is not a UUID: {e}")),
+        },
+        (Text, Cell::Text(s)) => no_nul(s),
+        (Date, Cell::Text(s)) => match needlewise_core::answers::parse_date(s) {
+            Ok(d) if crate::codec::date_text(d) == *s => Ok(()),
+            _ => Err(format!("{s:?} is not a date (YYYY-MM-DD)")),
+        },
+        (Int, Cell::Int(_)) => Ok(()),
+        (Timestamp, Cell::Int(us)) => jiff::Timestamp::from_microsecond(*us)
+            .map(|_| ())
+            .map_err(|_| format!("{us} µs is out of the range of timestamps")),
+        (Real, Cell::Real(f)) if f.is_finite() => Ok(()),
+        (Real, Cell::Real(f)) => Err(format!("{f} is not a finite number")),
+        (Bool, Cell::Bool(_)) => Ok(()),
+        (Json, Cell::Json(v)) => json_no_nul(v),
+        (ty, _) => Err(format!("expected {}", type_name(ty))),
+    }
+}
+
+fn no_nul(s: &str) -> std::result::Result<(), String> {
+    if s.contains('\0') {
+        Err("text must not contain NUL characters".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+fn json_no_nul(v: &Value) -> std::result::Result<(), String> {
+    match v {
+        Value::String(s) => no_nul(s),
+        Value::Array(items) => items.iter().try_for_each(json_no_nul),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            no_nul(k)?;
+            json_no_nul(v)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// How a column type is named in messages.
+pub fn type_name(ty: ColType) -> &'static str {
+    match ty {
+        Uuid => "a UUID (text)",
+        Text => "text",
+        Int => "a whole number",
+        Real => "a number",
+        Bool => "true or false",
+        Timestamp => "a timestamp in unix microseconds (whole number)",
+        Date => "a date (text, YYYY-MM-DD)",
+        Json => "a JSON value",
+    }
+}
+
+/// Checks that rows come table by table in [`TABLES`] order (parents
+/// before children), and checks each row.
+#[derive(Debug, Default)]
+pub(crate) struct OrderCheck {
+    last: usize,
+}
+
+impl OrderCheck {
+    pub fn check(&mut self, row: &SnapshotRow) -> Result<()> {
+        if row.table < self.last {
+            return Err(StoreError::invalid(format!(
+                "rows of table {} come after rows of table {}: tables must come in the order {}",
+                TABLES.get(row.table).map_or("?", |t| t.name),
+                TABLES[self.last].name,
+                TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        self.last = row.table;
+        check_row(row)
+    }
+}
