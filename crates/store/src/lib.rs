@@ -22,6 +22,9 @@ use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
 };
+use needlewise_core::schedule::LastSession;
+use needlewise_core::screening::Verdict;
+use needlewise_core::triage::TriageLevel;
 
 mod codec;
 mod error;
@@ -57,6 +60,22 @@ pub struct WebSession {
     pub profile_id: Option<ProfileId>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// What the home page shows about a profile, read in one transaction with
+/// one small query each: no answers, reasons or zones are decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dashboard {
+    /// The latest screening's verdict.
+    pub verdict: Option<Verdict>,
+    /// The latest session's date and needle length.
+    pub last_session: Option<LastSession>,
+    /// Whether a red-flag episode is open (it locks sessions).
+    pub locked: bool,
+    /// All of the profile's devices, oldest first.
+    pub devices: Vec<Device>,
+    /// The triage level of the latest check-in.
+    pub latest_checkin: Option<TriageLevel>,
 }
 
 /// Row counts, for status screens and migration checks.
@@ -169,6 +188,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn sessions(&self, profile: ProfileId) -> Result<Vec<SessionRecord>>;
     fn session(&self, profile: ProfileId, id: SessionId) -> Result<Option<SessionRecord>>;
     fn last_session(&self, profile: ProfileId) -> Result<Option<SessionRecord>>;
+    /// The home page's facts in one read: the same answers as
+    /// `latest_screening`, `last_session`, `open_episodes`, `devices` and
+    /// `checkins` give, without decoding what the page does not show.
+    fn dashboard(&self, profile: ProfileId) -> Result<Dashboard>;
     /// Records a product applied after the session (aftercare).
     fn add_product_use(
         &self,

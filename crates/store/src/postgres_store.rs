@@ -18,6 +18,7 @@ use needlewise_core::ids::{
     AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
+use needlewise_core::schedule::LastSession;
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
@@ -33,7 +34,7 @@ use crate::codec::{
     system_time, to_i64, to_u32, to_u64,
 };
 use crate::error::pg_message;
-use crate::{Counts, HygieneLogEntry, Result, Store, StoreError, WebSession};
+use crate::{Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -1142,6 +1143,59 @@ impl Store for PostgresStore {
             let only = sessions.first().map(|s| s.id);
             fill_sessions(tx, profile, &mut sessions, only)?;
             Ok(sessions.pop())
+        })
+    }
+
+    fn dashboard(&self, profile: ProfileId) -> Result<Dashboard> {
+        self.read(|tx| {
+            let key = &profile.0;
+            let verdict = tx
+                .query_opt(
+                    "SELECT verdict FROM screenings WHERE profile_id = $1
+                     ORDER BY taken_at DESC, id DESC LIMIT 1",
+                    &[key],
+                )?
+                .map(|row| parse(row.try_get(0)?, "verdict"))
+                .transpose()?;
+            let last_session = tx
+                .query_opt(
+                    "SELECT to_char(local_date, 'YYYY-MM-DD'), needle_length_mm FROM sessions
+                     WHERE profile_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+                    &[key],
+                )?
+                .map(|row| {
+                    Ok::<_, TxError>(LastSession {
+                        date: codec::parse_date(row.try_get(0)?)?,
+                        needle_length_mm: row.try_get(1)?,
+                    })
+                })
+                .transpose()?;
+            let locked: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM episodes
+                     WHERE profile_id = $1 AND resolved_at IS NULL)",
+                    &[key],
+                )?
+                .try_get(0)?;
+            let latest_checkin = tx
+                .query_opt(
+                    "SELECT level FROM checkins WHERE profile_id = $1
+                     ORDER BY at DESC, id DESC LIMIT 1",
+                    &[key],
+                )?
+                .map(|row| parse(row.try_get(0)?, "check-in level"))
+                .transpose()?;
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = $1 ORDER BY created_at, id"
+            );
+            let devices = collect(tx, &sql, &[key], device_from_row)?;
+            Ok(Dashboard {
+                verdict,
+                last_session,
+                locked,
+                devices,
+                latest_checkin,
+            })
         })
     }
 

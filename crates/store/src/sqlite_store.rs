@@ -12,6 +12,7 @@ use needlewise_core::ids::{
     AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
+use needlewise_core::schedule::LastSession;
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
@@ -23,7 +24,7 @@ use crate::codec::{
     self, Applied, Migration, check_checkin_episode, check_session_device, from_micros, micros,
     parse, to_i64, to_u32, to_u64,
 };
-use crate::{Counts, HygieneLogEntry, Result, Store, StoreError, WebSession};
+use crate::{Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -1052,6 +1053,63 @@ impl Store for SqliteStore {
             let only = sessions.first().map(|s| id_text(s.id.0));
             fill_sessions(tx, &profile, &mut sessions, only.as_deref())?;
             Ok(sessions.pop())
+        })
+    }
+
+    fn dashboard(&self, profile: ProfileId) -> Result<Dashboard> {
+        self.read(|tx| {
+            let key = id_text(profile.0);
+            let verdict = tx
+                .prepare_cached(
+                    "SELECT verdict FROM screenings WHERE profile_id = ?1
+                     ORDER BY taken_at DESC, id DESC LIMIT 1",
+                )?
+                .query_row([&key], |row| row.get::<_, String>(0))
+                .optional()?
+                .map(|v| parse(&v, "verdict"))
+                .transpose()?;
+            let last_session = tx
+                .prepare_cached(
+                    "SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
+                     ORDER BY started_at DESC, id DESC LIMIT 1",
+                )?
+                .query_row([&key], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+                })
+                .optional()?
+                .map(|(date, needle_length_mm)| {
+                    Ok::<_, StoreError>(LastSession {
+                        date: codec::parse_date(&date)?,
+                        needle_length_mm,
+                    })
+                })
+                .transpose()?;
+            let locked = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM episodes
+                     WHERE profile_id = ?1 AND resolved_at IS NULL)",
+                )?
+                .query_row([&key], |row| row.get::<_, bool>(0))?;
+            let latest_checkin = tx
+                .prepare_cached(
+                    "SELECT level FROM checkins WHERE profile_id = ?1
+                     ORDER BY at DESC, id DESC LIMIT 1",
+                )?
+                .query_row([&key], |row| row.get::<_, String>(0))
+                .optional()?
+                .map(|v| parse(&v, "check-in level"))
+                .transpose()?;
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
+            );
+            let devices = collect(tx, &sql, [&key], device_from_row)?;
+            Ok(Dashboard {
+                verdict,
+                last_session,
+                locked,
+                devices,
+                latest_checkin,
+            })
         })
     }
 

@@ -76,6 +76,7 @@ contract_tests!(
     ratings_round_trip_oldest_first_and_delete,
     photos_round_trip_oldest_first_and_delete,
     progress_is_isolated_and_cascades_with_the_profile,
+    dashboard_agrees_with_the_full_reads,
 );
 
 /// A SQLite store in a fresh temporary directory (in a subdirectory that
@@ -803,6 +804,77 @@ mod cases {
         let stored = store.episodes(p.id).unwrap();
         assert_eq!(stored[0].resolved_at, Some(at(20)));
         assert_eq!(stored[0].resolution, "fine");
+    }
+
+    /// The dashboard's one read gives what the full reads give.
+    fn assert_dashboard_agrees(store: &dyn Store, p: ProfileId) {
+        let d = store.dashboard(p).unwrap();
+        assert_eq!(
+            d.verdict,
+            store.latest_screening(p).unwrap().map(|s| s.verdict)
+        );
+        assert_eq!(
+            d.last_session,
+            store
+                .last_session(p)
+                .unwrap()
+                .map(|s| needlewise_core::schedule::LastSession {
+                    date: s.local_date,
+                    needle_length_mm: s.needle_length_mm,
+                })
+        );
+        assert_eq!(d.locked, !store.open_episodes(p).unwrap().is_empty());
+        assert_eq!(d.devices, store.devices(p).unwrap());
+        assert_eq!(
+            d.latest_checkin,
+            store.checkins(p).unwrap().first().map(|c| c.level)
+        );
+    }
+
+    pub fn dashboard_agrees_with_the_full_reads(store: &dyn Store) {
+        let empty = profile(store, "Empty");
+        let d = store.dashboard(empty.id).unwrap();
+        assert_eq!(d.verdict, None);
+        assert_eq!(d.last_session, None);
+        assert!(!d.locked);
+        assert!(d.devices.is_empty());
+        assert_eq!(d.latest_checkin, None);
+
+        let p = populate(store, "Ada");
+        let d = store.dashboard(p.id).unwrap();
+        assert_eq!(d.verdict, Some(Verdict::Go));
+        assert!(d.locked, "populate opens a red-flag episode");
+        assert_eq!(d.latest_checkin, Some(TriageLevel::ContactSurgeon));
+        assert_eq!(d.devices.len(), 1);
+        assert_dashboard_agrees(store, p.id);
+
+        // Newer records win; resolving the episode unlocks.
+        store
+            .save_screening(&screening(p.id, 50, Verdict::NotAtHome))
+            .unwrap();
+        let later = SessionRecord {
+            local_date: jiff::civil::date(2025, 7, 1),
+            needle_length_mm: 0.5,
+            ..session(p.id, None, 5000)
+        };
+        store.log_session(&later, None).unwrap();
+        let calm = checkin(p.id, Some(later.id), 6000, TriageLevel::Expected);
+        store.save_checkin(&calm, None).unwrap();
+        let open = store.open_episodes(p.id).unwrap();
+        store
+            .resolve_episode(p.id, open[0].id, at(7000), "healed")
+            .unwrap();
+        let d = store.dashboard(p.id).unwrap();
+        assert_eq!(d.verdict, Some(Verdict::NotAtHome));
+        assert!(!d.locked);
+        assert_eq!(d.latest_checkin, Some(TriageLevel::Expected));
+        let last = d.last_session.unwrap();
+        assert_eq!((last.date, last.needle_length_mm), (later.local_date, 0.5));
+        assert_dashboard_agrees(store, p.id);
+
+        // Nothing of Ada's shows in another profile's dashboard.
+        assert_eq!(store.dashboard(empty.id).unwrap().devices, vec![]);
+        assert_dashboard_agrees(store, empty.id);
     }
 
     /// Everything a profile can have, for the deletion test.

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::response::Response;
 use needlewise_core::evidence;
-use needlewise_core::schedule::NextSession;
-use needlewise_store::facts;
+use needlewise_core::hygiene::HygieneState;
+use needlewise_core::schedule::{NextSession, next_session};
 
 use super::page;
 use crate::auth::Auth;
@@ -36,26 +36,23 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     let profile = auth.profile.id;
     let today = state.today();
     let now = state.now();
-    let (screening, next, devices, checkin) = blocking(&state, move |s| {
-        Ok((
-            s.latest_screening(profile)?,
-            facts::schedule(s, profile, today)?,
-            s.devices(profile)?,
-            s.checkins(profile)?.into_iter().next(),
-        ))
-    })
-    .await?;
-    let rules = &evidence().defaults.hygiene;
+    let d = blocking(&state, move |s| s.dashboard(profile)).await?;
+    let base = evidence();
+    let next = next_session(base, d.last_session, d.locked, today);
+    let rules = &base.defaults.hygiene;
     Ok(page(&HomePage {
         chrome: Chrome::new("Home", "home", &auth),
-        verdict: screening.map(|s| (s.verdict.id().to_owned(), s.verdict.headline().to_owned())),
+        verdict: d.verdict.map(|v| (v.id().to_owned(), v.headline().to_owned())),
         locked: matches!(next, NextSession::Locked { .. }),
         next: describe(&next),
-        devices: devices
+        devices: d
+            .devices
             .iter()
-            .filter(|d| d.state != needlewise_core::hygiene::HygieneState::Retired)
+            .filter(|d| d.state != HygieneState::Retired)
             .map(|d| (d.name.clone(), d.status(now, rules).next_step))
             .collect(),
-        checkin: checkin.map(|c| (c.level.id().to_owned(), c.level.headline().to_owned())),
+        checkin: d
+            .latest_checkin
+            .map(|level| (level.id().to_owned(), level.headline().to_owned())),
     }))
 }
