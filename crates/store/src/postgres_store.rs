@@ -18,11 +18,11 @@ use needlewise_core::ids::{
     AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
-use needlewise_core::schedule::LastSession;
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
 };
+use needlewise_core::schedule::LastSession;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};

@@ -12,11 +12,11 @@ use needlewise_core::ids::{
     AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
-use needlewise_core::schedule::LastSession;
 use needlewise_core::records::{
     Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
     ZoneRecord,
 };
+use needlewise_core::schedule::LastSession;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 

@@ -42,7 +42,11 @@ each with its question id.",
         (name = "evidence", description = "The evidence base: sources, rules and defaults."),
         (name = "screening", description = "The eligibility screening."),
         (name = "devices", description = "Rollers and pens with their cleaning state."),
-        (name = "schedule", description = "When the next session may be."),
+        (name = "schedule", description = "When the next session may be, and the dashboard."),
+        (name = "session", description = "The readiness gate, today's guided plan and logged sessions."),
+        (name = "aftercare", description = "What to apply or avoid after a session, and the serum gate."),
+        (name = "checkins", description = "Symptom check-ins, triage and red-flag episodes."),
+        (name = "progress", description = "Self-ratings, their trends and photo metadata."),
         (name = "meta", description = "This document."),
     )
 )]

@@ -42,7 +42,9 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     let rules = &base.defaults.hygiene;
     Ok(page(&HomePage {
         chrome: Chrome::new("Home", "home", &auth),
-        verdict: d.verdict.map(|v| (v.id().to_owned(), v.headline().to_owned())),
+        verdict: d
+            .verdict
+            .map(|v| (v.id().to_owned(), v.headline().to_owned())),
         locked: matches!(next, NextSession::Locked { .. }),
         next: describe(&next),
         devices: d
