@@ -206,14 +206,14 @@ pub struct Photo {
 }
 
 /// One point of a trend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Point {
     pub at: Timestamp,
     pub score: Score,
 }
 
 /// The ratings of one concern in one zone, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Series {
     pub zone: Zone,
     pub points: Vec<Point>,
@@ -230,7 +230,7 @@ impl Series {
 }
 
 /// The series of one concern, one per zone that was rated, in zone order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Trend {
     pub concern: Concern,
     pub series: Vec<Series>,

@@ -102,6 +102,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Which backend this is, for messages: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
+    /// Whether a small read finishes in microseconds without waiting on a
+    /// network or another writer, so that an async caller may run it in
+    /// place rather than hand it to a thread pool (SQLite's read-only
+    /// connections beside the writer). Writes never qualify.
+    fn reads_in_place(&self) -> bool {
+        false
+    }
+
     // Accounts. The local account (`AccountId::LOCAL`) exists in every store
     // from the first migration on; the command line's profiles belong to it.
     //

@@ -565,6 +565,12 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    fn reads_in_place(&self) -> bool {
+        // In memory there are no read-only connections: reads share the
+        // writer's lock and could wait on a write.
+        !self.readers.is_empty()
+    }
+
     fn create_account(&self, account: &Account) -> Result<()> {
         let email = codec::check_account(account)?;
         self.write(|tx| {

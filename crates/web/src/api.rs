@@ -5,6 +5,7 @@
 //! `/api/openapi.json` are both built from it, so neither can list a path
 //! the other lacks. See [`openapi`].
 
+mod care;
 mod fhir;
 pub mod openapi;
 
@@ -66,12 +67,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(utoipa_axum::routes!(evidence_json))
         .routes(utoipa_axum::routes!(latest_screening, submit_screening))
-        .routes(utoipa_axum::routes!(devices))
+        .routes(utoipa_axum::routes!(care::dashboard))
+        .routes(utoipa_axum::routes!(devices, care::add_device))
+        .routes(utoipa_axum::routes!(care::device_step))
         .routes(utoipa_axum::routes!(schedule))
         .routes(utoipa_axum::routes!(fhir::questionnaire))
         .routes(utoipa_axum::routes!(fhir::latest_response))
         .routes(utoipa_axum::routes!(fhir::import_response))
         .routes(utoipa_axum::routes!(fhir::record))
+        .routes(utoipa_axum::routes!(care::readiness))
+        .routes(utoipa_axum::routes!(care::today))
+        .routes(utoipa_axum::routes!(care::sessions, care::log_session))
+        .routes(utoipa_axum::routes!(care::aftercare))
+        .routes(utoipa_axum::routes!(care::product))
+        .routes(utoipa_axum::routes!(care::checkins, care::add_checkin))
+        .routes(utoipa_axum::routes!(care::resolve_episode))
+        .routes(utoipa_axum::routes!(care::progress_json))
+        .routes(utoipa_axum::routes!(care::add_rating))
+        .routes(utoipa_axum::routes!(care::delete_rating))
         .routes(utoipa_axum::routes!(openapi::document))
 }
 

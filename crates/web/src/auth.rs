@@ -261,7 +261,7 @@ impl FromRequestParts<AppState> for Auth {
         let token = token_from(parts, state).ok_or(WebError::Unauthenticated)?;
         let hash = token_hash(&token);
         let now = state.now();
-        let found = blocking(state, move |s| {
+        let found = crate::read(state, move |s| {
             let Some(session) = s.web_session(&hash, now)? else {
                 return Ok(None);
             };

@@ -105,6 +105,22 @@ where
     Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
 }
 
+/// Runs a short read of the store. Where the store says its reads finish
+/// in place (SQLite, with read-only connections beside the writer), it runs
+/// here: the hop to the blocking pool and back would cost several times the
+/// read itself on the hot pages. Otherwise it goes through [`blocking`].
+pub async fn read<T, F>(state: &AppState, f: F) -> Result<T, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+{
+    if state.store.reads_in_place() {
+        Ok(f(state.store.as_ref())?)
+    } else {
+        blocking(state, f).await
+    }
+}
+
 /// Every route.
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -3,10 +3,11 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::ids::{CheckinId, EpisodeId};
+use needlewise_core::ids::{CheckinId, EpisodeId, ProfileId};
 use needlewise_core::records::{CheckinRecord, Episode};
-use needlewise_core::triage::assess;
+use needlewise_core::triage::{Triage, assess};
 use uuid::Uuid;
 
 use super::{checked_form, page, see_other};
@@ -61,12 +62,28 @@ pub async fn submit(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
+    let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
+    let triage = record(&state, auth.profile.id, answers).await?;
+    Ok(page(&CheckinResultPage {
+        chrome: Chrome::new("Check-in", "checkin", &auth),
+        level: triage.level.id().to_owned(),
+        headline: triage.headline.to_owned(),
+        locked: triage.locks_sessions,
+        reasons: views::reasons(&triage.reasons),
+    }))
+}
+
+/// Triages a check-in about the last session and stores it; a red flag
+/// opens an episode, which locks further sessions.
+pub async fn record(
+    state: &AppState,
+    profile: ProfileId,
+    answers: Answers,
+) -> Result<Triage, WebError> {
     let base = evidence();
     let today = state.today();
     let now = state.now();
-    let answers = forms::answers(&base.checkin, &pairs, today)?;
-    let profile = auth.profile.id;
-    let session = blocking(&state, move |s| s.last_session(profile))
+    let session = blocking(state, move |s| s.last_session(profile))
         .await?
         .ok_or_else(|| WebError::BadInput("no session to check in about yet".into()))?;
     let triage = assess(base, &answers, session.ended_at, now, today)?;
@@ -88,14 +105,8 @@ pub async fn submit(
         resolved_at: None,
         resolution: String::new(),
     });
-    blocking(&state, move |s| s.save_checkin(&record, episode.as_ref())).await?;
-    Ok(page(&CheckinResultPage {
-        chrome: Chrome::new("Check-in", "checkin", &auth),
-        level: triage.level.id().to_owned(),
-        headline: triage.headline.to_owned(),
-        locked: triage.locks_sessions,
-        reasons: views::reasons(&triage.reasons),
-    }))
+    blocking(state, move |s| s.save_checkin(&record, episode.as_ref())).await?;
+    Ok(triage)
 }
 
 pub async fn resolve(
@@ -106,14 +117,25 @@ pub async fn resolve(
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
-    let note = forms::required(&pairs, "note")?.to_owned();
+    let note = forms::required(&pairs, "note")?;
+    close(&state, auth.profile.id, id, note).await?;
+    Ok(see_other("/checkin"))
+}
+
+/// Closes a red-flag episode with a note of who cleared it.
+pub async fn close(
+    state: &AppState,
+    profile: ProfileId,
+    id: EpisodeId,
+    note: &str,
+) -> Result<(), WebError> {
+    let note = note.trim().to_owned();
     if note.chars().count() < 3 || note.chars().count() > 500 {
         return Err(WebError::BadInput(
             "note: say who cleared it and what they said (3 to 500 characters)".into(),
         ));
     }
-    let profile = auth.profile.id;
     let now = state.now();
-    blocking(&state, move |s| s.resolve_episode(profile, id, now, &note)).await?;
-    Ok(see_other("/checkin"))
+    blocking(state, move |s| s.resolve_episode(profile, id, now, &note)).await?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use needlewise_core::evidence;
 use needlewise_core::hygiene::{
     Device, DeviceKind, HygieneEvent, HygieneState, PenSpec, RollerSpec,
 };
-use needlewise_core::ids::DeviceId;
+use needlewise_core::ids::{DeviceId, ProfileId};
 use uuid::Uuid;
 
 use super::{checked_form, page, see_other};
@@ -85,42 +85,56 @@ pub async fn add(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
-    let name = forms::required(&pairs, "name")?.to_owned();
+    let name = forms::required(&pairs, "name")?;
     let needle: f64 = forms::required(&pairs, "needle_mm")?
         .replace(',', ".")
         .parse()
         .map_err(|_| WebError::BadInput("needle_mm: enter a length in mm, such as 0.25".into()))?;
-    let kind = match forms::field(&pairs, "kind") {
-        Some("pen") => DeviceKind::Pen(PenSpec {
-            needles_per_cartridge: 12,
-            needle_length_mm: needle,
-        }),
-        _ => DeviceKind::Roller(RollerSpec::standard_192(needle)),
-    };
-    let device = Device::new(
-        DeviceId(Uuid::now_v7()),
-        auth.profile.id,
-        name,
-        kind,
-        state.now(),
-    )?;
-    blocking(&state, move |s| s.add_device(&device)).await?;
+    let pen = forms::field(&pairs, "kind") == Some("pen");
+    create(&state, auth.profile.id, name, pen, needle).await?;
     Ok(see_other("/devices"))
 }
 
-/// Applies one step of the cycle. Another profile's device is not found.
-pub async fn transition(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path((id, action)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let pairs = checked_form(&auth, &body)?;
-    let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
-    let event = match action.as_str() {
+/// Adds a roller (the common 192-needle drum) or a pen (12-needle
+/// cartridges) with the given needle length.
+pub async fn create(
+    state: &AppState,
+    profile: ProfileId,
+    name: &str,
+    pen: bool,
+    needle_mm: f64,
+) -> Result<Device, WebError> {
+    let kind = if pen {
+        DeviceKind::Pen(PenSpec {
+            needles_per_cartridge: 12,
+            needle_length_mm: needle_mm,
+        })
+    } else {
+        DeviceKind::Roller(RollerSpec::standard_192(needle_mm))
+    };
+    let device = Device::new(
+        DeviceId(Uuid::now_v7()),
+        profile,
+        name.to_owned(),
+        kind,
+        state.now(),
+    )?;
+    let stored = device.clone();
+    blocking(state, move |s| s.add_device(&stored)).await?;
+    Ok(device)
+}
+
+/// The hygiene event an action name stands for (`rinse`, `soak`, `dry`,
+/// `ready`, `cartridge`, `damage`, `retire`); `None` for any other name.
+pub fn event(
+    action: &str,
+    alcohol_percent: Option<&str>,
+    note: Option<&str>,
+) -> Result<Option<HygieneEvent>, WebError> {
+    Ok(Some(match action {
         "rinse" => HygieneEvent::Rinse,
         "soak" => HygieneEvent::Soak {
-            alcohol_percent: forms::field(&pairs, "alcohol")
+            alcohol_percent: alcohol_percent
                 .unwrap_or("70")
                 .trim()
                 .parse()
@@ -132,18 +146,47 @@ pub async fn transition(
         "ready" => HygieneEvent::MarkReady,
         "cartridge" => HygieneEvent::FitCartridge,
         "damage" => HygieneEvent::ReportDamage {
-            note: forms::field(&pairs, "note").unwrap_or_default().to_owned(),
+            note: note.unwrap_or_default().to_owned(),
         },
         "retire" => HygieneEvent::Retire {
             reason: "retired in the web app".into(),
         },
-        _ => return Err(WebError::NotFound),
-    };
-    let profile = auth.profile.id;
-    let device = blocking(&state, move |s| s.device(profile, id))
+        _ => return Ok(None),
+    }))
+}
+
+/// Applies one step of the cycle to one of the profile's devices and
+/// returns the device after it. Another profile's device is not found.
+pub async fn apply(
+    state: &AppState,
+    profile: ProfileId,
+    id: DeviceId,
+    event: HygieneEvent,
+) -> Result<Device, WebError> {
+    let device = blocking(state, move |s| s.device(profile, id))
         .await?
         .ok_or(WebError::NotFound)?;
     let next = device.apply(&event, state.now(), &evidence().defaults.hygiene)?;
-    blocking(&state, move |s| s.record_hygiene(&next, &event)).await?;
+    let stored = next.clone();
+    blocking(state, move |s| s.record_hygiene(&stored, &event)).await?;
+    Ok(next)
+}
+
+/// Applies one step of the cycle. Another profile's device is not found.
+pub async fn transition(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
+    let event = event(
+        &action,
+        forms::field(&pairs, "alcohol"),
+        forms::field(&pairs, "note"),
+    )?
+    .ok_or(WebError::NotFound)?;
+    apply(&state, auth.profile.id, id, event).await?;
     Ok(see_other("/devices"))
 }

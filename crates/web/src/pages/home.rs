@@ -10,7 +10,7 @@ use super::page;
 use crate::auth::Auth;
 use crate::error::WebError;
 use crate::views::{Chrome, HomePage};
-use crate::{AppState, blocking};
+use crate::{AppState, read};
 
 /// Plain words for the schedule.
 pub fn describe(next: &NextSession) -> String {
@@ -36,7 +36,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     let profile = auth.profile.id;
     let today = state.today();
     let now = state.now();
-    let d = blocking(&state, move |s| s.dashboard(profile)).await?;
+    let d = read(&state, move |s| s.dashboard(profile)).await?;
     let base = evidence();
     let next = next_session(base, d.last_session, d.locked, today);
     let rules = &base.defaults.hygiene;

@@ -204,21 +204,42 @@ pub async fn add_rating(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
-    let zone = parse_zone(forms::required(&pairs, "zone")?)?;
-    let concern: Concern = forms::required(&pairs, "concern")?
+    let rating = rate(
+        &state,
+        auth.profile.id,
+        forms::required(&pairs, "zone")?,
+        forms::required(&pairs, "concern")?,
+        forms::required(&pairs, "score")?,
+        forms::field(&pairs, "note").unwrap_or_default(),
+    )
+    .await?;
+    Ok(see_other(&format!("/progress#{}", rating.concern.id())))
+}
+
+/// Checks and stores a self-rating of one concern in one zone, now.
+pub async fn rate(
+    state: &AppState,
+    profile: ProfileId,
+    zone: &str,
+    concern: &str,
+    score: &str,
+    note: &str,
+) -> Result<Rating, WebError> {
+    let zone = parse_zone(zone)?;
+    let concern: Concern = concern
         .parse()
         .map_err(|_| WebError::BadInput("concern: choose one of the listed concerns".into()))?;
-    let score: Score = forms::required(&pairs, "score")?
+    let score: Score = score
         .parse()
         .map_err(|_| WebError::BadInput("score: choose a level from 0 to 4".into()))?;
-    let note = forms::field(&pairs, "note").unwrap_or_default().trim();
+    let note = note.trim();
     if note.chars().count() > NOTE_MAX {
         return Err(WebError::BadInput(format!(
             "note: at most {NOTE_MAX} characters"
         )));
     }
     let rating = Rating {
-        profile_id: auth.profile.id,
+        profile_id: profile,
         id: RatingId(Uuid::now_v7()),
         zone,
         concern,
@@ -226,8 +247,9 @@ pub async fn add_rating(
         rated_at: state.now(),
         note: note.to_owned(),
     };
-    blocking(&state, move |s| s.add_rating(&rating)).await?;
-    Ok(see_other(&format!("/progress#{}", concern.id())))
+    let stored = rating.clone();
+    blocking(state, move |s| s.add_rating(&stored)).await?;
+    Ok(rating)
 }
 
 pub async fn delete_rating(

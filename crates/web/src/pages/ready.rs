@@ -3,9 +3,10 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
+use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::hygiene::HygieneState;
-use needlewise_core::ids::DeviceId;
+use needlewise_core::ids::{DeviceId, ProfileId};
 use needlewise_core::readiness::{self, Readiness};
 use needlewise_store::facts;
 
@@ -36,11 +37,20 @@ pub async fn run(
     auth: &Auth,
     pairs: &[(String, String)],
 ) -> Result<Readiness, WebError> {
-    let base = evidence();
-    let today = state.today();
-    let answers = forms::answers(&base.readiness, pairs, today)?;
+    let answers = forms::answers(&evidence().readiness, pairs, state.today())?;
     let device_id: Option<DeviceId> = forms::field(pairs, "device").and_then(|d| d.parse().ok());
-    let profile = auth.profile.id;
+    check(state, auth.profile.id, answers, device_id).await
+}
+
+/// Runs the gate on today's answers for one of the profile's devices (or
+/// none: then the gate says no device is ready).
+pub async fn check(
+    state: &AppState,
+    profile: ProfileId,
+    answers: Answers,
+    device_id: Option<DeviceId>,
+) -> Result<Readiness, WebError> {
+    let today = state.today();
     let facts = blocking(state, move |s| {
         let device = match device_id {
             Some(id) => s.device(profile, id)?,
@@ -49,7 +59,7 @@ pub async fn run(
         facts::readiness(s, profile, device.as_ref(), today)
     })
     .await?;
-    Ok(readiness::check(base, &answers, &facts, today)?)
+    Ok(readiness::check(evidence(), &answers, &facts, today)?)
 }
 
 pub async fn submit(

@@ -83,7 +83,7 @@ fn duration_words(seconds: u32) -> String {
 }
 
 /// A zone the screening left out, and why.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ExcludedView {
     pub id: &'static str,
     pub label: &'static str,
@@ -92,7 +92,7 @@ pub struct ExcludedView {
 }
 
 /// One reason there is no session today, and where to fix it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Blocker {
     pub rule_id: String,
     pub title: String,
@@ -556,8 +556,37 @@ pub async fn complete(
     let device_id: DeviceId = forms::required(&pairs, "device")?
         .parse()
         .map_err(|_| WebError::BadInput("device: reload the session page and try again".into()))?;
-    let loaded = load(&state, auth.profile.id, Some(device_id)).await?;
-    let today = plan(&state, loaded);
+    let names = parse_products(&pairs)?;
+    let session = save(
+        &state,
+        auth.profile.id,
+        device_id,
+        |plan| parse_zones(&pairs, plan),
+        names,
+    )
+    .await?;
+    // A refused product is explained on the session page (which links the
+    // aftercare timeline); otherwise the timeline comes next.
+    Ok(see_other(if session.products.iter().any(|p| !p.allowed) {
+        "/session#saved"
+    } else {
+        "/aftercare"
+    }))
+}
+
+/// Checks today's gate again for the device, takes the zones treated from
+/// `zones` (given today's plan), puts each product through the serum gate,
+/// and stores the session with the device's use in one transaction. A
+/// blocked day is a conflict and saves nothing.
+pub async fn save(
+    state: &AppState,
+    profile: ProfileId,
+    device_id: DeviceId,
+    zones: impl FnOnce(&[ZonePlan]) -> Result<Vec<ZoneRecord>, WebError>,
+    product_names: Vec<String>,
+) -> Result<SessionRecord, WebError> {
+    let loaded = load(state, profile, Some(device_id)).await?;
+    let today = plan(state, loaded);
     if !today.allowed() {
         let why: Vec<String> = today
             .blockers
@@ -576,15 +605,14 @@ pub async fn complete(
     let Some(device) = today.device.clone() else {
         return Err(WebError::NotFound);
     };
-    let zones = parse_zones(&pairs, &today.zones)?;
-    let names = parse_products(&pairs)?;
+    let zones = zones(&today.zones)?;
 
     let now = state.now();
     let total: i64 = zones.iter().map(|z| i64::from(z.seconds)).sum();
     let started_at = now
         .checked_sub(SignedDuration::from_secs(total))
         .unwrap_or(now);
-    let products: Vec<ProductUse> = names
+    let products: Vec<ProductUse> = product_names
         .iter()
         .map(|name| {
             let d = serum_gate(evidence(), name, now, now);
@@ -596,10 +624,9 @@ pub async fn complete(
             }
         })
         .collect();
-    let refused = products.iter().any(|p| !p.allowed);
     let session = SessionRecord {
         id: SessionId(Uuid::now_v7()),
-        profile_id: auth.profile.id,
+        profile_id: profile,
         device_id: Some(device.id),
         started_at,
         ended_at: now,
@@ -614,14 +641,99 @@ pub async fn complete(
         now.max(device.updated_at),
         &evidence().defaults.hygiene,
     )?;
-    blocking(&state, move |s| s.log_session(&session, Some(&used))).await?;
-    // A refused product is explained on the session page (which links the
-    // aftercare timeline); otherwise the timeline comes next.
-    Ok(see_other(if refused {
-        "/session#saved"
-    } else {
-        "/aftercare"
-    }))
+    let stored = session.clone();
+    blocking(state, move |s| s.log_session(&stored, Some(&used))).await?;
+    Ok(session)
+}
+
+/// Today's plan for the API: the device chosen, the zones with their
+/// sections, the zones left out and what blocks the day.
+pub async fn today(
+    state: &AppState,
+    profile: ProfileId,
+    device: Option<DeviceId>,
+) -> Result<Today, WebError> {
+    let loaded = load(state, profile, device).await?;
+    Ok(plan(state, loaded))
+}
+
+/// One zone as an API client reports it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneEntry {
+    /// The zone's id, such as `forehead`.
+    pub zone: String,
+    /// Seconds spent; the plan's time when left out.
+    pub seconds: Option<u32>,
+    /// Strokes counted, if counted.
+    pub strokes: Option<u32>,
+    /// Whether the zone was skipped.
+    #[serde(default)]
+    pub skipped: bool,
+}
+
+/// Checks zones reported through the API against today's plan, with the
+/// same limits as the form.
+pub fn check_zones(entries: &[ZoneEntry], plan: &[ZonePlan]) -> Result<Vec<ZoneRecord>, WebError> {
+    let listed = plan.iter().map(|p| p.id).collect::<Vec<_>>().join(", ");
+    let mut out: Vec<ZoneRecord> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Some(p) = plan.iter().find(|p| p.id == e.zone) else {
+            return Err(WebError::BadInput(format!(
+                "zones[{i}].zone: {:?} is not in today's plan ({listed})",
+                e.zone
+            )));
+        };
+        if out.iter().any(|z| z.zone == p.zone) {
+            return Err(WebError::BadInput(format!(
+                "zones[{i}].zone: {} is listed twice",
+                e.zone
+            )));
+        }
+        let seconds = e.seconds.unwrap_or_else(|| p.seconds());
+        if seconds > MAX_ZONE_SECONDS {
+            return Err(WebError::BadInput(format!(
+                "zones[{i}].seconds: at most {MAX_ZONE_SECONDS}"
+            )));
+        }
+        if e.strokes.is_some_and(|n| n > MAX_ZONE_STROKES) {
+            return Err(WebError::BadInput(format!(
+                "zones[{i}].strokes: at most {MAX_ZONE_STROKES}"
+            )));
+        }
+        out.push(ZoneRecord {
+            zone: p.zone,
+            seconds,
+            strokes: e.strokes.filter(|n| *n > 0),
+            skipped: e.skipped,
+        });
+    }
+    finish_zones(out, "zones")
+}
+
+/// The checks every list of treated zones passes, then walk order.
+fn finish_zones(mut out: Vec<ZoneRecord>, field: &str) -> Result<Vec<ZoneRecord>, WebError> {
+    if out.is_empty() {
+        return Err(WebError::BadInput(format!(
+            "{field}: tick at least one zone you treated"
+        )));
+    }
+    if out.iter().all(|z| z.seconds == 0 && z.strokes.is_none()) {
+        return Err(WebError::BadInput(format!(
+            "{field}: no time was recorded for any zone; enter the minutes you spent"
+        )));
+    }
+    out.sort_by_key(|z| Zone::ALL.iter().position(|a| *a == z.zone));
+    Ok(out)
+}
+
+/// Checks product names from the API with the form's limits.
+pub fn check_products(names: &[String]) -> Result<Vec<String>, WebError> {
+    let pairs: Vec<(String, String)> = names
+        .iter()
+        .map(|n| ("product".to_owned(), n.clone()))
+        .collect();
+    parse_products(&pairs)
 }
 
 const ZONE_FIELDS: [&str; 4] = ["seconds_", "minutes_", "strokes_", "skipped_"];
@@ -714,19 +826,7 @@ fn parse_zones(pairs: &[(String, String)], plan: &[ZonePlan]) -> Result<Vec<Zone
             skipped,
         });
     }
-    if out.is_empty() {
-        return Err(WebError::BadInput(
-            "zone: tick at least one zone you treated".into(),
-        ));
-    }
-    if out.iter().all(|z| z.seconds == 0 && z.strokes.is_none()) {
-        return Err(WebError::BadInput(
-            "zone: no time was recorded for any zone; enter the minutes you spent".into(),
-        ));
-    }
-    // Walk order, whatever order the form sent them in.
-    out.sort_by_key(|z| Zone::ALL.iter().position(|a| *a == z.zone));
-    Ok(out)
+    finish_zones(out, "zone")
 }
 
 fn parse_products(pairs: &[(String, String)]) -> Result<Vec<String>, WebError> {

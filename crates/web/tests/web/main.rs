@@ -2,6 +2,7 @@
 //! SQLite store, in process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_care;
 mod calendar;
 mod delete;
 mod fhir;

@@ -15,12 +15,31 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 6] = [
+const API: [(&str, &str); 25] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
+    ("get", "/api/dashboard"),
     ("get", "/api/devices"),
+    ("post", "/api/devices"),
+    ("post", "/api/devices/{id}/{action}"),
     ("get", "/api/schedule"),
+    ("post", "/api/readiness"),
+    ("get", "/api/session/today"),
+    ("get", "/api/sessions"),
+    ("post", "/api/sessions"),
+    ("get", "/api/aftercare"),
+    ("post", "/api/aftercare/products"),
+    ("get", "/api/checkins"),
+    ("post", "/api/checkins"),
+    ("post", "/api/episodes/{id}/resolve"),
+    ("get", "/api/progress"),
+    ("post", "/api/ratings"),
+    ("delete", "/api/ratings/{id}"),
+    ("get", "/api/fhir/Questionnaire/screening"),
+    ("get", "/api/fhir/QuestionnaireResponse/latest"),
+    ("post", "/api/fhir/QuestionnaireResponse"),
+    ("get", "/api/fhir/Bundle/record"),
     ("get", "/api/openapi.json"),
 ];
 

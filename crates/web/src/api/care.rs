@@ -1,0 +1,643 @@
+//! The API for the day-to-day care: the dashboard, devices and their
+//! cleaning cycle, the readiness gate, today's plan and logged sessions,
+//! aftercare, check-ins and progress ratings.
+//!
+//! Each handler calls the same function as its web page (in `pages`), so
+//! the API and the forms cannot disagree on a rule, a limit or a message.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use needlewise_core::aftercare::{serum_gate, timeline};
+use needlewise_core::answers::Answers;
+use needlewise_core::evidence;
+use needlewise_core::hygiene::Device;
+use needlewise_core::ids::{DeviceId, EpisodeId, RatingId};
+use needlewise_core::progress;
+use needlewise_core::records::ProductUse;
+use needlewise_core::schedule::next_session;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::{ApiAuth, ApiResult, check_csrf, openapi::ErrorBody};
+use crate::error::WebError;
+use crate::pages::session::ZoneEntry;
+use crate::pages::{checkin, devices as device_pages, progress as progress_pages, ready, session};
+use crate::{AppState, blocking};
+
+/// The most a JSON request body may hold.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Parses a JSON body; a wrong field is named by its path.
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, WebError> {
+    if bytes.len() > MAX_BODY {
+        return Err(WebError::BadInput(format!(
+            "the body is larger than {} KiB",
+            MAX_BODY / 1024
+        )));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        WebError::BadInput(if path == "." {
+            format!("the body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
+}
+
+fn device_entry(d: &Device, now: jiff::Timestamp) -> Value {
+    json!({"device": d, "status": d.status(now, &evidence().defaults.hygiene)})
+}
+
+/// What the home page shows: the screening verdict, the next session, the
+/// latest check-in and the devices.
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    tag = "schedule",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`verdict` (or null), `next` (the earliest next session \
+            and why), `locked` (a red flag is open), `latest_checkin` (`level` and `headline`, \
+            or null) and `devices` (each with its status now).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn dashboard(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let profile = auth.profile.id;
+    let d = blocking(&state, move |s| s.dashboard(profile)).await?;
+    let now = state.now();
+    let next = next_session(evidence(), d.last_session, d.locked, state.today());
+    Ok(Json(json!({
+        "profile": {"id": auth.profile.id, "name": auth.profile.name},
+        "verdict": d.verdict,
+        "next": next,
+        "locked": d.locked,
+        "latest_checkin": d.latest_checkin.map(|l| json!({"level": l, "headline": l.headline()})),
+        "devices": d.devices.iter().map(|dev| device_entry(dev, now)).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+/// A new roller or pen.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewDevice {
+    /// A name to tell it apart, such as "0.25 roller".
+    name: String,
+    /// `roller` (192 needles on a 2 × 2 cm drum) or `pen` (12-needle cartridges).
+    #[serde(default)]
+    kind: DeviceKindName,
+    /// The needle length in millimetres.
+    needle_mm: f64,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum DeviceKindName {
+    #[default]
+    Roller,
+    Pen,
+}
+
+/// Adds a device to the current profile.
+#[utoipa::path(
+    post,
+    path = "/devices",
+    tag = "devices",
+    security(("session" = [], "csrf" = [])),
+    request_body = NewDevice,
+    responses(
+        (status = 201, description = "The new device with its status.", body = super::openapi::DeviceEntry),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 422, description = "A bad field (`bad_input`) or a needle length outside \
+            what needlewise knows (`wrong_transition`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn add_device(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let new: NewDevice = body(&bytes)?;
+    let pen = matches!(new.kind, DeviceKindName::Pen);
+    let device =
+        device_pages::create(&state, auth.profile.id, &new.name, pen, new.needle_mm).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(device_entry(&device, state.now())),
+    )
+        .into_response())
+}
+
+/// Details of a cleaning step.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StepDetails {
+    /// For `soak`: the alcohol strength in percent (default 70).
+    alcohol_percent: Option<u8>,
+    /// For `damage`: what is wrong.
+    note: Option<String>,
+}
+
+/// One step of a device's cycle: `rinse`, `soak`, `dry`, `ready`,
+/// `cartridge` (pens), `damage` or `retire`.
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/{action}",
+    tag = "devices",
+    security(("session" = [], "csrf" = [])),
+    params(
+        ("id" = String, Path, description = "The device id."),
+        ("action" = String, Path, description = "`rinse`, `soak`, `dry`, `ready`, `cartridge`, `damage` or `retire`."),
+    ),
+    request_body(content = StepDetails, description = "Optional; an empty body is the same as `{}`."),
+    responses(
+        (status = 200, description = "The device after the step, with its status.", body = super::openapi::DeviceEntry),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "No such device in this profile, or no such action (`not_found`).", body = ErrorBody),
+        (status = 409, description = "The device changed meanwhile (`conflict`).", body = ErrorBody),
+        (status = 422, description = "The step is not allowed now, such as drying a roller \
+            that has not soaked long enough (`wrong_transition`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn device_step(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let details: StepDetails = if bytes.iter().all(u8::is_ascii_whitespace) {
+        StepDetails::default()
+    } else {
+        body(&bytes)?
+    };
+    let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
+    let alcohol = details.alcohol_percent.map(|p| p.to_string());
+    let event = device_pages::event(&action, alcohol.as_deref(), details.note.as_deref())?
+        .ok_or(WebError::NotFound)?;
+    let device = device_pages::apply(&state, auth.profile.id, id, event).await?;
+    Ok(Json(device_entry(&device, state.now())).into_response())
+}
+
+/// Today's readiness answers.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReadinessRequest {
+    /// The device to use today (its id); without one the gate says no device is ready.
+    device: Option<String>,
+    /// Answers keyed by question id (see `readiness.questions` in `/api/evidence`).
+    #[schema(value_type = Object)]
+    answers: Value,
+}
+
+/// The same-day readiness gate: go or no-go, with the reasons.
+#[utoipa::path(
+    post,
+    path = "/readiness",
+    tag = "session",
+    security(("session" = [], "csrf" = [])),
+    request_body = ReadinessRequest,
+    responses(
+        (status = 200, description = "`go`, the `headline`, the `zones` allowed today and the \
+            `reasons`, each with its rule id and sources.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A bad body (`bad_input`) or bad answers (`invalid_answers`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn readiness(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let req: ReadinessRequest = body(&bytes)?;
+    let answers = Answers::from_json(&evidence().readiness, &req.answers, state.today())?;
+    let device = match req.device {
+        None => None,
+        Some(id) => {
+            let id: DeviceId = id
+                .parse()
+                .map_err(|_| WebError::BadInput("device: not a device id".into()))?;
+            let profile = auth.profile.id;
+            blocking(&state, move |s| s.device(profile, id))
+                .await?
+                .ok_or(WebError::NotFound)?;
+            Some(id)
+        }
+    };
+    let result = ready::check(&state, auth.profile.id, answers, device).await?;
+    Ok(Json(result).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TodayQuery {
+    device: Option<String>,
+}
+
+/// Today's guided-session plan: the device, each zone with its sections
+/// (direction, strokes, seconds), the zones left out and what blocks the day.
+#[utoipa::path(
+    get,
+    path = "/session/today",
+    tag = "session",
+    security(("session" = [])),
+    params(("device" = Option<String>, Query, description = "A device id; else the best ready device.")),
+    responses(
+        (status = 200, description = "`allowed`, `date`, `device`, `zones` (each with `sections`), \
+            `excluded`, `blockers` and `saved` (today's session, if logged).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn today(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Query(q): Query<TodayQuery>,
+) -> ApiResult {
+    let device = match q.device {
+        None => None,
+        Some(id) => Some(id.parse::<DeviceId>().map_err(|_| WebError::NotFound)?),
+    };
+    let today = session::today(&state, auth.profile.id, device).await?;
+    Ok(Json(json!({
+        "allowed": today.allowed(),
+        "date": today.date,
+        "device": today.device,
+        "zones": today.zones,
+        "excluded": today.excluded,
+        "blockers": today.blockers,
+        "saved": today.saved,
+    }))
+    .into_response())
+}
+
+/// A finished session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewSession {
+    /// The device used (its id).
+    device: String,
+    /// The zones treated, each of today's plan.
+    #[schema(value_type = Vec<Object>)]
+    zones: Vec<ZoneEntry>,
+    /// Products applied straight after; each goes through the serum gate.
+    #[serde(default)]
+    products: Vec<String>,
+}
+
+/// Logs a finished session: the gate is checked again, only zones of
+/// today's plan are accepted, and the device's use is counted.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    tag = "session",
+    security(("session" = [], "csrf" = [])),
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "The session as stored, with each product's serum-gate \
+            decision in `allowed`.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),
+        (status = 409, description = "Not today: the gate blocks it; nothing was saved (`conflict`).", body = ErrorBody),
+        (status = 422, description = "A bad field, such as a zone not in today's plan (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn log_session(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let new: NewSession = body(&bytes)?;
+    let device: DeviceId = new
+        .device
+        .parse()
+        .map_err(|_| WebError::BadInput("device: not a device id".into()))?;
+    let products = session::check_products(&new.products)?;
+    let zones = new.zones;
+    let saved = session::save(
+        &state,
+        auth.profile.id,
+        device,
+        |plan| session::check_zones(&zones, plan),
+        products,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
+}
+
+/// The current profile's sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "session",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Every session with its zones and products.", body = [Object]),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let profile = auth.profile.id;
+    let list = blocking(&state, move |s| s.sessions(profile)).await?;
+    Ok(Json(list).into_response())
+}
+
+/// The aftercare timeline after the last session.
+#[utoipa::path(
+    get,
+    path = "/aftercare",
+    tag = "aftercare",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`session_ended_at` (or null before the first session) and \
+            `steps`: what to apply or avoid, until when, and whether it applies now.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn aftercare(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let profile = auth.profile.id;
+    let last = blocking(&state, move |s| s.last_session(profile)).await?;
+    let now = state.now();
+    Ok(Json(match last {
+        None => json!({"session_ended_at": null, "steps": []}),
+        Some(s) => json!({
+            "session_ended_at": s.ended_at,
+            "steps": timeline(evidence(), s.ended_at, now),
+        }),
+    })
+    .into_response())
+}
+
+/// A product to put on after the session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProductRequest {
+    /// The product's name as on its label.
+    product: String,
+}
+
+/// The serum gate: may this product go on now? An allowed product is
+/// recorded as applied after the last session.
+#[utoipa::path(
+    post,
+    path = "/aftercare/products",
+    tag = "aftercare",
+    security(("session" = [], "csrf" = [])),
+    request_body = ProductRequest,
+    responses(
+        (status = 200, description = "The decision: `allowed`, `product`, `category`, `reason` \
+            and, when refused, from when it is allowed.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 409, description = "No session yet (`conflict`).", body = ErrorBody),
+        (status = 422, description = "A bad field (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn product(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let req: ProductRequest = body(&bytes)?;
+    let name = req.product.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(WebError::BadInput("product: 1 to 200 characters".into()).into());
+    }
+    let profile = auth.profile.id;
+    let session = blocking(&state, move |s| s.last_session(profile))
+        .await?
+        .ok_or_else(|| WebError::Conflict("no session yet: nothing to apply after".into()))?;
+    let now = state.now();
+    let decision = serum_gate(evidence(), &name, session.ended_at, now);
+    if decision.allowed {
+        let used = ProductUse {
+            name: decision.product.clone(),
+            category: decision.category.clone(),
+            applied_at: now,
+            allowed: true,
+        };
+        blocking(&state, move |s| {
+            s.add_product_use(profile, session.id, &used)
+        })
+        .await?;
+    }
+    Ok(Json(decision).into_response())
+}
+
+/// The current profile's check-ins (newest first) and red-flag episodes.
+#[utoipa::path(
+    get,
+    path = "/checkins",
+    tag = "checkins",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`checkins`, newest first, and `episodes`, each open \
+            until `resolved_at`.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let profile = auth.profile.id;
+    let (checkins, episodes) = blocking(&state, move |s| {
+        Ok((s.checkins(profile)?, s.episodes(profile)?))
+    })
+    .await?;
+    Ok(Json(json!({"checkins": checkins, "episodes": episodes})).into_response())
+}
+
+/// A symptom check-in about the last session, triaged against the expected
+/// course. A red flag opens an episode that locks further sessions.
+#[utoipa::path(
+    post,
+    path = "/checkins",
+    tag = "checkins",
+    security(("session" = [], "csrf" = [])),
+    request_body(content = Object, description = "Answers keyed by question id (see \
+        `checkin.questions` in `/api/evidence`)."),
+    responses(
+        (status = 200, description = "The triage: `level`, `headline`, `locks_sessions` and \
+            the `reasons`.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 422, description = "No session yet or a bad body (`bad_input`), or bad \
+            answers (`invalid_answers`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn add_checkin(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let value: Value = body(&bytes)?;
+    let answers = Answers::from_json(&evidence().checkin, &value, state.today())?;
+    let triage = checkin::record(&state, auth.profile.id, answers).await?;
+    Ok(Json(triage).into_response())
+}
+
+/// Who cleared a red flag, and what they said.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Resolution {
+    /// 3 to 500 characters.
+    note: String,
+}
+
+/// Closes a red-flag episode once a clinician has cleared it.
+#[utoipa::path(
+    post,
+    path = "/episodes/{id}/resolve",
+    tag = "checkins",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = String, Path, description = "The episode id.")),
+    request_body = Resolution,
+    responses(
+        (status = 204, description = "Closed."),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "No such open episode in this profile (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A bad note (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn resolve_episode(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let req: Resolution = body(&bytes)?;
+    let id: EpisodeId = id.parse().map_err(|_| WebError::NotFound)?;
+    checkin::close(&state, auth.profile.id, id, &req.note).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Ratings (oldest first), their trends per concern and zone, and photo
+/// metadata.
+#[utoipa::path(
+    get,
+    path = "/progress",
+    tag = "progress",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`ratings`, `trends` (per concern, a series per zone) \
+            and `photos` (metadata; the files are at `/progress/photos/{id}`).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn progress_json(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+) -> ApiResult {
+    let profile = auth.profile.id;
+    let (ratings, photos) = blocking(&state, move |s| {
+        Ok((s.ratings(profile)?, s.photos(profile)?))
+    })
+    .await?;
+    Ok(Json(json!({
+        "ratings": ratings,
+        "trends": progress::trends(&ratings),
+        "photos": photos,
+    }))
+    .into_response())
+}
+
+/// A self-rating.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewRating {
+    /// A zone id, such as `forehead`.
+    zone: String,
+    /// `lines_and_wrinkles`, `acne_scars`, `hyperpigmentation_and_brown_spots`,
+    /// `laxity` or `tone_and_texture`.
+    concern: String,
+    /// 0 (none) to 4 (severe), as anchored on the progress page.
+    score: u8,
+    #[serde(default)]
+    note: String,
+}
+
+/// Rates one concern in one zone, now.
+#[utoipa::path(
+    post,
+    path = "/ratings",
+    tag = "progress",
+    security(("session" = [], "csrf" = [])),
+    request_body = NewRating,
+    responses(
+        (status = 201, description = "The rating as stored.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 422, description = "A bad field (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn add_rating(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let new: NewRating = body(&bytes)?;
+    let rating = progress_pages::rate(
+        &state,
+        auth.profile.id,
+        &new.zone,
+        &new.concern,
+        &new.score.to_string(),
+        &new.note,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(rating)).into_response())
+}
+
+/// Deletes one of the profile's ratings.
+#[utoipa::path(
+    delete,
+    path = "/ratings/{id}",
+    tag = "progress",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = String, Path, description = "The rating id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "No such rating in this profile (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn delete_rating(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    check_csrf(&auth, &headers)?;
+    let id: RatingId = id.parse().map_err(|_| WebError::NotFound)?;
+    let profile = auth.profile.id;
+    blocking(&state, move |s| s.delete_rating(profile, id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,424 @@
+//! The JSON API for day-to-day care, driven like a client would: a whole
+//! journey, bad bodies, and another person's ids.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::{Server, User};
+
+impl Server {
+    /// A JSON request with the session cookie and, unless `csrf` is None,
+    /// the CSRF header.
+    async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        u: &User,
+        csrf: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::COOKIE, &u.cookie)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = csrf {
+            req = req.header("x-csrf-token", t);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let (status, headers, text) = self.send(req.body(body).unwrap()).await;
+        if !text.is_empty() {
+            assert_eq!(
+                headers.get(header::CONTENT_TYPE).unwrap(),
+                "application/json",
+                "{method} {path}: {text}"
+            );
+        }
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, value)
+    }
+
+    async fn api_get(&self, path: &str, u: &User) -> (StatusCode, Value) {
+        self.api("GET", path, u, None, None).await
+    }
+
+    async fn api_post(&self, path: &str, u: &User, body: Value) -> (StatusCode, Value) {
+        self.api("POST", path, u, Some(&u.csrf.clone()), Some(body))
+            .await
+    }
+}
+
+fn screening_answers() -> Value {
+    json!({
+        "age": 35, "sex": "female", "pregnant": false, "breastfeeding": false,
+        "cardiac_condition": false, "collagen_vascular_disease": false,
+        "bleeding_disorder": false, "anticoagulants": false, "isotretinoin": "never",
+        "chemo_or_radiotherapy": "never", "high_dose_steroids": "never",
+        "immunosuppressed": false, "systemic_infection": false, "diabetes": "none",
+        "keloid_tendency": false, "metal_allergy": false, "anaesthetic_allergy": false,
+        "plans_topical_anaesthetic": false, "skin_cancer_or_suspicious_lesion": false,
+        "chronic_skin_condition": false, "treating_young_scar": false, "fitzpatrick": 2,
+        "needle_length_mm": 0.25, "zones": ["forehead", "left_cheek"], "cold_sores": false,
+        "active_skin_problem_zones": [], "tattoo_zones": [], "recent_procedures": []
+    })
+}
+
+fn ready_answers() -> Value {
+    json!({
+        "skin_cleansed": true, "device_damaged": false, "cold_sore_now": false,
+        "active_problem_zones": [], "sunburn_or_tan": false, "actives_recently": false,
+        "waxed_zones": [], "new_medication": false, "pregnant_now": false,
+        "feeling_unwell": false
+    })
+}
+
+fn checkin_answers(pus: bool) -> Value {
+    json!({
+        "redness": "none", "swelling": false, "pus_or_spreading_warmth": pus,
+        "fever": false, "blisters": false, "new_bumps": false, "track_marks": false,
+        "darker_patches": false, "numbness": false, "allergic_reaction": false,
+        "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+    })
+}
+
+/// Screens `go`, adds a roller and takes it through its cycle (40 minutes
+/// pass); returns the device id.
+async fn screened_with_ready_roller(s: &Server, u: &User) -> String {
+    let (status, v) = s.api_post("/api/screening", u, screening_answers()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["verdict"], "go");
+
+    let (status, v) = s
+        .api_post(
+            "/api/devices",
+            u,
+            json!({"name": "Bathroom roller", "needle_mm": 0.25}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["device"]["name"], "Bathroom roller");
+    let id = v["device"]["id"].as_str().unwrap().to_owned();
+
+    let step = |a: &str| format!("/api/devices/{id}/{a}");
+    let (status, _) = s.api_post(&step("rinse"), u, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = s
+        .api_post(&step("soak"), u, json!({"alcohol_percent": 70}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // Out of the soak too early: the state machine refuses, in JSON.
+    let (status, v) = s.api_post(&step("dry"), u, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "wrong_transition");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("soaked for 0 min"),
+        "{v}"
+    );
+    s.advance_minutes(10);
+    let (status, _) = s.api_post(&step("dry"), u, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    s.advance_minutes(30);
+    let (status, v) = s.api_post(&step("ready"), u, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["status"]["ready"], true, "{v}");
+    id
+}
+
+#[tokio::test]
+async fn a_whole_day_through_the_api() {
+    let s = Server::new();
+    let u = s.sign_up("api@example.org").await;
+
+    let (status, v) = s.api_get("/api/dashboard", &u).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["verdict"], Value::Null);
+    assert_eq!(v["devices"], json!([]));
+    assert_eq!(v["latest_checkin"], Value::Null);
+
+    let id = screened_with_ready_roller(&s, &u).await;
+
+    let (status, v) = s
+        .api_post(
+            "/api/readiness",
+            &u,
+            json!({"device": id, "answers": ready_answers()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["go"], true, "{v}");
+
+    let (status, today) = s.api_get("/api/session/today", &u).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(today["allowed"], true, "{today}");
+    let zones: Vec<&str> = today["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(zones, ["forehead", "left_cheek"]);
+    assert!(!today["zones"][0]["sections"].as_array().unwrap().is_empty());
+
+    // A zone the screening did not clear is refused, by name.
+    let (status, v) = s
+        .api_post(
+            "/api/sessions",
+            &u,
+            json!({"device": id, "zones": [{"zone": "nose", "seconds": 60}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("zones[0].zone"),
+        "{v}"
+    );
+
+    let (status, saved) = s
+        .api_post(
+            "/api/sessions",
+            &u,
+            json!({
+                "device": id,
+                "zones": [{"zone": "left_cheek", "seconds": 75, "strokes": 40},
+                          {"zone": "forehead"}],
+                "products": ["Hyaluronic serum", "Retinol night cream"]
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    // Walk order, the plan's time for a zone without one, and the serum gate.
+    assert_eq!(saved["zones"][0]["zone"], "forehead");
+    assert!(saved["zones"][0]["seconds"].as_u64().unwrap() > 0);
+    assert_eq!(saved["zones"][1]["seconds"], 75);
+    assert_eq!(saved["products"][0]["allowed"], true);
+    assert_eq!(saved["products"][1]["allowed"], false);
+
+    let (_, list) = s.api_get("/api/sessions", &u).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], saved["id"]);
+
+    let (status, after) = s.api_get("/api/aftercare", &u).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after["session_ended_at"], saved["ended_at"]);
+    assert!(!after["steps"].as_array().unwrap().is_empty());
+    let (status, gate) = s
+        .api_post(
+            "/api/aftercare/products",
+            &u,
+            json!({"product": "Glycolic acid toner"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{gate}");
+    assert_eq!(gate["allowed"], false, "{gate}");
+
+    // A red flag locks the next session, through the API too.
+    s.advance_minutes(24 * 60);
+    let (status, triage) = s.api_post("/api/checkins", &u, checkin_answers(true)).await;
+    assert_eq!(status, StatusCode::OK, "{triage}");
+    assert_eq!(triage["locks_sessions"], true, "{triage}");
+    let (_, dash) = s.api_get("/api/dashboard", &u).await;
+    assert_eq!(dash["locked"], true, "{dash}");
+    assert_eq!(dash["latest_checkin"]["level"], triage["level"]);
+    assert_eq!(dash["verdict"], "go");
+    let (_, history) = s.api_get("/api/checkins", &u).await;
+    let episode = history["episodes"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(history["checkins"].as_array().unwrap().len(), 1);
+
+    let (status, v) = s
+        .api_post(
+            &format!("/api/episodes/{episode}/resolve"),
+            &u,
+            json!({"note": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, _) = s
+        .api_post(
+            &format!("/api/episodes/{episode}/resolve"),
+            &u,
+            json!({"note": "Seen by Dr Rivera: healing well"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, dash) = s.api_get("/api/dashboard", &u).await;
+    assert_eq!(dash["locked"], false);
+
+    // Progress ratings: add, read with trends, delete.
+    let (status, r) = s
+        .api_post(
+            "/api/ratings",
+            &u,
+            json!({"zone": "forehead", "concern": "lines_and_wrinkles", "score": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let (status, v) = s
+        .api_post(
+            "/api/ratings",
+            &u,
+            json!({"zone": "forehead", "concern": "lines_and_wrinkles", "score": 9}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (_, p) = s.api_get("/api/progress", &u).await;
+    assert_eq!(p["ratings"].as_array().unwrap().len(), 1);
+    assert_eq!(p["trends"][0]["concern"], "lines_and_wrinkles");
+    assert_eq!(p["photos"], json!([]));
+    let rid = r["id"].as_str().unwrap();
+    let (status, _) = s
+        .api(
+            "DELETE",
+            &format!("/api/ratings/{rid}"),
+            &u,
+            Some(&u.csrf.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, p) = s.api_get("/api/progress", &u).await;
+    assert_eq!(p["ratings"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_bodies_name_the_field_and_change_nothing() {
+    let s = Server::new();
+    let u = s.sign_up("badapi@example.org").await;
+    let cases = [
+        ("/api/devices", json!({"name": "R"}), "needle_mm"),
+        (
+            "/api/devices",
+            json!({"name": 3, "needle_mm": 0.25}),
+            "name",
+        ),
+        (
+            "/api/devices",
+            json!({"name": "R", "needle_mm": 0.25, "colour": "red"}),
+            "colour",
+        ),
+        (
+            "/api/devices",
+            json!({"name": "R", "needle_mm": 0.25, "kind": "stamp"}),
+            "kind",
+        ),
+        (
+            "/api/sessions",
+            json!({"device": "x", "zones": [{"zone": "forehead", "seconds": -1}]}),
+            "zones[0].seconds",
+        ),
+        (
+            "/api/ratings",
+            json!({"zone": "forehead", "concern": "acne_scars", "score": "high"}),
+            "score",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let (status, v) = s.api_post(path, &u, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {v}"
+        );
+        assert_eq!(v["error"]["code"], "bad_input", "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(field), "{path} {body}: {message}");
+    }
+    // Not JSON at all.
+    let req = Request::post("/api/devices")
+        .header(header::COOKIE, &u.cookie)
+        .header("x-csrf-token", &u.csrf)
+        .body(Body::from("name=R"))
+        .unwrap();
+    let (status, _, text) = s.send(req).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    // Too large.
+    let big = json!({"name": "R".repeat(300 * 1024), "needle_mm": 0.25});
+    let (status, v) = s.api_post("/api/devices", &u, big).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["error"]["message"].as_str().unwrap().contains("KiB"));
+    // Without the CSRF header nothing changes.
+    let (status, v) = s
+        .api(
+            "POST",
+            "/api/devices",
+            &u,
+            None,
+            Some(json!({"name": "R", "needle_mm": 0.25})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(v["error"]["code"], "csrf");
+
+    let (_, dash) = s.api_get("/api/dashboard", &u).await;
+    assert_eq!(dash["devices"], json!([]), "nothing was stored");
+}
+
+#[tokio::test]
+async fn another_persons_ids_are_not_found_and_a_blocked_day_saves_nothing() {
+    let s = Server::new();
+    let owner = s.sign_up("owner-api@example.org").await;
+    let id = screened_with_ready_roller(&s, &owner).await;
+    let other = s.sign_up("other-api@example.org").await;
+
+    let (status, v) = s
+        .api_post(&format!("/api/devices/{id}/rinse"), &other, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "not_found");
+    let (status, _) = s
+        .api_get(&format!("/api/session/today?device={id}"), &other)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s
+        .api_post(
+            "/api/readiness",
+            &other,
+            json!({"device": id, "answers": ready_answers()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s
+        .api_post(
+            "/api/sessions",
+            &other,
+            json!({"device": id, "zones": [{"zone": "forehead"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The owner's device, still ready and unused.
+    let (_, dash) = s.api_get("/api/dashboard", &owner).await;
+    assert_eq!(dash["devices"][0]["device"]["use_count"], 0, "{dash}");
+
+    // The other person has not screened: their own day is blocked, and a
+    // session is refused with 409 and saves nothing.
+    let (status, v) = s
+        .api_post(
+            "/api/devices",
+            &other,
+            json!({"name": "Mine", "needle_mm": 0.25}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mine = v["device"]["id"].as_str().unwrap();
+    let (status, v) = s
+        .api_post(
+            "/api/sessions",
+            &other,
+            json!({"device": mine, "zones": [{"zone": "forehead"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (_, list) = s.api_get("/api/sessions", &other).await;
+    assert_eq!(list, json!([]));
+}
