@@ -6,6 +6,9 @@
 //! - `gather_and_render/...`: what `export pdf` and `GET /report.pdf` do: read
 //!   a SQLite store holding 200 sessions and 50 photo files, then render
 //!   (the report shows the first and the latest photos).
+//! - `fhir/bundle/...`: the same record as a FHIR R4 Bundle, read from the
+//!   same store and serialised, as `export fhir` and
+//!   `GET /api/fhir/Bundle/record` do. Target: under 200 ms.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
@@ -262,6 +265,19 @@ fn bench_gather_and_render(c: &mut Criterion) {
             )
             .unwrap();
             render_pdf(black_box(&input))
+        })
+    });
+    group.finish();
+
+    // The other export a surgeon gets from the same record: the FHIR R4
+    // Bundle, read from the store and serialised. Target: under 200 ms.
+    let mut group = c.benchmark_group("fhir");
+    group.sample_size(20);
+    group.bench_function("bundle/sqlite_200_sessions_50_photos", |b| {
+        b.iter(|| {
+            let bundle =
+                needlewise_store::export::fhir_bundle(&store, &profile, now, today).unwrap();
+            serde_json::to_vec(black_box(&bundle)).unwrap()
         })
     });
     group.finish();

@@ -83,6 +83,7 @@ impl SqliteStore {
             )
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
             reader.busy_timeout(BUSY_TIMEOUT)?;
+            stable_plans(&reader)?;
             reader.set_prepared_statement_cache_capacity(64);
             store.readers.push(Mutex::new(reader));
         }
@@ -100,6 +101,7 @@ impl SqliteStore {
         // Deleted rows are overwritten with zeros, not just unlinked: a
         // deleted person's data must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
+        stable_plans(&conn)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn)?;
         Ok(SqliteStore {
@@ -152,6 +154,20 @@ impl SqliteStore {
         tx.finish()?;
         Ok(value)
     }
+}
+
+/// Query plans that do not depend on the values bound to a statement.
+/// Without this, SQLite marks a cached statement whose plan looked at a
+/// bound value (every `WHERE profile_id = ? ORDER BY …` here) to be parsed
+/// and planned again each time a new value is bound: half of the
+/// dashboard's CPU went to that. Every query here is a key look-up whose
+/// best plan is the same for any key.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -1404,5 +1420,39 @@ impl Store for SqliteStore {
                 episodes: n(6)?,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use rusqlite::StatementStatus;
+    use rusqlite::config::DbConfig;
+
+    use super::*;
+
+    /// A cached look-up with an ORDER BY runs again with new keys without
+    /// being parsed and planned again, on the writer and on every reader.
+    #[test]
+    fn cached_statements_are_not_prepared_again_for_new_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap();
+        let sql =
+            "SELECT level FROM checkins WHERE profile_id = ?1 ORDER BY at DESC, id DESC LIMIT 1";
+        let conns = std::iter::once(&store.conn).chain(store.readers.iter());
+        for conn in conns {
+            let conn = conn.lock().unwrap();
+            assert!(
+                conn.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)
+                    .unwrap()
+            );
+            for key in ["a", "b", "c", "d"] {
+                let mut stmt = conn.prepare_cached(sql).unwrap();
+                let _ = stmt.query_row([key], |r| r.get::<_, String>(0));
+            }
+            let stmt = conn.prepare_cached(sql).unwrap();
+            assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
+        }
     }
 }
