@@ -136,6 +136,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A session by the hash of its token, if it exists and has not expired
     /// at `now`.
     fn web_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<WebSession>>;
+    /// What every logged-in request needs: the session (as
+    /// [`Store::web_session`]) and its account's profiles (as
+    /// [`Store::profiles`]), from one read.
+    fn web_session_with_profiles(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(WebSession, Vec<Profile>)>> {
+        let Some(session) = self.web_session(token_hash, now)? else {
+            return Ok(None);
+        };
+        let profiles = self.profiles(session.account_id)?;
+        Ok(Some((session, profiles)))
+    }
     /// Switches the profile a session works in; the profile must belong to
     /// the session's account ([`StoreError::NotFound`] otherwise).
     fn set_web_session_profile(&self, token_hash: &str, profile: ProfileId) -> Result<()>;

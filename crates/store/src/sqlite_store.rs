@@ -146,13 +146,21 @@ impl SqliteStore {
         Ok(value)
     }
 
-    /// Runs `f` in one read transaction, so multi-query reads are consistent.
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.reader();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let value = f(&tx)?;
-        tx.finish()?;
-        Ok(value)
+    /// Runs `f` in one read transaction, so multi-query reads are
+    /// consistent. `BEGIN` and `COMMIT` are cached statements: on the hot
+    /// pages, parsing them anew for every read cost more than the reads.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.reader();
+        if !conn.is_autocommit() {
+            // Left open by a panic inside an earlier read (the lock was
+            // poisoned and taken over): end it before starting afresh.
+            conn.execute_batch("ROLLBACK")?;
+        }
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        let value = f(&conn);
+        // A read has nothing to keep, so its end is the same either way.
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        value
     }
 }
 
@@ -399,9 +407,35 @@ fn photo_from_row(row: &Row<'_>) -> Result<Photo> {
     })
 }
 
+/// A session by its token's hash, if it has not expired at `now`.
+fn live_web_session(
+    tx: &Connection,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<WebSession>> {
+    let sql = format!(
+        "SELECT {WEB_SESSION_COLUMNS} FROM web_sessions WHERE token_hash = ?1 AND expires_at > ?2"
+    );
+    Ok(collect(
+        tx,
+        &sql,
+        params![token_hash, micros(now)],
+        web_session_from_row,
+    )?
+    .pop())
+}
+
+/// An account's profiles, oldest first.
+fn account_profiles(tx: &Connection, account: AccountId) -> Result<Vec<Profile>> {
+    let sql = format!(
+        "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 ORDER BY created_at, id"
+    );
+    collect(tx, &sql, [id_text(account.0)], profile_from_row)
+}
+
 /// Collects the rows of a query, converting each.
 fn collect<T>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
     convert: impl Fn(&Row<'_>) -> Result<T>,
@@ -497,7 +531,7 @@ fn insert_product(
 
 /// Loads the zones and products of `sessions` (all of one profile).
 fn fill_sessions(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     profile: &str,
     sessions: &mut [SessionRecord],
     only: Option<&str>,
@@ -687,17 +721,20 @@ impl Store for SqliteStore {
     }
 
     fn web_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<WebSession>> {
+        self.read(|tx| live_web_session(tx, token_hash, now))
+    }
+
+    fn web_session_with_profiles(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(WebSession, Vec<Profile>)>> {
         self.read(|tx| {
-            let sql = format!(
-                "SELECT {WEB_SESSION_COLUMNS} FROM web_sessions WHERE token_hash = ?1 AND expires_at > ?2"
-            );
-            Ok(collect(
-                tx,
-                &sql,
-                params![token_hash, micros(now)],
-                web_session_from_row,
-            )?
-            .pop())
+            let Some(session) = live_web_session(tx, token_hash, now)? else {
+                return Ok(None);
+            };
+            let profiles = account_profiles(tx, session.account_id)?;
+            Ok(Some((session, profiles)))
         })
     }
 
@@ -774,16 +811,7 @@ impl Store for SqliteStore {
     }
 
     fn profiles(&self, account: AccountId) -> Result<Vec<Profile>> {
-        self.read(|tx| {
-            collect(
-                tx,
-                &format!(
-                    "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 ORDER BY created_at, id"
-                ),
-                [id_text(account.0)],
-                profile_from_row,
-            )
-        })
+        self.read(|tx| account_profiles(tx, account))
     }
 
     fn profile(&self, id: ProfileId) -> Result<Option<Profile>> {

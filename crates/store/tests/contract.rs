@@ -77,6 +77,7 @@ contract_tests!(
     photos_round_trip_oldest_first_and_delete,
     progress_is_isolated_and_cascades_with_the_profile,
     dashboard_agrees_with_the_full_reads,
+    web_session_with_profiles_is_the_session_and_its_accounts_profiles,
 );
 
 #[path = "contract/backup.rs"]
@@ -1234,6 +1235,35 @@ mod cases {
     }
 
     // ----- web sessions -----
+
+    pub fn web_session_with_profiles_is_the_session_and_its_accounts_profiles(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let b = account(store, "b@example.org");
+        let ada = profile_in(store, a.id, "Ada");
+        let ben = profile_in(store, a.id, "Ben");
+        profile_in(store, b.id, "Cleo");
+        let s = web_session(a.id, Some(ben.id), 0);
+        store.create_web_session(&s).unwrap();
+        assert_eq!(
+            store
+                .web_session_with_profiles(&s.token_hash, at(1))
+                .unwrap(),
+            Some((s.clone(), vec![ada, ben]))
+        );
+        // Expired (the session lasts an hour) or unknown: nothing.
+        assert_eq!(
+            store
+                .web_session_with_profiles(&s.token_hash, at(61))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .web_session_with_profiles(&token_hash(), at(1))
+                .unwrap(),
+            None
+        );
+    }
 
     pub fn web_session_create_and_get(store: &dyn Store) {
         let a = account(store, "a@example.org");

@@ -261,14 +261,7 @@ impl FromRequestParts<AppState> for Auth {
         let token = token_from(parts, state).ok_or(WebError::Unauthenticated)?;
         let hash = token_hash(&token);
         let now = state.now();
-        let found = crate::read(state, move |s| {
-            let Some(session) = s.web_session(&hash, now)? else {
-                return Ok(None);
-            };
-            let profiles = s.profiles(session.account_id)?;
-            Ok(Some((session, profiles)))
-        })
-        .await?;
+        let found = crate::read(state, move |s| s.web_session_with_profiles(&hash, now)).await?;
         let (session, profiles) = found.ok_or(WebError::Unauthenticated)?;
         let profile = session
             .profile_id
