@@ -575,3 +575,39 @@ async fn a_pen_gets_timed_sections_and_the_eye_zone_its_reminder() {
     ));
     assert_eq!(shape(&page, "periorbital_right").0, "zone planned");
 }
+
+/// The guided session page, with every stylesheet, script and image it
+/// loads, transfers under 100 KB (uncompressed: the bound holds without
+/// gzip too).
+#[tokio::test]
+async fn the_guided_session_page_with_its_assets_is_under_100_kb() {
+    let s = Server::new();
+    let (u, _) = ready_person(&s, "weight@example.org").await;
+    let (status, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("data-zone"),
+        "the planned zones are on the page"
+    );
+    let mut assets: Vec<String> = Vec::new();
+    for marker in ["src=\"", "href=\""] {
+        for (i, _) in page.match_indices(marker) {
+            let rest = &page[i + marker.len()..];
+            let url = &rest[..rest.find('"').unwrap()];
+            if url.starts_with("/assets/") && !assets.iter().any(|a| a == url) {
+                assets.push(url.to_owned());
+            }
+        }
+    }
+    assert!(
+        assets.iter().any(|a| a.ends_with(".js")) && assets.iter().any(|a| a.ends_with(".css")),
+        "{assets:?}"
+    );
+    let mut total = page.len();
+    for a in &assets {
+        let (status, _, body) = s.get(a, Some(&u.cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{a}");
+        total += body.len();
+    }
+    assert!(total < 100 * 1024, "{total} bytes: the page and {assets:?}");
+}
