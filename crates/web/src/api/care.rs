@@ -10,13 +10,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use needlewise_core::aftercare::{serum_gate, timeline};
+use needlewise_core::aftercare::timeline;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::hygiene::Device;
 use needlewise_core::ids::{DeviceId, EpisodeId, RatingId};
 use needlewise_core::progress;
-use needlewise_core::records::ProductUse;
 use needlewise_core::schedule::next_session;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -26,7 +25,10 @@ use utoipa::ToSchema;
 use super::{ApiAuth, ApiResult, check_csrf, openapi::ErrorBody};
 use crate::error::WebError;
 use crate::pages::session::ZoneEntry;
-use crate::pages::{checkin, devices as device_pages, progress as progress_pages, ready, session};
+use crate::pages::{
+    aftercare as aftercare_pages, checkin, devices as device_pages, progress as progress_pages,
+    ready, session,
+};
 use crate::{AppState, blocking};
 
 /// The most a JSON request body may hold.
@@ -421,28 +423,9 @@ pub(super) async fn product(
 ) -> ApiResult {
     check_csrf(&auth, &headers)?;
     let req: ProductRequest = body(&bytes)?;
-    let name = req.product.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(WebError::BadInput("product: 1 to 200 characters".into()).into());
-    }
-    let profile = auth.profile.id;
-    let session = blocking(&state, move |s| s.last_session(profile))
+    let decision = aftercare_pages::apply(&state, auth.profile.id, &req.product)
         .await?
         .ok_or_else(|| WebError::Conflict("no session yet: nothing to apply after".into()))?;
-    let now = state.now();
-    let decision = serum_gate(evidence(), &name, session.ended_at, now);
-    if decision.allowed {
-        let used = ProductUse {
-            name: decision.product.clone(),
-            category: decision.category.clone(),
-            applied_at: now,
-            allowed: true,
-        };
-        blocking(&state, move |s| {
-            s.add_product_use(profile, session.id, &used)
-        })
-        .await?;
-    }
     Ok(Json(decision).into_response())
 }
 

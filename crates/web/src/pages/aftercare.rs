@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::response::Response;
 use needlewise_core::aftercare::{GateDecision, serum_gate, timeline};
 use needlewise_core::evidence;
+use needlewise_core::ids::ProfileId;
 use needlewise_core::records::ProductUse;
 
 use super::{checked_form, page};
@@ -56,13 +57,24 @@ pub async fn product(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
-    let name = forms::required(&pairs, "product")?.to_owned();
-    if name.chars().count() > 200 {
-        return Err(WebError::BadInput("product: at most 200 characters".into()));
+    let name = forms::required(&pairs, "product")?;
+    let decision = apply(&state, auth.profile.id, name).await?;
+    render(&state, &auth, decision).await
+}
+
+/// Puts a product through the serum gate for the last session; an allowed
+/// one is recorded as applied. `None` before the first session.
+pub async fn apply(
+    state: &AppState,
+    profile: ProfileId,
+    name: &str,
+) -> Result<Option<GateDecision>, WebError> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(WebError::BadInput("product: 1 to 200 characters".into()));
     }
-    let profile = auth.profile.id;
-    let Some(session) = blocking(&state, move |s| s.last_session(profile)).await? else {
-        return render(&state, &auth, None).await;
+    let Some(session) = blocking(state, move |s| s.last_session(profile)).await? else {
+        return Ok(None);
     };
     let now = state.now();
     let decision = serum_gate(evidence(), &name, session.ended_at, now);
@@ -73,10 +85,10 @@ pub async fn product(
             applied_at: now,
             allowed: true,
         };
-        blocking(&state, move |s| {
+        blocking(state, move |s| {
             s.add_product_use(profile, session.id, &used)
         })
         .await?;
     }
-    render(&state, &auth, Some(decision)).await
+    Ok(Some(decision))
 }
