@@ -82,6 +82,25 @@ pub struct Dashboard {
     pub latest_checkin: Option<TriageLevel>,
 }
 
+/// What the home page needs in one read: the session, its account's
+/// profiles, the profile it works in and that profile's dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionDashboard {
+    pub session: WebSession,
+    pub profiles: Vec<Profile>,
+    pub profile: Profile,
+    pub dashboard: Dashboard,
+}
+
+/// The profile a session works in: the one it chose, else the account's
+/// first (oldest).
+pub fn working_profile<'a>(session: &WebSession, profiles: &'a [Profile]) -> Option<&'a Profile> {
+    session
+        .profile_id
+        .and_then(|id| profiles.iter().find(|p| p.id == id))
+        .or_else(|| profiles.first())
+}
+
 /// Row counts, for status screens and migration checks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -218,6 +237,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `latest_screening`, `last_session`, `open_episodes`, `devices` and
     /// `checkins` give, without decoding what the page does not show.
     fn dashboard(&self, profile: ProfileId) -> Result<Dashboard>;
+    /// The home page's whole read: the live session with this token hash,
+    /// its account's profiles, the [`working_profile`] and its dashboard;
+    /// `None` for an unknown or expired session or an account without
+    /// profiles.
+    fn session_dashboard(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionDashboard>> {
+        let Some((session, profiles)) = self.web_session_with_profiles(token_hash, now)? else {
+            return Ok(None);
+        };
+        let Some(profile) = working_profile(&session, &profiles).cloned() else {
+            return Ok(None);
+        };
+        let dashboard = self.dashboard(profile.id)?;
+        Ok(Some(SessionDashboard {
+            session,
+            profiles,
+            profile,
+            dashboard,
+        }))
+    }
     /// Records a product applied after the session (aftercare).
     fn add_product_use(
         &self,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -26,7 +26,10 @@ use crate::codec::{
 };
 mod snapshot;
 
-use crate::{Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession};
+use crate::{
+    Counts, Dashboard, HygieneLogEntry, Result, SessionDashboard, Store, StoreError, WebSession,
+    working_profile,
+};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -407,18 +410,78 @@ fn photo_from_row(row: &Row<'_>) -> Result<Photo> {
     })
 }
 
+/// The home page's facts about a profile (see [`Store::dashboard`]).
+fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
+    let key = id_text(profile.0);
+    let verdict = tx
+        .prepare_cached(
+            "SELECT verdict FROM screenings WHERE profile_id = ?1
+             ORDER BY taken_at DESC, id DESC LIMIT 1",
+        )?
+        .query_row([&key], |row| row.get::<_, String>(0))
+        .optional()?
+        .map(|v| parse(&v, "verdict"))
+        .transpose()?;
+    let last_session = tx
+        .prepare_cached(
+            "SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
+             ORDER BY started_at DESC, id DESC LIMIT 1",
+        )?
+        .query_row([&key], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
+        })
+        .optional()?
+        .map(|(date, needle_length_mm)| {
+            Ok::<_, StoreError>(LastSession {
+                date: codec::parse_date(&date)?,
+                needle_length_mm,
+            })
+        })
+        .transpose()?;
+    let locked = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM episodes
+             WHERE profile_id = ?1 AND resolved_at IS NULL)",
+        )?
+        .query_row([&key], |row| row.get::<_, bool>(0))?;
+    let latest_checkin = tx
+        .prepare_cached(
+            "SELECT level FROM checkins WHERE profile_id = ?1
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )?
+        .query_row([&key], |row| row.get::<_, String>(0))
+        .optional()?
+        .map(|v| parse(&v, "check-in level"))
+        .transpose()?;
+    static DEVICES: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
+        )
+    });
+    let devices = collect(tx, &DEVICES, [&key], device_from_row)?;
+    Ok(Dashboard {
+        verdict,
+        last_session,
+        locked,
+        devices,
+        latest_checkin,
+    })
+}
+
 /// A session by its token's hash, if it has not expired at `now`.
 fn live_web_session(
     tx: &Connection,
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Option<WebSession>> {
-    let sql = format!(
-        "SELECT {WEB_SESSION_COLUMNS} FROM web_sessions WHERE token_hash = ?1 AND expires_at > ?2"
-    );
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {WEB_SESSION_COLUMNS} FROM web_sessions WHERE token_hash = ?1 AND expires_at > ?2"
+        )
+    });
     Ok(collect(
         tx,
-        &sql,
+        &SQL,
         params![token_hash, micros(now)],
         web_session_from_row,
     )?
@@ -427,10 +490,12 @@ fn live_web_session(
 
 /// An account's profiles, oldest first.
 fn account_profiles(tx: &Connection, account: AccountId) -> Result<Vec<Profile>> {
-    let sql = format!(
-        "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 ORDER BY created_at, id"
-    );
-    collect(tx, &sql, [id_text(account.0)], profile_from_row)
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = ?1 ORDER BY created_at, id"
+        )
+    });
+    collect(tx, &SQL, [id_text(account.0)], profile_from_row)
 }
 
 /// Collects the rows of a query, converting each.
@@ -1114,59 +1179,29 @@ impl Store for SqliteStore {
     }
 
     fn dashboard(&self, profile: ProfileId) -> Result<Dashboard> {
+        self.read(|tx| dashboard_of(tx, profile))
+    }
+
+    fn session_dashboard(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionDashboard>> {
         self.read(|tx| {
-            let key = id_text(profile.0);
-            let verdict = tx
-                .prepare_cached(
-                    "SELECT verdict FROM screenings WHERE profile_id = ?1
-                     ORDER BY taken_at DESC, id DESC LIMIT 1",
-                )?
-                .query_row([&key], |row| row.get::<_, String>(0))
-                .optional()?
-                .map(|v| parse(&v, "verdict"))
-                .transpose()?;
-            let last_session = tx
-                .prepare_cached(
-                    "SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
-                     ORDER BY started_at DESC, id DESC LIMIT 1",
-                )?
-                .query_row([&key], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
-                })
-                .optional()?
-                .map(|(date, needle_length_mm)| {
-                    Ok::<_, StoreError>(LastSession {
-                        date: codec::parse_date(&date)?,
-                        needle_length_mm,
-                    })
-                })
-                .transpose()?;
-            let locked = tx
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM episodes
-                     WHERE profile_id = ?1 AND resolved_at IS NULL)",
-                )?
-                .query_row([&key], |row| row.get::<_, bool>(0))?;
-            let latest_checkin = tx
-                .prepare_cached(
-                    "SELECT level FROM checkins WHERE profile_id = ?1
-                     ORDER BY at DESC, id DESC LIMIT 1",
-                )?
-                .query_row([&key], |row| row.get::<_, String>(0))
-                .optional()?
-                .map(|v| parse(&v, "check-in level"))
-                .transpose()?;
-            let sql = format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
-            );
-            let devices = collect(tx, &sql, [&key], device_from_row)?;
-            Ok(Dashboard {
-                verdict,
-                last_session,
-                locked,
-                devices,
-                latest_checkin,
-            })
+            let Some(session) = live_web_session(tx, token_hash, now)? else {
+                return Ok(None);
+            };
+            let profiles = account_profiles(tx, session.account_id)?;
+            let Some(profile) = working_profile(&session, &profiles).cloned() else {
+                return Ok(None);
+            };
+            let dashboard = dashboard_of(tx, profile.id)?;
+            Ok(Some(SessionDashboard {
+                session,
+                profiles,
+                profile,
+                dashboard,
+            }))
         })
     }
 

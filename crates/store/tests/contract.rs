@@ -78,6 +78,7 @@ contract_tests!(
     progress_is_isolated_and_cascades_with_the_profile,
     dashboard_agrees_with_the_full_reads,
     web_session_with_profiles_is_the_session_and_its_accounts_profiles,
+    session_dashboard_is_the_working_profiles_dashboard,
 );
 
 #[path = "contract/backup.rs"]
@@ -1263,6 +1264,40 @@ mod cases {
                 .unwrap(),
             None
         );
+    }
+
+    pub fn session_dashboard_is_the_working_profiles_dashboard(store: &dyn Store) {
+        let a = account(store, "a@example.org");
+        let ada = populate_in(store, a.id, "Ada");
+        let ben = profile_in(store, a.id, "Ben");
+        // Working in Ben's profile: Ben's (empty) dashboard, not Ada's.
+        let s = web_session(a.id, Some(ben.id), 0);
+        store.create_web_session(&s).unwrap();
+        let found = store
+            .session_dashboard(&s.token_hash, at(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.session, s);
+        assert_eq!(found.profiles, vec![ada.clone(), ben.clone()]);
+        assert_eq!(found.profile, ben);
+        assert_eq!(found.dashboard, store.dashboard(ben.id).unwrap());
+        assert!(found.dashboard.devices.is_empty());
+        // No profile chosen: the account's first, Ada, with her red flag.
+        let bare = web_session(a.id, None, 0);
+        store.create_web_session(&bare).unwrap();
+        let found = store
+            .session_dashboard(&bare.token_hash, at(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.profile, ada);
+        assert_eq!(found.dashboard, store.dashboard(ada.id).unwrap());
+        assert!(found.dashboard.locked);
+        // Expired or unknown: nothing.
+        assert_eq!(
+            store.session_dashboard(&s.token_hash, at(61)).unwrap(),
+            None
+        );
+        assert_eq!(store.session_dashboard(&token_hash(), at(1)).unwrap(), None);
     }
 
     pub fn web_session_create_and_get(store: &dyn Store) {

@@ -6,8 +6,8 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use jiff::{SignedDuration, Timestamp};
 use needlewise_core::ids::{AccountId, ProfileId};
 use needlewise_core::records::{Account, Profile};
@@ -232,9 +232,8 @@ impl Auth {
     }
 }
 
-fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -245,8 +244,8 @@ fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 }
 
 /// The session token from the request's cookie, if any.
-pub fn token_from(parts: &Parts, state: &AppState) -> Option<String> {
-    cookie(parts, cookie_name(state))
+pub fn token_from(headers: &HeaderMap, state: &AppState) -> Option<String> {
+    cookie(headers, cookie_name(state))
         .filter(|t| t.len() == 64)
         .map(str::to_owned)
 }
@@ -258,15 +257,12 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = token_from(parts, state).ok_or(WebError::Unauthenticated)?;
+        let token = token_from(&parts.headers, state).ok_or(WebError::Unauthenticated)?;
         let hash = token_hash(&token);
         let now = state.now();
         let found = crate::read(state, move |s| s.web_session_with_profiles(&hash, now)).await?;
         let (session, profiles) = found.ok_or(WebError::Unauthenticated)?;
-        let profile = session
-            .profile_id
-            .and_then(|id| profiles.iter().find(|p| p.id == id))
-            .or_else(|| profiles.first())
+        let profile = needlewise_store::working_profile(&session, &profiles)
             .cloned()
             .ok_or(WebError::Unauthenticated)?;
         Ok(Auth {
