@@ -2,7 +2,7 @@
 //! (SQLite to PostgreSQL or back), then checks both sides.
 
 use needlewise_store::snapshot::ChecksumBuilder;
-use needlewise_store::{RestoreMode, Store, StoreError};
+use needlewise_store::{RestoreMode, SnapshotRow, Store, StoreError};
 
 use super::progress::Progress;
 use crate::app::{App, Exit, Failure, bad, redact};
@@ -36,25 +36,31 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     let total: u64 = source.checksums()?.tables.iter().map(|t| t.rows).sum();
     let mut progress = Progress::new("Copying", Some(total), "rows");
 
-    let (tx, rx) = std::sync::mpsc::sync_channel::<needlewise_store::SnapshotRow>(1024);
+    // Rows go through a bounded channel. A read error goes through it too,
+    // so the target's one transaction sees it and rolls back.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SnapshotRow, StoreError>>(1024);
     let (copied, read) = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
             let mut sums = ChecksumBuilder::new();
             let result = source.snapshot_rows(&mut |row| {
                 sums.add(&row)?;
-                tx.send(row)
-                    .map_err(|_| StoreError::Backend("the target stopped taking rows".to_owned()))
+                tx.send(Ok(row)).map_err(|_| target_stopped())
             });
+            if let Err(e) = &result {
+                // The target may have stopped already; then it has its own error.
+                let _ = tx.send(Err(StoreError::Backend(format!(
+                    "reading the source failed: {e}"
+                ))));
+            }
             drop(tx);
             result.map(|()| sums.finish())
         });
         let mut n = 0u64;
-        let mut rows = rx.iter().map(|row| {
+        let mut rows = rx.iter().inspect(|_| {
             n += 1;
             if n % 500 == 0 {
                 progress.set(n);
             }
-            Ok(row)
         });
         let copied = target.restore_rows(&mut rows, RestoreMode::IntoEmpty);
         drop(rows);
@@ -65,11 +71,17 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             .unwrap_or_else(|_| Err(StoreError::Backend("the reader panicked".to_owned())));
         (copied, read)
     });
-    let read = read.map_err(|e| {
-        Failure::Other(
-            anyhow::Error::new(e).context("reading the source failed; the target is unchanged"),
-        )
-    })?;
+    // When the target refused the rows, the reader only saw it stop taking
+    // them: the target's error is the one to tell.
+    let read = match read {
+        Ok(sums) => Some(sums),
+        Err(e) if copied.is_err() && e.to_string() == target_stopped().to_string() => None,
+        Err(e) => {
+            return Err(Failure::Other(
+                anyhow::Error::new(e).context("reading the source failed; the target is unchanged"),
+            ));
+        }
+    };
     let copied = copied.map_err(|e| match e {
         StoreError::Conflict { what } => bad(format!(
             "{what}; the target is unchanged. migrate-store copies into an empty store only"
@@ -78,6 +90,11 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             anyhow::Error::new(other).context("copying failed; the target is unchanged"),
         ),
     })?;
+    let Some(read) = read else {
+        return Err(Failure::Other(anyhow::anyhow!(
+            "the copy ended without the source's checksums"
+        )));
+    };
     progress.finish(copied);
 
     let target_sums = target.checksums()?;
@@ -118,4 +135,9 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         println!("Counts and checksums match on both sides.");
     }
     Ok(Exit::Ok)
+}
+
+/// What the reader sees when the target has stopped taking rows.
+fn target_stopped() -> StoreError {
+    StoreError::Backend("the target stopped taking rows".to_owned())
 }
