@@ -93,8 +93,9 @@ pub enum Command {
     Coverage(cmd::coverage::Args),
     /// Every rule and source needlewise uses.
     Evidence,
-    /// Export your data: `export ics` writes your calendar (sessions,
-    /// check-ins, roller reminders) for any calendar app.
+    /// Export your data: `ics` (your calendar), `fhir` (FHIR R4 JSON),
+    /// `pdf` (a referral report for your surgeon), `all` (one ZIP of
+    /// everything, photos included).
     Export(cmd::export::Args),
     /// Manage the profiles of a household.
     Profile(cmd::profile::Args),
