@@ -1000,6 +1000,7 @@ fn export_all_writes_a_zip_per_profile_with_csv_and_photos() {
         "checkins.csv",
         "ratings.csv",
         "profile.json",
+        "fhir-bundle.json",
     ] {
         assert!(names.contains(&format!("{me_dir}{f}")), "{f} in {names:?}");
     }
@@ -1026,8 +1027,19 @@ fn export_all_writes_a_zip_per_profile_with_csv_and_photos() {
     assert_eq!(json["screenings"].as_array().unwrap().len(), 1, "{json}");
     assert!(json["screenings"][0]["answers"].is_object());
     assert_eq!(json["photos"][0]["id"], photo.as_str());
+    let bundle: Value =
+        serde_json::from_slice(&read(&format!("{me_dir}fhir-bundle.json"))).unwrap();
+    assert_eq!(bundle["resourceType"], "Bundle");
+    let procedures = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Procedure")
+        .count();
+    assert_eq!(procedures, 2, "one Procedure per session");
     let readme = String::from_utf8(read("README.txt")).unwrap();
     assert!(readme.contains("sessions.csv"));
+    assert!(readme.contains("fhir-bundle.json"), "{readme}");
 }
 
 #[test]

@@ -419,6 +419,8 @@ fn readme(profiles: &[Profile], now: Timestamp) -> String {
          \x20 checkins.csv   one line per check-in: time, triage level, the rules\n\
          \x20                that fired, the answers as JSON.\n\
          \x20 ratings.csv    one line per self-rating (0 = none to 4 = severe).\n\
+         \x20 fhir-bundle.json  the same record as a FHIR R4 Bundle, the format\n\
+         \x20                clinics' software reads.\n\
          \x20 photos/        the progress photos as JPEG, named by photo id\n\
          \x20                (their details are in profile.json).\n\n\
          The CSV files are UTF-8 with a header line and standard quoting; any\n\
