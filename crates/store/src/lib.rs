@@ -43,7 +43,7 @@ pub use sqlite_store::SqliteStore;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A hygiene event as recorded.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HygieneLogEntry {
     pub at: Timestamp,
     pub event: HygieneEvent,

@@ -70,6 +70,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(care::dashboard))
         .routes(utoipa_axum::routes!(devices, care::add_device))
         .routes(utoipa_axum::routes!(care::device_step))
+        .routes(utoipa_axum::routes!(care::device_log))
         .routes(utoipa_axum::routes!(schedule))
         .routes(utoipa_axum::routes!(fhir::questionnaire))
         .routes(utoipa_axum::routes!(fhir::latest_response))

@@ -195,6 +195,39 @@ pub(super) async fn device_step(
     Ok(Json(device_entry(&device, state.now())).into_response())
 }
 
+/// A device's cleaning log, oldest first: every rinse, soak, drying,
+/// use, damage report and retirement, with the state after it.
+#[utoipa::path(
+    get,
+    path = "/devices/{id}/log",
+    tag = "devices",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "The device id.")),
+    responses(
+        (status = 200, description = "Each entry: `at`, `event` (with its details, such as \
+            `alcohol_percent`) and `state_after`.", body = [Object]),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn device_log(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
+    let profile = auth.profile.id;
+    let log = blocking(&state, move |s| {
+        Ok(match s.device(profile, id)? {
+            None => None,
+            Some(_) => Some(s.hygiene_log(profile, id)?),
+        })
+    })
+    .await?
+    .ok_or(WebError::NotFound)?;
+    Ok(Json(log).into_response())
+}
+
 /// Today's readiness answers.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -129,6 +129,18 @@ async fn screened_with_ready_roller(s: &Server, u: &User) -> String {
     let (status, v) = s.api_post(&step("ready"), u, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["status"]["ready"], true, "{v}");
+    // The log holds each accepted step, oldest first; the refused one is not there.
+    let (status, log) = s.api_get(&format!("/api/devices/{id}/log"), u).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let events: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"]["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["rinse", "soak", "dry", "mark_ready"], "{log}");
+    assert_eq!(log[1]["event"]["alcohol_percent"], 70);
+    assert_eq!(log[3]["state_after"], "ready");
     id
 }
 
@@ -374,6 +386,8 @@ async fn another_persons_ids_are_not_found_and_a_blocked_day_saves_nothing() {
         .api_post(&format!("/api/devices/{id}/rinse"), &other, json!({}))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let (status, _) = s.api_get(&format!("/api/devices/{id}/log"), &other).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(v["error"]["code"], "not_found");
     let (status, _) = s
         .api_get(&format!("/api/session/today?device={id}"), &other)

@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 25] = [
+const API: [(&str, &str); 26] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -23,6 +23,7 @@ const API: [(&str, &str); 25] = [
     ("get", "/api/devices"),
     ("post", "/api/devices"),
     ("post", "/api/devices/{id}/{action}"),
+    ("get", "/api/devices/{id}/log"),
     ("get", "/api/schedule"),
     ("post", "/api/readiness"),
     ("get", "/api/session/today"),
