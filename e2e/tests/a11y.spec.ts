@@ -37,6 +37,8 @@ test('every main page passes axe-core, and is saved as a phone-size screenshot',
   await check('/schedule', '15-schedule');
   await check('/evidence', '16-evidence');
   await check('/profiles', '17-profiles');
+  await check('/profiles/delete', '17a-delete-profile');
+  await check('/account/delete', '17b-delete-account');
   await check('/', '18-home');
   await check('/nothing-here', '19-not-found');
 });
