@@ -587,6 +587,20 @@ impl<'a> Walk<'a> {
         self.paths.insert(id.to_owned(), path);
     }
 
+    /// The items inside a group, each parsed and without children of its
+    /// own; the others are recorded as errors and left out.
+    fn leaf_children<'v>(&mut self, item: &Item<'v>) -> Vec<Item<'v>> {
+        let mut out = Vec::with_capacity(item.items.len());
+        for (i, raw) in item.items.iter().enumerate() {
+            match self.item(raw, format!("{}.item[{i}]", item.path)) {
+                Ok(child) if self.no_children(&child) => out.push(child),
+                Ok(_) => {}
+                Err(e) => self.errors.push(e),
+            }
+        }
+        out
+    }
+
     fn no_children(&mut self, item: &Item<'_>) -> bool {
         if item.items.is_empty() {
             true
@@ -624,18 +638,7 @@ impl<'a> Walk<'a> {
         }
         let mut status: Option<(String, String)> = None;
         let mut ended: Option<(String, String)> = None;
-        let prefix = format!("{}.", item.path);
-        for (i, raw) in item.items.iter().enumerate() {
-            let child = match self.item(raw, format!("{prefix}item[{i}]")) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.errors.push(e);
-                    continue;
-                }
-            };
-            if !self.no_children(&child) {
-                continue;
-            }
+        for child in self.leaf_children(&item) {
             let (slot, kind) = if child.link_id == format!("{id}.status") {
                 (&mut status, Role::Exposure)
             } else if child.link_id == format!("{id}.ended") {
@@ -682,18 +685,7 @@ impl<'a> Walk<'a> {
             return;
         }
         let mut fields: BTreeMap<&str, Value> = BTreeMap::new();
-        let prefix = format!("{}.", item.path);
-        for (i, raw) in item.items.iter().enumerate() {
-            let child = match self.item(raw, format!("{prefix}item[{i}]")) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.errors.push(e);
-                    continue;
-                }
-            };
-            if !self.no_children(&child) {
-                continue;
-            }
+        for child in self.leaf_children(&item) {
             let (field, role) = if child.link_id == format!("{id}.kind") {
                 ("kind", Role::Procedure)
             } else if child.link_id == format!("{id}.date") {

@@ -43,7 +43,8 @@ pub async fn run(
 }
 
 /// Runs the gate on today's answers for one of the profile's devices (or
-/// none: then the gate says no device is ready).
+/// none: then the gate says no device is ready). A device id that is not
+/// the profile's is not found.
 pub async fn check(
     state: &AppState,
     profile: ProfileId,
@@ -53,12 +54,16 @@ pub async fn check(
     let today = state.today();
     let facts = blocking(state, move |s| {
         let device = match device_id {
-            Some(id) => s.device(profile, id)?,
+            Some(id) => match s.device(profile, id)? {
+                Some(d) => Some(d),
+                None => return Ok(None),
+            },
             None => None,
         };
-        facts::readiness(s, profile, device.as_ref(), today)
+        facts::readiness(s, profile, device.as_ref(), today).map(Some)
     })
-    .await?;
+    .await?
+    .ok_or(WebError::NotFound)?;
     Ok(readiness::check(evidence(), &answers, &facts, today)?)
 }
 

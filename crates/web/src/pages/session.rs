@@ -727,13 +727,28 @@ fn finish_zones(mut out: Vec<ZoneRecord>, field: &str) -> Result<Vec<ZoneRecord>
     Ok(out)
 }
 
-/// Checks product names from the API with the form's limits.
-pub fn check_products(names: &[String]) -> Result<Vec<String>, WebError> {
-    let pairs: Vec<(String, String)> = names
-        .iter()
-        .map(|n| ("product".to_owned(), n.clone()))
+/// Checks product names (from the form or the API): blanks dropped, at most
+/// ten, each at most 200 characters.
+pub fn check_products<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>, WebError> {
+    let names: Vec<String> = names
+        .into_iter()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
         .collect();
-    parse_products(&pairs)
+    if names.len() > MAX_PRODUCTS {
+        return Err(WebError::BadInput(format!(
+            "product: at most {MAX_PRODUCTS} products"
+        )));
+    }
+    if names.iter().any(|n| n.chars().count() > MAX_PRODUCT_CHARS) {
+        return Err(WebError::BadInput(format!(
+            "product: at most {MAX_PRODUCT_CHARS} characters each"
+        )));
+    }
+    Ok(names)
 }
 
 const ZONE_FIELDS: [&str; 4] = ["seconds_", "minutes_", "strokes_", "skipped_"];
@@ -829,24 +844,14 @@ fn parse_zones(pairs: &[(String, String)], plan: &[ZonePlan]) -> Result<Vec<Zone
     finish_zones(out, "zone")
 }
 
+/// The products named on the form.
 fn parse_products(pairs: &[(String, String)]) -> Result<Vec<String>, WebError> {
-    let names: Vec<String> = pairs
-        .iter()
-        .filter(|(k, _)| k == "product")
-        .map(|(_, v)| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect();
-    if names.len() > MAX_PRODUCTS {
-        return Err(WebError::BadInput(format!(
-            "product: at most {MAX_PRODUCTS} products"
-        )));
-    }
-    if names.iter().any(|n| n.chars().count() > MAX_PRODUCT_CHARS) {
-        return Err(WebError::BadInput(format!(
-            "product: at most {MAX_PRODUCT_CHARS} characters each"
-        )));
-    }
-    Ok(names)
+    check_products(
+        pairs
+            .iter()
+            .filter(|(k, _)| k == "product")
+            .map(|(_, v)| v.as_str()),
+    )
 }
 
 #[cfg(test)]
