@@ -353,6 +353,11 @@ pub struct Rule {
     /// Why a hard stop stands on low-grade evidence, where it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// Whether a clinician may set this conservative home rule aside for
+    /// one patient, and on what evidence. Rules without it cannot be
+    /// overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clinician_override: Option<Cited>,
 }
 
 /// A questionnaire and its rules.
@@ -694,6 +699,15 @@ impl EvidenceBase {
                     ));
                 }
                 cite(&known, &mut cited, &what, &rule.sources, &mut problems);
+                if let Some(o) = &rule.clinician_override {
+                    let what = format!("{what}'s clinician override");
+                    if kind != QuestionnaireKind::Screening {
+                        problems.push(format!(
+                            "{what}: only screening rules may be overridden by a clinician"
+                        ));
+                    }
+                    cite(&known, &mut cited, &what, &o.sources, &mut problems);
+                }
                 check_condition(q, &what, &rule.when, &mut problems);
             }
         }

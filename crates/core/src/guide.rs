@@ -47,6 +47,17 @@ fn words(d: Direction) -> (&'static str, &'static str) {
 /// roller the model cannot plan, get 15 s a direction. `fixed_seconds`
 /// overrides the time per section.
 pub fn sections(kind: &DeviceKind, zone: Zone, fixed_seconds: Option<u32>) -> Vec<Section> {
+    sections_at(kind, zone, fixed_seconds, None)
+}
+
+/// [`sections`] for a target density (needle channels per cm²) other than
+/// the evidence default, such as a clinician's protocol prescribes.
+pub fn sections_at(
+    kind: &DeviceKind,
+    zone: Zone,
+    fixed_seconds: Option<u32>,
+    target_density_per_cm2: Option<f64>,
+) -> Vec<Section> {
     let plan = match kind {
         DeviceKind::Roller(r) => {
             let mut roller = coverage::Roller::standard_192(r.needle_length_mm);
@@ -54,10 +65,13 @@ pub fn sections(kind: &DeviceKind, zone: Zone, fixed_seconds: Option<u32>) -> Ve
             roller.rings = r.rings;
             roller.drum_diameter_mm = r.drum_diameter_mm;
             roller.drum_width_mm = r.drum_width_mm;
+            let defaults = CoverageRequest::default();
             let request = CoverageRequest {
                 device: coverage::Device::Roller(roller),
                 scope: Scope::Zone(zone),
-                ..CoverageRequest::default()
+                target_density_per_cm2: target_density_per_cm2
+                    .unwrap_or(defaults.target_density_per_cm2),
+                ..defaults
             };
             coverage::report(&request)
                 .ok()

@@ -75,3 +75,29 @@ id_type!(
     PhotoId,
     "photo"
 );
+id_type!(
+    /// A practice: clinicians and staff who look after consenting patients.
+    ClinicId,
+    "clinic"
+);
+id_type!(
+    /// A clinician's prescription of a home protocol for one patient.
+    ProtocolId,
+    "protocol"
+);
+id_type!(
+    /// A clinician's override of one conservative home rule.
+    OverrideId,
+    "override"
+);
+id_type!(NotificationId, "notification");
+id_type!(
+    /// One line of a patient's audit log.
+    AuditId,
+    "audit entry"
+);
+id_type!(
+    /// A queued email.
+    EmailId,
+    "email"
+);

@@ -12,6 +12,7 @@
 pub mod aftercare;
 pub mod answers;
 pub mod calendar;
+pub mod clinic;
 pub mod coverage;
 pub mod engine;
 pub mod evidence;

@@ -23,6 +23,21 @@ pub struct ReadinessFacts {
     /// clinic-only), which the symptom lock or screening then explains.
     pub earliest_next_session: Option<Date>,
     pub symptom_lock: bool,
+    /// What a clinician's protocol adds, when one is in force.
+    pub protocol: Option<ProtocolFacts>,
+}
+
+/// The readiness facts a prescribed protocol adds (see
+/// [`crate::clinic::Protocol`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProtocolFacts {
+    /// The protocol's spacing after the last session (`None` before the
+    /// first session).
+    pub earliest_next_session: Option<Date>,
+    /// The prescribed course is done: time for a review.
+    pub course_complete: bool,
+    /// The screened needle length is not the prescribed one.
+    pub needle_mismatch: bool,
 }
 
 impl ReadinessFacts {
@@ -45,6 +60,18 @@ impl ReadinessFacts {
             answers.set("earliest_next_session", Answer::Date(d));
         }
         answers.set("symptom_lock", Answer::Bool(self.symptom_lock));
+        let p = self.protocol.as_ref();
+        if let Some(d) = p.and_then(|p| p.earliest_next_session) {
+            answers.set("protocol_earliest_next_session", Answer::Date(d));
+        }
+        answers.set(
+            "protocol_course_complete",
+            Answer::Bool(p.is_some_and(|p| p.course_complete)),
+        );
+        answers.set(
+            "protocol_needle_mismatch",
+            Answer::Bool(p.is_some_and(|p| p.needle_mismatch)),
+        );
     }
 }
 

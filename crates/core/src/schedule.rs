@@ -25,6 +25,10 @@ pub enum NextSession {
         wait: String,
         explanation: String,
         today_ok: bool,
+        /// The date comes from a clinician's protocol, not the healing
+        /// interval.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        by_protocol: bool,
     },
     /// A red flag is open; no date until it is resolved.
     Locked { explanation: String },
@@ -82,6 +86,7 @@ pub fn next_session(
                 wait: band.wait.to_string(),
                 explanation: band.cited.explanation.clone(),
                 today_ok: today >= earliest,
+                by_protocol: false,
             }
         }
     }

@@ -100,6 +100,23 @@ pub struct ScreeningResult {
     pub reasons: Vec<Reason>,
     /// The needle length screened, in mm.
     pub needle_length_mm: f64,
+    /// Rules that would have applied but a clinician set aside for this
+    /// person, with who, when and why (they no longer count above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overridden: Vec<Overridden>,
+}
+
+/// A rule a clinician set aside, as the person sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overridden {
+    /// The rule as it would have read.
+    pub reason: Reason,
+    /// The clinician's decision.
+    pub by_name: String,
+    pub at: jiff::Timestamp,
+    pub why: String,
+    /// The evidence that allows the override.
+    pub evidence: crate::evidence::Cited,
 }
 
 /// Screens validated answers.
@@ -111,9 +128,42 @@ pub fn screen(
     answers: &Answers,
     today: Date,
 ) -> Result<ScreeningResult, InvalidAnswers> {
+    screen_with_overrides(base, answers, today, &[])
+}
+
+/// Screens as [`screen`] does, with a clinician's overrides in force: a
+/// rule that fires and is overridden no longer counts toward the verdict,
+/// and is listed in [`ScreeningResult::overridden`]. Only rules whose
+/// evidence allows a clinician override can be set aside; overrides of any
+/// other rule are ignored.
+pub fn screen_with_overrides(
+    base: &EvidenceBase,
+    answers: &Answers,
+    today: Date,
+    overrides: &[crate::clinic::Override],
+) -> Result<ScreeningResult, InvalidAnswers> {
     let q = &base.screening;
     answers.require_complete(q)?;
-    let firings = fire(q, answers, today);
+    let mut overridden = Vec::new();
+    let firings: Vec<_> = fire(q, answers, today)
+        .into_iter()
+        .filter(|f| {
+            let Some(evidence) = &f.rule.clinician_override else {
+                return true;
+            };
+            let Some(o) = overrides.iter().find(|o| o.rule_id == f.rule.id) else {
+                return true;
+            };
+            overridden.push(Overridden {
+                reason: Reason::from(f),
+                by_name: o.by_name.clone(),
+                at: o.at,
+                why: o.reason.clone(),
+                evidence: evidence.clone(),
+            });
+            false
+        })
+        .collect();
 
     let planned: BTreeSet<Zone> = answers.zones("zones").cloned().unwrap_or_default();
     if planned.is_empty() {
@@ -195,6 +245,7 @@ pub fn screen(
         precautions,
         reasons,
         needle_length_mm: answers.number("needle_length_mm").unwrap_or_default(),
+        overridden,
     })
 }
 

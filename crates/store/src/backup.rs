@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 
 use crate::snapshot::{
     Cell, ChecksumBuilder, Checksums, ColType, SCHEMA_VERSION, SnapshotRow, TABLES, TableChecksum,
-    check_row, table_index, type_name,
+    check_row, check_schema_version, table_index, type_name,
 };
 use crate::{Result, Store, StoreError};
 
@@ -86,12 +86,26 @@ pub fn row_json(row: &SnapshotRow) -> Value {
 
 /// Parses a row object of `table`; errors name the column.
 pub fn row_from_json(table: usize, value: Value) -> std::result::Result<SnapshotRow, String> {
+    row_from_json_in(table, value, SCHEMA_VERSION)
+}
+
+/// Parses a row object of `table` written by schema `version`: the
+/// columns added since are absent from it and come back null.
+pub fn row_from_json_in(
+    table: usize,
+    value: Value,
+    version: i64,
+) -> std::result::Result<SnapshotRow, String> {
     let def = &TABLES[table];
     let Value::Object(mut map) = value else {
         return Err("\"row\" is not an object".to_owned());
     };
     let mut cells = Vec::with_capacity(def.columns.len());
     for c in def.columns {
+        if c.since > version {
+            cells.push(Cell::Null);
+            continue;
+        }
         let v = map
             .remove(c.name)
             .ok_or_else(|| format!("column {} is missing", c.name))?;
@@ -296,6 +310,7 @@ impl<'a> BackupReader<'a> {
             return Err(bad("it is empty"));
         };
         reader.header = parse_header(&first)?;
+        reader.builder = Some(ChecksumBuilder::for_version(reader.header.schema_version));
         Ok(reader)
     }
 
@@ -376,7 +391,9 @@ impl<'a> BackupReader<'a> {
             Some(_) => return Err(bad(format!("line {line}: \"table\" is not text"))),
             None => return Err(bad(format!("line {line}: no \"table\""))),
         };
-        let Some(table) = table_index(&table_name) else {
+        let version = self.header.schema_version;
+        let Some(table) = table_index(&table_name).filter(|&t| TABLES[t].in_version(version))
+        else {
             return Err(bad(format!("line {line}: unknown table {table_name:?}")));
         };
         let row = map
@@ -387,7 +404,7 @@ impl<'a> BackupReader<'a> {
                 "line {line}, table {table_name}: unknown field {extra:?}"
             )));
         }
-        let row = row_from_json(table, row)
+        let row = row_from_json_in(table, row, version)
             .map_err(|e| bad(format!("line {line}, table {table_name}: {e}")))?;
         if table < self.last_table {
             return Err(bad(format!(
@@ -474,7 +491,7 @@ fn parse_header(value: &Value) -> Result<Header> {
         .get("schema_version")
         .and_then(Value::as_i64)
         .ok_or_else(|| bad("header field \"schema_version\" is missing or not a whole number"))?;
-    if schema_version != SCHEMA_VERSION {
+    if check_schema_version(schema_version).is_err() {
         return Err(bad(format!(
             "it has schema version {schema_version}, but this needlewise stores version {SCHEMA_VERSION}{}",
             if schema_version > SCHEMA_VERSION {
@@ -510,14 +527,14 @@ fn parse_header(value: &Value) -> Result<Header> {
         }
     }
     for t in &tables {
-        if table_index(&t.table).is_none() {
+        if table_index(&t.table).is_none_or(|i| !TABLES[i].in_version(schema_version)) {
             return Err(bad(format!(
                 "the header names an unknown table {:?}",
                 t.table
             )));
         }
     }
-    for t in TABLES {
+    for t in TABLES.iter().filter(|t| t.in_version(schema_version)) {
         if !tables.iter().any(|c| c.table == t.name) {
             return Err(bad(format!(
                 "the header has no checksum for table {}",

@@ -10,6 +10,10 @@ pub enum StoreError {
     /// Someone else changed the record first, or the name or id is taken.
     #[error("conflict: {what}")]
     Conflict { what: String },
+    /// The asker is known but their role may not do this (staff reading
+    /// clinical data, say).
+    #[error("forbidden: {what}")]
+    Forbidden { what: String },
     /// A record that cannot be stored as given, or stored data that no
     /// longer parses.
     #[error("invalid data: {what}")]
@@ -29,6 +33,10 @@ impl StoreError {
 
     pub(crate) fn conflict(what: impl Into<String>) -> Self {
         StoreError::Conflict { what: what.into() }
+    }
+
+    pub(crate) fn forbidden(what: impl Into<String>) -> Self {
+        StoreError::Forbidden { what: what.into() }
     }
 
     pub(crate) fn invalid(what: impl Into<String>) -> Self {

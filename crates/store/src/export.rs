@@ -278,6 +278,7 @@ fn add_profile<W: Write + Seek>(
         devices.push(json!({ "device": d, "hygiene_log": log }));
     }
     let calendar = store.calendar_token_created(p.id)?;
+    let care_team = care_team(store, p)?;
     let doc = json!({
         "exported_at": now,
         "profile": p,
@@ -290,6 +291,7 @@ fn add_profile<W: Write + Seek>(
         "ratings": ratings,
         "photos": photos,
         "calendar_link_created_at": calendar,
+        "care_team": care_team,
     });
     let text = serde_json::to_vec_pretty(&doc).map_err(zip_err)?;
     zip.start_file(format!("{dir}/profile.json"), options())
@@ -405,6 +407,42 @@ fn add_csv<W: Write + Seek>(
     zip.write_all(&bytes).map_err(zip_err)
 }
 
+/// The clinics a profile joined, what each may see, the protocol and
+/// overrides in force, and the audit log of what clinics read or changed.
+fn care_team(store: &dyn Store, p: &Profile) -> Result<serde_json::Value> {
+    let clinics: Vec<_> = store
+        .patient_clinics(p.id)?
+        .into_iter()
+        .map(|l| {
+            json!({
+                "clinic_id": l.clinic.id,
+                "clinic": l.clinic.name,
+                "joined_at": l.joined_at,
+                "scopes": l.scopes,
+            })
+        })
+        .collect();
+    let audit: Vec<_> = store
+        .audit_log(p.id, u32::MAX)?
+        .into_iter()
+        .map(|a| {
+            json!({
+                "at": a.at,
+                "clinic_id": a.clinic_id,
+                "who": a.actor_name,
+                "action": a.action,
+                "detail": a.detail,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "clinics": clinics,
+        "protocol": store.active_protocol(p.id)?,
+        "overrides": store.active_overrides(p.id)?,
+        "audit_log": audit,
+    }))
+}
+
 fn readme(profiles: &[Profile], now: Timestamp) -> String {
     let mut s = format!(
         "needlewise export, made {now}\n\
@@ -413,7 +451,10 @@ fn readme(profiles: &[Profile], now: Timestamp) -> String {
          \x20 profile.json   everything of the profile as JSON: the latest screening\n\
          \x20                with its answers, devices and their cleaning logs,\n\
          \x20                sessions (zones, products), check-ins, red-flag episodes,\n\
-         \x20                self-ratings, photo details. Times are UTC (RFC 3339).\n\
+         \x20                self-ratings, photo details, and your care team: the\n\
+         \x20                clinics you joined, what each may see, their protocol\n\
+         \x20                and overrides, and the log of what they read or changed.\n\
+         \x20                Times are UTC (RFC 3339).\n\
          \x20 sessions.csv   one line per session: date, times, needle length,\n\
          \x20                zones, products applied, notes.\n\
          \x20 checkins.csv   one line per check-in: time, triage level, the rules\n\

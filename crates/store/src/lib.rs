@@ -27,6 +27,7 @@ use needlewise_core::screening::Verdict;
 use needlewise_core::triage::TriageLevel;
 
 pub mod backup;
+pub mod clinic;
 mod codec;
 mod error;
 pub mod export;
@@ -35,6 +36,7 @@ mod postgres_store;
 pub mod snapshot;
 mod sqlite_store;
 
+pub use clinic::ClinicStore;
 pub use error::StoreError;
 pub use postgres_store::PostgresStore;
 pub use snapshot::{Checksums, RestoreMode, Snapshot, SnapshotRow};
@@ -64,6 +66,20 @@ pub struct WebSession {
     pub profile_id: Option<ProfileId>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// When the owner last proved who they are beyond the password at
+    /// log-in: a second factor, or the password again before a sensitive
+    /// change.
+    pub verified_at: Option<Timestamp>,
+}
+
+impl WebSession {
+    /// A short public handle for the session list: it names the session
+    /// without revealing the token or its stored hash.
+    pub fn handle(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("handle:{}", self.token_hash).as_bytes());
+        snapshot::hex(&digest[..8])
+    }
 }
 
 /// What the home page shows about a profile, read in one transaction with
@@ -80,6 +96,9 @@ pub struct Dashboard {
     pub devices: Vec<Device>,
     /// The triage level of the latest check-in.
     pub latest_checkin: Option<TriageLevel>,
+    /// The protocol in force (as [`ClinicStore::active_protocol`]): its
+    /// spacing moves the next session.
+    pub protocol: Option<needlewise_core::clinic::Protocol>,
 }
 
 /// What the home page needs in one read: the session, its account's
@@ -117,7 +136,7 @@ pub struct Counts {
 
 /// Everything needlewise persists. All methods that read or change a
 /// profile's data take its id: there is no query that crosses profiles.
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
     /// Which backend this is, for messages: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
@@ -335,13 +354,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Restores a snapshot; see [`Store::restore_rows`].
     fn restore_snapshot(&self, snap: &Snapshot, mode: RestoreMode) -> Result<()> {
-        if snap.schema_version != snapshot::SCHEMA_VERSION {
-            return Err(StoreError::invalid(format!(
-                "the snapshot has schema version {}, this store {}",
-                snap.schema_version,
-                snapshot::SCHEMA_VERSION
-            )));
-        }
+        // Older versions restore with the tables and columns added since
+        // left empty.
+        snapshot::check_schema_version(snap.schema_version)?;
         let mut rows = snap.rows().map(Ok);
         self.restore_rows(&mut rows, mode).map(|_| ())
     }

@@ -1,7 +1,10 @@
 //! The server store: PostgreSQL through the synchronous `postgres` client.
 //!
 //! Writes run in SERIALIZABLE transactions and are retried as a whole on
-//! serialization failures (SQLSTATE 40001) and deadlocks (40P01). Lost
+//! serialization failures (SQLSTATE 40001) and deadlocks (40P01). A few
+//! clinic calls choose a lower level (`write_at`): REPEATABLE READ for a
+//! clinic's reads that append audit lines, READ COMMITTED for single
+//! atomic statements (claims, counters, the TOTP step). Lost
 //! updates are refused by optimistic device versions. There are no advisory
 //! locks, so the same schema can run on distributed PostgreSQL.
 //!
@@ -34,15 +37,23 @@ use crate::codec::{
     system_time, to_i64, to_u32, to_u64,
 };
 use crate::error::pg_message;
+mod clinic;
 mod snapshot;
 
 use crate::{Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "clinic",
+        sql: include_str!("../migrations/postgres/0002_clinic.sql"),
+    },
+];
 
 /// How many times a write transaction is tried before giving up.
 const MAX_ATTEMPTS: u32 = 5;
@@ -50,6 +61,11 @@ const MAX_ATTEMPTS: u32 = 5;
 /// A store in a PostgreSQL database.
 pub struct PostgresStore {
     client: Mutex<Client>,
+    /// Statements prepared on `client`, by their SQL, for the hot clinic
+    /// queries (no parse and, after a few runs, no planning per call).
+    /// Emptied when the connection is replaced. Locked only while the
+    /// client's lock is held.
+    statements: Mutex<HashMap<&'static str, postgres::Statement>>,
     config: Config,
     /// The schema every connection uses (`search_path`), if not the default.
     schema: Option<String>,
@@ -77,6 +93,7 @@ impl PostgresStore {
         migrate(&mut client)?;
         Ok(PostgresStore {
             client: Mutex::new(client),
+            statements: Mutex::new(HashMap::new()),
             config,
             schema: None,
             drop_schema: false,
@@ -115,6 +132,7 @@ impl PostgresStore {
         // migrating fails.
         let store = PostgresStore {
             client: Mutex::new(client),
+            statements: Mutex::new(HashMap::new()),
             config,
             schema: Some(schema.to_owned()),
             drop_schema: true,
@@ -131,6 +149,10 @@ impl PostgresStore {
     fn client(&self) -> Result<MutexGuard<'_, Client>> {
         let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
         if client.is_closed() {
+            self.statements
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
             *client = connect_client(&self.config, self.schema.as_deref())?;
         }
         Ok(client)
@@ -138,15 +160,23 @@ impl PostgresStore {
 
     /// Runs `f` in a SERIALIZABLE transaction, retried as a whole when the
     /// server reports a serialization failure or a deadlock.
-    fn write<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
+    fn write<T>(&self, f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
+        self.write_at(IsolationLevel::Serializable, f)
+    }
+
+    /// Like [`PostgresStore::write`] at another isolation level: REPEATABLE
+    /// READ for reads that append audit lines, READ COMMITTED for single
+    /// atomic upserts (both still retried on 40001).
+    fn write_at<T>(
+        &self,
+        level: IsolationLevel,
+        mut f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T> {
         let mut client = self.client()?;
         let mut attempt = 1;
         loop {
             let result = (|| {
-                let mut tx = client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::Serializable)
-                    .start()?;
+                let mut tx = client.build_transaction().isolation_level(level).start()?;
                 let value = f(&mut tx)?;
                 tx.commit()?;
                 Ok(value)
@@ -159,6 +189,26 @@ impl PostgresStore {
                 other => return other.map_err(TxError::into_store),
             }
         }
+    }
+
+    /// `sql` prepared once on this store's connection. Call it only inside
+    /// [`PostgresStore::write`], [`PostgresStore::write_at`] or
+    /// [`PostgresStore::read`] (which hold the connection).
+    fn prepared(
+        &self,
+        tx: &mut Transaction<'_>,
+        sql: &'static str,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
+        let mut cache = self
+            .statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(statement) = cache.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql)?;
+        cache.insert(sql, statement.clone());
+        Ok(statement)
     }
 
     /// Runs `f` in a read-only snapshot, so multi-query reads agree.
@@ -440,7 +490,7 @@ fn account_from_row(row: &Row) -> Result<Account> {
 }
 
 const WEB_SESSION_COLUMNS: &str =
-    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at";
+    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at, verified_at";
 
 fn web_session_from_row(row: &Row) -> Result<WebSession> {
     Ok(WebSession {
@@ -450,6 +500,7 @@ fn web_session_from_row(row: &Row) -> Result<WebSession> {
         profile_id: row.try_get::<_, Option<Uuid>>(3)?.map(ProfileId),
         created_at: ts(row, 4)?,
         expires_at: ts(row, 5)?,
+        verified_at: opt_ts(row, 6)?,
     })
 }
 
@@ -727,6 +778,12 @@ impl Store for PostgresStore {
     fn delete_account(&self, id: AccountId) -> Result<()> {
         codec::check_deletable(id)?;
         self.write(|tx| {
+            // The audit log has no foreign key (see 0002_clinic.sql): its
+            // lines go first, by hand.
+            tx.execute(
+                "DELETE FROM audit_log WHERE profile_id IN (SELECT id FROM profiles WHERE account_id = $1)",
+                &[&id.0],
+            )?;
             // Cascades to its profiles (and on to all their data) and to its
             // web sessions.
             if tx.execute("DELETE FROM accounts WHERE id = $1", &[&id.0])? == 0 {
@@ -755,8 +812,8 @@ impl Store for PostgresStore {
                 }
             }
             tx.execute(
-                "INSERT INTO web_sessions (token_hash, account_id, csrf_token, profile_id, created_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO web_sessions (token_hash, account_id, csrf_token, profile_id, created_at, expires_at, verified_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     &session.token_hash,
                     &session.account_id.0,
@@ -764,6 +821,7 @@ impl Store for PostgresStore {
                     &session.profile_id.map(|p| p.0),
                     &system_time(session.created_at)?,
                     &system_time(session.expires_at)?,
+                    &session.verified_at.map(system_time).transpose()?,
                 ],
             )
             .map_err(|e| {
@@ -884,6 +942,8 @@ impl Store for PostgresStore {
 
     fn delete_profile(&self, id: ProfileId) -> Result<()> {
         self.write(|tx| {
+            // The audit log has no foreign key (see 0002_clinic.sql).
+            tx.execute("DELETE FROM audit_log WHERE profile_id = $1", &[&id.0])?;
             if tx.execute("DELETE FROM profiles WHERE id = $1", &[&id.0])? == 0 {
                 return Err(StoreError::not_found(format!("profile {id}")).into());
             }
@@ -1191,12 +1251,17 @@ impl Store for PostgresStore {
                 "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = $1 ORDER BY created_at, id"
             );
             let devices = collect(tx, &sql, &[key], device_from_row)?;
+            let protocol = tx
+                .query_opt(clinic::ACTIVE_PROTOCOL, &[key])?
+                .map(|row| clinic::protocol_from(row.try_get(0)?))
+                .transpose()?;
             Ok(Dashboard {
                 verdict,
                 last_session,
                 locked,
                 devices,
                 latest_checkin,
+                protocol,
             })
         })
     }

@@ -22,7 +22,26 @@ use crate::{Result, StoreError};
 
 /// The schema version (the newest migration) this build reads and writes.
 /// Both backends have the same numbered migrations.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The oldest schema version whose snapshots and backups this build still
+/// restores: tables and columns added since are left empty (null).
+pub const OLDEST_SCHEMA_VERSION: i64 = 1;
+
+/// Checks that data of schema `version` can be restored here.
+pub fn check_schema_version(version: i64) -> Result<()> {
+    if (OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&version) {
+        return Ok(());
+    }
+    Err(StoreError::invalid(format!(
+        "the data has schema version {version}, but this needlewise stores version {SCHEMA_VERSION}{}",
+        if version > SCHEMA_VERSION {
+            ": upgrade needlewise"
+        } else {
+            ""
+        }
+    )))
+}
 
 /// How a column's value is held in a [`Cell`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +67,8 @@ pub struct Column {
     pub name: &'static str,
     pub ty: ColType,
     pub nullable: bool,
+    /// The schema version that added the column (nullable if after 1).
+    pub since: i64,
 }
 
 /// One table of the store.
@@ -57,12 +78,27 @@ pub struct TableDef {
     pub columns: &'static [Column],
     /// Indexes into `columns` of the primary key.
     pub key: &'static [usize],
+    /// The schema version that added the table.
+    pub since: i64,
 }
 
 impl TableDef {
     /// The index of a column by name.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Whether data of schema `version` has this table.
+    pub fn in_version(&self, version: i64) -> bool {
+        self.since <= version
+    }
+
+    /// The columns data of schema `version` has, with their indexes.
+    pub fn columns_in(&self, version: i64) -> impl Iterator<Item = (usize, &Column)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(move |(_, c)| c.since <= version)
     }
 
     /// The row's primary key as text, for messages.
@@ -84,6 +120,7 @@ const fn col(name: &'static str, ty: ColType) -> Column {
         name,
         ty,
         nullable: false,
+        since: 1,
     }
 }
 
@@ -92,6 +129,17 @@ const fn opt(name: &'static str, ty: ColType) -> Column {
         name,
         ty,
         nullable: true,
+        since: 1,
+    }
+}
+
+/// A nullable column added by schema `since`.
+const fn added(since: i64, name: &'static str, ty: ColType) -> Column {
+    Column {
+        name,
+        ty,
+        nullable: true,
+        since,
     }
 }
 
@@ -110,6 +158,7 @@ pub static TABLES: &[TableDef] = &[
             col("created_at", Timestamp),
         ],
         key: &[0],
+        since: 1,
     },
     TableDef {
         name: "profiles",
@@ -120,6 +169,7 @@ pub static TABLES: &[TableDef] = &[
             col("created_at", Timestamp),
         ],
         key: &[0],
+        since: 1,
     },
     TableDef {
         name: "web_sessions",
@@ -130,8 +180,10 @@ pub static TABLES: &[TableDef] = &[
             opt("profile_id", Uuid),
             col("created_at", Timestamp),
             col("expires_at", Timestamp),
+            added(2, "verified_at", Timestamp),
         ],
         key: &[0],
+        since: 1,
     },
     TableDef {
         name: "calendar_tokens",
@@ -141,6 +193,7 @@ pub static TABLES: &[TableDef] = &[
             col("created_at", Timestamp),
         ],
         key: &[0],
+        since: 1,
     },
     TableDef {
         name: "screenings",
@@ -153,6 +206,7 @@ pub static TABLES: &[TableDef] = &[
             col("result", Json),
         ],
         key: &[0, 1],
+        since: 1,
     },
     TableDef {
         name: "devices",
@@ -169,6 +223,7 @@ pub static TABLES: &[TableDef] = &[
             col("version", Int),
         ],
         key: &[0, 1],
+        since: 1,
     },
     TableDef {
         name: "hygiene_events",
@@ -181,6 +236,7 @@ pub static TABLES: &[TableDef] = &[
             col("state_after", Text),
         ],
         key: &[0, 1, 2],
+        since: 1,
     },
     TableDef {
         name: "sessions",
@@ -195,6 +251,7 @@ pub static TABLES: &[TableDef] = &[
             col("notes", Text),
         ],
         key: &[0, 1],
+        since: 1,
     },
     TableDef {
         name: "session_zones",
@@ -208,6 +265,7 @@ pub static TABLES: &[TableDef] = &[
             col("skipped", Bool),
         ],
         key: &[0, 1, 2],
+        since: 1,
     },
     TableDef {
         name: "session_products",
@@ -221,6 +279,7 @@ pub static TABLES: &[TableDef] = &[
             col("allowed", Bool),
         ],
         key: &[0, 1, 2],
+        since: 1,
     },
     TableDef {
         name: "checkins",
@@ -234,6 +293,7 @@ pub static TABLES: &[TableDef] = &[
             col("rule_ids", Json),
         ],
         key: &[0, 1],
+        since: 1,
     },
     TableDef {
         name: "episodes",
@@ -247,6 +307,7 @@ pub static TABLES: &[TableDef] = &[
             col("resolution", Text),
         ],
         key: &[0, 1],
+        since: 1,
     },
     TableDef {
         name: "ratings",
@@ -260,6 +321,7 @@ pub static TABLES: &[TableDef] = &[
             col("note", Text),
         ],
         key: &[0, 1],
+        since: 1,
     },
     TableDef {
         name: "photos",
@@ -276,6 +338,192 @@ pub static TABLES: &[TableDef] = &[
             col("stored_name", Text),
         ],
         key: &[0, 1],
+        since: 1,
+    },
+    // Schema 2: the clinic side.
+    TableDef {
+        name: "clinics",
+        columns: &[
+            col("id", Uuid),
+            col("name", Text),
+            col("time_zone", Text),
+            col("ladder", Json),
+            col("created_at", Timestamp),
+        ],
+        key: &[0],
+        since: 2,
+    },
+    TableDef {
+        name: "clinic_members",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("account_id", Uuid),
+            col("role", Text),
+            col("display_name", Text),
+            col("joined_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 2,
+    },
+    TableDef {
+        name: "clinic_invites",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("code_hash", Text),
+            col("label", Text),
+            col("created_by", Uuid),
+            col("created_at", Timestamp),
+            col("expires_at", Timestamp),
+            opt("used_by", Uuid),
+            opt("used_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 2,
+    },
+    TableDef {
+        name: "clinic_patients",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("joined_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 2,
+    },
+    TableDef {
+        name: "consents",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("scope", Text),
+            col("granted_at", Timestamp),
+        ],
+        key: &[0, 1, 2],
+        since: 2,
+    },
+    TableDef {
+        name: "protocols",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("prescribed_by", Uuid),
+            col("prescribed_at", Timestamp),
+            col("body", Json),
+        ],
+        key: &[0, 1, 2],
+        since: 2,
+    },
+    TableDef {
+        name: "rule_overrides",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("rule_id", Text),
+            col("by_account", Uuid),
+            col("by_name", Text),
+            col("at", Timestamp),
+            col("reason", Text),
+            opt("revoked_at", Timestamp),
+        ],
+        key: &[0, 1, 2],
+        since: 2,
+    },
+    TableDef {
+        name: "red_flag_acks",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("episode_id", Uuid),
+            col("by_account", Uuid),
+            col("by_name", Text),
+            col("at", Timestamp),
+            col("note", Text),
+        ],
+        key: &[0, 1, 2],
+        since: 2,
+    },
+    TableDef {
+        name: "escalations",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("episode_id", Uuid),
+            col("step", Int),
+            col("at", Timestamp),
+        ],
+        key: &[0, 1, 2, 3],
+        since: 2,
+    },
+    TableDef {
+        name: "notifications",
+        columns: &[
+            col("account_id", Uuid),
+            col("id", Uuid),
+            opt("clinic_id", Uuid),
+            opt("profile_id", Uuid),
+            col("kind", Text),
+            col("title", Text),
+            col("body", Text),
+            col("link", Text),
+            col("created_at", Timestamp),
+            opt("read_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 2,
+    },
+    TableDef {
+        name: "audit_log",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("clinic_id", Uuid),
+            col("actor", Uuid),
+            col("actor_name", Text),
+            col("action", Text),
+            col("detail", Text),
+            col("at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 2,
+    },
+    TableDef {
+        name: "email_outbox",
+        columns: &[
+            col("id", Uuid),
+            col("recipient", Text),
+            col("subject", Text),
+            col("body", Text),
+            col("created_at", Timestamp),
+            opt("sent_at", Timestamp),
+            col("attempts", Int),
+            opt("leased_until", Timestamp),
+            col("last_error", Text),
+        ],
+        key: &[0],
+        since: 2,
+    },
+    TableDef {
+        name: "totp_secrets",
+        columns: &[
+            col("account_id", Uuid),
+            col("secret", Text),
+            opt("enabled_at", Timestamp),
+            col("last_step", Int),
+        ],
+        key: &[0],
+        since: 2,
+    },
+    TableDef {
+        name: "rate_limits",
+        columns: &[
+            col("key", Text),
+            col("window_start", Timestamp),
+            col("hits", Int),
+        ],
+        key: &[0, 1],
+        since: 2,
     },
 ];
 
@@ -357,13 +605,18 @@ impl Snapshot {
         }
     }
 
-    /// The rows in restore order.
+    /// The rows in restore order. Rows of an older schema version get
+    /// null cells for the columns added since.
     pub fn rows(&self) -> impl Iterator<Item = SnapshotRow> + '_ {
-        self.tables.iter().flat_map(|t| {
+        let version = self.schema_version;
+        self.tables.iter().flat_map(move |t| {
             let index = table_index(t.table).unwrap_or(usize::MAX);
             t.rows.iter().map(move |cells| SnapshotRow {
                 table: index,
-                cells: cells.clone(),
+                cells: match TABLES.get(index) {
+                    Some(def) if version < SCHEMA_VERSION => upgrade_cells(def, version, cells),
+                    _ => cells.clone(),
+                },
             })
         })
     }
@@ -379,6 +632,27 @@ impl Snapshot {
         }
         Ok(b.finish())
     }
+}
+
+/// A row of schema `version` (its cells in that version's column order)
+/// as a row of this build: the columns added since are null. A row that
+/// does not have that version's number of cells is returned unchanged, for
+/// [`check_row`] to refuse by name.
+pub fn upgrade_cells(def: &TableDef, version: i64, cells: &[Cell]) -> Vec<Cell> {
+    if def.columns_in(version).count() != cells.len() || cells.len() == def.columns.len() {
+        return cells.to_vec();
+    }
+    let mut old = cells.iter();
+    def.columns
+        .iter()
+        .map(|c| {
+            if c.since <= version {
+                old.next().cloned().unwrap_or(Cell::Null)
+            } else {
+                Cell::Null
+            }
+        })
+        .collect()
 }
 
 /// What restoring does with a store that already holds data.
@@ -417,6 +691,7 @@ impl Checksums {
         for t in TABLES {
             match (self.get(t.name), other.get(t.name)) {
                 (Some(a), Some(b)) if a == b => {}
+                (None, None) => {}
                 (Some(a), Some(b)) => out.push(format!(
                     "{}: {} rows (sha256 {}) vs {} rows (sha256 {})",
                     t.name, a.rows, a.sha256, b.rows, b.sha256
@@ -434,6 +709,8 @@ pub struct ChecksumBuilder {
     /// Per table: (SHA-256 of the key, SHA-256 of the row): 64 bytes a
     /// row, whatever the rows hold.
     tables: Vec<Vec<([u8; 32], [u8; 32])>>,
+    /// The schema version whose tables and columns are summed.
+    version: i64,
 }
 
 impl Default for ChecksumBuilder {
@@ -444,8 +721,16 @@ impl Default for ChecksumBuilder {
 
 impl ChecksumBuilder {
     pub fn new() -> Self {
+        Self::for_version(SCHEMA_VERSION)
+    }
+
+    /// Checksums as a build of schema `version` computed them: only the
+    /// tables and columns that version has (rows are given in this build's
+    /// shape; see [`upgrade_cells`]).
+    pub fn for_version(version: i64) -> Self {
         ChecksumBuilder {
             tables: TABLES.iter().map(|_| Vec::new()).collect(),
+            version,
         }
     }
 
@@ -460,8 +745,10 @@ impl ChecksumBuilder {
             }
         }
         let mut encoded = Vec::new();
-        for c in &row.cells {
-            encode_cell(c, &mut encoded);
+        for (i, _) in def.columns_in(self.version) {
+            if let Some(c) = row.cells.get(i) {
+                encode_cell(c, &mut encoded);
+            }
         }
         let digest: [u8; 32] = Sha256::digest(&encoded).into();
         let key: [u8; 32] = Sha256::digest(&key).into();
@@ -470,9 +757,11 @@ impl ChecksumBuilder {
     }
 
     pub fn finish(mut self) -> Checksums {
+        let version = self.version;
         let tables = TABLES
             .iter()
             .zip(self.tables.iter_mut())
+            .filter(|(def, _)| def.in_version(version))
             .map(|(def, rows)| {
                 rows.sort_unstable();
                 let mut h = Sha256::new();

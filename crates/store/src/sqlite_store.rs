@@ -24,6 +24,7 @@ use crate::codec::{
     self, Applied, Migration, check_checkin_episode, check_session_device, from_micros, micros,
     parse, to_i64, to_u32, to_u64,
 };
+mod clinic;
 mod snapshot;
 
 use crate::{
@@ -31,11 +32,18 @@ use crate::{
     working_profile,
 };
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "clinic",
+        sql: include_str!("../migrations/sqlite/0002_clinic.sql"),
+    },
+];
 
 /// How long a writer waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -293,7 +301,7 @@ fn account_from_row(row: &Row<'_>) -> Result<Account> {
 }
 
 const WEB_SESSION_COLUMNS: &str =
-    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at";
+    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at, verified_at";
 
 fn web_session_from_row(row: &Row<'_>) -> Result<WebSession> {
     Ok(WebSession {
@@ -306,6 +314,7 @@ fn web_session_from_row(row: &Row<'_>) -> Result<WebSession> {
             .transpose()?,
         created_at: ts(row, 4)?,
         expires_at: ts(row, 5)?,
+        verified_at: row.get::<_, Option<i64>>(6)?.map(from_micros).transpose()?,
     })
 }
 
@@ -411,6 +420,13 @@ fn photo_from_row(row: &Row<'_>) -> Result<Photo> {
 }
 
 /// The home page's facts about a profile (see [`Store::dashboard`]).
+/// The newest protocol from a clinic the profile is still the patient of.
+const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
+     JOIN clinic_patients ON clinic_patients.clinic_id = protocols.clinic_id
+         AND clinic_patients.profile_id = protocols.profile_id
+     WHERE protocols.profile_id = ?1
+     ORDER BY protocols.prescribed_at DESC, protocols.id DESC LIMIT 1";
+
 fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
     let key = id_text(profile.0);
     let verdict = tx
@@ -459,12 +475,19 @@ fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
         )
     });
     let devices = collect(tx, &DEVICES, [&key], device_from_row)?;
+    let protocol = tx
+        .prepare_cached(ACTIVE_PROTOCOL)?
+        .query_row([&key], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|b| json_parse(&b, "protocol"))
+        .transpose()?;
     Ok(Dashboard {
         verdict,
         last_session,
         locked,
         devices,
         latest_checkin,
+        protocol,
     })
 }
 
@@ -657,6 +680,30 @@ fn fill_sessions(
     Ok(())
 }
 
+/// A profile's newest screening.
+fn latest_screening_of(tx: &Connection, profile: &str) -> Result<Option<ScreeningRecord>> {
+    let rows = collect(
+        tx,
+        "SELECT id, profile_id, taken_at, verdict, answers, result FROM screenings
+         WHERE profile_id = ?1 ORDER BY taken_at DESC, id DESC LIMIT 1",
+        [profile],
+        |row| {
+            Ok(ScreeningRecord {
+                id: parse(&row.get::<_, String>(0)?, "screening id")?,
+                profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+                taken_at: ts(row, 2)?,
+                verdict: parse(&row.get::<_, String>(3)?, "verdict")?,
+                answers: codec::screening_answers(&json_value(
+                    &row.get::<_, String>(4)?,
+                    "screening answers",
+                )?)?,
+                result: json_value(&row.get::<_, String>(5)?, "screening result")?,
+            })
+        },
+    )?;
+    Ok(rows.into_iter().next())
+}
+
 fn checkin_from_row(row: &Row<'_>) -> Result<CheckinRecord> {
     Ok(CheckinRecord {
         id: parse(&row.get::<_, String>(0)?, "check-in id")?,
@@ -763,8 +810,8 @@ impl Store for SqliteStore {
                 }
             }
             tx.prepare_cached(
-                "INSERT INTO web_sessions (token_hash, account_id, csrf_token, profile_id, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO web_sessions (token_hash, account_id, csrf_token, profile_id, created_at, expires_at, verified_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 session.token_hash,
@@ -773,6 +820,7 @@ impl Store for SqliteStore {
                 profile,
                 micros(session.created_at),
                 micros(session.expires_at),
+                session.verified_at.map(micros),
             ])
             .map_err(|e| {
                 insert_error(
@@ -994,28 +1042,7 @@ impl Store for SqliteStore {
     }
 
     fn latest_screening(&self, profile: ProfileId) -> Result<Option<ScreeningRecord>> {
-        self.read(|tx| {
-            let rows = collect(
-                tx,
-                "SELECT id, profile_id, taken_at, verdict, answers, result FROM screenings
-                 WHERE profile_id = ?1 ORDER BY taken_at DESC, id DESC LIMIT 1",
-                [id_text(profile.0)],
-                |row| {
-                    Ok(ScreeningRecord {
-                        id: parse(&row.get::<_, String>(0)?, "screening id")?,
-                        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-                        taken_at: ts(row, 2)?,
-                        verdict: parse(&row.get::<_, String>(3)?, "verdict")?,
-                        answers: codec::screening_answers(&json_value(
-                            &row.get::<_, String>(4)?,
-                            "screening answers",
-                        )?)?,
-                        result: json_value(&row.get::<_, String>(5)?, "screening result")?,
-                    })
-                },
-            )?;
-            Ok(rows.into_iter().next())
-        })
+        self.read(|tx| latest_screening_of(tx, &id_text(profile.0)))
     }
 
     fn add_device(&self, d: &Device) -> Result<()> {

@@ -79,10 +79,32 @@ contract_tests!(
     dashboard_agrees_with_the_full_reads,
     web_session_with_profiles_is_the_session_and_its_accounts_profiles,
     session_dashboard_is_the_working_profiles_dashboard,
+    // The clinic side (contract/clinic.rs).
+    clinic_create_members_and_memberships,
+    clinic_invites_are_single_use_and_expire,
+    consent_changes_take_effect_on_the_next_read,
+    staff_see_the_list_but_no_clinical_data,
+    outsiders_and_other_clinics_learn_nothing,
+    clinic_reads_and_acts_are_audited_for_the_patient,
+    acknowledging_twice_is_a_conflict,
+    prescribed_protocol_newest_in_force_until_leaving,
+    overrides_add_and_revoke,
+    patient_status_is_computed_from_the_record,
+    notifications_add_list_and_mark_read,
+    escalation_steps_are_claimed_once,
+    email_outbox_leases_and_retries,
+    totp_steps_are_never_accepted_twice,
+    web_sessions_verified_and_listed,
+    rate_limit_counts_per_window,
+    deleting_a_patient_removes_their_clinic_data,
+    clinic_data_survives_snapshot_and_restore,
+    version_1_data_restores_with_empty_clinic_tables,
 );
 
 #[path = "contract/backup.rs"]
 mod backup;
+#[path = "contract/clinic.rs"]
+mod clinic;
 #[path = "contract/portability.rs"]
 mod portability;
 
@@ -159,6 +181,8 @@ mod cases {
     use serde_json::json;
     use uuid::Uuid;
 
+    pub use super::clinic::cases::*;
+
     pub fn id() -> Uuid {
         Uuid::now_v7()
     }
@@ -209,6 +233,7 @@ mod cases {
             profile_id: profile,
             created_at: at(minutes),
             expires_at: at(minutes + 60),
+            verified_at: None,
         }
     }
 
@@ -1853,7 +1878,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 1);
+        assert_eq!(rows, 2, "one row per migration");
     }
 
     /// Reads run on their own connections while writes commit, and always
@@ -1990,7 +2015,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 1);
+        assert_eq!(rows, 2, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",

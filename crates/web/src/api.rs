@@ -6,6 +6,7 @@
 //! the other lacks. See [`openapi`].
 
 mod care;
+mod clinic;
 mod fhir;
 pub mod openapi;
 
@@ -86,6 +87,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(care::progress_json))
         .routes(utoipa_axum::routes!(care::add_rating))
         .routes(utoipa_axum::routes!(care::delete_rating))
+        .routes(utoipa_axum::routes!(clinic::patients))
+        .routes(utoipa_axum::routes!(clinic::red_flags))
+        .routes(utoipa_axum::routes!(clinic::acknowledge))
+        .routes(utoipa_axum::routes!(clinic::patient))
+        .routes(utoipa_axum::routes!(clinic::prescribe))
+        .routes(utoipa_axum::routes!(clinic::care_team))
+        .routes(utoipa_axum::routes!(clinic::consent))
         .routes(utoipa_axum::routes!(openapi::document))
 }
 

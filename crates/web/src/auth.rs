@@ -1,7 +1,5 @@
 //! Accounts, server-side sessions, CSRF and log-in rate limits.
 
-use std::sync::Arc;
-
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -169,6 +167,7 @@ pub async fn start_session(
                 state.config.session_hours,
             )))
             .unwrap_or(Timestamp::MAX),
+        verified_at: None,
     };
     blocking(state, move |s| s.create_web_session(&session)).await?;
     Ok(token)
@@ -306,12 +305,34 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Per-key log-in limits (address and email), in this instance's memory.
-pub type LoginLimiter = Arc<governor::DefaultKeyedRateLimiter<String>>;
+/// The start of the minute `now` falls in: rate-limit windows are whole
+/// minutes, the same on every instance.
+pub fn minute_window(now: Timestamp) -> Timestamp {
+    let s = now.as_second();
+    Timestamp::from_second(s - s.rem_euclid(60)).unwrap_or(now)
+}
 
-pub fn login_limiter(per_minute: u32) -> LoginLimiter {
-    let quota = governor::Quota::per_minute(
-        std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN),
-    );
-    Arc::new(governor::RateLimiter::keyed(quota))
+/// The stored form of a rate-limit key: a SHA-256, so that the table never
+/// holds an email, address or account id (deleting an account leaves
+/// nothing readable behind).
+pub fn rate_key(key: &str) -> String {
+    token_hash(&format!("needlewise rate limit:{key}"))
+}
+
+/// Counts one attempt under each key in the store (so every instance
+/// counts together) and says whether any key is over
+/// `login_attempts_per_minute` in this minute. Every key is counted, even
+/// after one is over, so that the counts stay honest.
+pub async fn over_limit(state: &AppState, keys: Vec<String>) -> Result<bool, WebError> {
+    let limit = state.config.login_attempts_per_minute;
+    let window = minute_window(state.now());
+    let keys: Vec<String> = keys.iter().map(|k| rate_key(k)).collect();
+    blocking(state, move |s| {
+        let mut over = false;
+        for key in &keys {
+            over |= s.rate_limit_hit(key, window)? > limit;
+        }
+        Ok(over)
+    })
+    .await
 }

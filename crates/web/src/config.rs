@@ -23,8 +23,17 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How long a login lasts, in hours.
     pub session_hours: u32,
-    /// Log-in attempts allowed per address and minute.
+    /// Log-in attempts allowed per address and minute (and per email),
+    /// counted in the store so that every instance counts together.
     pub login_attempts_per_minute: u32,
+    /// Where red-flag and escalation emails go: `smtp://host:port` (plain
+    /// SMTP, for a relay on this machine or network). Without it, emails
+    /// stay queued in the store's outbox.
+    pub smtp_url: Option<String>,
+    /// The sender of those emails.
+    pub mail_from: String,
+    /// How often the escalation and email worker runs, in seconds.
+    pub escalation_tick_seconds: u64,
 }
 
 impl Default for Config {
@@ -36,6 +45,9 @@ impl Default for Config {
             public_url: None,
             session_hours: 24 * 14,
             login_attempts_per_minute: 10,
+            smtp_url: None,
+            mail_from: "needlewise <needlewise@localhost>".into(),
+            escalation_tick_seconds: 30,
         }
     }
 }
@@ -52,6 +64,9 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("session_hours", &self.session_hours)
             .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
+            .field("mail_from", &self.mail_from)
+            .field("escalation_tick_seconds", &self.escalation_tick_seconds)
             .finish()
     }
 }
@@ -107,6 +122,12 @@ impl Config {
         if let Some(v) = get("NEEDLEWISE_PUBLIC_URL") {
             self.public_url = Some(v);
         }
+        if let Some(v) = get("NEEDLEWISE_SMTP_URL") {
+            self.smtp_url = Some(v);
+        }
+        if let Some(v) = get("NEEDLEWISE_MAIL_FROM") {
+            self.mail_from = v;
+        }
         Ok(self)
     }
 
@@ -129,6 +150,15 @@ impl Config {
                 "public_url {url:?} must start with http:// or https://"
             )));
         }
+        if let Some(url) = &self.smtp_url {
+            crate::mail::SmtpServer::parse(url).map_err(ConfigError::Invalid)?;
+        }
+        crate::mail::parse_mailbox(&self.mail_from).map_err(ConfigError::Invalid)?;
+        if self.escalation_tick_seconds == 0 || self.escalation_tick_seconds > 3600 {
+            return Err(ConfigError::Invalid(
+                "escalation_tick_seconds must be from 1 to 3600".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -137,5 +167,57 @@ impl Config {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_example_shows_the_defaults_and_they_validate() {
+        let parsed: Config = toml::from_str(DEFAULT_CONFIG).unwrap();
+        assert_eq!(parsed, Config::default());
+        parsed.validate().unwrap();
+    }
+
+    #[test]
+    fn mail_settings_are_read_and_checked() {
+        let env = |k: &str| match k {
+            "NEEDLEWISE_SMTP_URL" => Some("smtp://127.0.0.1:2525".to_owned()),
+            "NEEDLEWISE_MAIL_FROM" => Some("Clinic alerts <alerts@example.org>".to_owned()),
+            _ => None,
+        };
+        let c = Config::default().apply_env(env).unwrap();
+        assert_eq!(c.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+        assert_eq!(c.mail_from, "Clinic alerts <alerts@example.org>");
+        c.validate().unwrap();
+        assert!(!format!("{c:?}").contains("2525"), "the URL is not logged");
+
+        for bad in [
+            Config {
+                smtp_url: Some("smtps://mail.example.org".into()),
+                ..Config::default()
+            },
+            Config {
+                mail_from: "nobody".into(),
+                ..Config::default()
+            },
+            Config {
+                escalation_tick_seconds: 0,
+                ..Config::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        let e = Config {
+            smtp_url: Some("mail.example.org:25".into()),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("smtp_url"), "{e}");
     }
 }

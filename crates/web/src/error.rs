@@ -30,6 +30,10 @@ pub enum WebError {
     Hygiene(#[from] HygieneError),
     #[error("{0}")]
     Conflict(String),
+    /// Known, but not allowed: a role that may not do this, or a change
+    /// that needs the password or second factor again.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -45,6 +49,7 @@ impl WebError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -60,6 +65,7 @@ impl WebError {
             WebError::InvalidAnswers(_) => "invalid_answers",
             WebError::Hygiene(_) => "wrong_transition",
             WebError::Conflict(_) => "conflict",
+            WebError::Forbidden(_) => "forbidden",
             WebError::Internal(_) => "internal",
         }
     }
@@ -88,6 +94,9 @@ impl From<StoreError> for WebError {
         match e {
             StoreError::NotFound { .. } => WebError::NotFound,
             StoreError::Conflict { .. } => WebError::Conflict(e.to_string()),
+            StoreError::Forbidden { what } => {
+                WebError::Forbidden(format!("your role cannot do this: {what}"))
+            }
             other => WebError::Internal(other.into()),
         }
     }

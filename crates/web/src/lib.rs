@@ -9,13 +9,17 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod clinic_ctx;
 pub mod config;
 pub mod error;
 pub mod forms;
 pub mod ics;
+pub mod mail;
+pub mod notify;
 pub mod pages;
 pub mod security;
 pub mod test_clock;
+pub mod totp;
 pub mod views;
 
 use std::sync::Arc;
@@ -41,7 +45,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub tz: TimeZone,
-    pub login_limiter: auth::LoginLimiter,
+    /// Sends the outbox's emails (or holds them, without `smtp_url`).
+    pub mailer: Arc<mail::Mailer>,
     /// The test clock's offset in seconds, only with `serve --test-clock`
     /// (see [`test_clock`]).
     pub test_clock: Option<Arc<AtomicI64>>,
@@ -61,13 +66,13 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config, clock: Clock, tz: TimeZone) -> AppState {
-        let limiter = auth::login_limiter(config.login_attempts_per_minute);
+        let mailer = Arc::new(mail::Mailer::from_config(&config));
         AppState {
             store,
             config: Arc::new(config),
             clock,
             tz,
-            login_limiter: limiter,
+            mailer,
             test_clock: None,
             photo_dir: None,
         }
@@ -176,6 +181,9 @@ pub fn router(state: AppState) -> Router {
         .route("/calendar/{file}", get(pages::schedule::calendar_feed))
         .route("/evidence", get(pages::evidence::show))
         .merge(pages::progress::routes())
+        .merge(pages::account_security::routes())
+        .merge(pages::care_team::routes())
+        .merge(pages::clinic::routes())
         .route("/report.pdf", get(pages::report::pdf))
         .route("/healthz", get(|| async { "ok" }))
         .merge(test_clock::routes(state.test_clock.is_some()))
@@ -186,18 +194,26 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// Serves until Ctrl-C or SIGTERM, working the escalation ladder and the
+/// email outbox every `escalation_tick_seconds` beside the requests (every
+/// instance does; the store's claims make each step and email go out once).
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     eprintln!("needlewise is running at http://{}", listener.local_addr()?);
+    if !state.mailer.enabled() {
+        eprintln!("needlewise: no smtp_url is set, so emails stay queued in the store");
+    }
+    let worker = notify::spawn_worker(state.clone());
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
+        .await;
+    worker.abort();
+    served?;
     Ok(())
 }

@@ -19,7 +19,9 @@ pub async fn headers(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    let csp = if path.starts_with("/files/") {
+    let csp = if path.starts_with("/files/")
+        || (path.starts_with("/clinic/patients/") && path.contains("/photos/"))
+    {
         CSP_FILES
     } else {
         CSP

@@ -141,6 +141,18 @@ pub struct ScreeningResultPage {
     pub excluded: Vec<String>,
     pub reasons: Vec<ReasonView>,
     pub taken: String,
+    /// Rules a clinician set aside: (title, who and when, why, sources).
+    pub overridden: Vec<OverriddenView>,
+}
+
+/// A rule a clinician set aside, as the screening result shows it.
+#[derive(Debug, Clone)]
+pub struct OverriddenView {
+    pub title: String,
+    pub by: String,
+    pub why: String,
+    pub evidence: String,
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

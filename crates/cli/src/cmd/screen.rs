@@ -6,7 +6,7 @@ use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::ids::ScreeningId;
 use needlewise_core::records::ScreeningRecord;
-use needlewise_core::screening::{ScreeningResult, screen};
+use needlewise_core::screening::{ScreeningResult, screen_with_overrides};
 use uuid::Uuid;
 
 use crate::app::{App, Exit, Failure, read_json};
@@ -41,8 +41,11 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         (None, Some(path)) => needlewise_fhir::import_response(base, &read_limited(path)?, today)?,
         (None, None) => prompt::ask_all(&base.screening, today, Answers::new())?,
     };
-    let result = screen(base, &answers, today)?;
     let profile = app.profile()?;
+    // A clinician's overrides (for a profile that joined a clinic on this
+    // store) count here as on the web.
+    let overrides = app.store()?.active_overrides(profile.id)?;
+    let result = screen_with_overrides(base, &answers, today, &overrides)?;
     let record = ScreeningRecord {
         id: ScreeningId(Uuid::now_v7()),
         profile_id: profile.id,
@@ -101,6 +104,20 @@ fn print_result(r: &ScreeningResult) {
         println!("\nWhy:");
         for reason in &r.reasons {
             output::reason(reason);
+        }
+    }
+    if !r.overridden.is_empty() {
+        println!("\nSet aside by your clinician:");
+        for o in &r.overridden {
+            println!(
+                "  {} — by {} on {}: {}\n    Evidence ({}): {}",
+                o.reason.title,
+                o.by_name,
+                o.at.strftime("%Y-%m-%d"),
+                o.why,
+                o.evidence.sources.join(", "),
+                o.evidence.explanation
+            );
         }
     }
     println!(

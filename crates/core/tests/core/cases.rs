@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use needlewise_core::answers::{Answer, Answers};
 use needlewise_core::evidence::{EvidenceBase, Questionnaire};
-use needlewise_core::readiness::{self, ReadinessFacts};
+use needlewise_core::readiness::{self, ProtocolFacts, ReadinessFacts};
 use needlewise_core::screening::{Verdict, screen};
 use needlewise_core::triage::{TriageLevel, assess};
 use needlewise_core::{Zone, evidence};
@@ -207,6 +207,25 @@ fn facts_from(
             .get("earliest_next_session")
             .map(|d| d.as_str().unwrap().parse().unwrap()),
         symptom_lock: get("symptom_lock").as_bool().unwrap(),
+        // A prescribed protocol, when the case gives any of its facts.
+        protocol: [
+            "protocol_earliest_next_session",
+            "protocol_course_complete",
+            "protocol_needle_mismatch",
+        ]
+        .iter()
+        .any(|k| m.contains_key(*k))
+        .then(|| ProtocolFacts {
+            earliest_next_session: m
+                .get("protocol_earliest_next_session")
+                .map(|d| d.as_str().unwrap().parse().unwrap()),
+            course_complete: m
+                .get("protocol_course_complete")
+                .is_some_and(|v| v.as_bool().unwrap()),
+            needle_mismatch: m
+                .get("protocol_needle_mismatch")
+                .is_some_and(|v| v.as_bool().unwrap()),
+        }),
     }
 }
 
@@ -371,6 +390,7 @@ fn fact_reasons_give_only_the_no_go_rules_that_facts_alone_decide() {
         device_replacement_due: false,
         earliest_next_session: Some(Date::constant(2026, 11, 27)),
         symptom_lock: false,
+        protocol: None,
     };
     let ids = |f: &ReadinessFacts| -> Vec<String> {
         readiness::fact_reasons(base, f, today)

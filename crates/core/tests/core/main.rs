@@ -4,6 +4,7 @@
 mod aftercare;
 mod calendar;
 mod cases;
+mod clinic;
 mod docs;
 mod evidence;
 mod hygiene;

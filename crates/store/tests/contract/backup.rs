@@ -142,7 +142,14 @@ fn foreign_and_damaged_files_are_refused_by_name() {
         &refused(&gzip(format!("{newer}{rest}").as_bytes())),
         &["format version 2", "upgrade"],
     );
-    let schema = header.replace("\"schema_version\":1", "\"schema_version\":9");
+    let schema = header.replace(
+        &format!(
+            "\"schema_version\":{}",
+            needlewise_store::snapshot::SCHEMA_VERSION
+        ),
+        "\"schema_version\":9",
+    );
+    assert_ne!(schema, header);
     assert_mentions(
         &refused(&gzip(format!("{schema}{rest}").as_bytes())),
         &["schema version 9"],

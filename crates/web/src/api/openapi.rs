@@ -48,6 +48,8 @@ each with its question id.",
         (name = "checkins", description = "Symptom check-ins, triage and red-flag episodes."),
         (name = "progress", description = "Self-ratings, their trends and photo metadata."),
         (name = "fhir", description = "FHIR R4 JSON: the screening Questionnaire, responses and the whole record."),
+        (name = "clinic", description = "For clinic members: patients, red flags, records and protocols, as far as each patient's consent allows."),
+        (name = "care_team", description = "For patients: the clinics they share with, consent, and who saw what."),
         (name = "meta", description = "This document."),
     )
 )]
@@ -100,7 +102,9 @@ pub struct ErrorDetail {
 /// A stable error code: clients branch on it, never on the message.
 ///
 /// `unauthenticated` (401): no valid session. `csrf` (403): a missing or wrong
-/// `x-csrf-token`. `not_found` (404). `rate_limited` (429). `bad_input` (422):
+/// `x-csrf-token`. `forbidden` (403): known, but not allowed (a role that may
+/// not do this, or a change that needs the second factor or password again).
+/// `not_found` (404). `rate_limited` (429). `bad_input` (422):
 /// the request could not be read. `invalid_answers` (422): some answers are
 /// wrong, see `fields`. `wrong_transition` (422): a device cannot make that
 /// step now. `conflict` (409): the data changed meanwhile; reload and retry.
@@ -111,6 +115,7 @@ pub enum ErrorCode {
     Unauthenticated,
     Csrf,
     NotFound,
+    Forbidden,
     RateLimited,
     BadInput,
     InvalidAnswers,
@@ -121,10 +126,11 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the order above.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::Unauthenticated,
         ErrorCode::Csrf,
         ErrorCode::NotFound,
+        ErrorCode::Forbidden,
         ErrorCode::RateLimited,
         ErrorCode::BadInput,
         ErrorCode::InvalidAnswers,
@@ -139,6 +145,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::Csrf => "csrf",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::BadInput => "bad_input",
             ErrorCode::InvalidAnswers => "invalid_answers",

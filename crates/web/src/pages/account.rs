@@ -77,12 +77,7 @@ pub async fn login(
     let password = forms::field(&pairs, "password")
         .unwrap_or_default()
         .to_owned();
-    if state.login_limiter.check_key(&format!("ip:{ip}")).is_err()
-        || state
-            .login_limiter
-            .check_key(&format!("email:{email}"))
-            .is_err()
-    {
+    if auth::over_limit(&state, vec![format!("ip:{ip}"), format!("email:{email}")]).await? {
         return Ok(bad_form(false, &email, WebError::RateLimited));
     }
     let lookup = email.clone();

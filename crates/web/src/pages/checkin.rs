@@ -106,6 +106,9 @@ pub async fn record(
         resolution: String::new(),
     });
     blocking(state, move |s| s.save_checkin(&record, episode.as_ref())).await?;
+    if triage.locks_sessions {
+        crate::notify::kick(state).await; // tell the clinic at once
+    }
     Ok(triage)
 }
 

@@ -132,11 +132,7 @@ pub async fn delete_account(
 ) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let account_id = auth.session.account_id;
-    if state
-        .login_limiter
-        .check_key(&format!("delete:{account_id}"))
-        .is_err()
-    {
+    if auth::over_limit(&state, vec![format!("delete:{account_id}")]).await? {
         return Err(WebError::RateLimited);
     }
     let password = forms::field(&pairs, "password")

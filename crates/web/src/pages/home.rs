@@ -24,6 +24,14 @@ pub fn describe(next: &NextSession) -> String {
             today_ok: true,
             ..
         } => format!("You may have a session today (from {earliest})."),
+        NextSession::After {
+            earliest,
+            explanation,
+            by_protocol: true,
+            ..
+        } => {
+            format!("{explanation} Your next session can be from {earliest}.")
+        }
         NextSession::After { earliest, .. } => {
             format!("Your skin is healing: the next session can be from {earliest}.")
         }
@@ -51,7 +59,10 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         profiles: found.profiles,
     };
     let base = evidence();
-    let next = next_session(base, d.last_session, d.locked, today);
+    let mut next = next_session(base, d.last_session, d.locked, today);
+    if let Some(p) = &d.protocol {
+        next = p.apply_to(next, today);
+    }
     let rules = &base.defaults.hygiene;
     Ok(page(&HomePage {
         chrome: Chrome::new("Home", "home", &auth),

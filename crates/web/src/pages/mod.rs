@@ -2,8 +2,11 @@
 //! state change checks the session's CSRF token.
 
 pub mod account;
+pub mod account_security;
 pub mod aftercare;
+pub mod care_team;
 pub mod checkin;
+pub mod clinic;
 pub mod delete;
 pub mod devices;
 pub mod evidence;

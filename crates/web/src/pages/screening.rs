@@ -7,7 +7,7 @@ use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::ids::ScreeningId;
 use needlewise_core::records::ScreeningRecord;
-use needlewise_core::screening::{ScreeningResult, screen};
+use needlewise_core::screening::{ScreeningResult, screen_with_overrides};
 use uuid::Uuid;
 
 use super::{checked_form, page, see_other};
@@ -31,7 +31,9 @@ pub async fn save(
     auth: &Auth,
     answers: Answers,
 ) -> Result<ScreeningResult, WebError> {
-    let result = screen(evidence(), &answers, state.today())?;
+    let profile = auth.profile.id;
+    let overrides = blocking(state, move |s| s.active_overrides(profile)).await?;
+    let result = screen_with_overrides(evidence(), &answers, state.today(), &overrides)?;
     let record = ScreeningRecord {
         id: ScreeningId(Uuid::now_v7()),
         profile_id: auth.profile.id,
@@ -106,7 +108,38 @@ pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Respons
         excluded,
         reasons: stored_reasons,
         taken: state.local(record.taken_at),
+        overridden: result
+            .get("overridden")
+            .and_then(|o| o.as_array())
+            .map(|os| {
+                os.iter()
+                    .filter_map(|o| overridden_from_json(|t| state.local(t), o))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }))
+}
+
+/// A stored override, as it was shown when the screening was taken.
+fn overridden_from_json(
+    local: impl Fn(jiff::Timestamp) -> String,
+    v: &serde_json::Value,
+) -> Option<views::OverriddenView> {
+    let reason = reason_from_json(v.get("reason")?)?;
+    let at: jiff::Timestamp = v.get("at")?.as_str()?.parse().ok()?;
+    let evidence = v.get("evidence")?;
+    Some(views::OverriddenView {
+        title: reason.title,
+        by: format!("{} on {}", v.get("by_name")?.as_str()?, local(at)),
+        why: v.get("why")?.as_str()?.to_owned(),
+        evidence: evidence.get("explanation")?.as_str()?.to_owned(),
+        sources: evidence
+            .get("sources")?
+            .as_array()?
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+    })
 }
 
 fn reason_from_json(v: &serde_json::Value) -> Option<views::ReasonView> {

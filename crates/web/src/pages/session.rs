@@ -16,6 +16,7 @@ use axum::response::Response;
 use jiff::SignedDuration;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
+use needlewise_core::clinic::Protocol;
 use needlewise_core::engine::Reason;
 use needlewise_core::evidence;
 use needlewise_core::guide::{self, Section};
@@ -158,6 +159,9 @@ pub struct Today {
     pub blockers: Vec<Blocker>,
     /// Today's session, when one is saved already.
     pub saved: Option<SessionRecord>,
+    /// The protocol a clinician prescribed, when one is in force: it
+    /// narrows the zones, sets the needle and the target density.
+    pub protocol: Option<Protocol>,
 }
 
 impl Today {
@@ -175,6 +179,7 @@ struct Loaded {
     next: NextSession,
     screened_mm: Option<f64>,
     last: Option<SessionRecord>,
+    protocol: Option<Protocol>,
 }
 
 /// Picks the device: the one asked for, else a ready one whose needle the
@@ -211,6 +216,7 @@ async fn load(
         let facts = facts::readiness(s, profile, device.as_ref(), today)?;
         let next = facts::schedule(s, profile, today)?;
         let last = s.last_session(profile)?;
+        let protocol = facts::protocol(s, profile)?;
         Ok(Loaded {
             screening,
             devices,
@@ -219,6 +225,7 @@ async fn load(
             next,
             screened_mm,
             last,
+            protocol,
         })
     })
     .await?;
@@ -265,6 +272,22 @@ fn plan(state: &AppState, loaded: Loaded) -> Today {
             "Screen again",
         ));
     }
+    if let (Some(d), Some(p)) = (&loaded.device, &loaded.protocol)
+        && !p.needle_matches(d.kind.needle_length_mm())
+    {
+        blockers.push(Blocker::plain(
+            "Not the prescribed needle",
+            format!(
+                "{} has {} mm needles; {} prescribed {} mm for you. Use a device with the prescribed needle length, or ask your facial plastic surgeon.",
+                d.name,
+                d.kind.needle_length_mm(),
+                p.prescriber_name,
+                p.needle_length_mm
+            ),
+            "/devices",
+            "See your devices",
+        ));
+    }
     let allows = loaded
         .facts
         .screening_verdict
@@ -285,7 +308,12 @@ fn plan(state: &AppState, loaded: Loaded) -> Today {
                 id: z.id(),
                 label: z.label(),
                 periorbital: z.is_periorbital(),
-                sections: guide::sections(&d.kind, z, None),
+                sections: guide::sections_at(
+                    &d.kind,
+                    z,
+                    None,
+                    loaded.protocol.as_ref().map(|p| p.target_density_per_cm2),
+                ),
                 zone: z,
             })
             .collect(),
@@ -299,6 +327,7 @@ fn plan(state: &AppState, loaded: Loaded) -> Today {
         excluded: loaded.screening.as_ref().map(excluded).unwrap_or_default(),
         blockers,
         saved,
+        protocol: loaded.protocol,
     }
 }
 
@@ -491,6 +520,27 @@ pub struct SessionPage {
     pub excluded: Vec<ExcludedView>,
     pub plan_json: String,
     pub product_slots: Vec<usize>,
+    /// The prescribed protocol in words, when one is in force.
+    pub protocol: String,
+}
+
+/// A protocol in one sentence, as the patient's pages show it.
+pub fn protocol_words(state: &AppState, p: &Protocol) -> String {
+    let zones: Vec<&str> = Zone::ALL
+        .into_iter()
+        .filter(|z| p.zones.contains(z))
+        .map(Zone::label)
+        .collect();
+    format!(
+        "{} prescribed on {}: {} mm needle; {}; sessions at least {} days apart; {} sessions in the course; about {} needle channels per cm².",
+        p.prescriber_name,
+        state.local(p.prescribed_at),
+        p.needle_length_mm,
+        zones.join(", "),
+        p.interval_days,
+        p.course_sessions,
+        p.target_density_per_cm2
+    )
 }
 
 fn verb(device: Option<&Device>) -> &'static str {
@@ -541,6 +591,11 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
         excluded: today.excluded,
         plan_json,
         product_slots: (1..=PRODUCT_SLOTS).collect(),
+        protocol: today
+            .protocol
+            .as_ref()
+            .map(|p| protocol_words(&state, p))
+            .unwrap_or_default(),
         key,
     }))
 }

@@ -2,14 +2,20 @@
 //! SQLite store, in process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account_security;
 mod api_care;
+mod authz;
 mod calendar;
+mod clinic;
 mod delete;
 mod fhir;
+mod notify;
 mod openapi;
 mod progress;
 mod report;
+mod scale_out;
 mod session;
+mod smtp_sink;
 mod test_clock;
 
 use std::sync::Arc;

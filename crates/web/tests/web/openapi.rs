@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 26] = [
+const API: [(&str, &str); 33] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -41,6 +41,13 @@ const API: [(&str, &str); 26] = [
     ("get", "/api/fhir/QuestionnaireResponse/latest"),
     ("post", "/api/fhir/QuestionnaireResponse"),
     ("get", "/api/fhir/Bundle/record"),
+    ("get", "/api/clinic/patients"),
+    ("get", "/api/clinic/red-flags"),
+    ("post", "/api/clinic/red-flags/{profile}/{episode}/ack"),
+    ("get", "/api/clinic/patients/{profile}"),
+    ("post", "/api/clinic/patients/{profile}/protocol"),
+    ("get", "/api/care-team"),
+    ("post", "/api/care-team/{clinic}/consent"),
     ("get", "/api/openapi.json"),
 ];
 
@@ -176,6 +183,7 @@ async fn the_error_schema_and_its_codes_match_the_errors_served() {
             hint: "",
         }),
         WebError::Conflict(String::new()),
+        WebError::Forbidden(String::new()),
         WebError::Internal(anyhow::anyhow!("x")),
     ];
     let served: BTreeSet<&str> = errors.iter().map(|e| e.code()).collect();

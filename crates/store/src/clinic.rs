@@ -1,0 +1,401 @@
+//! The clinic side of the store: clinics and their members, invites and
+//! consent, what clinicians may read and do, notifications, the email
+//! outbox, the escalation ledger, second factors and shared rate limits.
+//!
+//! Authorization lives here, not in handlers. Every read or change of a
+//! patient's data by a clinic takes a [`ClinicAccess`] (who asks, for
+//! which clinic) and, in one transaction: checks that the asker is a
+//! member, that the patient is the clinic's patient and has granted the
+//! scope ([`needlewise_core::clinic::permits`]), reads or writes, and
+//! appends a line to the patient's audit log. A request the rule refuses
+//! reads as "not found" (the asker learns nothing about patients who are
+//! not theirs) or, for a member whose role may not do it, as
+//! [`crate::StoreError::Forbidden`]. Tenant ids lead every clinic table's
+//! primary key.
+
+use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp};
+use needlewise_core::clinic::{Clinic, Ladder, Member, Override, PatientStatus, Protocol, Scope};
+use needlewise_core::ids::{
+    AccountId, AuditId, ClinicId, EmailId, EpisodeId, NotificationId, OverrideId, PhotoId,
+    ProfileId,
+};
+use needlewise_core::progress::Photo;
+use needlewise_core::records::{CheckinRecord, Episode, Profile, ScreeningRecord, SessionRecord};
+
+use crate::{Result, WebSession};
+
+/// Who asks, for which clinic. The store looks up the asker's role itself:
+/// a caller cannot claim one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClinicAccess {
+    pub clinic: ClinicId,
+    pub account: AccountId,
+}
+
+/// A single-use invitation to join a clinic as a patient. The code is
+/// shown once; only its SHA-256 hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub clinic_id: ClinicId,
+    /// Lower-case hex SHA-256 of the code.
+    pub code_hash: String,
+    /// A note for the clinic, such as the patient's name.
+    pub label: String,
+    pub created_by: AccountId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Set when a patient has used it.
+    pub used_by: Option<ProfileId>,
+    pub used_at: Option<Timestamp>,
+}
+
+/// A clinic a patient has joined, as the patient sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientLink {
+    pub clinic: Clinic,
+    pub joined_at: Timestamp,
+    pub scopes: BTreeSet<Scope>,
+}
+
+/// A patient on a clinician's list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientSummary {
+    pub profile_id: ProfileId,
+    pub name: String,
+    pub joined_at: Timestamp,
+    pub scopes: BTreeSet<Scope>,
+    /// Empty (all `None`) for staff and for scopes not granted.
+    pub status: PatientStatus,
+}
+
+/// A clinician's acknowledgement of a red flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    pub by: AccountId,
+    pub by_name: String,
+    pub at: Timestamp,
+    pub note: String,
+}
+
+/// An open red flag in a clinic's queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedFlag {
+    pub profile_id: ProfileId,
+    pub patient_name: String,
+    pub episode: Episode,
+    /// The rules the check-in fired.
+    pub rule_ids: Vec<String>,
+    pub acknowledged: Option<Acknowledgement>,
+}
+
+/// What a clinic may see of one patient. Each part is `None` where its
+/// scope is not granted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientRecord {
+    pub profile: Profile,
+    pub joined_at: Timestamp,
+    pub scopes: BTreeSet<Scope>,
+    pub screening: Option<ScreeningRecord>,
+    /// Newest first.
+    pub sessions: Option<Vec<SessionRecord>>,
+    /// Newest first.
+    pub checkins: Option<Vec<CheckinRecord>>,
+    /// Newest first, with this clinic's acknowledgement.
+    pub episodes: Option<Vec<(Episode, Option<Acknowledgement>)>>,
+    /// Oldest first (clinical photos scope).
+    pub photos: Option<Vec<Photo>>,
+    /// The protocol this clinic prescribed last, if any.
+    pub protocol: Option<Protocol>,
+    /// This clinic's overrides in force.
+    pub overrides: Vec<Override>,
+}
+
+/// An in-app notification for one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: NotificationId,
+    pub account_id: AccountId,
+    pub clinic_id: Option<ClinicId>,
+    pub profile_id: Option<ProfileId>,
+    /// A stable kind, such as `red_flag` or `escalation`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// A path inside the app to act on it.
+    pub link: String,
+    pub created_at: Timestamp,
+    pub read_at: Option<Timestamp>,
+}
+
+/// One line of a patient's audit log: a clinic member read or changed the
+/// patient's data, or the patient changed a consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub profile_id: ProfileId,
+    pub clinic_id: ClinicId,
+    pub actor: AccountId,
+    /// The actor's display name at the time (the patient's own actions
+    /// show as "you").
+    pub actor_name: String,
+    /// A stable action id: `viewed_list`, `viewed_record`, `viewed_photo`,
+    /// `acknowledged`, `prescribed`, `override_added`, `override_revoked`,
+    /// `joined`, `left`, `consent_granted`, `consent_revoked`.
+    pub action: String,
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// An email waiting in the outbox or sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub id: EmailId,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub attempts: u32,
+    pub last_error: String,
+}
+
+/// A red flag the escalation worker looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenFlag {
+    pub clinic: Clinic,
+    pub profile_id: ProfileId,
+    pub patient_name: String,
+    pub episode: Episode,
+    pub acknowledged: bool,
+    /// The ladder steps already sent for it.
+    pub sent_steps: BTreeSet<usize>,
+}
+
+/// A TOTP second factor (RFC 6238).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpSecret {
+    pub account_id: AccountId,
+    /// The raw shared secret (20 bytes for SHA-1).
+    pub secret: Vec<u8>,
+    /// `None` while enrolling (shown, not yet confirmed with a code).
+    pub enabled_at: Option<Timestamp>,
+    /// The last time step a code was accepted for; a code is never
+    /// accepted twice.
+    pub last_step: i64,
+}
+
+impl std::fmt::Debug for TotpSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpSecret")
+            .field("account_id", &self.account_id)
+            .field("secret", &"<redacted>")
+            .field("enabled_at", &self.enabled_at)
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+/// The clinic side of [`crate::Store`].
+///
+/// Denials: where the asker is not a member of the clinic, or the patient
+/// is not the clinic's patient, or the scope is not granted, reads return
+/// `None` (or leave the part out) and changes fail with
+/// [`crate::StoreError::NotFound`], so nothing tells an outsider that a
+/// patient exists. A member whose role may not do the act (staff reading
+/// clinical data, acknowledging or prescribing) gets
+/// [`crate::StoreError::Forbidden`].
+pub trait ClinicStore {
+    // Clinics and members.
+    /// Creates a clinic with its founding member (a clinician). Fails with
+    /// `NotFound` if the founder's account does not exist, `Conflict` for a
+    /// taken id, `Invalid` for an empty name or a ladder that does not
+    /// validate.
+    fn create_clinic(&self, clinic: &Clinic, founder: &Member) -> Result<()>;
+    fn clinic(&self, id: ClinicId) -> Result<Option<Clinic>>;
+    /// The clinics an account is a member of, oldest membership first.
+    fn memberships(&self, account: AccountId) -> Result<Vec<(Clinic, Member)>>;
+    /// A clinic's members, oldest first; only for members of that clinic
+    /// (`NotFound` otherwise).
+    fn members(&self, by: &ClinicAccess) -> Result<Vec<Member>>;
+    /// Adds a member; only a clinician may (`Forbidden` for staff).
+    /// `Conflict` if the account is already a member.
+    fn add_member(&self, by: &ClinicAccess, member: &Member) -> Result<()>;
+    /// Sets the escalation ladder; clinicians only.
+    fn set_ladder(&self, by: &ClinicAccess, ladder: &Ladder) -> Result<()>;
+
+    // Invites and consent: the patient's side.
+    /// Any member may invite. `Invalid` for a bad hash, an expiry not
+    /// after creation or a `created_by` other than the asker; `Conflict`
+    /// for a taken code.
+    fn create_invite(&self, by: &ClinicAccess, invite: &Invite) -> Result<()>;
+    /// The clinic an unused, unexpired invite is for.
+    fn invite_clinic(&self, code_hash: &str, now: Timestamp) -> Result<Option<Clinic>>;
+    /// Joins the profile to the invite's clinic with these scopes, uses up
+    /// the invite and logs `joined` (and each grant), in one transaction.
+    /// `NotFound` for an unknown, used or expired code or an unknown
+    /// profile; `Conflict` if the profile is already the clinic's patient.
+    fn redeem_invite(
+        &self,
+        code_hash: &str,
+        profile: ProfileId,
+        scopes: &BTreeSet<Scope>,
+        now: Timestamp,
+    ) -> Result<ClinicId>;
+    /// The clinics a profile has joined, oldest first, with their scopes.
+    fn patient_clinics(&self, profile: ProfileId) -> Result<Vec<PatientLink>>;
+    /// Grants or revokes one scope, logged. `NotFound` if the profile is
+    /// not the clinic's patient. Granting a held scope or revoking one not
+    /// held changes nothing and logs nothing.
+    fn set_consent(
+        &self,
+        profile: ProfileId,
+        clinic: ClinicId,
+        scope: Scope,
+        granted: bool,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Leaves the clinic: every scope is revoked and the link removed
+    /// (its protocol and overrides stop applying), logged `left`.
+    fn leave_clinic(&self, profile: ProfileId, clinic: ClinicId, at: Timestamp) -> Result<()>;
+
+    // What a clinic sees and does. Each call is logged in the audit log of
+    // every patient whose data it read or changed.
+    /// The clinic's patients, by name, with the status each one's scopes
+    /// allow (clinicians only; staff see names and join dates). Logs
+    /// `viewed_list` for each patient whose status it showed.
+    fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>>;
+    /// Open red flags of patients who granted the check-ins scope, oldest
+    /// first, with this clinic's acknowledgements. Clinicians only.
+    fn red_flag_queue(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<RedFlag>>;
+    /// One patient's record as far as the scopes allow; `None` if the
+    /// patient is not this clinic's. Clinicians only.
+    fn patient_record(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        now: Timestamp,
+    ) -> Result<Option<PatientRecord>>;
+    /// A photo's metadata under the clinical photos scope; `None` otherwise.
+    fn patient_photo(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        photo: PhotoId,
+        now: Timestamp,
+    ) -> Result<Option<Photo>>;
+    /// Acknowledges an open red flag (check-ins scope). Acknowledging twice
+    /// is a `Conflict`.
+    fn acknowledge(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        episode: EpisodeId,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Prescribes a protocol (sessions scope); the newest one is in force.
+    /// `Invalid` if it does not validate or names another clinic. The
+    /// prescriber stored (`prescribed_by`, `prescriber_name`) is the asker
+    /// and their display name in the clinic, whatever the protocol says.
+    fn prescribe(&self, by: &ClinicAccess, protocol: &Protocol) -> Result<()>;
+    /// Overrides a rule (screening scope). The caller checks that the
+    /// evidence lets the rule be overridden. `Invalid` for an empty reason.
+    /// Like [`ClinicStore::prescribe`], `by` and `by_name` are the asker's.
+    fn add_override(&self, by: &ClinicAccess, ov: &Override) -> Result<()>;
+    /// Withdraws an override; `NotFound` if the clinic has no such override
+    /// in force.
+    fn revoke_override(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        id: OverrideId,
+        at: Timestamp,
+    ) -> Result<()>;
+
+    // What the patient sees of the clinic side.
+    /// The newest protocol from a clinic the profile is still the patient
+    /// of.
+    fn active_protocol(&self, profile: ProfileId) -> Result<Option<Protocol>>;
+    /// Overrides in force from clinics the profile is still the patient of.
+    fn active_overrides(&self, profile: ProfileId) -> Result<Vec<Override>>;
+    /// The profile's audit log, newest first, at most `limit` lines.
+    fn audit_log(&self, profile: ProfileId, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    // Notifications.
+    fn add_notifications(&self, notes: &[Notification]) -> Result<()>;
+    /// Newest first, at most `limit`.
+    fn notifications(&self, account: AccountId, limit: u32) -> Result<Vec<Notification>>;
+    fn unread_notifications(&self, account: AccountId) -> Result<u64>;
+    /// `NotFound` if the account has no such notification.
+    fn mark_notification_read(
+        &self,
+        account: AccountId,
+        id: NotificationId,
+        at: Timestamp,
+    ) -> Result<()>;
+
+    // Escalation: any instance may run the worker; claims make each step
+    // go out once.
+    /// Every open red flag of a patient who granted the check-ins scope, in
+    /// every clinic, with what has been sent.
+    fn open_flags(&self) -> Result<Vec<OpenFlag>>;
+    /// Records that a step went out; `false` if it already had (another
+    /// instance claimed it first).
+    fn claim_escalation(
+        &self,
+        clinic: ClinicId,
+        profile: ProfileId,
+        episode: EpisodeId,
+        step: usize,
+        at: Timestamp,
+    ) -> Result<bool>;
+
+    // The email outbox.
+    fn queue_email(&self, email: &Email) -> Result<()>;
+    /// Takes up to `limit` unsent emails whose lease has lapsed, leasing
+    /// them for `lease` so another instance does not send them too.
+    fn claim_emails(&self, now: Timestamp, lease: SignedDuration, limit: u32)
+    -> Result<Vec<Email>>;
+    /// Marks an email sent, or records the error (it is retried after its
+    /// lease, at most 5 attempts in all).
+    fn finish_email(
+        &self,
+        id: EmailId,
+        outcome: std::result::Result<(), String>,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Newest first, for the status page and tests.
+    fn emails(&self, limit: u32) -> Result<Vec<Email>>;
+
+    // Second factor, re-authentication, sessions, rate limits.
+    /// Sets (or with `None` removes) an account's TOTP secret. `Invalid`
+    /// if the secret names another account, `NotFound` for an unknown one.
+    fn set_totp(&self, account: AccountId, secret: Option<&TotpSecret>) -> Result<()>;
+    fn totp(&self, account: AccountId) -> Result<Option<TotpSecret>>;
+    /// Accepts a code's time step once: `true` and remembered if `step` is
+    /// after the last accepted one, `false` otherwise (a replay);
+    /// `NotFound` if the account has no secret.
+    fn use_totp_step(&self, account: AccountId, step: i64) -> Result<bool>;
+    /// Records that the session's owner just proved who they are (second
+    /// factor or password again). `NotFound` for an unknown token.
+    fn mark_web_session_verified(&self, token_hash: &str, at: Timestamp) -> Result<()>;
+    /// An account's live sessions, newest first.
+    fn web_sessions_of(&self, account: AccountId, now: Timestamp) -> Result<Vec<WebSession>>;
+    /// Counts one hit on `key` in the window starting at `window_start`
+    /// and returns the window's count after it; windows older than
+    /// `window_start` for this key are dropped. Shared by every instance.
+    fn rate_limit_hit(&self, key: &str, window_start: Timestamp) -> Result<u32>;
+
+    // The escalation worker.
+    /// A clinic's members, oldest first, for the escalation worker; no
+    /// asker. Never call it on behalf of a request: use
+    /// [`ClinicStore::members`] there.
+    fn members_of(&self, clinic: ClinicId) -> Result<Vec<Member>>;
+}
+
+/// Not used by the store itself; ids for new rows.
+pub fn new_audit_id() -> AuditId {
+    AuditId(uuid::Uuid::now_v7())
+}

@@ -1,0 +1,1778 @@
+//! The clinic side of the store contract: clinics and members, invites
+//! and consent, authorization inside the store (membership, role, scope),
+//! the audit log, protocols and overrides, patient status, notifications,
+//! escalation claims, the email outbox, second factors, shared rate
+//! limits, deletion, and snapshots. Every case runs on both backends (the
+//! names are in `contract_tests!`).
+
+use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp};
+use needlewise_core::clinic::{
+    Clinic, Ladder, Member, Override, Protocol, Role, Scope, Step, Target,
+};
+use needlewise_core::ids::{
+    AccountId, ClinicId, EmailId, EpisodeId, NotificationId, OverrideId, PhotoId, ProfileId,
+    ProtocolId,
+};
+use needlewise_core::progress::Photo;
+use needlewise_core::records::Account;
+use needlewise_core::screening::Verdict;
+use needlewise_core::triage::TriageLevel;
+use needlewise_core::zone::Zone;
+use needlewise_store::clinic::{ClinicAccess, Email, Invite, Notification, TotpSecret};
+use needlewise_store::{Store, StoreError};
+
+use crate::cases::{
+    account, at, checkin, episode, id, profile, profile_in, screening, session, token_hash,
+    web_session,
+};
+
+/// A clinic with its founding clinician.
+pub struct Practice {
+    pub clinic: Clinic,
+    pub doctor: Account,
+    pub by: ClinicAccess,
+}
+
+pub fn practice(store: &dyn Store, name: &str) -> Practice {
+    let doctor = account(
+        store,
+        &format!(
+            "dr.{}@{}.example.org",
+            &id().simple().to_string()[20..],
+            name.to_lowercase()
+        ),
+    );
+    let clinic = Clinic {
+        id: ClinicId(id()),
+        name: name.to_owned(),
+        time_zone: "UTC".to_owned(),
+        ladder: Ladder::default(),
+        created_at: at(0),
+    };
+    let founder = Member {
+        clinic_id: clinic.id,
+        account_id: doctor.id,
+        role: Role::Clinician,
+        display_name: format!("Dr {name}"),
+        joined_at: at(0),
+    };
+    store.create_clinic(&clinic, &founder).unwrap();
+    Practice {
+        by: ClinicAccess {
+            clinic: clinic.id,
+            account: doctor.id,
+        },
+        clinic,
+        doctor,
+    }
+}
+
+/// Adds a member with `role`; returns their access.
+pub fn member(
+    store: &dyn Store,
+    p: &Practice,
+    role: Role,
+    name: &str,
+    minutes: i64,
+) -> ClinicAccess {
+    let a = account(
+        store,
+        &format!(
+            "{}.{}@example.org",
+            name.to_lowercase(),
+            &id().simple().to_string()[20..]
+        ),
+    );
+    store
+        .add_member(
+            &p.by,
+            &Member {
+                clinic_id: p.clinic.id,
+                account_id: a.id,
+                role,
+                display_name: name.to_owned(),
+                joined_at: at(minutes),
+            },
+        )
+        .unwrap();
+    ClinicAccess {
+        clinic: p.clinic.id,
+        account: a.id,
+    }
+}
+
+pub fn invite(by: &ClinicAccess, minutes: i64) -> Invite {
+    Invite {
+        clinic_id: by.clinic,
+        code_hash: token_hash(),
+        label: "a new patient".to_owned(),
+        created_by: by.account,
+        created_at: at(minutes),
+        expires_at: at(minutes + 24 * 60),
+        used_by: None,
+        used_at: None,
+    }
+}
+
+pub fn scopes(list: &[Scope]) -> BTreeSet<Scope> {
+    list.iter().copied().collect()
+}
+
+pub fn all_scopes() -> BTreeSet<Scope> {
+    Scope::ALL.into_iter().collect()
+}
+
+/// Invites `profile` and redeems the invite with `granted` at `minutes`.
+pub fn join(
+    store: &dyn Store,
+    by: &ClinicAccess,
+    profile: ProfileId,
+    granted: &BTreeSet<Scope>,
+    minutes: i64,
+) {
+    let inv = invite(by, minutes);
+    store.create_invite(by, &inv).unwrap();
+    assert_eq!(
+        store
+            .redeem_invite(&inv.code_hash, profile, granted, at(minutes))
+            .unwrap(),
+        by.clinic
+    );
+}
+
+pub fn protocol(p: &Practice, profile: ProfileId, interval_days: u32, minutes: i64) -> Protocol {
+    Protocol {
+        id: ProtocolId(id()),
+        clinic_id: p.clinic.id,
+        profile_id: profile,
+        needle_length_mm: 0.25,
+        zones: [Zone::Forehead, Zone::LeftCheek].into_iter().collect(),
+        interval_days,
+        course_sessions: 6,
+        target_density_per_cm2: 100.0,
+        note: "Gentle pressure on the forehead.".to_owned(),
+        prescribed_by: p.doctor.id,
+        prescriber_name: format!("Dr {}", p.clinic.name),
+        prescribed_at: at(minutes),
+    }
+}
+
+pub fn an_override(p: &Practice, profile: ProfileId, rule: &str, minutes: i64) -> Override {
+    Override {
+        id: OverrideId(id()),
+        clinic_id: p.clinic.id,
+        profile_id: profile,
+        rule_id: rule.to_owned(),
+        by: p.doctor.id,
+        by_name: format!("Dr {}", p.clinic.name),
+        at: at(minutes),
+        reason: "Low-dose isotretinoin stopped; see the 2017 consensus.".to_owned(),
+    }
+}
+
+pub fn photo(store: &dyn Store, profile: ProfileId, minutes: i64) -> Photo {
+    let pid = PhotoId(id());
+    let p = Photo {
+        profile_id: profile,
+        id: pid,
+        taken_at: at(minutes),
+        zone: Some(Zone::Forehead),
+        width: 640,
+        height: 480,
+        bytes: 1234,
+        sha256: "ab".repeat(32),
+        content_type: "image/jpeg".into(),
+        stored_name: format!("{profile}/{pid}.jpg"),
+    };
+    store.add_photo(&p).unwrap();
+    p
+}
+
+/// Saves a check-in at `minutes` that opens a red flag; returns its episode.
+pub fn red_flag(store: &dyn Store, profile: ProfileId, minutes: i64) -> EpisodeId {
+    let c = checkin(profile, None, minutes, TriageLevel::ContactSurgeon);
+    let e = episode(&c);
+    store.save_checkin(&c, Some(&e)).unwrap();
+    e.id
+}
+
+pub fn notification(account: AccountId, profile: Option<ProfileId>, minutes: i64) -> Notification {
+    Notification {
+        id: NotificationId(id()),
+        account_id: account,
+        clinic_id: None,
+        profile_id: profile,
+        kind: "red_flag".to_owned(),
+        title: "A red flag needs you".to_owned(),
+        body: "A patient's check-in raised a warning sign.".to_owned(),
+        link: "/clinic/red-flags".to_owned(),
+        created_at: at(minutes),
+        read_at: None,
+    }
+}
+
+pub fn email(to: &str, minutes: i64) -> Email {
+    Email {
+        id: EmailId(id()),
+        to: to.to_owned(),
+        subject: "A red flag".to_owned(),
+        body: "Please look at the red-flag queue.".to_owned(),
+        created_at: at(minutes),
+        sent_at: None,
+        attempts: 0,
+        last_error: String::new(),
+    }
+}
+
+fn expect_not_found<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+    match r {
+        Err(StoreError::NotFound { .. }) => {}
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+fn expect_forbidden<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+    match r {
+        Err(StoreError::Forbidden { .. }) => {}
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+}
+
+fn expect_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+    match r {
+        Err(StoreError::Conflict { .. }) => {}
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+fn expect_invalid<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+    match r {
+        Err(StoreError::Invalid { .. }) => {}
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+fn actions(store: &dyn Store, profile: ProfileId) -> Vec<String> {
+    store
+        .audit_log(profile, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+/// Clinic data for every clinic table: a clinic with a clinician whose
+/// session passed the second factor, the patients joined with every
+/// scope (the first with a protocol, an override, an open and
+/// acknowledged red flag and an escalation sent), a used and an unused
+/// invite, a notification, an email, a TOTP secret and a rate-limit
+/// counter. Used by the portability cases.
+pub fn fill_clinic(store: &dyn Store, patients: &[ProfileId]) -> Practice {
+    let p = practice(store, "Portability");
+    for (i, patient) in patients.iter().enumerate() {
+        join(store, &p.by, *patient, &all_scopes(), 700 + i as i64);
+    }
+    store.create_invite(&p.by, &invite(&p.by, 710)).unwrap();
+    if let Some(&first) = patients.first() {
+        store
+            .prescribe(&p.by, &protocol(&p, first, 10, 720))
+            .unwrap();
+        store
+            .add_override(&p.by, &an_override(&p, first, "S-ISO", 721))
+            .unwrap();
+        let flag = red_flag(store, first, 730);
+        store
+            .acknowledge(&p.by, first, flag, "called", at(731))
+            .unwrap();
+        assert!(
+            store
+                .claim_escalation(p.clinic.id, first, flag, 0, at(730))
+                .unwrap()
+        );
+        store
+            .patient_record(&p.by, first, at(732))
+            .unwrap()
+            .unwrap();
+        store
+            .add_notifications(&[notification(p.doctor.id, Some(first), 730)])
+            .unwrap();
+    }
+    store.queue_email(&email(&p.doctor.email, 730)).unwrap();
+    store
+        .set_totp(
+            p.doctor.id,
+            Some(&TotpSecret {
+                account_id: p.doctor.id,
+                secret: vec![7; 20],
+                enabled_at: Some(at(740)),
+                last_step: 9,
+            }),
+        )
+        .unwrap();
+    store.rate_limit_hit("login:ip:192.0.2.1", at(740)).unwrap();
+    let ws = web_session(p.doctor.id, None, 740);
+    store.create_web_session(&ws).unwrap();
+    store
+        .mark_web_session_verified(&ws.token_hash, at(741))
+        .unwrap();
+    p
+}
+
+pub mod cases {
+    use super::*;
+
+    pub fn clinic_create_members_and_memberships(store: &dyn Store) {
+        let p = practice(store, "Lovelace");
+        assert_eq!(store.clinic(p.clinic.id).unwrap(), Some(p.clinic.clone()));
+        assert_eq!(store.clinic(ClinicId(id())).unwrap(), None);
+        let nurse = member(store, &p, Role::Staff, "Nurse", 5);
+        let colleague = member(store, &p, Role::Clinician, "Colleague", 10);
+        let members = store.members(&p.by).unwrap();
+        assert_eq!(
+            members
+                .iter()
+                .map(|m| (m.account_id, m.role))
+                .collect::<Vec<_>>(),
+            vec![
+                (p.doctor.id, Role::Clinician),
+                (nurse.account, Role::Staff),
+                (colleague.account, Role::Clinician)
+            ]
+        );
+        assert_eq!(store.members(&nurse).unwrap(), members);
+
+        // A second clinic for the nurse: memberships oldest first.
+        let q = practice(store, "Hopper");
+        store
+            .add_member(
+                &q.by,
+                &Member {
+                    clinic_id: q.clinic.id,
+                    account_id: nurse.account,
+                    role: Role::Clinician,
+                    display_name: "Nurse H".into(),
+                    joined_at: at(20),
+                },
+            )
+            .unwrap();
+        let ms = store.memberships(nurse.account).unwrap();
+        assert_eq!(ms.len(), 2);
+        assert_eq!((ms[0].0.id, ms[0].1.role), (p.clinic.id, Role::Staff));
+        assert_eq!((ms[1].0.id, ms[1].1.role), (q.clinic.id, Role::Clinician));
+        assert_eq!(ms[1].1.display_name, "Nurse H");
+        assert!(store.memberships(AccountId(id())).unwrap().is_empty());
+
+        // Already a member; staff may not add; outsiders learn nothing.
+        expect_conflict(store.add_member(
+            &p.by,
+            &Member {
+                clinic_id: p.clinic.id,
+                account_id: nurse.account,
+                role: Role::Clinician,
+                display_name: "Again".into(),
+                joined_at: at(30),
+            },
+        ));
+        let stranger = account(store, "stranger@example.org");
+        let newcomer = Member {
+            clinic_id: p.clinic.id,
+            account_id: stranger.id,
+            role: Role::Staff,
+            display_name: "Newcomer".into(),
+            joined_at: at(30),
+        };
+        expect_forbidden(store.add_member(&nurse, &newcomer));
+        let outsider = ClinicAccess {
+            clinic: p.clinic.id,
+            account: stranger.id,
+        };
+        expect_not_found(store.add_member(&outsider, &newcomer));
+        expect_not_found(store.members(&outsider));
+        // A member of an unknown account.
+        expect_not_found(store.add_member(
+            &p.by,
+            &Member {
+                account_id: AccountId(id()),
+                ..newcomer.clone()
+            },
+        ));
+        assert_eq!(store.members(&p.by).unwrap().len(), 3);
+
+        // The ladder: clinicians only, validated.
+        let ladder = Ladder {
+            steps: vec![Step {
+                after: SignedDuration::from_hours(1),
+                notify: Target::Member {
+                    account_id: colleague.account,
+                },
+            }],
+        };
+        expect_forbidden(store.set_ladder(&nurse, &ladder));
+        expect_invalid(store.set_ladder(&p.by, &Ladder { steps: vec![] }));
+        store.set_ladder(&p.by, &ladder).unwrap();
+        assert_eq!(store.clinic(p.clinic.id).unwrap().unwrap().ladder, ladder);
+
+        // Creating: taken id, empty name, unknown founder.
+        let founder = |c: &Clinic, a: AccountId| Member {
+            clinic_id: c.id,
+            account_id: a,
+            role: Role::Clinician,
+            display_name: "Founder".into(),
+            joined_at: at(0),
+        };
+        expect_conflict(store.create_clinic(&p.clinic, &founder(&p.clinic, stranger.id)));
+        let blank = Clinic {
+            id: ClinicId(id()),
+            name: "  ".into(),
+            ..p.clinic.clone()
+        };
+        expect_invalid(store.create_clinic(&blank, &founder(&blank, stranger.id)));
+        let bad_ladder = Clinic {
+            id: ClinicId(id()),
+            ladder: Ladder { steps: vec![] },
+            ..p.clinic.clone()
+        };
+        expect_invalid(store.create_clinic(&bad_ladder, &founder(&bad_ladder, stranger.id)));
+        let orphan = Clinic {
+            id: ClinicId(id()),
+            ..p.clinic.clone()
+        };
+        expect_not_found(store.create_clinic(&orphan, &founder(&orphan, AccountId(id()))));
+        assert_eq!(store.clinic(orphan.id).unwrap(), None, "nothing half made");
+    }
+
+    pub fn clinic_invites_are_single_use_and_expire(store: &dyn Store) {
+        let p = practice(store, "Invites");
+        let nurse = member(store, &p, Role::Staff, "Nurse", 1);
+        let ada = profile(store, "Ada");
+        let bea = profile(store, "Bea");
+
+        // Staff may invite; bad hashes and expiries are refused.
+        let inv = invite(&nurse, 10);
+        store.create_invite(&nurse, &inv).unwrap();
+        expect_conflict(store.create_invite(
+            &p.by,
+            &Invite {
+                created_by: p.by.account,
+                ..inv.clone()
+            },
+        ));
+        expect_invalid(store.create_invite(
+            &p.by,
+            &Invite {
+                code_hash: "NOT-HEX".into(),
+                ..invite(&p.by, 10)
+            },
+        ));
+        expect_invalid(store.create_invite(
+            &p.by,
+            &Invite {
+                expires_at: at(10),
+                ..invite(&p.by, 10)
+            },
+        ));
+        let stranger = account(store, "stranger@example.org");
+        expect_not_found(store.create_invite(
+            &ClinicAccess {
+                clinic: p.clinic.id,
+                account: stranger.id,
+            },
+            &Invite {
+                created_by: stranger.id,
+                ..invite(&p.by, 10)
+            },
+        ));
+
+        assert_eq!(
+            store
+                .invite_clinic(&inv.code_hash, at(11))
+                .unwrap()
+                .map(|c| c.id),
+            Some(p.clinic.id)
+        );
+        assert_eq!(store.invite_clinic(&token_hash(), at(11)).unwrap(), None);
+        // Unknown code, unknown profile: not found, nothing used up.
+        expect_not_found(store.redeem_invite(&token_hash(), ada.id, &all_scopes(), at(11)));
+        expect_not_found(store.redeem_invite(
+            &inv.code_hash,
+            ProfileId(id()),
+            &all_scopes(),
+            at(11),
+        ));
+        assert!(
+            store
+                .invite_clinic(&inv.code_hash, at(11))
+                .unwrap()
+                .is_some()
+        );
+
+        let granted = scopes(&[Scope::Sessions, Scope::Checkins]);
+        assert_eq!(
+            store
+                .redeem_invite(&inv.code_hash, ada.id, &granted, at(12))
+                .unwrap(),
+            p.clinic.id
+        );
+        let links = store.patient_clinics(ada.id).unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].clinic.id, p.clinic.id);
+        assert_eq!(links[0].joined_at, at(12));
+        assert_eq!(links[0].scopes, granted);
+
+        // Single use.
+        assert_eq!(store.invite_clinic(&inv.code_hash, at(13)).unwrap(), None);
+        expect_not_found(store.redeem_invite(&inv.code_hash, bea.id, &granted, at(13)));
+        assert!(store.patient_clinics(bea.id).unwrap().is_empty());
+
+        // Expired: at its expiry it no longer works.
+        let short = invite(&p.by, 20);
+        store.create_invite(&p.by, &short).unwrap();
+        assert!(
+            store
+                .invite_clinic(&short.code_hash, at(20 + 24 * 60 - 1))
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            store
+                .invite_clinic(&short.code_hash, short.expires_at)
+                .unwrap(),
+            None
+        );
+        expect_not_found(store.redeem_invite(&short.code_hash, bea.id, &granted, short.expires_at));
+
+        // Joining again is a conflict, and uses nothing up.
+        let again = invite(&p.by, 30);
+        store.create_invite(&p.by, &again).unwrap();
+        expect_conflict(store.redeem_invite(&again.code_hash, ada.id, &granted, at(31)));
+        assert!(
+            store
+                .invite_clinic(&again.code_hash, at(31))
+                .unwrap()
+                .is_some()
+        );
+        store
+            .redeem_invite(&again.code_hash, bea.id, &BTreeSet::new(), at(32))
+            .unwrap();
+        assert_eq!(
+            store.patient_clinics(bea.id).unwrap()[0].scopes,
+            BTreeSet::new()
+        );
+
+        // The join is in the patient's audit log, with each grant.
+        let log = store.audit_log(ada.id, 10).unwrap();
+        let mut lines: Vec<(String, String)> = log
+            .iter()
+            .map(|e| (e.action.clone(), e.detail.clone()))
+            .collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            vec![
+                ("consent_granted".into(), "checkins".into()),
+                ("consent_granted".into(), "sessions".into()),
+                ("joined".into(), String::new()),
+            ]
+        );
+        assert!(
+            log.iter()
+                .all(|e| e.actor_name == "you" && e.clinic_id == p.clinic.id)
+        );
+    }
+
+    pub fn consent_changes_take_effect_on_the_next_read(store: &dyn Store) {
+        let p = practice(store, "Consent");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        store
+            .log_session(&session(ada.id, None, 100), None)
+            .unwrap();
+        let flag = red_flag(store, ada.id, 200);
+
+        let queue = store.red_flag_queue(&p.by, at(300)).unwrap();
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue[0].episode.id, flag);
+        assert_eq!(queue[0].patient_name, "Ada");
+        assert_eq!(
+            queue[0].rule_ids,
+            vec!["C-03".to_owned(), "C-11".to_owned()]
+        );
+        let record = store
+            .patient_record(&p.by, ada.id, at(300))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.checkins.as_ref().map(Vec::len), Some(1));
+        assert_eq!(record.episodes.as_ref().map(Vec::len), Some(1));
+
+        let before = store.audit_log(ada.id, 1000).unwrap().len();
+        // Granting a held scope changes nothing and logs nothing.
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Checkins, true, at(301))
+            .unwrap();
+        assert_eq!(store.audit_log(ada.id, 1000).unwrap().len(), before);
+
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Checkins, false, at(302))
+            .unwrap();
+        assert!(store.red_flag_queue(&p.by, at(303)).unwrap().is_empty());
+        let record = store
+            .patient_record(&p.by, ada.id, at(303))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.checkins, None);
+        assert_eq!(record.episodes, None);
+        assert!(record.sessions.is_some());
+        assert!(!record.scopes.contains(&Scope::Checkins));
+        expect_not_found(store.acknowledge(&p.by, ada.id, flag, "", at(303)));
+        assert!(store.open_flags().unwrap().is_empty());
+        let list = store.clinic_patients(&p.by, at(303)).unwrap();
+        assert_eq!(list[0].status.open_red_flags, None);
+        assert_eq!(list[0].status.overdue_checkins, None);
+        assert!(list[0].status.last_session.is_some());
+        // Revoking one not held changes nothing and logs nothing.
+        let n = store.audit_log(ada.id, 1000).unwrap().len();
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Checkins, false, at(304))
+            .unwrap();
+        assert_eq!(store.audit_log(ada.id, 1000).unwrap().len(), n);
+
+        // Sessions revoked: no prescribing, no sessions in the record.
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Sessions, false, at(305))
+            .unwrap();
+        expect_not_found(store.prescribe(&p.by, &protocol(&p, ada.id, 7, 306)));
+        let record = store
+            .patient_record(&p.by, ada.id, at(306))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.sessions, None);
+        // Photos revoked: a photo reads as not there.
+        let ph = photo(store, ada.id, 307);
+        assert_eq!(
+            store.patient_photo(&p.by, ada.id, ph.id, at(308)).unwrap(),
+            Some(ph.clone())
+        );
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::PhotosClinical, false, at(309))
+            .unwrap();
+        assert_eq!(
+            store.patient_photo(&p.by, ada.id, ph.id, at(310)).unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .patient_record(&p.by, ada.id, at(310))
+                .unwrap()
+                .unwrap()
+                .photos,
+            None
+        );
+
+        // Granting again shows it again at once.
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Checkins, true, at(311))
+            .unwrap();
+        assert_eq!(store.red_flag_queue(&p.by, at(312)).unwrap().len(), 1);
+        assert_eq!(
+            store.patient_clinics(ada.id).unwrap()[0].scopes,
+            scopes(&[Scope::Screening, Scope::Checkins, Scope::PhotosTeaching])
+        );
+        let log = store.audit_log(ada.id, 1000).unwrap();
+        let consent: Vec<(String, String)> = log
+            .iter()
+            .filter(|e| e.action.starts_with("consent_") && e.at >= at(301))
+            .map(|e| (e.action.clone(), e.detail.clone()))
+            .collect();
+        assert_eq!(
+            consent,
+            vec![
+                ("consent_granted".into(), "checkins".into()),
+                ("consent_revoked".into(), "photos_clinical".into()),
+                ("consent_revoked".into(), "sessions".into()),
+                ("consent_revoked".into(), "checkins".into()),
+            ]
+        );
+
+        // Not the clinic's patient: not found.
+        let bea = profile(store, "Bea");
+        expect_not_found(store.set_consent(bea.id, p.clinic.id, Scope::Sessions, true, at(320)));
+        expect_not_found(store.leave_clinic(bea.id, p.clinic.id, at(320)));
+
+        // Leaving: everything stops.
+        store.leave_clinic(ada.id, p.clinic.id, at(330)).unwrap();
+        assert!(store.patient_clinics(ada.id).unwrap().is_empty());
+        assert_eq!(store.patient_record(&p.by, ada.id, at(331)).unwrap(), None);
+        assert!(store.red_flag_queue(&p.by, at(331)).unwrap().is_empty());
+        assert!(store.clinic_patients(&p.by, at(331)).unwrap().is_empty());
+        assert_eq!(actions(store, ada.id)[0], "left");
+    }
+
+    pub fn staff_see_the_list_but_no_clinical_data(store: &dyn Store) {
+        let p = practice(store, "Staffed");
+        let nurse = member(store, &p, Role::Staff, "Nurse", 1);
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 2);
+        store
+            .log_session(&session(ada.id, None, 100), None)
+            .unwrap();
+        let flag = red_flag(store, ada.id, 200);
+        let ph = photo(store, ada.id, 210);
+
+        let list = store.clinic_patients(&nurse, at(300)).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].profile_id, ada.id);
+        assert_eq!(list[0].name, "Ada");
+        assert_eq!(list[0].joined_at, at(2));
+        assert_eq!(list[0].scopes, all_scopes());
+        let s = &list[0].status;
+        assert_eq!(
+            (
+                s.last_session,
+                s.next_due,
+                s.open_red_flags,
+                s.unacknowledged_red_flags,
+                s.overdue_checkins
+            ),
+            (None, None, None, None, None)
+        );
+
+        expect_forbidden(store.red_flag_queue(&nurse, at(300)));
+        expect_forbidden(store.patient_record(&nurse, ada.id, at(300)));
+        expect_forbidden(store.patient_photo(&nurse, ada.id, ph.id, at(300)));
+        expect_forbidden(store.acknowledge(&nurse, ada.id, flag, "", at(300)));
+        let mut rx = protocol(&p, ada.id, 7, 300);
+        rx.prescribed_by = nurse.account;
+        expect_forbidden(store.prescribe(&nurse, &rx));
+        expect_forbidden(store.add_override(&nurse, &an_override(&p, ada.id, "S-ISO", 300)));
+        expect_forbidden(store.set_ladder(&nurse, &Ladder::default()));
+        // Nothing was done or logged by the nurse.
+        assert!(store.active_protocol(ada.id).unwrap().is_none());
+        assert!(store.active_overrides(ada.id).unwrap().is_empty());
+        assert!(
+            store
+                .audit_log(ada.id, 1000)
+                .unwrap()
+                .iter()
+                .all(|e| e.actor != nurse.account)
+        );
+        // The clinician's view of the same patient has the status.
+        let list = store.clinic_patients(&p.by, at(300)).unwrap();
+        assert_eq!(list[0].status.open_red_flags, Some(1));
+    }
+
+    pub fn outsiders_and_other_clinics_learn_nothing(store: &dyn Store) {
+        let a = practice(store, "Alpha");
+        let b = practice(store, "Beta");
+        let ada = profile(store, "Ada");
+        let bea = profile(store, "Bea");
+        join(store, &a.by, ada.id, &all_scopes(), 1);
+        join(store, &b.by, bea.id, &all_scopes(), 1);
+        let flag = red_flag(store, ada.id, 100);
+        let ph = photo(store, ada.id, 110);
+
+        // The clinician of another clinic, asking as themselves.
+        assert_eq!(store.patient_record(&b.by, ada.id, at(200)).unwrap(), None);
+        assert_eq!(
+            store.patient_photo(&b.by, ada.id, ph.id, at(200)).unwrap(),
+            None
+        );
+        expect_not_found(store.acknowledge(&b.by, ada.id, flag, "", at(200)));
+        expect_not_found(store.prescribe(&b.by, &protocol(&b, ada.id, 7, 200)));
+        expect_not_found(store.add_override(&b.by, &an_override(&b, ada.id, "S-ISO", 200)));
+        expect_not_found(store.revoke_override(&b.by, ada.id, OverrideId(id()), at(200)));
+        let theirs = store.clinic_patients(&b.by, at(200)).unwrap();
+        assert_eq!(
+            theirs.iter().map(|s| s.profile_id).collect::<Vec<_>>(),
+            vec![bea.id]
+        );
+        assert!(store.red_flag_queue(&b.by, at(200)).unwrap().is_empty());
+
+        // Naming the other clinic without being its member.
+        let posing = ClinicAccess {
+            clinic: a.clinic.id,
+            account: b.doctor.id,
+        };
+        assert_eq!(
+            store.patient_record(&posing, ada.id, at(200)).unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .patient_photo(&posing, ada.id, ph.id, at(200))
+                .unwrap(),
+            None
+        );
+        expect_not_found(store.clinic_patients(&posing, at(200)));
+        expect_not_found(store.red_flag_queue(&posing, at(200)));
+        expect_not_found(store.members(&posing));
+        expect_not_found(store.acknowledge(&posing, ada.id, flag, "", at(200)));
+        let mut rx = protocol(&a, ada.id, 7, 200);
+        rx.prescribed_by = b.doctor.id;
+        expect_not_found(store.prescribe(&posing, &rx));
+        // A protocol naming another clinic than the asker's is invalid.
+        expect_invalid(store.prescribe(&b.by, &protocol(&a, bea.id, 7, 200)));
+
+        // The own clinic and a profile that is not its patient.
+        assert_eq!(store.patient_record(&a.by, bea.id, at(200)).unwrap(), None);
+        assert_eq!(
+            store
+                .patient_record(&a.by, ProfileId(id()), at(200))
+                .unwrap(),
+            None
+        );
+        // The own clinic and a photo of another patient.
+        let bph = photo(store, bea.id, 120);
+        assert_eq!(
+            store.patient_photo(&a.by, ada.id, bph.id, at(200)).unwrap(),
+            None
+        );
+
+        // Nothing was acted on, and the patients' logs show only what
+        // their own clinic did.
+        assert!(store.active_protocol(ada.id).unwrap().is_none());
+        assert!(
+            store.red_flag_queue(&a.by, at(201)).unwrap()[0]
+                .acknowledged
+                .is_none()
+        );
+        for e in store.audit_log(ada.id, 1000).unwrap() {
+            assert_eq!(e.clinic_id, a.clinic.id, "{e:?}");
+            assert_ne!(e.actor, b.doctor.id, "{e:?}");
+        }
+    }
+
+    pub fn clinic_reads_and_acts_are_audited_for_the_patient(store: &dyn Store) {
+        let p = practice(store, "Audit");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        store
+            .log_session(&session(ada.id, None, 100), None)
+            .unwrap();
+        let flag = red_flag(store, ada.id, 200);
+        let ph = photo(store, ada.id, 210);
+        let joined = store.audit_log(ada.id, 1000).unwrap().len();
+        assert_eq!(joined, 1 + Scope::ALL.len());
+
+        store.clinic_patients(&p.by, at(300)).unwrap();
+        store.red_flag_queue(&p.by, at(301)).unwrap();
+        store
+            .patient_record(&p.by, ada.id, at(302))
+            .unwrap()
+            .unwrap();
+        store
+            .patient_photo(&p.by, ada.id, ph.id, at(303))
+            .unwrap()
+            .unwrap();
+        // A photo that is not there reads nothing and logs nothing.
+        assert_eq!(
+            store
+                .patient_photo(&p.by, ada.id, PhotoId(id()), at(303))
+                .unwrap(),
+            None
+        );
+        store
+            .acknowledge(&p.by, ada.id, flag, "called her", at(304))
+            .unwrap();
+        let rx = protocol(&p, ada.id, 10, 305);
+        store.prescribe(&p.by, &rx).unwrap();
+        let ov = an_override(&p, ada.id, "S-ISO", 306);
+        store.add_override(&p.by, &ov).unwrap();
+        store
+            .revoke_override(&p.by, ada.id, ov.id, at(307))
+            .unwrap();
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::PhotosTeaching, false, at(308))
+            .unwrap();
+
+        let log = store.audit_log(ada.id, 1000).unwrap();
+        assert_eq!(log.len(), joined + 9);
+        let newest: Vec<(&str, Timestamp)> =
+            log[..9].iter().map(|e| (e.action.as_str(), e.at)).collect();
+        assert_eq!(
+            newest,
+            vec![
+                ("consent_revoked", at(308)),
+                ("override_revoked", at(307)),
+                ("override_added", at(306)),
+                ("prescribed", at(305)),
+                ("acknowledged", at(304)),
+                ("viewed_photo", at(303)),
+                ("viewed_record", at(302)),
+                ("viewed_list", at(301)),
+                ("viewed_list", at(300)),
+            ]
+        );
+        for e in &log[1..9] {
+            assert_eq!(e.actor, p.doctor.id);
+            assert_eq!(e.actor_name, "Dr Audit");
+            assert_eq!(e.clinic_id, p.clinic.id);
+            assert_eq!(e.profile_id, ada.id);
+        }
+        assert_eq!(log[0].actor_name, "you");
+        assert_eq!(log[0].detail, "photos_teaching");
+        assert_eq!(log[3].detail, rx.id.to_string());
+        assert_eq!(log[4].detail, flag.to_string());
+        assert_eq!(log[5].detail, ph.id.to_string());
+        assert_eq!(log[2].detail, "S-ISO");
+        // The limit keeps the newest.
+        let two = store.audit_log(ada.id, 2).unwrap();
+        assert_eq!(two, log[..2].to_vec());
+        // Ids are unique.
+        let ids: BTreeSet<_> = log.iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), log.len());
+
+        // A list read logs one line per patient whose status it showed:
+        // not for a patient who granted no status scope.
+        let bea = profile(store, "Bea");
+        join(store, &p.by, bea.id, &scopes(&[Scope::Screening]), 400);
+        let n_ada = store.audit_log(ada.id, 1000).unwrap().len();
+        let n_bea = store.audit_log(bea.id, 1000).unwrap().len();
+        assert_eq!(store.clinic_patients(&p.by, at(401)).unwrap().len(), 2);
+        assert_eq!(store.audit_log(ada.id, 1000).unwrap().len(), n_ada + 1);
+        assert_eq!(store.audit_log(bea.id, 1000).unwrap().len(), n_bea);
+        // Other patients' logs are their own.
+        assert!(actions(store, bea.id).iter().all(|a| a != "acknowledged"));
+    }
+
+    pub fn acknowledging_twice_is_a_conflict(store: &dyn Store) {
+        let p = practice(store, "Acks");
+        let colleague = member(store, &p, Role::Clinician, "Colleague", 1);
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 2);
+        let flag = red_flag(store, ada.id, 100);
+        store
+            .acknowledge(&colleague, ada.id, flag, "phoned", at(110))
+            .unwrap();
+        expect_conflict(store.acknowledge(&p.by, ada.id, flag, "again", at(111)));
+        let queue = store.red_flag_queue(&p.by, at(112)).unwrap();
+        let ack = queue[0].acknowledged.clone().unwrap();
+        assert_eq!(
+            (ack.by, ack.by_name.as_str(), ack.at, ack.note.as_str()),
+            (colleague.account, "Colleague", at(110), "phoned")
+        );
+        let record = store
+            .patient_record(&p.by, ada.id, at(113))
+            .unwrap()
+            .unwrap();
+        let episodes = record.episodes.unwrap();
+        assert_eq!(episodes[0].0.id, flag);
+        assert_eq!(
+            episodes[0].1.as_ref().map(|a| a.by),
+            Some(colleague.account)
+        );
+        // Unknown and resolved episodes: not found.
+        expect_not_found(store.acknowledge(&p.by, ada.id, EpisodeId(id()), "", at(114)));
+        let other = red_flag(store, ada.id, 120);
+        store
+            .resolve_episode(ada.id, other, at(121), "fine")
+            .unwrap();
+        expect_not_found(store.acknowledge(&p.by, ada.id, other, "", at(122)));
+        // Resolved flags leave the queue.
+        store
+            .resolve_episode(ada.id, flag, at(130), "seen")
+            .unwrap();
+        assert!(store.red_flag_queue(&p.by, at(131)).unwrap().is_empty());
+
+        // Acknowledgements are per clinic.
+        let q = practice(store, "Second");
+        join(store, &q.by, ada.id, &all_scopes(), 140);
+        let third = red_flag(store, ada.id, 150);
+        store
+            .acknowledge(&p.by, ada.id, third, "", at(151))
+            .unwrap();
+        let theirs = store.red_flag_queue(&q.by, at(152)).unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert!(theirs[0].acknowledged.is_none());
+        store
+            .acknowledge(&q.by, ada.id, third, "", at(153))
+            .unwrap();
+    }
+
+    pub fn prescribed_protocol_newest_in_force_until_leaving(store: &dyn Store) {
+        let p = practice(store, "Rx");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        assert_eq!(store.active_protocol(ada.id).unwrap(), None);
+
+        let mut bad = protocol(&p, ada.id, 0, 10);
+        bad.needle_length_mm = 4.0;
+        expect_invalid(store.prescribe(&p.by, &bad));
+        assert_eq!(store.active_protocol(ada.id).unwrap(), None);
+
+        let first = protocol(&p, ada.id, 10, 10);
+        store.prescribe(&p.by, &first).unwrap();
+        assert_eq!(store.active_protocol(ada.id).unwrap(), Some(first.clone()));
+        expect_conflict(store.prescribe(&p.by, &first));
+        let second = protocol(&p, ada.id, 14, 20);
+        store.prescribe(&p.by, &second).unwrap();
+        assert_eq!(store.active_protocol(ada.id).unwrap(), Some(second.clone()));
+        // An older prescription added later is not in force.
+        let older = protocol(&p, ada.id, 21, 15);
+        store.prescribe(&p.by, &older).unwrap();
+        assert_eq!(store.active_protocol(ada.id).unwrap(), Some(second.clone()));
+        let record = store
+            .patient_record(&p.by, ada.id, at(30))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.protocol, Some(second.clone()));
+
+        // A newer one from another clinic wins while both are linked.
+        let q = practice(store, "Other");
+        join(store, &q.by, ada.id, &all_scopes(), 25);
+        let theirs = protocol(&q, ada.id, 7, 40);
+        store.prescribe(&q.by, &theirs).unwrap();
+        assert_eq!(store.active_protocol(ada.id).unwrap(), Some(theirs.clone()));
+        // Each clinic's record shows its own.
+        assert_eq!(
+            store
+                .patient_record(&p.by, ada.id, at(41))
+                .unwrap()
+                .unwrap()
+                .protocol,
+            Some(second.clone())
+        );
+        store.leave_clinic(ada.id, q.clinic.id, at(50)).unwrap();
+        assert_eq!(store.active_protocol(ada.id).unwrap(), Some(second));
+        store.leave_clinic(ada.id, p.clinic.id, at(51)).unwrap();
+        assert_eq!(store.active_protocol(ada.id).unwrap(), None);
+        // Another patient's protocol never applies.
+        let bea = profile(store, "Bea");
+        assert_eq!(store.active_protocol(bea.id).unwrap(), None);
+    }
+
+    pub fn overrides_add_and_revoke(store: &dyn Store) {
+        let p = practice(store, "Overrides");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        let mut empty = an_override(&p, ada.id, "S-ISO", 10);
+        empty.reason = "   ".into();
+        expect_invalid(store.add_override(&p.by, &empty));
+
+        let iso = an_override(&p, ada.id, "S-ISO", 10);
+        let steroid = an_override(&p, ada.id, "S-STEROID", 11);
+        store.add_override(&p.by, &iso).unwrap();
+        store.add_override(&p.by, &steroid).unwrap();
+        expect_conflict(store.add_override(&p.by, &iso));
+        assert_eq!(
+            store.active_overrides(ada.id).unwrap(),
+            vec![iso.clone(), steroid.clone()]
+        );
+        assert_eq!(
+            store
+                .patient_record(&p.by, ada.id, at(12))
+                .unwrap()
+                .unwrap()
+                .overrides,
+            vec![iso.clone(), steroid.clone()]
+        );
+        store
+            .revoke_override(&p.by, ada.id, iso.id, at(13))
+            .unwrap();
+        expect_not_found(store.revoke_override(&p.by, ada.id, iso.id, at(14)));
+        expect_not_found(store.revoke_override(&p.by, ada.id, OverrideId(id()), at(14)));
+        assert_eq!(
+            store.active_overrides(ada.id).unwrap(),
+            vec![steroid.clone()]
+        );
+
+        // The screening scope is needed.
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Screening, false, at(15))
+            .unwrap();
+        expect_not_found(store.add_override(&p.by, &an_override(&p, ada.id, "S-X", 16)));
+        expect_not_found(store.revoke_override(&p.by, ada.id, steroid.id, at(16)));
+        // Leaving: no override applies.
+        store.leave_clinic(ada.id, p.clinic.id, at(17)).unwrap();
+        assert!(store.active_overrides(ada.id).unwrap().is_empty());
+    }
+
+    pub fn patient_status_is_computed_from_the_record(store: &dyn Store) {
+        let p = practice(store, "Status");
+        let ada = profile(store, "Ada");
+        let bea = profile(store, "Bea");
+        let cy = profile(store, "Cy");
+        let dee = profile(store, "Dee");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        join(store, &p.by, bea.id, &scopes(&[Scope::Sessions]), 2);
+        join(store, &p.by, cy.id, &BTreeSet::new(), 3);
+        join(store, &p.by, dee.id, &all_scopes(), 4);
+        // Ada: a 0.25 mm session on 2025-06-15 ending at minute 112; a
+        // check-in 23 h later (within the grace of the 24 h one); none
+        // near the 72 h one.
+        let s = session(ada.id, None, 100);
+        store.log_session(&s, None).unwrap();
+        let ended = s.ended_at;
+        let mins = |h: i64| 112 + h * 60;
+        store
+            .save_checkin(
+                &checkin(ada.id, Some(s.id), mins(23), TriageLevel::Expected),
+                None,
+            )
+            .unwrap();
+        store
+            .log_session(&session(bea.id, None, 100), None)
+            .unwrap();
+        let now = ended + SignedDuration::from_hours(80);
+
+        let list = store.clinic_patients(&p.by, now).unwrap();
+        assert_eq!(
+            list.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            vec!["Ada", "Bea", "Cy", "Dee"]
+        );
+        let date = jiff::civil::date;
+        let a = &list[0].status;
+        assert_eq!(a.last_session, Some(date(2025, 6, 15)));
+        // The 0.25 mm band waits 3 days.
+        assert_eq!(a.next_due, Some(date(2025, 6, 18)));
+        assert_eq!(a.open_red_flags, Some(0));
+        assert_eq!(a.unacknowledged_red_flags, Some(0));
+        // Due at 24 h (done) and 72 h (missed); 7 and 14 days are ahead.
+        assert_eq!(a.overdue_checkins, Some(1));
+        let b = &list[1].status;
+        assert_eq!(
+            (
+                b.last_session,
+                b.next_due,
+                b.open_red_flags,
+                b.overdue_checkins
+            ),
+            (Some(date(2025, 6, 15)), Some(date(2025, 6, 18)), None, None)
+        );
+        let c = &list[2].status;
+        assert_eq!(
+            (
+                c.last_session,
+                c.next_due,
+                c.open_red_flags,
+                c.unacknowledged_red_flags,
+                c.overdue_checkins
+            ),
+            (None, None, None, None, None)
+        );
+        assert_eq!(list[2].scopes, BTreeSet::new());
+        // Dee: no session yet, so the first can be today; nothing overdue.
+        let d = &list[3].status;
+        let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+        assert_eq!(
+            (
+                d.last_session,
+                d.next_due,
+                d.open_red_flags,
+                d.overdue_checkins
+            ),
+            (None, Some(today), Some(0), Some(0))
+        );
+
+        // A protocol with a longer interval moves the date.
+        store
+            .prescribe(&p.by, &protocol(&p, ada.id, 10, mins(81)))
+            .unwrap();
+        let list = store.clinic_patients(&p.by, now).unwrap();
+        assert_eq!(list[0].status.next_due, Some(date(2025, 6, 25)));
+        // A shorter one does not bring it forward.
+        store
+            .prescribe(&p.by, &protocol(&p, ada.id, 1, mins(82)))
+            .unwrap();
+        let list = store.clinic_patients(&p.by, now).unwrap();
+        assert_eq!(list[0].status.next_due, Some(date(2025, 6, 18)));
+
+        // A red flag 79 h after: open, unacknowledged, it counts for the
+        // 72 h check-in, and no date while it is open.
+        let flag = red_flag(store, ada.id, mins(79));
+        let list = store.clinic_patients(&p.by, now).unwrap();
+        let a = &list[0].status;
+        assert_eq!(
+            (
+                a.open_red_flags,
+                a.unacknowledged_red_flags,
+                a.overdue_checkins,
+                a.next_due
+            ),
+            (Some(1), Some(1), Some(0), None)
+        );
+        store.acknowledge(&p.by, ada.id, flag, "", now).unwrap();
+        let a = store.clinic_patients(&p.by, now).unwrap()[0].status.clone();
+        assert_eq!(
+            (a.open_red_flags, a.unacknowledged_red_flags),
+            (Some(1), Some(0))
+        );
+        // Fifteen days on, the 7 and 14 day check-ins are missed too.
+        store.resolve_episode(ada.id, flag, now, "fine").unwrap();
+        let later = ended + SignedDuration::from_hours(15 * 24);
+        let a = store.clinic_patients(&p.by, later).unwrap()[0]
+            .status
+            .clone();
+        assert_eq!(
+            (
+                a.open_red_flags,
+                a.unacknowledged_red_flags,
+                a.overdue_checkins,
+                a.next_due
+            ),
+            (Some(0), Some(0), Some(2), Some(date(2025, 6, 18)))
+        );
+    }
+
+    pub fn notifications_add_list_and_mark_read(store: &dyn Store) {
+        let doc = account(store, "doc@example.org");
+        let other = account(store, "other@example.org");
+        let ada = profile(store, "Ada");
+        let n1 = notification(doc.id, Some(ada.id), 10);
+        let n2 = notification(doc.id, None, 20);
+        let n3 = notification(doc.id, None, 30);
+        let theirs = notification(other.id, None, 40);
+        store
+            .add_notifications(&[n1.clone(), n2.clone(), n3.clone(), theirs.clone()])
+            .unwrap();
+        assert_eq!(
+            store.notifications(doc.id, 10).unwrap(),
+            vec![n3.clone(), n2.clone(), n1.clone()]
+        );
+        assert_eq!(
+            store.notifications(doc.id, 2).unwrap(),
+            vec![n3.clone(), n2.clone()]
+        );
+        assert_eq!(store.unread_notifications(doc.id).unwrap(), 3);
+        store.mark_notification_read(doc.id, n2.id, at(50)).unwrap();
+        assert_eq!(store.unread_notifications(doc.id).unwrap(), 2);
+        assert_eq!(
+            store.notifications(doc.id, 10).unwrap()[1].read_at,
+            Some(at(50))
+        );
+        // Marking again keeps the first time.
+        store.mark_notification_read(doc.id, n2.id, at(60)).unwrap();
+        assert_eq!(
+            store.notifications(doc.id, 10).unwrap()[1].read_at,
+            Some(at(50))
+        );
+        // Another account's notification: not found, unchanged.
+        expect_not_found(store.mark_notification_read(doc.id, theirs.id, at(60)));
+        expect_not_found(store.mark_notification_read(doc.id, NotificationId(id()), at(60)));
+        assert_eq!(store.unread_notifications(other.id).unwrap(), 1);
+        // All or nothing; duplicates and unknown accounts refused.
+        expect_conflict(store.add_notifications(&[notification(doc.id, None, 70), n1.clone()]));
+        expect_not_found(store.add_notifications(&[notification(AccountId(id()), None, 70)]));
+        assert_eq!(store.notifications(doc.id, 10).unwrap().len(), 3);
+        // A notification about a profile goes with the profile.
+        store.delete_profile(ada.id).unwrap();
+        assert_eq!(
+            store
+                .notifications(doc.id, 10)
+                .unwrap()
+                .iter()
+                .map(|n| n.id)
+                .collect::<Vec<_>>(),
+            vec![n3.id, n2.id]
+        );
+    }
+
+    pub fn escalation_steps_are_claimed_once(store: &dyn Store) {
+        let p = practice(store, "Escalate");
+        let ada = profile(store, "Ada");
+        let bea = profile(store, "Bea");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        join(store, &p.by, bea.id, &scopes(&[Scope::Sessions]), 2);
+        let flag = red_flag(store, ada.id, 100);
+        red_flag(store, bea.id, 90); // not consented: never escalated
+
+        let open = store.open_flags().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].clinic, p.clinic);
+        assert_eq!(open[0].profile_id, ada.id);
+        assert_eq!(open[0].patient_name, "Ada");
+        assert_eq!(open[0].episode.id, flag);
+        assert!(!open[0].acknowledged);
+        assert!(open[0].sent_steps.is_empty());
+
+        assert!(
+            store
+                .claim_escalation(p.clinic.id, ada.id, flag, 0, at(100))
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim_escalation(p.clinic.id, ada.id, flag, 0, at(101))
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim_escalation(p.clinic.id, ada.id, flag, 1, at(340))
+                .unwrap()
+        );
+        assert_eq!(
+            store.open_flags().unwrap()[0].sent_steps,
+            [0usize, 1].into_iter().collect()
+        );
+        expect_not_found(store.claim_escalation(p.clinic.id, ada.id, EpisodeId(id()), 0, at(1)));
+
+        store.acknowledge(&p.by, ada.id, flag, "", at(350)).unwrap();
+        assert!(store.open_flags().unwrap()[0].acknowledged);
+        // The same patient in a second clinic: a separate line there.
+        let q = practice(store, "Second");
+        join(store, &q.by, ada.id, &all_scopes(), 360);
+        let open = store.open_flags().unwrap();
+        assert_eq!(open.len(), 2);
+        let second = open.iter().find(|f| f.clinic.id == q.clinic.id).unwrap();
+        assert!(!second.acknowledged);
+        assert!(second.sent_steps.is_empty());
+        store
+            .resolve_episode(ada.id, flag, at(400), "fine")
+            .unwrap();
+        assert!(store.open_flags().unwrap().is_empty());
+    }
+
+    pub fn email_outbox_leases_and_retries(store: &dyn Store) {
+        let lease = SignedDuration::from_mins(5);
+        let e1 = email("a@example.org", 1);
+        let e2 = email("b@example.org", 2);
+        let e3 = email("c@example.org", 3);
+        for e in [&e1, &e2, &e3] {
+            store.queue_email(e).unwrap();
+        }
+        expect_conflict(store.queue_email(&e1));
+        let claimed = store.claim_emails(at(10), lease, 2).unwrap();
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|e| (e.id, e.attempts))
+                .collect::<Vec<_>>(),
+            vec![(e1.id, 1), (e2.id, 1)]
+        );
+        assert_eq!(claimed[0].to, "a@example.org");
+        // Leased: another instance gets only the third.
+        let other = store.claim_emails(at(11), lease, 10).unwrap();
+        assert_eq!(other.iter().map(|e| e.id).collect::<Vec<_>>(), vec![e3.id]);
+        assert!(store.claim_emails(at(12), lease, 10).unwrap().is_empty());
+
+        store.finish_email(e1.id, Ok(()), at(13)).unwrap();
+        store
+            .finish_email(e2.id, Err("connection refused".into()), at(13))
+            .unwrap();
+        expect_not_found(store.finish_email(EmailId(id()), Ok(()), at(13)));
+        // After the lease: the failed one again, the sent one never.
+        let retry = store.claim_emails(at(15), lease, 10).unwrap();
+        assert_eq!(
+            retry.iter().map(|e| (e.id, e.attempts)).collect::<Vec<_>>(),
+            vec![(e2.id, 2)]
+        );
+        assert_eq!(retry[0].last_error, "connection refused");
+        // At most 5 attempts in all.
+        let mut t = 15;
+        for attempt in 3..=5 {
+            t += 5;
+            let got = store.claim_emails(at(t), lease, 10).unwrap();
+            let e2s: Vec<u32> = got
+                .iter()
+                .filter(|e| e.id == e2.id)
+                .map(|e| e.attempts)
+                .collect();
+            assert_eq!(e2s, vec![attempt]);
+        }
+        t += 5;
+        assert!(
+            store
+                .claim_emails(at(t), lease, 10)
+                .unwrap()
+                .iter()
+                .all(|e| e.id != e2.id)
+        );
+        let all = store.emails(10).unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![e3.id, e2.id, e1.id]
+        );
+        assert_eq!(all[2].sent_at, Some(at(13)));
+        assert_eq!(all[2].attempts, 1);
+        assert_eq!(all[1].sent_at, None);
+        assert_eq!(all[1].attempts, 5);
+        assert_eq!(store.emails(1).unwrap().len(), 1);
+    }
+
+    pub fn totp_steps_are_never_accepted_twice(store: &dyn Store) {
+        let doc = account(store, "doc@example.org");
+        assert_eq!(store.totp(doc.id).unwrap(), None);
+        let secret = TotpSecret {
+            account_id: doc.id,
+            secret: (0u8..20).collect(),
+            enabled_at: None,
+            last_step: 0,
+        };
+        store.set_totp(doc.id, Some(&secret)).unwrap();
+        assert_eq!(store.totp(doc.id).unwrap(), Some(secret.clone()));
+        let shown = format!("{secret:?}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(!shown.contains("18, 19"), "{shown}");
+        assert!(store.use_totp_step(doc.id, 100).unwrap());
+        assert!(!store.use_totp_step(doc.id, 100).unwrap(), "a replay");
+        assert!(!store.use_totp_step(doc.id, 99).unwrap(), "an older code");
+        assert!(store.use_totp_step(doc.id, 101).unwrap());
+        assert_eq!(store.totp(doc.id).unwrap().unwrap().last_step, 101);
+        // Enabling replaces the whole secret.
+        let enabled = TotpSecret {
+            enabled_at: Some(at(5)),
+            last_step: 101,
+            ..secret.clone()
+        };
+        store.set_totp(doc.id, Some(&enabled)).unwrap();
+        assert_eq!(store.totp(doc.id).unwrap(), Some(enabled));
+        store.set_totp(doc.id, None).unwrap();
+        assert_eq!(store.totp(doc.id).unwrap(), None);
+        expect_not_found(store.use_totp_step(doc.id, 200));
+        let unknown = AccountId(id());
+        expect_not_found(store.set_totp(
+            unknown,
+            Some(&TotpSecret {
+                account_id: unknown,
+                ..secret.clone()
+            }),
+        ));
+        let other = account(store, "other@example.org");
+        expect_invalid(store.set_totp(other.id, Some(&secret)));
+    }
+
+    pub fn web_sessions_verified_and_listed(store: &dyn Store) {
+        let doc = account(store, "doc@example.org");
+        let other = account(store, "other@example.org");
+        let s0 = web_session(doc.id, None, 0);
+        let s1 = web_session(doc.id, None, 10);
+        let s2 = web_session(doc.id, None, 20);
+        let theirs = web_session(other.id, None, 5);
+        for s in [&s0, &s1, &s2, &theirs] {
+            store.create_web_session(s).unwrap();
+        }
+        assert_eq!(
+            store.web_sessions_of(doc.id, at(30)).unwrap(),
+            vec![s2.clone(), s1.clone(), s0.clone()]
+        );
+        // s0 expires at 60.
+        assert_eq!(
+            store.web_sessions_of(doc.id, at(60)).unwrap(),
+            vec![s2.clone(), s1.clone()]
+        );
+        store
+            .mark_web_session_verified(&s1.token_hash, at(35))
+            .unwrap();
+        let got = store.web_session(&s1.token_hash, at(36)).unwrap().unwrap();
+        assert_eq!(got.verified_at, Some(at(35)));
+        assert_eq!(
+            store.web_sessions_of(doc.id, at(36)).unwrap()[1].verified_at,
+            Some(at(35))
+        );
+        assert_eq!(
+            store
+                .web_session(&s2.token_hash, at(36))
+                .unwrap()
+                .unwrap()
+                .verified_at,
+            None
+        );
+        expect_not_found(store.mark_web_session_verified(&token_hash(), at(36)));
+        // A session created verified keeps it.
+        let mut v = web_session(other.id, None, 40);
+        v.verified_at = Some(at(40));
+        store.create_web_session(&v).unwrap();
+        assert_eq!(
+            store.web_sessions_of(other.id, at(41)).unwrap(),
+            vec![v, theirs]
+        );
+    }
+
+    pub fn rate_limit_counts_per_window(store: &dyn Store) {
+        let key = "login:email:ada@example.org";
+        assert_eq!(store.rate_limit_hit(key, at(0)).unwrap(), 1);
+        assert_eq!(store.rate_limit_hit(key, at(0)).unwrap(), 2);
+        assert_eq!(store.rate_limit_hit(key, at(0)).unwrap(), 3);
+        assert_eq!(
+            store.rate_limit_hit("login:ip:192.0.2.1", at(0)).unwrap(),
+            1
+        );
+        assert_eq!(
+            store.rate_limit_hit(key, at(15)).unwrap(),
+            1,
+            "a new window"
+        );
+        assert_eq!(store.rate_limit_hit(key, at(15)).unwrap(), 2);
+        // The older window was dropped: counting in it starts afresh.
+        assert_eq!(store.rate_limit_hit(key, at(0)).unwrap(), 1);
+        // The other key's window is untouched.
+        assert_eq!(
+            store.rate_limit_hit("login:ip:192.0.2.1", at(0)).unwrap(),
+            2
+        );
+        let rows = store
+            .snapshot()
+            .unwrap()
+            .table("rate_limits")
+            .unwrap()
+            .rows
+            .len();
+        assert_eq!(rows, 3);
+    }
+
+    pub fn deleting_a_patient_removes_their_clinic_data(store: &dyn Store) {
+        let p = practice(store, "Deletion");
+        let patient = account(store, "patient@example.org");
+        let ada = profile_in(store, patient.id, "Ada");
+        let keep = profile(store, "Keep");
+        for (i, who) in [ada.id, keep.id].into_iter().enumerate() {
+            join(store, &p.by, who, &all_scopes(), i as i64);
+            store.log_session(&session(who, None, 100), None).unwrap();
+            let flag = red_flag(store, who, 200);
+            store.acknowledge(&p.by, who, flag, "", at(201)).unwrap();
+            store
+                .claim_escalation(p.clinic.id, who, flag, 0, at(200))
+                .unwrap();
+            store.prescribe(&p.by, &protocol(&p, who, 10, 202)).unwrap();
+            store
+                .add_override(&p.by, &an_override(&p, who, "S-ISO", 203))
+                .unwrap();
+            store.patient_record(&p.by, who, at(204)).unwrap().unwrap();
+            store
+                .add_notifications(&[notification(p.doctor.id, Some(who), 205)])
+                .unwrap();
+        }
+        let inv = invite(&p.by, 300);
+        store.create_invite(&p.by, &inv).unwrap();
+        let ben = profile_in(store, patient.id, "Ben");
+        join(store, &p.by, ben.id, &scopes(&[Scope::Sessions]), 301);
+
+        store.delete_profile(ada.id).unwrap();
+        let snap = store.snapshot().unwrap();
+        let ada_text = ada.id.to_string();
+        for t in &snap.tables {
+            for row in &t.rows {
+                assert!(
+                    !row.iter().any(|c| c.as_text() == Some(ada_text.as_str())),
+                    "{} still mentions the deleted profile: {row:?}",
+                    t.table
+                );
+            }
+        }
+        assert!(store.audit_log(ada.id, 100).unwrap().is_empty());
+        assert!(store.patient_clinics(ada.id).unwrap().is_empty());
+        assert_eq!(store.patient_record(&p.by, ada.id, at(400)).unwrap(), None);
+        assert_eq!(
+            store
+                .clinic_patients(&p.by, at(400))
+                .unwrap()
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["Ben", "Keep"]
+        );
+        assert_eq!(store.notifications(p.doctor.id, 10).unwrap().len(), 1);
+        assert_eq!(store.open_flags().unwrap().len(), 1);
+        // The other patient's clinic data is all there.
+        assert!(store.active_protocol(keep.id).unwrap().is_some());
+        assert_eq!(store.active_overrides(keep.id).unwrap().len(), 1);
+        assert!(!store.audit_log(keep.id, 100).unwrap().is_empty());
+
+        // Deleting the patient's account takes the rest.
+        store.delete_account(patient.id).unwrap();
+        assert!(store.patient_clinics(ben.id).unwrap().is_empty());
+        assert!(store.audit_log(ben.id, 100).unwrap().is_empty());
+
+        // The clinician's account: the clinic stays, without them.
+        let colleague = member(store, &p, Role::Clinician, "Colleague", 500);
+        store
+            .set_totp(
+                p.doctor.id,
+                Some(&TotpSecret {
+                    account_id: p.doctor.id,
+                    secret: vec![1; 20],
+                    enabled_at: None,
+                    last_step: 0,
+                }),
+            )
+            .unwrap();
+        store.delete_account(p.doctor.id).unwrap();
+        assert!(store.memberships(p.doctor.id).unwrap().is_empty());
+        assert_eq!(store.totp(p.doctor.id).unwrap(), None);
+        assert!(store.notifications(p.doctor.id, 10).unwrap().is_empty());
+        assert!(store.clinic(p.clinic.id).unwrap().is_some());
+        assert_eq!(
+            store
+                .members(&colleague)
+                .unwrap()
+                .iter()
+                .map(|m| m.account_id)
+                .collect::<Vec<_>>(),
+            vec![colleague.account]
+        );
+        assert_eq!(store.clinic_patients(&colleague, at(600)).unwrap().len(), 1);
+        // The last member leaving does not break the clinic either.
+        store.delete_account(colleague.account).unwrap();
+        assert!(store.clinic(p.clinic.id).unwrap().is_some());
+        assert_eq!(store.patient_clinics(keep.id).unwrap().len(), 1);
+    }
+
+    pub fn clinic_data_survives_snapshot_and_restore(store: &dyn Store) {
+        let ada = profile(store, "Ada");
+        store
+            .save_screening(&screening(ada.id, 1, Verdict::Go))
+            .unwrap();
+        let bea = profile(store, "Bea");
+        let p = fill_clinic(store, &[ada.id, bea.id]);
+        let before = store.checksums().unwrap();
+        for t in [
+            "clinics",
+            "clinic_members",
+            "clinic_invites",
+            "clinic_patients",
+            "consents",
+            "protocols",
+            "rule_overrides",
+            "red_flag_acks",
+            "escalations",
+            "notifications",
+            "audit_log",
+            "email_outbox",
+            "totp_secrets",
+            "rate_limits",
+        ] {
+            assert!(before.get(t).unwrap().rows > 0, "{t} is empty");
+        }
+        let snap = store.snapshot().unwrap();
+        let reads = |s: &dyn Store| {
+            (
+                s.patient_clinics(ada.id).unwrap(),
+                s.audit_log(ada.id, 100).unwrap(),
+                s.active_protocol(ada.id).unwrap(),
+                s.active_overrides(ada.id).unwrap(),
+                s.notifications(p.doctor.id, 10).unwrap(),
+                s.totp(p.doctor.id).unwrap(),
+                s.emails(10).unwrap(),
+                s.web_sessions_of(p.doctor.id, at(741)).unwrap(),
+                s.memberships(p.doctor.id).unwrap(),
+            )
+        };
+        let typed = reads(store);
+        assert_eq!(typed.7[0].verified_at, Some(at(741)));
+        store
+            .restore_snapshot(&snap, needlewise_store::RestoreMode::Replace)
+            .unwrap();
+        assert_eq!(store.checksums().unwrap(), before);
+        assert_eq!(store.snapshot().unwrap(), snap);
+        assert_eq!(reads(store), typed);
+        // And it still works as a store.
+        let cy = profile(store, "Cy");
+        join(store, &p.by, cy.id, &all_scopes(), 800);
+        assert_eq!(store.clinic_patients(&p.by, at(801)).unwrap().len(), 3);
+    }
+
+    /// Data from before the clinic side (schema 1) restores into this
+    /// schema, its clinic tables empty and its sessions not verified,
+    /// from a snapshot and from a backup file.
+    pub fn version_1_data_restores_with_empty_clinic_tables(store: &dyn Store) {
+        use needlewise_store::backup;
+        use needlewise_store::snapshot::{ChecksumBuilder, TABLES, TableRows};
+        use needlewise_store::{RestoreMode, Snapshot};
+
+        crate::portability::fill(store, AccountId::LOCAL, "me", "v1 notes", "v1 balm");
+        let other = account(store, "old@example.org");
+        store
+            .create_web_session(&web_session(other.id, None, 10))
+            .unwrap();
+        let current = store.snapshot().unwrap();
+        let sums = store.checksums().unwrap();
+        // The same data as a schema-1 build had it.
+        let old = Snapshot {
+            schema_version: 1,
+            tables: TABLES
+                .iter()
+                .filter(|t| t.in_version(1))
+                .map(|t| TableRows {
+                    table: t.name,
+                    rows: current
+                        .table(t.name)
+                        .unwrap()
+                        .rows
+                        .iter()
+                        .map(|r| t.columns_in(1).map(|(i, _)| r[i].clone()).collect())
+                        .collect(),
+                })
+                .collect(),
+        };
+        let ws = old.table("web_sessions").unwrap();
+        assert_eq!(ws.rows[0].len(), TABLES[2].columns.len() - 1);
+        store.restore_snapshot(&old, RestoreMode::Replace).unwrap();
+        assert_eq!(store.checksums().unwrap(), sums);
+        assert_eq!(store.snapshot().unwrap(), current);
+
+        // A schema-1 backup file: header, rows without the new columns,
+        // checksums as schema 1 computed them.
+        let mut builder = ChecksumBuilder::for_version(1);
+        let mut lines = Vec::new();
+        for row in current.rows() {
+            let def = row.def();
+            if !def.in_version(1) {
+                continue;
+            }
+            builder.add(&row).unwrap();
+            let mut json = backup::row_json(&row);
+            for (i, c) in def.columns.iter().enumerate() {
+                if c.since > 1 {
+                    assert_eq!(row.cells[i], needlewise_store::snapshot::Cell::Null);
+                    json.as_object_mut().unwrap().remove(c.name);
+                }
+            }
+            lines.push(serde_json::json!({"table": def.name, "row": json}).to_string());
+        }
+        let v1_sums = builder.finish();
+        assert_eq!(
+            v1_sums.tables.len(),
+            TABLES.iter().filter(|t| t.in_version(1)).count()
+        );
+        let header = serde_json::json!({
+            "magic": backup::MAGIC,
+            "format": 1,
+            "schema_version": 1,
+            "created_at": "2025-06-01T00:00:00Z",
+            "source": "sqlite",
+            "tables": v1_sums.tables,
+        });
+        let mut text = format!("{header}\n");
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"end": true, "rows": lines.len()})
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.nwb.gz");
+        {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(
+                std::fs::File::create(&path).unwrap(),
+                flate2::Compression::fast(),
+            );
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap();
+        }
+        // Replace the store's data with something else first.
+        let p = practice(store, "Later");
+        assert_ne!(store.checksums().unwrap(), sums);
+        let header = backup::restore_file(store, &path, RestoreMode::Replace, &mut |_| {}).unwrap();
+        assert_eq!(header.schema_version, 1);
+        assert_eq!(store.checksums().unwrap(), sums);
+        assert_eq!(store.clinic(p.clinic.id).unwrap(), None);
+        // A damaged schema-1 file is still refused by its checksums.
+        let changed = text.replace("v1 notes", "v1 notez");
+        std::fs::write(&path, {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(changed.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        })
+        .unwrap();
+        match backup::restore_file(store, &path, RestoreMode::Replace, &mut |_| {}) {
+            Err(StoreError::Invalid { what }) => assert!(what.contains("checksums"), "{what}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert_eq!(store.checksums().unwrap(), sums);
+    }
+}

@@ -1,0 +1,417 @@
+//! The clinic side over the API: the patient list, the red-flag queue and
+//! acknowledgements, a patient's consented record and prescribing, and the
+//! patient's care team with consent changes.
+//!
+//! The handlers call the same functions as the pages (`pages::clinic`,
+//! `pages::care_team`); the store checks membership, role and consent and
+//! writes the patient's audit log. Clinic calls need a session that passed
+//! the second factor (else 403 `forbidden`); pick a clinic with
+//! `?clinic=<id>` when the account belongs to several.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use needlewise_core::answers::{FieldError, InvalidAnswers};
+use needlewise_core::clinic::Scope;
+use needlewise_store::clinic::{PatientRecord, RedFlag};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::{ApiAuth, ApiResult, openapi::ErrorBody};
+use crate::clinic_ctx::{ApiClinicCtx, ClinicCtx, recently_verified};
+use crate::error::WebError;
+use crate::pages::care_team;
+use crate::pages::clinic::{self as clinic_pages, Prescribed, ProtocolInput};
+use crate::{AppState, blocking};
+
+/// The most a JSON request body may hold.
+const MAX_BODY: usize = 64 * 1024;
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, WebError> {
+    if bytes.len() > MAX_BODY {
+        return Err(WebError::BadInput("the body is too large".into()));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        WebError::BadInput(if path == "." {
+            format!("the body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
+}
+
+fn csrf(ctx: &ClinicCtx, headers: &HeaderMap) -> Result<(), WebError> {
+    ctx.check_csrf(
+        headers
+            .get(super::openapi::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
+    )
+}
+
+fn scopes(s: &BTreeSet<Scope>) -> Vec<&'static str> {
+    s.iter().map(|s| s.id()).collect()
+}
+
+/// The clinic's patients: names and join dates for every member; for
+/// clinicians, each one's status as far as their consent allows.
+#[utoipa::path(
+    get,
+    path = "/clinic/patients",
+    tag = "clinic",
+    security(("session" = [])),
+    params(("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic.")),
+    responses(
+        (status = 200, description = "`clinic` and `patients`, red flags first: each with \
+            `profile_id`, `name`, `joined_at`, `scopes` and (clinicians only) `status` \
+            (`last_session`, `next_due`, `open_red_flags`, `unacknowledged_red_flags`, \
+            `overdue_checkins`; null where not shared).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "The second factor was not passed this session (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "Not a member of this clinic (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn patients(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+) -> ApiResult {
+    let access = ctx.access;
+    let now = state.now();
+    let mut list = blocking(&state, move |s| s.clinic_patients(&access, now)).await?;
+    clinic_pages::sort_patients(&mut list);
+    let clinician = ctx.is_clinician();
+    let patients: Vec<Value> = list
+        .iter()
+        .map(|p| {
+            let mut v = json!({
+                "profile_id": p.profile_id,
+                "name": p.name,
+                "joined_at": p.joined_at,
+                "scopes": scopes(&p.scopes),
+            });
+            if clinician {
+                v["status"] = json!(p.status);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "clinic": {"id": ctx.clinic.id, "name": ctx.clinic.name, "role": ctx.role()},
+        "patients": patients,
+    }))
+    .into_response())
+}
+
+fn flag_json(f: &RedFlag) -> Value {
+    json!({
+        "profile_id": f.profile_id,
+        "patient_name": f.patient_name,
+        "episode": f.episode,
+        "rule_ids": f.rule_ids,
+        "acknowledged": f.acknowledged.as_ref().map(|a| json!({
+            "by": a.by, "by_name": a.by_name, "at": a.at, "note": a.note,
+        })),
+    })
+}
+
+/// Open red flags of patients who share their check-ins, oldest first.
+#[utoipa::path(
+    get,
+    path = "/clinic/red-flags",
+    tag = "clinic",
+    security(("session" = [])),
+    params(("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic.")),
+    responses(
+        (status = 200, description = "Each open red flag: `profile_id`, `patient_name`, \
+            `episode`, `rule_ids` and `acknowledged` (null, or `by`, `by_name`, `at`, `note`).",
+            body = [Object]),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Staff, or no second factor this session (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "Not a member of this clinic (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn red_flags(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+) -> ApiResult {
+    ctx.require_clinician()?;
+    let access = ctx.access;
+    let now = state.now();
+    let queue = blocking(&state, move |s| s.red_flag_queue(&access, now)).await?;
+    Ok(Json(queue.iter().map(flag_json).collect::<Vec<_>>()).into_response())
+}
+
+/// An acknowledgement.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Ack {
+    /// What was done, for the team (at most 500 characters).
+    #[serde(default)]
+    note: String,
+}
+
+/// Acknowledges an open red flag for the clinic (the patient must share
+/// their check-ins). The escalation ladder stops for it.
+#[utoipa::path(
+    post,
+    path = "/clinic/red-flags/{profile}/{episode}/ack",
+    tag = "clinic",
+    security(("session" = [], "csrf" = [])),
+    params(
+        ("profile" = String, Path, description = "The patient's profile id."),
+        ("episode" = String, Path, description = "The red flag's episode id."),
+        ("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic."),
+    ),
+    request_body = Ack,
+    responses(
+        (status = 204, description = "Acknowledged."),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`); staff, or no \
+            second factor this session (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such open red flag of a patient who shares their \
+            check-ins with this clinic (`not_found`).", body = ErrorBody),
+        (status = 409, description = "Already acknowledged (`conflict`).", body = ErrorBody),
+        (status = 422, description = "A bad note (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn acknowledge(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+    Path((profile, episode)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    csrf(&ctx, &headers)?;
+    let ack: Ack = body(&bytes)?;
+    clinic_pages::acknowledge_flag(&state, &ctx, &profile, &episode, &ack.note).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn record_json(r: &PatientRecord) -> Value {
+    json!({
+        "profile": {"id": r.profile.id, "name": r.profile.name},
+        "joined_at": r.joined_at,
+        "scopes": scopes(&r.scopes),
+        "screening": r.screening.as_ref().map(|s| json!({
+            "taken_at": s.taken_at, "verdict": s.verdict, "result": s.result,
+        })),
+        "sessions": r.sessions,
+        "checkins": r.checkins,
+        "episodes": r.episodes.as_ref().map(|es| es.iter().map(|(e, a)| json!({
+            "episode": e,
+            "acknowledged": a.as_ref().map(|a| json!({
+                "by": a.by, "by_name": a.by_name, "at": a.at, "note": a.note,
+            })),
+        })).collect::<Vec<_>>()),
+        "photos": r.photos,
+        "protocol": r.protocol,
+        "overrides": r.overrides,
+    })
+}
+
+/// One patient's record as far as their consent allows; each part is null
+/// where its scope is not granted. The read is logged for the patient.
+#[utoipa::path(
+    get,
+    path = "/clinic/patients/{profile}",
+    tag = "clinic",
+    security(("session" = [])),
+    params(
+        ("profile" = String, Path, description = "The patient's profile id."),
+        ("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic."),
+    ),
+    responses(
+        (status = 200, description = "`profile`, `joined_at`, `scopes`, and `screening`, \
+            `sessions`, `checkins`, `episodes`, `photos` (each null unless shared), \
+            `protocol` and `overrides`.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Staff, or no second factor this session (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "Not this clinic's patient (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn patient(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+    Path(profile): Path<String>,
+) -> ApiResult {
+    let profile = clinic_pages::profile_id(&profile)?;
+    let r = clinic_pages::record_of(&state, &ctx, profile).await?;
+    Ok(Json(record_json(&r)).into_response())
+}
+
+/// A protocol to prescribe.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewProtocol {
+    /// The needle length in mm (above 0, at most 3).
+    needle_length_mm: f64,
+    /// Zone ids, such as `forehead`; at least one.
+    zones: Vec<String>,
+    /// Days between sessions, at least (1 to 365).
+    interval_days: u32,
+    /// Sessions in the course (1 to 24).
+    course_sessions: u32,
+    /// Needles per cm² (above 0, at most 1000); 250 if left out.
+    #[serde(default)]
+    target_density_per_cm2: Option<f64>,
+    /// For the patient (at most 2000 characters).
+    #[serde(default)]
+    note: String,
+}
+
+/// Prescribes a protocol (the patient must share their sessions). Needs a
+/// second-factor or password check in the last 10 minutes.
+#[utoipa::path(
+    post,
+    path = "/clinic/patients/{profile}/protocol",
+    tag = "clinic",
+    security(("session" = [], "csrf" = [])),
+    params(
+        ("profile" = String, Path, description = "The patient's profile id."),
+        ("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic."),
+    ),
+    request_body = NewProtocol,
+    responses(
+        (status = 201, description = "The protocol as stored.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`); staff, or no \
+            recent second-factor or password check (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "Not this clinic's patient, or sessions not shared (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A body that cannot be read (`bad_input`) or fields out of \
+            range (`invalid_answers`, one entry in `fields` for each); nothing was saved.", body = ErrorBody),
+    )
+)]
+pub(super) async fn prescribe(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+    Path(profile): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    csrf(&ctx, &headers)?;
+    let profile = clinic_pages::profile_id(&profile)?;
+    ctx.require_clinician()?;
+    if !recently_verified(&ctx.session, state.now()) {
+        return Err(WebError::Forbidden(
+            "prescribing needs a fresh check: confirm your password or code at /reauth first"
+                .into(),
+        )
+        .into());
+    }
+    let new: NewProtocol = body(&bytes)?;
+    let input = ProtocolInput {
+        needle_length_mm: new.needle_length_mm.to_string(),
+        zones: new.zones,
+        interval_days: new.interval_days.to_string(),
+        course_sessions: new.course_sessions.to_string(),
+        target_density_per_cm2: new
+            .target_density_per_cm2
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        note: new.note,
+    };
+    match clinic_pages::prescribe_protocol(&state, &ctx, profile, &input).await? {
+        Prescribed::Saved(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
+        Prescribed::Invalid(problems, _) => Err(WebError::InvalidAnswers(InvalidAnswers(
+            problems
+                .into_iter()
+                .map(|(field, message)| FieldError { field, message })
+                .collect(),
+        ))
+        .into()),
+    }
+}
+
+/// The current profile's clinics with what each may see, the protocol and
+/// overrides in force, and the audit log (newest first, at most 200).
+#[utoipa::path(
+    get,
+    path = "/care-team",
+    tag = "care_team",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "`clinics` (each with `id`, `name`, `joined_at`, \
+            `scopes`), `protocol` (or null), `overrides` and `audit` (each with `at`, \
+            `clinic_id`, `actor_name`, `action`, `detail`).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn care_team(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let profile = auth.profile.id;
+    let (links, protocol, overrides, log) = blocking(&state, move |s| {
+        Ok((
+            s.patient_clinics(profile)?,
+            s.active_protocol(profile)?,
+            s.active_overrides(profile)?,
+            s.audit_log(profile, 200)?,
+        ))
+    })
+    .await?;
+    Ok(Json(json!({
+        "clinics": links.iter().map(|l| json!({
+            "id": l.clinic.id, "name": l.clinic.name, "joined_at": l.joined_at,
+            "scopes": scopes(&l.scopes),
+        })).collect::<Vec<_>>(),
+        "protocol": protocol,
+        "overrides": overrides,
+        "audit": log.iter().map(|e| json!({
+            "at": e.at, "clinic_id": e.clinic_id, "actor_name": e.actor_name,
+            "action": e.action, "detail": e.detail,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+/// A consent change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsentChange {
+    /// `screening`, `sessions`, `checkins`, `photos_clinical` or `photos_teaching`.
+    scope: String,
+    /// `true` to share, `false` to stop.
+    granted: bool,
+}
+
+/// Grants or revokes one scope for one clinic; effective at once, logged.
+#[utoipa::path(
+    post,
+    path = "/care-team/{clinic}/consent",
+    tag = "care_team",
+    security(("session" = [], "csrf" = [])),
+    params(("clinic" = String, Path, description = "The clinic id.")),
+    request_body = ConsentChange,
+    responses(
+        (status = 204, description = "Done."),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "The profile has not joined this clinic (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A bad body or scope (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn consent(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Path(clinic): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    super::check_csrf(&auth, &headers)?;
+    let change: ConsentChange = body(&bytes)?;
+    care_team::set_scope(
+        &state,
+        auth.profile.id,
+        &clinic,
+        &change.scope,
+        change.granted,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

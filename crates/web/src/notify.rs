@@ -1,0 +1,330 @@
+//! The red-flag escalation ladder and the email outbox, worked by any
+//! instance.
+//!
+//! [`escalate`] looks at every open red flag (of patients who granted the
+//! check-ins scope), works out which of its clinic's ladder steps are due,
+//! and for each one not yet sent claims it in the store: only the instance
+//! whose claim succeeds notifies, so two instances running the worker at
+//! the same moment send each step once. A step tells its recipients in the
+//! app and queues an email for each; [`deliver`] sends queued emails (each
+//! leased to one instance at a time).
+//!
+//! Emails say no more than that a patient has a warning sign to review,
+//! with the link: no name, no symptom. The in-app notification names no
+//! patient either (staff may receive an escalation and may not read
+//! clinical data); the red-flag queue shows the rest to those allowed.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use needlewise_core::clinic::Member;
+use needlewise_core::ids::{EmailId, NotificationId};
+use needlewise_store::clinic::{Email, Notification, OpenFlag};
+use needlewise_store::{Store, StoreError};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::mail::Mailer;
+
+/// Where a notification sends its reader.
+pub const RED_FLAG_LINK: &str = "/clinic/red-flags";
+/// How long a claimed email is held by one instance before another may
+/// retry it.
+pub const EMAIL_LEASE: SignedDuration = SignedDuration::from_mins(5);
+/// Emails sent per run at most.
+pub const EMAIL_BATCH: u32 = 50;
+
+/// Notifies the due, unsent ladder steps of every open red flag. Returns
+/// how many steps this call sent (claimed). `public_url`, when known, makes
+/// the emails' link absolute.
+pub fn escalate(store: &dyn Store, now: Timestamp) -> Result<u32, StoreError> {
+    escalate_with(store, now, None)
+}
+
+/// [`escalate`], with the address people reach needlewise at.
+pub fn escalate_with(
+    store: &dyn Store,
+    now: Timestamp,
+    public_url: Option<&str>,
+) -> Result<u32, StoreError> {
+    let mut sent = 0;
+    for flag in store.open_flags()? {
+        let due = flag
+            .clinic
+            .ladder
+            .due(flag.episode.opened_at, flag.acknowledged, now);
+        let mut members: Option<Vec<Member>> = None;
+        for step in due {
+            if flag.sent_steps.contains(&step) {
+                continue;
+            }
+            if !store.claim_escalation(
+                flag.clinic.id,
+                flag.profile_id,
+                flag.episode.id,
+                step,
+                now,
+            )? {
+                continue; // another instance has it
+            }
+            sent += 1;
+            if members.is_none() {
+                members = Some(store.members_of(flag.clinic.id)?);
+            }
+            let all = members.as_deref().unwrap_or_default();
+            let recipients = flag.clinic.ladder.recipients(step, all);
+            if let Err(e) = tell(store, &flag, step, &recipients, now, public_url) {
+                // The step is claimed: say loudly that it did not reach
+                // everyone rather than send it twice.
+                tracing::error!(error = %e, clinic = %flag.clinic.id, step, "an escalation step was claimed but not fully sent");
+                return Err(e);
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// The words of a step. Plain, kind, and free of clinical detail.
+fn words(flag: &OpenFlag, step: usize, now: Timestamp) -> (String, String, String) {
+    let clinic = &flag.clinic.name;
+    let raised = raised_at(flag);
+    if step == 0 {
+        (
+            "red_flag".to_owned(),
+            "A patient has a warning sign to review".to_owned(),
+            format!(
+                "A patient of {clinic} reported a warning sign at {raised}. Please look at it in the red-flag queue and acknowledge it once someone is on it."
+            ),
+        )
+    } else {
+        let waited = now.duration_since(flag.episode.opened_at);
+        let hours = waited.as_secs() / 3600;
+        let waited = if hours >= 1 {
+            format!("about {hours} hour{}", if hours == 1 { "" } else { "s" })
+        } else {
+            format!("{} minutes", waited.as_secs() / 60)
+        };
+        (
+            "escalation".to_owned(),
+            "A warning sign is still waiting for someone".to_owned(),
+            format!(
+                "A patient of {clinic} reported a warning sign at {raised}, {waited} ago, and nobody has acknowledged it yet. Please look at it in the red-flag queue, or make sure a clinician does."
+            ),
+        )
+    }
+}
+
+/// When the flag was raised, in the clinic's time zone.
+fn raised_at(flag: &OpenFlag) -> String {
+    let tz = jiff::tz::TimeZone::get(&flag.clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    flag.episode
+        .opened_at
+        .to_zoned_datetime(tz)
+        .strftime("%a %-d %b %Y, %H:%M %Z")
+        .to_string()
+}
+
+fn tell(
+    store: &dyn Store,
+    flag: &OpenFlag,
+    step: usize,
+    recipients: &[&Member],
+    now: Timestamp,
+    public_url: Option<&str>,
+) -> Result<(), StoreError> {
+    if recipients.is_empty() {
+        tracing::warn!(clinic = %flag.clinic.id, step, "an escalation step reaches nobody: check the clinic's ladder");
+        return Ok(());
+    }
+    let (kind, title, body) = words(flag, step, now);
+    let notes: Vec<Notification> = recipients
+        .iter()
+        .map(|m| Notification {
+            id: NotificationId(Uuid::now_v7()),
+            account_id: m.account_id,
+            clinic_id: Some(flag.clinic.id),
+            // Only those who may read clinical data are pointed at the
+            // patient.
+            profile_id: m.role.reads_clinical_data().then_some(flag.profile_id),
+            kind: kind.clone(),
+            title: title.clone(),
+            body: body.clone(),
+            link: RED_FLAG_LINK.to_owned(),
+            created_at: now,
+            read_at: None,
+        })
+        .collect();
+    store.add_notifications(&notes)?;
+    let link = match public_url {
+        Some(base) => format!("{}{RED_FLAG_LINK}", base.trim_end_matches('/')),
+        None => format!("needlewise, Clinic, Red flags ({RED_FLAG_LINK})"),
+    };
+    for m in recipients {
+        let Some(account) = store.account(m.account_id)? else {
+            continue;
+        };
+        if account.email.is_empty() {
+            continue;
+        }
+        let email = Email {
+            id: EmailId(Uuid::now_v7()),
+            to: account.email,
+            subject: format!("needlewise: {}", title.to_lowercase()),
+            body: format!(
+                "Hello {},\n\nA patient has a warning sign to review.\n\nPlease open {link} and acknowledge it once someone is on it.\n\nThis email holds no patient details on purpose; you will see them after logging in.\n\n-- needlewise for {}\n",
+                m.display_name, flag.clinic.name
+            ),
+            created_at: now,
+            sent_at: None,
+            attempts: 0,
+            last_error: String::new(),
+        };
+        store.queue_email(&email)?;
+    }
+    Ok(())
+}
+
+/// Sends queued emails whose lease has lapsed. Without an SMTP server they
+/// stay queued. Returns how many were sent.
+pub fn deliver(store: &dyn Store, mailer: &Mailer, now: Timestamp) -> Result<u32, StoreError> {
+    if !mailer.enabled() {
+        return Ok(0);
+    }
+    let mut sent = 0;
+    for email in store.claim_emails(now, EMAIL_LEASE, EMAIL_BATCH)? {
+        let outcome = mailer.send(&email);
+        if let Err(e) = &outcome {
+            tracing::warn!(email = %email.id, error = %e, "an email could not be sent; it will be retried");
+        } else {
+            sent += 1;
+        }
+        store.finish_email(email.id, outcome, now)?;
+    }
+    Ok(sent)
+}
+
+/// Runs the ladder and the outbox once, on the blocking pool. Errors are
+/// logged, never raised: the worker must keep running.
+pub async fn run_once(state: &AppState) {
+    let store = state.store.clone();
+    let mailer = state.mailer.clone();
+    let public_url = state.config.public_url.clone();
+    let now = state.now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let escalated = escalate_with(store.as_ref(), now, public_url.as_deref());
+        // Deliver even when escalating failed: the outbox may hold earlier
+        // emails.
+        let delivered = deliver(store.as_ref(), &mailer, now);
+        (escalated, delivered)
+    })
+    .await;
+    match outcome {
+        Ok((escalated, delivered)) => {
+            if let Err(e) = escalated {
+                tracing::error!(error = %e, "escalation failed");
+            }
+            if let Err(e) = delivered {
+                tracing::error!(error = %e, "sending emails failed");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "the notification worker stopped abruptly"),
+    }
+}
+
+/// Runs the ladder at once, after a check-in opened a red-flag episode, so
+/// the clinic hears of it without waiting for the next tick. The in-app
+/// notifications exist when this returns; emails go out in the background
+/// so the patient never waits for an SMTP server.
+pub async fn kick(state: &AppState) {
+    let store = state.store.clone();
+    let public_url = state.config.public_url.clone();
+    let now = state.now();
+    let escalated = tokio::task::spawn_blocking(move || {
+        escalate_with(store.as_ref(), now, public_url.as_deref())
+    })
+    .await;
+    match escalated {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "escalation failed"),
+        Err(e) => tracing::error!(error = %e, "escalation stopped abruptly"),
+    }
+    if state.mailer.enabled() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let store = state.store.clone();
+            let mailer = state.mailer.clone();
+            let now = state.now();
+            match tokio::task::spawn_blocking(move || deliver(store.as_ref(), &mailer, now)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "sending emails failed"),
+                Err(e) => tracing::error!(error = %e, "sending emails stopped abruptly"),
+            }
+        });
+    }
+}
+
+/// Runs [`run_once`] every `escalation_tick_seconds`, for as long as the
+/// runtime lives.
+pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(state.config.escalation_tick_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            run_once(&state).await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use needlewise_core::clinic::{Clinic, Ladder};
+    use needlewise_core::ids::{CheckinId, ClinicId, EpisodeId, ProfileId};
+    use needlewise_core::records::Episode;
+    use needlewise_core::triage::TriageLevel;
+
+    fn flag(opened: i64) -> OpenFlag {
+        OpenFlag {
+            clinic: Clinic {
+                id: ClinicId(Uuid::now_v7()),
+                name: "Harbour Skin".into(),
+                time_zone: "Europe/London".into(),
+                ladder: Ladder::default(),
+                created_at: Timestamp::from_second(0).unwrap(),
+            },
+            profile_id: ProfileId(Uuid::now_v7()),
+            patient_name: "Secret Name".into(),
+            episode: Episode {
+                id: EpisodeId(Uuid::now_v7()),
+                profile_id: ProfileId(Uuid::now_v7()),
+                checkin_id: CheckinId(Uuid::now_v7()),
+                level: TriageLevel::UrgentCare,
+                opened_at: Timestamp::from_second(opened).unwrap(),
+                resolved_at: None,
+                resolution: String::new(),
+            },
+            acknowledged: false,
+            sent_steps: Default::default(),
+        }
+    }
+
+    #[test]
+    fn words_name_no_patient_and_use_the_clinic_time_zone() {
+        // 2026-07-01T12:00:00Z is 13:00 BST in London.
+        let f = flag(1_782_907_200);
+        let now = Timestamp::from_second(1_782_907_200 + 5 * 3600).unwrap();
+        let (kind, title, body) = words(&f, 0, now);
+        assert_eq!(kind, "red_flag");
+        assert_eq!(title, "A patient has a warning sign to review");
+        assert!(body.contains("13:00 BST"), "{body}");
+        assert!(!body.contains("Secret Name"));
+        let (kind, _, body) = words(&f, 1, now);
+        assert_eq!(kind, "escalation");
+        assert!(body.contains("about 5 hours ago"), "{body}");
+        assert!(!body.contains("Secret Name"));
+    }
+}

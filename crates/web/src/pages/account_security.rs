@@ -1,0 +1,624 @@
+//! The account's security: the TOTP second factor (`/mfa`), entering the
+//! password again before a sensitive change (`/reauth`), the list of
+//! sessions with the power to end them (`/account/sessions`), and in-app
+//! notifications (`/notifications`).
+//!
+//! A session is "verified" when its owner passed the second factor or typed
+//! the password again ([`needlewise_store::WebSession::verified_at`]);
+//! sensitive changes call [`require_recent`], which sends the browser to
+//! `/reauth` and back when that was more than [`RECENT`] ago. Codes and
+//! passwords typed here are rate limited per account like log-ins, in the
+//! store, so several instances count together.
+
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use needlewise_core::ids::{AccountId, NotificationId};
+use needlewise_store::WebSession;
+use needlewise_store::clinic::TotpSecret;
+use serde::Deserialize;
+
+use super::{checked_form, page, see_other, see_other_with_cookie};
+use crate::auth::{self, Auth};
+use crate::error::WebError;
+use crate::views::Chrome;
+use crate::{AppState, blocking, forms, read, totp};
+
+/// How long a verification lets sensitive changes through.
+pub const RECENT: SignedDuration = SignedDuration::from_mins(10);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/mfa", get(mfa_form).post(mfa_submit))
+        .route("/mfa/disable", post(mfa_disable))
+        .route("/reauth", get(reauth_form).post(reauth_submit))
+        .route("/account/sessions", get(sessions))
+        .route("/account/sessions/end", post(end_session))
+        .route("/account/sessions/end-others", post(end_others))
+        .route("/notifications", get(notifications))
+        .route("/notifications/read-all", post(read_all))
+        .route("/notifications/{id}/read", post(mark_read))
+}
+
+/// Whether the session's owner proved who they are within [`RECENT`] of
+/// `now` (second factor, or the password again).
+pub fn recently_verified(session: &WebSession, now: Timestamp) -> bool {
+    session
+        .verified_at
+        .is_some_and(|at| now.duration_since(at) <= RECENT)
+}
+
+/// For a sensitive change: passes when the session was verified recently;
+/// otherwise the response to return at once, a redirect to `/reauth` that
+/// comes back to `next` (a path on this site; anything else comes back to
+/// `/`). The person then submits the change again.
+///
+/// ```ignore
+/// if let Err(r) = require_recent(&auth, state.now(), "/clinic/members") {
+///     return Ok(r);
+/// }
+/// ```
+#[allow(clippy::result_large_err)]
+pub fn require_recent(auth: &Auth, now: Timestamp, next: &str) -> Result<(), Response> {
+    if recently_verified(&auth.session, now) {
+        Ok(())
+    } else {
+        Err(see_other(&with_next("/reauth", next)))
+    }
+}
+
+/// The same check for the JSON API, where a redirect makes no sense: a 403
+/// that says what to do.
+pub fn require_recent_api(auth: &Auth, now: Timestamp) -> Result<(), WebError> {
+    if recently_verified(&auth.session, now) {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(
+            "confirm it is you first: enter your password again at /reauth (or a code at /mfa)"
+                .into(),
+        ))
+    }
+}
+
+/// A redirect target the browser may be sent to: a path on this site
+/// (`/…`, not `//host` nor `/\host`), without control characters. Anything
+/// else becomes `/`.
+pub fn safe_next(next: &str) -> String {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() <= 2000
+        && !next.chars().any(char::is_control);
+    if ok { next.to_owned() } else { "/".to_owned() }
+}
+
+/// `path?next=<next>`, with `next` made safe and encoded.
+pub fn with_next(path: &str, next: &str) -> String {
+    let next = safe_next(next);
+    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("{path}?next={encoded}")
+}
+
+/// The account's unread notifications; 0 (logged) if the store cannot say.
+pub async fn unread_count(state: &AppState, account: AccountId) -> u64 {
+    match read(state, move |s| s.unread_notifications(account)).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count unread notifications");
+            0
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Next {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+impl Next {
+    fn path(&self, default: &str) -> String {
+        safe_next(self.next.as_deref().unwrap_or(default))
+    }
+}
+
+fn with_status(mut r: Response, status: StatusCode) -> Response {
+    *r.status_mut() = status;
+    r
+}
+
+/// Counts one typed code or password under `key`; `true` when over the
+/// limit.
+async fn limited(state: &AppState, what: &str, account: AccountId) -> Result<bool, WebError> {
+    auth::over_limit(state, vec![format!("{what}:{account}")]).await
+}
+
+// ---------------------------------------------------------------- /mfa
+
+#[derive(Debug, Template)]
+#[template(path = "security_mfa.html")]
+pub struct MfaPage {
+    pub chrome: Chrome,
+    /// A confirmed second factor exists: ask for a code.
+    pub enabled: bool,
+    /// While enrolling: the secret in groups of four, and the key URI.
+    pub secret: String,
+    pub uri: String,
+    pub next: String,
+    pub message: String,
+    pub verified: bool,
+}
+
+fn mfa_page(auth: &Auth, enabled: bool, secret: Option<(&[u8], &str)>, next: String) -> MfaPage {
+    MfaPage {
+        chrome: Chrome::new("Second factor", "", auth),
+        enabled,
+        secret: secret
+            .map(|(s, _)| totp::base32_grouped(s))
+            .unwrap_or_default(),
+        uri: secret
+            .map(|(s, email)| totp::otpauth_uri(email, s))
+            .unwrap_or_default(),
+        next,
+        message: String::new(),
+        verified: false,
+    }
+}
+
+async fn account_email(state: &AppState, account: AccountId) -> Result<String, WebError> {
+    Ok(blocking(state, move |s| s.account(account))
+        .await?
+        .map(|a| a.email)
+        .unwrap_or_default())
+}
+
+/// The second factor: a code to enter, or (without one) enrolment.
+pub async fn mfa_form(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Next>,
+) -> Result<Response, WebError> {
+    let account = auth.session.account_id;
+    let now = state.now();
+    let next = q.path("/mfa");
+    let current = blocking(&state, move |s| s.totp(account)).await?;
+    if current.as_ref().is_some_and(|t| t.enabled_at.is_some()) {
+        let mut p = mfa_page(&auth, true, None, next);
+        p.verified = recently_verified(&auth.session, now);
+        return Ok(page(&p));
+    }
+    // Turning the second factor on is a sensitive change.
+    if let Err(r) = require_enrol(&auth, now, &next) {
+        return Ok(r);
+    }
+    let secret = match current {
+        Some(pending) => pending.secret,
+        None => {
+            let secret = totp::new_secret()
+                .map_err(|e| WebError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
+            let row = TotpSecret {
+                account_id: account,
+                secret: secret.clone(),
+                enabled_at: None,
+                last_step: 0,
+            };
+            blocking(&state, move |s| s.set_totp(account, Some(&row))).await?;
+            secret
+        }
+    };
+    let email = account_email(&state, account).await?;
+    Ok(page(&mfa_page(&auth, false, Some((&secret, &email)), next)))
+}
+
+/// Turning the second factor on needs a recent verification, or a log-in
+/// (the password) within [`RECENT`]: right after signing up or logging in,
+/// nobody is asked for the password twice.
+#[allow(clippy::result_large_err)]
+fn require_enrol(auth: &Auth, now: Timestamp, next: &str) -> Result<(), Response> {
+    if now.duration_since(auth.session.created_at) <= RECENT {
+        return Ok(());
+    }
+    let back = if next == "/mfa" {
+        "/mfa".to_owned()
+    } else {
+        with_next("/mfa", next)
+    };
+    require_recent(auth, now, &back)
+}
+
+/// A code: confirms enrolment, or verifies this session.
+pub async fn mfa_submit(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
+    let code = forms::field(&pairs, "code").unwrap_or_default().to_owned();
+    let account = auth.session.account_id;
+    let now = state.now();
+    let Some(current) = blocking(&state, move |s| s.totp(account)).await? else {
+        return Ok(see_other(&with_next("/mfa", &next)));
+    };
+    let enabled = current.enabled_at.is_some();
+    if !enabled && let Err(r) = require_enrol(&auth, now, &next) {
+        return Ok(r);
+    }
+    let refuse = |message: &str, status: StatusCode, email: &str| {
+        let secret = (!enabled).then_some((current.secret.as_slice(), email));
+        let mut p = mfa_page(&auth, enabled, secret, next.clone());
+        p.message = message.to_owned();
+        with_status(page(&p), status)
+    };
+    let email = if enabled {
+        String::new()
+    } else {
+        account_email(&state, account).await?
+    };
+    if limited(&state, "mfa", account).await? {
+        return Ok(refuse(
+            &WebError::RateLimited.to_string(),
+            StatusCode::TOO_MANY_REQUESTS,
+            &email,
+        ));
+    }
+    let Some(step) = totp::verify(&current.secret, &code, now) else {
+        return Ok(refuse(
+            "that code is not right: check the clock on your phone and type the 6 digits your authenticator app shows now",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &email,
+        ));
+    };
+    let hash = auth.session.token_hash.clone();
+    if enabled {
+        let fresh = blocking(&state, move |s| {
+            let fresh = s.use_totp_step(account, step)?;
+            if fresh {
+                s.mark_web_session_verified(&hash, now)?;
+            }
+            Ok(fresh)
+        })
+        .await?;
+        if !fresh {
+            return Ok(refuse(
+                "that code has been used already: wait for the next one (codes change every 30 seconds)",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &email,
+            ));
+        }
+    } else {
+        let row = TotpSecret {
+            account_id: account,
+            secret: current.secret.clone(),
+            enabled_at: Some(now),
+            last_step: step,
+        };
+        blocking(&state, move |s| {
+            s.set_totp(account, Some(&row))?;
+            s.mark_web_session_verified(&hash, now)
+        })
+        .await?;
+    }
+    Ok(see_other(&next))
+}
+
+/// Turns the second factor off (after a recent verification).
+pub async fn mfa_disable(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    checked_form(&auth, &body)?;
+    if let Err(r) = require_recent(&auth, state.now(), "/mfa") {
+        return Ok(r);
+    }
+    let account = auth.session.account_id;
+    blocking(&state, move |s| s.set_totp(account, None)).await?;
+    Ok(see_other("/mfa"))
+}
+
+// ---------------------------------------------------------------- /reauth
+
+#[derive(Debug, Template)]
+#[template(path = "security_reauth.html")]
+pub struct ReauthPage {
+    pub chrome: Chrome,
+    pub next: String,
+    pub mfa_link: String,
+    pub message: String,
+}
+
+fn reauth_page(auth: &Auth, next: String, message: &str) -> ReauthPage {
+    ReauthPage {
+        chrome: Chrome::new("Confirm it is you", "", auth),
+        mfa_link: with_next("/mfa", &next),
+        next,
+        message: message.to_owned(),
+    }
+}
+
+pub async fn reauth_form(auth: Auth, Query(q): Query<Next>) -> Response {
+    page(&reauth_page(&auth, q.path("/"), ""))
+}
+
+pub async fn reauth_submit(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
+    let password = forms::field(&pairs, "password")
+        .unwrap_or_default()
+        .to_owned();
+    let account = auth.session.account_id;
+    if limited(&state, "reauth", account).await? {
+        return Ok(with_status(
+            page(&reauth_page(
+                &auth,
+                next,
+                &WebError::RateLimited.to_string(),
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    let hash = blocking(&state, move |s| s.account(account))
+        .await?
+        .map(|a| a.password_hash)
+        .filter(|h| !h.is_empty());
+    if !auth::verify_password(hash, password).await? {
+        return Ok(with_status(
+            page(&reauth_page(&auth, next, "that password is not right")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
+    let now = state.now();
+    let token = auth.session.token_hash.clone();
+    blocking(&state, move |s| s.mark_web_session_verified(&token, now)).await?;
+    Ok(see_other(&next))
+}
+
+// ---------------------------------------------------------------- sessions
+
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub handle: String,
+    pub created: String,
+    pub expires: String,
+    pub verified: String,
+    pub current: bool,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "security_sessions.html")]
+pub struct SessionsPage {
+    pub chrome: Chrome,
+    pub sessions: Vec<SessionView>,
+    pub others: usize,
+}
+
+pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let account = auth.session.account_id;
+    let now = state.now();
+    let list = blocking(&state, move |s| s.web_sessions_of(account, now)).await?;
+    let current = auth.session.token_hash.clone();
+    let sessions: Vec<SessionView> = list
+        .iter()
+        .map(|s| SessionView {
+            handle: s.handle(),
+            created: state.local(s.created_at),
+            expires: state.local(s.expires_at),
+            verified: s.verified_at.map(|t| state.local(t)).unwrap_or_default(),
+            current: s.token_hash == current,
+        })
+        .collect();
+    let others = sessions.iter().filter(|s| !s.current).count();
+    Ok(page(&SessionsPage {
+        chrome: Chrome::new("Your sessions", "", &auth),
+        sessions,
+        others,
+    }))
+}
+
+/// Ends one of the account's sessions, named by its handle. Ending the
+/// current one logs out; ending another needs a recent verification.
+pub async fn end_session(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let handle = forms::required(&pairs, "session")?.to_owned();
+    let account = auth.session.account_id;
+    let now = state.now();
+    if auth.session.handle() == handle {
+        let hash = auth.session.token_hash.clone();
+        blocking(&state, move |s| s.delete_web_session(&hash)).await?;
+        return Ok(see_other_with_cookie("/login", auth::clear_cookie(&state)));
+    }
+    if let Err(r) = require_recent(&auth, now, "/account/sessions") {
+        return Ok(r);
+    }
+    blocking(&state, move |s| {
+        let target = s
+            .web_sessions_of(account, now)?
+            .into_iter()
+            .find(|w| w.handle() == handle)
+            .ok_or(needlewise_store::StoreError::NotFound {
+                what: "session".into(),
+            })?;
+        s.delete_web_session(&target.token_hash)
+    })
+    .await?;
+    Ok(see_other("/account/sessions"))
+}
+
+/// Ends every session of the account but this one.
+pub async fn end_others(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    checked_form(&auth, &body)?;
+    let now = state.now();
+    if let Err(r) = require_recent(&auth, now, "/account/sessions") {
+        return Ok(r);
+    }
+    let account = auth.session.account_id;
+    let current = auth.session.token_hash.clone();
+    blocking(&state, move |s| {
+        for w in s.web_sessions_of(account, now)? {
+            if w.token_hash != current {
+                s.delete_web_session(&w.token_hash)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(see_other("/account/sessions"))
+}
+
+// ---------------------------------------------------------------- notifications
+
+#[derive(Debug, Clone)]
+pub struct NotificationView {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub link: String,
+    pub at: String,
+    pub unread: bool,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "security_notifications.html")]
+pub struct NotificationsPage {
+    pub chrome: Chrome,
+    pub notes: Vec<NotificationView>,
+    pub unread: usize,
+}
+
+pub async fn notifications(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Response, WebError> {
+    let account = auth.session.account_id;
+    let list = blocking(&state, move |s| s.notifications(account, 200)).await?;
+    let notes: Vec<NotificationView> = list
+        .iter()
+        .map(|n| NotificationView {
+            id: n.id.to_string(),
+            title: n.title.clone(),
+            body: n.body.clone(),
+            link: if n.link.is_empty() || safe_next(&n.link) != n.link {
+                String::new()
+            } else {
+                n.link.clone()
+            },
+            at: state.local(n.created_at),
+            unread: n.read_at.is_none(),
+        })
+        .collect();
+    let unread = notes.iter().filter(|n| n.unread).count();
+    Ok(page(&NotificationsPage {
+        chrome: Chrome::new("Notifications", "", &auth),
+        notes,
+        unread,
+    }))
+}
+
+pub async fn mark_read(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    checked_form(&auth, &body)?;
+    let id: NotificationId = id.parse().map_err(|_| WebError::NotFound)?;
+    let account = auth.session.account_id;
+    let now = state.now();
+    blocking(&state, move |s| s.mark_notification_read(account, id, now)).await?;
+    Ok(see_other("/notifications"))
+}
+
+pub async fn read_all(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    checked_form(&auth, &body)?;
+    let account = auth.session.account_id;
+    let now = state.now();
+    blocking(&state, move |s| {
+        for n in s.notifications(account, 1000)? {
+            if n.read_at.is_none() {
+                s.mark_notification_read(account, n.id, now)?;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(see_other("/notifications"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use needlewise_core::ids::AccountId;
+    use uuid::Uuid;
+
+    #[test]
+    fn only_same_site_paths_are_followed() {
+        for ok in ["/", "/clinic/red-flags", "/mfa?next=%2Fclinic", "/a/b#c"] {
+            assert_eq!(safe_next(ok), ok);
+        }
+        for bad in [
+            "https://evil.example",
+            "//evil.example/x",
+            "/\\evil.example",
+            "evil",
+            "",
+            "javascript:alert(1)",
+            "/ok\r\nSet-Cookie: x=1",
+        ] {
+            assert_eq!(safe_next(bad), "/", "{bad:?}");
+        }
+        assert_eq!(
+            with_next("/reauth", "/mfa?next=/clinic"),
+            "/reauth?next=%2Fmfa%3Fnext%3D%2Fclinic"
+        );
+        assert_eq!(with_next("/reauth", "//evil"), "/reauth?next=%2F");
+    }
+
+    #[test]
+    fn recent_means_within_ten_minutes() {
+        let t0 = Timestamp::from_second(1_795_622_400).unwrap();
+        let mut s = WebSession {
+            token_hash: "h".into(),
+            account_id: AccountId(Uuid::now_v7()),
+            csrf_token: "c".into(),
+            profile_id: None,
+            created_at: t0,
+            expires_at: t0,
+            verified_at: None,
+        };
+        assert!(!recently_verified(&s, t0));
+        s.verified_at = Some(t0);
+        assert!(recently_verified(&s, t0));
+        assert!(recently_verified(
+            &s,
+            t0.checked_add(SignedDuration::from_mins(10)).unwrap()
+        ));
+        assert!(!recently_verified(
+            &s,
+            t0.checked_add(SignedDuration::from_secs(601)).unwrap()
+        ));
+    }
+}

@@ -1,0 +1,265 @@
+//! `/clinic`: the patient list; `/clinic/red-flags`: the queue, with
+//! acknowledgements.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use needlewise_core::ids::EpisodeId;
+use needlewise_store::clinic::{PatientSummary, RedFlag};
+
+use super::{ClinicHead, checked, chrome, head, profile_id};
+use crate::clinic_ctx::ClinicCtx;
+use crate::error::WebError;
+use crate::pages::{page, see_other};
+use crate::views::Chrome;
+use crate::{AppState, blocking, forms};
+
+/// The longest acknowledgement note.
+pub const NOTE_MAX: usize = 500;
+
+/// A patient's row on the list.
+#[derive(Debug, Clone)]
+pub struct PatientRow {
+    pub id: String,
+    pub name: String,
+    pub joined: String,
+    pub last_session: String,
+    pub next_due: String,
+    pub open_flags: String,
+    pub unacknowledged: u32,
+    pub overdue: String,
+    /// Scopes granted, in words.
+    pub scopes: String,
+}
+
+/// Red flags first (unacknowledged before acknowledged), then overdue
+/// check-ins, then by name.
+pub fn sort_patients(list: &mut [PatientSummary]) {
+    list.sort_by(|a, b| {
+        let key = |p: &PatientSummary| {
+            (
+                std::cmp::Reverse(p.status.unacknowledged_red_flags.unwrap_or(0)),
+                std::cmp::Reverse(p.status.open_red_flags.unwrap_or(0)),
+                std::cmp::Reverse(p.status.overdue_checkins.unwrap_or(0)),
+            )
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
+}
+
+fn opt<T: ToString>(v: Option<T>, none: &str) -> String {
+    v.map_or_else(|| none.to_owned(), |v| v.to_string())
+}
+
+#[derive(Debug, Template)]
+#[template(path = "clinic_dashboard.html")]
+pub struct DashboardPage {
+    pub chrome: Chrome,
+    pub head: ClinicHead,
+    pub clinician: bool,
+    pub patients: Vec<PatientRow>,
+    pub invites: String,
+    pub suffix: String,
+}
+
+pub async fn patients(State(state): State<AppState>, ctx: ClinicCtx) -> Result<Response, WebError> {
+    let access = ctx.access;
+    let now = state.now();
+    let mut list = blocking(&state, move |s| s.clinic_patients(&access, now)).await?;
+    sort_patients(&mut list);
+    let clinician = ctx.is_clinician();
+    let not_shared = "not shared";
+    let rows = list
+        .iter()
+        .map(|p| PatientRow {
+            id: p.profile_id.to_string(),
+            name: p.name.clone(),
+            joined: ctx.local(p.joined_at),
+            last_session: if p.scopes.contains(&needlewise_core::clinic::Scope::Sessions) {
+                opt(p.status.last_session, "none yet")
+            } else {
+                not_shared.into()
+            },
+            next_due: opt(p.status.next_due, "—"),
+            open_flags: opt(p.status.open_red_flags, not_shared),
+            unacknowledged: p.status.unacknowledged_red_flags.unwrap_or(0),
+            overdue: opt(p.status.overdue_checkins, not_shared),
+            scopes: p
+                .scopes
+                .iter()
+                .map(|s| s.id().replace('_', " "))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
+    Ok(page(&DashboardPage {
+        chrome: chrome("Patients", &ctx),
+        head: head(&ctx, "/clinic"),
+        clinician,
+        patients: rows,
+        invites: ctx.link("/clinic/invites"),
+        suffix: ctx.link(""),
+    }))
+}
+
+/// A red flag in the queue.
+#[derive(Debug, Clone)]
+pub struct FlagRow {
+    pub profile: String,
+    pub episode: String,
+    pub patient: String,
+    pub opened: String,
+    pub level: String,
+    pub level_id: &'static str,
+    pub headline: String,
+    pub rules: String,
+    /// "by, at: note" once acknowledged.
+    pub acknowledged: Option<(String, String, String)>,
+}
+
+pub(crate) fn flag_row(ctx: &ClinicCtx, f: &RedFlag) -> FlagRow {
+    FlagRow {
+        profile: f.profile_id.to_string(),
+        episode: f.episode.id.to_string(),
+        patient: f.patient_name.clone(),
+        opened: ctx.local(f.episode.opened_at),
+        level: f.episode.level.id().replace('_', " "),
+        level_id: f.episode.level.id(),
+        headline: f.episode.level.headline().to_owned(),
+        rules: f.rule_ids.join(", "),
+        acknowledged: f
+            .acknowledged
+            .as_ref()
+            .map(|a| (a.by_name.clone(), ctx.local(a.at), a.note.clone())),
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "clinic_red_flags.html")]
+pub struct RedFlagsPage {
+    pub chrome: Chrome,
+    pub head: ClinicHead,
+    pub waiting: Vec<FlagRow>,
+    pub acknowledged: Vec<FlagRow>,
+    pub note_max: usize,
+    pub ack_suffix: String,
+}
+
+pub async fn red_flags(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+) -> Result<Response, WebError> {
+    ctx.require_clinician()?;
+    let access = ctx.access;
+    let now = state.now();
+    let queue = blocking(&state, move |s| s.red_flag_queue(&access, now)).await?;
+    let (acknowledged, waiting): (Vec<_>, Vec<_>) = queue
+        .iter()
+        .map(|f| flag_row(&ctx, f))
+        .partition(|f| f.acknowledged.is_some());
+    Ok(page(&RedFlagsPage {
+        chrome: chrome("Red flags", &ctx),
+        head: head(&ctx, "/clinic/red-flags"),
+        waiting,
+        acknowledged,
+        note_max: NOTE_MAX,
+        ack_suffix: ctx.link(""),
+    }))
+}
+
+/// Checks an acknowledgement note.
+pub fn ack_note(note: &str) -> Result<String, WebError> {
+    let note = note.trim();
+    if note.chars().count() > NOTE_MAX {
+        return Err(WebError::BadInput(format!(
+            "note: keep it to {NOTE_MAX} characters"
+        )));
+    }
+    Ok(note.to_owned())
+}
+
+/// Acknowledges a red flag for the clinic (check-ins scope; clinicians).
+pub async fn acknowledge_flag(
+    state: &AppState,
+    ctx: &ClinicCtx,
+    profile: &str,
+    episode: &str,
+    note: &str,
+) -> Result<(), WebError> {
+    let profile = profile_id(profile)?;
+    let episode: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
+    ctx.require_clinician()?;
+    let note = ack_note(note)?;
+    let access = ctx.access;
+    let now = state.now();
+    blocking(state, move |s| {
+        s.acknowledge(&access, profile, episode, &note, now)
+    })
+    .await
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path((profile, episode)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked(&ctx, &body)?;
+    let note = forms::field(&pairs, "note").unwrap_or_default();
+    acknowledge_flag(&state, &ctx, &profile, &episode, note).await?;
+    let back = if forms::field(&pairs, "back") == Some("patient") {
+        format!("/clinic/patients/{profile}")
+    } else {
+        "/clinic/red-flags".to_owned()
+    };
+    Ok(see_other(&format!("{}#flags", ctx.link(&back))))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeSet;
+
+    use needlewise_core::clinic::PatientStatus;
+    use needlewise_core::ids::ProfileId;
+
+    use super::*;
+
+    fn summary(name: &str, open: Option<u32>, unacked: Option<u32>) -> PatientSummary {
+        PatientSummary {
+            profile_id: ProfileId(uuid::Uuid::now_v7()),
+            name: name.into(),
+            joined_at: jiff::Timestamp::UNIX_EPOCH,
+            scopes: BTreeSet::new(),
+            status: PatientStatus {
+                last_session: None,
+                next_due: None,
+                open_red_flags: open,
+                unacknowledged_red_flags: unacked,
+                overdue_checkins: None,
+            },
+        }
+    }
+
+    #[test]
+    fn red_flags_come_first_then_names() {
+        let mut list = vec![
+            summary("anna", Some(0), Some(0)),
+            summary("Cleo", Some(1), Some(0)),
+            summary("bea", None, None),
+            summary("Dan", Some(2), Some(1)),
+        ];
+        sort_patients(&mut list);
+        let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Dan", "Cleo", "anna", "bea"]);
+    }
+
+    #[test]
+    fn notes_are_trimmed_and_bounded() {
+        assert_eq!(ack_note("  called  ").unwrap(), "called");
+        assert!(ack_note(&"x".repeat(NOTE_MAX + 1)).is_err());
+    }
+}

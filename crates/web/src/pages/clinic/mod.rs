@@ -1,0 +1,166 @@
+//! The clinic's pages: sign-up, the patient list, the red-flag queue, a
+//! patient's timeline with photos and the referral packet, protocols and
+//! overrides, invites, members and the escalation ladder.
+//!
+//! Every page takes a [`ClinicCtx`] (a member, second factor passed this
+//! session; otherwise 404 or `/mfa`). Every read of patient data goes
+//! through the store's clinic methods, which check membership, role and
+//! consent and write the patient's audit log: nothing here calls the
+//! patient-side store methods with a profile id from a clinic request.
+
+mod admin;
+mod dashboard;
+mod patient;
+mod signup;
+
+use axum::Router;
+use axum::response::Response;
+use axum::routing::{get, post};
+use needlewise_core::ids::ProfileId;
+
+use crate::AppState;
+use crate::clinic_ctx::{ClinicCtx, recently_verified};
+use crate::error::WebError;
+use crate::forms;
+use crate::views::Chrome;
+
+pub use dashboard::{acknowledge_flag, sort_patients};
+pub(crate) use patient::record_of;
+pub use patient::rule_title as patient_rule_title;
+pub use patient::{
+    OverrideView, Prescribed, ProtocolInput, ProtocolView, overridable_rules, prescribe_protocol,
+    protocol_from_input,
+};
+
+/// The clinic routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/clinic/signup", get(signup::form).post(signup::submit))
+        .route("/clinic", get(dashboard::patients))
+        .route("/clinic/red-flags", get(dashboard::red_flags))
+        .route(
+            "/clinic/red-flags/{profile}/{episode}/ack",
+            post(dashboard::acknowledge),
+        )
+        .route("/clinic/patients/{profile}", get(patient::show))
+        .route(
+            "/clinic/patients/{profile}/photos/{photo}",
+            get(patient::photo_file),
+        )
+        .route(
+            "/clinic/patients/{profile}/record.json",
+            get(patient::record_json),
+        )
+        .route(
+            "/clinic/patients/{profile}/report.pdf",
+            get(patient::report_pdf),
+        )
+        .route(
+            "/clinic/patients/{profile}/protocol",
+            get(patient::protocol_form).post(patient::prescribe),
+        )
+        .route(
+            "/clinic/patients/{profile}/overrides",
+            post(patient::add_override),
+        )
+        .route(
+            "/clinic/patients/{profile}/overrides/{id}/revoke",
+            post(patient::revoke_override),
+        )
+        .route("/clinic/invites", get(admin::invites).post(admin::invite))
+        .route(
+            "/clinic/members",
+            get(admin::members).post(admin::add_member),
+        )
+        .route(
+            "/clinic/settings",
+            get(admin::settings).post(admin::save_ladder),
+        )
+}
+
+/// The frame of a clinic page.
+pub(crate) fn chrome(title: &str, ctx: &ClinicCtx) -> Chrome {
+    Chrome {
+        title: format!("{title} · {}", ctx.clinic.name),
+        nav: "clinic",
+        csrf: ctx.csrf().to_owned(),
+        profile: ctx.member.display_name.clone(),
+        logged_in: true,
+    }
+}
+
+/// The clinic's own navigation, shown at the top of its pages.
+#[derive(Debug, Clone)]
+pub struct ClinicHead {
+    pub clinic: String,
+    pub role: &'static str,
+    /// (href, label, current)
+    pub links: Vec<(String, &'static str, bool)>,
+    /// Other clinics of this account: (href, name).
+    pub others: Vec<(String, String)>,
+}
+
+pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
+    let mut links = vec![("/clinic", "Patients")];
+    if ctx.is_clinician() {
+        links.push(("/clinic/red-flags", "Red flags"));
+    }
+    links.extend([
+        ("/clinic/invites", "Invite a patient"),
+        ("/clinic/members", "Team"),
+        ("/clinic/settings", "Escalation"),
+    ]);
+    ClinicHead {
+        clinic: ctx.clinic.name.clone(),
+        role: ctx.role().label(),
+        links: links
+            .into_iter()
+            .map(|(href, label)| (ctx.link(href), label, href == current))
+            .collect(),
+        others: ctx
+            .memberships
+            .iter()
+            .filter(|(c, _)| c.id != ctx.clinic.id)
+            .map(|(c, _)| (format!("/clinic?clinic={}", c.id), c.name.clone()))
+            .collect(),
+    }
+}
+
+/// A profile id from the path; anything unreadable is "not found".
+pub(crate) fn profile_id(raw: &str) -> Result<ProfileId, WebError> {
+    raw.parse().map_err(|_| WebError::NotFound)
+}
+
+/// Checks the form's CSRF token against the clinic session.
+pub(crate) fn checked(
+    ctx: &ClinicCtx,
+    body: &axum::body::Bytes,
+) -> Result<Vec<(String, String)>, WebError> {
+    if body.len() > 64 * 1024 {
+        return Err(WebError::BadInput("the form is too large".into()));
+    }
+    let pairs = forms::pairs(body);
+    ctx.check_csrf(forms::field(&pairs, "csrf").unwrap_or_default())?;
+    Ok(pairs)
+}
+
+/// For a sensitive change: `None` when the member proved who they are in
+/// the last few minutes, else the redirect to `/reauth?next=<back>`.
+pub(crate) fn needs_reauth(state: &AppState, ctx: &ClinicCtx, back: &str) -> Option<Response> {
+    if recently_verified(&ctx.session, state.now()) {
+        None
+    } else {
+        Some(super::see_other(&super::account_security::with_next(
+            "/reauth",
+            &ctx.link(back),
+        )))
+    }
+}
+
+/// A page with a status other than 200 (a form shown again with its
+/// problems).
+pub(crate) fn page_with(status: axum::http::StatusCode, t: &impl askama::Template) -> Response {
+    let mut r = super::page(t);
+    *r.status_mut() = status;
+    r
+}

@@ -1,0 +1,177 @@
+//! `/clinic/signup`: a practice signs up. A new account is made (or the
+//! logged-in one used), the clinic is created with the default escalation
+//! ladder and the founder as its first clinician, and the founder is sent
+//! to set up the second factor, which clinic roles require.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use needlewise_core::clinic::{Clinic, Ladder, Member, Role};
+use needlewise_core::ids::{AccountId, ClinicId};
+use uuid::Uuid;
+
+use super::page_with;
+use crate::clinic_ctx::Session;
+use crate::error::WebError;
+use crate::pages::{page, see_other, see_other_with_cookie};
+use crate::views::Chrome;
+use crate::{AppState, auth, blocking, forms};
+
+const NAME_MAX: usize = 100;
+
+#[derive(Debug, Template)]
+#[template(path = "clinic_signup.html")]
+pub struct SignupPage {
+    pub chrome: Chrome,
+    /// Logged in already: no email or password fields.
+    pub existing: bool,
+    pub email: String,
+    pub your_name: String,
+    pub clinic_name: String,
+    pub time_zone: String,
+    pub message: String,
+}
+
+fn chrome(session: Option<&Session>) -> Chrome {
+    match session {
+        Some(s) => Chrome {
+            title: "Sign up your clinic".into(),
+            nav: "clinic",
+            csrf: s.session.csrf_token.clone(),
+            profile: String::new(),
+            logged_in: true,
+        },
+        None => Chrome::public("Sign up your clinic"),
+    }
+}
+
+pub async fn form(session: Option<Session>) -> Response {
+    page(&SignupPage {
+        chrome: chrome(session.as_ref()),
+        existing: session.is_some(),
+        email: String::new(),
+        your_name: String::new(),
+        clinic_name: String::new(),
+        time_zone: "Europe/London".into(),
+        message: String::new(),
+    })
+}
+
+/// A name of 1 to 100 characters, trimmed.
+fn name(value: &str, field: &str) -> Result<String, WebError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > NAME_MAX {
+        return Err(WebError::BadInput(format!(
+            "{field}: give 1 to {NAME_MAX} characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// An IANA time zone name that this server knows.
+pub fn time_zone(value: &str) -> Result<String, WebError> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 64 || jiff::tz::TimeZone::get(v).is_err() {
+        return Err(WebError::BadInput(
+            "time zone: give an IANA name such as Europe/London or America/New_York".into(),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    session: Option<Session>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    if body.len() > 64 * 1024 {
+        return Err(WebError::BadInput("the form is too large".into()));
+    }
+    let pairs = forms::pairs(&body);
+    let get = |k: &str| forms::field(&pairs, k).unwrap_or_default().to_owned();
+    if let Some(s) = &session {
+        s.check_csrf(&get("csrf"))?;
+    }
+    let again = |e: WebError| {
+        let status = e.status();
+        page_with(
+            status,
+            &SignupPage {
+                chrome: chrome(session.as_ref()),
+                existing: session.is_some(),
+                email: get("email"),
+                your_name: get("your_name"),
+                clinic_name: get("clinic_name"),
+                time_zone: get("time_zone"),
+                message: e.to_string(),
+            },
+        )
+    };
+    // Every field is checked before anything is created.
+    let checked = (|| {
+        Ok::<_, WebError>((
+            name(&get("your_name"), "your name")?,
+            name(&get("clinic_name"), "clinic name")?,
+            time_zone(&get("time_zone"))?,
+        ))
+    })();
+    let (your_name, clinic_name, tz) = match checked {
+        Ok(v) => v,
+        Err(e) => return Ok(again(e)),
+    };
+    let (account, new_session): (AccountId, Option<String>) = match &session {
+        Some(s) => (s.session.account_id, None),
+        None => {
+            let email = match auth::check_credentials(&get("email"), &get("password")) {
+                Ok(e) => e,
+                Err(e) => return Ok(again(e)),
+            };
+            let (account, profile) = match auth::sign_up(&state, email, get("password")).await {
+                Ok(created) => created,
+                Err(e @ WebError::Conflict(_)) => return Ok(again(e)),
+                Err(e) => return Err(e),
+            };
+            let token = auth::start_session(&state, account.id, Some(profile.id)).await?;
+            (account.id, Some(token))
+        }
+    };
+    let now = state.now();
+    let clinic = Clinic {
+        id: ClinicId(Uuid::now_v7()),
+        name: clinic_name,
+        time_zone: tz,
+        ladder: Ladder::default(),
+        created_at: now,
+    };
+    let founder = Member {
+        clinic_id: clinic.id,
+        account_id: account,
+        role: Role::Clinician,
+        display_name: your_name,
+        joined_at: now,
+    };
+    let id = clinic.id;
+    blocking(&state, move |s| s.create_clinic(&clinic, &founder)).await?;
+    let next = format!("/clinic?clinic={id}");
+    Ok(match new_session {
+        // Clinic roles need the second factor: set it up first.
+        Some(token) => {
+            see_other_with_cookie("/mfa?next=%2Fclinic", auth::session_cookie(&state, &token))
+        }
+        None => see_other(&next),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(time_zone(" Europe/Paris ").unwrap(), "Europe/Paris");
+        assert!(time_zone("Mars/Olympus").is_err());
+        assert!(time_zone("").is_err());
+    }
+}

@@ -1,0 +1,564 @@
+//! The authorization matrix: every clinic and care-team route (pages and
+//! API, GET and POST) × every kind of asker, with the status each cell
+//! must get, written out as a table. A denial is 404 for outsiders (they
+//! learn nothing), 403 for staff on clinical data, a redirect to `/login`
+//! (401 in the API) without a session; no denial carries the patient's
+//! name. A property test then swaps profile, episode and photo ids at
+//! random between two patients and unknown ids.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use jiff::Timestamp;
+use needlewise_core::clinic::Override;
+use needlewise_core::ids::{AccountId, ClinicId, EpisodeId, OverrideId, PhotoId, ProfileId};
+use needlewise_store::clinic::ClinicAccess;
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::clinic::{
+    Member, add_member, clinic_signup, invite, join, now, patient, red_flag, seed, upload_photo,
+};
+use super::{Server, User};
+
+const ALICE: &str = "Alice Ardent";
+const ROLES: [&str; 7] = [
+    "anonymous",
+    "patient A",
+    "patient B",
+    "clinician with consent",
+    "clinician without consent",
+    "clinician of another clinic",
+    "staff",
+];
+
+/// Everyone, and what they act on.
+struct World {
+    s: Server,
+    users: Vec<Option<User>>,
+    c1: Member,
+    c2: Member,
+    c3: Member,
+    a: ProfileId,
+    b: ProfileId,
+    ep_a: EpisodeId,
+    ep_a2: EpisodeId,
+    ep_b: EpisodeId,
+    photo_a: PhotoId,
+    photo_b: PhotoId,
+    ov: OverrideId,
+}
+
+const ALL: [&str; 5] = [
+    "screening",
+    "sessions",
+    "checkins",
+    "photos_clinical",
+    "photos_teaching",
+];
+
+async fn world() -> World {
+    let s = Server::new();
+    let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
+    let c2 = clinic_signup(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
+    let c3 = clinic_signup(&s, "three@clinic.example", "Dr Three", "Clinic Three").await;
+    s.sign_up("extra@clinic.example").await;
+    let (a, pa) = patient(&s, "alice@example.org", ALICE).await;
+    let (b, pb) = patient(&s, "bruno@example.org", "Bruno Bright").await;
+    // A shares everything with clinic one and nothing with clinic two; B
+    // shares everything with clinic three.
+    let code = invite(&s, &c1).await;
+    assert_eq!(join(&s, &a, &code, &ALL).await, StatusCode::SEE_OTHER);
+    let code = invite(&s, &c2).await;
+    assert_eq!(join(&s, &a, &code, &[]).await, StatusCode::SEE_OTHER);
+    let code = invite(&s, &c3).await;
+    assert_eq!(join(&s, &b, &code, &ALL).await, StatusCode::SEE_OTHER);
+    let ep_a = seed(&s, &a, pa).await;
+    let ep_a2 = red_flag(&s, pa, None);
+    let ep_b = seed(&s, &b, pb).await;
+    let photo_a = upload_photo(&s, &a, pa, 40).await;
+    let photo_b = upload_photo(&s, &b, pb, 90).await;
+    let account: AccountId = s
+        .store
+        .account_by_email("one@clinic.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    let clinic: ClinicId = c1.clinic.parse().unwrap();
+    let ov = Override {
+        id: OverrideId(Uuid::now_v7()),
+        clinic_id: clinic,
+        profile_id: pa,
+        rule_id: "screen.isotretinoin".into(),
+        by: account,
+        by_name: "Dr One".into(),
+        at: now(&s),
+        reason: "Last dose long ago; superficial needling".into(),
+    };
+    s.store
+        .add_override(&ClinicAccess { clinic, account }, &ov)
+        .unwrap();
+    let users = vec![
+        None,
+        Some(a),
+        Some(b),
+        Some(clone_user(&c1.user)),
+        Some(clone_user(&c2.user)),
+        Some(clone_user(&c3.user)),
+        Some(staff.user),
+    ];
+    World {
+        s,
+        users,
+        c1,
+        c2,
+        c3,
+        a: pa,
+        b: pb,
+        ep_a,
+        ep_a2,
+        ep_b,
+        photo_a,
+        photo_b,
+        ov: ov.id,
+    }
+}
+
+fn clone_user(u: &User) -> User {
+    User {
+        cookie: u.cookie.clone(),
+        csrf: u.csrf.clone(),
+    }
+}
+
+/// What a request sends.
+enum Body_ {
+    None,
+    Form(Vec<(&'static str, String)>),
+    Json(Value),
+}
+
+struct Route {
+    method: &'static str,
+    path: String,
+    body: Body_,
+    /// The expected status for each of [`ROLES`]: a number, or "login"
+    /// for the redirect to `/login`.
+    expect: [&'static str; 7],
+}
+
+async fn send(
+    s: &Server,
+    method: &str,
+    path: &str,
+    user: Option<&User>,
+    body: &Body_,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(u) = user {
+        req = req
+            .header(header::COOKIE, &u.cookie)
+            .header("x-csrf-token", &u.csrf);
+    }
+    let csrf = user.map(|u| u.csrf.clone()).unwrap_or_default();
+    let req = match body {
+        Body_::None => req.body(Body::empty()),
+        Body_::Form(fields) => {
+            let mut ser = form_urlencoded::Serializer::new(String::new());
+            ser.append_pair("csrf", &csrf);
+            for (k, v) in fields {
+                ser.append_pair(k, v);
+            }
+            req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(ser.finish()))
+        }
+        Body_::Json(v) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(v.to_string())),
+    }
+    .unwrap();
+    s.send(req).await
+}
+
+fn form(pairs: &[(&'static str, &str)]) -> Body_ {
+    Body_::Form(pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect())
+}
+
+fn protocol_fields() -> Body_ {
+    form(&[
+        ("needle_length_mm", "0.5"),
+        ("zones", "forehead"),
+        ("interval_days", "28"),
+        ("course_sessions", "6"),
+        ("target_density_per_cm2", "250"),
+    ])
+}
+
+#[tokio::test]
+async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() {
+    let w = world().await;
+    let (a, c1) = (w.a, &w.c1.clinic);
+    let p = format!("/clinic/patients/{a}");
+    // Fresh invite codes for the joins at the end, one per role.
+    let mut codes = Vec::new();
+    for _ in ROLES {
+        codes.push(invite(&w.s, &w.c1).await);
+    }
+    let mut routes = vec![
+        Route {
+            method: "GET",
+            path: "/clinic".into(),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: "/clinic/red-flags".into(),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "200", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/red-flags/{a}/{}/ack", w.ep_a),
+            body: form(&[("note", "seen")]),
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: p.clone(),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("{p}/photos/{}.jpg", w.photo_a),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("{p}/photos/{}.thumb.jpg", w.photo_a),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("{p}/record.json"),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("{p}/report.pdf"),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("{p}/protocol"),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "403", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("{p}/protocol"),
+            body: protocol_fields(),
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("{p}/overrides/{}/revoke", w.ov),
+            body: form(&[]),
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("{p}/overrides"),
+            body: form(&[
+                ("rule", "screen.isotretinoin"),
+                ("reason", "Reviewed in clinic"),
+            ]),
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: "/clinic/invites".into(),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "POST",
+            path: "/clinic/invites".into(),
+            body: form(&[("label", "x"), ("days", "3")]),
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: "/clinic/members".into(),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "POST",
+            path: "/clinic/members".into(),
+            body: form(&[
+                ("email", "extra@clinic.example"),
+                ("display_name", "Ex Tra"),
+                ("role", "staff"),
+            ]),
+            expect: ["login", "404", "404", "303", "303", "303", "403"],
+        },
+        Route {
+            method: "GET",
+            path: "/clinic/settings".into(),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "POST",
+            path: "/clinic/settings".into(),
+            body: form(&[("after_0", "0"), ("notify_0", "role:clinician")]),
+            expect: ["login", "404", "404", "303", "303", "303", "403"],
+        },
+        Route {
+            method: "GET",
+            path: "/clinic/signup".into(),
+            body: Body_::None,
+            expect: ["200", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/join/{}", codes[0]),
+            body: Body_::None,
+            expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: "/care-team".into(),
+            body: Body_::None,
+            expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/care-team/{c1}/consent"),
+            body: form(&[("scope", "photos_teaching"), ("grant", "0")]),
+            expect: ["login", "303", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: "/api/clinic/patients".into(),
+            body: Body_::None,
+            expect: ["401", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: "/api/clinic/red-flags".into(),
+            body: Body_::None,
+            expect: ["401", "404", "404", "200", "200", "200", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/clinic/red-flags/{a}/{}/ack", w.ep_a2),
+            body: Body_::Json(json!({"note": "seen"})),
+            expect: ["401", "404", "404", "204", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/clinic/patients/{a}"),
+            body: Body_::None,
+            expect: ["401", "404", "404", "200", "200", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/clinic/patients/{a}/protocol"),
+            body: Body_::Json(
+                json!({"needle_length_mm": 0.5, "zones": ["chin"], "interval_days": 30, "course_sessions": 3}),
+            ),
+            expect: ["401", "404", "404", "201", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: "/api/care-team".into(),
+            body: Body_::None,
+            expect: ["401", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/care-team/{c1}/consent"),
+            body: Body_::Json(json!({"scope": "photos_teaching", "granted": true})),
+            expect: ["401", "204", "404", "404", "404", "404", "404"],
+        },
+        // Leaving last but one: it ends A's link with clinic one.
+        Route {
+            method: "POST",
+            path: format!("/care-team/{c1}/leave"),
+            body: form(&[]),
+            expect: ["login", "303", "404", "404", "404", "404", "404"],
+        },
+    ];
+    // Joining (a fresh code for each role) and founding a clinic are open
+    // to anyone logged in; founding, to anyone at all.
+    for (i, code) in codes.iter().enumerate().skip(1) {
+        let mut expect = ["login"; 7];
+        expect[i] = "303";
+        routes.push(Route {
+            method: "POST",
+            path: format!("/join/{code}"),
+            body: form(&[("scope", "checkins")]),
+            expect,
+        });
+    }
+    routes.push(Route {
+        method: "POST",
+        path: "/clinic/signup".into(),
+        body: Body_::None,
+        expect: ["303"; 7],
+    });
+
+    let mut checked = 0;
+    for route in &routes {
+        for (role, user) in w.users.iter().enumerate() {
+            // A join with another role's code is left to that role's row.
+            if route.path.starts_with("/join/") && route.method == "POST" {
+                let mine = route.expect[role] == "303";
+                if !mine && role != 0 {
+                    continue;
+                }
+            }
+            let body = match (&route.body, route.path.as_str()) {
+                (Body_::None, "/clinic/signup") if route.method == "POST" => form(&[
+                    ("email", &format!("founder{role}@clinic.example")),
+                    ("password", super::clinic::PASSWORD),
+                    ("your_name", "Dr New"),
+                    ("clinic_name", &format!("New Clinic {role}")),
+                    ("time_zone", "UTC"),
+                ]),
+                (Body_::None, _) => Body_::None,
+                (Body_::Form(f), _) => Body_::Form(f.clone()),
+                (Body_::Json(v), _) => Body_::Json(v.clone()),
+            };
+            let (status, h, text) =
+                send(&w.s, route.method, &route.path, user.as_ref(), &body).await;
+            let want = route.expect[role];
+            let cell = format!("{} {} as {}", route.method, route.path, ROLES[role]);
+            if want == "login" {
+                assert_eq!(status, StatusCode::SEE_OTHER, "{cell}: {text}");
+                assert_eq!(h[header::LOCATION], "/login", "{cell}");
+            } else {
+                assert_eq!(status.as_str(), want, "{cell}: {text}");
+            }
+            if !(status.is_success() || status.is_redirection()) {
+                assert!(
+                    !text.contains(ALICE),
+                    "{cell} leaks the patient's name: {text}"
+                );
+                if route.path.starts_with("/api/") {
+                    let v: Value = serde_json::from_str(&text).unwrap();
+                    assert!(v["error"]["code"].is_string(), "{cell}: {text}");
+                }
+            }
+            // Allowed, but blind to A: clinic three never had A; clinic two
+            // was not shown A's check-ins.
+            if role == 5 || (role == 4 && route.path.contains("red-flags")) {
+                assert!(!text.contains(ALICE), "{cell} shows A: {text}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "{checked} cells");
+    // A clinician who was denied left no line in A's log.
+    let log = w.s.store.audit_log(a, 500).unwrap();
+    let c3_account =
+        w.s.store
+            .account_by_email("three@clinic.example")
+            .unwrap()
+            .unwrap()
+            .id;
+    assert!(log.iter().all(|e| e.actor != c3_account));
+    assert!(log.iter().any(|e| e.action == "viewed_record"));
+    let _ = (&w.c2, &w.c3, w.b, w.ep_b, w.photo_b);
+}
+
+/// Which patient an id belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    A,
+    B,
+    Unknown,
+}
+
+#[test]
+fn swapped_ids_never_reach_a_patient_who_did_not_consent() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let w = rt.block_on(world());
+    let who = prop_oneof![Just(Who::A), Just(Who::B), Just(Who::Unknown)];
+    // (clinician: 0 = clinic one, 1 = clinic two, 2 = clinic three), then
+    // the profile, episode and photo ids, and the route.
+    let strategy = (0usize..3, who.clone(), who.clone(), who, 0usize..6);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 96,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let unknown = ProfileId(Uuid::now_v7());
+    runner
+        .run(&strategy, |(c, pw, ew, phw, route)| {
+            let profile = match pw {
+                Who::A => w.a,
+                Who::B => w.b,
+                Who::Unknown => unknown,
+            };
+            let episode = match ew {
+                Who::A => w.ep_a,
+                Who::B => w.ep_b,
+                Who::Unknown => EpisodeId(Uuid::now_v7()),
+            };
+            let photo = match phw {
+                Who::A => w.photo_a,
+                Who::B => w.photo_b,
+                Who::Unknown => PhotoId(Uuid::now_v7()),
+            };
+            let user = match c {
+                0 => &w.c1.user,
+                1 => &w.c2.user,
+                _ => &w.c3.user,
+            };
+            // Clinic one: A, every scope. Clinic two: A, no scope. Clinic
+            // three: B, every scope.
+            let linked = matches!((c, pw), (0 | 1, Who::A) | (2, Who::B));
+            let scoped = matches!((c, pw), (0, Who::A) | (2, Who::B));
+            let (method, path, body, allowed): (&str, String, Body_, bool) = match route {
+                0 => ("GET", format!("/clinic/patients/{profile}"), Body_::None, linked),
+                1 => ("GET", format!("/clinic/patients/{profile}/record.json"), Body_::None, linked),
+                2 => ("GET", format!("/api/clinic/patients/{profile}"), Body_::None, linked),
+                3 => ("GET", format!("/clinic/patients/{profile}/photos/{photo}.jpg"), Body_::None,
+                    scoped && phw == pw),
+                4 => ("POST", format!("/api/clinic/red-flags/{profile}/{episode}/ack"),
+                    Body_::Json(json!({"note": "x"})), scoped && ew == pw),
+                _ => ("POST", format!("/api/clinic/patients/{profile}/protocol"),
+                    Body_::Json(json!({"needle_length_mm": 0.25, "zones": ["nose"], "interval_days": 40, "course_sessions": 2})),
+                    scoped),
+            };
+            let (status, _, text) = rt.block_on(send(&w.s, method, &path, Some(user), &body));
+            if allowed {
+                // The first acknowledgement succeeds; later ones conflict.
+                prop_assert!(
+                    status.is_success() || status == StatusCode::CONFLICT,
+                    "{method} {path}: {status} {text}"
+                );
+            } else {
+                prop_assert_eq!(status, StatusCode::NOT_FOUND, "{} {}: {}", method, path, text);
+                prop_assert!(!text.contains(ALICE) && !text.contains("Bruno Bright"));
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Sanity: the clock did not move, so no check was skipped for staleness.
+    assert_eq!(now(&w.s), Timestamp::from_second(super::T0).unwrap());
+}
