@@ -2,6 +2,7 @@
 import { expect, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import path from 'node:path';
+import { createHmac } from 'node:crypto';
 
 export const PASSWORD = 'correct horse battery';
 let serial = 0;
@@ -135,4 +136,127 @@ export async function expectNoAxeViolations(page: Page, what: string): Promise<v
 export async function screenshot(page: Page, name: string): Promise<void> {
   const root = process.env.E2E_ROOT ?? path.resolve(__dirname, '..', '..');
   await page.screenshot({ path: path.join(root, 'target', 'e2e-screenshots', `${name}.png`), fullPage: true });
+}
+
+// ---------------------------------------------------------------- the clinic side
+
+/** The server's clock now (the test clock: `--test-clock` moves it, so never `Date.now()`). */
+export async function serverTime(page: Page): Promise<Date> {
+  const res = await page.request.post('/__test/clock/advance?minutes=0');
+  const text = (await res.text()).trim();
+  expect(res.status(), text).toBe(200);
+  // A jiff timestamp such as 2026-11-26T02:30:00.123456789Z: keep whole seconds.
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?Z$/.exec(text);
+  expect(m, `the server's time: ${text}`).not.toBeNull();
+  return new Date(`${m![1]}Z`);
+}
+
+/** A base32 (RFC 4648) key as authenticator apps show it; spaces and case do not matter. */
+export function base32Decode(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`not base32: ${JSON.stringify(c)} in ${JSON.stringify(text)}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+      value &= (1 << bits) - 1;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The RFC 6238 code (HMAC-SHA-1, 30-second steps, 6 digits) at a moment. */
+export function totpAt(secret: Buffer, at: Date): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at.getTime() / 1000 / 30)));
+  const h = createHmac('sha1', secret).update(counter).digest();
+  const offset = h[h.length - 1] & 0x0f;
+  const binary = ((h[offset] & 0x7f) << 24) | (h[offset + 1] << 16) | (h[offset + 2] << 8) | h[offset + 3];
+  return String(binary % 1_000_000).padStart(6, '0');
+}
+
+/** The code an authenticator app would show now, by the server's clock. */
+export async function currentTotp(page: Page, secretBase32: string): Promise<string> {
+  return totpAt(base32Decode(secretBase32), await serverTime(page));
+}
+
+export type ClinicSignUp = { email: string; clinic: string; clinician: string };
+
+/** Fills /clinic/signup as a new account; the page is then on /mfa, enrolling. */
+export async function startClinicSignUp(page: Page, tag: string): Promise<ClinicSignUp> {
+  const email = uniqueEmail(tag);
+  const suffix = email.split('@')[0].split('-').slice(1).join('-');
+  const who = { email, clinic: `Clinic ${suffix}`, clinician: `Dr Ada ${suffix}` };
+  await page.goto('/clinic/signup');
+  await page.getByLabel('Your email').fill(email);
+  await page.getByLabel(/^Password/).fill(PASSWORD);
+  await page.getByLabel(/^Your name/).fill(who.clinician);
+  await page.getByLabel('Clinic name').fill(who.clinic);
+  await expect(page.getByLabel("The clinic's time zone")).toHaveValue('Europe/London');
+  await page.getByRole('button', { name: 'Create the clinic' }).click();
+  await expect(page).toHaveURL(/\/mfa\?next=%2Fclinic$/);
+  await expect(page.locator('#secret')).toBeVisible();
+  return who;
+}
+
+/** On the enrolment page: reads the key shown, types the current code, and returns the key. */
+export async function enrolTotp(page: Page): Promise<string> {
+  const secret = (await page.locator('#secret').textContent())!.trim();
+  expect(secret).toMatch(/^[A-Z2-7]{4}( [A-Z2-7]{1,4})+$/);
+  await page.getByLabel('Code').fill(await currentTotp(page, secret));
+  await page.getByRole('button', { name: 'Turn on the second factor' }).click();
+  return secret;
+}
+
+/** A new clinic with its second factor on; the page is then on /clinic. */
+export async function signUpClinic(page: Page, tag: string): Promise<ClinicSignUp & { secret: string }> {
+  const who = await startClinicSignUp(page, tag);
+  const secret = await enrolTotp(page);
+  await expect(page).toHaveURL(/\/clinic$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Patients' })).toBeVisible();
+  return { ...who, secret };
+}
+
+/** Makes an invite on /clinic/invites and returns its path, `/join/<code>`. */
+export async function createInvite(page: Page, label = ''): Promise<string> {
+  await page.goto('/clinic/invites');
+  if (label) await page.getByLabel(/^A note for the clinic/).fill(label);
+  await page.getByRole('button', { name: 'Make an invite link' }).click();
+  const link = (await page.locator('#invite-link').textContent())!.trim();
+  const m = /\/join\/[0-9a-f]{64}$/.exec(link);
+  expect(m, `an invite link: ${link}`).not.toBeNull();
+  return m![0];
+}
+
+/** Opens an invite as a logged-in patient, ticks exactly `scopes`, and joins. */
+export async function joinClinic(page: Page, joinPath: string, clinic: string, scopes: string[]): Promise<void> {
+  await page.goto(joinPath);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Join ${clinic}`);
+  for (const box of await page.locator('input[name="scope"]').all()) {
+    const wanted = scopes.includes((await box.getAttribute('value'))!);
+    if (wanted) await box.check(); else await box.uncheck();
+  }
+  await page.getByRole('button', { name: `Join ${clinic}` }).click();
+  await expect(page).toHaveURL(/\/care-team#clinic-/);
+}
+
+/** A check-in with one red flag (pus or spreading warmth), every other answer calm. */
+export async function checkInRedFlag(page: Page): Promise<void> {
+  await page.goto('/checkin');
+  const checkin = page.locator('form.questions');
+  for (const fs of await checkin.locator('fieldset.q').all()) {
+    if (!(await fs.isVisible())) continue;
+    const id = (await fs.getAttribute('id'))!.slice(2);
+    if (id === 'pus_or_spreading_warmth') await fs.getByLabel('Yes', { exact: true }).check();
+    else if (await fs.getByLabel('No', { exact: true }).count()) await fs.getByLabel('No', { exact: true }).check();
+    else if (await fs.getByRole('radio').count()) await fs.getByRole('radio').first().check();
+    else if (await fs.getByRole('spinbutton').count()) await fs.getByRole('spinbutton').fill('24');
+  }
+  await page.getByRole('button', { name: 'Send check-in' }).click();
 }

@@ -58,14 +58,57 @@ const MIGRATIONS: &[Migration] = &[
 /// How many times a write transaction is tried before giving up.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// Connections per store. Requests from several threads run on separate
+/// connections instead of queueing behind one; the first is opened at
+/// start-up, the others when first needed.
+const POOL_SIZE: usize = 4;
+
+/// One slot of the pool: a connection, once opened.
+#[derive(Default)]
+struct Slot {
+    client: Option<Client>,
+}
+
+thread_local! {
+    /// The slot whose connection this thread holds, for
+    /// [`PostgresStore::prepared`] (set by [`PostgresStore::client`]; a
+    /// transaction runs on the thread that took the connection).
+    static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A connection taken from the pool; the slot stays locked while it lives.
+struct Conn<'a>(MutexGuard<'a, Slot>);
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        // `PostgresStore::client` connects the slot before handing it out.
+        self.0
+            .client
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a taken slot is connected"))
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0
+            .client
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a taken slot is connected"))
+    }
+}
+
 /// A store in a PostgreSQL database.
 pub struct PostgresStore {
-    client: Mutex<Client>,
-    /// Statements prepared on `client`, by their SQL, for the hot clinic
-    /// queries (no parse and, after a few runs, no planning per call).
-    /// Emptied when the connection is replaced. Locked only while the
-    /// client's lock is held.
-    statements: Mutex<HashMap<&'static str, postgres::Statement>>,
+    pool: Vec<Mutex<Slot>>,
+    /// Per slot, the statements prepared on its connection, by their SQL,
+    /// for the hot clinic queries (no parse and, after a few runs, no
+    /// planning per call). Emptied when the connection is replaced; used
+    /// only by the thread holding the slot.
+    statements: Vec<Mutex<HashMap<&'static str, postgres::Statement>>>,
+    next_slot: std::sync::atomic::AtomicUsize,
     config: Config,
     /// The schema every connection uses (`search_path`), if not the default.
     schema: Option<String>,
@@ -92,8 +135,9 @@ impl PostgresStore {
         let mut client = connect_client(&config, None)?;
         migrate(&mut client)?;
         Ok(PostgresStore {
-            client: Mutex::new(client),
-            statements: Mutex::new(HashMap::new()),
+            pool: pool_with(client),
+            statements: (0..POOL_SIZE).map(|_| Mutex::default()).collect(),
+            next_slot: Default::default(),
             config,
             schema: None,
             drop_schema: false,
@@ -131,8 +175,9 @@ impl PostgresStore {
         // From here on the store owns the schema, and drops it even if
         // migrating fails.
         let store = PostgresStore {
-            client: Mutex::new(client),
-            statements: Mutex::new(HashMap::new()),
+            pool: pool_with(client),
+            statements: (0..POOL_SIZE).map(|_| Mutex::default()).collect(),
+            next_slot: Default::default(),
             config,
             schema: Some(schema.to_owned()),
             drop_schema: true,
@@ -145,17 +190,56 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// The connection, reconnected if the server closed it.
-    fn client(&self) -> Result<MutexGuard<'_, Client>> {
-        let mut client = self.client.lock().unwrap_or_else(PoisonError::into_inner);
-        if client.is_closed() {
-            self.statements
+    /// A connection: a free one if there is one, else the next in turn;
+    /// opened (or reopened, if the server closed it) as needed.
+    fn client(&self) -> Result<Conn<'_>> {
+        let n = self.pool.len();
+        let start = self
+            .next_slot
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Connected free slots first, then any free one, then wait.
+        let mut taken = None;
+        for want_connected in [true, false] {
+            for i in 0..n {
+                let index = (start + i) % n;
+                match self.pool[index].try_lock() {
+                    Ok(slot) if slot.client.is_some() || !want_connected => {
+                        taken = Some((index, slot));
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(std::sync::TryLockError::Poisoned(p)) => {
+                        taken = Some((index, p.into_inner()));
+                        break;
+                    }
+                    Err(std::sync::TryLockError::WouldBlock) => {}
+                }
+            }
+            if taken.is_some() {
+                break;
+            }
+        }
+        let (index, mut slot) = match taken {
+            Some(t) => t,
+            None => {
+                let index = start % n;
+                (
+                    index,
+                    self.pool[index]
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                )
+            }
+        };
+        if slot.client.as_ref().is_none_or(Client::is_closed) {
+            self.statements[index]
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clear();
-            *client = connect_client(&self.config, self.schema.as_deref())?;
+            slot.client = Some(connect_client(&self.config, self.schema.as_deref())?);
         }
-        Ok(client)
+        SLOT.with(|s| s.set(index));
+        Ok(Conn(slot))
     }
 
     /// Runs `f` in a SERIALIZABLE transaction, retried as a whole when the
@@ -199,8 +283,9 @@ impl PostgresStore {
         tx: &mut Transaction<'_>,
         sql: &'static str,
     ) -> std::result::Result<postgres::Statement, postgres::Error> {
-        let mut cache = self
-            .statements
+        // This thread holds the slot whose connection runs `tx`.
+        let index = SLOT.with(std::cell::Cell::get);
+        let mut cache = self.statements[index]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(statement) = cache.get(sql) {
@@ -231,11 +316,21 @@ impl PostgresStore {
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         if let (true, Some(schema)) = (self.drop_schema, &self.schema) {
-            let client = self
-                .client
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner);
-            if !client.is_closed() {
+            // Close the other connections first, then drop the schema from
+            // the first one still open.
+            let mut clients: Vec<Client> = self
+                .pool
+                .iter_mut()
+                .filter_map(|slot| {
+                    slot.get_mut()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .client
+                        .take()
+                })
+                .filter(|c| !c.is_closed())
+                .collect();
+            if let Some(mut client) = clients.pop() {
+                drop(clients);
                 // Best effort: a leftover test schema is harmless.
                 let _ =
                     client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
@@ -256,6 +351,15 @@ fn parse_url(url: &str) -> Result<Config> {
         config.application_name("needlewise");
     }
     Ok(config)
+}
+
+/// A pool whose first slot holds `first`.
+fn pool_with(first: Client) -> Vec<Mutex<Slot>> {
+    let mut pool: Vec<Mutex<Slot>> = (0..POOL_SIZE).map(|_| Mutex::default()).collect();
+    pool[0] = Mutex::new(Slot {
+        client: Some(first),
+    });
+    pool
 }
 
 fn connect_client(config: &Config, schema: Option<&str>) -> Result<Client> {

@@ -191,7 +191,17 @@ pub fn deliver(store: &dyn Store, mailer: &Mailer, now: Timestamp) -> Result<u32
         return Ok(0);
     }
     let mut sent = 0;
+    // Stop well inside the lease: a slow SMTP server (10 s per step, several
+    // steps per email) could otherwise keep this run going past it, and
+    // another instance would claim and send the same emails again. Those
+    // left over are retried when their lease lapses.
+    let started = std::time::Instant::now();
+    let budget = EMAIL_LEASE.unsigned_abs() / 2;
     for email in store.claim_emails(now, EMAIL_LEASE, EMAIL_BATCH)? {
+        if started.elapsed() > budget {
+            tracing::warn!("the SMTP server is slow: the rest of this batch waits for its lease");
+            break;
+        }
         let outcome = mailer.send(&email);
         if let Err(e) = &outcome {
             tracing::warn!(email = %email.id, error = %e, "an email could not be sent; it will be retried");

@@ -102,6 +102,19 @@ pub struct AuthPage {
     pub signup: bool,
     pub email: String,
     pub message: String,
+    /// Where to go afterwards (a same-site path), or empty.
+    pub next: String,
+}
+
+impl AuthPage {
+    /// `path`, carrying `next` along when there is one.
+    pub fn link(&self, path: &str) -> String {
+        if self.next.is_empty() {
+            path.to_owned()
+        } else {
+            crate::pages::account_security::with_next(path, &self.next)
+        }
+    }
 }
 
 #[derive(Debug, Template)]

@@ -1,7 +1,7 @@
 //! Sign-up, log-in, log-out and profiles.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use needlewise_core::ids::ProfileId;
 use needlewise_core::records::Profile;
@@ -13,7 +13,19 @@ use crate::error::WebError;
 use crate::views::{AuthPage, Chrome, ProfilesPage};
 use crate::{AppState, blocking, forms};
 
-fn auth_page(signup: bool, email: String, message: String) -> AuthPage {
+/// The `next` query or form field, made safe; empty when absent.
+fn next_of(raw: Option<&str>) -> String {
+    raw.filter(|n| !n.is_empty())
+        .map(crate::pages::account_security::safe_next)
+        .unwrap_or_default()
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn auth_page(signup: bool, email: String, message: String, next: String) -> AuthPage {
     let heading = if signup {
         "Create an account"
     } else {
@@ -26,20 +38,31 @@ fn auth_page(signup: bool, email: String, message: String) -> AuthPage {
         signup,
         email,
         message,
+        next,
     }
 }
 
-pub async fn signup_form() -> Response {
-    page(&auth_page(true, String::new(), String::new()))
+pub async fn signup_form(Query(q): Query<NextQuery>) -> Response {
+    page(&auth_page(
+        true,
+        String::new(),
+        String::new(),
+        next_of(q.next.as_deref()),
+    ))
 }
 
-pub async fn login_form() -> Response {
-    page(&auth_page(false, String::new(), String::new()))
+pub async fn login_form(Query(q): Query<NextQuery>) -> Response {
+    page(&auth_page(
+        false,
+        String::new(),
+        String::new(),
+        next_of(q.next.as_deref()),
+    ))
 }
 
-fn bad_form(signup: bool, email: &str, e: WebError) -> Response {
+fn bad_form(signup: bool, email: &str, next: String, e: WebError) -> Response {
     let status = e.status();
-    let mut r = page(&auth_page(signup, email.to_owned(), e.to_string()));
+    let mut r = page(&auth_page(signup, email.to_owned(), e.to_string(), next));
     *r.status_mut() = status;
     r
 }
@@ -48,18 +71,19 @@ pub async fn signup(State(state): State<AppState>, body: Bytes) -> Result<Respon
     let pairs = forms::pairs(&body);
     let email = forms::field(&pairs, "email").unwrap_or_default();
     let password = forms::field(&pairs, "password").unwrap_or_default();
+    let next = next_of(forms::field(&pairs, "next"));
     let email = match auth::check_credentials(email, password) {
         Ok(e) => e,
-        Err(e) => return Ok(bad_form(true, email, e)),
+        Err(e) => return Ok(bad_form(true, email, next, e)),
     };
     let (account, profile) = match auth::sign_up(&state, email.clone(), password.to_owned()).await {
         Ok(created) => created,
-        Err(e @ WebError::Conflict(_)) => return Ok(bad_form(true, &email, e)),
+        Err(e @ WebError::Conflict(_)) => return Ok(bad_form(true, &email, next, e)),
         Err(e) => return Err(e),
     };
     let token = auth::start_session(&state, account.id, Some(profile.id)).await?;
     Ok(see_other_with_cookie(
-        "/screening",
+        if next.is_empty() { "/screening" } else { &next },
         auth::session_cookie(&state, &token),
     ))
 }
@@ -77,8 +101,9 @@ pub async fn login(
     let password = forms::field(&pairs, "password")
         .unwrap_or_default()
         .to_owned();
+    let next = next_of(forms::field(&pairs, "next"));
     if auth::over_limit(&state, vec![format!("ip:{ip}"), format!("email:{email}")]).await? {
-        return Ok(bad_form(false, &email, WebError::RateLimited));
+        return Ok(bad_form(false, &email, next, WebError::RateLimited));
     }
     let lookup = email.clone();
     let account = blocking(&state, move |s| s.account_by_email(&lookup)).await?;
@@ -88,6 +113,7 @@ pub async fn login(
         return Ok(bad_form(
             false,
             &email,
+            next,
             WebError::BadInput("the email or password is not right".into()),
         ));
     };
@@ -98,7 +124,7 @@ pub async fn login(
         .map(|p| p.id);
     let token = auth::start_session(&state, account.id, first).await?;
     Ok(see_other_with_cookie(
-        "/",
+        if next.is_empty() { "/" } else { &next },
         auth::session_cookie(&state, &token),
     ))
 }

@@ -318,6 +318,15 @@ pub async fn mfa_disable(
         return Ok(r);
     }
     let account = auth.session.account_id;
+    // Clinic roles require the second factor: a member cannot turn it off.
+    if !blocking(&state, move |s| s.memberships(account))
+        .await?
+        .is_empty()
+    {
+        return Err(WebError::Forbidden(
+            "members of a clinic need the second factor, so it stays on".into(),
+        ));
+    }
     blocking(&state, move |s| s.set_totp(account, None)).await?;
     Ok(see_other("/mfa"))
 }
@@ -357,6 +366,16 @@ pub async fn reauth_submit(
         .unwrap_or_default()
         .to_owned();
     let account = auth.session.account_id;
+    // With a second factor on, the password alone never verifies a session
+    // that has not passed the code: else a stolen password would reach the
+    // clinic pages (and could turn the second factor off) through here.
+    if auth.session.verified_at.is_none()
+        && blocking(&state, move |s| s.totp(account))
+            .await?
+            .is_some_and(|t| t.enabled_at.is_some())
+    {
+        return Ok(see_other(&with_next("/mfa", &next)));
+    }
     if limited(&state, "reauth", account).await? {
         return Ok(with_status(
             page(&reauth_page(

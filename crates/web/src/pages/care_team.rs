@@ -73,9 +73,17 @@ fn invalid_invite(auth: &Auth) -> Response {
 
 pub async fn join_form(
     State(state): State<AppState>,
-    auth: Auth,
+    auth: Option<Auth>,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
+    // Someone following an invitation link may not have an account yet:
+    // log in or sign up first, then come back here.
+    let Some(auth) = auth else {
+        return Ok(see_other(&crate::pages::account_security::with_next(
+            "/login",
+            &format!("/join/{code}"),
+        )));
+    };
     let Ok(hash) = code_hash(&code) else {
         return Ok(invalid_invite(&auth));
     };

@@ -197,6 +197,13 @@ async fn security_headers_on_every_route_family() {
         ("/progress", Some(user.cookie.as_str())),
         ("/api/evidence", None),
         ("/api/devices", Some(user.cookie.as_str())),
+        ("/care-team", Some(user.cookie.as_str())),
+        ("/clinic", Some(user.cookie.as_str())),
+        ("/clinic/signup", None),
+        ("/mfa", Some(user.cookie.as_str())),
+        ("/notifications", Some(user.cookie.as_str())),
+        ("/account/sessions", Some(user.cookie.as_str())),
+        ("/api/care-team", Some(user.cookie.as_str())),
         ("/assets/app.css", None),
         ("/nothing-here", None),
     ] {
@@ -352,6 +359,77 @@ async fn log_in_rotates_the_session_and_log_out_ends_it() {
     assert_eq!(status, StatusCode::SEE_OTHER, "the old session is gone");
     let (status, _, _) = s.get("/", Some(&second)).await;
     assert_eq!(status, StatusCode::OK, "the other session lives on");
+}
+
+#[tokio::test]
+async fn an_invitation_link_survives_log_in_and_sign_up_but_never_leaves_the_site() {
+    let s = Server::new();
+    s.sign_up("e@example.org").await;
+    // Anonymous: the join page sends to log-in, carrying the link along.
+    let (status, h, _) = s.get("/join/abc123", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        h.get(header::LOCATION).unwrap(),
+        "/login?next=%2Fjoin%2Fabc123"
+    );
+    let (_, _, page) = s.get("/login?next=%2Fjoin%2Fabc123", None).await;
+    assert!(
+        page.contains(r#"name="next" value="/join/abc123""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"href="/signup?next=%2Fjoin%2Fabc123""#),
+        "{page}"
+    );
+    let login = |next: &'static str| {
+        [
+            ("email", "e@example.org"),
+            ("password", "correct horse battery"),
+            ("next", next),
+        ]
+    };
+    let (status, h, _) = s.post("/login", None, &login("/join/abc123")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/join/abc123");
+    // Another site, however it is spelled, becomes the home page.
+    for evil in [
+        "//evil.example",
+        "https://evil.example/",
+        "/\\evil.example",
+        "evil",
+    ] {
+        let (_, h, _) = s.post("/login", None, &login(evil)).await;
+        assert_eq!(h.get(header::LOCATION).unwrap(), "/", "{evil}");
+    }
+    let (status, h, _) = s
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "f@example.org"),
+                ("password", "correct horse battery"),
+                ("next", "/join/abc123"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/join/abc123");
+    // A bad sign-up keeps the link in the form it shows again.
+    let (_, _, page) = s
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "nope"),
+                ("password", "x"),
+                ("next", "/join/abc123"),
+            ],
+        )
+        .await;
+    assert!(
+        page.contains(r#"name="next" value="/join/abc123""#),
+        "{page}"
+    );
 }
 
 #[tokio::test]
