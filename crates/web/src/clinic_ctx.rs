@@ -195,7 +195,10 @@ fn clinic_param(parts: &Parts) -> Option<String> {
 async fn load(parts: &Parts, state: &AppState) -> Result<ClinicCtx, Denied> {
     let session = session_of(parts, state).await?.ok_or(Denied::Login)?;
     let account = session.account_id;
-    let memberships = crate::read(state, move |s| s.memberships(account)).await?;
+    let (memberships, totp) = crate::read(state, move |s| {
+        Ok((s.memberships(account)?, s.totp(account)?))
+    })
+    .await?;
     let wanted = match clinic_param(parts) {
         None => None,
         Some(id) => Some(
@@ -208,7 +211,14 @@ async fn load(parts: &Parts, state: &AppState) -> Result<ClinicCtx, Denied> {
         .find(|(c, _)| wanted.is_none_or(|w| w == c.id))
         .cloned()
         .ok_or(Denied::Web(WebError::NotFound))?;
-    if session.verified_at.is_none() {
+    // Clinic roles need a second factor: TOTP enabled on the account, and
+    // this session verified since it was enabled (a password confirmation
+    // from before, or on an account without TOTP, does not count).
+    let second_factor = match (totp.and_then(|t| t.enabled_at), session.verified_at) {
+        (Some(enabled), Some(verified)) => verified >= enabled,
+        _ => false,
+    };
+    if !second_factor {
         let next = parts
             .uri
             .path_and_query()

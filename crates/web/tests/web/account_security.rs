@@ -521,3 +521,104 @@ async fn notifications_are_listed_newest_first_and_marked_read() {
     let (_, _, page) = s.get("/notifications", Some(&u.cookie)).await;
     assert!(page.contains("All read."), "{page}");
 }
+
+/// Signs a clinic up over the web and returns the founder's browser (with
+/// a profile, so `csrf` comes from the profiles page).
+async fn clinic_founder(s: &Server, email: &str) -> User {
+    let (status, h, page) = s
+        .post(
+            "/clinic/signup",
+            None,
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("your_name", "Dr Founder"),
+                ("clinic_name", "Founders' Clinic"),
+                ("time_zone", "UTC"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let cookie = cookie_pair(&h);
+    let (_, _, page) = s.get("/profiles", Some(&cookie)).await;
+    User {
+        cookie,
+        csrf: csrf_of(&page),
+    }
+}
+
+#[tokio::test]
+async fn a_password_alone_never_opens_clinic_pages() {
+    let s = Server::new();
+    let founder = clinic_founder(&s, "dr@clinic.example").await;
+    // Without a second factor, the password confirmation is not enough.
+    let (status, _, _) = s
+        .post(
+            "/reauth",
+            Some(&founder.cookie),
+            &[
+                ("csrf", &founder.csrf),
+                ("password", PASSWORD),
+                ("next", "/clinic"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, h, _) = s.get("/clinic", Some(&founder.cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "no TOTP yet: enrol first");
+    assert!(location(&h).starts_with("/mfa"), "{}", location(&h));
+
+    // With TOTP on, the enrolled session gets in.
+    enrol(&s, &founder).await;
+    let (status, _, _) = s.get("/clinic", Some(&founder.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Someone with the password only: a new session, the password again.
+    s.advance_minutes(2);
+    let thief = log_in(&s, "dr@clinic.example").await;
+    let (status, h, _) = s.get("/clinic", Some(&thief.cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&h).starts_with("/mfa"));
+    let (status, h, _) = s
+        .post(
+            "/reauth",
+            Some(&thief.cookie),
+            &[
+                ("csrf", &thief.csrf),
+                ("password", PASSWORD),
+                ("next", "/clinic"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&h).starts_with("/mfa"), "{}", location(&h));
+    let (status, h, _) = s.get("/clinic", Some(&thief.cookie)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the password alone opened the clinic"
+    );
+    assert!(location(&h).starts_with("/mfa"));
+    // Nor can it turn the second factor off; a clinic member cannot at all.
+    s.post(
+        "/mfa/disable",
+        Some(&thief.cookie),
+        &[("csrf", &thief.csrf)],
+    )
+    .await;
+    let (status, _, _) = s
+        .post(
+            "/mfa/disable",
+            Some(&founder.cookie),
+            &[("csrf", &founder.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let account = s
+        .store
+        .account_by_email("dr@clinic.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    assert!(s.store.totp(account).unwrap().unwrap().enabled_at.is_some());
+}

@@ -25,12 +25,31 @@ pub(super) fn now(s: &Server) -> Timestamp {
     Timestamp::from_second(s.clock.load(std::sync::atomic::Ordering::SeqCst)).unwrap()
 }
 
-/// Marks the user's session as having passed the second factor now.
+/// Gives the user's account an enabled TOTP factor (unless it has one)
+/// and marks the session as having passed it now, as `/mfa` does.
 pub(super) fn verify(s: &Server, u: &User) {
     let token = u.cookie.split_once('=').unwrap().1;
-    s.store
-        .mark_web_session_verified(&token_hash(token), now(s))
-        .unwrap();
+    let hash = token_hash(token);
+    let account = s
+        .store
+        .web_session(&hash, now(s))
+        .unwrap()
+        .unwrap()
+        .account_id;
+    if s.store.totp(account).unwrap().is_none() {
+        s.store
+            .set_totp(
+                account,
+                Some(&needlewise_store::clinic::TotpSecret {
+                    account_id: account,
+                    secret: vec![7; 20],
+                    enabled_at: Some(now(s)),
+                    last_step: 0,
+                }),
+            )
+            .unwrap();
+    }
+    s.store.mark_web_session_verified(&hash, now(s)).unwrap();
 }
 
 /// A clinic member's browser.
