@@ -427,7 +427,8 @@ struct StatusInput {
 fn status(input: StatusInput, today: Date, now: Timestamp) -> PatientStatus {
     let last_date = input.last.as_ref().map(|(l, _)| l.date);
     let next_due = input.sessions.then(|| {
-        let locked = input.open > 0;
+        // Only a clinic that may see check-ins learns of a red flag.
+        let locked = input.checkins && input.open > 0;
         let base = next_session(
             evidence(),
             input.last.as_ref().map(|(l, _)| *l),
@@ -440,7 +441,8 @@ fn status(input: StatusInput, today: Date, now: Timestamp) -> PatientStatus {
             _ => base,
         })
     });
-    let overdue = input.checkins.then(|| match &input.last {
+    // Timed from the last session: needs the sessions scope too.
+    let overdue = (input.checkins && input.sessions).then(|| match &input.last {
         Some((_, ended_at)) => overdue_checkins(
             &checkin_schedule(evidence(), *ended_at),
             &input.checkins_at,

@@ -426,7 +426,10 @@ fn patient_status(
         .query_row(params![profile, clinic_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if sessions {
         status.last_session = last.as_ref().map(|(l, _)| l.date);
-        let next = next_session(evidence(), last.as_ref().map(|(l, _)| *l), open > 0, today);
+        // An open red flag holds the next session back, but only a clinic
+        // that may see check-ins learns of it (a blank date would tell).
+        let locked = checkins && open > 0;
+        let next = next_session(evidence(), last.as_ref().map(|(l, _)| *l), locked, today);
         let protocol = clinic_protocol(tx, clinic_key, profile)?;
         status.next_due = next.earliest().map(|earliest| match (&protocol, &last) {
             (Some(p), Some((l, _))) => earliest.max(p.earliest_after(l.date)),
@@ -436,7 +439,9 @@ fn patient_status(
     if checkins {
         status.open_red_flags = Some(to_u32(open, "open red flags")?);
         status.unacknowledged_red_flags = Some(to_u32(unacknowledged, "red flags")?);
-        let overdue = match &last {
+        // Overdue check-ins are timed from the last session: shown only
+        // with the sessions scope too.
+        let overdue = match last.as_ref().filter(|_| sessions) {
             None => 0,
             Some((_, ended_at)) => {
                 let due = checkin_schedule(evidence(), *ended_at);
@@ -453,7 +458,7 @@ fn patient_status(
                 overdue_checkins(&due, &done, now)
             }
         };
-        status.overdue_checkins = Some(overdue);
+        status.overdue_checkins = sessions.then_some(overdue);
     }
     Ok(status)
 }

@@ -1165,6 +1165,32 @@ pub mod cases {
             (None, Some(today), Some(0), Some(0))
         );
 
+        // Nothing crosses scopes: Bea's red flag (check-ins not shared)
+        // does not blank her next date, and with check-ins alone Eve's
+        // overdue count (timed from her last session) stays hidden.
+        red_flag(store, bea.id, 130);
+        let eve = profile(store, "Eve");
+        join(store, &p.by, eve.id, &scopes(&[Scope::Checkins]), 5);
+        store
+            .log_session(&session(eve.id, None, 100), None)
+            .unwrap();
+        let list = store.clinic_patients(&p.by, now).unwrap();
+        let b = &list[1].status;
+        assert_eq!(
+            (b.next_due, b.open_red_flags),
+            (Some(date(2025, 6, 18)), None)
+        );
+        let e = &list[4].status;
+        assert_eq!(
+            (
+                e.last_session,
+                e.next_due,
+                e.open_red_flags,
+                e.overdue_checkins
+            ),
+            (None, None, Some(0), None)
+        );
+
         // A protocol with a longer interval moves the date.
         store
             .prescribe(&p.by, &protocol(&p, ada.id, 10, mins(81)))
