@@ -178,6 +178,7 @@ impl App {
             account_id: AccountId::LOCAL,
             name: self.profile_name.clone(),
             created_at: self.now,
+            time_zone: None,
         };
         store.create_profile(&profile)?;
         Ok(profile)

@@ -41,6 +41,10 @@ pub struct Profile {
     pub account_id: AccountId,
     pub name: String,
     pub created_at: Timestamp,
+    /// The person's own IANA time zone (their "today" and the times they
+    /// see); `None` means the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// A completed screening: the answers and the result they gave.

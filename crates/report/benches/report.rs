@@ -184,6 +184,7 @@ fn bench_gather_and_render(c: &mut Criterion) {
         account_id: AccountId::LOCAL,
         name: "Bench Person".into(),
         created_at: t0,
+        time_zone: None,
     };
     store.create_profile(&profile).unwrap();
     let p = profile.id;

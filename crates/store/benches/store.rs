@@ -64,6 +64,7 @@ fn log_sessions(c: &mut Criterion) {
         account_id: AccountId::LOCAL,
         name: "Bench".into(),
         created_at: start,
+        time_zone: None,
     };
     store.create_profile(&profile).unwrap();
     let mut device = Device::new(

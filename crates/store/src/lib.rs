@@ -207,6 +207,10 @@ pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
     fn profiles(&self, account: AccountId) -> Result<Vec<Profile>>;
     fn profile(&self, id: ProfileId) -> Result<Option<Profile>>;
     fn profile_by_name(&self, account: AccountId, name: &str) -> Result<Option<Profile>>;
+    /// Sets a profile's IANA time zone, or with `None` goes back to the
+    /// server's. The caller checks the name; [`StoreError::NotFound`] for
+    /// an unknown profile, [`StoreError::Invalid`] for an empty name.
+    fn set_profile_time_zone(&self, profile: ProfileId, time_zone: Option<&str>) -> Result<()>;
     /// Deletes the profile and everything that belongs to it; web sessions
     /// working in it are left with no profile.
     fn delete_profile(&self, id: ProfileId) -> Result<()>;

@@ -608,7 +608,7 @@ fn web_session_from_row(row: &Row) -> Result<WebSession> {
     })
 }
 
-const PROFILE_COLUMNS: &str = "id, account_id, name, created_at";
+const PROFILE_COLUMNS: &str = "id, account_id, name, created_at, time_zone";
 
 fn profile_from_row(row: &Row) -> Result<Profile> {
     Ok(Profile {
@@ -616,6 +616,7 @@ fn profile_from_row(row: &Row) -> Result<Profile> {
         account_id: AccountId(row.try_get(1)?),
         name: row.try_get(2)?,
         created_at: ts(row, 3)?,
+        time_zone: row.try_get(4)?,
     })
 }
 
@@ -995,12 +996,13 @@ impl Store for PostgresStore {
     fn create_profile(&self, profile: &Profile) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO profiles (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO profiles (id, account_id, name, created_at, time_zone) VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &profile.id.0,
                     &profile.account_id.0,
                     &profile.name,
                     &system_time(profile.created_at)?,
+                    &profile.time_zone,
                 ],
             )
             .map_err(|e| {
@@ -1041,6 +1043,22 @@ impl Store for PostgresStore {
                 "SELECT {PROFILE_COLUMNS} FROM profiles WHERE account_id = $1 AND name = $2"
             );
             Ok(collect(tx, &sql, &[&account.0, &name], profile_from_row)?.pop())
+        })
+    }
+
+    fn set_profile_time_zone(&self, profile: ProfileId, time_zone: Option<&str>) -> Result<()> {
+        if time_zone.is_some_and(|t| t.trim().is_empty()) {
+            return Err(StoreError::invalid("a time zone needs a name"));
+        }
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE profiles SET time_zone = $2 WHERE id = $1",
+                &[&profile.0, &time_zone],
+            )?;
+            if n == 0 {
+                return Err(StoreError::not_found(format!("profile {profile}")).into());
+            }
+            Ok(())
         })
     }
 

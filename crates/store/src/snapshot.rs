@@ -167,6 +167,7 @@ pub static TABLES: &[TableDef] = &[
             col("account_id", Uuid),
             col("name", Text),
             col("created_at", Timestamp),
+            added(2, "time_zone", Text),
         ],
         key: &[0],
         since: 1,

@@ -318,7 +318,7 @@ fn web_session_from_row(row: &Row<'_>) -> Result<WebSession> {
     })
 }
 
-const PROFILE_COLUMNS: &str = "id, account_id, name, created_at";
+const PROFILE_COLUMNS: &str = "id, account_id, name, created_at, time_zone";
 
 fn profile_from_row(row: &Row<'_>) -> Result<Profile> {
     Ok(Profile {
@@ -326,6 +326,7 @@ fn profile_from_row(row: &Row<'_>) -> Result<Profile> {
         account_id: parse(&row.get::<_, String>(1)?, "account id")?,
         name: row.get(2)?,
         created_at: ts(row, 3)?,
+        time_zone: row.get(4)?,
     })
 }
 
@@ -899,13 +900,14 @@ impl Store for SqliteStore {
     fn create_profile(&self, profile: &Profile) -> Result<()> {
         self.write(|tx| {
             tx.prepare_cached(
-                "INSERT INTO profiles (id, account_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO profiles (id, account_id, name, created_at, time_zone) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![
                 id_text(profile.id.0),
                 id_text(profile.account_id.0),
                 profile.name,
-                micros(profile.created_at)
+                micros(profile.created_at),
+                profile.time_zone,
             ])
             .map_err(|e| {
                 insert_error(
@@ -946,6 +948,21 @@ impl Store for SqliteStore {
                 profile_from_row,
             )?
             .pop())
+        })
+    }
+
+    fn set_profile_time_zone(&self, profile: ProfileId, time_zone: Option<&str>) -> Result<()> {
+        if time_zone.is_some_and(|t| t.trim().is_empty()) {
+            return Err(StoreError::invalid("a time zone needs a name"));
+        }
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached("UPDATE profiles SET time_zone = ?2 WHERE id = ?1")?
+                .execute(params![id_text(profile.0), time_zone])?;
+            if n == 0 {
+                return Err(StoreError::not_found(format!("profile {profile}")));
+            }
+            Ok(())
         })
     }
 

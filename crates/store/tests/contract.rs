@@ -35,6 +35,7 @@ macro_rules! contract_tests {
 
 contract_tests!(
     profiles_create_list_and_find_by_name,
+    profile_time_zone_is_kept_changed_and_cleared,
     duplicate_profile_name_is_a_conflict,
     screening_latest_is_newest_and_answers_round_trip,
     devices_add_get_and_list_oldest_first,
@@ -203,6 +204,7 @@ mod cases {
             account_id: account,
             name: name.to_owned(),
             created_at: at(0),
+            time_zone: None,
         };
         store.create_profile(&p).unwrap();
         p
@@ -425,6 +427,40 @@ mod cases {
 
     // ----- the cases -----
 
+    pub fn profile_time_zone_is_kept_changed_and_cleared(store: &dyn Store) {
+        let mut p = profile(store, "Kai");
+        assert_eq!(store.profile(p.id).unwrap().unwrap().time_zone, None);
+        store
+            .set_profile_time_zone(p.id, Some("Pacific/Kiritimati"))
+            .unwrap();
+        p.time_zone = Some("Pacific/Kiritimati".into());
+        assert_eq!(store.profile(p.id).unwrap(), Some(p.clone()));
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![p.clone()]);
+        // It travels with snapshots.
+        let snap = store.snapshot().unwrap();
+        let profiles = snap.table("profiles").unwrap();
+        assert!(
+            profiles
+                .rows
+                .iter()
+                .any(|r| r.iter().any(|c| format!("{c:?}").contains("Kiritimati")))
+        );
+        store.set_profile_time_zone(p.id, None).unwrap();
+        assert_eq!(store.profile(p.id).unwrap().unwrap().time_zone, None);
+        assert_invalid(store.set_profile_time_zone(p.id, Some(" ")));
+        assert_not_found(store.set_profile_time_zone(ProfileId(id()), Some("UTC")));
+        // A new profile may come with one.
+        let q = Profile {
+            id: ProfileId(id()),
+            account_id: AccountId::LOCAL,
+            name: "Noa".into(),
+            created_at: at(1),
+            time_zone: Some("Europe/Paris".into()),
+        };
+        store.create_profile(&q).unwrap();
+        assert_eq!(store.profile(q.id).unwrap(), Some(q));
+    }
+
     pub fn profiles_create_list_and_find_by_name(store: &dyn Store) {
         assert!(store.profiles(AccountId::LOCAL).unwrap().is_empty());
         let ada = profile(store, "Ada");
@@ -433,6 +469,7 @@ mod cases {
             account_id: AccountId::LOCAL,
             name: "Béa".to_owned(),
             created_at: at(5),
+            time_zone: None,
         };
         store.create_profile(&bea).unwrap();
         assert_eq!(
@@ -464,6 +501,7 @@ mod cases {
             account_id: AccountId::LOCAL,
             name: "Ada".to_owned(),
             created_at: at(1),
+            time_zone: None,
         };
         assert_conflict(store.create_profile(&again));
         assert_eq!(store.profiles(AccountId::LOCAL).unwrap(), vec![ada]);
@@ -1044,6 +1082,7 @@ mod cases {
             account_id: AccountId::LOCAL,
             name: "Ada".into(),
             created_at: exact,
+            time_zone: None,
         };
         store.create_profile(&p).unwrap();
         assert_eq!(store.profile(p.id).unwrap().unwrap().created_at, exact);
@@ -1052,6 +1091,7 @@ mod cases {
             account_id: AccountId::LOCAL,
             name: "Bea".into(),
             created_at: finer,
+            time_zone: None,
         };
         store.create_profile(&q).unwrap();
         assert_eq!(
@@ -1066,6 +1106,7 @@ mod cases {
             account_id: AccountId::LOCAL,
             name: "Cy".into(),
             created_at: old,
+            time_zone: None,
         };
         store.create_profile(&r).unwrap();
         assert_eq!(store.profile(r.id).unwrap().unwrap().created_at, old);
@@ -1231,6 +1272,7 @@ mod cases {
             account_id: a.id,
             name: "Cy".into(),
             created_at: at(-5),
+            time_zone: None,
         };
         store.create_profile(&cy).unwrap();
         let me = profile(store, "me");
@@ -1255,6 +1297,7 @@ mod cases {
             account_id: AccountId(id()),
             name: "Ada".into(),
             created_at: at(0),
+            time_zone: None,
         };
         assert_not_found(store.create_profile(&p));
         assert_eq!(store.profile(p.id).unwrap(), None);

@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             account_id: account.id,
             name: "Me".into(),
             created_at: now,
+            time_zone: None,
         };
         store.create_profile(&profile)?;
         // One session every four weeks, the last one four weeks ago.

@@ -124,6 +124,7 @@ fn main() -> anyhow::Result<()> {
                 account_id: account.id,
                 name: format!("Patient {c}-{p}"),
                 created_at: now,
+                time_zone: None,
             };
             store.create_profile(&profile)?;
             let code = format!("{:064x}", Uuid::now_v7().as_u128());

@@ -157,6 +157,7 @@ async fn submit_screening(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let value: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| WebError::BadInput(format!("the body is not valid JSON: {e}")))?;
@@ -180,6 +181,7 @@ async fn submit_screening(
     )
 )]
 async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let record = blocking(&state, move |s| s.latest_screening(profile))
         .await?
@@ -203,6 +205,7 @@ async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth)
     )
 )]
 async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let now = state.now();
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
@@ -228,6 +231,7 @@ async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiRe
     )
 )]
 async fn schedule(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let today = state.today();
     let next = blocking(&state, move |s| facts::schedule(s, profile, today)).await?;

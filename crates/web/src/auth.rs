@@ -192,6 +192,7 @@ pub async fn sign_up(
         account_id: account.id,
         name: "me".into(),
         created_at: now,
+        time_zone: None,
     };
     let (a, p) = (account.clone(), profile.clone());
     blocking(state, move |s| {

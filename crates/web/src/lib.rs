@@ -84,6 +84,19 @@ impl AppState {
         self
     }
 
+    /// This state as one person sees it: their own time zone (their
+    /// profile's, else the server's) for "today" and the times shown.
+    pub fn for_profile(&self, profile: &needlewise_core::records::Profile) -> AppState {
+        match profile
+            .time_zone
+            .as_deref()
+            .and_then(|name| TimeZone::get(name).ok())
+        {
+            Some(tz) => AppState { tz, ..self.clone() },
+            None => self.clone(),
+        }
+    }
+
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
@@ -144,6 +157,7 @@ pub fn router(state: AppState) -> Router {
             get(pages::account::profiles).post(pages::account::add_profile),
         )
         .route("/profiles/switch", post(pages::account::switch_profile))
+        .route("/profiles/time-zone", post(pages::account::set_time_zone))
         .route(
             "/profiles/delete",
             get(pages::delete::profile_form).post(pages::delete::delete_profile),

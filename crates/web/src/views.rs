@@ -133,6 +133,10 @@ pub struct HomePage {
 pub struct ProfilesPage {
     pub chrome: Chrome,
     pub profiles: Vec<(String, String, bool)>,
+    /// The working profile's own time zone, or empty for the server's.
+    pub time_zone: String,
+    /// The server's time zone, as the default.
+    pub server_zone: String,
 }
 
 #[derive(Debug, Template)]

@@ -44,6 +44,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
                 account_id: AccountId::LOCAL,
                 name,
                 created_at: app.now,
+                time_zone: None,
             };
             store.create_profile(&profile)?;
             if app.json {

@@ -35,6 +35,7 @@ pub fn sample() -> Value {
         account_id: AccountId(id(2)),
         name: "Ada".into(),
         created_at: at("2026-11-01T09:00:00Z"),
+        time_zone: None,
     };
     let answers = crate::import::healthy();
     let screening = ScreeningRecord {

@@ -87,6 +87,7 @@ fn fixture() -> Fixture {
         account_id: AccountId::LOCAL,
         name: "Zo\u{eb} Example".into(),
         created_at: ts("2025-01-01T08:00:00Z"),
+        time_zone: None,
     };
     store.create_profile(&profile).unwrap();
     let p = profile.id;
@@ -437,6 +438,7 @@ fn an_empty_profile_still_gets_a_one_page_report() {
         account_id: AccountId::LOCAL,
         name: "New \u{4e2d} person".into(),
         created_at: ts(NOW),
+        time_zone: None,
     };
     store.create_profile(&profile).unwrap();
     let input = gather(

@@ -11,6 +11,10 @@
 -- password again before a sensitive change).
 ALTER TABLE web_sessions ADD COLUMN verified_at timestamptz;
 
+-- Each person's own IANA time zone (NULL: the server's), so a clinic's
+-- patients in other zones get their own "today".
+ALTER TABLE profiles ADD COLUMN time_zone text;
+
 CREATE TABLE clinics (
     id          uuid    NOT NULL PRIMARY KEY,
     name        text    NOT NULL CHECK (name <> ''),

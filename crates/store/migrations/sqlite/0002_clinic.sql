@@ -11,6 +11,10 @@
 -- password again before a sensitive change).
 ALTER TABLE web_sessions ADD COLUMN verified_at INTEGER;
 
+-- Each person's own IANA time zone (NULL: the server's), so a clinic's
+-- patients in other zones get their own "today".
+ALTER TABLE profiles ADD COLUMN time_zone TEXT;
+
 CREATE TABLE clinics (
     id          TEXT    NOT NULL PRIMARY KEY,
     name        TEXT    NOT NULL CHECK (name <> ''),

@@ -73,6 +73,7 @@ fn device_entry(d: &Device, now: jiff::Timestamp) -> Value {
     )
 )]
 pub(super) async fn dashboard(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let d = blocking(&state, move |s| s.dashboard(profile)).await?;
     let now = state.now();
@@ -130,6 +131,7 @@ pub(super) async fn add_device(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let new: NewDevice = body(&bytes)?;
     let pen = matches!(new.kind, DeviceKindName::Pen);
@@ -181,6 +183,7 @@ pub(super) async fn device_step(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let details: StepDetails = if bytes.iter().all(u8::is_ascii_whitespace) {
         StepDetails::default()
@@ -215,6 +218,7 @@ pub(super) async fn device_log(
     ApiAuth(auth): ApiAuth,
     Path(id): Path<String>,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
     let log = blocking(&state, move |s| {
@@ -261,6 +265,7 @@ pub(super) async fn readiness(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let req: ReadinessRequest = body(&bytes)?;
     let answers = Answers::from_json(&evidence().readiness, &req.answers, state.today())?;
@@ -300,6 +305,7 @@ pub(super) async fn today(
     ApiAuth(auth): ApiAuth,
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let device = match q.device {
         None => None,
         Some(id) => Some(id.parse::<DeviceId>().map_err(|_| WebError::NotFound)?),
@@ -355,6 +361,7 @@ pub(super) async fn log_session(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let new: NewSession = body(&bytes)?;
     let device: DeviceId = new
@@ -386,6 +393,7 @@ pub(super) async fn log_session(
     )
 )]
 pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let list = blocking(&state, move |s| s.sessions(profile)).await?;
     Ok(Json(list).into_response())
@@ -404,6 +412,7 @@ pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAu
     )
 )]
 pub(super) async fn aftercare(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let last = blocking(&state, move |s| s.last_session(profile)).await?;
     let now = state.now();
@@ -448,6 +457,7 @@ pub(super) async fn product(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let req: ProductRequest = body(&bytes)?;
     let decision = aftercare_pages::apply(&state, auth.profile.id, &req.product)
@@ -469,6 +479,7 @@ pub(super) async fn product(
     )
 )]
 pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let (checkins, episodes) = blocking(&state, move |s| {
         Ok((s.checkins(profile)?, s.episodes(profile)?))
@@ -501,6 +512,7 @@ pub(super) async fn add_checkin(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let value: Value = body(&bytes)?;
     let answers = Answers::from_json(&evidence().checkin, &value, state.today())?;
@@ -539,6 +551,7 @@ pub(super) async fn resolve_episode(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let req: Resolution = body(&bytes)?;
     let id: EpisodeId = id.parse().map_err(|_| WebError::NotFound)?;
@@ -563,6 +576,7 @@ pub(super) async fn progress_json(
     State(state): State<AppState>,
     ApiAuth(auth): ApiAuth,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let (ratings, photos) = blocking(&state, move |s| {
         Ok((s.ratings(profile)?, s.photos(profile)?))
@@ -611,6 +625,7 @@ pub(super) async fn add_rating(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let new: NewRating = body(&bytes)?;
     let rating = progress_pages::rate(
@@ -645,6 +660,7 @@ pub(super) async fn delete_rating(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let id: RatingId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;

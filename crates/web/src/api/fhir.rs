@@ -61,6 +61,7 @@ pub(super) async fn latest_response(
     State(state): State<AppState>,
     ApiAuth(auth): ApiAuth,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let screening = blocking(&state, move |s| s.latest_screening(profile))
         .await?
@@ -100,6 +101,7 @@ pub(super) async fn import_response(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let answers = needlewise_fhir::import_response(evidence(), &body, state.today())?;
     let result = crate::pages::screening::save(&state, &auth, answers).await?;
@@ -121,6 +123,7 @@ pub(super) async fn import_response(
     )
 )]
 pub(super) async fn record(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.clone();
     let (now, today) = (state.now(), state.today());
     let bundle = blocking(&state, move |s| {

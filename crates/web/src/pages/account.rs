@@ -134,13 +134,14 @@ pub async fn logout(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let hash = auth.session.token_hash.clone();
     blocking(&state, move |s| s.delete_web_session(&hash)).await?;
     Ok(see_other_with_cookie("/login", auth::clear_cookie(&state)))
 }
 
-pub async fn profiles(auth: Auth) -> Response {
+pub async fn profiles(State(state): State<AppState>, auth: Auth) -> Response {
     let profiles = auth
         .profiles
         .iter()
@@ -149,7 +150,36 @@ pub async fn profiles(auth: Auth) -> Response {
     page(&ProfilesPage {
         chrome: Chrome::new("Profiles", "", &auth),
         profiles,
+        time_zone: auth.profile.time_zone.clone().unwrap_or_default(),
+        server_zone: state.tz.iana_name().unwrap_or("UTC").to_owned(),
     })
+}
+
+/// Sets the working profile's own time zone (an IANA name such as
+/// `Europe/Paris`), or clears it to use the server's.
+pub async fn set_time_zone(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let raw = forms::field(&pairs, "time_zone").unwrap_or_default().trim();
+    let zone = if raw.is_empty() {
+        None
+    } else {
+        let tz = jiff::tz::TimeZone::get(raw).map_err(|_| {
+            WebError::BadInput(format!(
+                "time_zone: {raw:?} is not a time zone name; use one such as Europe/London or America/New_York"
+            ))
+        })?;
+        Some(tz.iana_name().unwrap_or(raw).to_owned())
+    };
+    let profile = auth.profile.id;
+    blocking(&state, move |s| {
+        s.set_profile_time_zone(profile, zone.as_deref())
+    })
+    .await?;
+    Ok(see_other("/profiles"))
 }
 
 pub async fn add_profile(
@@ -157,6 +187,7 @@ pub async fn add_profile(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let name = forms::required(&pairs, "name")?.to_owned();
     if name.chars().count() > 60 {
@@ -167,6 +198,7 @@ pub async fn add_profile(
         account_id: auth.session.account_id,
         name,
         created_at: state.now(),
+        time_zone: None,
     };
     let hash = auth.session.token_hash.clone();
     blocking(&state, move |s| {
@@ -182,6 +214,7 @@ pub async fn switch_profile(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: ProfileId = forms::required(&pairs, "profile")?
         .parse()

@@ -183,6 +183,7 @@ pub async fn mfa_form(
     auth: Auth,
     Query(q): Query<Next>,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let account = auth.session.account_id;
     let now = state.now();
     let next = q.path("/mfa");
@@ -237,6 +238,7 @@ pub async fn mfa_submit(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
     let code = forms::field(&pairs, "code").unwrap_or_default().to_owned();
@@ -313,6 +315,7 @@ pub async fn mfa_disable(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     if let Err(r) = require_recent(&auth, state.now(), "/mfa") {
         return Ok(r);
@@ -360,6 +363,7 @@ pub async fn reauth_submit(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
     let password = forms::field(&pairs, "password")
@@ -422,6 +426,7 @@ pub struct SessionsPage {
 }
 
 pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let account = auth.session.account_id;
     let now = state.now();
     let list = blocking(&state, move |s| s.web_sessions_of(account, now)).await?;
@@ -451,6 +456,7 @@ pub async fn end_session(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let handle = forms::required(&pairs, "session")?.to_owned();
     let account = auth.session.account_id;
@@ -483,6 +489,7 @@ pub async fn end_others(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let now = state.now();
     if let Err(r) = require_recent(&auth, now, "/account/sessions") {
@@ -526,6 +533,7 @@ pub async fn notifications(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let account = auth.session.account_id;
     let list = blocking(&state, move |s| s.notifications(account, 200)).await?;
     let notes: Vec<NotificationView> = list
@@ -557,6 +565,7 @@ pub async fn mark_read(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: NotificationId = id.parse().map_err(|_| WebError::NotFound)?;
     let account = auth.session.account_id;
@@ -570,6 +579,7 @@ pub async fn read_all(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let account = auth.session.account_id;
     let now = state.now();

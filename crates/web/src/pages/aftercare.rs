@@ -47,6 +47,7 @@ async fn render(
 }
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     render(&state, &auth, None).await
 }
 
@@ -56,6 +57,7 @@ pub async fn product(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let name = forms::required(&pairs, "product")?;
     let decision = apply(&state, auth.profile.id, name).await?;

@@ -137,6 +137,7 @@ pub async fn join(
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let ticked: Vec<&str> = pairs
         .iter()
@@ -275,6 +276,7 @@ pub(crate) fn audit_views(
 }
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let (links, protocol, overrides, log, left) = blocking(&state, move |s| {
         let links = s.patient_clinics(profile)?;
@@ -347,6 +349,7 @@ pub async fn consent(
     Path(clinic): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let granted = match forms::field(&pairs, "grant") {
         Some("1") => true,
@@ -374,6 +377,7 @@ pub async fn leave(
     Path(clinic): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let clinic: ClinicId = clinic.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;

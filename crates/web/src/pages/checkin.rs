@@ -17,6 +17,7 @@ use crate::views::{self, CheckinForm, CheckinResultPage, Chrome};
 use crate::{AppState, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let (session, open, history) = blocking(&state, move |s| {
         Ok((
@@ -61,6 +62,7 @@ pub async fn submit(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
     let triage = record(&state, auth.profile.id, answers).await?;
@@ -118,6 +120,7 @@ pub async fn resolve(
     Path(episode): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
     let note = forms::required(&pairs, "note")?;

@@ -93,6 +93,7 @@ pub async fn delete_profile(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: ProfileId = forms::required(&pairs, "profile")?
         .parse()
@@ -130,6 +131,7 @@ pub async fn delete_account(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let account_id = auth.session.account_id;
     if auth::over_limit(&state, vec![format!("delete:{account_id}")]).await? {

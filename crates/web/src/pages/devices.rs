@@ -69,6 +69,7 @@ pub fn view(state: &AppState, d: &Device, now: Timestamp) -> DeviceView {
 }
 
 pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
     let now = state.now();
@@ -84,6 +85,7 @@ pub async fn add(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let name = forms::required(&pairs, "name")?;
     let needle: f64 = forms::required(&pairs, "needle_mm")?
@@ -179,6 +181,7 @@ pub async fn transition(
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let event = event(

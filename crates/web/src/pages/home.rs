@@ -48,10 +48,10 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let token = auth::token_from(&headers, &state).ok_or(WebError::Unauthenticated)?;
     let hash = auth::token_hash(&token);
     let now = state.now();
-    let today = state.today();
     let found = read(&state, move |s| s.session_dashboard(&hash, now))
         .await?
         .ok_or(WebError::Unauthenticated)?;
+    let today = state.for_profile(&found.profile).today();
     let d = found.dashboard;
     let auth = Auth {
         session: found.session,

@@ -132,6 +132,7 @@ fn zones() -> Vec<(&'static str, &'static str)> {
 }
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let (ratings, photos) = blocking(&state, move |s| {
         Ok((s.ratings(profile)?, s.photos(profile)?))
@@ -203,6 +204,7 @@ pub async fn add_rating(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let rating = rate(
         &state,
@@ -258,6 +260,7 @@ pub async fn delete_rating(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: RatingId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
@@ -369,6 +372,7 @@ pub async fn upload(
     auth: Auth,
     mut multipart: Multipart,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let too_large = || WebError::BadInput("photo: the file is larger than 10 MB".into());
     let mut csrf = String::new();
     let mut zone = String::new();
@@ -486,6 +490,7 @@ pub async fn delete_photo(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: PhotoId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
@@ -530,6 +535,7 @@ pub async fn photo_file(
     auth: Auth,
     Path(file): Path<String>,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let id = file.strip_suffix(".jpg").ok_or(WebError::NotFound)?;
     serve_photo(&state, &auth, id, false).await
 }
@@ -539,6 +545,7 @@ pub async fn thumb_file(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     serve_photo(&state, &auth, &id, true).await
 }
 
@@ -555,6 +562,7 @@ pub async fn compare(
     auth: Auth,
     Query(q): Query<CompareQuery>,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let photos = blocking(&state, move |s| s.photos(profile)).await?;
     let find = |id: &str| -> Result<Option<PhotoView>, WebError> {

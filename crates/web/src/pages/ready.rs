@@ -17,6 +17,7 @@ use crate::views::{self, Chrome, ReadyForm, ReadyResultPage};
 use crate::{AppState, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
     Ok(page(&ReadyForm {
@@ -72,6 +73,7 @@ pub async fn submit(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let result = run(&state, &auth, &pairs).await?;
     Ok(page(&ReadyResultPage {

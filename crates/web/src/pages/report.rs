@@ -12,6 +12,7 @@ use crate::error::WebError;
 use crate::{AppState, blocking};
 
 pub async fn pdf(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.clone();
     let photo_root = state.photo_dir.clone();
     let (now, today, tz) = (state.now(), state.today(), state.tz.clone());

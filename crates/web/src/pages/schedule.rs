@@ -15,6 +15,7 @@ use crate::views::{CalendarLinkView, Chrome, SchedulePage};
 use crate::{AppState, blocking, forms, ics};
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     render(&state, &auth, None).await
 }
 
@@ -109,6 +110,7 @@ pub async fn calendar_link(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let profile = auth.profile.id;
     match forms::field(&pairs, "action").unwrap_or("create") {
@@ -151,10 +153,14 @@ pub async fn calendar_feed(
         .ok_or(WebError::NotFound)?;
     let hash = token_hash(token);
     let now = state.now();
-    let today = state.today();
+    let state_for = state.clone();
     let model = blocking(&state, move |s| {
         s.profile_by_calendar_token(&hash)?
-            .map(|p| facts::calendar(s, &p, now, today))
+            .map(|p| {
+                // The person's own "today", in their time zone.
+                let today = state_for.for_profile(&p).today();
+                facts::calendar(s, &p, now, today)
+            })
             .transpose()
     })
     .await?

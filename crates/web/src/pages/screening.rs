@@ -51,6 +51,7 @@ pub async fn submit(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let answers = forms::answers(&evidence().screening, &pairs, state.today())?;
     save(&state, &auth, answers).await?;
@@ -58,6 +59,7 @@ pub async fn submit(
 }
 
 pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let Some(record) = blocking(&state, move |s| s.latest_screening(profile)).await? else {
         return Ok(see_other("/screening"));

@@ -551,6 +551,7 @@ fn verb(device: Option<&Device>) -> &'static str {
 }
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let loaded = load(&state, auth.profile.id, None).await?;
     let today = plan(&state, loaded);
     let key = format!("{}:{}", auth.profile.id, today.date);
@@ -607,6 +608,7 @@ pub async fn complete(
     auth: Auth,
     body: Bytes,
 ) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let device_id: DeviceId = forms::required(&pairs, "device")?
         .parse()

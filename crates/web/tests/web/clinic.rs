@@ -149,6 +149,7 @@ pub(super) async fn patient(s: &Server, email: &str, name: &str) -> (User, Profi
         account_id: account.id,
         name: name.to_owned(),
         created_at: now(s),
+        time_zone: None,
     };
     s.store.create_profile(&profile).unwrap();
     let token = user.cookie.split_once('=').unwrap().1;

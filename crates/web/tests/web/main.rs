@@ -672,3 +672,52 @@ async fn every_list_has_an_empty_state() {
         assert!(page.contains(text), "{path} lacks its empty state");
     }
 }
+
+#[tokio::test]
+async fn each_profile_keeps_its_own_time_zone() {
+    // 16:00 UTC on 25 November is already 26 November in Kiribati.
+    let s = Server::new();
+    let user = s.sign_up("tz@example.org").await;
+    let earliest = |body: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v["earliest"].as_str().unwrap().to_owned()
+    };
+    let (_, _, body) = s.get("/api/schedule", Some(&user.cookie)).await;
+    assert_eq!(
+        earliest(&body),
+        "2026-11-25",
+        "the server's zone (UTC) by default"
+    );
+
+    let (status, _, page) = s
+        .post(
+            "/profiles/time-zone",
+            Some(&user.cookie),
+            &[("csrf", &user.csrf), ("time_zone", "Mars/Olympus_Mons")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("time_zone"), "{page}");
+    let (status, _, _) = s
+        .post(
+            "/profiles/time-zone",
+            Some(&user.cookie),
+            &[("csrf", &user.csrf), ("time_zone", "Pacific/Kiritimati")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = s.get("/profiles", Some(&user.cookie)).await;
+    assert!(page.contains(r#"value="Pacific/Kiritimati""#), "{page}");
+    let (_, _, body) = s.get("/api/schedule", Some(&user.cookie)).await;
+    assert_eq!(earliest(&body), "2026-11-26", "the profile's own zone");
+
+    // Empty goes back to the server's.
+    s.post(
+        "/profiles/time-zone",
+        Some(&user.cookie),
+        &[("csrf", &user.csrf), ("time_zone", "")],
+    )
+    .await;
+    let (_, _, body) = s.get("/api/schedule", Some(&user.cookie)).await;
+    assert_eq!(earliest(&body), "2026-11-25");
+}

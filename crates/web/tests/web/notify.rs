@@ -149,6 +149,7 @@ pub(super) fn profile(
         account_id: account,
         name: name.to_owned(),
         created_at: at,
+        time_zone: None,
     };
     store.create_profile(&p).unwrap();
     p.id
