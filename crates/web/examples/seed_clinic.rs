@@ -91,6 +91,17 @@ fn main() -> anyhow::Result<()> {
             },
         )?;
         if c == 0 {
+            // Clinic pages need an enabled second factor and a session
+            // verified since.
+            store.set_totp(
+                clinician.id,
+                Some(&needlewise_store::clinic::TotpSecret {
+                    account_id: clinician.id,
+                    secret: vec![7; 20],
+                    enabled_at: Some(now),
+                    last_step: 0,
+                }),
+            )?;
             let t = format!(
                 "{:032x}{:032x}",
                 Uuid::new_v4().as_u128(),
