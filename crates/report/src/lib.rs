@@ -121,6 +121,42 @@ pub struct SessionLine {
     pub device: Option<String>,
 }
 
+impl SessionLine {
+    /// A stored session as the report lists it; `device` names the device.
+    pub fn from_record(
+        s: &needlewise_core::records::SessionRecord,
+        device: Option<String>,
+    ) -> SessionLine {
+        SessionLine {
+            date: s.local_date,
+            zones: s
+                .zones
+                .iter()
+                .map(|z| {
+                    if z.skipped {
+                        format!("{} (skipped)", z.zone.label())
+                    } else {
+                        z.zone.label().to_owned()
+                    }
+                })
+                .collect(),
+            needle_length_mm: s.needle_length_mm,
+            products: s
+                .products
+                .iter()
+                .map(|p| {
+                    let mut t = format!("{} ({})", p.name, p.category.replace('_', " "));
+                    if !p.allowed {
+                        t.push_str(", refused by the serum gate");
+                    }
+                    t
+                })
+                .collect(),
+            device,
+        }
+    }
+}
+
 /// What a timeline entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimelineKind {
@@ -252,34 +288,8 @@ pub fn gather(
     let mut sessions = store.sessions(id)?;
     sessions.sort_by_key(|s| s.started_at);
     let sessions = sessions
-        .into_iter()
-        .map(|s| SessionLine {
-            date: s.local_date,
-            zones: s
-                .zones
-                .iter()
-                .map(|z| {
-                    if z.skipped {
-                        format!("{} (skipped)", z.zone.label())
-                    } else {
-                        z.zone.label().to_owned()
-                    }
-                })
-                .collect(),
-            needle_length_mm: s.needle_length_mm,
-            products: s
-                .products
-                .iter()
-                .map(|p| {
-                    let mut t = format!("{} ({})", p.name, p.category.replace('_', " "));
-                    if !p.allowed {
-                        t.push_str(", refused by the serum gate");
-                    }
-                    t
-                })
-                .collect(),
-            device: s.device_id.and_then(|d| names.get(&d).cloned()),
-        })
+        .iter()
+        .map(|s| SessionLine::from_record(s, s.device_id.and_then(|d| names.get(&d).cloned())))
         .collect();
 
     let mut timeline: Vec<TimelineEntry> = store

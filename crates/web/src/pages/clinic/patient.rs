@@ -482,27 +482,7 @@ fn report_input(
         .sessions
         .iter()
         .flatten()
-        .map(|s| SessionLine {
-            date: s.local_date,
-            zones: s
-                .zones
-                .iter()
-                .map(|z| {
-                    if z.skipped {
-                        format!("{} (skipped)", z.zone.label())
-                    } else {
-                        z.zone.label().to_owned()
-                    }
-                })
-                .collect(),
-            needle_length_mm: s.needle_length_mm,
-            products: s
-                .products
-                .iter()
-                .map(|p| format!("{} ({})", p.name, p.category.replace('_', " ")))
-                .collect(),
-            device: None,
-        })
+        .map(|s| SessionLine::from_record(s, None))
         .collect();
     sessions.sort_by_key(|s| s.date);
     let mut timeline: Vec<TimelineEntry> = r
