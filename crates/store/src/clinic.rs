@@ -206,6 +206,12 @@ impl std::fmt::Debug for TotpSecret {
 /// patient exists. A member whose role may not do the act (staff reading
 /// clinical data, acknowledging or prescribing) gets
 /// [`crate::StoreError::Forbidden`].
+/// A clinician's list views (the patient list, the red-flag queue) are
+/// logged once per patient, list and clinician in this window: viewing the
+/// same list again within it adds no line. Every other read or change is
+/// logged each time.
+pub const LIST_VIEW_AUDIT_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+
 pub trait ClinicStore {
     // Clinics and members.
     /// Creates a clinic with its founding member (a clinician). Fails with

@@ -91,6 +91,7 @@ contract_tests!(
     prescribed_protocol_newest_in_force_until_leaving,
     overrides_add_and_revoke,
     patient_status_is_computed_from_the_record,
+    list_views_are_logged_once_per_window,
     notifications_add_list_and_mark_read,
     escalation_steps_are_claimed_once,
     email_outbox_leases_and_retries,

@@ -37,8 +37,9 @@ use super::{
     to_i32, ts, web_session_from_row,
 };
 use crate::clinic::{
-    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, Notification, OpenFlag,
-    PatientLink, PatientRecord, PatientSummary, RedFlag, TotpSecret, new_audit_id,
+    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
+    Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag, TotpSecret,
+    new_audit_id,
 };
 use crate::codec::{self, is_sha256_hex, parse, system_time, to_u32, to_u64};
 use crate::{Result, StoreError, WebSession};
@@ -344,10 +345,20 @@ fn audit_many(
         return Ok(());
     }
     let ids: Vec<Uuid> = profiles.iter().map(|_| new_audit_id().0).collect();
+    // List views within the window are logged once (see
+    // LIST_VIEW_AUDIT_WINDOW); any other action's window is empty.
+    let since = if action == "viewed_list" {
+        at.checked_sub(LIST_VIEW_AUDIT_WINDOW).unwrap_or(at)
+    } else {
+        at.checked_add(SignedDuration::from_micros(1)).unwrap_or(at)
+    };
     let statement = store.prepared(
         tx,
         "INSERT INTO audit_log (profile_id, id, clinic_id, actor, actor_name, action, detail, at)
-         SELECT p, i, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[], $2::uuid[]) AS u (p, i)",
+         SELECT p, i, $3, $4, $5, $6, $7, $8 FROM unnest($1::uuid[], $2::uuid[]) AS u (p, i)
+         WHERE NOT EXISTS (SELECT 1 FROM audit_log a
+             WHERE a.profile_id = u.p AND a.at >= $9 AND a.at <= $8
+               AND a.clinic_id = $3 AND a.actor = $4 AND a.action = $6 AND a.detail = $7)",
     )?;
     tx.execute(
         &statement,
@@ -360,6 +371,7 @@ fn audit_many(
             &action,
             &detail,
             &system_time(at)?,
+            &system_time(since)?,
         ],
     )?;
     Ok(())

@@ -29,8 +29,9 @@ use super::{
     profile_from_row, session_from_row, ts, web_session_from_row,
 };
 use crate::clinic::{
-    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, Notification, OpenFlag,
-    PatientLink, PatientRecord, PatientSummary, RedFlag, TotpSecret, new_audit_id,
+    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
+    Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag, TotpSecret,
+    new_audit_id,
 };
 use crate::codec::{self, from_micros, micros, parse, to_u32};
 use crate::{Result, StoreError, WebSession};
@@ -219,10 +220,20 @@ fn audit_each(
         .iter()
         .map(|p| [p.clone(), id_text(new_audit_id().0)])
         .collect();
+    // List views within the window are logged once (see
+    // LIST_VIEW_AUDIT_WINDOW); any other action's window is empty.
+    let since = if action == "viewed_list" {
+        at.checked_sub(LIST_VIEW_AUDIT_WINDOW).unwrap_or(at)
+    } else {
+        at.checked_add(SignedDuration::from_micros(1)).unwrap_or(at)
+    };
     tx.prepare_cached(
         "INSERT INTO audit_log (profile_id, id, clinic_id, actor, actor_name, action, detail, at)
          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2, ?3, ?4, ?5, ?6, ?7
-         FROM json_each(?1)",
+         FROM json_each(?1)
+         WHERE NOT EXISTS (SELECT 1 FROM audit_log a
+             WHERE a.profile_id = json_extract(value, '$[0]') AND a.at >= ?8 AND a.at <= ?7
+               AND a.clinic_id = ?2 AND a.actor = ?3 AND a.action = ?5 AND a.detail = ?6)",
     )?
     .execute(params![
         json_text(&rows)?,
@@ -232,6 +243,7 @@ fn audit_each(
         action,
         detail,
         micros(at),
+        micros(since),
     ])?;
     Ok(())
 }

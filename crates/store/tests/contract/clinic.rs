@@ -1088,6 +1088,43 @@ pub mod cases {
         assert!(store.active_overrides(ada.id).unwrap().is_empty());
     }
 
+    pub fn list_views_are_logged_once_per_window(store: &dyn Store) {
+        let p = practice(store, "Window");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        let views = |store: &dyn Store| {
+            store
+                .audit_log(ada.id, 100)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.action == "viewed_list" && e.detail == "patient list")
+                .count()
+        };
+        store.clinic_patients(&p.by, at(10)).unwrap();
+        assert_eq!(views(store), 1);
+        // Again within the window: no new line.
+        store.clinic_patients(&p.by, at(20)).unwrap();
+        store.clinic_patients(&p.by, at(24)).unwrap();
+        assert_eq!(views(store), 1);
+        // After it: a new line.
+        store.clinic_patients(&p.by, at(26)).unwrap();
+        assert_eq!(views(store), 2);
+        // Another clinician's view is their own line.
+        let other = member(store, &p, Role::Clinician, "Dr Other", 2);
+        store.clinic_patients(&other, at(27)).unwrap();
+        assert_eq!(views(store), 3);
+        // Other reads are logged every time.
+        store.patient_record(&p.by, ada.id, at(28)).unwrap();
+        store.patient_record(&p.by, ada.id, at(28)).unwrap();
+        let records = store
+            .audit_log(ada.id, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "viewed_record")
+            .count();
+        assert_eq!(records, 2);
+    }
+
     pub fn patient_status_is_computed_from_the_record(store: &dyn Store) {
         let p = practice(store, "Status");
         let ada = profile(store, "Ada");
