@@ -248,6 +248,40 @@ fn audit_each(
     Ok(())
 }
 
+/// Whether any of these patients has no `viewed_list` line with this
+/// detail by this clinician within [`LIST_VIEW_AUDIT_WINDOW`] before `at`.
+fn unlogged_views(
+    tx: &Connection,
+    profiles: &[String],
+    by: &ClinicAccess,
+    detail: &str,
+    at: Timestamp,
+) -> Result<bool> {
+    if profiles.is_empty() {
+        return Ok(false);
+    }
+    let since = at.checked_sub(LIST_VIEW_AUDIT_WINDOW).unwrap_or(at);
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM json_each(?1)
+             WHERE NOT EXISTS (SELECT 1 FROM audit_log a
+                 WHERE a.profile_id = value AND a.at >= ?4 AND a.at <= ?5
+                   AND a.clinic_id = ?2 AND a.actor = ?3 AND a.action = 'viewed_list'
+                   AND a.detail = ?6))",
+        )?
+        .query_row(
+            params![
+                json_text(&profiles)?,
+                id_text(by.clinic.0),
+                id_text(by.account.0),
+                micros(since),
+                micros(at),
+                detail,
+            ],
+            |r| r.get::<_, bool>(0),
+        )?)
+}
+
 /// The asker's role and display name in the clinic, if a member.
 fn membership(tx: &Connection, by: &ClinicAccess) -> Result<Option<(Role, String)>> {
     tx.prepare_cached(
@@ -811,7 +845,11 @@ impl ClinicStore for SqliteStore {
     }
 
     fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>> {
-        self.write(|tx| {
+        // The list is read on a read-only connection (several views run at
+        // once); the audit lines are written before anything is returned,
+        // and only when this clinician's last view of a patient is older
+        // than the window, so most views never wait for the writer.
+        let (out, shown, actor_name, unlogged) = self.read(|tx| {
             let (role, actor_name) = member_of(tx, by)?;
             let clinic_key = id_text(by.clinic.0);
             let clinic = clinic_by_id(tx, &clinic_key)?
@@ -862,20 +900,26 @@ impl ClinicStore for SqliteStore {
                     status,
                 });
             }
-            audit_each(
-                tx,
-                &shown,
-                by,
-                &actor_name,
-                "viewed_list",
-                "patient list",
-                now,
-            )?;
+            let unlogged = unlogged_views(tx, &shown, by, "patient list", now)?;
             // By name: sorted here, so both backends agree whatever their
             // collation.
             out.sort_by(|a, b| a.name.cmp(&b.name).then(a.profile_id.cmp(&b.profile_id)));
-            Ok(out)
-        })
+            Ok((out, shown, actor_name, unlogged))
+        })?;
+        if unlogged {
+            self.write(|tx| {
+                audit_each(
+                    tx,
+                    &shown,
+                    by,
+                    &actor_name,
+                    "viewed_list",
+                    "patient list",
+                    now,
+                )
+            })?;
+        }
+        Ok(out)
     }
 
     fn red_flag_queue(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<RedFlag>> {
