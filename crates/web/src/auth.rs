@@ -324,6 +324,24 @@ pub fn rate_key(key: &str) -> String {
 /// counts together) and says whether any key is over
 /// `login_attempts_per_minute` in this minute. Every key is counted, even
 /// after one is over, so that the counts stay honest.
+/// Second-factor codes typed per account in [`CODE_WINDOW`], at most: with
+/// three codes valid at any moment, guessing one would take years at this
+/// pace, where the per-minute log-in limit alone allowed it in weeks.
+pub const CODES_PER_WINDOW: u32 = 10;
+/// The longer window for second-factor codes.
+pub const CODE_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// Counts one typed second-factor code of `account`; `true` when over
+/// [`CODES_PER_WINDOW`] in the current quarter of an hour.
+pub async fn codes_over_limit(state: &AppState, account: AccountId) -> Result<bool, WebError> {
+    let now = state.now().as_second();
+    let span = CODE_WINDOW.as_secs();
+    let window = Timestamp::from_second(now - now.rem_euclid(span)).unwrap_or(state.now());
+    let key = rate_key(&format!("mfa-window:{account}"));
+    let hits = blocking(state, move |s| s.rate_limit_hit(&key, window)).await?;
+    Ok(hits > CODES_PER_WINDOW)
+}
+
 pub async fn over_limit(state: &AppState, keys: Vec<String>) -> Result<bool, WebError> {
     let limit = state.config.login_attempts_per_minute;
     let window = minute_window(state.now());

@@ -135,7 +135,10 @@ fn with_status(mut r: Response, status: StatusCode) -> Response {
 /// Counts one typed code or password under `key`; `true` when over the
 /// limit.
 async fn limited(state: &AppState, what: &str, account: AccountId) -> Result<bool, WebError> {
-    auth::over_limit(state, vec![format!("{what}:{account}")]).await
+    let per_minute = auth::over_limit(state, vec![format!("{what}:{account}")]).await?;
+    // Codes also have a longer window (see `auth::CODES_PER_WINDOW`).
+    let per_window = what == "mfa" && auth::codes_over_limit(state, account).await?;
+    Ok(per_minute || per_window)
 }
 
 // ---------------------------------------------------------------- /mfa

@@ -622,3 +622,58 @@ async fn a_password_alone_never_opens_clinic_pages() {
         .id;
     assert!(s.store.totp(account).unwrap().unwrap().enabled_at.is_some());
 }
+
+#[tokio::test]
+async fn second_factor_codes_have_a_quarter_hour_cap_too() {
+    let s = Server::new();
+    let u = s.sign_up("cap@example.org").await;
+    let secret = enrol(&s, &u).await;
+    s.advance_minutes(1);
+    let b = log_in(&s, "cap@example.org").await;
+    // Enrolling typed one code in this quarter hour; nine wrong ones more,
+    // spread over minutes so the per-minute limit never bites, reach the
+    // cap; then even the right one is refused until the window turns.
+    let mut typed = 1;
+    while typed < needlewise_web::auth::CODES_PER_WINDOW {
+        let code = totp::code_at(&secret, now_of(&s));
+        let (status, _, _) = s
+            .post(
+                "/mfa",
+                Some(&b.cookie),
+                &[("csrf", &b.csrf), ("code", &wrong(&code)), ("next", "/")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        typed += 1;
+        if typed % 5 == 0 {
+            s.advance_minutes(1);
+        }
+    }
+    let window_end = {
+        let t = now_of(&s).as_second();
+        let span = needlewise_web::auth::CODE_WINDOW.as_secs();
+        span - t.rem_euclid(span)
+    };
+    let code = totp::code_at(&secret, now_of(&s));
+    let (status, _, _) = s
+        .post(
+            "/mfa",
+            Some(&b.cookie),
+            &[("csrf", &b.csrf), ("code", &code), ("next", "/")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(verified_at(&s, &b), None);
+    // The next quarter of an hour counts afresh.
+    s.advance_minutes(window_end / 60 + 1);
+    let code = totp::code_at(&secret, now_of(&s));
+    let (status, _, _) = s
+        .post(
+            "/mfa",
+            Some(&b.cookie),
+            &[("csrf", &b.csrf), ("code", &code), ("next", "/")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(verified_at(&s, &b).is_some());
+}
