@@ -62,6 +62,17 @@ pub fn readiness(
     device: Option<&Device>,
     today: Date,
 ) -> Result<ReadinessFacts> {
+    Ok(readiness_and_protocol(store, profile, device, today)?.0)
+}
+
+/// [`readiness`], with the protocol in force it read (for pages that show
+/// it too).
+pub fn readiness_and_protocol(
+    store: &dyn Store,
+    profile: ProfileId,
+    device: Option<&Device>,
+    today: Date,
+) -> Result<(ReadinessFacts, Option<Protocol>)> {
     let screening = store.latest_screening(profile)?;
     let planned_zones = screening
         .as_ref()
@@ -87,13 +98,8 @@ pub fn readiness(
         symptom_lock: matches!(next, NextSession::Locked { .. }),
         protocol: None,
     };
-    with_protocol(store, profile, screened_mm, &mut facts)?;
-    Ok(facts)
-}
-
-/// The protocol in force for a profile, if a clinic prescribed one.
-pub fn protocol(store: &dyn Store, profile: ProfileId) -> Result<Option<Protocol>> {
-    store.active_protocol(profile)
+    let protocol = with_protocol(store, profile, screened_mm, &mut facts)?;
+    Ok((facts, protocol))
 }
 
 fn screened_mm(s: &needlewise_core::records::ScreeningRecord) -> f64 {

@@ -553,6 +553,30 @@ LEFT JOIN red_flag_acks a ON a.clinic_id = cp.clinic_id AND a.profile_id = e.pro
 WHERE cp.clinic_id = $1
 ORDER BY e.opened_at, e.id";
 
+/// Stores a membership of `clinic`; `Conflict` if the account already is a
+/// member, `NotFound` if it does not exist.
+fn insert_member(tx: &mut Transaction<'_>, clinic: ClinicId, member: &Member) -> TxResult<()> {
+    tx.execute(
+        "INSERT INTO clinic_members (clinic_id, account_id, role, display_name, joined_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &clinic.0,
+            &member.account_id.0,
+            &member.role.id(),
+            &member.display_name,
+            &system_time(member.joined_at)?,
+        ],
+    )
+    .map_err(|e| {
+        insert_error(
+            e,
+            || format!("account {} is already a member", member.account_id),
+            || format!("account {}", member.account_id),
+        )
+    })?;
+    Ok(())
+}
+
 impl ClinicStore for PostgresStore {
     fn create_clinic(&self, clinic: &Clinic, founder: &Member) -> Result<()> {
         check_clinic(clinic)?;
@@ -580,25 +604,7 @@ impl ClinicStore for PostgresStore {
             .map_err(|e| {
                 insert_error(e, || format!("clinic {} already exists", clinic.id), || "clinic".into())
             })?;
-            tx.execute(
-                "INSERT INTO clinic_members (clinic_id, account_id, role, display_name, joined_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &clinic.id.0,
-                    &founder.account_id.0,
-                    &founder.role.id(),
-                    &founder.display_name,
-                    &system_time(founder.joined_at)?,
-                ],
-            )
-            .map_err(|e| {
-                insert_error(
-                    e,
-                    || format!("account {} is already a member", founder.account_id),
-                    || format!("account {}", founder.account_id),
-                )
-            })?;
-            Ok(())
+            insert_member(tx, clinic.id, founder)
         })
     }
 
@@ -638,25 +644,7 @@ impl ClinicStore for PostgresStore {
         check_member(member)?;
         self.write(|tx| {
             require_clinician(self, tx, by)?;
-            tx.execute(
-                "INSERT INTO clinic_members (clinic_id, account_id, role, display_name, joined_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &by.clinic.0,
-                    &member.account_id.0,
-                    &member.role.id(),
-                    &member.display_name,
-                    &system_time(member.joined_at)?,
-                ],
-            )
-            .map_err(|e| {
-                insert_error(
-                    e,
-                    || format!("account {} is already a member", member.account_id),
-                    || format!("account {}", member.account_id),
-                )
-            })?;
-            Ok(())
+            insert_member(tx, by.clinic, member)
         })
     }
 

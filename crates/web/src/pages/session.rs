@@ -213,10 +213,9 @@ async fn load(
         let devices = s.devices(profile)?;
         let screened_mm = facts::screened_needle(s, profile)?;
         let device = choose(&devices, wanted, screened_mm);
-        let facts = facts::readiness(s, profile, device.as_ref(), today)?;
+        let (facts, protocol) = facts::readiness_and_protocol(s, profile, device.as_ref(), today)?;
         let next = facts::schedule(s, profile, today)?;
         let last = s.last_session(profile)?;
-        let protocol = facts::protocol(s, profile)?;
         Ok(Loaded {
             screening,
             devices,
