@@ -12,7 +12,8 @@
 //! inside an async (tokio) runtime.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use jiff::Timestamp;
@@ -76,26 +77,71 @@ thread_local! {
     static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// A connection taken from the pool; the slot stays locked while it lives.
-struct Conn<'a>(MutexGuard<'a, Slot>);
+/// Which slots are free, and the threads waiting for one, oldest first.
+/// A returned slot goes straight to the oldest waiter, so under load no
+/// request waits behind later ones (which would stretch the slowest
+/// requests, not the average), and only that thread is woken.
+#[derive(Default)]
+struct Queue {
+    /// Free slots; the most recently returned (so connected) last.
+    free: Vec<usize>,
+    waiting: std::collections::VecDeque<Arc<Waiter>>,
+}
+
+/// A thread waiting for a slot: parked until `slot` holds one.
+struct Waiter {
+    thread: std::thread::Thread,
+    slot: AtomicUsize,
+}
+
+/// `Waiter::slot` before a slot is handed over.
+const NO_SLOT: usize = usize::MAX;
+
+/// A connection taken from the pool; the slot is locked while it lives and
+/// handed back, first come first served, when it is dropped.
+struct Conn<'a> {
+    slot: Option<MutexGuard<'a, Slot>>,
+    index: usize,
+    store: &'a PostgresStore,
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        // Unlock the slot before handing it on.
+        drop(self.slot.take());
+        let mut queue = self
+            .store
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match queue.waiting.pop_front() {
+            Some(waiter) => {
+                drop(queue);
+                waiter.slot.store(self.index, Ordering::Release);
+                waiter.thread.unpark();
+            }
+            None => queue.free.push(self.index),
+        }
+    }
+}
 
 impl std::ops::Deref for Conn<'_> {
     type Target = Client;
 
     fn deref(&self) -> &Client {
         // `PostgresStore::client` connects the slot before handing it out.
-        self.0
-            .client
+        self.slot
             .as_ref()
+            .and_then(|s| s.client.as_ref())
             .unwrap_or_else(|| unreachable!("a taken slot is connected"))
     }
 }
 
 impl std::ops::DerefMut for Conn<'_> {
     fn deref_mut(&mut self) -> &mut Client {
-        self.0
-            .client
+        self.slot
             .as_mut()
+            .and_then(|s| s.client.as_mut())
             .unwrap_or_else(|| unreachable!("a taken slot is connected"))
     }
 }
@@ -108,7 +154,7 @@ pub struct PostgresStore {
     /// planning per call). Emptied when the connection is replaced; used
     /// only by the thread holding the slot.
     statements: Vec<Mutex<HashMap<&'static str, postgres::Statement>>>,
-    next_slot: std::sync::atomic::AtomicUsize,
+    queue: Mutex<Queue>,
     config: Config,
     /// The schema every connection uses (`search_path`), if not the default.
     schema: Option<String>,
@@ -137,7 +183,11 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool: pool_with(client),
             statements: (0..POOL_SIZE).map(|_| Mutex::default()).collect(),
-            next_slot: Default::default(),
+            queue: Mutex::new(Queue {
+                // Slot 0 (connected) first.
+                free: (0..POOL_SIZE).rev().collect(),
+                ..Queue::default()
+            }),
             config,
             schema: None,
             drop_schema: false,
@@ -177,7 +227,11 @@ impl PostgresStore {
         let store = PostgresStore {
             pool: pool_with(client),
             statements: (0..POOL_SIZE).map(|_| Mutex::default()).collect(),
-            next_slot: Default::default(),
+            queue: Mutex::new(Queue {
+                // Slot 0 (connected) first.
+                free: (0..POOL_SIZE).rev().collect(),
+                ..Queue::default()
+            }),
             config,
             schema: Some(schema.to_owned()),
             drop_schema: true,
@@ -190,47 +244,48 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// A connection: a free one if there is one, else the next in turn;
-    /// opened (or reopened, if the server closed it) as needed.
+    /// A connection: a free one if there is one, else the first freed
+    /// after the threads that asked earlier; opened (or reopened, if the
+    /// server closed it) as needed.
     fn client(&self) -> Result<Conn<'_>> {
-        let n = self.pool.len();
-        let start = self
-            .next_slot
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // Connected free slots first, then any free one, then wait.
-        let mut taken = None;
-        for want_connected in [true, false] {
-            for i in 0..n {
-                let index = (start + i) % n;
-                match self.pool[index].try_lock() {
-                    Ok(slot) if slot.client.is_some() || !want_connected => {
-                        taken = Some((index, slot));
-                        break;
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = match queue.free.pop() {
+            // Nobody waits when a slot is free: returns go to waiters first.
+            Some(index) => {
+                drop(queue);
+                index
+            }
+            None => {
+                let waiter = Arc::new(Waiter {
+                    thread: std::thread::current(),
+                    slot: AtomicUsize::new(NO_SLOT),
+                });
+                queue.waiting.push_back(Arc::clone(&waiter));
+                drop(queue);
+                loop {
+                    // Wakes when handed a slot (or spuriously: look again).
+                    std::thread::park();
+                    let index = waiter.slot.load(Ordering::Acquire);
+                    if index != NO_SLOT {
+                        break index;
                     }
-                    Ok(_) => {}
-                    Err(std::sync::TryLockError::Poisoned(p)) => {
-                        taken = Some((index, p.into_inner()));
-                        break;
-                    }
-                    Err(std::sync::TryLockError::WouldBlock) => {}
                 }
             }
-            if taken.is_some() {
-                break;
-            }
-        }
-        let (index, mut slot) = match taken {
-            Some(t) => t,
-            None => {
-                let index = start % n;
-                (
-                    index,
-                    self.pool[index]
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner),
-                )
-            }
         };
+        // Free, so nobody holds it (a poisoned slot's transaction was
+        // rolled back when its guard unwound).
+        let slot = self.pool[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut conn = Conn {
+            slot: Some(slot),
+            index,
+            store: self,
+        };
+        let slot = conn
+            .slot
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("just taken"));
         if slot.client.as_ref().is_none_or(Client::is_closed) {
             self.statements[index]
                 .lock()
@@ -239,7 +294,7 @@ impl PostgresStore {
             slot.client = Some(connect_client(&self.config, self.schema.as_deref())?);
         }
         SLOT.with(|s| s.set(index));
-        Ok(Conn(slot))
+        Ok(conn)
     }
 
     /// Runs `f` in a SERIALIZABLE transaction, retried as a whole when the

@@ -2114,6 +2114,42 @@ mod postgres_only {
         assert_eq!(owner.device(p.id, d.id).unwrap().unwrap().version, 1);
     }
 
+    /// Many more threads than pooled connections, each reading and
+    /// writing: every one is served (none waits forever for a connection
+    /// handed back while it queued) and sees the data.
+    #[test]
+    fn more_threads_than_connections_are_all_served() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let store = Arc::new(PostgresStore::connect_fresh_schema(&url, &schema).unwrap());
+        let (done, finished) = std::sync::mpsc::channel();
+        let threads = 16;
+        for i in 0..threads {
+            let (store, done) = (Arc::clone(&store), done.clone());
+            std::thread::spawn(move || {
+                let result = (|| {
+                    let p = cases::profile(store.as_ref(), &format!("Patient {i}"));
+                    for _ in 0..20 {
+                        let found = store.profile(p.id).map_err(|e| e.to_string())?;
+                        if found.as_ref().map(|f| f.id) != Some(p.id) {
+                            return Err(format!("thread {i} read {found:?}"));
+                        }
+                    }
+                    Ok(())
+                })();
+                let _ = done.send(result);
+            });
+        }
+        drop(done);
+        for _ in 0..threads {
+            let result = finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("a thread waited over a minute for a connection, or died");
+            result.unwrap();
+        }
+        assert_eq!(store.profiles(AccountId::LOCAL).unwrap().len(), threads);
+    }
+
     #[test]
     fn connection_errors_do_not_show_the_password() {
         let err =

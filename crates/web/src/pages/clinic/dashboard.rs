@@ -36,17 +36,14 @@ pub struct PatientRow {
 /// Red flags first (unacknowledged before acknowledged), then overdue
 /// check-ins, then by name.
 pub fn sort_patients(list: &mut [PatientSummary]) {
-    list.sort_by(|a, b| {
-        let key = |p: &PatientSummary| {
-            (
-                std::cmp::Reverse(p.status.unacknowledged_red_flags.unwrap_or(0)),
-                std::cmp::Reverse(p.status.open_red_flags.unwrap_or(0)),
-                std::cmp::Reverse(p.status.overdue_checkins.unwrap_or(0)),
-            )
-        };
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    // Stable: equal keys keep the store's order (name, then id).
+    list.sort_by_cached_key(|p| {
+        (
+            std::cmp::Reverse(p.status.unacknowledged_red_flags.unwrap_or(0)),
+            std::cmp::Reverse(p.status.open_red_flags.unwrap_or(0)),
+            std::cmp::Reverse(p.status.overdue_checkins.unwrap_or(0)),
+            p.name.to_lowercase(),
+        )
     });
 }
 
