@@ -420,7 +420,6 @@ fn photo_from_row(row: &Row<'_>) -> Result<Photo> {
     })
 }
 
-/// The home page's facts about a profile (see [`Store::dashboard`]).
 /// The newest protocol from a clinic the profile is still the patient of.
 const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
      JOIN clinic_patients ON clinic_patients.clinic_id = protocols.clinic_id
@@ -428,60 +427,61 @@ const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
      WHERE protocols.profile_id = ?1
      ORDER BY protocols.prescribed_at DESC, protocols.id DESC LIMIT 1";
 
+/// The home page's facts about a profile (see [`Store::dashboard`]).
 fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
     let key = id_text(profile.0);
-    let verdict = tx
-        .prepare_cached(
-            "SELECT verdict FROM screenings WHERE profile_id = ?1
-             ORDER BY taken_at DESC, id DESC LIMIT 1",
-        )?
-        .query_row([&key], |row| row.get::<_, String>(0))
-        .optional()?
-        .map(|v| parse(&v, "verdict"))
-        .transpose()?;
-    let last_session = tx
-        .prepare_cached(
-            "SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
-             ORDER BY started_at DESC, id DESC LIMIT 1",
-        )?
-        .query_row([&key], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, f64>(1)?))
-        })
-        .optional()?
-        .map(|(date, needle_length_mm)| {
-            Ok::<_, StoreError>(LastSession {
-                date: codec::parse_date(&date)?,
-                needle_length_mm,
-            })
-        })
-        .transpose()?;
-    let locked = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM episodes
-             WHERE profile_id = ?1 AND resolved_at IS NULL)",
-        )?
-        .query_row([&key], |row| row.get::<_, bool>(0))?;
-    let latest_checkin = tx
-        .prepare_cached(
-            "SELECT level FROM checkins WHERE profile_id = ?1
-             ORDER BY at DESC, id DESC LIMIT 1",
-        )?
-        .query_row([&key], |row| row.get::<_, String>(0))
-        .optional()?
-        .map(|v| parse(&v, "check-in level"))
-        .transpose()?;
+    // The single-row facts in one statement: this is the page people open
+    // most, and each statement costs more than its index look-up.
+    static FACTS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT
+                (SELECT verdict FROM screenings WHERE profile_id = ?1
+                 ORDER BY taken_at DESC, id DESC LIMIT 1),
+                s.local_date, s.needle_length_mm,
+                EXISTS (SELECT 1 FROM episodes WHERE profile_id = ?1 AND resolved_at IS NULL),
+                (SELECT level FROM checkins WHERE profile_id = ?1
+                 ORDER BY at DESC, id DESC LIMIT 1),
+                ({ACTIVE_PROTOCOL})
+             FROM (SELECT 1)
+             LEFT JOIN (SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
+                        ORDER BY started_at DESC, id DESC LIMIT 1) AS s"
+        )
+    });
+    type Facts = (
+        Option<String>,
+        Option<String>,
+        Option<f64>,
+        bool,
+        Option<String>,
+        Option<String>,
+    );
+    let (verdict, date, needle, locked, level, protocol): Facts =
+        tx.prepare_cached(&FACTS)?.query_row([&key], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?;
+    let verdict = verdict.map(|v| parse(&v, "verdict")).transpose()?;
+    let last_session = match (date, needle) {
+        (Some(date), Some(needle_length_mm)) => Some(LastSession {
+            date: codec::parse_date(&date)?,
+            needle_length_mm,
+        }),
+        _ => None,
+    };
+    let latest_checkin = level.map(|v| parse(&v, "check-in level")).transpose()?;
     static DEVICES: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
         )
     });
     let devices = collect(tx, &DEVICES, [&key], device_from_row)?;
-    let protocol = tx
-        .prepare_cached(ACTIVE_PROTOCOL)?
-        .query_row([&key], |r| r.get::<_, String>(0))
-        .optional()?
-        .map(|b| json_parse(&b, "protocol"))
-        .transpose()?;
+    let protocol = protocol.map(|b| json_parse(&b, "protocol")).transpose()?;
     Ok(Dashboard {
         verdict,
         last_session,
