@@ -393,6 +393,9 @@ pub trait ClinicStore {
     /// and returns the window's count after it; windows older than
     /// `window_start` for this key are dropped. Shared by every instance.
     fn rate_limit_hit(&self, key: &str, window_start: Timestamp) -> Result<u32>;
+    /// Drops every key's windows that started before `before` (keys never
+    /// hit again would otherwise stay for good); returns how many.
+    fn purge_rate_limits(&self, before: Timestamp) -> Result<u64>;
 
     // The escalation worker.
     /// A clinic's members, oldest first, for the escalation worker; no

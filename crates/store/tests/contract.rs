@@ -98,6 +98,7 @@ contract_tests!(
     totp_steps_are_never_accepted_twice,
     web_sessions_verified_and_listed,
     rate_limit_counts_per_window,
+    purge_rate_limits_drops_only_older_windows,
     deleting_a_patient_removes_their_clinic_data,
     clinic_data_survives_snapshot_and_restore,
     version_1_data_restores_with_empty_clinic_tables,

@@ -13,6 +13,7 @@ pub mod clinic_ctx;
 pub mod config;
 pub mod error;
 pub mod forms;
+pub mod housekeeping;
 pub mod ics;
 pub mod mail;
 pub mod notify;
@@ -210,7 +211,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM, working the escalation ladder and the
 /// email outbox every `escalation_tick_seconds` beside the requests (every
-/// instance does; the store's claims make each step and email go out once).
+/// instance does; the store's claims make each step and email go out once),
+/// and tidying expired sessions and old rate-limit windows
+/// ([`housekeeping`]).
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = state.config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -221,6 +224,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         eprintln!("needlewise: no smtp_url is set, so emails stay queued in the store");
     }
     let worker = notify::spawn_worker(state.clone());
+    let tidying = housekeeping::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -228,6 +232,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         })
         .await;
     worker.abort();
+    tidying.abort();
     served?;
     Ok(())
 }

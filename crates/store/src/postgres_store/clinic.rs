@@ -1842,6 +1842,16 @@ impl ClinicStore for PostgresStore {
         })
     }
 
+    fn purge_rate_limits(&self, before: Timestamp) -> Result<u64> {
+        let before = system_time(before)?;
+        self.write_at(IsolationLevel::ReadCommitted, |tx| {
+            Ok(tx.execute(
+                "DELETE FROM rate_limits WHERE window_start < $1",
+                &[&before],
+            )?)
+        })
+    }
+
     fn members_of(&self, clinic: ClinicId) -> Result<Vec<Member>> {
         self.read(|tx| {
             let sql = format!(

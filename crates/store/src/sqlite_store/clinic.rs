@@ -1747,6 +1747,15 @@ impl ClinicStore for SqliteStore {
         })
     }
 
+    fn purge_rate_limits(&self, before: Timestamp) -> Result<u64> {
+        self.write(|tx| {
+            let gone = tx
+                .prepare_cached("DELETE FROM rate_limits WHERE window_start < ?1")?
+                .execute([micros(before)])?;
+            Ok(u64::try_from(gone).unwrap_or(u64::MAX))
+        })
+    }
+
     // Added for the escalation worker (members without an asker).
     fn members_of(&self, clinic: ClinicId) -> Result<Vec<Member>> {
         self.read(|tx| {

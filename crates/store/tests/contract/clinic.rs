@@ -1542,6 +1542,35 @@ pub mod cases {
         );
     }
 
+    pub fn purge_rate_limits_drops_only_older_windows(store: &dyn Store) {
+        let rows = |store: &dyn Store| {
+            let mut keys: Vec<String> = store
+                .snapshot()
+                .unwrap()
+                .table("rate_limits")
+                .unwrap()
+                .rows
+                .iter()
+                .map(|r| format!("{:?}", r[0]))
+                .collect();
+            keys.sort();
+            keys
+        };
+        store.rate_limit_hit("login:ip:192.0.2.1", at(0)).unwrap();
+        store.rate_limit_hit("login:ip:192.0.2.2", at(10)).unwrap();
+        store.rate_limit_hit("mfa:code", at(20)).unwrap();
+        store.rate_limit_hit("mfa:code", at(20)).unwrap();
+        assert_eq!(store.purge_rate_limits(at(0)).unwrap(), 0);
+        assert_eq!(rows(store).len(), 3);
+        // Windows started before minute 20 go; the one at 20 stays whole.
+        assert_eq!(store.purge_rate_limits(at(20)).unwrap(), 2);
+        let left = rows(store);
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].contains("mfa:code"), "{left:?}");
+        assert_eq!(store.rate_limit_hit("mfa:code", at(20)).unwrap(), 3);
+        assert_eq!(store.purge_rate_limits(at(20)).unwrap(), 0);
+    }
+
     pub fn rate_limit_counts_per_window(store: &dyn Store) {
         let key = "login:email:ada@example.org";
         assert_eq!(store.rate_limit_hit(key, at(0)).unwrap(), 1);

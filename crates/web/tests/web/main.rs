@@ -9,6 +9,7 @@ mod calendar;
 mod clinic;
 mod delete;
 mod fhir;
+mod housekeeping;
 mod notify;
 mod openapi;
 mod progress;
@@ -37,6 +38,7 @@ struct Server {
     app: Router,
     store: Arc<dyn Store>,
     clock: Arc<AtomicI64>,
+    state: AppState,
     _dir: TempDir,
 }
 
@@ -61,9 +63,10 @@ impl Server {
         )
         .with_photo_dir(dir.path().join("photos"));
         Server {
-            app: router(state),
+            app: router(state.clone()),
             store,
             clock,
+            state,
             _dir: dir,
         }
     }

@@ -67,9 +67,10 @@ fn two_instances(config: Config) -> (Server, Server, [Arc<dyn Store>; 2]) {
         )
         .with_photo_dir(dir.path().join("photos"));
         Server {
-            app: router(state),
+            app: router(state.clone()),
             store,
             clock: clock.clone(),
+            state,
             _dir: dir,
         }
     };
