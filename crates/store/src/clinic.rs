@@ -184,6 +184,33 @@ pub struct TotpSecret {
     /// The last time step a code was accepted for; a code is never
     /// accepted twice.
     pub last_step: i64,
+    /// While enrolling: the token hash of the web session the secret was
+    /// made for, the only one that may see it again or confirm it. `None`
+    /// once enabled (and for secrets pending from before schema 3, which
+    /// no session may confirm).
+    pub pending_session: Option<String>,
+}
+
+impl TotpSecret {
+    /// What both backends check before storing a secret for `account`.
+    pub(crate) fn check(&self, account: AccountId) -> Result<()> {
+        use crate::StoreError;
+        if self.account_id != account {
+            return Err(StoreError::invalid("the secret is another account's"));
+        }
+        if self.secret.is_empty() {
+            return Err(StoreError::invalid("the TOTP secret is empty"));
+        }
+        match (&self.enabled_at, &self.pending_session) {
+            (Some(_), Some(_)) => Err(StoreError::invalid(
+                "an enabled TOTP secret belongs to the account, not to a session",
+            )),
+            (_, Some(s)) if s.is_empty() => Err(StoreError::invalid(
+                "the pending session's token hash is empty",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Debug for TotpSecret {
@@ -193,6 +220,10 @@ impl std::fmt::Debug for TotpSecret {
             .field("secret", &"<redacted>")
             .field("enabled_at", &self.enabled_at)
             .field("last_step", &self.last_step)
+            .field(
+                "pending_session",
+                &self.pending_session.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -377,9 +408,28 @@ pub trait ClinicStore {
 
     // Second factor, re-authentication, sessions, rate limits.
     /// Sets (or with `None` removes) an account's TOTP secret. `Invalid`
-    /// if the secret names another account, `NotFound` for an unknown one.
+    /// if the secret names another account, or is enabled and still names
+    /// a pending session; `NotFound` for an unknown account.
     fn set_totp(&self, account: AccountId, secret: Option<&TotpSecret>) -> Result<()>;
     fn totp(&self, account: AccountId) -> Result<Option<TotpSecret>>;
+    /// Starts (or restarts) enrolment: stores `secret`, pending and bound
+    /// to its `pending_session`, in place of any pending one, in one
+    /// statement. `false`, and nothing changed, if the account has an
+    /// enabled secret by then (a second factor is never replaced this way).
+    /// `Invalid` unless the secret is pending and names a session.
+    fn begin_totp(&self, secret: &TotpSecret) -> Result<bool>;
+    /// Confirms a pending enrolment: turns the secret on at `at` with
+    /// `step` used, in one statement, only if the account's secret is still
+    /// pending, still `secret` and still bound to `session`. `false`, and
+    /// nothing changed, otherwise.
+    fn confirm_totp(
+        &self,
+        account: AccountId,
+        session: &str,
+        secret: &[u8],
+        at: Timestamp,
+        step: i64,
+    ) -> Result<bool>;
     /// Accepts a code's time step once: `true` and remembered if `step` is
     /// after the last accepted one, `false` otherwise (a replay);
     /// `NotFound` if the account has no secret.

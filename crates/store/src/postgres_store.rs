@@ -54,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "clinic",
         sql: include_str!("../migrations/postgres/0002_clinic.sql"),
     },
+    Migration {
+        version: 3,
+        name: "totp_pending_session",
+        sql: include_str!("../migrations/postgres/0003_totp_pending_session.sql"),
+    },
 ];
 
 /// How many times a write transaction is tried before giving up.

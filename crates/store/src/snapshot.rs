@@ -22,7 +22,7 @@ use crate::{Result, StoreError};
 
 /// The schema version (the newest migration) this build reads and writes.
 /// Both backends have the same numbered migrations.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables and columns added since are left empty (null).
@@ -512,6 +512,7 @@ pub static TABLES: &[TableDef] = &[
             col("secret", Text),
             opt("enabled_at", Timestamp),
             col("last_step", Int),
+            added(3, "pending_session", Text),
         ],
         key: &[0],
         since: 2,

@@ -43,6 +43,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "clinic",
         sql: include_str!("../migrations/sqlite/0002_clinic.sql"),
     },
+    Migration {
+        version: 3,
+        name: "totp_pending_session",
+        sql: include_str!("../migrations/sqlite/0003_totp_pending_session.sql"),
+    },
 ];
 
 /// How long a writer waits for another process's write to finish.

@@ -96,12 +96,14 @@ contract_tests!(
     escalation_steps_are_claimed_once,
     email_outbox_leases_and_retries,
     totp_steps_are_never_accepted_twice,
+    totp_enrolment_is_bound_to_its_session,
     web_sessions_verified_and_listed,
     rate_limit_counts_per_window,
     purge_rate_limits_drops_only_older_windows,
     deleting_a_patient_removes_their_clinic_data,
     clinic_data_survives_snapshot_and_restore,
     version_1_data_restores_with_empty_clinic_tables,
+    version_2_data_restores_with_no_pending_session,
 );
 
 #[path = "contract/backup.rs"]
@@ -1923,7 +1925,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 2, "one row per migration");
+        assert_eq!(rows, 3, "one row per migration");
     }
 
     /// Reads run on their own connections while writes commit, and always
@@ -2060,7 +2062,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 2, "one row per migration");
+        assert_eq!(rows, 3, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",

@@ -100,6 +100,7 @@ fn main() -> anyhow::Result<()> {
                     secret: vec![7; 20],
                     enabled_at: Some(now),
                     last_step: 0,
+                    pending_session: None,
                 }),
             )?;
             let t = format!(

@@ -1715,12 +1715,7 @@ impl ClinicStore for PostgresStore {
 
     fn set_totp(&self, account: AccountId, secret: Option<&TotpSecret>) -> Result<()> {
         if let Some(s) = secret {
-            if s.account_id != account {
-                return Err(StoreError::invalid("the secret belongs to another account"));
-            }
-            if s.secret.is_empty() {
-                return Err(StoreError::invalid("the TOTP secret is empty"));
-            }
+            s.check(account)?;
         }
         self.write(|tx| {
             match secret {
@@ -1732,15 +1727,17 @@ impl ClinicStore for PostgresStore {
                 }
                 Some(s) => {
                     tx.execute(
-                        "INSERT INTO totp_secrets (account_id, secret, enabled_at, last_step)
-                         VALUES ($1, $2, $3, $4)
+                        "INSERT INTO totp_secrets (account_id, secret, enabled_at, last_step, pending_session)
+                         VALUES ($1, $2, $3, $4, $5)
                          ON CONFLICT (account_id) DO UPDATE SET secret = EXCLUDED.secret,
-                             enabled_at = EXCLUDED.enabled_at, last_step = EXCLUDED.last_step",
+                             enabled_at = EXCLUDED.enabled_at, last_step = EXCLUDED.last_step,
+                             pending_session = EXCLUDED.pending_session",
                         &[
                             &account.0,
                             &crate::snapshot::hex(&s.secret),
                             &s.enabled_at.map(system_time).transpose()?,
                             &s.last_step,
+                            &s.pending_session,
                         ],
                     )
                     .map_err(|e| {
@@ -1756,7 +1753,8 @@ impl ClinicStore for PostgresStore {
         self.read(|tx| {
             Ok(collect(
                 tx,
-                "SELECT account_id, secret, enabled_at, last_step FROM totp_secrets WHERE account_id = $1",
+                "SELECT account_id, secret, enabled_at, last_step, pending_session
+                 FROM totp_secrets WHERE account_id = $1",
                 &[&account.0],
                 |r| {
                     Ok(TotpSecret {
@@ -1764,10 +1762,59 @@ impl ClinicStore for PostgresStore {
                         secret: hex_decode(r.try_get(1)?)?,
                         enabled_at: opt_ts(r, 2)?,
                         last_step: r.try_get(3)?,
+                        pending_session: r.try_get(4)?,
                     })
                 },
             )?
             .pop())
+        })
+    }
+
+    fn begin_totp(&self, secret: &TotpSecret) -> Result<bool> {
+        let account = secret.account_id;
+        secret.check(account)?;
+        if secret.enabled_at.is_some() || secret.pending_session.is_none() {
+            return Err(StoreError::invalid(
+                "enrolment starts with a pending secret bound to a session",
+            ));
+        }
+        let hex = crate::snapshot::hex(&secret.secret);
+        // One statement: a secret enabled meanwhile is never replaced.
+        self.write_at(IsolationLevel::ReadCommitted, |tx| {
+            let changed = tx
+                .execute(
+                    "INSERT INTO totp_secrets (account_id, secret, enabled_at, last_step, pending_session)
+                     VALUES ($1, $2, NULL, $3, $4)
+                     ON CONFLICT (account_id) DO UPDATE SET secret = EXCLUDED.secret,
+                         last_step = EXCLUDED.last_step, pending_session = EXCLUDED.pending_session
+                     WHERE totp_secrets.enabled_at IS NULL",
+                    &[&account.0, &hex, &secret.last_step, &secret.pending_session],
+                )
+                .map_err(|e| {
+                    insert_error(e, || "TOTP secret".into(), || format!("account {account}"))
+                })?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn confirm_totp(
+        &self,
+        account: AccountId,
+        session: &str,
+        secret: &[u8],
+        at: Timestamp,
+        step: i64,
+    ) -> Result<bool> {
+        let at = system_time(at)?;
+        let hex = crate::snapshot::hex(secret);
+        self.write_at(IsolationLevel::ReadCommitted, |tx| {
+            let changed = tx.execute(
+                "UPDATE totp_secrets SET enabled_at = $4, last_step = $5, pending_session = NULL
+                 WHERE account_id = $1 AND enabled_at IS NULL
+                     AND pending_session = $2 AND secret = $3",
+                &[&account.0, &session, &hex, &at, &step],
+            )?;
+            Ok(changed == 1)
         })
     }
 

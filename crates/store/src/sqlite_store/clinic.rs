@@ -1626,12 +1626,7 @@ impl ClinicStore for SqliteStore {
 
     fn set_totp(&self, account: AccountId, secret: Option<&TotpSecret>) -> Result<()> {
         if let Some(s) = secret {
-            if s.account_id != account {
-                return Err(StoreError::invalid("the secret is another account's"));
-            }
-            if s.secret.is_empty() {
-                return Err(StoreError::invalid("the secret is empty"));
-            }
+            s.check(account)?;
         }
         self.write(|tx| {
             let key = id_text(account.0);
@@ -1642,15 +1637,18 @@ impl ClinicStore for SqliteStore {
                 }
                 Some(s) => {
                     tx.prepare_cached(
-                        "INSERT INTO totp_secrets (account_id, secret, enabled_at, last_step) VALUES (?1, ?2, ?3, ?4)
+                        "INSERT INTO totp_secrets (account_id, secret, enabled_at, last_step, pending_session)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
                          ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret,
-                             enabled_at = excluded.enabled_at, last_step = excluded.last_step",
+                             enabled_at = excluded.enabled_at, last_step = excluded.last_step,
+                             pending_session = excluded.pending_session",
                     )?
                     .execute(params![
                         key,
                         crate::snapshot::hex(&s.secret),
                         s.enabled_at.map(micros),
                         s.last_step,
+                        s.pending_session,
                     ])
                     .map_err(|e| {
                         insert_error(e, || "TOTP secret".to_owned(), || format!("account {account}"))
@@ -1665,7 +1663,8 @@ impl ClinicStore for SqliteStore {
         self.read(|tx| {
             Ok(collect(
                 tx,
-                "SELECT account_id, secret, enabled_at, last_step FROM totp_secrets WHERE account_id = ?1",
+                "SELECT account_id, secret, enabled_at, last_step, pending_session
+                 FROM totp_secrets WHERE account_id = ?1",
                 [id_text(account.0)],
                 |r| {
                     Ok(TotpSecret {
@@ -1673,10 +1672,67 @@ impl ClinicStore for SqliteStore {
                         secret: hex_decode(&r.get::<_, String>(1)?)?,
                         enabled_at: opt_ts(r, 2)?,
                         last_step: r.get(3)?,
+                        pending_session: r.get(4)?,
                     })
                 },
             )?
             .pop())
+        })
+    }
+
+    fn begin_totp(&self, secret: &TotpSecret) -> Result<bool> {
+        let account = secret.account_id;
+        secret.check(account)?;
+        if secret.enabled_at.is_some() || secret.pending_session.is_none() {
+            return Err(StoreError::invalid(
+                "enrolment starts with a pending secret bound to a session",
+            ));
+        }
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "INSERT INTO totp_secrets (account_id, secret, enabled_at, last_step, pending_session)
+                     VALUES (?1, ?2, NULL, ?3, ?4)
+                     ON CONFLICT (account_id) DO UPDATE SET secret = excluded.secret,
+                         last_step = excluded.last_step, pending_session = excluded.pending_session
+                     WHERE totp_secrets.enabled_at IS NULL",
+                )?
+                .execute(params![
+                    id_text(account.0),
+                    crate::snapshot::hex(&secret.secret),
+                    secret.last_step,
+                    secret.pending_session,
+                ])
+                .map_err(|e| {
+                    insert_error(e, || "TOTP secret".to_owned(), || format!("account {account}"))
+                })?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn confirm_totp(
+        &self,
+        account: AccountId,
+        session: &str,
+        secret: &[u8],
+        at: Timestamp,
+        step: i64,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE totp_secrets SET enabled_at = ?4, last_step = ?5, pending_session = NULL
+                     WHERE account_id = ?1 AND enabled_at IS NULL
+                         AND pending_session = ?2 AND secret = ?3",
+                )?
+                .execute(params![
+                    id_text(account.0),
+                    session,
+                    crate::snapshot::hex(secret),
+                    micros(at),
+                    step,
+                ])?;
+            Ok(changed == 1)
         })
     }
 

@@ -308,6 +308,7 @@ pub fn fill_clinic(store: &dyn Store, patients: &[ProfileId]) -> Practice {
                 secret: vec![7; 20],
                 enabled_at: Some(at(740)),
                 last_step: 9,
+                pending_session: None,
             }),
         )
         .unwrap();
@@ -1461,6 +1462,7 @@ pub mod cases {
             secret: (0u8..20).collect(),
             enabled_at: None,
             last_step: 0,
+            pending_session: None,
         };
         store.set_totp(doc.id, Some(&secret)).unwrap();
         assert_eq!(store.totp(doc.id).unwrap(), Some(secret.clone()));
@@ -1476,6 +1478,7 @@ pub mod cases {
         let enabled = TotpSecret {
             enabled_at: Some(at(5)),
             last_step: 101,
+            pending_session: None,
             ..secret.clone()
         };
         store.set_totp(doc.id, Some(&enabled)).unwrap();
@@ -1493,6 +1496,105 @@ pub mod cases {
         ));
         let other = account(store, "other@example.org");
         expect_invalid(store.set_totp(other.id, Some(&secret)));
+    }
+
+    /// A pending secret names the session it was made for; starting again
+    /// from another session replaces it, and only the session it names may
+    /// confirm it. An enabled secret is never replaced by enrolment.
+    pub fn totp_enrolment_is_bound_to_its_session(store: &dyn Store) {
+        let doc = account(store, "doc@example.org");
+        let pending = |secret: Vec<u8>, session: &str| TotpSecret {
+            account_id: doc.id,
+            secret,
+            enabled_at: None,
+            last_step: 0,
+            pending_session: Some(session.to_owned()),
+        };
+        let a = pending(vec![1; 20], "hash-of-a");
+        assert!(store.begin_totp(&a).unwrap());
+        assert_eq!(store.totp(doc.id).unwrap(), Some(a.clone()));
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("hash-of-a"), "{shown}");
+        // Another session starts over: its own secret, bound to it.
+        let b = pending(vec![2; 20], "hash-of-b");
+        assert!(store.begin_totp(&b).unwrap());
+        assert_eq!(store.totp(doc.id).unwrap(), Some(b.clone()));
+        // A's old secret, or B's secret from A, or A's from B: refused.
+        assert!(
+            !store
+                .confirm_totp(doc.id, "hash-of-a", &a.secret, at(5), 7)
+                .unwrap()
+        );
+        assert!(
+            !store
+                .confirm_totp(doc.id, "hash-of-a", &b.secret, at(5), 7)
+                .unwrap()
+        );
+        assert!(
+            !store
+                .confirm_totp(doc.id, "hash-of-b", &a.secret, at(5), 7)
+                .unwrap()
+        );
+        assert_eq!(store.totp(doc.id).unwrap(), Some(b.clone()));
+        // B confirms its own: enabled, no longer any session's.
+        assert!(
+            store
+                .confirm_totp(doc.id, "hash-of-b", &b.secret, at(5), 7)
+                .unwrap()
+        );
+        let on = TotpSecret {
+            enabled_at: Some(at(5)),
+            last_step: 7,
+            pending_session: None,
+            ..b.clone()
+        };
+        assert_eq!(store.totp(doc.id).unwrap(), Some(on.clone()));
+        assert!(
+            !store
+                .confirm_totp(doc.id, "hash-of-b", &b.secret, at(6), 8)
+                .unwrap()
+        );
+        // Enrolling again never replaces the enabled secret.
+        assert!(
+            !store
+                .begin_totp(&pending(vec![3; 20], "hash-of-c"))
+                .unwrap()
+        );
+        assert_eq!(store.totp(doc.id).unwrap(), Some(on.clone()));
+        // set_totp carries the binding too, and refuses it on an enabled
+        // secret.
+        store.set_totp(doc.id, Some(&a)).unwrap();
+        assert_eq!(store.totp(doc.id).unwrap(), Some(a.clone()));
+        expect_invalid(store.set_totp(
+            doc.id,
+            Some(&TotpSecret {
+                pending_session: Some("hash-of-a".into()),
+                ..on.clone()
+            }),
+        ));
+        expect_invalid(store.begin_totp(&TotpSecret {
+            pending_session: None,
+            ..a.clone()
+        }));
+        expect_invalid(store.begin_totp(&TotpSecret {
+            enabled_at: Some(at(9)),
+            ..a.clone()
+        }));
+        expect_invalid(store.begin_totp(&pending(vec![4; 20], "")));
+        assert_eq!(store.totp(doc.id).unwrap(), Some(a.clone()));
+        // A confirmation with no pending secret at all changes nothing.
+        store.set_totp(doc.id, None).unwrap();
+        assert!(
+            !store
+                .confirm_totp(doc.id, "hash-of-a", &a.secret, at(5), 7)
+                .unwrap()
+        );
+        assert_eq!(store.totp(doc.id).unwrap(), None);
+        let unknown = AccountId(id());
+        expect_not_found(store.begin_totp(&TotpSecret {
+            account_id: unknown,
+            ..a.clone()
+        }));
     }
 
     pub fn web_sessions_verified_and_listed(store: &dyn Store) {
@@ -1676,6 +1778,7 @@ pub mod cases {
                     secret: vec![1; 20],
                     enabled_at: None,
                     last_step: 0,
+                    pending_session: None,
                 }),
             )
             .unwrap();
@@ -1866,5 +1969,126 @@ pub mod cases {
             other => panic!("expected Invalid, got {other:?}"),
         }
         assert_eq!(store.checksums().unwrap(), sums);
+    }
+
+    /// Data from schema 2 (before pending secrets named their session)
+    /// restores into this schema with no session bound, from a snapshot
+    /// and from a backup file.
+    pub fn version_2_data_restores_with_no_pending_session(store: &dyn Store) {
+        use needlewise_store::backup;
+        use needlewise_store::snapshot::{Cell, ChecksumBuilder, TABLES, TableRows};
+        use needlewise_store::{RestoreMode, Snapshot};
+
+        let ada = profile(store, "Ada");
+        let p = fill_clinic(store, &[ada.id]);
+        // A pending secret, bound to a session: schema 2 cannot hold that.
+        let pending = TotpSecret {
+            account_id: p.doctor.id,
+            secret: vec![5; 20],
+            enabled_at: None,
+            last_step: 0,
+            pending_session: Some("hash-of-a".into()),
+        };
+        store.set_totp(p.doctor.id, Some(&pending)).unwrap();
+        let current = store.snapshot().unwrap();
+        let totp = TABLES
+            .iter()
+            .position(|t| t.name == "totp_secrets")
+            .unwrap();
+        let column = TABLES[totp].column("pending_session").unwrap();
+        assert_eq!(TABLES[totp].columns[column].since, 3);
+        // What this store holds once restored from schema-2 data.
+        let mut expected = current.clone();
+        let rows = &mut expected
+            .tables
+            .iter_mut()
+            .find(|t| t.table == "totp_secrets")
+            .unwrap()
+            .rows;
+        assert_eq!(rows.len(), 1);
+        for row in rows {
+            assert_eq!(row[column], Cell::Text("hash-of-a".into()));
+            row[column] = Cell::Null;
+        }
+        let expected_sums = expected.checksums().unwrap();
+        let v2 = |snap: &Snapshot| Snapshot {
+            schema_version: 2,
+            tables: TABLES
+                .iter()
+                .filter(|t| t.in_version(2))
+                .map(|t| TableRows {
+                    table: t.name,
+                    rows: snap
+                        .table(t.name)
+                        .unwrap()
+                        .rows
+                        .iter()
+                        .map(|r| t.columns_in(2).map(|(i, _)| r[i].clone()).collect())
+                        .collect(),
+                })
+                .collect(),
+        };
+        let old = v2(&current);
+        assert_eq!(
+            old.table("totp_secrets").unwrap().rows[0].len(),
+            TABLES[totp].columns.len() - 1
+        );
+        store.restore_snapshot(&old, RestoreMode::Replace).unwrap();
+        assert_eq!(store.snapshot().unwrap(), expected);
+        assert_eq!(store.checksums().unwrap(), expected_sums);
+        assert_eq!(
+            store.totp(p.doctor.id).unwrap(),
+            Some(TotpSecret {
+                pending_session: None,
+                ..pending.clone()
+            })
+        );
+
+        // A schema-2 backup file, checksums as schema 2 computed them.
+        let mut builder = ChecksumBuilder::for_version(2);
+        let mut lines = Vec::new();
+        for row in expected.rows() {
+            let def = row.def();
+            builder.add(&row).unwrap();
+            let mut json = backup::row_json(&row);
+            for c in def.columns.iter().filter(|c| c.since > 2) {
+                json.as_object_mut().unwrap().remove(c.name);
+            }
+            lines.push(serde_json::json!({"table": def.name, "row": json}).to_string());
+        }
+        let header = serde_json::json!({
+            "magic": backup::MAGIC,
+            "format": 1,
+            "schema_version": 2,
+            "created_at": "2026-01-01T00:00:00Z",
+            "source": "sqlite",
+            "tables": builder.finish().tables,
+        });
+        let mut text = format!("{header}\n");
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"end": true, "rows": lines.len()})
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.nwb.gz");
+        {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(
+                std::fs::File::create(&path).unwrap(),
+                flate2::Compression::fast(),
+            );
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap();
+        }
+        store.set_totp(p.doctor.id, None).unwrap();
+        assert_ne!(store.checksums().unwrap(), expected_sums);
+        let header = backup::restore_file(store, &path, RestoreMode::Replace, &mut |_| {}).unwrap();
+        assert_eq!(header.schema_version, 2);
+        assert_eq!(store.checksums().unwrap(), expected_sums);
+        assert_eq!(store.snapshot().unwrap(), expected);
     }
 }

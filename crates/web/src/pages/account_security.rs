@@ -200,9 +200,15 @@ pub async fn mfa_form(
     if let Err(r) = require_enrol(&auth, now, &next) {
         return Ok(r);
     }
+    // A pending secret is shown again only to the session it was made for:
+    // any other session (another browser that knows the password) gets a
+    // fresh one, which replaces it and is bound to that session instead.
+    let hash = auth.session.token_hash.clone();
     let secret = match current {
-        Some(pending) => pending.secret,
-        None => {
+        Some(pending) if pending.pending_session.as_deref() == Some(hash.as_str()) => {
+            pending.secret
+        }
+        _ => {
             let secret = totp::new_secret()
                 .map_err(|e| WebError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
             let row = TotpSecret {
@@ -210,8 +216,12 @@ pub async fn mfa_form(
                 secret: secret.clone(),
                 enabled_at: None,
                 last_step: 0,
+                pending_session: Some(hash),
             };
-            blocking(&state, move |s| s.set_totp(account, Some(&row))).await?;
+            if !blocking(&state, move |s| s.begin_totp(&row)).await? {
+                // Turned on meanwhile, from another session: ask for a code.
+                return Ok(see_other(&with_next("/mfa", &next)));
+            }
             secret
         }
     };
@@ -254,6 +264,12 @@ pub async fn mfa_submit(
     if !enabled && let Err(r) = require_enrol(&auth, now, &next) {
         return Ok(r);
     }
+    let hash = auth.session.token_hash.clone();
+    // A pending secret made for another session is not this one's to see
+    // or confirm: back to /mfa, which makes this session its own.
+    if !enabled && current.pending_session.as_deref() != Some(hash.as_str()) {
+        return Ok(see_other(&with_next("/mfa", &next)));
+    }
     let refuse = |message: &str, status: StatusCode, email: &str| {
         let secret = (!enabled).then_some((current.secret.as_slice(), email));
         let mut p = mfa_page(&auth, enabled, secret, next.clone());
@@ -279,7 +295,6 @@ pub async fn mfa_submit(
             &email,
         ));
     };
-    let hash = auth.session.token_hash.clone();
     if enabled {
         let fresh = blocking(&state, move |s| {
             let fresh = s.use_totp_step(account, step)?;
@@ -297,17 +312,19 @@ pub async fn mfa_submit(
             ));
         }
     } else {
-        let row = TotpSecret {
-            account_id: account,
-            secret: current.secret.clone(),
-            enabled_at: Some(now),
-            last_step: step,
-        };
-        blocking(&state, move |s| {
-            s.set_totp(account, Some(&row))?;
-            s.mark_web_session_verified(&hash, now)
+        let secret = current.secret.clone();
+        let confirmed = blocking(&state, move |s| {
+            let confirmed = s.confirm_totp(account, &hash, &secret, now, step)?;
+            if confirmed {
+                s.mark_web_session_verified(&hash, now)?;
+            }
+            Ok(confirmed)
         })
         .await?;
+        if !confirmed {
+            // Another session started over (or finished) meanwhile.
+            return Ok(see_other(&with_next("/mfa", &next)));
+        }
     }
     Ok(see_other(&next))
 }

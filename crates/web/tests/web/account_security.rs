@@ -174,6 +174,111 @@ async fn a_confirmed_code_turns_the_second_factor_on_and_is_accepted_once() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+/// Someone who knows only the password logs in while the owner is
+/// enrolling: they never see the owner's pending key, and the key they are
+/// shown instead is theirs alone; a key replaced this way no longer turns
+/// the second factor on.
+#[tokio::test]
+async fn a_pending_key_is_shown_and_confirmed_only_in_the_session_that_made_it() {
+    let s = Server::new();
+    let a = s.sign_up("bound@example.org").await;
+    let account = account_of(s.store.as_ref(), "bound@example.org");
+    let (status, _, page) = s.get("/mfa", Some(&a.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let secret_a = shown_secret(&page);
+    let pending = s.store.totp(account).unwrap().unwrap();
+    assert_eq!(pending.secret, secret_a);
+    assert_eq!(pending.pending_session, Some(hash_of(&a)));
+
+    // Another browser, logged in with the password: a key of its own.
+    let b = log_in(&s, "bound@example.org").await;
+    let (status, _, page) = s.get("/mfa", Some(&b.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains(&totp::base32(&secret_a)), "{page}");
+    let secret_b = shown_secret(&page);
+    assert_ne!(secret_b, secret_a);
+    let pending = s.store.totp(account).unwrap().unwrap();
+    assert_eq!(pending.secret, secret_b);
+    assert_eq!(pending.pending_session, Some(hash_of(&b)));
+    assert_eq!(pending.enabled_at, None);
+    // Its wrong code shows its own key again, never A's.
+    let code_b = totp::code_at(&secret_b, now_of(&s));
+    let (status, _, page) = s
+        .post(
+            "/mfa",
+            Some(&b.cookie),
+            &[("csrf", &b.csrf), ("code", &wrong(&code_b)), ("next", "/")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(shown_secret(&page), secret_b);
+    assert!(!page.contains(&totp::base32(&secret_a)), "{page}");
+
+    // In A's browser: the code of the key A was shown no longer turns it
+    // on, nor does B's key, and a wrong code does not show B's key.
+    let code_a = totp::code_at(&secret_a, now_of(&s));
+    for code in [code_a.clone(), code_b.clone(), wrong(&code_a)] {
+        let (status, h, page) = s
+            .post(
+                "/mfa",
+                Some(&a.cookie),
+                &[("csrf", &a.csrf), ("code", &code), ("next", "/")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(location(&h), "/mfa?next=%2F");
+        assert!(!page.contains(&totp::base32(&secret_b)), "{page}");
+        let now = s.store.totp(account).unwrap().unwrap();
+        assert_eq!((now.enabled_at, now.secret), (None, secret_b.clone()));
+        assert_eq!(verified_at(&s, &a), None);
+    }
+
+    // A starts over with a new key, bound to A; B's key is then dead.
+    let (status, _, page) = s.get("/mfa", Some(&a.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let secret_a2 = shown_secret(&page);
+    assert!(secret_a2 != secret_a && secret_a2 != secret_b);
+    assert!(!page.contains(&totp::base32(&secret_b)), "{page}");
+    let (status, h, _) = s
+        .post(
+            "/mfa",
+            Some(&b.cookie),
+            &[("csrf", &b.csrf), ("code", &code_b), ("next", "/")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&h), "/mfa?next=%2F");
+    assert_eq!(s.store.totp(account).unwrap().unwrap().enabled_at, None);
+    assert_eq!(verified_at(&s, &b), None);
+
+    // A's code for A's own key turns the second factor on.
+    let code = totp::code_at(&secret_a2, now_of(&s));
+    let (status, h, _) = s
+        .post(
+            "/mfa",
+            Some(&a.cookie),
+            &[
+                ("csrf", &a.csrf),
+                ("code", &code),
+                ("next", "/account/sessions"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&h), "/account/sessions");
+    let on = s.store.totp(account).unwrap().unwrap();
+    assert_eq!(on.secret, secret_a2);
+    assert_eq!(on.enabled_at, Some(now_of(&s)));
+    assert_eq!(on.pending_session, None);
+    assert_eq!(verified_at(&s, &a), Some(now_of(&s)));
+    // B is now asked for a code, and shown no key.
+    let (status, _, page) = s.get("/mfa", Some(&b.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("id=\"secret\""), "{page}");
+    assert!(page.contains("name=\"code\""), "{page}");
+    assert_eq!(s.store.totp(account).unwrap().unwrap(), on);
+}
+
 #[tokio::test]
 async fn enrolling_long_after_log_in_asks_for_the_password_again() {
     let s = Server::new();

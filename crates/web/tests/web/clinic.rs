@@ -45,6 +45,7 @@ pub(super) fn verify(s: &Server, u: &User) {
                     secret: vec![7; 20],
                     enabled_at: Some(now(s)),
                     last_step: 0,
+                    pending_session: None,
                 }),
             )
             .unwrap();
