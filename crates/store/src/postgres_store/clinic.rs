@@ -1486,7 +1486,8 @@ impl ClinicStore for PostgresStore {
                                   AND a.episode_id = e.id),
                         ARRAY(SELECT x.step FROM escalations x
                               WHERE x.clinic_id = cp.clinic_id AND x.profile_id = e.profile_id
-                                AND x.episode_id = e.id)
+                                AND x.episode_id = e.id),
+                        GREATEST(e.opened_at, co.granted_at)
                  FROM clinic_patients cp
                  JOIN consents co ON co.clinic_id = cp.clinic_id AND co.profile_id = cp.profile_id
                                  AND co.scope = 'checkins'
@@ -1518,6 +1519,7 @@ impl ClinicStore for PostgresStore {
                     profile_id: episode.profile_id,
                     patient_name: r.try_get(5)?,
                     episode,
+                    visible_since: ts(r, 15)?,
                     acknowledged: r.try_get(13)?,
                     sent_steps,
                 })

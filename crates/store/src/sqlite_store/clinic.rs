@@ -1417,7 +1417,8 @@ impl ClinicStore for SqliteStore {
         self.read(|tx| {
             let sql = format!(
                 "SELECT {CLINIC_COLUMNS}, {}, profiles.name,
-                     red_flag_acks.episode_id IS NOT NULL
+                     red_flag_acks.episode_id IS NOT NULL,
+                     MAX(episodes.opened_at, consents.granted_at)
                  FROM clinic_patients
                  JOIN consents ON consents.clinic_id = clinic_patients.clinic_id
                      AND consents.profile_id = clinic_patients.profile_id AND consents.scope = 'checkins'
@@ -1451,6 +1452,7 @@ impl ClinicStore for SqliteStore {
                     profile_id: episode.profile_id,
                     patient_name: r.get(12)?,
                     acknowledged: r.get(13)?,
+                    visible_since: ts(r, 14)?,
                     episode,
                     sent_steps: BTreeSet::new(),
                 })
