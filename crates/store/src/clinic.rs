@@ -87,6 +87,10 @@ pub struct RedFlag {
     pub episode: Episode,
     /// The rules the check-in fired.
     pub rule_ids: Vec<String>,
+    /// When this clinic could first see it, as in
+    /// [`OpenFlag::visible_since`]: later than the episode's `opened_at`
+    /// when the patient joined or shared check-ins after raising it.
+    pub visible_since: Timestamp,
     pub acknowledged: Option<Acknowledgement>,
 }
 
@@ -279,7 +283,8 @@ pub trait ClinicStore {
     /// `viewed_list` for each patient whose status it showed.
     fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>>;
     /// Open red flags of patients who granted the check-ins scope, oldest
-    /// first, with this clinic's acknowledgements. Clinicians only.
+    /// first, with this clinic's acknowledgements and when the clinic could
+    /// first see each ([`RedFlag::visible_since`]). Clinicians only.
     fn red_flag_queue(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<RedFlag>>;
     /// One patient's record as far as the scopes allow; `None` if the
     /// patient is not this clinic's. Clinicians only.

@@ -543,7 +543,8 @@ fn checkin_lookback() -> f64 {
 
 const RED_FLAG_SQL: &str = "
 SELECT e.id, e.profile_id, e.checkin_id, e.level, e.opened_at, e.resolved_at, e.resolution,
-       p.name, ck.rule_ids, a.by_account, a.by_name, a.at, a.note
+       p.name, ck.rule_ids, a.by_account, a.by_name, a.at, a.note,
+       GREATEST(e.opened_at, co.granted_at)
 FROM clinic_patients cp
 JOIN consents co ON co.clinic_id = cp.clinic_id AND co.profile_id = cp.profile_id AND co.scope = 'checkins'
 JOIN profiles p ON p.id = cp.profile_id
@@ -968,6 +969,7 @@ impl ClinicStore for PostgresStore {
                     episode: episode_from_row(r)?,
                     rule_ids: codec::rule_ids(r.try_get(8)?)?,
                     acknowledged: ack_from_row(r, 9)?,
+                    visible_since: ts(r, 13)?,
                 })
             })?;
             let mut shown: Vec<Uuid> = flags.iter().map(|f| f.profile_id.0).collect();

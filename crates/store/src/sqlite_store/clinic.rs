@@ -927,7 +927,8 @@ impl ClinicStore for SqliteStore {
             let actor_name = clinician_of(tx, by)?;
             let sql = format!(
                 "SELECT {}, profiles.name, checkins.rule_ids,
-                     red_flag_acks.by_account, red_flag_acks.by_name, red_flag_acks.at, red_flag_acks.note
+                     red_flag_acks.by_account, red_flag_acks.by_name, red_flag_acks.at, red_flag_acks.note,
+                     MAX(episodes.opened_at, consents.granted_at)
                  FROM clinic_patients
                  JOIN consents ON consents.clinic_id = clinic_patients.clinic_id
                      AND consents.profile_id = clinic_patients.profile_id AND consents.scope = 'checkins'
@@ -950,6 +951,7 @@ impl ClinicStore for SqliteStore {
                     patient_name: r.get(7)?,
                     rule_ids: codec::rule_ids(json_value(&r.get::<_, String>(8)?, "rule ids")?)?,
                     acknowledged: ack_at(r, 9)?,
+                    visible_since: ts(r, 13)?,
                     episode,
                 })
             })?;

@@ -1445,6 +1445,31 @@ pub mod cases {
         join(store, &q.by, ada.id, &all_scopes(), three_days + 500);
         assert_eq!(flag_of(ada.id, p.clinic.id), [at(three_days)]);
         assert_eq!(flag_of(ada.id, q.clinic.id), [at(three_days + 500)]);
+
+        // The red-flag queue says the same.
+        let queue = store.red_flag_queue(&p.by, at(three_days + 600)).unwrap();
+        let mut seen: Vec<_> = queue
+            .iter()
+            .map(|f| {
+                (
+                    f.patient_name.as_str(),
+                    f.episode.opened_at,
+                    f.visible_since,
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("Ada", at(0), at(three_days)),
+                ("Bea", at(20), at(400)),
+                ("Cara", at(50), at(50)),
+            ]
+        );
+        let queue = store.red_flag_queue(&q.by, at(three_days + 600)).unwrap();
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue[0].visible_since, at(three_days + 500));
     }
 
     pub fn email_outbox_leases_and_retries(store: &dyn Store) {
