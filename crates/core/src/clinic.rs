@@ -376,7 +376,8 @@ pub struct Override {
 /// acknowledgement, tell `notify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
-    /// Time since the red flag was raised.
+    /// Time since the clinic could first see the red flag (raised, or
+    /// shared with the clinic later: whichever came last).
     #[serde(with = "hours")]
     pub after: SignedDuration,
     pub notify: Target,
@@ -439,13 +440,15 @@ impl Default for Ladder {
 }
 
 impl Ladder {
-    /// The steps due at `now` for a red flag raised at `opened_at`: none
-    /// once it is acknowledged. The caller remembers which it has sent.
-    pub fn due(&self, opened_at: Timestamp, acknowledged: bool, now: Timestamp) -> Vec<usize> {
+    /// The steps due at `now` for a red flag the clinic could see from
+    /// `since` (the later of when it was raised and when the patient shared
+    /// check-ins with the clinic): none once it is acknowledged. The caller
+    /// remembers which it has sent.
+    pub fn due(&self, since: Timestamp, acknowledged: bool, now: Timestamp) -> Vec<usize> {
         if acknowledged {
             return Vec::new();
         }
-        let elapsed = now.duration_since(opened_at);
+        let elapsed = now.duration_since(since);
         self.steps
             .iter()
             .enumerate()

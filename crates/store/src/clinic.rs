@@ -87,6 +87,10 @@ pub struct RedFlag {
     pub episode: Episode,
     /// The rules the check-in fired.
     pub rule_ids: Vec<String>,
+    /// When this clinic could first see it, as in
+    /// [`OpenFlag::visible_since`]: later than the episode's `opened_at`
+    /// when the patient joined or shared check-ins after raising it.
+    pub visible_since: Timestamp,
     pub acknowledged: Option<Acknowledgement>,
 }
 
@@ -168,6 +172,12 @@ pub struct OpenFlag {
     pub profile_id: ProfileId,
     pub patient_name: String,
     pub episode: Episode,
+    /// When this clinic could first see the flag: the later of the
+    /// episode's `opened_at` and the moment the patient granted this clinic
+    /// the check-ins scope (joining with it counts as granting). A revoked
+    /// scope's grant is forgotten, so granting it again starts afresh. The
+    /// escalation ladder is timed from here.
+    pub visible_since: Timestamp,
     pub acknowledged: bool,
     /// The ladder steps already sent for it.
     pub sent_steps: BTreeSet<usize>,
@@ -304,7 +314,8 @@ pub trait ClinicStore {
     /// `viewed_list` for each patient whose status it showed.
     fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>>;
     /// Open red flags of patients who granted the check-ins scope, oldest
-    /// first, with this clinic's acknowledgements. Clinicians only.
+    /// first, with this clinic's acknowledgements and when the clinic could
+    /// first see each ([`RedFlag::visible_since`]). Clinicians only.
     fn red_flag_queue(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<RedFlag>>;
     /// One patient's record as far as the scopes allow; `None` if the
     /// patient is not this clinic's. Clinicians only.
@@ -376,7 +387,11 @@ pub trait ClinicStore {
     // Escalation: any instance may run the worker; claims make each step
     // go out once.
     /// Every open red flag of a patient who granted the check-ins scope, in
-    /// every clinic, with what has been sent.
+    /// every clinic, with what has been sent and
+    /// [`OpenFlag::visible_since`]: a flag raised before the patient joined
+    /// the clinic or shared check-ins with it is visible from the current
+    /// grant, and its ladder starts there (its first step is due at once,
+    /// the later ones after their delay from the grant, not from the flag).
     fn open_flags(&self) -> Result<Vec<OpenFlag>>;
     /// Records that a step went out; `false` if it already had (another
     /// instance claimed it first).

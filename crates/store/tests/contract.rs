@@ -94,6 +94,7 @@ contract_tests!(
     list_views_are_logged_once_per_window,
     notifications_add_list_and_mark_read,
     escalation_steps_are_claimed_once,
+    open_flags_are_visible_from_the_check_ins_grant,
     email_outbox_leases_and_retries,
     totp_steps_are_never_accepted_twice,
     totp_enrolment_is_bound_to_its_session,

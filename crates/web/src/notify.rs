@@ -3,7 +3,9 @@
 //!
 //! [`escalate`] looks at every open red flag (of patients who granted the
 //! check-ins scope), works out which of its clinic's ladder steps are due,
-//! and for each one not yet sent claims it in the store: only the instance
+//! timed from when that clinic could first see the flag
+//! ([`OpenFlag::visible_since`]: a flag raised before the patient shared
+//! check-ins with the clinic starts at its first step then), and for each one not yet sent claims it in the store: only the instance
 //! whose claim succeeds notifies, so two instances running the worker at
 //! the same moment send each step once. A step tells its recipients in the
 //! app and queues an email for each; [`deliver`] sends queued emails (each
@@ -52,7 +54,7 @@ pub fn escalate_with(
         let due = flag
             .clinic
             .ladder
-            .due(flag.episode.opened_at, flag.acknowledged, now);
+            .due(flag.visible_since, flag.acknowledged, now);
         let mut members: Option<Vec<Member>> = None;
         for step in due {
             if flag.sent_steps.contains(&step) {
@@ -87,17 +89,28 @@ pub fn escalate_with(
 /// The words of a step. Plain, kind, and free of clinical detail.
 fn words(flag: &OpenFlag, step: usize, now: Timestamp) -> (String, String, String) {
     let clinic = &flag.clinic.name;
-    let raised = raised_at(flag);
+    let raised = local(flag, flag.episode.opened_at);
+    // A flag raised before the patient shared check-ins with the clinic:
+    // say when the clinic could first see it, and count the wait from then.
+    let shared_later = flag.visible_since > flag.episode.opened_at;
+    let reported = if shared_later {
+        format!(
+            "reported a warning sign at {raised} and shared it with the clinic at {}",
+            local(flag, flag.visible_since)
+        )
+    } else {
+        format!("reported a warning sign at {raised}")
+    };
     if step == 0 {
         (
             "red_flag".to_owned(),
             "A patient has a warning sign to review".to_owned(),
             format!(
-                "A patient of {clinic} reported a warning sign at {raised}. Please look at it in the red-flag queue and acknowledge it once someone is on it."
+                "A patient of {clinic} {reported}. Please look at it in the red-flag queue and acknowledge it once someone is on it."
             ),
         )
     } else {
-        let waited = now.duration_since(flag.episode.opened_at);
+        let waited = now.duration_since(flag.visible_since);
         let hours = waited.as_secs() / 3600;
         let waited = if hours >= 1 {
             format!("about {hours} hour{}", if hours == 1 { "" } else { "s" })
@@ -108,18 +121,16 @@ fn words(flag: &OpenFlag, step: usize, now: Timestamp) -> (String, String, Strin
             "escalation".to_owned(),
             "A warning sign is still waiting for someone".to_owned(),
             format!(
-                "A patient of {clinic} reported a warning sign at {raised}, {waited} ago, and nobody has acknowledged it yet. Please look at it in the red-flag queue, or make sure a clinician does."
+                "A patient of {clinic} {reported}, {waited} ago, and nobody has acknowledged it yet. Please look at it in the red-flag queue, or make sure a clinician does."
             ),
         )
     }
 }
 
-/// When the flag was raised, in the clinic's time zone.
-fn raised_at(flag: &OpenFlag) -> String {
+/// A moment in the clinic's time zone.
+fn local(flag: &OpenFlag, at: Timestamp) -> String {
     let tz = jiff::tz::TimeZone::get(&flag.clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    flag.episode
-        .opened_at
-        .to_zoned_datetime(tz)
+    at.to_zoned_datetime(tz)
         .strftime("%a %-d %b %Y, %H:%M %Z")
         .to_string()
 }
@@ -298,6 +309,10 @@ mod tests {
     use needlewise_core::triage::TriageLevel;
 
     fn flag(opened: i64) -> OpenFlag {
+        shared(opened, opened)
+    }
+
+    fn shared(opened: i64, visible: i64) -> OpenFlag {
         OpenFlag {
             clinic: Clinic {
                 id: ClinicId(Uuid::now_v7()),
@@ -317,6 +332,7 @@ mod tests {
                 resolved_at: None,
                 resolution: String::new(),
             },
+            visible_since: Timestamp::from_second(visible).unwrap(),
             acknowledged: false,
             sent_steps: Default::default(),
         }
@@ -336,5 +352,22 @@ mod tests {
         assert_eq!(kind, "escalation");
         assert!(body.contains("about 5 hours ago"), "{body}");
         assert!(!body.contains("Secret Name"));
+        assert!(!body.contains("shared"), "{body}");
+    }
+
+    #[test]
+    fn words_for_a_flag_shared_later_say_when_and_count_from_then() {
+        // Raised 2026-07-01 13:00 BST; shared three days later at 09:30 BST.
+        let opened = 1_782_907_200;
+        let visible = opened + 3 * 86_400 - 3 * 3600 - 1800;
+        let f = shared(opened, visible);
+        let (kind, _, body) = words(&f, 0, Timestamp::from_second(visible).unwrap());
+        assert_eq!(kind, "red_flag");
+        assert!(
+            body.contains("at Wed 1 Jul 2026, 13:00 BST and shared it with the clinic at Sat 4 Jul 2026, 09:30 BST."),
+            "{body}"
+        );
+        let (_, _, body) = words(&f, 1, Timestamp::from_second(visible + 4 * 3600).unwrap());
+        assert!(body.contains("09:30 BST, about 4 hours ago"), "{body}");
     }
 }

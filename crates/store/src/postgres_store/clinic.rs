@@ -583,7 +583,8 @@ fn checkin_lookback() -> f64 {
 
 const RED_FLAG_SQL: &str = "
 SELECT e.id, e.profile_id, e.checkin_id, e.level, e.opened_at, e.resolved_at, e.resolution,
-       p.name, ck.rule_ids, a.by_account, a.by_name, a.at, a.note
+       p.name, ck.rule_ids, a.by_account, a.by_name, a.at, a.note,
+       GREATEST(e.opened_at, co.granted_at)
 FROM clinic_patients cp
 JOIN consents co ON co.clinic_id = cp.clinic_id AND co.profile_id = cp.profile_id AND co.scope = 'checkins'
 JOIN profiles p ON p.id = cp.profile_id
@@ -1028,6 +1029,7 @@ impl ClinicStore for PostgresStore {
                     episode: episode_from_row(r)?,
                     rule_ids: codec::rule_ids(r.try_get(8)?)?,
                     acknowledged: ack_from_row(r, 9)?,
+                    visible_since: ts(r, 13)?,
                 })
             })?;
             let mut shown: Vec<Uuid> = flags.iter().map(|f| f.profile_id.0).collect();
@@ -1546,7 +1548,8 @@ impl ClinicStore for PostgresStore {
                                   AND a.episode_id = e.id),
                         ARRAY(SELECT x.step FROM escalations x
                               WHERE x.clinic_id = cp.clinic_id AND x.profile_id = e.profile_id
-                                AND x.episode_id = e.id)
+                                AND x.episode_id = e.id),
+                        GREATEST(e.opened_at, co.granted_at)
                  FROM clinic_patients cp
                  JOIN consents co ON co.clinic_id = cp.clinic_id AND co.profile_id = cp.profile_id
                                  AND co.scope = 'checkins'
@@ -1578,6 +1581,7 @@ impl ClinicStore for PostgresStore {
                     profile_id: episode.profile_id,
                     patient_name: r.try_get(5)?,
                     episode,
+                    visible_since: ts(r, 15)?,
                     acknowledged: r.try_get(13)?,
                     sent_steps,
                 })

@@ -927,7 +927,8 @@ impl ClinicStore for SqliteStore {
             let actor_name = clinician_of(tx, by)?;
             let sql = format!(
                 "SELECT {}, profiles.name, checkins.rule_ids,
-                     red_flag_acks.by_account, red_flag_acks.by_name, red_flag_acks.at, red_flag_acks.note
+                     red_flag_acks.by_account, red_flag_acks.by_name, red_flag_acks.at, red_flag_acks.note,
+                     MAX(episodes.opened_at, consents.granted_at)
                  FROM clinic_patients
                  JOIN consents ON consents.clinic_id = clinic_patients.clinic_id
                      AND consents.profile_id = clinic_patients.profile_id AND consents.scope = 'checkins'
@@ -950,6 +951,7 @@ impl ClinicStore for SqliteStore {
                     patient_name: r.get(7)?,
                     rule_ids: codec::rule_ids(json_value(&r.get::<_, String>(8)?, "rule ids")?)?,
                     acknowledged: ack_at(r, 9)?,
+                    visible_since: ts(r, 13)?,
                     episode,
                 })
             })?;
@@ -1417,7 +1419,8 @@ impl ClinicStore for SqliteStore {
         self.read(|tx| {
             let sql = format!(
                 "SELECT {CLINIC_COLUMNS}, {}, profiles.name,
-                     red_flag_acks.episode_id IS NOT NULL
+                     red_flag_acks.episode_id IS NOT NULL,
+                     MAX(episodes.opened_at, consents.granted_at)
                  FROM clinic_patients
                  JOIN consents ON consents.clinic_id = clinic_patients.clinic_id
                      AND consents.profile_id = clinic_patients.profile_id AND consents.scope = 'checkins'
@@ -1451,6 +1454,7 @@ impl ClinicStore for SqliteStore {
                     profile_id: episode.profile_id,
                     patient_name: r.get(12)?,
                     acknowledged: r.get(13)?,
+                    visible_since: ts(r, 14)?,
                     episode,
                     sent_steps: BTreeSet::new(),
                 })

@@ -1387,6 +1387,92 @@ pub mod cases {
         assert!(store.open_flags().unwrap().is_empty());
     }
 
+    pub fn open_flags_are_visible_from_the_check_ins_grant(store: &dyn Store) {
+        let p = practice(store, "Visible");
+        let flag_of = |profile: ProfileId, clinic: ClinicId| {
+            store
+                .open_flags()
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.profile_id == profile && f.clinic.id == clinic)
+                .map(|f| f.visible_since)
+                .collect::<Vec<_>>()
+        };
+        let three_days = 3 * 24 * 60;
+
+        // Raised three days before joining with check-ins: visible from the
+        // join, not from the flag.
+        let ada = profile(store, "Ada");
+        let old = red_flag(store, ada.id, 0);
+        join(store, &p.by, ada.id, &all_scopes(), three_days);
+        let open = store.open_flags().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].episode.id, old);
+        assert_eq!(open[0].episode.opened_at, at(0));
+        assert_eq!(open[0].visible_since, at(three_days));
+
+        // Raised after the grant: visible from the flag.
+        let cara = profile(store, "Cara");
+        join(store, &p.by, cara.id, &all_scopes(), 10);
+        red_flag(store, cara.id, 50);
+        assert_eq!(flag_of(cara.id, p.clinic.id), [at(50)]);
+
+        // Joined without check-ins, raised, then shared: visible from the
+        // grant. Granting a held scope again keeps the first grant; a
+        // revoke and a new grant start afresh.
+        let bea = profile(store, "Bea");
+        join(store, &p.by, bea.id, &scopes(&[Scope::Sessions]), 10);
+        red_flag(store, bea.id, 20);
+        assert!(flag_of(bea.id, p.clinic.id).is_empty());
+        store
+            .set_consent(bea.id, p.clinic.id, Scope::Checkins, true, at(100))
+            .unwrap();
+        assert_eq!(flag_of(bea.id, p.clinic.id), [at(100)]);
+        store
+            .set_consent(bea.id, p.clinic.id, Scope::Checkins, true, at(200))
+            .unwrap();
+        assert_eq!(flag_of(bea.id, p.clinic.id), [at(100)]);
+        store
+            .set_consent(bea.id, p.clinic.id, Scope::Checkins, false, at(300))
+            .unwrap();
+        assert!(flag_of(bea.id, p.clinic.id).is_empty());
+        store
+            .set_consent(bea.id, p.clinic.id, Scope::Checkins, true, at(400))
+            .unwrap();
+        assert_eq!(flag_of(bea.id, p.clinic.id), [at(400)]);
+
+        // Each clinic has its own moment.
+        let q = practice(store, "Later");
+        join(store, &q.by, ada.id, &all_scopes(), three_days + 500);
+        assert_eq!(flag_of(ada.id, p.clinic.id), [at(three_days)]);
+        assert_eq!(flag_of(ada.id, q.clinic.id), [at(three_days + 500)]);
+
+        // The red-flag queue says the same.
+        let queue = store.red_flag_queue(&p.by, at(three_days + 600)).unwrap();
+        let mut seen: Vec<_> = queue
+            .iter()
+            .map(|f| {
+                (
+                    f.patient_name.as_str(),
+                    f.episode.opened_at,
+                    f.visible_since,
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("Ada", at(0), at(three_days)),
+                ("Bea", at(20), at(400)),
+                ("Cara", at(50), at(50)),
+            ]
+        );
+        let queue = store.red_flag_queue(&q.by, at(three_days + 600)).unwrap();
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue[0].visible_since, at(three_days + 500));
+    }
+
     pub fn email_outbox_leases_and_retries(store: &dyn Store) {
         let lease = SignedDuration::from_mins(5);
         let e1 = email("a@example.org", 1);

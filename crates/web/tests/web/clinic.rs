@@ -895,3 +895,53 @@ async fn the_ladder_is_validated_and_saved() {
     assert_eq!(ladder.steps.len(), 2);
     assert_eq!(ladder.steps[1].after, jiff::SignedDuration::from_mins(150));
 }
+
+#[tokio::test]
+async fn a_red_flag_raised_before_joining_is_shown_and_escalated_from_the_join() {
+    let s = Server::new();
+    let store = s.store.as_ref();
+    let (pat, profile) = patient(&s, "lark@example.org", "Lark Fenn").await;
+    // Three days before the patient joins any clinic.
+    super::notify::red_flag(
+        store,
+        profile,
+        now(&s) - jiff::SignedDuration::from_hours(72),
+    );
+    let dr = clinic_signup(&s, "f@clinic.example", "Dr Fern", "Fern Clinic").await;
+    let code = invite(&s, &dr).await;
+    assert_eq!(
+        join(&s, &pat, &code, &["checkins"]).await,
+        StatusCode::SEE_OTHER
+    );
+    let joined = now(&s);
+
+    let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
+    assert!(
+        page.contains(
+            "Raised Sun 22 Nov 2026, 16:00; shared with the clinic Wed 25 Nov 2026, 16:00."
+        ),
+        "{page}"
+    );
+
+    // The ladder starts at the join: its first step now, the staff step
+    // four hours later, not all at once.
+    let doctor = store
+        .account_by_email("f@clinic.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(needlewise_web::notify::escalate(store, joined).unwrap(), 1);
+    let notes = store.notifications(doctor, 10).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].kind, "red_flag");
+    let four = jiff::SignedDuration::from_hours(4);
+    assert_eq!(
+        needlewise_web::notify::escalate(store, joined + four - jiff::SignedDuration::from_secs(1))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        needlewise_web::notify::escalate(store, joined + four).unwrap(),
+        1
+    );
+}

@@ -1,7 +1,8 @@
 //! Red flags reach the clinic: in-app notifications and emails through a
 //! local SMTP sink, the ladder's later steps after their delay and only
-//! while nobody acknowledged, and each step once even when two instances
-//! run the worker at the same moment. Clinics are set up through the store.
+//! while nobody acknowledged (timed from when the clinic could first see
+//! the flag), and each step once even when two instances run the worker at
+//! the same moment. Clinics are set up through the store.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
@@ -427,6 +428,74 @@ async fn the_second_step_waits_for_its_delay_and_an_acknowledgement_stops_it() {
     // Days later, nothing more: every step went out once.
     assert_eq!(notify::escalate(store, t0 + hours(72)).unwrap(), 0);
     assert_eq!(store.notifications(sam, 10).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_flag_raised_before_the_clinic_could_see_it_starts_the_ladder_when_shared() {
+    let s = Server::new();
+    let store = s.store.as_ref();
+    let t0 = now_of(&s);
+    let lee = account(store, "lee@clinic.test", t0 - hours(200));
+    let sam = account(store, "sam@clinic.test", t0 - hours(200));
+    let c = clinic(store, lee, t0 - hours(200));
+    member(store, c, lee, sam, Role::Staff, "Sam", t0 - hours(200));
+    // Ann's red flag opened three days ago; she joins the clinic, sharing
+    // check-ins, only now.
+    let pa = account(store, "a@home.test", t0 - hours(100));
+    let ann = profile(store, pa, "Ann", t0 - hours(100));
+    red_flag(store, ann, t0 - hours(72));
+    // Bea joined long ago without check-ins; her flag opened two days ago
+    // and she shares check-ins in an hour.
+    let pb = account(store, "b@home.test", t0 - hours(100));
+    let bea = profile(store, pb, "Bea", t0 - hours(100));
+    enrol(store, c, lee, bea, &[Scope::Sessions], t0 - hours(100));
+    red_flag(store, bea, t0 - hours(48));
+    assert_eq!(notify::escalate(store, t0 - hours(1)).unwrap(), 0);
+
+    enrol(store, c, lee, ann, &[Scope::Checkins], t0);
+    // Only the first step, at once: the staff step waits its 4 hours from
+    // now, not from the flag.
+    assert_eq!(notify::escalate(store, t0).unwrap(), 1);
+    let notes = store.notifications(lee, 10).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].kind, "red_flag");
+    assert!(
+        notes[0].body.contains("and shared it with the clinic at"),
+        "{}",
+        notes[0].body
+    );
+    assert!(store.notifications(sam, 10).unwrap().is_empty());
+
+    store
+        .set_consent(bea, c, Scope::Checkins, true, t0 + hours(1))
+        .unwrap();
+    assert_eq!(notify::escalate(store, t0 + hours(1)).unwrap(), 1);
+    let notes = store.notifications(lee, 10).unwrap();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().all(|n| n.kind == "red_flag"), "{notes:?}");
+    assert!(store.notifications(sam, 10).unwrap().is_empty());
+
+    let almost = t0 + hours(4) - SignedDuration::from_secs(1);
+    assert_eq!(notify::escalate(store, almost).unwrap(), 0);
+    assert!(store.notifications(sam, 10).unwrap().is_empty());
+    // Four hours after Ann joined: her staff step, counted from then.
+    assert_eq!(notify::escalate(store, t0 + hours(4)).unwrap(), 1);
+    let staff = store.notifications(sam, 10).unwrap();
+    assert_eq!(staff.len(), 1, "{staff:?}");
+    assert_eq!(staff[0].kind, "escalation");
+    assert!(
+        staff[0].body.contains("about 4 hours ago"),
+        "{}",
+        staff[0].body
+    );
+    // Bea's, four hours after she shared.
+    assert_eq!(
+        notify::escalate(store, t0 + hours(5) - SignedDuration::from_secs(1)).unwrap(),
+        0
+    );
+    assert_eq!(notify::escalate(store, t0 + hours(5)).unwrap(), 1);
+    assert_eq!(store.notifications(sam, 10).unwrap().len(), 2);
+    assert_eq!(notify::escalate(store, t0 + hours(72)).unwrap(), 0);
 }
 
 #[tokio::test]

@@ -109,6 +109,9 @@ pub struct FlagRow {
     pub episode: String,
     pub patient: String,
     pub opened: String,
+    /// When the patient shared it with the clinic, if after it was raised
+    /// (they joined or shared check-ins later).
+    pub shared: Option<String>,
     pub level: String,
     pub level_id: &'static str,
     pub headline: String,
@@ -123,6 +126,7 @@ pub(crate) fn flag_row(ctx: &ClinicCtx, f: &RedFlag) -> FlagRow {
         episode: f.episode.id.to_string(),
         patient: f.patient_name.clone(),
         opened: ctx.local(f.episode.opened_at),
+        shared: (f.visible_since > f.episode.opened_at).then(|| ctx.local(f.visible_since)),
         level: f.episode.level.id().replace('_', " "),
         level_id: f.episode.level.id(),
         headline: f.episode.level.headline().to_owned(),
