@@ -121,14 +121,21 @@ pub async fn redeem(
 ) -> Result<ClinicId, WebError> {
     let hash = code_hash(code)?;
     let now = state.now();
-    blocking(state, move |s| {
+    let shares_checkins = scopes.contains(&Scope::Checkins);
+    let clinic = blocking(state, move |s| {
         s.redeem_invite(&hash, profile, &scopes, now)
     })
     .await
     .map_err(|e| match e {
         WebError::Conflict(_) => WebError::Conflict("you have already joined this clinic".into()),
         other => other,
-    })
+    })?;
+    if shares_checkins {
+        // A red flag raised before joining reaches the clinic now, not at
+        // the next tick of the ladder.
+        crate::notify::kick(state).await;
+    }
+    Ok(clinic)
 }
 
 pub async fn join(
@@ -340,7 +347,12 @@ pub async fn set_scope(
     blocking(state, move |s| {
         s.set_consent(profile, clinic, scope, granted, now)
     })
-    .await
+    .await?;
+    if granted && scope == Scope::Checkins {
+        // An open red flag becomes visible to the clinic now: tell it now.
+        crate::notify::kick(state).await;
+    }
+    Ok(())
 }
 
 pub async fn consent(

@@ -923,14 +923,19 @@ async fn a_red_flag_raised_before_joining_is_shown_and_escalated_from_the_join()
         "{page}"
     );
 
-    // The ladder starts at the join: its first step now, the staff step
+    // The ladder starts at the join: its first step went out with the
+    // join itself (no wait for the worker's tick), the staff step comes
     // four hours later, not all at once.
     let doctor = store
         .account_by_email("f@clinic.example")
         .unwrap()
         .unwrap()
         .id;
-    assert_eq!(needlewise_web::notify::escalate(store, joined).unwrap(), 1);
+    assert_eq!(
+        needlewise_web::notify::escalate(store, joined).unwrap(),
+        0,
+        "already sent when the patient joined"
+    );
     let notes = store.notifications(doctor, 10).unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].kind, "red_flag");
@@ -944,4 +949,43 @@ async fn a_red_flag_raised_before_joining_is_shown_and_escalated_from_the_join()
         needlewise_web::notify::escalate(store, joined + four).unwrap(),
         1
     );
+}
+
+#[tokio::test]
+async fn sharing_check_ins_later_tells_the_clinic_of_an_open_red_flag_at_once() {
+    let s = Server::new();
+    let store = s.store.as_ref();
+    let (pat, profile) = patient(&s, "wren@example.org", "Wren Hale").await;
+    let dr = clinic_signup(&s, "g@clinic.example", "Dr Gale", "Gale Clinic").await;
+    let code = invite(&s, &dr).await;
+    assert_eq!(
+        join(&s, &pat, &code, &["sessions"]).await,
+        StatusCode::SEE_OTHER
+    );
+    super::notify::red_flag(
+        store,
+        profile,
+        now(&s) - jiff::SignedDuration::from_hours(1),
+    );
+    let doctor = store
+        .account_by_email("g@clinic.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    // Without the check-ins scope the clinic hears nothing.
+    assert_eq!(needlewise_web::notify::escalate(store, now(&s)).unwrap(), 0);
+    assert!(store.notifications(doctor, 10).unwrap().is_empty());
+
+    let (status, _, _) = s
+        .post(
+            &format!("/care-team/{}/consent", dr.clinic),
+            Some(&pat.cookie),
+            &[("csrf", &pat.csrf), ("scope", "checkins"), ("grant", "1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The grant itself ran the ladder's first step: no wait for a tick.
+    let notes = store.notifications(doctor, 10).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].kind, "red_flag");
 }
