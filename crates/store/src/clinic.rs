@@ -165,6 +165,20 @@ pub struct Email {
     pub last_error: String,
 }
 
+/// How the emails to a clinic's members are going, for its pages: a
+/// misconfigured mail server must not fail silently while red flags wait.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailStatus {
+    /// Unsent emails still to be tried.
+    pub waiting: u32,
+    /// When the oldest of them was queued.
+    pub oldest_waiting: Option<Timestamp>,
+    /// Unsent emails that used up their attempts (given up).
+    pub given_up: u32,
+    /// The newest error among unsent emails, if any.
+    pub last_error: Option<String>,
+}
+
 /// A red flag the escalation worker looks at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenFlag {
@@ -420,6 +434,10 @@ pub trait ClinicStore {
     ) -> Result<()>;
     /// Newest first, for the status page and tests.
     fn emails(&self, limit: u32) -> Result<Vec<Email>>;
+    /// The state of unsent emails to the clinic's members (matched on
+    /// their accounts' addresses): any member may see it, for no patient
+    /// data is read; `NotFound` for anyone else.
+    fn clinic_mail_status(&self, by: &ClinicAccess) -> Result<MailStatus>;
 
     // Second factor, re-authentication, sessions, rate limits.
     /// Sets (or with `None` removes) an account's TOTP secret. `Invalid`

@@ -96,6 +96,7 @@ contract_tests!(
     escalation_steps_are_claimed_once,
     open_flags_are_visible_from_the_check_ins_grant,
     email_outbox_leases_and_retries,
+    mail_status_counts_the_team_emails_only,
     totp_steps_are_never_accepted_twice,
     totp_enrolment_is_bound_to_its_session,
     web_sessions_verified_and_listed,

@@ -38,8 +38,8 @@ use super::{
 };
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
-    Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag, TotpSecret,
-    new_audit_id,
+    MailStatus, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag,
+    TotpSecret, new_audit_id,
 };
 use crate::codec::{self, is_sha256_hex, parse, system_time, to_u32, to_u64};
 use crate::{Result, StoreError, WebSession};
@@ -1714,6 +1714,33 @@ impl ClinicStore for PostgresStore {
                 "SELECT {EMAIL_COLUMNS} FROM email_outbox ORDER BY created_at DESC, id DESC LIMIT $1"
             );
             collect(tx, &sql, &[&limit(limit_n)], email_from_row)
+        })
+    }
+
+    fn clinic_mail_status(&self, by: &ClinicAccess) -> Result<MailStatus> {
+        self.read(|tx| {
+            require_member(self, tx, by)?;
+            let row = tx.query_one(
+                "WITH team AS (
+                     SELECT a.email FROM clinic_members m JOIN accounts a ON a.id = m.account_id
+                     WHERE m.clinic_id = $1)
+                 SELECT count(*) FILTER (WHERE o.attempts < $2),
+                        min(o.created_at) FILTER (WHERE o.attempts < $2),
+                        count(*) FILTER (WHERE o.attempts >= $2),
+                        (SELECT e.last_error FROM email_outbox e
+                         WHERE e.sent_at IS NULL AND e.last_error <> ''
+                           AND e.recipient IN (SELECT email FROM team)
+                         ORDER BY e.created_at DESC, e.id DESC LIMIT 1)
+                 FROM email_outbox o
+                 WHERE o.sent_at IS NULL AND o.recipient IN (SELECT email FROM team)",
+                &[&by.clinic.0, &MAX_EMAIL_ATTEMPTS],
+            )?;
+            Ok(MailStatus {
+                waiting: to_u32(row.try_get::<_, i64>(0)?, "waiting emails")?,
+                oldest_waiting: opt_ts(&row, 1)?,
+                given_up: to_u32(row.try_get::<_, i64>(2)?, "emails given up")?,
+                last_error: row.try_get(3)?,
+            })
         })
     }
 

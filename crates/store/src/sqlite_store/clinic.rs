@@ -30,8 +30,8 @@ use super::{
 };
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
-    Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag, TotpSecret,
-    new_audit_id,
+    MailStatus, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag,
+    TotpSecret, new_audit_id,
 };
 use crate::codec::{self, from_micros, micros, parse, to_u32};
 use crate::{Result, StoreError, WebSession};
@@ -1625,6 +1625,42 @@ impl ClinicStore for SqliteStore {
                 "SELECT {EMAIL_COLUMNS} FROM email_outbox ORDER BY created_at DESC, id DESC LIMIT ?1"
             );
             collect(tx, &sql, [i64::from(limit)], email_from_row)
+        })
+    }
+
+    fn clinic_mail_status(&self, by: &ClinicAccess) -> Result<MailStatus> {
+        self.read(|tx| {
+            member_of(tx, by)?;
+            let (waiting, oldest, given_up, last_error) = tx
+                .prepare_cached(
+                    "SELECT count(*) FILTER (WHERE o.attempts < ?2), min(o.created_at) FILTER (WHERE o.attempts < ?2),
+                            count(*) FILTER (WHERE o.attempts >= ?2),
+                            (SELECT e.last_error FROM email_outbox e
+                             WHERE e.sent_at IS NULL AND e.last_error <> ''
+                               AND e.recipient IN (SELECT a.email FROM clinic_members m
+                                                   JOIN accounts a ON a.id = m.account_id
+                                                   WHERE m.clinic_id = ?1)
+                             ORDER BY e.created_at DESC, e.id DESC LIMIT 1)
+                     FROM email_outbox o
+                     WHERE o.sent_at IS NULL
+                       AND o.recipient IN (SELECT a.email FROM clinic_members m
+                                           JOIN accounts a ON a.id = m.account_id
+                                           WHERE m.clinic_id = ?1)",
+                )?
+                .query_row(params![id_text(by.clinic.0), MAX_EMAIL_ATTEMPTS], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                })?;
+            Ok(MailStatus {
+                waiting: to_u32(waiting, "waiting emails")?,
+                oldest_waiting: oldest.map(from_micros).transpose()?,
+                given_up: to_u32(given_up, "emails given up")?,
+                last_error,
+            })
         })
     }
 

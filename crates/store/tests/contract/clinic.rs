@@ -20,7 +20,7 @@ use needlewise_core::records::Account;
 use needlewise_core::screening::Verdict;
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
-use needlewise_store::clinic::{ClinicAccess, Email, Invite, Notification, TotpSecret};
+use needlewise_store::clinic::{ClinicAccess, Email, Invite, MailStatus, Notification, TotpSecret};
 use needlewise_store::{Store, StoreError};
 
 use crate::cases::{
@@ -1471,6 +1471,74 @@ pub mod cases {
         let queue = store.red_flag_queue(&q.by, at(three_days + 600)).unwrap();
         assert_eq!(queue.len(), 1);
         assert_eq!(queue[0].visible_since, at(three_days + 500));
+    }
+
+    pub fn mail_status_counts_the_team_emails_only(store: &dyn Store) {
+        let p = practice(store, "Alder");
+        let staff = member(store, &p, Role::Staff, "Sam", 1);
+        let staff_email = store.account(staff.account).unwrap().unwrap().email;
+        let other = practice(store, "Birch");
+        // Nothing queued yet.
+        assert_eq!(
+            store.clinic_mail_status(&p.by).unwrap(),
+            MailStatus::default()
+        );
+        let waiting_old = email(&p.doctor.email, 10);
+        let waiting_new = Email {
+            attempts: 2,
+            last_error: "connection refused".into(),
+            ..email(&staff_email, 20)
+        };
+        let given_up = Email {
+            attempts: 5,
+            last_error: "mailbox unavailable".into(),
+            ..email(&p.doctor.email, 15)
+        };
+        let sent = Email {
+            sent_at: Some(at(6)),
+            attempts: 1,
+            ..email(&p.doctor.email, 5)
+        };
+        let elsewhere = Email {
+            last_error: "not ours".into(),
+            attempts: 1,
+            ..email(&other.doctor.email, 1)
+        };
+        for e in [&waiting_old, &waiting_new, &given_up, &sent, &elsewhere] {
+            store.queue_email(e).unwrap();
+        }
+        let status = store.clinic_mail_status(&p.by).unwrap();
+        assert_eq!(
+            status,
+            MailStatus {
+                waiting: 2,
+                oldest_waiting: Some(at(10)),
+                given_up: 1,
+                last_error: Some("connection refused".into()),
+            }
+        );
+        // Any member may see it; the other clinic sees only its own.
+        assert_eq!(store.clinic_mail_status(&staff).unwrap(), status);
+        assert_eq!(
+            store.clinic_mail_status(&other.by).unwrap(),
+            MailStatus {
+                waiting: 1,
+                oldest_waiting: Some(at(1)),
+                given_up: 0,
+                last_error: Some("not ours".into()),
+            }
+        );
+        // Sending clears it.
+        store.finish_email(waiting_old.id, Ok(()), at(30)).unwrap();
+        store.finish_email(waiting_new.id, Ok(()), at(30)).unwrap();
+        let after = store.clinic_mail_status(&p.by).unwrap();
+        assert_eq!((after.waiting, after.oldest_waiting), (0, None));
+        assert_eq!(after.last_error.as_deref(), Some("mailbox unavailable"));
+        // Outsiders learn nothing.
+        expect_not_found(store.clinic_mail_status(&ClinicAccess {
+            clinic: p.clinic.id,
+            account: other.doctor.id,
+        }));
     }
 
     pub fn email_outbox_leases_and_retries(store: &dyn Store) {

@@ -989,3 +989,57 @@ async fn sharing_check_ins_later_tells_the_clinic_of_an_open_red_flag_at_once() 
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].kind, "red_flag");
 }
+
+/// The red-flag queue says when red flags cannot reach the team by email:
+/// no mail server at all, or emails stuck or given up; nothing while they
+/// go out.
+#[tokio::test]
+async fn the_red_flag_queue_says_when_emails_do_not_go_out() {
+    // No mail server set.
+    let s = Server::new();
+    let dr = clinic_signup(&s, "h@clinic.example", "Dr Holm", "Holm Clinic").await;
+    let (status, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Emails are off on this server"), "{page}");
+
+    // A mail server is set (nothing listens there; no worker runs here).
+    let s = Server::with_config(needlewise_web::Config {
+        smtp_url: Some("smtp://127.0.0.1:1".into()),
+        ..needlewise_web::Config::default()
+    });
+    let dr = clinic_signup(&s, "i@clinic.example", "Dr Ives", "Ives Clinic").await;
+    let quiet = |page: &str| !page.contains("Emails are off") && !page.contains("not going out");
+    let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
+    assert!(quiet(&page), "{page}");
+    let email = |minutes_ago: i64, attempts: u32, error: &str| needlewise_store::clinic::Email {
+        id: needlewise_core::ids::EmailId(Uuid::now_v7()),
+        to: "i@clinic.example".into(),
+        subject: "A red flag".into(),
+        body: "Please look at the red-flag queue.".into(),
+        created_at: now(&s) - jiff::SignedDuration::from_mins(minutes_ago),
+        sent_at: None,
+        attempts,
+        last_error: error.into(),
+    };
+    // Just queued: not stuck yet.
+    s.store.queue_email(&email(1, 0, "")).unwrap();
+    let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
+    assert!(quiet(&page), "{page}");
+    // Twenty minutes old with an error: the team is told, with the error.
+    s.store
+        .queue_email(&email(20, 2, "connection refused"))
+        .unwrap();
+    let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
+    assert!(
+        page.contains("Emails to your team are not going out: 2 emails waiting since"),
+        "{page}"
+    );
+    assert!(
+        page.contains("The mail server last said: connection refused."),
+        "{page}"
+    );
+    // Another clinic's stuck email is not this clinic's business.
+    let other = clinic_signup(&s, "j@clinic.example", "Dr Jun", "Jun Clinic").await;
+    let (_, _, page) = s.get("/clinic/red-flags", Some(&other.user.cookie)).await;
+    assert!(quiet(&page), "{page}");
+}

@@ -5,8 +5,9 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
+use jiff::Timestamp;
 use needlewise_core::ids::EpisodeId;
-use needlewise_store::clinic::{PatientSummary, RedFlag};
+use needlewise_store::clinic::{MailStatus, PatientSummary, RedFlag};
 
 use super::{ClinicHead, checked, chrome, head, profile_id};
 use crate::clinic_ctx::ClinicCtx;
@@ -147,6 +148,8 @@ pub struct RedFlagsPage {
     pub acknowledged: Vec<FlagRow>,
     pub note_max: usize,
     pub ack_suffix: String,
+    /// Why red flags may not reach the team by email, if they may not.
+    pub mail: Option<String>,
 }
 
 pub async fn red_flags(
@@ -156,7 +159,14 @@ pub async fn red_flags(
     ctx.require_clinician()?;
     let access = ctx.access;
     let now = state.now();
-    let queue = blocking(&state, move |s| s.red_flag_queue(&access, now)).await?;
+    let (queue, mail) = blocking(&state, move |s| {
+        Ok((
+            s.red_flag_queue(&access, now)?,
+            s.clinic_mail_status(&access)?,
+        ))
+    })
+    .await?;
+    let mail = mail_notice(state.mailer.enabled(), &mail, now, |t| ctx.local(t));
     let (acknowledged, waiting): (Vec<_>, Vec<_>) = queue
         .iter()
         .map(|f| flag_row(&ctx, f))
@@ -168,7 +178,63 @@ pub async fn red_flags(
         acknowledged,
         note_max: NOTE_MAX,
         ack_suffix: ctx.link(""),
+        mail,
     }))
+}
+
+/// How long an email may wait before the team is told it is stuck.
+pub const MAIL_STUCK_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_mins(15);
+
+/// What to tell the team when red flags cannot reach them by email: the
+/// server has no mail server set, or emails wait too long or were given
+/// up. `None` when emails are going out.
+pub fn mail_notice(
+    enabled: bool,
+    status: &MailStatus,
+    now: Timestamp,
+    local: impl Fn(Timestamp) -> String,
+) -> Option<String> {
+    if !enabled {
+        return Some(
+            "Emails are off on this server (no mail server is set), so red flags and \
+             escalations reach your team here in the app only."
+                .into(),
+        );
+    }
+    let stuck = status
+        .oldest_waiting
+        .filter(|t| now.duration_since(*t) >= MAIL_STUCK_AFTER);
+    if stuck.is_none() && status.given_up == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(since) = stuck {
+        parts.push(format!(
+            "{} waiting since {}",
+            plural(status.waiting, "email", "emails"),
+            local(since)
+        ));
+    }
+    if status.given_up > 0 {
+        parts.push(format!(
+            "{} given up after repeated failures",
+            plural(status.given_up, "email", "emails")
+        ));
+    }
+    let error = status
+        .last_error
+        .as_deref()
+        .map(|e| format!(" The mail server last said: {e}."))
+        .unwrap_or_default();
+    Some(format!(
+        "Emails to your team are not going out: {}.{error} Notifications here in the app \
+         still work; ask whoever runs needlewise to check its mail settings.",
+        parts.join("; ")
+    ))
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Checks an acknowledgement note.
