@@ -5,8 +5,8 @@
 use axum::http::{StatusCode, header};
 use needlewise_core::clinic::Role;
 
-use super::clinic::{accept_member_invite, clinic_signup, invite_member};
-use super::{Server, csrf_of};
+use super::clinic::{PASSWORD, accept_member_invite, clinic_signup, invite_member};
+use super::{Server, User, cookie_pair, csrf_of};
 
 /// The confirmation block of the members page, with the code masked.
 fn confirmation(page: &str, code: &str) -> String {
@@ -90,7 +90,7 @@ async fn inviting_looks_the_same_whether_or_not_the_address_has_an_account() {
 async fn only_the_invited_account_accepts_once_and_joins_with_the_role() {
     let s = Server::new();
     let dr = clinic_signup(&s, "ada@clinic.example", "Dr Ada", "Lee Clinic").await;
-    let invitee = s.sign_up("new.doc@example.org").await;
+    s.sign_up("new.doc@example.org").await;
     let other = s.sign_up("other@example.org").await;
     let (_, code) = invite_member(&s, &dr, "new.doc@example.org", "Dr Newton", "clinician").await;
     let path = format!("/clinic/join/{code}");
@@ -123,12 +123,30 @@ async fn only_the_invited_account_accepts_once_and_joins_with_the_role() {
         .unwrap();
     assert!(s.store.memberships(other_account.id).unwrap().is_empty());
 
-    // The invited person sees the clinic, role and name, and accepts.
-    let (status, _, page) = s.get(&path, Some(&invitee.cookie)).await;
+    // The invited person logs in, comes back to the link, sees the
+    // clinic, role and name, and accepts.
+    let (status, h, _) = s
+        .post(
+            "/login",
+            None,
+            &[
+                ("email", "new.doc@example.org"),
+                ("password", PASSWORD),
+                ("next", &path),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(h[header::LOCATION], path.as_str());
+    let cookie = cookie_pair(&h);
+    let (status, _, page) = s.get(&path, Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("Lee Clinic") && page.contains("Dr Newton"));
     assert!(page.contains("Clinician"), "{page}");
-    assert_eq!(csrf_of(&page), invitee.csrf);
+    let invitee = User {
+        cookie,
+        csrf: csrf_of(&page),
+    };
     // Not without the form's token.
     let (status, _, _) = s
         .post(&path, Some(&invitee.cookie), &[("csrf", "forged")])
