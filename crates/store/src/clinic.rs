@@ -16,7 +16,9 @@
 use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp};
-use needlewise_core::clinic::{Clinic, Ladder, Member, Override, PatientStatus, Protocol, Scope};
+use needlewise_core::clinic::{
+    Clinic, Ladder, Member, Override, PatientStatus, Protocol, Role, Scope,
+};
 use needlewise_core::ids::{
     AccountId, AuditId, ClinicId, EmailId, EpisodeId, NotificationId, OverrideId, PhotoId,
     ProfileId,
@@ -49,6 +51,74 @@ pub struct Invite {
     /// Set when a patient has used it.
     pub used_by: Option<ProfileId>,
     pub used_at: Option<Timestamp>,
+}
+
+/// A single-use invitation to join a clinic's team, made by a clinician
+/// for an email address. Only the account with that email may accept it;
+/// accepting makes it a member with this role and display name. The code
+/// is shown once; only its SHA-256 hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInvite {
+    pub clinic_id: ClinicId,
+    /// Lower-case hex SHA-256 of the code.
+    pub code_hash: String,
+    /// The invited address, lower-case.
+    pub email: String,
+    pub role: Role,
+    /// How patients and colleagues will see the new member.
+    pub display_name: String,
+    pub created_by: AccountId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Set when it has been accepted.
+    pub used_by: Option<AccountId>,
+    pub used_at: Option<Timestamp>,
+}
+
+impl MemberInvite {
+    /// Not accepted yet and not expired at `now`.
+    pub fn usable(&self, now: Timestamp) -> bool {
+        self.used_at.is_none() && now < self.expires_at
+    }
+
+    /// What both backends check before storing one for `by`.
+    pub(crate) fn check(&self, by: &ClinicAccess) -> Result<()> {
+        use crate::StoreError;
+        if self.clinic_id != by.clinic {
+            return Err(StoreError::invalid(format!(
+                "the invitation names clinic {}, not clinic {}",
+                self.clinic_id, by.clinic
+            )));
+        }
+        if !crate::codec::is_sha256_hex(&self.code_hash) {
+            return Err(StoreError::invalid(
+                "an invitation's code hash must be 64 lower-case hex digits",
+            ));
+        }
+        if self.expires_at <= self.created_at {
+            return Err(StoreError::invalid(
+                "an invitation must expire after it is made",
+            ));
+        }
+        if self.created_by != by.account {
+            return Err(StoreError::invalid(
+                "an invitation is made by the member who asks",
+            ));
+        }
+        let email = self.email.trim();
+        if email.is_empty() || !email.contains('@') || email != self.email.to_lowercase() {
+            return Err(StoreError::invalid(
+                "an invitation's email must be a lower-case address",
+            ));
+        }
+        if self.display_name.trim().is_empty() {
+            return Err(StoreError::invalid("give the member a display name"));
+        }
+        if self.used_by.is_some() || self.used_at.is_some() {
+            return Err(StoreError::invalid("a new invitation is not used yet"));
+        }
+        Ok(())
+    }
 }
 
 /// A clinic a patient has joined, as the patient sees it.
@@ -283,6 +353,34 @@ pub trait ClinicStore {
     /// Adds a member; only a clinician may (`Forbidden` for staff).
     /// `Conflict` if the account is already a member.
     fn add_member(&self, by: &ClinicAccess, member: &Member) -> Result<()>;
+    /// Invites an email address to join the team with a role and display
+    /// name; clinicians only (`Forbidden` for staff, `NotFound` for
+    /// outsiders). `Invalid` for a bad hash, an expiry not after creation,
+    /// a `created_by` other than the asker, an email that is not a
+    /// lower-case address, an empty name or a used invitation; `Conflict`
+    /// for a taken code. Whether the address has an account plays no part.
+    fn create_member_invite(&self, by: &ClinicAccess, invite: &MemberInvite) -> Result<()>;
+    /// A team invitation by its code hash, used or not, expired or not,
+    /// with its clinic; `None` for an unknown code. For the page where the
+    /// invited person accepts: the caller decides what to show.
+    fn member_invite(&self, code_hash: &str) -> Result<Option<(Clinic, MemberInvite)>>;
+    /// The clinic's team invitations still open at `now` (not accepted, not
+    /// expired), oldest first; clinicians only (`Forbidden` for staff,
+    /// `NotFound` for outsiders).
+    fn member_invites(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<MemberInvite>>;
+    /// Accepts a team invitation for `account`: in one transaction, checks
+    /// that it is unused, unexpired and for the account's email, adds the
+    /// member with the invited role and display name (joined at `now`) and
+    /// uses the invitation up. `NotFound`, the same whichever it is, for
+    /// an unknown, used or expired code or one for another email (or an
+    /// account without one); `Conflict` if the account is already a member
+    /// (the invitation stays unused).
+    fn accept_member_invite(
+        &self,
+        code_hash: &str,
+        account: AccountId,
+        now: Timestamp,
+    ) -> Result<Member>;
     /// Sets the escalation ladder; clinicians only.
     fn set_ladder(&self, by: &ClinicAccess, ladder: &Ladder) -> Result<()>;
 

@@ -59,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "totp_pending_session",
         sql: include_str!("../migrations/postgres/0003_totp_pending_session.sql"),
     },
+    Migration {
+        version: 4,
+        name: "member_invites",
+        sql: include_str!("../migrations/postgres/0004_member_invites.sql"),
+    },
 ];
 
 /// How many times a write transaction is tried before giving up.

@@ -22,7 +22,7 @@ use crate::{Result, StoreError};
 
 /// The schema version (the newest migration) this build reads and writes.
 /// Both backends have the same numbered migrations.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables and columns added since are left empty (null).
@@ -380,6 +380,23 @@ pub static TABLES: &[TableDef] = &[
         ],
         key: &[0, 1],
         since: 2,
+    },
+    TableDef {
+        name: "clinic_member_invites",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("code_hash", Text),
+            col("email", Text),
+            col("role", Text),
+            col("display_name", Text),
+            col("created_by", Uuid),
+            col("created_at", Timestamp),
+            col("expires_at", Timestamp),
+            opt("used_by", Uuid),
+            opt("used_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 4,
     },
     TableDef {
         name: "clinic_patients",

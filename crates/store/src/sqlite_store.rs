@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "totp_pending_session",
         sql: include_str!("../migrations/sqlite/0003_totp_pending_session.sql"),
     },
+    Migration {
+        version: 4,
+        name: "member_invites",
+        sql: include_str!("../migrations/sqlite/0004_member_invites.sql"),
+    },
 ];
 
 /// How long a writer waits for another process's write to finish.

@@ -82,6 +82,8 @@ contract_tests!(
     session_dashboard_is_the_working_profiles_dashboard,
     // The clinic side (contract/clinic.rs).
     clinic_create_members_and_memberships,
+    member_invites_are_made_by_clinicians_and_checked,
+    member_invites_are_accepted_once_by_the_invited_email,
     clinic_invites_are_single_use_and_expire,
     consent_changes_take_effect_on_the_next_read,
     staff_see_the_list_but_no_clinical_data,
@@ -106,6 +108,7 @@ contract_tests!(
     clinic_data_survives_snapshot_and_restore,
     version_1_data_restores_with_empty_clinic_tables,
     version_2_data_restores_with_no_pending_session,
+    version_3_data_restores_with_no_member_invites,
 );
 
 #[path = "contract/backup.rs"]
@@ -1927,7 +1930,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 3, "one row per migration");
+        assert_eq!(rows, 4, "one row per migration");
     }
 
     /// Reads run on their own connections while writes commit, and always
@@ -2064,7 +2067,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 3, "one row per migration");
+        assert_eq!(rows, 4, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",

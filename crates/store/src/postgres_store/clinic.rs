@@ -38,8 +38,8 @@ use super::{
 };
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
-    MailStatus, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag,
-    TotpSecret, new_audit_id,
+    MailStatus, MemberInvite, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary,
+    RedFlag, TotpSecret, new_audit_id,
 };
 use crate::codec::{self, is_sha256_hex, parse, system_time, to_u32, to_u64};
 use crate::{Result, StoreError, WebSession};
@@ -68,6 +68,24 @@ fn member_from_row(row: &Row, at: usize) -> Result<Member> {
         role: parse(row.try_get(at + 2)?, "role")?,
         display_name: row.try_get(at + 3)?,
         joined_at: ts(row, at + 4)?,
+    })
+}
+
+const MEMBER_INVITE_COLUMNS: &str = "mi.clinic_id, mi.code_hash, mi.email, mi.role, mi.display_name, mi.created_by, mi.created_at, mi.expires_at, mi.used_by, mi.used_at";
+
+/// A team invitation from ten columns starting at `at`.
+fn member_invite_from_row(row: &Row, at: usize) -> Result<MemberInvite> {
+    Ok(MemberInvite {
+        clinic_id: ClinicId(row.try_get(at)?),
+        code_hash: row.try_get(at + 1)?,
+        email: row.try_get(at + 2)?,
+        role: parse(row.try_get(at + 3)?, "role")?,
+        display_name: row.try_get(at + 4)?,
+        created_by: AccountId(row.try_get(at + 5)?),
+        created_at: ts(row, at + 6)?,
+        expires_at: ts(row, at + 7)?,
+        used_by: row.try_get::<_, Option<Uuid>>(at + 8)?.map(AccountId),
+        used_at: opt_ts(row, at + 9)?,
     })
 }
 
@@ -686,6 +704,116 @@ impl ClinicStore for PostgresStore {
         self.write(|tx| {
             require_clinician(self, tx, by)?;
             insert_member(tx, by.clinic, member)
+        })
+    }
+
+    fn create_member_invite(&self, by: &ClinicAccess, invite: &MemberInvite) -> Result<()> {
+        invite.check(by)?;
+        let created_at = system_time(invite.created_at)?;
+        let expires_at = system_time(invite.expires_at)?;
+        self.write(|tx| {
+            require_clinician(self, tx, by)?;
+            tx.execute(
+                "INSERT INTO clinic_member_invites
+                   (clinic_id, code_hash, email, role, display_name, created_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &by.clinic.0,
+                    &invite.code_hash,
+                    &invite.email,
+                    &invite.role.id(),
+                    &invite.display_name,
+                    &by.account.0,
+                    &created_at,
+                    &expires_at,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || "this invitation code is taken".into(),
+                    || format!("clinic {}", by.clinic),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn member_invite(&self, code_hash: &str) -> Result<Option<(Clinic, MemberInvite)>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {CLINIC_COLUMNS}, {MEMBER_INVITE_COLUMNS}
+                 FROM clinic_member_invites mi JOIN clinics c ON c.id = mi.clinic_id
+                 WHERE mi.code_hash = $1"
+            );
+            Ok(collect(tx, &sql, &[&code_hash], |r| {
+                Ok((clinic_from_row(r, 0)?, member_invite_from_row(r, 5)?))
+            })?
+            .pop())
+        })
+    }
+
+    fn member_invites(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<MemberInvite>> {
+        let now = system_time(now)?;
+        self.read(|tx| {
+            require_clinician(self, tx, by)?;
+            let sql = format!(
+                "SELECT {MEMBER_INVITE_COLUMNS} FROM clinic_member_invites mi
+                 WHERE mi.clinic_id = $1 AND mi.used_at IS NULL AND mi.expires_at > $2
+                 ORDER BY mi.created_at, mi.code_hash"
+            );
+            collect(tx, &sql, &[&by.clinic.0, &now], |r| {
+                member_invite_from_row(r, 0)
+            })
+        })
+    }
+
+    fn accept_member_invite(
+        &self,
+        code_hash: &str,
+        account: AccountId,
+        now: Timestamp,
+    ) -> Result<Member> {
+        // One answer for every reason it cannot be used: the page tells
+        // no one whether the code exists or whose it is.
+        let unusable = || -> TxError {
+            StoreError::not_found("invitation (unknown, used, expired or another's)").into()
+        };
+        let at = system_time(now)?;
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {MEMBER_INVITE_COLUMNS} FROM clinic_member_invites mi
+                 WHERE mi.code_hash = $1 FOR UPDATE"
+            );
+            let invite = collect(tx, &sql, &[&code_hash], |r| member_invite_from_row(r, 0))?
+                .pop()
+                .filter(|i| i.usable(now))
+                .ok_or_else(unusable)?;
+            let email: Option<String> = tx
+                .query_opt("SELECT email FROM accounts WHERE id = $1", &[&account.0])?
+                .map(|r| r.try_get::<_, Option<String>>(0))
+                .transpose()?
+                .flatten();
+            if email.map(|e| e.trim().to_lowercase()) != Some(invite.email.clone()) {
+                return Err(unusable());
+            }
+            let member = Member {
+                clinic_id: invite.clinic_id,
+                account_id: account,
+                role: invite.role,
+                display_name: invite.display_name.clone(),
+                joined_at: now,
+            };
+            insert_member(tx, invite.clinic_id, &member)?;
+            let used = tx.execute(
+                "UPDATE clinic_member_invites SET used_by = $3, used_at = $4
+                 WHERE clinic_id = $1 AND code_hash = $2 AND used_at IS NULL",
+                &[&invite.clinic_id.0, &code_hash, &account.0, &at],
+            )?;
+            if used != 1 {
+                return Err(unusable());
+            }
+            Ok(member)
         })
     }
 

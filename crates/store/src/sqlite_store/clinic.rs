@@ -30,8 +30,8 @@ use super::{
 };
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
-    MailStatus, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary, RedFlag,
-    TotpSecret, new_audit_id,
+    MailStatus, MemberInvite, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary,
+    RedFlag, TotpSecret, new_audit_id,
 };
 use crate::codec::{self, from_micros, micros, parse, to_u32};
 use crate::{Result, StoreError, WebSession};
@@ -63,6 +63,27 @@ fn member_at(row: &Row<'_>, at: usize) -> Result<Member> {
         role: parse(&row.get::<_, String>(at + 2)?, "role")?,
         display_name: row.get(at + 3)?,
         joined_at: ts(row, at + 4)?,
+    })
+}
+
+const MEMBER_INVITE_COLUMNS: &str = "clinic_member_invites.clinic_id, clinic_member_invites.code_hash, clinic_member_invites.email, clinic_member_invites.role, clinic_member_invites.display_name, clinic_member_invites.created_by, clinic_member_invites.created_at, clinic_member_invites.expires_at, clinic_member_invites.used_by, clinic_member_invites.used_at";
+
+/// A team invitation from ten columns starting at `at`.
+fn member_invite_at(row: &Row<'_>, at: usize) -> Result<MemberInvite> {
+    Ok(MemberInvite {
+        clinic_id: parse(&row.get::<_, String>(at)?, "clinic id")?,
+        code_hash: row.get(at + 1)?,
+        email: row.get(at + 2)?,
+        role: parse(&row.get::<_, String>(at + 3)?, "role")?,
+        display_name: row.get(at + 4)?,
+        created_by: parse(&row.get::<_, String>(at + 5)?, "account id")?,
+        created_at: ts(row, at + 6)?,
+        expires_at: ts(row, at + 7)?,
+        used_by: row
+            .get::<_, Option<String>>(at + 8)?
+            .map(|a| parse(&a, "account id"))
+            .transpose()?,
+        used_at: opt_ts(row, at + 9)?,
     })
 }
 
@@ -619,6 +640,115 @@ impl ClinicStore for SqliteStore {
         self.write(|tx| {
             clinician_of(tx, by)?;
             insert_member(tx, member)
+        })
+    }
+
+    fn create_member_invite(&self, by: &ClinicAccess, invite: &MemberInvite) -> Result<()> {
+        invite.check(by)?;
+        self.write(|tx| {
+            clinician_of(tx, by)?;
+            tx.prepare_cached(
+                "INSERT INTO clinic_member_invites
+                   (clinic_id, code_hash, email, role, display_name, created_by, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                id_text(by.clinic.0),
+                invite.code_hash,
+                invite.email,
+                invite.role.id(),
+                invite.display_name,
+                id_text(by.account.0),
+                micros(invite.created_at),
+                micros(invite.expires_at),
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || "this invitation code is taken".to_owned(),
+                    || format!("clinic {}", by.clinic),
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn member_invite(&self, code_hash: &str) -> Result<Option<(Clinic, MemberInvite)>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {CLINIC_COLUMNS}, {MEMBER_INVITE_COLUMNS} FROM clinic_member_invites
+                 JOIN clinics ON clinics.id = clinic_member_invites.clinic_id
+                 WHERE clinic_member_invites.code_hash = ?1"
+            );
+            Ok(collect(tx, &sql, [code_hash], |r| {
+                Ok((clinic_at(r, 0)?, member_invite_at(r, 5)?))
+            })?
+            .pop())
+        })
+    }
+
+    fn member_invites(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<MemberInvite>> {
+        self.read(|tx| {
+            clinician_of(tx, by)?;
+            let sql = format!(
+                "SELECT {MEMBER_INVITE_COLUMNS} FROM clinic_member_invites
+                 WHERE clinic_id = ?1 AND used_at IS NULL AND expires_at > ?2
+                 ORDER BY created_at, code_hash"
+            );
+            collect(tx, &sql, params![id_text(by.clinic.0), micros(now)], |r| {
+                member_invite_at(r, 0)
+            })
+        })
+    }
+
+    fn accept_member_invite(
+        &self,
+        code_hash: &str,
+        account: AccountId,
+        now: Timestamp,
+    ) -> Result<Member> {
+        // One answer for every reason it cannot be used: the page tells
+        // no one whether the code exists or whose it is.
+        let unusable = || StoreError::not_found("invitation (unknown, used, expired or another's)");
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {MEMBER_INVITE_COLUMNS} FROM clinic_member_invites WHERE code_hash = ?1"
+            );
+            let invite = collect(tx, &sql, [code_hash], |r| member_invite_at(r, 0))?
+                .pop()
+                .filter(|i| i.usable(now))
+                .ok_or_else(unusable)?;
+            let email: Option<String> = tx
+                .prepare_cached("SELECT email FROM accounts WHERE id = ?1")?
+                .query_row([id_text(account.0)], |r| r.get(0))
+                .optional()?
+                .flatten();
+            if email.map(|e| e.trim().to_lowercase()) != Some(invite.email.clone()) {
+                return Err(unusable());
+            }
+            let member = Member {
+                clinic_id: invite.clinic_id,
+                account_id: account,
+                role: invite.role,
+                display_name: invite.display_name.clone(),
+                joined_at: now,
+            };
+            insert_member(tx, &member)?;
+            let used = tx
+                .prepare_cached(
+                    "UPDATE clinic_member_invites SET used_by = ?3, used_at = ?4
+                     WHERE clinic_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
+                )?
+                .execute(params![
+                    id_text(invite.clinic_id.0),
+                    code_hash,
+                    id_text(account.0),
+                    micros(now)
+                ])?;
+            if used != 1 {
+                return Err(unusable());
+            }
+            Ok(member)
         })
     }
 

@@ -20,7 +20,9 @@ use needlewise_core::records::Account;
 use needlewise_core::screening::Verdict;
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
-use needlewise_store::clinic::{ClinicAccess, Email, Invite, MailStatus, Notification, TotpSecret};
+use needlewise_store::clinic::{
+    ClinicAccess, Email, Invite, MailStatus, MemberInvite, Notification, TotpSecret,
+};
 use needlewise_store::{Store, StoreError};
 
 use crate::cases::{
@@ -108,6 +110,22 @@ pub fn invite(by: &ClinicAccess, minutes: i64) -> Invite {
         clinic_id: by.clinic,
         code_hash: token_hash(),
         label: "a new patient".to_owned(),
+        created_by: by.account,
+        created_at: at(minutes),
+        expires_at: at(minutes + 24 * 60),
+        used_by: None,
+        used_at: None,
+    }
+}
+
+/// A team invitation for `email` from `by`, open for a day.
+pub fn member_invite(by: &ClinicAccess, email: &str, role: Role, minutes: i64) -> MemberInvite {
+    MemberInvite {
+        clinic_id: by.clinic,
+        code_hash: token_hash(),
+        email: email.to_owned(),
+        role,
+        display_name: "Dr Newcomer".to_owned(),
         created_by: by.account,
         created_at: at(minutes),
         expires_at: at(minutes + 24 * 60),
@@ -275,6 +293,12 @@ pub fn fill_clinic(store: &dyn Store, patients: &[ProfileId]) -> Practice {
         join(store, &p.by, *patient, &all_scopes(), 700 + i as i64);
     }
     store.create_invite(&p.by, &invite(&p.by, 710)).unwrap();
+    store
+        .create_member_invite(
+            &p.by,
+            &member_invite(&p.by, "colleague@example.org", Role::Staff, 710),
+        )
+        .unwrap();
     if let Some(&first) = patients.first() {
         store
             .prescribe(&p.by, &protocol(&p, first, 10, 720))
@@ -442,6 +466,188 @@ pub mod cases {
         };
         expect_not_found(store.create_clinic(&orphan, &founder(&orphan, AccountId(id()))));
         assert_eq!(store.clinic(orphan.id).unwrap(), None, "nothing half made");
+    }
+
+    pub fn member_invites_are_made_by_clinicians_and_checked(store: &dyn Store) {
+        let p = practice(store, "Lister");
+        let nurse = member(store, &p, Role::Staff, "Nurse", 5);
+        let stranger = account(store, "stranger.mi@example.org");
+        let outsider = ClinicAccess {
+            clinic: p.clinic.id,
+            account: stranger.id,
+        };
+        let good = member_invite(&p.by, "new.doc@example.org", Role::Clinician, 10);
+        let other_clinic = practice(store, "Semmelweis");
+        for bad in [
+            MemberInvite {
+                code_hash: "not-a-hash".into(),
+                ..good.clone()
+            },
+            MemberInvite {
+                expires_at: good.created_at,
+                ..good.clone()
+            },
+            MemberInvite {
+                created_by: nurse.account,
+                ..good.clone()
+            },
+            MemberInvite {
+                email: "New.Doc@example.org".into(),
+                ..good.clone()
+            },
+            MemberInvite {
+                email: "no-at-sign".into(),
+                ..good.clone()
+            },
+            MemberInvite {
+                display_name: "  ".into(),
+                ..good.clone()
+            },
+            MemberInvite {
+                clinic_id: other_clinic.clinic.id,
+                ..good.clone()
+            },
+            MemberInvite {
+                used_by: Some(stranger.id),
+                used_at: Some(at(11)),
+                ..good.clone()
+            },
+        ] {
+            expect_invalid(store.create_member_invite(&p.by, &bad));
+        }
+        // Staff may not invite; outsiders learn nothing.
+        expect_forbidden(store.create_member_invite(
+            &nurse,
+            &MemberInvite {
+                created_by: nurse.account,
+                ..good.clone()
+            },
+        ));
+        expect_not_found(store.create_member_invite(
+            &outsider,
+            &MemberInvite {
+                created_by: stranger.id,
+                ..good.clone()
+            },
+        ));
+        assert_eq!(store.member_invite(&good.code_hash).unwrap(), None);
+
+        // Whether the address has an account plays no part.
+        store.create_member_invite(&p.by, &good).unwrap();
+        expect_conflict(store.create_member_invite(&p.by, &good));
+        let known = member_invite(&p.by, &stranger.email, Role::Staff, 12);
+        store.create_member_invite(&p.by, &known).unwrap();
+        assert_eq!(
+            store.member_invite(&good.code_hash).unwrap(),
+            Some((p.clinic.clone(), good.clone()))
+        );
+        assert_eq!(store.member_invite(&token_hash()).unwrap(), None);
+
+        // Open invitations, oldest first: clinicians only.
+        assert_eq!(
+            store.member_invites(&p.by, at(13)).unwrap(),
+            vec![good.clone(), known.clone()]
+        );
+        assert_eq!(
+            store.member_invites(&p.by, good.expires_at).unwrap(),
+            vec![known.clone()],
+            "an expired invitation is no longer open"
+        );
+        expect_forbidden(store.member_invites(&nurse, at(13)));
+        expect_not_found(store.member_invites(&outsider, at(13)));
+        assert!(
+            store
+                .member_invites(&other_clinic.by, at(13))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub fn member_invites_are_accepted_once_by_the_invited_email(store: &dyn Store) {
+        let p = practice(store, "Nightingale");
+        let invited = member_invite(&p.by, "new.doc@example.org", Role::Staff, 10);
+        store.create_member_invite(&p.by, &invited).unwrap();
+        let newcomer = account(store, "new.doc@example.org");
+        let someone_else = account(store, "someone.else@example.org");
+
+        // Another account, an unknown code and an unknown account get the
+        // same refusal, and nothing changes.
+        let unknown = store
+            .accept_member_invite(&token_hash(), newcomer.id, at(20))
+            .unwrap_err();
+        let wrong = store
+            .accept_member_invite(&invited.code_hash, someone_else.id, at(20))
+            .unwrap_err();
+        let nobody = store
+            .accept_member_invite(&invited.code_hash, AccountId(id()), at(20))
+            .unwrap_err();
+        assert!(
+            matches!(unknown, StoreError::NotFound { .. }),
+            "{unknown:?}"
+        );
+        assert_eq!(wrong.to_string(), unknown.to_string());
+        assert_eq!(nobody.to_string(), unknown.to_string());
+        // The local account has no email.
+        expect_not_found(store.accept_member_invite(&invited.code_hash, AccountId::LOCAL, at(20)));
+        assert_eq!(store.members(&p.by).unwrap().len(), 1);
+        assert!(store.memberships(someone_else.id).unwrap().is_empty());
+
+        // The invited account joins with the invited role and name.
+        let joined = store
+            .accept_member_invite(&invited.code_hash, newcomer.id, at(20))
+            .unwrap();
+        assert_eq!(
+            joined,
+            Member {
+                clinic_id: p.clinic.id,
+                account_id: newcomer.id,
+                role: Role::Staff,
+                display_name: "Dr Newcomer".into(),
+                joined_at: at(20),
+            }
+        );
+        assert_eq!(store.members(&p.by).unwrap()[1], joined);
+        let ms = store.memberships(newcomer.id).unwrap();
+        assert_eq!(ms, vec![(p.clinic.clone(), joined.clone())]);
+        let (_, used) = store.member_invite(&invited.code_hash).unwrap().unwrap();
+        assert_eq!(used.used_by, Some(newcomer.id));
+        assert_eq!(used.used_at, Some(at(20)));
+        assert!(!used.usable(at(21)));
+        assert!(store.member_invites(&p.by, at(21)).unwrap().is_empty());
+
+        // Single use, even by the same account.
+        let again = store
+            .accept_member_invite(&invited.code_hash, newcomer.id, at(30))
+            .unwrap_err();
+        assert_eq!(again.to_string(), unknown.to_string());
+        assert_eq!(store.members(&p.by).unwrap().len(), 2);
+
+        // Expired: refused at its expiry, the same way.
+        let late = member_invite(&p.by, "someone.else@example.org", Role::Clinician, 40);
+        store.create_member_invite(&p.by, &late).unwrap();
+        let expired = store
+            .accept_member_invite(&late.code_hash, someone_else.id, late.expires_at)
+            .unwrap_err();
+        assert_eq!(expired.to_string(), unknown.to_string());
+        assert!(store.memberships(someone_else.id).unwrap().is_empty());
+
+        // Already a member: a conflict, and the invitation stays open.
+        let twice = member_invite(&p.by, "new.doc@example.org", Role::Clinician, 50);
+        store.create_member_invite(&p.by, &twice).unwrap();
+        expect_conflict(store.accept_member_invite(&twice.code_hash, newcomer.id, at(51)));
+        assert!(
+            store
+                .member_invite(&twice.code_hash)
+                .unwrap()
+                .unwrap()
+                .1
+                .usable(at(52))
+        );
+        assert_eq!(
+            store.memberships(newcomer.id).unwrap()[0].1.role,
+            Role::Staff,
+            "the role is not changed"
+        );
     }
 
     pub fn clinic_invites_are_single_use_and_expire(store: &dyn Store) {
@@ -1968,6 +2174,7 @@ pub mod cases {
         for t in [
             "clinics",
             "clinic_members",
+            "clinic_member_invites",
             "clinic_invites",
             "clinic_patients",
             "consents",
@@ -2164,6 +2371,15 @@ pub mod cases {
             assert_eq!(row[column], Cell::Text("hash-of-a".into()));
             row[column] = Cell::Null;
         }
+        // Schema 2 has no team invitations either.
+        let invites = &mut expected
+            .tables
+            .iter_mut()
+            .find(|t| t.table == "clinic_member_invites")
+            .unwrap()
+            .rows;
+        assert_eq!(invites.len(), 1);
+        invites.clear();
         let expected_sums = expected.checksums().unwrap();
         let v2 = |snap: &Snapshot| Snapshot {
             schema_version: 2,
@@ -2244,5 +2460,53 @@ pub mod cases {
         assert_eq!(header.schema_version, 2);
         assert_eq!(store.checksums().unwrap(), expected_sums);
         assert_eq!(store.snapshot().unwrap(), expected);
+    }
+
+    /// Data from schema 3 (before team invitations) restores into this
+    /// schema with no team invitations.
+    pub fn version_3_data_restores_with_no_member_invites(store: &dyn Store) {
+        use needlewise_store::snapshot::{SCHEMA_VERSION, TABLES, TableRows};
+        use needlewise_store::{RestoreMode, Snapshot};
+
+        assert_eq!(SCHEMA_VERSION, 4);
+        let invites = TABLES
+            .iter()
+            .find(|t| t.name == "clinic_member_invites")
+            .unwrap();
+        assert_eq!(invites.since, 4);
+        assert!(!invites.in_version(3));
+        let ada = profile(store, "Ada");
+        let p = fill_clinic(store, &[ada.id]);
+        let open = store.member_invites(&p.by, at(711)).unwrap();
+        assert_eq!(open.len(), 1);
+        let current = store.snapshot().unwrap();
+        assert_eq!(current.schema_version, 4);
+        assert_eq!(
+            current.table("clinic_member_invites").unwrap().rows.len(),
+            1
+        );
+        let v3 = Snapshot {
+            schema_version: 3,
+            tables: TABLES
+                .iter()
+                .filter(|t| t.in_version(3))
+                .map(|t| TableRows {
+                    table: t.name,
+                    rows: current.table(t.name).unwrap().rows.clone(),
+                })
+                .collect(),
+        };
+        store.restore_snapshot(&v3, RestoreMode::Replace).unwrap();
+        let mut expected = current.clone();
+        expected
+            .tables
+            .iter_mut()
+            .find(|t| t.table == "clinic_member_invites")
+            .unwrap()
+            .rows
+            .clear();
+        assert_eq!(store.snapshot().unwrap(), expected);
+        assert_eq!(store.member_invite(&open[0].code_hash).unwrap(), None);
+        assert_eq!(store.members(&p.by).unwrap().len(), 1);
     }
 }

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::clinic::{
-    Member, add_member, clinic_signup, invite, join, now, patient, red_flag, seed, upload_photo,
+    Member, add_member, clinic_signup, invite, invite_member, join, now, patient, red_flag, seed,
+    upload_photo,
 };
 use super::{Server, User};
 
@@ -206,6 +207,14 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
     for _ in ROLES {
         codes.push(invite(&w.s, &w.c1).await);
     }
+    let (_, team_code) = invite_member(
+        &w.s,
+        &w.c2,
+        "staff@clinic.example",
+        "Stella at Two",
+        "staff",
+    )
+    .await;
     let mut routes = vec![
         Route {
             method: "GET",
@@ -308,7 +317,7 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
                 ("display_name", "Ex Tra"),
                 ("role", "staff"),
             ]),
-            expect: ["login", "404", "404", "303", "303", "303", "403"],
+            expect: ["login", "404", "404", "200", "200", "200", "403"],
         },
         Route {
             method: "GET",
@@ -333,6 +342,21 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
             path: format!("/join/{}", codes[0]),
             body: Body_::None,
             expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        // A team invitation to clinic two for the staff member's address:
+        // only that account sees it (the others get the page every unusable
+        // invitation gets) and accepts it, staff last.
+        Route {
+            method: "GET",
+            path: format!("/clinic/join/{team_code}"),
+            body: Body_::None,
+            expect: ["login", "404", "404", "404", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/join/{team_code}"),
+            body: form(&[]),
+            expect: ["login", "404", "404", "404", "404", "404", "303"],
         },
         Route {
             method: "GET",
@@ -447,7 +471,9 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
                 assert_eq!(status, StatusCode::SEE_OTHER, "{cell}: {text}");
                 // The join page keeps its link across the log-in.
                 let location = h[header::LOCATION].to_str().unwrap();
-                if route.method == "GET" && route.path.starts_with("/join/") {
+                if route.method == "GET"
+                    && (route.path.starts_with("/join/") || route.path.starts_with("/clinic/join/"))
+                {
                     let back: String =
                         form_urlencoded::byte_serialize(route.path.as_bytes()).collect();
                     assert_eq!(location, format!("/login?next={back}"), "{cell}");

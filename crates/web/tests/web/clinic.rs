@@ -94,15 +94,15 @@ pub(super) async fn clinic_signup(s: &Server, email: &str, name: &str, clinic: &
     Member { user, clinic }
 }
 
-/// Signs up an account and adds it to the clinic with this role.
-pub(super) async fn add_member(
+/// Invites `email` to the clinic's team as a clinician of it; returns the
+/// confirmation page and the invitation code shown on it.
+pub(super) async fn invite_member(
     s: &Server,
     by: &Member,
     email: &str,
     name: &str,
     role: &str,
-) -> Member {
-    let user = s.sign_up(email).await;
+) -> (String, String) {
     let (status, _, page) = s
         .post(
             "/clinic/members",
@@ -115,7 +115,49 @@ pub(super) async fn add_member(
             ],
         )
         .await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let i = page
+        .find("/clinic/join/")
+        .expect("the invitation link is shown")
+        + "/clinic/join/".len();
+    let code = page[i..i + 64].to_owned();
+    (page, code)
+}
+
+/// Accepts a team invitation as `user`; returns the status and location.
+pub(super) async fn accept_member_invite(
+    s: &Server,
+    user: &User,
+    code: &str,
+) -> (StatusCode, String) {
+    let (status, h, page) = s
+        .post(
+            &format!("/clinic/join/{code}"),
+            Some(&user.cookie),
+            &[("csrf", &user.csrf)],
+        )
+        .await;
+    let location = h
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or(page);
+    (status, location)
+}
+
+/// Signs up an account, invites it to the clinic with this role and
+/// accepts the invitation as it.
+pub(super) async fn add_member(
+    s: &Server,
+    by: &Member,
+    email: &str,
+    name: &str,
+    role: &str,
+) -> Member {
+    let user = s.sign_up(email).await;
+    let (_, code) = invite_member(s, by, email, name, role).await;
+    let (status, location) = accept_member_invite(s, &user, &code).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    assert_eq!(location, format!("/clinic?clinic={}", by.clinic));
     verify(s, &user);
     Member {
         user,

@@ -17,6 +17,7 @@ mod report;
 mod scale_out;
 mod session;
 mod smtp_sink;
+mod team;
 mod test_clock;
 
 use std::sync::Arc;

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::SignedDuration;
 use needlewise_core::clinic::{Ladder, Member, Role, Step, Target};
-use needlewise_core::ids::AccountId;
-use needlewise_store::clinic::Invite;
+use needlewise_core::ids::{AccountId, EmailId};
+use needlewise_store::clinic::{Email, Invite, MemberInvite};
 
 use super::{ClinicHead, checked, chrome, head, needs_reauth, page_with};
 use crate::clinic_ctx::ClinicCtx;
@@ -129,10 +129,17 @@ pub struct MembersPage {
     pub head: ClinicHead,
     /// (name, role, joined, is me)
     pub members: Vec<(String, &'static str, String, bool)>,
+    /// Open team invitations, for clinicians: (email, role, expires).
+    pub pending: Vec<(String, &'static str, String)>,
+    /// Right after inviting, shown once: (path, full url or "").
+    pub invited: Option<(String, String)>,
     pub clinician: bool,
     pub suffix: String,
     pub message: String,
 }
+
+/// How long a team invitation stays open.
+const MEMBER_INVITE_DAYS: i64 = 7;
 
 async fn members_page(
     state: &AppState,
@@ -141,6 +148,12 @@ async fn members_page(
 ) -> Result<MembersPage, WebError> {
     let access = ctx.access;
     let list = blocking(state, move |s| s.members(&access)).await?;
+    let pending = if ctx.is_clinician() {
+        let now = state.now();
+        blocking(state, move |s| s.member_invites(&access, now)).await?
+    } else {
+        Vec::new()
+    };
     Ok(MembersPage {
         chrome: chrome("Team", ctx),
         head: head(ctx, "/clinic/members"),
@@ -155,6 +168,11 @@ async fn members_page(
                 )
             })
             .collect(),
+        pending: pending
+            .iter()
+            .map(|i| (i.email.clone(), i.role.label(), ctx.local(i.expires_at)))
+            .collect(),
+        invited: None,
         clinician: ctx.is_clinician(),
         suffix: ctx.link(""),
         message,
@@ -165,6 +183,19 @@ pub async fn members(State(state): State<AppState>, ctx: ClinicCtx) -> Result<Re
     Ok(page(&members_page(&state, &ctx, String::new()).await?))
 }
 
+/// Whether `email` looks like an address (lower-cased, trimmed).
+fn plausible_email(email: &str) -> bool {
+    let n = email.chars().count();
+    (3..=254).contains(&n)
+        && !email.chars().any(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+}
+
+/// Invites someone to the team: an invitation for the address, an email
+/// to it, and the same confirmation whether or not the address has an
+/// account (this page never looks).
 pub async fn add_member(
     State(state): State<AppState>,
     ctx: ClinicCtx,
@@ -186,6 +217,12 @@ pub async fn add_member(
             .to_owned()
     };
     let checked_input = (|| {
+        let email = get("email").to_lowercase();
+        if !plausible_email(&email) {
+            return Err(WebError::BadInput(
+                "email: give the address they use, or will use, for needlewise".into(),
+            ));
+        }
         let role: Role = get("role")
             .parse()
             .map_err(|_| WebError::BadInput("role: choose clinician or staff".into()))?;
@@ -195,7 +232,7 @@ pub async fn add_member(
                 "name: give how patients and colleagues see them, 1 to 100 characters".into(),
             ));
         }
-        Ok((role, name, get("email").to_lowercase()))
+        Ok((role, name, email))
     })();
     let (role, name, email) = match checked_input {
         Ok(v) => v,
@@ -204,33 +241,60 @@ pub async fn add_member(
             return Ok(page_with(StatusCode::UNPROCESSABLE_ENTITY, &p));
         }
     };
-    let account = blocking(&state, move |s| s.account_by_email(&email)).await?;
-    let Some(account) = account else {
-        let p = members_page(
-            &state,
-            &ctx,
-            "email: no needlewise account uses this address; ask them to sign up first, then add them"
-                .into(),
-        )
-        .await?;
-        return Ok(page_with(StatusCode::UNPROCESSABLE_ENTITY, &p));
-    };
-    let member = Member {
+    let code = auth::random_token()?;
+    let now = state.now();
+    let invite = MemberInvite {
         clinic_id: ctx.clinic.id,
-        account_id: account.id,
+        code_hash: auth::token_hash(&code),
+        email,
         role,
         display_name: name,
-        joined_at: state.now(),
+        created_by: ctx.access.account,
+        created_at: now,
+        expires_at: now
+            .checked_add(SignedDuration::from_hours(24 * MEMBER_INVITE_DAYS))
+            .map_err(|e| WebError::Internal(e.into()))?,
+        used_by: None,
+        used_at: None,
+    };
+    let path = format!("/clinic/join/{code}");
+    let full = state
+        .config
+        .public_url
+        .as_deref()
+        .map(|u| format!("{}{path}", u.trim_end_matches('/')))
+        .unwrap_or_default();
+    let link = if full.is_empty() {
+        path.clone()
+    } else {
+        full.clone()
+    };
+    let email = Email {
+        id: EmailId(uuid::Uuid::now_v7()),
+        to: invite.email.clone(),
+        subject: format!("needlewise: join the team of {}", ctx.clinic.name),
+        body: format!(
+            "Hello {name},\n\n{by} has invited you to join the team of {clinic} on needlewise, as {role}.\n\nTo accept, open {link} and log in with this email address. If you have no needlewise account yet, sign up with this address first, then open the link again. The invitation can be used once, until {expires}.\n\nIf you did not expect this, you can ignore this email: nothing happens unless you accept.\n\n-- needlewise for {clinic}\n",
+            name = invite.display_name,
+            by = ctx.member.display_name,
+            clinic = ctx.clinic.name,
+            role = invite.role.label().to_lowercase(),
+            expires = ctx.local(invite.expires_at),
+        ),
+        created_at: now,
+        sent_at: None,
+        attempts: 0,
+        last_error: String::new(),
     };
     let access = ctx.access;
-    match blocking(&state, move |s| s.add_member(&access, &member)).await {
-        Ok(()) => Ok(see_other(&format!("{}#team", ctx.link("/clinic/members")))),
-        Err(WebError::Conflict(_)) => {
-            let p = members_page(&state, &ctx, "this person is already on the team".into()).await?;
-            Ok(page_with(StatusCode::CONFLICT, &p))
-        }
-        Err(e) => Err(e),
-    }
+    blocking(&state, move |s| {
+        s.create_member_invite(&access, &invite)?;
+        s.queue_email(&email)
+    })
+    .await?;
+    let mut p = members_page(&state, &ctx, String::new()).await?;
+    p.invited = Some((path, full));
+    Ok(page(&p))
 }
 
 /// One row of the ladder form.

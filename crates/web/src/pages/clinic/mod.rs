@@ -1,9 +1,11 @@
 //! The clinic's pages: sign-up, the patient list, the red-flag queue, a
 //! patient's timeline with photos and the referral packet, protocols and
-//! overrides, invites, members and the escalation ladder.
+//! overrides, invites, members (joining by an accepted invitation) and
+//! the escalation ladder.
 //!
 //! Every page takes a [`ClinicCtx`] (a member, second factor passed this
-//! session; otherwise 404 or `/mfa`). Every read of patient data goes
+//! session; otherwise 404 or `/mfa`), except sign-up and accepting a team
+//! invitation (`team_join`), which are not a member's yet. Every read of patient data goes
 //! through the store's clinic methods, which check membership, role and
 //! consent and write the patient's audit log: nothing here calls the
 //! patient-side store methods with a profile id from a clinic request.
@@ -12,6 +14,7 @@ mod admin;
 mod dashboard;
 mod patient;
 mod signup;
+mod team_join;
 
 use axum::Router;
 use axum::response::Response;
@@ -75,6 +78,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/clinic/settings",
             get(admin::settings).post(admin::save_ladder),
+        )
+        .route(
+            "/clinic/join/{code}",
+            get(team_join::form).post(team_join::accept),
         )
 }
 
