@@ -64,6 +64,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "member_invites",
         sql: include_str!("../migrations/postgres/0004_member_invites.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outbox_by_recipient",
+        sql: include_str!("../migrations/postgres/0005_outbox_by_recipient.sql"),
+    },
 ];
 
 /// How many times a write transaction is tried before giving up.

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "member_invites",
         sql: include_str!("../migrations/sqlite/0004_member_invites.sql"),
     },
+    Migration {
+        version: 5,
+        name: "outbox_by_recipient",
+        sql: include_str!("../migrations/sqlite/0005_outbox_by_recipient.sql"),
+    },
 ];
 
 /// How long a writer waits for another process's write to finish.

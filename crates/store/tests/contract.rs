@@ -1930,7 +1930,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 4, "one row per migration");
+        assert_eq!(rows, 5, "one row per migration");
     }
 
     /// Reads run on their own connections while writes commit, and always
@@ -2067,7 +2067,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 4, "one row per migration");
+        assert_eq!(rows, 5, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",

@@ -1848,7 +1848,8 @@ impl ClinicStore for PostgresStore {
     fn clinic_mail_status(&self, by: &ClinicAccess) -> Result<MailStatus> {
         self.read(|tx| {
             require_member(self, tx, by)?;
-            let row = tx.query_one(
+            let statement = self.prepared(
+                tx,
                 "WITH team AS (
                      SELECT a.email FROM clinic_members m JOIN accounts a ON a.id = m.account_id
                      WHERE m.clinic_id = $1)
@@ -1861,8 +1862,8 @@ impl ClinicStore for PostgresStore {
                          ORDER BY e.created_at DESC, e.id DESC LIMIT 1)
                  FROM email_outbox o
                  WHERE o.sent_at IS NULL AND o.recipient IN (SELECT email FROM team)",
-                &[&by.clinic.0, &MAX_EMAIL_ATTEMPTS],
             )?;
+            let row = tx.query_one(&statement, &[&by.clinic.0, &MAX_EMAIL_ATTEMPTS])?;
             Ok(MailStatus {
                 waiting: to_u32(row.try_get::<_, i64>(0)?, "waiting emails")?,
                 oldest_waiting: opt_ts(&row, 1)?,

@@ -2468,7 +2468,7 @@ pub mod cases {
         use needlewise_store::snapshot::{SCHEMA_VERSION, TABLES, TableRows};
         use needlewise_store::{RestoreMode, Snapshot};
 
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
         let invites = TABLES
             .iter()
             .find(|t| t.name == "clinic_member_invites")
@@ -2480,7 +2480,7 @@ pub mod cases {
         let open = store.member_invites(&p.by, at(711)).unwrap();
         assert_eq!(open.len(), 1);
         let current = store.snapshot().unwrap();
-        assert_eq!(current.schema_version, 4);
+        assert_eq!(current.schema_version, SCHEMA_VERSION);
         assert_eq!(
             current.table("clinic_member_invites").unwrap().rows.len(),
             1
