@@ -75,6 +75,30 @@ pub struct MemberInvite {
     pub used_at: Option<Timestamp>,
 }
 
+impl Invite {
+    /// What both backends check before storing one for `by` (besides the
+    /// clinic: each backend's own same-clinic check names it).
+    pub(crate) fn check(&self, by: &ClinicAccess) -> Result<()> {
+        use crate::StoreError;
+        if !crate::codec::is_sha256_hex(&self.code_hash) {
+            return Err(StoreError::invalid(
+                "an invite's code hash must be 64 lower-case hex digits",
+            ));
+        }
+        if self.expires_at <= self.created_at {
+            return Err(StoreError::invalid(
+                "an invite must expire after it is made",
+            ));
+        }
+        if self.created_by != by.account {
+            return Err(StoreError::invalid(
+                "an invite is made by the member who asks",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl MemberInvite {
     /// Not accepted yet and not expired at `now`.
     pub fn usable(&self, now: Timestamp) -> bool {

@@ -41,7 +41,7 @@ use crate::clinic::{
     MailStatus, MemberInvite, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary,
     RedFlag, TotpSecret, new_audit_id,
 };
-use crate::codec::{self, is_sha256_hex, parse, system_time, to_u32, to_u64};
+use crate::codec::{self, parse, system_time, to_u32, to_u64};
 use crate::{Result, StoreError, WebSession};
 
 /// An email is tried at most this many times.
@@ -831,22 +831,8 @@ impl ClinicStore for PostgresStore {
     }
 
     fn create_invite(&self, by: &ClinicAccess, invite: &Invite) -> Result<()> {
-        if !is_sha256_hex(&invite.code_hash) {
-            return Err(StoreError::invalid(
-                "an invite's code hash must be 64 lower-case hex digits",
-            ));
-        }
-        if invite.expires_at <= invite.created_at {
-            return Err(StoreError::invalid(
-                "an invite must expire after it is created",
-            ));
-        }
         same_clinic(by, invite.clinic_id, "invite")?;
-        if invite.created_by != by.account {
-            return Err(StoreError::invalid(
-                "an invite is made by the member who asks",
-            ));
-        }
+        invite.check(by)?;
         self.write(|tx| {
             require_member(self, tx, by)?;
             tx.execute(

@@ -764,21 +764,7 @@ impl ClinicStore for SqliteStore {
 
     fn create_invite(&self, by: &ClinicAccess, invite: &Invite) -> Result<()> {
         require_same_clinic(by, invite.clinic_id, "invite")?;
-        if !codec::is_sha256_hex(&invite.code_hash) {
-            return Err(StoreError::invalid(
-                "an invite's code hash must be 64 lower-case hex digits",
-            ));
-        }
-        if invite.expires_at <= invite.created_at {
-            return Err(StoreError::invalid(
-                "an invite must expire after it is made",
-            ));
-        }
-        if invite.created_by != by.account {
-            return Err(StoreError::invalid(
-                "an invite is made by the member who asks",
-            ));
-        }
+        invite.check(by)?;
         self.write(|tx| {
             member_of(tx, by)?;
             tx.prepare_cached(
