@@ -204,6 +204,11 @@ pub async fn mfa_form(
     // any other session (another browser that knows the password) gets a
     // fresh one, which replaces it and is bound to that session instead.
     let hash = auth.session.token_hash.clone();
+    // Started from another session (another browser that knows the
+    // password, or this person elsewhere): say so, whoever sees it.
+    let replaced = current
+        .as_ref()
+        .is_some_and(|p| p.pending_session.as_deref().is_some_and(|s| s != hash));
     let secret = match current {
         Some(pending) if pending.pending_session.as_deref() == Some(hash.as_str()) => {
             pending.secret
@@ -226,8 +231,18 @@ pub async fn mfa_form(
         }
     };
     let email = account_email(&state, account).await?;
-    Ok(page(&mfa_page(&auth, false, Some((&secret, &email)), next)))
+    let mut p = mfa_page(&auth, false, Some((&secret, &email)), next);
+    if replaced {
+        p.message = REPLACED.to_owned();
+    }
+    Ok(page(&p))
 }
+
+/// Shown when setting up the second factor had been started from another
+/// session, whose key this page has just replaced.
+pub const REPLACED: &str = "Setting up a second factor had been started from another browser or \
+     device; that key no longer works, and the one below replaces it. If that was not you, \
+     change your password now.";
 
 /// Turning the second factor on needs a recent verification, or a log-in
 /// (the password) within [`RECENT`]: right after signing up or logging in,

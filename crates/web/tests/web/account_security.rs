@@ -7,6 +7,7 @@ use needlewise_core::ids::NotificationId;
 use needlewise_store::clinic::Notification;
 use needlewise_web::Config;
 use needlewise_web::auth::token_hash;
+use needlewise_web::pages::account_security::REPLACED;
 use needlewise_web::totp;
 use uuid::Uuid;
 
@@ -186,6 +187,7 @@ async fn a_pending_key_is_shown_and_confirmed_only_in_the_session_that_made_it()
     let (status, _, page) = s.get("/mfa", Some(&a.cookie)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let secret_a = shown_secret(&page);
+    assert!(!page.contains(REPLACED), "nothing was replaced: {page}");
     let pending = s.store.totp(account).unwrap().unwrap();
     assert_eq!(pending.secret, secret_a);
     assert_eq!(pending.pending_session, Some(hash_of(&a)));
@@ -201,6 +203,11 @@ async fn a_pending_key_is_shown_and_confirmed_only_in_the_session_that_made_it()
     assert_eq!(pending.secret, secret_b);
     assert_eq!(pending.pending_session, Some(hash_of(&b)));
     assert_eq!(pending.enabled_at, None);
+    // B is told a key from elsewhere was replaced; B's own reload is not.
+    assert!(page.contains(REPLACED), "{page}");
+    let (_, _, again) = s.get("/mfa", Some(&b.cookie)).await;
+    assert_eq!(shown_secret(&again), secret_b);
+    assert!(!again.contains(REPLACED), "{again}");
     // Its wrong code shows its own key again, never A's.
     let code_b = totp::code_at(&secret_b, now_of(&s));
     let (status, _, page) = s
@@ -238,6 +245,8 @@ async fn a_pending_key_is_shown_and_confirmed_only_in_the_session_that_made_it()
     assert_eq!(status, StatusCode::OK, "{page}");
     let secret_a2 = shown_secret(&page);
     assert!(secret_a2 != secret_a && secret_a2 != secret_b);
+    // A learns that setting up was started elsewhere meanwhile.
+    assert!(page.contains(REPLACED), "{page}");
     assert!(!page.contains(&totp::base32(&secret_b)), "{page}");
     let (status, h, _) = s
         .post(
