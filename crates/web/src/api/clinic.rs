@@ -115,6 +115,7 @@ fn flag_json(f: &RedFlag) -> Value {
         "profile_id": f.profile_id,
         "patient_name": f.patient_name,
         "episode": f.episode,
+        "visible_since": f.visible_since,
         "rule_ids": f.rule_ids,
         "acknowledged": f.acknowledged.as_ref().map(|a| json!({
             "by": a.by, "by_name": a.by_name, "at": a.at, "note": a.note,
@@ -131,7 +132,9 @@ fn flag_json(f: &RedFlag) -> Value {
     params(("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic.")),
     responses(
         (status = 200, description = "Each open red flag: `profile_id`, `patient_name`, \
-            `episode`, `rule_ids` and `acknowledged` (null, or `by`, `by_name`, `at`, `note`).",
+            `episode`, `visible_since` (when the clinic could first see it: the later of \
+            the episode's opening and the check-ins grant; the escalation ladder counts \
+            from it), `rule_ids` and `acknowledged` (null, or `by`, `by_name`, `at`, `note`).",
             body = [Object]),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 403, description = "Staff, or no second factor this session (`forbidden`).", body = ErrorBody),

@@ -957,6 +957,12 @@ async fn a_red_flag_raised_before_joining_is_shown_and_escalated_from_the_join()
     );
     let joined = now(&s);
 
+    // The JSON API carries the same moment, which the ladder counts from.
+    let (status, v) = api(&s, "GET", "/api/clinic/red-flags", Some(&dr.user), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v[0]["visible_since"], json!(joined), "{v}");
+    assert_ne!(v[0]["visible_since"], v[0]["episode"]["opened_at"], "{v}");
+
     let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
     assert!(
         page.contains(
