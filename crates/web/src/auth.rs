@@ -75,6 +75,13 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// The stored hash of an invitation code from a link (64 hex digits, any
+/// case); `None` for anything else, which no invitation can match.
+pub fn invite_code_hash(code: &str) -> Option<String> {
+    (code.len() == 64 && code.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| token_hash(&code.to_ascii_lowercase()))
+}
+
 /// Compares secrets in constant time.
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()

@@ -18,7 +18,7 @@ use needlewise_store::clinic::{AuditEntry, PatientLink};
 
 use super::clinic::{OverrideView, ProtocolView};
 use super::{checked_form, page, see_other};
-use crate::auth::{Auth, token_hash};
+use crate::auth::Auth;
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms};
@@ -33,11 +33,7 @@ pub fn routes() -> Router<AppState> {
 
 /// An invite code: 64 lower-case hex characters.
 fn code_hash(code: &str) -> Result<String, WebError> {
-    if code.len() == 64 && code.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(token_hash(&code.to_ascii_lowercase()))
-    } else {
-        Err(WebError::NotFound)
-    }
+    crate::auth::invite_code_hash(code).ok_or(WebError::NotFound)
 }
 
 #[derive(Debug, Template)]

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use needlewise_core::clinic::Role;
 
-use crate::auth::{Auth, token_hash};
+use crate::auth::{Auth, invite_code_hash};
 use crate::error::WebError;
 use crate::pages::{checked_form, page, see_other};
 use crate::views::Chrome;
@@ -34,12 +34,6 @@ pub struct JoinTeamPage {
     /// `None`: the invitation cannot be used by this account.
     pub invite: Option<InviteView>,
     pub code: String,
-}
-
-/// An invitation code: 64 hex characters; anything else is unusable.
-fn code_hash(code: &str) -> Option<String> {
-    (code.len() == 64 && code.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| token_hash(&code.to_ascii_lowercase()))
 }
 
 fn unusable(auth: &Auth) -> Response {
@@ -78,7 +72,7 @@ pub async fn form(
             &format!("/clinic/join/{code}"),
         )));
     };
-    let Some(hash) = code_hash(&code) else {
+    let Some(hash) = invite_code_hash(&code) else {
         return Ok(unusable(&auth));
     };
     let account = auth.session.account_id;
@@ -115,7 +109,7 @@ pub async fn accept(
     body: Bytes,
 ) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
-    let Some(hash) = code_hash(&code) else {
+    let Some(hash) = invite_code_hash(&code) else {
         return Ok(unusable(&auth));
     };
     let account = auth.session.account_id;
