@@ -8,6 +8,7 @@
 //! the clinic's size.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use jiff::civil::Date;
@@ -675,15 +676,15 @@ impl ClinicStore for PostgresStore {
     }
 
     fn memberships(&self, account: AccountId) -> Result<Vec<(Clinic, Member)>> {
-        self.read(|tx| {
-            let sql = format!(
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
                 "SELECT {CLINIC_COLUMNS}, {MEMBER_COLUMNS} FROM clinic_members m
                  JOIN clinics c ON c.id = m.clinic_id
                  WHERE m.account_id = $1 ORDER BY m.joined_at, m.clinic_id"
-            );
-            collect(tx, &sql, &[&account.0], |r| {
-                Ok((clinic_from_row(r, 0)?, member_from_row(r, 5)?))
-            })
+            )
+        });
+        self.read_one(&SQL, &[&account.0], |r| {
+            Ok((clinic_from_row(r, 0)?, member_from_row(r, 5)?))
         })
     }
 
@@ -1134,7 +1135,9 @@ impl ClinicStore for PostgresStore {
     }
 
     fn red_flag_queue(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<RedFlag>> {
-        self.write_at(IsolationLevel::RepeatableRead, |tx| {
+        // As for the patient list: read in a read-only snapshot, then write
+        // the audit lines only when the window needs them.
+        let (flags, shown, actor_name, unlogged) = self.read(|tx| {
             let actor_name = require_clinician(self, tx, by)?;
             let flags = collect_prepared(self, tx, RED_FLAG_SQL, &[&by.clinic.0], |r| {
                 Ok(RedFlag {
@@ -1149,18 +1152,24 @@ impl ClinicStore for PostgresStore {
             let mut shown: Vec<Uuid> = flags.iter().map(|f| f.profile_id.0).collect();
             shown.sort_unstable();
             shown.dedup();
-            audit_many(
-                self,
-                tx,
-                &shown,
-                by,
-                &actor_name,
-                "viewed_list",
-                "red flags",
-                now,
-            )?;
-            Ok(flags)
-        })
+            let unlogged = unlogged_views(self, tx, &shown, by, "red flags", now)?;
+            Ok((flags, shown, actor_name, unlogged))
+        })?;
+        if unlogged {
+            self.write_at(IsolationLevel::RepeatableRead, |tx| {
+                audit_many(
+                    self,
+                    tx,
+                    &shown,
+                    by,
+                    &actor_name,
+                    "viewed_list",
+                    "red flags",
+                    now,
+                )
+            })?;
+        }
+        Ok(flags)
     }
 
     fn patient_record(
@@ -1832,31 +1841,41 @@ impl ClinicStore for PostgresStore {
     }
 
     fn clinic_mail_status(&self, by: &ClinicAccess) -> Result<MailStatus> {
-        self.read(|tx| {
-            require_member(self, tx, by)?;
-            let statement = self.prepared(
-                tx,
-                "WITH team AS (
-                     SELECT a.email FROM clinic_members m JOIN accounts a ON a.id = m.account_id
-                     WHERE m.clinic_id = $1)
-                 SELECT count(*) FILTER (WHERE o.attempts < $2),
-                        min(o.created_at) FILTER (WHERE o.attempts < $2),
-                        count(*) FILTER (WHERE o.attempts >= $2),
-                        (SELECT e.last_error FROM email_outbox e
-                         WHERE e.sent_at IS NULL AND e.last_error <> ''
-                           AND e.recipient IN (SELECT email FROM team)
-                         ORDER BY e.created_at DESC, e.id DESC LIMIT 1)
-                 FROM email_outbox o
-                 WHERE o.sent_at IS NULL AND o.recipient IN (SELECT email FROM team)",
-            )?;
-            let row = tx.query_one(&statement, &[&by.clinic.0, &MAX_EMAIL_ATTEMPTS])?;
-            Ok(MailStatus {
-                waiting: to_u32(row.try_get::<_, i64>(0)?, "waiting emails")?,
-                oldest_waiting: opt_ts(&row, 1)?,
-                given_up: to_u32(row.try_get::<_, i64>(2)?, "emails given up")?,
-                last_error: row.try_get(3)?,
-            })
-        })
+        // One statement: the membership check is its first column, and the
+        // team's addresses are read only for a member.
+        let rows = self.read_one(
+            "WITH me AS (
+                 SELECT 1 FROM clinic_members WHERE clinic_id = $1 AND account_id = $3
+             ), team AS (
+                 SELECT a.email FROM clinic_members m JOIN accounts a ON a.id = m.account_id
+                 WHERE m.clinic_id = $1 AND EXISTS (SELECT 1 FROM me))
+             SELECT EXISTS (SELECT 1 FROM me),
+                    count(*) FILTER (WHERE o.attempts < $2),
+                    min(o.created_at) FILTER (WHERE o.attempts < $2),
+                    count(*) FILTER (WHERE o.attempts >= $2),
+                    (SELECT e.last_error FROM email_outbox e
+                     WHERE e.sent_at IS NULL AND e.last_error <> ''
+                       AND e.recipient IN (SELECT email FROM team)
+                     ORDER BY e.created_at DESC, e.id DESC LIMIT 1)
+             FROM email_outbox o
+             WHERE o.sent_at IS NULL AND o.recipient IN (SELECT email FROM team)",
+            &[&by.clinic.0, &MAX_EMAIL_ATTEMPTS, &by.account.0],
+            |row| {
+                if !row.try_get::<_, bool>(0)? {
+                    return Ok(None);
+                }
+                Ok(Some(MailStatus {
+                    waiting: to_u32(row.try_get::<_, i64>(1)?, "waiting emails")?,
+                    oldest_waiting: opt_ts(row, 2)?,
+                    given_up: to_u32(row.try_get::<_, i64>(3)?, "emails given up")?,
+                    last_error: row.try_get(4)?,
+                }))
+            },
+        )?;
+        rows.into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| StoreError::not_found(format!("clinic {}", by.clinic)))
     }
 
     fn set_totp(&self, account: AccountId, secret: Option<&TotpSecret>) -> Result<()> {
@@ -1896,9 +1915,8 @@ impl ClinicStore for PostgresStore {
     }
 
     fn totp(&self, account: AccountId) -> Result<Option<TotpSecret>> {
-        self.read(|tx| {
-            Ok(collect(
-                tx,
+        Ok(self
+            .read_one(
                 "SELECT account_id, secret, enabled_at, last_step, pending_session
                  FROM totp_secrets WHERE account_id = $1",
                 &[&account.0],
@@ -1913,7 +1931,6 @@ impl ClinicStore for PostgresStore {
                 },
             )?
             .pop())
-        })
     }
 
     fn begin_totp(&self, secret: &TotpSecret) -> Result<bool> {

@@ -1330,6 +1330,24 @@ pub mod cases {
             .filter(|e| e.action == "viewed_record")
             .count();
         assert_eq!(records, 2);
+        // The red-flag queue is a list too: logged once per window.
+        red_flag(store, ada.id, 30);
+        let queue_views = |store: &dyn Store| {
+            store
+                .audit_log(ada.id, 100)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.action == "viewed_list" && e.detail == "red flags")
+                .count()
+        };
+        assert_eq!(store.red_flag_queue(&p.by, at(40)).unwrap().len(), 1);
+        assert_eq!(queue_views(store), 1);
+        store.red_flag_queue(&p.by, at(50)).unwrap();
+        assert_eq!(queue_views(store), 1);
+        store.red_flag_queue(&p.by, at(56)).unwrap();
+        assert_eq!(queue_views(store), 2);
+        store.red_flag_queue(&other, at(57)).unwrap();
+        assert_eq!(queue_views(store), 3);
     }
 
     pub fn patient_status_is_computed_from_the_record(store: &dyn Store) {
