@@ -88,7 +88,7 @@ test('every clinic, care-team and security page passes axe-core, and is saved as
 
   // Back at the clinic: the patient's page and the protocol form, blank and with problems.
   await check(page, '/clinic', '36-clinic-patients');
-  await page.locator('ul.patients > li').first().getByRole('link').click();
+  await page.locator('table.patients tbody > tr').first().getByRole('link').click();
   await expect(page).toHaveURL(/\/clinic\/patients\/[0-9a-f-]{36}$/);
   await check(page, null, '37-clinic-patient');
   await page.getByRole('link', { name: 'Prescribe a protocol' }).click();

@@ -100,7 +100,7 @@ test.describe.serial('a clinic and its patient', () => {
 
     // The clinic now lists the patient, with what they share.
     await clinic.goto('/clinic');
-    const rows = clinic.locator('ul.patients > li');
+    const rows = clinic.locator('table.patients tbody > tr');
     await expect(rows).toHaveCount(1);
     await expect(rows.first()).toContainText('screening, sessions, checkins');
     await expect(rows.first()).not.toHaveClass(/\bflagged\b/);
@@ -143,9 +143,9 @@ test.describe.serial('a clinic and its patient', () => {
 
     // The patient list puts the flagged patient first, marked.
     await clinic.goto('/clinic');
-    const row = clinic.locator('ul.patients > li').first();
+    const row = clinic.locator('table.patients tbody > tr').first();
     await expect(row).toHaveClass(/\bflagged\b/);
-    await expect(row).toContainText('1 red flag waiting for acknowledgement');
+    await expect(row.locator('td').nth(2)).toHaveText('1 (1 waiting for acknowledgement)');
     await expectNoAxeViolations(clinic, 'clinic dashboard with a red flag');
     await screenshot(clinic, 'clinic-03-dashboard');
 
@@ -274,8 +274,8 @@ test.describe.serial('a clinic and its patient', () => {
     const form = await clinic.request.get(`${patientPage()}/protocol`);
     expect(form.status()).toBe(403);
     await clinic.goto('/clinic');
-    const row = clinic.locator('ul.patients > li').first();
-    await expect(row.locator('dt', { hasText: 'Last session' }).locator('+ dd')).toHaveText('not shared');
+    const row = clinic.locator('table.patients tbody > tr').first();
+    await expect(row.locator('td').first()).toHaveText('not shared');
     await expect(row).toContainText('screening, checkins');
 
     // That read is in the patient's log too, without the sessions.

@@ -434,7 +434,10 @@ async fn a_clinic_cares_for_a_consenting_patient_from_invite_to_protocol() {
         page.contains("Zelda Quartz") && page.contains("2026-11-24"),
         "{page}"
     );
-    assert!(page.contains("1 red flag waiting"), "{page}");
+    assert!(
+        page.contains(r#"<td>1 <strong class="bad">(1 waiting for acknowledgement)</strong></td>"#),
+        "{page}"
+    );
     let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
     assert!(page.contains("Zelda Quartz") && page.contains(&episode.to_string()));
     let record = format!("/clinic/patients/{profile}");
@@ -542,7 +545,7 @@ async fn a_clinic_cares_for_a_consenting_patient_from_invite_to_protocol() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Zelda Quartz"));
     assert!(
-        !page.contains("Last session") && !page.contains("red flag waiting"),
+        !page.contains("Last session") && !page.contains("waiting for acknowledgement"),
         "{page}"
     );
     for path in [

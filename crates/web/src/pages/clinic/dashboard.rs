@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use jiff::Timestamp;
+use needlewise_core::clinic::Scope;
 use needlewise_core::ids::EpisodeId;
 use needlewise_store::clinic::{MailStatus, PatientSummary, RedFlag};
 
@@ -30,7 +31,7 @@ pub struct PatientRow {
     pub open_flags: String,
     pub unacknowledged: u32,
     pub overdue: String,
-    /// Scopes granted, in words.
+    /// Scopes granted, in words ("everything" when all are).
     pub scopes: String,
 }
 
@@ -76,7 +77,7 @@ pub async fn patients(State(state): State<AppState>, ctx: ClinicCtx) -> Result<R
             id: p.profile_id.to_string(),
             name: p.name.clone(),
             joined: ctx.local(p.joined_at),
-            last_session: if p.scopes.contains(&needlewise_core::clinic::Scope::Sessions) {
+            last_session: if p.scopes.contains(&Scope::Sessions) {
                 opt(p.status.last_session, "none yet")
             } else {
                 not_shared.into()
@@ -85,12 +86,15 @@ pub async fn patients(State(state): State<AppState>, ctx: ClinicCtx) -> Result<R
             open_flags: opt(p.status.open_red_flags, not_shared),
             unacknowledged: p.status.unacknowledged_red_flags.unwrap_or(0),
             overdue: opt(p.status.overdue_checkins, not_shared),
-            scopes: p
-                .scopes
-                .iter()
-                .map(|s| s.id().replace('_', " "))
-                .collect::<Vec<_>>()
-                .join(", "),
+            scopes: if p.scopes.len() == Scope::ALL.len() {
+                "everything".to_owned()
+            } else {
+                p.scopes
+                    .iter()
+                    .map(|s| s.id().replace('_', " "))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
         })
         .collect();
     Ok(page(&DashboardPage {
