@@ -93,6 +93,7 @@ contract_tests!(
     prescribed_protocol_newest_in_force_until_leaving,
     overrides_add_and_revoke,
     patient_status_is_computed_from_the_record,
+    patient_list_follows_every_change,
     list_views_are_logged_once_per_window,
     notifications_add_list_and_mark_read,
     escalation_steps_are_claimed_once,
@@ -2067,7 +2068,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 5, "one row per migration");
+        assert_eq!(rows, 6, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",

@@ -411,13 +411,15 @@ fn unlogged_views(
         return Ok(false);
     }
     let since = at.checked_sub(LIST_VIEW_AUDIT_WINDOW).unwrap_or(at);
+    // One range of the clinician's list views in the window
+    // (audit_log_list_views), set against the patients shown.
     let statement = store.prepared(
         tx,
-        "SELECT EXISTS (SELECT 1 FROM unnest($1::uuid[]) AS u (p)
-             WHERE NOT EXISTS (SELECT 1 FROM audit_log a
-                 WHERE a.profile_id = u.p AND a.at >= $4 AND a.at <= $5
-                   AND a.clinic_id = $2 AND a.actor = $3 AND a.action = 'viewed_list'
-                   AND a.detail = $6))",
+        "SELECT EXISTS (SELECT u.p FROM unnest($1::uuid[]) AS u (p)
+             EXCEPT
+             SELECT a.profile_id FROM audit_log a
+             WHERE a.clinic_id = $2 AND a.actor = $3 AND a.action = 'viewed_list'
+               AND a.detail = $6 AND a.at >= $4 AND a.at <= $5)",
     )?;
     let row = tx.query_one(
         &statement,
@@ -538,53 +540,52 @@ fn empty_status() -> PatientStatus {
 }
 
 /// Every patient of clinic `$1` with their status inputs, in one statement.
-/// Each part is read only under its scope (the lateral subqueries are
-/// gated on the consent flags, the protocol on the sessions scope).
-/// Consents and protocols are read for the whole clinic at once (one index
-/// range each, then joined); the last session, open red flags and recent
-/// check-ins are one index probe per patient. Correlated subqueries for
-/// consents and protocols cost about a quarter more on 200 patients
-/// (pgbench, one client).
+/// Each part is read only under its scope (the CASEs are gated on the
+/// consent flags, the protocol on the sessions scope). The scopes, the last
+/// session, the number of open episodes and the check-ins around the last
+/// session are kept on the clinic link and the profile by triggers
+/// (migration 6), so most patients cost one row of each; episodes are read
+/// only for a patient with open ones (to count the unacknowledged).
+/// Protocols are read for the whole clinic at once and joined.
 const PATIENT_STATUS_SQL: &str = "
-WITH sc AS (
-    SELECT co.profile_id, array_agg(co.scope) AS scopes,
-           bool_or(co.scope = 'sessions') AS s, bool_or(co.scope = 'checkins') AS c
-    FROM consents co WHERE co.clinic_id = $1 GROUP BY co.profile_id
-), pr AS (
+WITH pr AS (
     SELECT DISTINCT ON (pr.profile_id) pr.profile_id, pr.body FROM protocols pr
     WHERE pr.clinic_id = $1 ORDER BY pr.profile_id, pr.prescribed_at DESC, pr.id DESC
 )
-SELECT cp.profile_id, (SELECT p.name FROM profiles p WHERE p.id = cp.profile_id), cp.joined_at,
-       coalesce(sc.scopes, '{}'), coalesce(sc.s, false), coalesce(sc.c, false),
-       ls.d, ls.n, ls.e, ep.open, ep.unacked, CASE WHEN sc.s THEN pr.body END, ci.ats
+SELECT cp.profile_id, p.name, cp.joined_at, cp.scopes, v.s, v.c,
+       CASE WHEN v.s OR v.c THEN to_char(p.last_session_date, 'YYYY-MM-DD') END,
+       CASE WHEN v.s OR v.c THEN p.last_session_needle END,
+       CASE WHEN v.s OR v.c THEN p.last_session_ended END,
+       CASE WHEN v.s OR v.c THEN p.open_episodes::bigint END,
+       CASE WHEN (v.s OR v.c) AND p.open_episodes > 0 THEN (
+           SELECT count(*) FROM episodes e
+           WHERE e.profile_id = cp.profile_id AND e.resolved_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM red_flag_acks a
+                 WHERE a.clinic_id = $1 AND a.profile_id = e.profile_id AND a.episode_id = e.id))
+       END,
+       CASE WHEN v.s THEN pr.body END,
+       CASE WHEN v.c THEN p.recent_checkins END
 FROM clinic_patients cp
-LEFT JOIN sc ON sc.profile_id = cp.profile_id
+CROSS JOIN LATERAL (
+    -- One index probe per patient. OFFSET 0 keeps it a probe: as a plain
+    -- join the planner prefers hashing every profile of the store.
+    SELECT p.name, p.last_session_date, p.last_session_needle, p.last_session_ended,
+           p.open_episodes, p.recent_checkins
+    FROM profiles p WHERE p.id = cp.profile_id OFFSET 0
+) p
+CROSS JOIN LATERAL (
+    SELECT 'sessions' = ANY (cp.scopes) AS s, 'checkins' = ANY (cp.scopes) AS c
+) v
 LEFT JOIN pr ON pr.profile_id = cp.profile_id
-LEFT JOIN LATERAL (
-    SELECT to_char(s.local_date, 'YYYY-MM-DD') AS d, s.needle_length_mm AS n, s.ended_at AS e
-    FROM sessions s
-    WHERE s.profile_id = cp.profile_id AND (sc.s OR sc.c)
-    ORDER BY s.started_at DESC, s.id DESC LIMIT 1
-) ls ON true
-LEFT JOIN LATERAL (
-    SELECT count(*) AS open, count(*) FILTER (WHERE a.episode_id IS NULL) AS unacked
-    FROM episodes e
-    LEFT JOIN red_flag_acks a
-        ON a.clinic_id = $1 AND a.profile_id = e.profile_id AND a.episode_id = e.id
-    WHERE e.profile_id = cp.profile_id AND e.resolved_at IS NULL AND (sc.s OR sc.c)
-) ep ON true
-LEFT JOIN LATERAL (
-    SELECT array_agg(ck.at) AS ats FROM checkins ck
-    WHERE ck.profile_id = cp.profile_id AND sc.c
-      AND ck.at >= ls.e - make_interval(secs => $3) AND ck.at <= $2
-) ci ON true
 WHERE cp.clinic_id = $1";
 
-/// How long before the last session's end to read check-ins, in seconds:
-/// the grace before the first due check-in (at least the grace before the
-/// session's end). Reading a little more than needed is harmless:
-/// [`overdue_checkins`] only counts those in a due check-in's window.
-fn checkin_lookback() -> f64 {
+/// How long before the last session's end to count check-ins: the grace
+/// before the first due check-in (at least the grace before the session's
+/// end). It must not exceed the week of check-ins migration 6 keeps beside
+/// the profile (a test holds it).
+/// Reading a little more than needed is harmless: [`overdue_checkins`]
+/// only counts those in a due check-in's window.
+fn checkin_lookback() -> SignedDuration {
     let first = evidence()
         .defaults
         .checkins
@@ -597,7 +598,6 @@ fn checkin_lookback() -> f64 {
         .checked_sub(first)
         .unwrap_or(CHECKIN_GRACE)
         .max(CHECKIN_GRACE)
-        .as_secs_f64()
 }
 
 const RED_FLAG_SQL: &str = "
@@ -1012,7 +1012,6 @@ impl ClinicStore for PostgresStore {
     }
 
     fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>> {
-        let now_at = system_time(now)?;
         let lookback = checkin_lookback();
         // Read in a read-only snapshot (no write lock, no transaction id);
         // the audit lines are written before anything is returned, and only
@@ -1036,9 +1035,7 @@ impl ClinicStore for PostgresStore {
                 // Staff: names and join dates only; no clinical data read.
                 collect(
                     tx,
-                    "SELECT cp.profile_id, p.name, cp.joined_at,
-                            ARRAY(SELECT scope FROM consents co
-                                  WHERE co.clinic_id = cp.clinic_id AND co.profile_id = cp.profile_id)
+                    "SELECT cp.profile_id, p.name, cp.joined_at, cp.scopes
                      FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
                      WHERE cp.clinic_id = $1",
                     &[&by.clinic.0],
@@ -1053,55 +1050,61 @@ impl ClinicStore for PostgresStore {
                     },
                 )?
             } else {
-                collect_prepared(
-                    self,
-                    tx,
-                    PATIENT_STATUS_SQL,
-                    &[&by.clinic.0, &now_at, &lookback],
-                    |r| {
-                        let sessions: bool = r.try_get(4)?;
-                        let checkins: bool = r.try_get(5)?;
-                        let last = match r.try_get::<_, Option<&str>>(6)? {
-                            Some(d) => Some((
-                                LastSession {
-                                    date: codec::parse_date(d)?,
-                                    needle_length_mm: r.try_get(7)?,
-                                },
-                                ts(r, 8)?,
-                            )),
-                            None => None,
-                        };
-                        let count = |i: usize| -> Result<u32> {
-                            to_u32(r.try_get::<_, Option<i64>>(i)?.unwrap_or(0), "red flag count")
-                        };
-                        let protocol = r
-                            .try_get::<_, Option<Value>>(11)?
-                            .map(protocol_from)
-                            .transpose()?;
-                        let checkins_at = r
-                            .try_get::<_, Option<Vec<SystemTime>>>(12)?
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(codec::from_system_time)
-                            .collect::<Result<Vec<_>>>()?;
-                        let input = StatusInput {
-                            sessions,
-                            checkins,
-                            last,
-                            open: count(9)?,
-                            unacked: count(10)?,
-                            protocol,
-                            checkins_at,
-                        };
-                        Ok(PatientSummary {
-                            profile_id: ProfileId(r.try_get(0)?),
-                            name: r.try_get(1)?,
-                            joined_at: ts(r, 2)?,
-                            scopes: scopes_from(r.try_get(3)?)?,
-                            status: status(input, today, now),
-                        })
-                    },
-                )?
+                collect_prepared(self, tx, PATIENT_STATUS_SQL, &[&by.clinic.0], |r| {
+                    let sessions: bool = r.try_get(4)?;
+                    let checkins: bool = r.try_get(5)?;
+                    let last = match r.try_get::<_, Option<&str>>(6)? {
+                        Some(d) => Some((
+                            LastSession {
+                                date: codec::parse_date(d)?,
+                                needle_length_mm: r.try_get(7)?,
+                            },
+                            ts(r, 8)?,
+                        )),
+                        None => None,
+                    };
+                    let count = |i: usize| -> Result<u32> {
+                        to_u32(
+                            r.try_get::<_, Option<i64>>(i)?.unwrap_or(0),
+                            "red flag count",
+                        )
+                    };
+                    let protocol = r
+                        .try_get::<_, Option<Value>>(11)?
+                        .map(protocol_from)
+                        .transpose()?;
+                    // Those from the lookback before the last
+                    // session's end up to now (none without one).
+                    let from = last
+                        .as_ref()
+                        .map(|(_, ended)| ended.checked_sub(lookback).unwrap_or(Timestamp::MIN));
+                    let mut checkins_at = Vec::new();
+                    for at in r
+                        .try_get::<_, Option<Vec<SystemTime>>>(12)?
+                        .unwrap_or_default()
+                    {
+                        let at = codec::from_system_time(at)?;
+                        if from.is_some_and(|from| at >= from) && at <= now {
+                            checkins_at.push(at);
+                        }
+                    }
+                    let input = StatusInput {
+                        sessions,
+                        checkins,
+                        last,
+                        open: count(9)?,
+                        unacked: count(10)?,
+                        protocol,
+                        checkins_at,
+                    };
+                    Ok(PatientSummary {
+                        profile_id: ProfileId(r.try_get(0)?),
+                        name: r.try_get(1)?,
+                        joined_at: ts(r, 2)?,
+                        scopes: scopes_from(r.try_get(3)?)?,
+                        status: status(input, today, now),
+                    })
+                })?
             };
             list.sort_by(|a, b| a.name.cmp(&b.name).then(a.profile_id.cmp(&b.profile_id)));
             let shown: Vec<Uuid> = if role.reads_clinical_data() {
@@ -2070,5 +2073,28 @@ impl ClinicStore for PostgresStore {
             );
             collect(tx, &sql, &[&clinic.0], |r| member_from_row(r, 0))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How long before the last session's end the check-ins kept beside
+    /// the profile (`profiles.recent_checkins`, migration 6) begin.
+    const RECENT_CHECKINS_KEPT: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+    /// The trigger keeps a week of check-ins before the last session's
+    /// end; the status must never need more.
+    #[test]
+    fn the_lookback_fits_in_the_check_ins_kept() {
+        assert!(checkin_lookback() <= RECENT_CHECKINS_KEPT);
+        assert!(checkin_lookback() >= CHECKIN_GRACE);
+        let kept = include_str!("../../migrations/postgres/0006_patient_list_summary.sql");
+        let days = RECENT_CHECKINS_KEPT.as_hours() / 24;
+        assert!(
+            kept.contains(&format!("p.last_session_ended - interval '{days} days'")),
+            "migration 6 keeps check-ins from {days} days before the last session's end"
+        );
     }
 }

@@ -23,6 +23,7 @@ use needlewise_core::zone::Zone;
 use needlewise_store::clinic::{
     ClinicAccess, Email, Invite, MailStatus, MemberInvite, Notification, TotpSecret,
 };
+use needlewise_store::snapshot::RestoreMode;
 use needlewise_store::{Store, StoreError};
 
 use crate::cases::{
@@ -1348,6 +1349,106 @@ pub mod cases {
         assert_eq!(queue_views(store), 2);
         store.red_flag_queue(&other, at(57)).unwrap();
         assert_eq!(queue_views(store), 3);
+    }
+
+    /// The list's status follows every write it depends on: sessions
+    /// logged out of order, red flags opened, acknowledged and resolved,
+    /// scopes revoked and granted, a restore, a deleted profile. (On
+    /// PostgreSQL part of it is kept beside the profile by triggers: this
+    /// holds it to the record.)
+    pub fn patient_list_follows_every_change(store: &dyn Store) {
+        let p = practice(store, "Follow");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        let date = jiff::civil::date;
+        let row = |store: &dyn Store, minutes: i64| {
+            let mut list = store.clinic_patients(&p.by, at(minutes)).unwrap();
+            assert_eq!(list.len(), 1);
+            list.remove(0)
+        };
+        let first = row(store, 2);
+        assert_eq!(first.scopes, all_scopes());
+        assert_eq!(
+            (first.status.last_session, first.status.open_red_flags),
+            (None, Some(0))
+        );
+
+        // The later session by start counts, in whatever order they are
+        // logged.
+        let mut later = session(ada.id, None, 100);
+        later.local_date = date(2025, 6, 16);
+        store.log_session(&later, None).unwrap();
+        let mut earlier = session(ada.id, None, 50);
+        earlier.local_date = date(2025, 6, 14);
+        store.log_session(&earlier, None).unwrap();
+        assert_eq!(row(store, 200).status.last_session, Some(date(2025, 6, 16)));
+
+        // Check-ins count against the last session (ended at minute 112):
+        // at 80 h the 24 h and 72 h ones are overdue, until one near 24 h
+        // is saved.
+        let hours = |h: i64| 112 + h * 60;
+        let overdue = |store: &dyn Store| row(store, hours(80)).status.overdue_checkins;
+        assert_eq!(overdue(store), Some(2));
+        store
+            .save_checkin(
+                &checkin(ada.id, Some(later.id), hours(23), TriageLevel::Expected),
+                None,
+            )
+            .unwrap();
+        assert_eq!(overdue(store), Some(1));
+
+        // Two red flags: both open, then one acknowledged, the other
+        // resolved.
+        let one = red_flag(store, ada.id, 210);
+        let two = red_flag(store, ada.id, 220);
+        let flags = |store: &dyn Store, minutes: i64| {
+            let s = row(store, minutes).status;
+            (s.open_red_flags, s.unacknowledged_red_flags)
+        };
+        assert_eq!(flags(store, 230), (Some(2), Some(2)));
+        store
+            .acknowledge(&p.by, ada.id, one, "called", at(231))
+            .unwrap();
+        assert_eq!(flags(store, 232), (Some(2), Some(1)));
+        store
+            .resolve_episode(ada.id, two, at(233), "settled")
+            .unwrap();
+        assert_eq!(flags(store, 234), (Some(1), Some(0)));
+
+        // Revoking shows at once, and so does granting again.
+        for scope in [Scope::Sessions, Scope::Checkins] {
+            store
+                .set_consent(ada.id, p.clinic.id, scope, false, at(235))
+                .unwrap();
+        }
+        let r = row(store, 236);
+        assert!(!r.scopes.contains(&Scope::Sessions) && !r.scopes.contains(&Scope::Checkins));
+        assert_eq!(
+            (r.status.last_session, r.status.open_red_flags),
+            (None, None)
+        );
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Sessions, true, at(237))
+            .unwrap();
+        let r = row(store, 238);
+        assert!(r.scopes.contains(&Scope::Sessions));
+        assert_eq!(r.status.last_session, Some(date(2025, 6, 16)));
+        // Red flags are shown with the check-ins scope only.
+        assert_eq!(r.status.open_red_flags, None);
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Checkins, true, at(239))
+            .unwrap();
+        assert_eq!(flags(store, 239), (Some(1), Some(0)));
+
+        // Replaced from its own snapshot: the same list.
+        let before = store.clinic_patients(&p.by, at(240)).unwrap();
+        let snap = store.snapshot().unwrap();
+        store.restore_snapshot(&snap, RestoreMode::Replace).unwrap();
+        assert_eq!(store.clinic_patients(&p.by, at(240)).unwrap(), before);
+
+        // A deleted profile leaves the list.
+        store.delete_profile(ada.id).unwrap();
+        assert!(store.clinic_patients(&p.by, at(241)).unwrap().is_empty());
     }
 
     pub fn patient_status_is_computed_from_the_record(store: &dyn Store) {
