@@ -110,7 +110,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
             reader.busy_timeout(BUSY_TIMEOUT)?;
             stable_plans(&reader)?;
-            map_pages(&reader)?;
+            cache_pages(&reader)?;
             reader.set_prepared_statement_cache_capacity(64);
             store.readers.push(Mutex::new(reader));
         }
@@ -197,22 +197,19 @@ impl SqliteStore {
 /// and planned again each time a new value is bound: half of the
 /// dashboard's CPU went to that. Every query here is a key look-up whose
 /// best plan is the same for any key.
-/// Readers see the database file through a memory map (up to
-/// [`MMAP_SIZE`]): a page read is a memory access shared by every reader,
-/// not a copy into each connection's own 2 MB cache. A clinic's patient
-/// list touches more pages than that cache holds, and copying them in
-/// from the file on every view cost about a tenth of its time. (WAL frames
-/// are still read with pread; writes never go through the map.)
-fn map_pages(conn: &Connection) -> Result<()> {
-    // The answer is the size granted (0 where mapping is unavailable,
-    // which only makes reads slower).
-    let _granted: i64 =
-        conn.query_row(&format!("PRAGMA mmap_size = {MMAP_SIZE}"), [], |r| r.get(0))?;
+/// Each reader keeps up to [`READER_CACHE_KIB`] of pages (SQLite's default
+/// is 2 MB). A clinic's patient list touches more pages than that, and
+/// copying them in again from the file on every view cost about a tenth of
+/// its time (perf: `_copy_to_iter`, `filemap_read`). A small database
+/// never fills it. (A memory map did as well on average, but stalled now
+/// and then when the file grew and the readers remapped it.)
+fn cache_pages(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
     Ok(())
 }
 
-/// How much of the database file readers map.
-const MMAP_SIZE: i64 = 1 << 30;
+/// How much each reader caches, in KiB.
+const READER_CACHE_KIB: i64 = 32 * 1024;
 
 fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(
