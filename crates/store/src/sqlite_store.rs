@@ -191,12 +191,6 @@ impl SqliteStore {
     }
 }
 
-/// Query plans that do not depend on the values bound to a statement.
-/// Without this, SQLite marks a cached statement whose plan looked at a
-/// bound value (every `WHERE profile_id = ? ORDER BY …` here) to be parsed
-/// and planned again each time a new value is bound: half of the
-/// dashboard's CPU went to that. Every query here is a key look-up whose
-/// best plan is the same for any key.
 /// Each reader keeps up to [`READER_CACHE_KIB`] of pages (SQLite's default
 /// is 2 MB). A clinic's patient list touches more pages than that, and
 /// copying them in again from the file on every view cost about a tenth of
@@ -211,6 +205,12 @@ fn cache_pages(conn: &Connection) -> Result<()> {
 /// How much each reader caches, in KiB.
 const READER_CACHE_KIB: i64 = 32 * 1024;
 
+/// Query plans that do not depend on the values bound to a statement.
+/// Without this, SQLite marks a cached statement whose plan looked at a
+/// bound value (every `WHERE profile_id = ? ORDER BY …` here) to be parsed
+/// and planned again each time a new value is bound: half of the
+/// dashboard's CPU went to that. Every query here is a key look-up whose
+/// best plan is the same for any key.
 fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
