@@ -82,6 +82,19 @@ impl WebSession {
     }
 }
 
+/// A web session with what a clinic page needs of its account
+/// ([`Store::clinic_web_session`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClinicWebSession {
+    pub session: WebSession,
+    /// Every clinic the account belongs to, oldest membership first.
+    pub memberships: Vec<(
+        needlewise_core::clinic::Clinic,
+        needlewise_core::clinic::Member,
+    )>,
+    pub totp: Option<clinic::TotpSecret>,
+}
+
 /// What the home page shows about a profile, read in one transaction with
 /// one small query each: no answers, reasons or zones are decoded.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +200,26 @@ pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
         };
         let profiles = self.profiles(session.account_id)?;
         Ok(Some((session, profiles)))
+    }
+    /// What every clinic page checks first: the session (as
+    /// [`Store::web_session`]) with its account's memberships (as
+    /// [`ClinicStore::memberships`]) and second factor (as
+    /// [`ClinicStore::totp`]). PostgreSQL reads them in one statement.
+    fn clinic_web_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ClinicWebSession>> {
+        let Some(session) = self.web_session(token_hash, now)? else {
+            return Ok(None);
+        };
+        let memberships = self.memberships(session.account_id)?;
+        let totp = self.totp(session.account_id)?;
+        Ok(Some(ClinicWebSession {
+            session,
+            memberships,
+            totp,
+        }))
     }
     /// Switches the profile a session works in; the profile must belong to
     /// the session's account ([`StoreError::NotFound`] otherwise).

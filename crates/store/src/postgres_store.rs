@@ -41,7 +41,9 @@ use crate::error::pg_message;
 mod clinic;
 mod snapshot;
 
-use crate::{Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession};
+use crate::{
+    ClinicWebSession, Counts, Dashboard, HygieneLogEntry, Result, Store, StoreError, WebSession,
+};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -1056,6 +1058,14 @@ impl Store for PostgresStore {
         Ok(self
             .read_one(&SQL, &[&token_hash, &now], web_session_from_row)?
             .pop())
+    }
+
+    fn clinic_web_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ClinicWebSession>> {
+        clinic::clinic_web_session(self, token_hash, system_time(now)?)
     }
 
     fn set_web_session_profile(&self, token_hash: &str, profile: ProfileId) -> Result<()> {

@@ -94,6 +94,7 @@ contract_tests!(
     overrides_add_and_revoke,
     patient_status_is_computed_from_the_record,
     patient_list_follows_every_change,
+    clinic_web_session_is_the_session_memberships_and_second_factor,
     list_views_are_logged_once_per_window,
     notifications_add_list_and_mark_read,
     escalation_steps_are_claimed_once,

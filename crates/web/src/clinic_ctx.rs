@@ -193,12 +193,15 @@ fn clinic_param(parts: &Parts) -> Option<String> {
 }
 
 async fn load(parts: &Parts, state: &AppState) -> Result<ClinicCtx, Denied> {
-    let session = session_of(parts, state).await?.ok_or(Denied::Login)?;
+    // The session, its memberships and its second factor in one read.
+    let token = token_from(&parts.headers, state).ok_or(Denied::Login)?;
+    let hash = token_hash(&token);
+    let now = state.now();
+    let found = crate::read(state, move |s| s.clinic_web_session(&hash, now))
+        .await?
+        .ok_or(Denied::Login)?;
+    let (session, memberships, totp) = (found.session, found.memberships, found.totp);
     let account = session.account_id;
-    let (memberships, totp) = crate::read(state, move |s| {
-        Ok((s.memberships(account)?, s.totp(account)?))
-    })
-    .await?;
     let wanted = match clinic_param(parts) {
         None => None,
         Some(id) => Some(

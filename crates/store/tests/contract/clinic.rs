@@ -24,7 +24,7 @@ use needlewise_store::clinic::{
     ClinicAccess, Email, Invite, MailStatus, MemberInvite, Notification, TotpSecret,
 };
 use needlewise_store::snapshot::RestoreMode;
-use needlewise_store::{Store, StoreError};
+use needlewise_store::{ClinicWebSession, Store, StoreError};
 
 use crate::cases::{
     account, at, checkin, episode, id, profile, profile_in, screening, session, token_hash,
@@ -1349,6 +1349,77 @@ pub mod cases {
         assert_eq!(queue_views(store), 2);
         store.red_flag_queue(&other, at(57)).unwrap();
         assert_eq!(queue_views(store), 3);
+    }
+
+    /// The clinic pages' first read is the session with its account's
+    /// memberships and second factor, exactly as the three reads give them.
+    pub fn clinic_web_session_is_the_session_memberships_and_second_factor(store: &dyn Store) {
+        let first = practice(store, "First");
+        let second = practice(store, "Second");
+        let doctor = first.doctor.id;
+        let s = web_session(doctor, None, 0);
+        store.create_web_session(&s).unwrap();
+        let read = |store: &dyn Store, minutes: i64| {
+            store
+                .clinic_web_session(&s.token_hash, at(minutes))
+                .unwrap()
+        };
+        let by_three = |store: &dyn Store| ClinicWebSession {
+            session: s.clone(),
+            memberships: store.memberships(doctor).unwrap(),
+            totp: store.totp(doctor).unwrap(),
+        };
+        // One membership, no second factor.
+        let one = read(store, 1).unwrap();
+        assert_eq!(one, by_three(store));
+        assert_eq!(one.memberships.len(), 1);
+        assert_eq!(one.totp, None);
+
+        // A second clinic (joined later) and a second factor.
+        store
+            .add_member(
+                &second.by,
+                &Member {
+                    clinic_id: second.clinic.id,
+                    account_id: doctor,
+                    role: Role::Staff,
+                    display_name: "Dr First at Second".to_owned(),
+                    joined_at: at(5),
+                },
+            )
+            .unwrap();
+        store
+            .set_totp(
+                doctor,
+                Some(&TotpSecret {
+                    account_id: doctor,
+                    secret: vec![9; 20],
+                    enabled_at: Some(at(6)),
+                    last_step: 3,
+                    pending_session: None,
+                }),
+            )
+            .unwrap();
+        let both = read(store, 7).unwrap();
+        assert_eq!(both, by_three(store));
+        assert_eq!(
+            both.memberships
+                .iter()
+                .map(|(c, m)| (c.id, m.role))
+                .collect::<Vec<_>>(),
+            vec![
+                (first.clinic.id, Role::Clinician),
+                (second.clinic.id, Role::Staff)
+            ]
+        );
+        assert_eq!(both.totp.map(|t| t.last_step), Some(3));
+
+        // Expired (the session lasts an hour) or unknown: nothing.
+        assert_eq!(read(store, 61), None);
+        assert_eq!(
+            store.clinic_web_session(&token_hash(), at(1)).unwrap(),
+            None
+        );
     }
 
     /// The list's status follows every write it depends on: sessions
