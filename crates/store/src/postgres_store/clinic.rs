@@ -435,6 +435,22 @@ fn unlogged_views(
     Ok(row.try_get(0)?)
 }
 
+/// Writes the list-view audit lines (`detail`) of `shown`, in a short
+/// transaction of their own, when [`unlogged_views`] found one missing in
+/// the window. Called before the list is returned.
+fn log_list_view(
+    store: &PostgresStore,
+    shown: &[Uuid],
+    by: &ClinicAccess,
+    actor_name: &str,
+    detail: &str,
+    now: Timestamp,
+) -> Result<()> {
+    store.write_at(IsolationLevel::RepeatableRead, |tx| {
+        audit_many(store, tx, shown, by, actor_name, "viewed_list", detail, now)
+    })
+}
+
 /// Runs a statement prepared once per connection and converts each row.
 fn collect_prepared<T>(
     store: &PostgresStore,
@@ -1180,18 +1196,7 @@ impl ClinicStore for PostgresStore {
             Ok((list, shown, actor_name, unlogged))
         })?;
         if unlogged {
-            self.write_at(IsolationLevel::RepeatableRead, |tx| {
-                audit_many(
-                    self,
-                    tx,
-                    &shown,
-                    by,
-                    &actor_name,
-                    "viewed_list",
-                    "patient list",
-                    now,
-                )
-            })?;
+            log_list_view(self, &shown, by, &actor_name, "patient list", now)?;
         }
         Ok(list)
     }
@@ -1218,18 +1223,7 @@ impl ClinicStore for PostgresStore {
             Ok((flags, shown, actor_name, unlogged))
         })?;
         if unlogged {
-            self.write_at(IsolationLevel::RepeatableRead, |tx| {
-                audit_many(
-                    self,
-                    tx,
-                    &shown,
-                    by,
-                    &actor_name,
-                    "viewed_list",
-                    "red flags",
-                    now,
-                )
-            })?;
+            log_list_view(self, &shown, by, &actor_name, "red flags", now)?;
         }
         Ok(flags)
     }
