@@ -601,6 +601,11 @@ pub trait ClinicStore {
     /// Drops every key's windows that started before `before` (keys never
     /// hit again would otherwise stay for good); returns how many.
     fn purge_rate_limits(&self, before: Timestamp) -> Result<u64>;
+    /// Deletes the patient and team invitations that expired unused before
+    /// `before`: nobody can use them, and a patient invite's label may name
+    /// the patient. Used ones stay, as the record of who joined how.
+    /// Returns how many.
+    fn purge_expired_invites(&self, before: Timestamp) -> Result<u64>;
 
     // The escalation worker.
     /// A clinic's members, oldest first, for the escalation worker; no

@@ -106,6 +106,7 @@ contract_tests!(
     web_sessions_verified_and_listed,
     rate_limit_counts_per_window,
     purge_rate_limits_drops_only_older_windows,
+    purge_expired_invites_drops_only_unused_expired_ones,
     deleting_a_patient_removes_their_clinic_data,
     clinic_data_survives_snapshot_and_restore,
     version_1_data_restores_with_empty_clinic_tables,

@@ -2118,6 +2118,20 @@ impl ClinicStore for PostgresStore {
         })
     }
 
+    fn purge_expired_invites(&self, before: Timestamp) -> Result<u64> {
+        let before = system_time(before)?;
+        self.write_at(IsolationLevel::ReadCommitted, |tx| {
+            let mut gone = 0;
+            for sql in [
+                "DELETE FROM clinic_invites WHERE used_at IS NULL AND expires_at < $1",
+                "DELETE FROM clinic_member_invites WHERE used_at IS NULL AND expires_at < $1",
+            ] {
+                gone += tx.execute(sql, &[&before])?;
+            }
+            Ok(gone)
+        })
+    }
+
     fn members_of(&self, clinic: ClinicId) -> Result<Vec<Member>> {
         self.read(|tx| {
             let sql = format!(

@@ -1968,6 +1968,20 @@ impl ClinicStore for SqliteStore {
         })
     }
 
+    fn purge_expired_invites(&self, before: Timestamp) -> Result<u64> {
+        self.write(|tx| {
+            let mut gone = 0;
+            for table in ["clinic_invites", "clinic_member_invites"] {
+                gone += tx
+                    .prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE used_at IS NULL AND expires_at < ?1"
+                    ))?
+                    .execute([micros(before)])?;
+            }
+            Ok(u64::try_from(gone).unwrap_or(u64::MAX))
+        })
+    }
+
     // Added for the escalation worker (members without an asker).
     fn members_of(&self, clinic: ClinicId) -> Result<Vec<Member>> {
         self.read(|tx| {

@@ -2194,6 +2194,57 @@ pub mod cases {
         );
     }
 
+    pub fn purge_expired_invites_drops_only_unused_expired_ones(store: &dyn Store) {
+        let p = practice(store, "Tidy");
+        let rows = |store: &dyn Store, table: &str| {
+            store.snapshot().unwrap().table(table).unwrap().rows.len()
+        };
+        // Patient invites open for a day from minutes 0, 10 and 2000; the
+        // one from 10 is used.
+        let (stale, used, fresh) = (invite(&p.by, 0), invite(&p.by, 10), invite(&p.by, 2000));
+        for i in [&stale, &used, &fresh] {
+            store.create_invite(&p.by, i).unwrap();
+        }
+        let ada = profile(store, "Ada");
+        store
+            .redeem_invite(&used.code_hash, ada.id, &all_scopes(), at(20))
+            .unwrap();
+        // Team invitations alike; the one from 10 is accepted.
+        let newcomer = account(store, "newcomer@example.org");
+        let (t_stale, t_used, t_fresh) = (
+            member_invite(&p.by, "late@example.org", Role::Staff, 0),
+            member_invite(&p.by, "newcomer@example.org", Role::Staff, 10),
+            member_invite(&p.by, "soon@example.org", Role::Staff, 2000),
+        );
+        for i in [&t_stale, &t_used, &t_fresh] {
+            store.create_member_invite(&p.by, i).unwrap();
+        }
+        store
+            .accept_member_invite(&t_used.code_hash, newcomer.id, at(20))
+            .unwrap();
+
+        // Before anything expired: nothing goes.
+        assert_eq!(store.purge_expired_invites(at(24 * 60)).unwrap(), 0);
+        // At minute 3000 the invites from 0 and 10 have expired; only the
+        // unused ones go.
+        assert_eq!(store.purge_expired_invites(at(3000)).unwrap(), 2);
+        assert_eq!(rows(store, "clinic_invites"), 2);
+        assert_eq!(rows(store, "clinic_member_invites"), 2);
+        assert_eq!(store.purge_expired_invites(at(3000)).unwrap(), 0);
+        // The open ones still work.
+        let bea = profile(store, "Bea");
+        assert_eq!(
+            store
+                .redeem_invite(&fresh.code_hash, bea.id, &all_scopes(), at(2001))
+                .unwrap(),
+            p.clinic.id
+        );
+        assert_eq!(
+            store.member_invites(&p.by, at(2001)).unwrap(),
+            vec![t_fresh]
+        );
+    }
+
     pub fn purge_rate_limits_drops_only_older_windows(store: &dyn Store) {
         let rows = |store: &dyn Store| {
             let mut keys: Vec<String> = store

@@ -46,7 +46,8 @@ async fn tidying_removes_expired_sessions_and_stale_windows_only() {
         tidy(&server.state).await.unwrap(),
         Tidied {
             web_sessions: 0,
-            rate_limit_windows: 0
+            rate_limit_windows: 0,
+            invites: 0,
         }
     );
 
@@ -91,4 +92,41 @@ async fn tidying_removes_expired_sessions_and_stale_windows_only() {
     let later = tidy(&server.state).await.unwrap();
     assert_eq!(later.rate_limit_windows, u64::try_from(left).unwrap());
     assert_eq!(rate_limit_rows(&server), 0);
+}
+
+#[tokio::test]
+async fn tidying_removes_invites_that_expired_unused() {
+    let server = Server::new();
+    let dr =
+        super::clinic::clinic_signup(&server, "t@clinic.example", "Dr Tee", "Tee Clinic").await;
+    let code = super::clinic::invite(&server, &dr).await;
+    let invites = |server: &Server| {
+        server
+            .store
+            .snapshot()
+            .unwrap()
+            .table("clinic_invites")
+            .unwrap()
+            .rows
+            .len()
+    };
+    assert_eq!(invites(&server), 1);
+    // Open for seven days: kept until then.
+    server.advance_minutes(7 * 24 * 60 - 1);
+    assert_eq!(tidy(&server.state).await.unwrap().invites, 0);
+    assert_eq!(invites(&server), 1);
+    server.advance_minutes(2);
+    assert_eq!(tidy(&server.state).await.unwrap().invites, 1);
+    assert_eq!(invites(&server), 0);
+    // The link answers as a link never issued does.
+    let patient = server.sign_up("pat@example.org").await;
+    let (status, _, page) = server
+        .get(&format!("/join/{code}"), Some(&patient.cookie))
+        .await;
+    let unknown = "0".repeat(code.len());
+    let (status_unknown, _, page_unknown) = server
+        .get(&format!("/join/{unknown}"), Some(&patient.cookie))
+        .await;
+    assert_eq!(status, status_unknown);
+    assert_eq!(page, page_unknown);
 }
