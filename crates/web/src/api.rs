@@ -89,6 +89,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(care::delete_rating))
         .routes(utoipa_axum::routes!(clinic::patients))
         .routes(utoipa_axum::routes!(clinic::red_flags))
+        .routes(utoipa_axum::routes!(clinic::mail))
         .routes(utoipa_axum::routes!(clinic::acknowledge))
         .routes(utoipa_axum::routes!(clinic::patient))
         .routes(utoipa_axum::routes!(clinic::prescribe))

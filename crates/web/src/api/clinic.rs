@@ -152,6 +152,48 @@ pub(super) async fn red_flags(
     Ok(Json(queue.iter().map(flag_json).collect::<Vec<_>>()).into_response())
 }
 
+/// Whether emails to the clinic's team are going out: red flags and
+/// escalations are emailed, and a misconfigured mail server must not fail
+/// silently. Any member may read it (no patient data).
+#[utoipa::path(
+    get,
+    path = "/clinic/mail",
+    tag = "clinic",
+    security(("session" = [])),
+    params(("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic.")),
+    responses(
+        (status = 200, description = "`mail_server` (whether this server sends email), \
+            `waiting` (unsent emails to the team still to be tried), `oldest_waiting` \
+            (when the oldest was queued, or null), `given_up` (unsent after every attempt), \
+            `last_error` (the mail server's newest error, or null) and `notice` (what the \
+            red-flag page tells the team, or null while emails go out).",
+            body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "No second factor this session (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "Not a member of this clinic (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn mail(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+) -> ApiResult {
+    let access = ctx.access;
+    let now = state.now();
+    let status = blocking(&state, move |s| s.clinic_mail_status(&access)).await?;
+    let enabled = state.mailer.enabled();
+    let notice =
+        crate::pages::clinic::dashboard::mail_notice(enabled, &status, now, |t| t.to_string());
+    Ok(Json(json!({
+        "mail_server": enabled,
+        "waiting": status.waiting,
+        "oldest_waiting": status.oldest_waiting,
+        "given_up": status.given_up,
+        "last_error": status.last_error,
+        "notice": notice,
+    }))
+    .into_response())
+}
+
 /// An acknowledgement.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -378,6 +378,12 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
         },
         Route {
             method: "GET",
+            path: "/api/clinic/mail".into(),
+            body: Body_::None,
+            expect: ["401", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
             path: "/api/clinic/red-flags".into(),
             body: Body_::None,
             expect: ["401", "404", "404", "200", "200", "200", "403"],

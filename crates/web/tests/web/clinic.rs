@@ -965,6 +965,19 @@ async fn a_red_flag_raised_before_joining_is_shown_and_escalated_from_the_join()
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v[0]["visible_since"], json!(joined), "{v}");
     assert_ne!(v[0]["visible_since"], v[0]["episode"]["opened_at"], "{v}");
+    // So does the mail status: this test server has no mail server, and
+    // the red flag's email waits.
+    let (status, m) = api(&s, "GET", "/api/clinic/mail", Some(&dr.user), None).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["mail_server"], json!(false), "{m}");
+    assert!(m["waiting"].as_u64().is_some_and(|n| n >= 1), "{m}");
+    assert_eq!(m["given_up"], json!(0), "{m}");
+    assert!(
+        m["notice"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Emails are off on this server")),
+        "{m}"
+    );
 
     let (_, _, page) = s.get("/clinic/red-flags", Some(&dr.user.cookie)).await;
     assert!(

@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 33] = [
+const API: [(&str, &str); 34] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -42,6 +42,7 @@ const API: [(&str, &str); 33] = [
     ("post", "/api/fhir/QuestionnaireResponse"),
     ("get", "/api/fhir/Bundle/record"),
     ("get", "/api/clinic/patients"),
+    ("get", "/api/clinic/mail"),
     ("get", "/api/clinic/red-flags"),
     ("post", "/api/clinic/red-flags/{profile}/{episode}/ack"),
     ("get", "/api/clinic/patients/{profile}"),

@@ -11,7 +11,7 @@
 //! patient-side store methods with a profile id from a clinic request.
 
 mod admin;
-mod dashboard;
+pub(crate) mod dashboard;
 mod patient;
 mod signup;
 mod team_join;
