@@ -97,6 +97,12 @@ pub fn safe_next(next: &str) -> String {
     if ok { next.to_owned() } else { "/".to_owned() }
 }
 
+/// For a link followed without a session (an invitation): log in (or sign
+/// up) first, then come back to `back`.
+pub fn log_in_then(back: &str) -> Response {
+    see_other(&with_next("/login", back))
+}
+
 /// `path?next=<next>`, with `next` made safe and encoded.
 pub fn with_next(path: &str, next: &str) -> String {
     let next = safe_next(next);

@@ -72,12 +72,9 @@ pub async fn join_form(
     auth: Option<Auth>,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    // Someone following an invitation link may not have an account yet:
-    // log in or sign up first, then come back here.
     let Some(auth) = auth else {
-        return Ok(see_other(&crate::pages::account_security::with_next(
-            "/login",
-            &format!("/join/{code}"),
+        return Ok(crate::pages::account_security::log_in_then(&format!(
+            "/join/{code}"
         )));
     };
     let Ok(hash) = code_hash(&code) else {

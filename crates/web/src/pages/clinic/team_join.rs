@@ -64,12 +64,9 @@ pub async fn form(
     auth: Option<Auth>,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    // The invited person may not have logged in yet (or have an account):
-    // log in or sign up first, then come back here.
     let Some(auth) = auth else {
-        return Ok(see_other(&crate::pages::account_security::with_next(
-            "/login",
-            &format!("/clinic/join/{code}"),
+        return Ok(crate::pages::account_security::log_in_then(&format!(
+            "/clinic/join/{code}"
         )));
     };
     let Some(hash) = invite_code_hash(&code) else {
