@@ -351,12 +351,17 @@ fn web_session_from_row(row: &Row<'_>) -> Result<WebSession> {
 const PROFILE_COLUMNS: &str = "id, account_id, name, created_at, time_zone";
 
 fn profile_from_row(row: &Row<'_>) -> Result<Profile> {
+    profile_at(row, 0)
+}
+
+/// A profile from [`PROFILE_COLUMNS`] starting at column `at`.
+fn profile_at(row: &Row<'_>, at: usize) -> Result<Profile> {
     Ok(Profile {
-        id: parse(&row.get::<_, String>(0)?, "profile id")?,
-        account_id: parse(&row.get::<_, String>(1)?, "account id")?,
-        name: row.get(2)?,
-        created_at: ts(row, 3)?,
-        time_zone: row.get(4)?,
+        id: parse(&row.get::<_, String>(at)?, "profile id")?,
+        account_id: parse(&row.get::<_, String>(at + 1)?, "account id")?,
+        name: row.get(at + 2)?,
+        created_at: ts(row, at + 3)?,
+        time_zone: row.get(at + 4)?,
     })
 }
 
@@ -461,7 +466,10 @@ const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
 fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
     let key = id_text(profile.0);
     // The single-row facts in one statement: this is the page people open
-    // most, and each statement costs more than its index look-up.
+    // most, and each statement costs more than its index look-up. The last
+    // session is joined by its key, not as a subquery in FROM: SQLite
+    // builds a temporary table for such a subquery on every run, and that
+    // cost more than the five look-ups together.
     static FACTS: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT
@@ -473,8 +481,9 @@ fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
                  ORDER BY at DESC, id DESC LIMIT 1),
                 ({ACTIVE_PROTOCOL})
              FROM (SELECT 1)
-             LEFT JOIN (SELECT local_date, needle_length_mm FROM sessions WHERE profile_id = ?1
-                        ORDER BY started_at DESC, id DESC LIMIT 1) AS s"
+             LEFT JOIN sessions AS s ON s.profile_id = ?1 AND s.id =
+                 (SELECT id FROM sessions WHERE profile_id = ?1
+                  ORDER BY started_at DESC, id DESC LIMIT 1)"
         )
     });
     type Facts = (
@@ -540,6 +549,49 @@ fn live_web_session(
         web_session_from_row,
     )?
     .pop())
+}
+
+/// A session by its token's hash, if it has not expired at `now`, with its
+/// account's profiles, oldest first. One statement, not two: every signed-in
+/// page starts here. The session's columns repeat on each profile's row,
+/// and an account without profiles gives one row with the profile NULL.
+fn live_session_with_profiles(
+    tx: &Connection,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<(WebSession, Vec<Profile>)>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let session = WEB_SESSION_COLUMNS
+            .split(", ")
+            .map(|c| format!("ws.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let profile = PROFILE_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {session}, {profile} FROM web_sessions AS ws
+             LEFT JOIN profiles AS p ON p.account_id = ws.account_id
+             WHERE ws.token_hash = ?1 AND ws.expires_at > ?2
+             ORDER BY p.created_at, p.id"
+        )
+    });
+    const PROFILE_AT: usize = 7;
+    let mut stmt = tx.prepare_cached(&SQL)?;
+    let mut rows = stmt.query(params![token_hash, micros(now)])?;
+    let mut found: Option<(WebSession, Vec<Profile>)> = None;
+    while let Some(row) = rows.next()? {
+        let (_, profiles) = match &mut found {
+            Some(found) => found,
+            None => found.insert((web_session_from_row(row)?, Vec::new())),
+        };
+        if row.get_ref(PROFILE_AT)? != rusqlite::types::ValueRef::Null {
+            profiles.push(profile_at(row, PROFILE_AT)?);
+        }
+    }
+    Ok(found)
 }
 
 /// An account's profiles, oldest first.
@@ -873,13 +925,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<(WebSession, Vec<Profile>)>> {
-        self.read(|tx| {
-            let Some(session) = live_web_session(tx, token_hash, now)? else {
-                return Ok(None);
-            };
-            let profiles = account_profiles(tx, session.account_id)?;
-            Ok(Some((session, profiles)))
-        })
+        self.read(|tx| live_session_with_profiles(tx, token_hash, now))
     }
 
     fn set_web_session_profile(&self, token_hash: &str, profile: ProfileId) -> Result<()> {
@@ -1262,10 +1308,9 @@ impl Store for SqliteStore {
         now: Timestamp,
     ) -> Result<Option<SessionDashboard>> {
         self.read(|tx| {
-            let Some(session) = live_web_session(tx, token_hash, now)? else {
+            let Some((session, profiles)) = live_session_with_profiles(tx, token_hash, now)? else {
                 return Ok(None);
             };
-            let profiles = account_profiles(tx, session.account_id)?;
             let Some(profile) = working_profile(&session, &profiles).cloned() else {
                 return Ok(None);
             };

@@ -1331,6 +1331,16 @@ mod cases {
                 .unwrap(),
             Some((s.clone(), vec![ada, ben]))
         );
+        // An account without profiles still has its session.
+        let c = account(store, "c@example.org");
+        let bare = web_session(c.id, None, 0);
+        store.create_web_session(&bare).unwrap();
+        assert_eq!(
+            store
+                .web_session_with_profiles(&bare.token_hash, at(1))
+                .unwrap(),
+            Some((bare, vec![]))
+        );
         // Expired (the session lasts an hour) or unknown: nothing.
         assert_eq!(
             store

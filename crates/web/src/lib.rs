@@ -52,8 +52,9 @@ pub struct AppState {
     /// (see [`test_clock`]).
     pub test_clock: Option<Arc<AtomicI64>>,
     /// Where progress photos are written (`<dir>/<profile>/<photo>.jpg`);
-    /// without it, uploads are refused.
-    pub photo_dir: Option<std::path::PathBuf>,
+    /// without it, uploads are refused. Shared, not owned: the state is
+    /// cloned for every request.
+    pub photo_dir: Option<Arc<std::path::Path>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -81,7 +82,7 @@ impl AppState {
 
     /// Stores progress photos under `dir`.
     pub fn with_photo_dir(mut self, dir: std::path::PathBuf) -> AppState {
-        self.photo_dir = Some(dir);
+        self.photo_dir = Some(dir.into());
         self
     }
 
