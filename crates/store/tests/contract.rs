@@ -1372,6 +1372,16 @@ mod cases {
         assert_eq!(found.profile, ben);
         assert_eq!(found.dashboard, store.dashboard(ben.id).unwrap());
         assert!(found.dashboard.devices.is_empty());
+        // Ben's devices, oldest first, even when added out of order; none
+        // of Ada's.
+        let newer = roller(store, ben.id, "Newer", 30);
+        let older = roller(store, ben.id, "Older", -30);
+        let found = store
+            .session_dashboard(&s.token_hash, at(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.dashboard.devices, vec![older, newer]);
+        assert_eq!(found.dashboard, store.dashboard(ben.id).unwrap());
         // No profile chosen: the account's first, Ada, with her red flag.
         let bare = web_session(a.id, None, 0);
         store.create_web_session(&bare).unwrap();
@@ -1388,6 +1398,18 @@ mod cases {
             None
         );
         assert_eq!(store.session_dashboard(&token_hash(), at(1)).unwrap(), None);
+        // An account without profiles has no dashboard to show.
+        let c = account(store, "c@example.org");
+        let lone = web_session(c.id, None, 0);
+        store.create_web_session(&lone).unwrap();
+        assert_eq!(store.session_dashboard(&lone.token_hash, at(1)).unwrap(), None);
+        // Ben deleted: the session falls back to Ada.
+        store.delete_profile(ben.id).unwrap();
+        let found = store
+            .session_dashboard(&s.token_hash, at(1))
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.profile, found.profiles), (ada.clone(), vec![ada]));
     }
 
     pub fn web_session_create_and_get(store: &dyn Store) {
