@@ -97,7 +97,7 @@ pub struct ClinicWebSession {
 
 /// What the home page shows about a profile, read in one transaction with
 /// one small query each: no answers, reasons or zones are decoded.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dashboard {
     /// The latest screening's verdict.
     pub verdict: Option<Verdict>,

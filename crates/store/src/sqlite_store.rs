@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "outbox_by_recipient",
         sql: include_str!("../migrations/sqlite/0005_outbox_by_recipient.sql"),
     },
+    Migration {
+        version: 6,
+        name: "profile_facts",
+        sql: include_str!("../migrations/sqlite/0006_profile_facts.sql"),
+    },
 ];
 
 /// How long a writer waits for another process's write to finish.
@@ -462,50 +467,23 @@ const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
      WHERE protocols.profile_id = ?1
      ORDER BY protocols.prescribed_at DESC, protocols.id DESC LIMIT 1";
 
-/// The home page's facts about a profile (see [`Store::dashboard`]).
-fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
-    let key = id_text(profile.0);
-    // The single-row facts in one statement: this is the page people open
-    // most, and each statement costs more than its index look-up. The last
-    // session is joined by its key, not as a subquery in FROM: SQLite
-    // builds a temporary table for such a subquery on every run, and that
-    // cost more than the five look-ups together.
-    static FACTS: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT
-                (SELECT verdict FROM screenings WHERE profile_id = ?1
-                 ORDER BY taken_at DESC, id DESC LIMIT 1),
-                s.local_date, s.needle_length_mm,
-                EXISTS (SELECT 1 FROM episodes WHERE profile_id = ?1 AND resolved_at IS NULL),
-                (SELECT level FROM checkins WHERE profile_id = ?1
-                 ORDER BY at DESC, id DESC LIMIT 1),
-                ({ACTIVE_PROTOCOL})
-             FROM (SELECT 1)
-             LEFT JOIN sessions AS s ON s.profile_id = ?1 AND s.id =
-                 (SELECT id FROM sessions WHERE profile_id = ?1
-                  ORDER BY started_at DESC, id DESC LIMIT 1)"
-        )
-    });
-    type Facts = (
-        Option<String>,
-        Option<String>,
-        Option<f64>,
-        bool,
-        Option<String>,
-        Option<String>,
-    );
-    let (verdict, date, needle, locked, level, protocol): Facts =
-        tx.prepare_cached(&FACTS)?.query_row([&key], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?;
-    let verdict = verdict.map(|v| parse(&v, "verdict")).transpose()?;
+/// The home page's facts about the profile `p`, as columns: the latest
+/// verdict, the last session's date and needle, the open red flags, the
+/// latest check-in's level (all kept on the profile's row by migration 6's
+/// triggers) and the protocol in force.
+static FACTS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let protocol = ACTIVE_PROTOCOL.replace("?1", "p.id");
+    format!(
+        "p.latest_verdict, p.last_session_date, p.last_session_needle_mm, p.open_episodes > 0,
+         p.latest_checkin_level, ({protocol})"
+    )
+});
+
+/// A [`Dashboard`] without its devices, from [`FACTS_COLUMNS`] starting at
+/// column `at`.
+fn facts_at(row: &Row<'_>, at: usize) -> Result<Dashboard> {
+    let date: Option<String> = row.get(at + 1)?;
+    let needle: Option<f64> = row.get(at + 2)?;
     let last_session = match (date, needle) {
         (Some(date), Some(needle_length_mm)) => Some(LastSession {
             date: codec::parse_date(&date)?,
@@ -513,22 +491,114 @@ fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
         }),
         _ => None,
     };
-    let latest_checkin = level.map(|v| parse(&v, "check-in level")).transpose()?;
+    Ok(Dashboard {
+        verdict: row
+            .get::<_, Option<String>>(at)?
+            .map(|v| parse(&v, "verdict"))
+            .transpose()?,
+        last_session,
+        locked: row.get(at + 3)?,
+        devices: Vec::new(),
+        latest_checkin: row
+            .get::<_, Option<String>>(at + 4)?
+            .map(|v| parse(&v, "check-in level"))
+            .transpose()?,
+        protocol: row
+            .get::<_, Option<String>>(at + 5)?
+            .map(|b| json_parse(&b, "protocol"))
+            .transpose()?,
+    })
+}
+
+/// A profile's devices, oldest first.
+fn devices_of(tx: &Connection, profile: &str) -> Result<Vec<Device>> {
     static DEVICES: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 ORDER BY created_at, id"
         )
     });
-    let devices = collect(tx, &DEVICES, [&key], device_from_row)?;
-    let protocol = protocol.map(|b| json_parse(&b, "protocol")).transpose()?;
-    Ok(Dashboard {
-        verdict,
-        last_session,
-        locked,
-        devices,
-        latest_checkin,
-        protocol,
-    })
+    collect(tx, &DEVICES, [profile], device_from_row)
+}
+
+/// The home page's facts about a profile (see [`Store::dashboard`]); an
+/// unknown profile has none.
+fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
+    let key = id_text(profile.0);
+    static FACTS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM profiles AS p WHERE p.id = ?1",
+            *FACTS_COLUMNS
+        )
+    });
+    let mut dashboard = tx
+        .prepare_cached(&FACTS)?
+        .query_and_then([&key], |r| facts_at(r, 0))?
+        .next()
+        .transpose()?
+        .unwrap_or_default();
+    dashboard.devices = devices_of(tx, &key)?;
+    Ok(dashboard)
+}
+
+/// The home page's read (see [`Store::session_dashboard`]): the session
+/// and its account's profiles, each profile's row with its facts, in one
+/// statement, then the working profile's devices.
+fn session_dashboard_of(
+    tx: &Connection,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<SessionDashboard>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let session = WEB_SESSION_COLUMNS
+            .split(", ")
+            .map(|c| format!("ws.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let profile = PROFILE_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {session}, {profile}, {facts} FROM web_sessions AS ws
+             JOIN profiles AS p ON p.account_id = ws.account_id
+             WHERE ws.token_hash = ?1 AND ws.expires_at > ?2
+             ORDER BY p.created_at, p.id",
+            facts = *FACTS_COLUMNS
+        )
+    });
+    const PROFILE_AT: usize = 7;
+    const FACTS_AT: usize = PROFILE_AT + 5;
+    let mut stmt = tx.prepare_cached(&SQL)?;
+    let mut rows = stmt.query(params![token_hash, micros(now)])?;
+    let mut found: Option<(WebSession, Vec<(Profile, Dashboard)>)> = None;
+    while let Some(row) = rows.next()? {
+        let (_, profiles) = match &mut found {
+            Some(found) => found,
+            None => found.insert((web_session_from_row(row)?, Vec::new())),
+        };
+        profiles.push((profile_at(row, PROFILE_AT)?, facts_at(row, FACTS_AT)?));
+    }
+    drop(rows);
+    drop(stmt);
+    let Some((session, mut with_facts)) = found else {
+        return Ok(None);
+    };
+    let profiles: Vec<Profile> = with_facts.iter().map(|(p, _)| p.clone()).collect();
+    let Some(profile) = working_profile(&session, &profiles).cloned() else {
+        return Ok(None);
+    };
+    let Some(at) = with_facts.iter().position(|(p, _)| p.id == profile.id) else {
+        return Ok(None);
+    };
+    let (_, mut dashboard) = with_facts.swap_remove(at);
+    dashboard.devices = devices_of(tx, &id_text(profile.id.0))?;
+    Ok(Some(SessionDashboard {
+        session,
+        profiles,
+        profile,
+        dashboard,
+    }))
 }
 
 /// A session by its token's hash, if it has not expired at `now`.
@@ -1307,21 +1377,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<SessionDashboard>> {
-        self.read(|tx| {
-            let Some((session, profiles)) = live_session_with_profiles(tx, token_hash, now)? else {
-                return Ok(None);
-            };
-            let Some(profile) = working_profile(&session, &profiles).cloned() else {
-                return Ok(None);
-            };
-            let dashboard = dashboard_of(tx, profile.id)?;
-            Ok(Some(SessionDashboard {
-                session,
-                profiles,
-                profile,
-                dashboard,
-            }))
-        })
+        self.read(|tx| session_dashboard_of(tx, token_hash, now))
     }
 
     fn add_product_use(

@@ -954,13 +954,51 @@ mod cases {
         assert_eq!((last.date, last.needle_length_mm), (later.local_date, 0.5));
         assert_dashboard_agrees(store, p.id);
 
+        // Older records logged late change nothing.
+        let before = store.dashboard(p.id).unwrap();
+        let early = SessionRecord {
+            local_date: jiff::civil::date(2025, 1, 1),
+            needle_length_mm: 1.0,
+            ..session(p.id, None, 10)
+        };
+        store.log_session(&early, None).unwrap();
+        store
+            .save_checkin(&checkin(p.id, None, 20, TriageLevel::Watch), None)
+            .unwrap();
+        store
+            .save_screening(&screening(p.id, 5, Verdict::Go))
+            .unwrap();
+        assert_eq!(store.dashboard(p.id).unwrap(), before);
+        assert_dashboard_agrees(store, p.id);
+
+        // Two red flags: resolving one keeps the lock, both lifts it.
+        let first = checkin(p.id, None, 8000, TriageLevel::UrgentCare);
+        let second = checkin(p.id, None, 8001, TriageLevel::ContactSurgeon);
+        let (e1, e2) = (episode(&first), episode(&second));
+        store.save_checkin(&first, Some(&e1)).unwrap();
+        store.save_checkin(&second, Some(&e2)).unwrap();
+        store.resolve_episode(p.id, e1.id, at(8100), "seen").unwrap();
+        assert!(store.dashboard(p.id).unwrap().locked);
+        assert_dashboard_agrees(store, p.id);
+        store.resolve_episode(p.id, e2.id, at(8200), "seen").unwrap();
+        assert!(!store.dashboard(p.id).unwrap().locked);
+
+        // A restore rebuilds the same facts.
+        let before = store.dashboard(p.id).unwrap();
+        let snap = store.snapshot().unwrap();
+        store
+            .restore_snapshot(&snap, needlewise_store::RestoreMode::Replace)
+            .unwrap();
+        assert_eq!(store.dashboard(p.id).unwrap(), before);
+        assert_dashboard_agrees(store, p.id);
+
         // Nothing of Ada's shows in another profile's dashboard.
         assert_eq!(store.dashboard(empty.id).unwrap().devices, vec![]);
         assert_dashboard_agrees(store, empty.id);
     }
 
     /// Everything a profile can have, for the deletion test.
-    fn populate(store: &dyn Store, name: &str) -> Profile {
+    pub fn populate(store: &dyn Store, name: &str) -> Profile {
         populate_in(store, AccountId::LOCAL, name)
     }
 
@@ -1965,7 +2003,45 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 5, "one row per migration");
+        assert_eq!(rows, 6, "one row per migration");
+    }
+
+    /// Migration 6 fills the home page's facts of the profiles already
+    /// there, as a store at version 5 had them nowhere but in their tables.
+    #[test]
+    fn migration_6_fills_the_facts_of_existing_profiles() {
+        let db = SqliteDb::new();
+        let ada = cases::populate(&db.store, "Ada").id;
+        let expected = db.store.dashboard(ada).unwrap();
+        assert!(expected.locked && expected.last_session.is_some());
+        // Back to version 5: no triggers, no columns, no record of 6.
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        let triggers: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%_facts_%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(triggers.len(), 12);
+        for t in triggers {
+            conn.execute_batch(&format!("DROP TRIGGER {t}")).unwrap();
+        }
+        for c in [
+            "latest_verdict",
+            "last_session_date",
+            "last_session_needle_mm",
+            "latest_checkin_level",
+            "open_episodes",
+        ] {
+            conn.execute_batch(&format!("ALTER TABLE profiles DROP COLUMN {c}"))
+                .unwrap();
+        }
+        conn.execute_batch("DELETE FROM schema_migrations WHERE version = 6")
+            .unwrap();
+        drop(conn);
+        let again = SqliteStore::open(&db.path).unwrap();
+        assert_eq!(again.dashboard(ada).unwrap(), expected);
     }
 
     /// Reads run on their own connections while writes commit, and always
