@@ -58,7 +58,7 @@ pub fn recently_verified(session: &WebSession, now: Timestamp) -> bool {
 /// comes back to `next` (a path on this site; anything else comes back to
 /// `/`). The person then submits the change again.
 ///
-/// ```ignore
+/// ```text
 /// if let Err(r) = require_recent(&auth, state.now(), "/clinic/members") {
 ///     return Ok(r);
 /// }
