@@ -549,16 +549,8 @@ fn session_dashboard_of(
     now: Timestamp,
 ) -> Result<Option<SessionDashboard>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
-        let session = WEB_SESSION_COLUMNS
-            .split(", ")
-            .map(|c| format!("ws.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let profile = PROFILE_COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let session = qualified(WEB_SESSION_COLUMNS, "ws");
+        let profile = qualified(PROFILE_COLUMNS, "p");
         format!(
             "SELECT {session}, {profile}, {facts} FROM web_sessions AS ws
              JOIN profiles AS p ON p.account_id = ws.account_id
@@ -601,6 +593,16 @@ fn session_dashboard_of(
     }))
 }
 
+/// `columns` ("a, b") each prefixed with `table` ("t.a, t.b"), for joins
+/// where two tables share column names.
+fn qualified(columns: &str, table: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A session by its token's hash, if it has not expired at `now`.
 fn live_web_session(
     tx: &Connection,
@@ -631,16 +633,8 @@ fn live_session_with_profiles(
     now: Timestamp,
 ) -> Result<Option<(WebSession, Vec<Profile>)>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
-        let session = WEB_SESSION_COLUMNS
-            .split(", ")
-            .map(|c| format!("ws.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let profile = PROFILE_COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let session = qualified(WEB_SESSION_COLUMNS, "ws");
+        let profile = qualified(PROFILE_COLUMNS, "p");
         format!(
             "SELECT {session}, {profile} FROM web_sessions AS ws
              LEFT JOIN profiles AS p ON p.account_id = ws.account_id
