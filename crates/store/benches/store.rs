@@ -128,7 +128,8 @@ fn session_dashboard(c: &mut Criterion) {
             id: AccountId(Uuid::now_v7()),
             email: format!("bench{i}@example.invalid"),
             // Any PHC string: the bench never checks it.
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                .into(),
             created_at: start,
         };
         store.create_account(&account).unwrap();
@@ -174,19 +175,16 @@ fn session_dashboard(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("sqlite");
     group.throughput(Throughput::Elements(1));
-    group.bench_function(
-        "session_dashboard (1,000 profiles x 50 sessions)",
-        |b| {
-            b.iter(|| {
-                let found = store
-                    .session_dashboard(black_box(&web.token_hash), now)
-                    .unwrap()
-                    .unwrap();
-                assert_eq!(found.dashboard.devices.len(), 1);
-                found
-            });
-        },
-    );
+    group.bench_function("session_dashboard (1,000 profiles x 50 sessions)", |b| {
+        b.iter(|| {
+            let found = store
+                .session_dashboard(black_box(&web.token_hash), now)
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.dashboard.devices.len(), 1);
+            found
+        });
+    });
     group.finish();
 }
 

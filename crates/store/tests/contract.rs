@@ -977,10 +977,14 @@ mod cases {
         let (e1, e2) = (episode(&first), episode(&second));
         store.save_checkin(&first, Some(&e1)).unwrap();
         store.save_checkin(&second, Some(&e2)).unwrap();
-        store.resolve_episode(p.id, e1.id, at(8100), "seen").unwrap();
+        store
+            .resolve_episode(p.id, e1.id, at(8100), "seen")
+            .unwrap();
         assert!(store.dashboard(p.id).unwrap().locked);
         assert_dashboard_agrees(store, p.id);
-        store.resolve_episode(p.id, e2.id, at(8200), "seen").unwrap();
+        store
+            .resolve_episode(p.id, e2.id, at(8200), "seen")
+            .unwrap();
         assert!(!store.dashboard(p.id).unwrap().locked);
 
         // A restore rebuilds the same facts.
@@ -1440,7 +1444,10 @@ mod cases {
         let c = account(store, "c@example.org");
         let lone = web_session(c.id, None, 0);
         store.create_web_session(&lone).unwrap();
-        assert_eq!(store.session_dashboard(&lone.token_hash, at(1)).unwrap(), None);
+        assert_eq!(
+            store.session_dashboard(&lone.token_hash, at(1)).unwrap(),
+            None
+        );
         // Ben deleted: the session falls back to Ada.
         store.delete_profile(ben.id).unwrap();
         let found = store
@@ -2017,7 +2024,9 @@ mod sqlite_only {
         // Back to version 5: no triggers, no columns, no record of 6.
         let conn = rusqlite::Connection::open(&db.path).unwrap();
         let triggers: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%_facts_%'")
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%_facts_%'",
+            )
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
