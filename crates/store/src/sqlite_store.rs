@@ -178,6 +178,18 @@ impl SqliteStore {
         Ok(value)
     }
 
+    /// Runs `f`, a single statement, on a reader without `BEGIN` and
+    /// `COMMIT`: one statement is its own read transaction, consistent on
+    /// its own.
+    fn read_one<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.reader();
+        if !conn.is_autocommit() {
+            // As in `read`: a panic left a transaction open.
+            conn.execute_batch("ROLLBACK")?;
+        }
+        f(&conn)
+    }
+
     /// Runs `f` in one read transaction, so multi-query reads are
     /// consistent. `BEGIN` and `COMMIT` are cached statements: on the hot
     /// pages, parsing them anew for every read cost more than the reads.
@@ -374,17 +386,22 @@ const DEVICE_COLUMNS: &str =
     "id, profile_id, name, kind, state, use_count, damaged, created_at, updated_at, version";
 
 fn device_from_row(row: &Row<'_>) -> Result<Device> {
+    device_at(row, 0)
+}
+
+/// A device from [`DEVICE_COLUMNS`] starting at column `at`.
+fn device_at(row: &Row<'_>, at: usize) -> Result<Device> {
     Ok(Device {
-        id: parse(&row.get::<_, String>(0)?, "device id")?,
-        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-        name: row.get(2)?,
-        kind: json_parse(&row.get::<_, String>(3)?, "device kind")?,
-        state: json_parse(&row.get::<_, String>(4)?, "device state")?,
-        use_count: to_u32(row.get(5)?, "use count")?,
-        damaged: row.get(6)?,
-        created_at: ts(row, 7)?,
-        updated_at: ts(row, 8)?,
-        version: to_u64(row.get(9)?, "device version")?,
+        id: parse(&row.get::<_, String>(at)?, "device id")?,
+        profile_id: parse(&row.get::<_, String>(at + 1)?, "profile id")?,
+        name: row.get(at + 2)?,
+        kind: json_parse(&row.get::<_, String>(at + 3)?, "device kind")?,
+        state: json_parse(&row.get::<_, String>(at + 4)?, "device state")?,
+        use_count: to_u32(row.get(at + 5)?, "use count")?,
+        damaged: row.get(at + 6)?,
+        created_at: ts(row, at + 7)?,
+        updated_at: ts(row, at + 8)?,
+        version: to_u64(row.get(at + 9)?, "device version")?,
     })
 }
 
@@ -540,51 +557,74 @@ fn dashboard_of(tx: &Connection, profile: ProfileId) -> Result<Dashboard> {
     Ok(dashboard)
 }
 
-/// The home page's read (see [`Store::session_dashboard`]): the session
-/// and its account's profiles, each profile's row with its facts, in one
-/// statement, then the working profile's devices.
+/// The home page's read (see [`Store::session_dashboard`]) in one
+/// statement, so one implicit read transaction without `BEGIN` and
+/// `COMMIT`: the session, its account's profiles oldest first, each with
+/// its facts, and each with its devices (a row per device, or one row with
+/// the device NULL). A household has few profiles and devices; the other
+/// profiles' devices are read and dropped, which costs less than a second
+/// statement.
 fn session_dashboard_of(
-    tx: &Connection,
+    conn: &Connection,
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Option<SessionDashboard>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let session = qualified(WEB_SESSION_COLUMNS, "ws");
         let profile = qualified(PROFILE_COLUMNS, "p");
+        let device = qualified(DEVICE_COLUMNS, "d");
         format!(
-            "SELECT {session}, {profile}, {facts} FROM web_sessions AS ws
+            "SELECT {session}, {profile}, {facts}, {device} FROM web_sessions AS ws
              JOIN profiles AS p ON p.account_id = ws.account_id
-             WHERE ws.token_hash = ?1 AND ws.expires_at > ?2
-             ORDER BY p.created_at, p.id",
+             LEFT JOIN devices AS d ON d.profile_id = p.id
+             WHERE ws.token_hash = ?1 AND ws.expires_at > ?2",
             facts = *FACTS_COLUMNS
         )
     });
     const PROFILE_AT: usize = 7;
     const FACTS_AT: usize = PROFILE_AT + 5;
-    let mut stmt = tx.prepare_cached(&SQL)?;
+    const DEVICE_AT: usize = FACTS_AT + 6;
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let mut rows = stmt.query(params![token_hash, micros(now)])?;
-    let mut found: Option<(WebSession, Vec<(Profile, Dashboard)>)> = None;
+    let mut session = None;
+    let mut found: Vec<(Profile, Dashboard)> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
     while let Some(row) = rows.next()? {
-        let (_, profiles) = match &mut found {
-            Some(found) => found,
-            None => found.insert((web_session_from_row(row)?, Vec::new())),
+        if session.is_none() {
+            session = Some(web_session_from_row(row)?);
+        }
+        let id = row
+            .get_ref(PROFILE_AT)?
+            .as_str()
+            .map_err(rusqlite::Error::from)?;
+        let at = match ids.iter().position(|seen| seen == id) {
+            Some(at) => at,
+            None => {
+                ids.push(id.to_owned());
+                found.push((profile_at(row, PROFILE_AT)?, facts_at(row, FACTS_AT)?));
+                found.len() - 1
+            }
         };
-        profiles.push((profile_at(row, PROFILE_AT)?, facts_at(row, FACTS_AT)?));
+        if row.get_ref(DEVICE_AT)? != rusqlite::types::ValueRef::Null {
+            found[at].1.devices.push(device_at(row, DEVICE_AT)?);
+        }
     }
     drop(rows);
     drop(stmt);
-    let Some((session, mut with_facts)) = found else {
+    let Some(session) = session else {
         return Ok(None);
     };
-    let profiles: Vec<Profile> = with_facts.iter().map(|(p, _)| p.clone()).collect();
+    // Ordered here, as the other reads order them in SQL.
+    found.sort_by_key(|(p, _)| (p.created_at, p.id));
+    let profiles: Vec<Profile> = found.iter().map(|(p, _)| p.clone()).collect();
     let Some(profile) = working_profile(&session, &profiles).cloned() else {
         return Ok(None);
     };
-    let Some(at) = with_facts.iter().position(|(p, _)| p.id == profile.id) else {
+    let Some(at) = found.iter().position(|(p, _)| p.id == profile.id) else {
         return Ok(None);
     };
-    let (_, mut dashboard) = with_facts.swap_remove(at);
-    dashboard.devices = devices_of(tx, &id_text(profile.id.0))?;
+    let (_, mut dashboard) = found.swap_remove(at);
+    dashboard.devices.sort_by_key(|d| (d.created_at, d.id));
     Ok(Some(SessionDashboard {
         session,
         profiles,
@@ -1371,7 +1411,7 @@ impl Store for SqliteStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<SessionDashboard>> {
-        self.read(|tx| session_dashboard_of(tx, token_hash, now))
+        self.read_one(|conn| session_dashboard_of(conn, token_hash, now))
     }
 
     fn add_product_use(
