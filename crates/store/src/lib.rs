@@ -95,8 +95,8 @@ pub struct ClinicWebSession {
     pub totp: Option<clinic::TotpSecret>,
 }
 
-/// What the home page shows about a profile, read in one transaction with
-/// one small query each: no answers, reasons or zones are decoded.
+/// What the home page shows about a profile, read in one transaction from
+/// small columns and rows: no answers, reasons or zones are decoded.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Dashboard {
     /// The latest screening's verdict.
