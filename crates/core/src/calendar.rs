@@ -125,13 +125,14 @@ pub struct CalendarFacts<'a> {
     pub devices: &'a [Device],
 }
 
-/// Builds the calendar for `facts` at `now` (`today` is `now`'s local date).
+/// Builds the calendar for `facts` at `now` (in the person's zone).
 pub fn build(
     base: &EvidenceBase,
     facts: &CalendarFacts<'_>,
-    now: Timestamp,
-    today: Date,
+    zoned_now: &jiff::ZonedDateTime,
 ) -> CalendarModel {
+    let now = zoned_now.timestamp();
+    let today = zoned_now.date();
     let uid =
         |kind: EventKind, key: &str| format!("{}-{key}-{}@needlewise", kind.id(), facts.profile);
     let day_alarm = |description: &str| Alarm {
@@ -140,23 +141,32 @@ pub fn build(
     };
     let mut events = Vec::new();
 
-    let newest = facts.sessions.first();
+    let newest = facts.sessions.iter().max_by_key(|s| (s.ended_at, s.id));
     let next = next_session(
         base,
-        newest.map(|s| LastSession {
-            date: s.local_date,
-            needle_length_mm: s.needle_length_mm,
-        }),
+        newest.map(LastSession::from),
         facts.locked,
-        today,
+        zoned_now,
     );
 
     // The next session and the course: only once a session is logged (the
     // plan is anchored on real dates) and only while sessions are allowed.
     let mut next_day = None;
-    if let (Some(newest), NextSession::After { earliest, .. }) = (newest, &next) {
+    if let (
+        Some(newest),
+        NextSession::After {
+            earliest,
+            earliest_at,
+            last,
+            ..
+        },
+    ) = (newest, &next)
+    {
         let earliest = *earliest;
-        let days = earliest.duration_since(newest.local_date).as_hours() / 24;
+        let days = earliest_at.duration_since(newest.ended_at).as_hours() / 24;
+        let from = earliest_at
+            .to_zoned_datetime(zoned_now.time_zone().clone())
+            .strftime("%H:%M");
         next_day = Some(earliest);
         events.push(CalendarEvent {
             uid: uid(EventKind::NextSession, &earliest.to_string()),
@@ -164,17 +174,14 @@ pub fn build(
             when: EventTime::AllDay(earliest),
             summary: "Microneedling: earliest day for your next session".into(),
             description: format!(
-                "Your skin needs {days} days to recover after a session like your last one, on {}. \
-                 From this day on you may have your next session: it is the earliest day, not a must. \
+                "Your skin needs {days} days to recover after a session like your last one, on {last}. \
+                 From {from} this day on you may have your next session: it is the earliest time, not a must. \
                  Run the readiness check in needlewise before you start. \
-                 If your skin does not look or feel right, wait and ask your facial plastic surgeon.",
-                newest.local_date
+                 If your skin does not look or feel right, wait and ask your facial plastic surgeon."
             ),
             alarm: day_alarm("From today you may have your next microneedling session. Run the readiness check first."),
         });
-        let oldest = facts.sessions.last().unwrap_or(newest);
-        let done = u32::try_from(facts.sessions.len()).unwrap_or(u32::MAX);
-        let plan = course_plan(base, oldest.local_date, newest.needle_length_mm, done);
+        let plan = course_plan(base, facts.sessions, newest.needle_length_mm, zoned_now);
         let total = plan.sessions.len();
         for s in plan
             .sessions

@@ -179,6 +179,9 @@ pub enum Act {
     Read(Scope),
     /// Acknowledge a red flag (needs the check-ins scope).
     Acknowledge,
+    /// Resolve a red flag, which lifts the session lock (needs the
+    /// check-ins scope).
+    Resolve,
     /// Prescribe a protocol (needs the sessions scope).
     Prescribe,
     /// Override a conservative home rule (needs the screening scope).
@@ -199,9 +202,38 @@ pub fn permits(grant: &Grant, act: Act) -> bool {
     match act {
         Act::SeeListed => true,
         Act::Read(scope) => clinical && grant.scopes.contains(&scope),
-        Act::Acknowledge => clinical && grant.scopes.contains(&Scope::Checkins),
+        Act::Acknowledge | Act::Resolve => clinical && grant.scopes.contains(&Scope::Checkins),
         Act::Prescribe => clinical && grant.scopes.contains(&Scope::Sessions),
         Act::Override => clinical && grant.scopes.contains(&Scope::Screening),
+    }
+}
+
+/// Who may resolve a person's red flag, given the scopes each of their
+/// clinics holds: when any clinic sees their check-ins, only a clinician of
+/// such a clinic; otherwise the person, with a doctor's examination stated
+/// and a fresh check-in without a red flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvePolicy {
+    /// A clinician of one of these clinics.
+    ClinicianOf(Vec<ClinicId>),
+    /// The person, stating a doctor's examination.
+    SelfWithExamination,
+}
+
+/// Decides [`ResolvePolicy`] from the clinics a person is linked to, with
+/// the scopes each holds.
+pub fn resolve_policy<'a>(
+    links: impl IntoIterator<Item = (ClinicId, &'a BTreeSet<Scope>)>,
+) -> ResolvePolicy {
+    let clinics: Vec<ClinicId> = links
+        .into_iter()
+        .filter(|(_, scopes)| scopes.contains(&Scope::Checkins))
+        .map(|(c, _)| c)
+        .collect();
+    if clinics.is_empty() {
+        ResolvePolicy::SelfWithExamination
+    } else {
+        ResolvePolicy::ClinicianOf(clinics)
     }
 }
 
@@ -308,10 +340,13 @@ impl Protocol {
         }
     }
 
-    /// The earliest day the protocol allows a session after one on `last`.
-    pub fn earliest_after(&self, last: Date) -> Date {
-        last.checked_add(jiff::Span::new().days(i64::from(self.interval_days)))
-            .unwrap_or(last)
+    /// The first moment the protocol allows a session after one that ended
+    /// at `last`: its spacing in elapsed days of 24 hours.
+    pub fn earliest_after(&self, last: Timestamp) -> Timestamp {
+        last.checked_add(jiff::SignedDuration::from_hours(
+            i64::from(self.interval_days) * 24,
+        ))
+        .unwrap_or(Timestamp::MAX)
     }
 
     /// The zones to plan today: the screening's allowed zones that the
@@ -327,13 +362,20 @@ impl Protocol {
 
     /// The schedule with this protocol's spacing, where it is longer than
     /// the healing interval: the same date the readiness gate enforces.
-    pub fn apply_to(&self, next: NextSession, today: Date) -> NextSession {
+    pub fn apply_to(&self, next: NextSession, now: &jiff::ZonedDateTime) -> NextSession {
         match next {
-            NextSession::After { earliest, last, .. } if self.earliest_after(last) > earliest => {
-                let earliest = self.earliest_after(last);
+            NextSession::After {
+                earliest_at,
+                last,
+                last_at,
+                ..
+            } if self.earliest_after(last_at) > earliest_at => {
+                let earliest_at = self.earliest_after(last_at);
                 NextSession::After {
-                    earliest,
+                    earliest: crate::schedule::local_date(earliest_at, now),
+                    earliest_at,
                     last,
+                    last_at,
                     wait: format!("{} days", self.interval_days),
                     explanation: format!(
                         "Your facial plastic surgeon's protocol ({}, {}) spaces your sessions {} days apart.",
@@ -341,7 +383,7 @@ impl Protocol {
                         self.prescribed_at.strftime("%-d %b %Y"),
                         self.interval_days
                     ),
-                    today_ok: today >= earliest,
+                    now_ok: now.timestamp() >= earliest_at,
                     by_protocol: true,
                 }
             }

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::answers::{Answer, Answers, Exposure};
 use crate::evidence::{Condition, Question, Questionnaire, Rule, Source, evidence, rule_sources};
@@ -175,6 +175,13 @@ impl Context<'_> {
                 }),
                 _ => None,
             },
+            Condition::DateFromToday { question } => match a.get(question)? {
+                Answer::Date(d) if *d >= self.today => Some(Hit {
+                    until: Some(*d),
+                    zones: None,
+                }),
+                _ => None,
+            },
             Condition::All { of } => {
                 let mut acc = Hit::default();
                 for c in of {
@@ -195,6 +202,99 @@ impl Context<'_> {
             },
         }
     }
+}
+
+/// What a condition comes to when some answers may be missing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partial {
+    /// It holds whatever the missing answers turn out to be.
+    Fires(Hit),
+    /// It cannot hold, whatever the missing answers turn out to be.
+    Quiet,
+    /// It depends on an answer not given yet.
+    Unknown,
+}
+
+impl Context<'_> {
+    /// Evaluates a condition in three-valued (Kleene) logic: a condition
+    /// over a missing answer is unknown, `all` is quiet as soon as one part
+    /// is quiet and `any` fires as soon as one part fires. With every answer
+    /// given this agrees with [`Context::eval`].
+    pub fn eval_partial(&self, cond: &Condition) -> Partial {
+        match cond {
+            Condition::All { of } => {
+                let mut unknown = false;
+                let mut acc = Hit::default();
+                for c in of {
+                    match self.eval_partial(c) {
+                        Partial::Quiet => return Partial::Quiet,
+                        Partial::Unknown => unknown = true,
+                        Partial::Fires(h) => acc = acc.merge_all(h),
+                    }
+                }
+                if unknown {
+                    Partial::Unknown
+                } else if acc.zones.as_ref().is_some_and(BTreeSet::is_empty) {
+                    Partial::Quiet
+                } else {
+                    Partial::Fires(acc)
+                }
+            }
+            Condition::Any { of } => {
+                let mut unknown = false;
+                let mut hit: Option<Hit> = None;
+                for c in of {
+                    match self.eval_partial(c) {
+                        Partial::Fires(h) => {
+                            hit = Some(match hit {
+                                Some(prev) => prev.merge_any(h),
+                                None => h,
+                            })
+                        }
+                        Partial::Unknown => unknown = true,
+                        Partial::Quiet => {}
+                    }
+                }
+                match hit {
+                    Some(h) => Partial::Fires(h),
+                    None if unknown => Partial::Unknown,
+                    None => Partial::Quiet,
+                }
+            }
+            Condition::Not { of } => match self.eval_partial(of) {
+                Partial::Fires(_) => Partial::Quiet,
+                Partial::Quiet => Partial::Fires(Hit::default()),
+                Partial::Unknown => Partial::Unknown,
+            },
+            leaf => {
+                let mut read = Vec::new();
+                leaf.visit_questions(&mut read);
+                if read.iter().any(|(id, _)| self.answers.get(id).is_none()) {
+                    return Partial::Unknown;
+                }
+                match self.eval(leaf) {
+                    Some(h) => Partial::Fires(h),
+                    None => Partial::Quiet,
+                }
+            }
+        }
+    }
+}
+
+/// The rules that fire whatever the missing answers turn out to be.
+pub fn fire_partial<'a>(q: &'a Questionnaire, answers: &Answers, today: Date) -> Vec<Firing<'a>> {
+    let ctx = Context {
+        questionnaire: q,
+        answers,
+        today,
+    };
+    q.rules
+        .iter()
+        .filter_map(|rule| match ctx.eval_partial(&rule.when) {
+            Partial::Fires(hit) => Some(Firing { rule, hit }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Questions that apply given the answers so far, in questionnaire order.
@@ -238,11 +338,12 @@ pub fn fire<'a>(q: &'a Questionnaire, answers: &Answers, today: Date) -> Vec<Fir
 }
 
 /// A cited source, as shown beside a reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SourceRef {
     pub id: String,
     pub citation: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
 }
 
@@ -260,7 +361,8 @@ impl From<&Source> for SourceRef {
 }
 
 /// Why a verdict came out as it did: one fired rule, explained and cited.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reason {
     pub rule_id: String,
     pub title: String,
@@ -268,9 +370,9 @@ pub struct Reason {
     pub explanation: String,
     pub grade: crate::evidence::Grade,
     pub sources: Vec<SourceRef>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<Date>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<Zone>,
 }
 

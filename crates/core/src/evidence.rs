@@ -192,6 +192,21 @@ impl Wait {
     pub fn after(self, from: jiff::civil::Date) -> Option<jiff::civil::Date> {
         from.checked_add(self.0).ok()
     }
+
+    /// The moment the wait that starts at `from` ends, in elapsed time:
+    /// days count as 24 hours and weeks as 7 days, whatever the time zone
+    /// (a wait never shrinks across a daylight-saving change or a move).
+    /// Waits in months or years are counted from `from` in UTC.
+    pub fn after_instant(self, from: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        match self.0.to_duration(SpanRelativeTo::days_are_24_hours()) {
+            Ok(d) => from.checked_add(d).ok(),
+            Err(_) => from
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .checked_add(self.0)
+                .ok()
+                .map(|z| z.timestamp()),
+        }
+    }
 }
 
 impl PartialEq for Wait {
@@ -305,6 +320,11 @@ pub enum Condition {
     DateAfterToday {
         question: String,
     },
+    /// The date answered is today or later (its `until` is that date): for
+    /// a wait that ends at a moment later today.
+    DateFromToday {
+        question: String,
+    },
     All {
         of: Vec<Condition>,
     },
@@ -332,7 +352,9 @@ impl Condition {
             ZonesIntersect { question, .. } | ListedZones { question } => {
                 out.push((question, &["zones"]))
             }
-            DateAfterToday { question } => out.push((question, &["date"])),
+            DateAfterToday { question } | DateFromToday { question } => {
+                out.push((question, &["date"]))
+            }
             All { of } | Any { of } => of.iter().for_each(|c| c.visit_questions(out)),
             Not { of } => of.visit_questions(out),
         }
@@ -476,6 +498,15 @@ pub struct CheckinDefaults {
     pub cited: Cited,
 }
 
+/// How long a readiness check's go holds for a home session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadinessCheckDefault {
+    /// A home session must start within this long after the check.
+    pub valid_for: ClockDuration,
+    #[serde(flatten)]
+    pub cited: Cited,
+}
+
 /// One aftercare restriction and how long it lasts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AftercareItem {
@@ -504,6 +535,7 @@ pub struct Defaults {
     pub intervals: Vec<IntervalBand>,
     pub course: CourseDefault,
     pub checkins: CheckinDefaults,
+    pub readiness_check: ReadinessCheckDefault,
     #[serde(rename(deserialize = "aftercare"))]
     pub aftercare: Vec<AftercareItem>,
     #[serde(rename(deserialize = "product"))]
@@ -520,6 +552,10 @@ impl Defaults {
             ("hygiene.share".to_owned(), &self.hygiene.share),
             ("course".to_owned(), &self.course.cited),
             ("checkins".to_owned(), &self.checkins.cited),
+            (
+                "readiness_check".to_owned(),
+                &self.readiness_check.cited,
+            ),
         ];
         for band in &self.intervals {
             out.push((format!("interval<={}mm", band.max_mm), &band.cited));

@@ -64,6 +64,11 @@ id_type!(ScreeningId, "screening");
 id_type!(SessionId, "session");
 id_type!(CheckinId, "check-in");
 id_type!(EpisodeId, "symptom episode");
+id_type!(
+    /// One answered same-day readiness check.
+    ReadinessCheckId,
+    "readiness check"
+);
 id_type!(HygieneEventId, "hygiene event");
 id_type!(
     /// A self-rating of one concern in one zone.

@@ -2,13 +2,18 @@
 
 use std::collections::BTreeSet;
 
+use jiff::ZonedDateTime as Zoned;
 use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::answers::{Answer, Answers, InvalidAnswers};
+use crate::clinic::Protocol;
 use crate::engine::{Reason, fire};
 use crate::evidence::{EvidenceBase, Outcome};
-use crate::screening::Verdict;
+use crate::hygiene::Device;
+use crate::records::SessionRecord;
+use crate::schedule::{LastSession, NextSession, next_session};
+use crate::screening::{ScreeningResult, Verdict};
 use crate::zone::Zone;
 
 /// What needlewise knows, filled in as facts beside the person's answers.
@@ -22,7 +27,16 @@ pub struct ReadinessFacts {
     /// From the schedule; `None` when no date can be given (locked or
     /// clinic-only), which the symptom lock or screening then explains.
     pub earliest_next_session: Option<Date>,
+    /// The healing interval after the last session has not yet elapsed at
+    /// the moment of the check (elapsed time, not calendar days), or no
+    /// date can be given at all.
+    pub interval_waiting: bool,
     pub symptom_lock: bool,
+    /// The device's needle is longer than the one the latest screening
+    /// was for.
+    pub device_needle_over_screening: bool,
+    /// The last session used a needle longer than any home interval.
+    pub last_needle_beyond_home: bool,
     /// What a clinician's protocol adds, when one is in force.
     pub protocol: Option<ProtocolFacts>,
 }
@@ -34,6 +48,8 @@ pub struct ProtocolFacts {
     /// The protocol's spacing after the last session (`None` before the
     /// first session).
     pub earliest_next_session: Option<Date>,
+    /// That spacing has not yet elapsed at the moment of the check.
+    pub waiting: bool,
     /// The prescribed course is done: time for a review.
     pub course_complete: bool,
     /// The screened needle length is not the prescribed one.
@@ -59,11 +75,24 @@ impl ReadinessFacts {
         if let Some(d) = self.earliest_next_session {
             answers.set("earliest_next_session", Answer::Date(d));
         }
+        answers.set("interval_waiting", Answer::Bool(self.interval_waiting));
         answers.set("symptom_lock", Answer::Bool(self.symptom_lock));
+        answers.set(
+            "last_needle_beyond_home",
+            Answer::Bool(self.last_needle_beyond_home),
+        );
+        answers.set(
+            "device_needle_over_screening",
+            Answer::Bool(self.device_needle_over_screening),
+        );
         let p = self.protocol.as_ref();
         if let Some(d) = p.and_then(|p| p.earliest_next_session) {
             answers.set("protocol_earliest_next_session", Answer::Date(d));
         }
+        answers.set(
+            "protocol_interval_waiting",
+            Answer::Bool(p.is_some_and(|p| p.waiting)),
+        );
         answers.set(
             "protocol_course_complete",
             Answer::Bool(p.is_some_and(|p| p.course_complete)),
@@ -72,6 +101,73 @@ impl ReadinessFacts {
             "protocol_needle_mismatch",
             Answer::Bool(p.is_some_and(|p| p.needle_mismatch)),
         );
+    }
+}
+
+/// What the store knows that the gate needs, as loaded by the actions
+/// layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    /// The latest screening's result.
+    pub screening: Option<&'a ScreeningResult>,
+    /// The roller or pen the check is for.
+    pub device: Option<&'a Device>,
+    /// Every session of the profile, in any order.
+    pub sessions: &'a [SessionRecord],
+    /// A red flag is open.
+    pub locked: bool,
+    /// The protocol a clinician prescribed, when one is in force.
+    pub protocol: Option<&'a Protocol>,
+}
+
+impl ReadinessFacts {
+    /// The facts at `now` (whose zone is the person's). Waits are elapsed
+    /// time from the last session's end, so the answer does not depend on
+    /// the zone a session was logged in.
+    pub fn at(base: &EvidenceBase, known: &Known<'_>, now: &Zoned) -> ReadinessFacts {
+        let rules = &base.defaults.hygiene;
+        let screened_mm = known.screening.map(|s| s.needle_length_mm);
+        let last = known
+            .sessions
+            .iter()
+            .max_by_key(|s| (s.ended_at, s.id))
+            .map(LastSession::from);
+        let next = next_session(base, last, known.locked, now);
+        let mut planned_zones: BTreeSet<Zone> = known
+            .screening
+            .map(|s| s.zones.iter().copied().collect())
+            .unwrap_or_default();
+        let protocol = known.protocol.map(|p| {
+            planned_zones = p.narrow_zones(&planned_zones);
+            let done = known
+                .sessions
+                .iter()
+                .filter(|s| s.started_at >= p.prescribed_at && s.started_at <= now.timestamp())
+                .count();
+            let earliest_at = last.map(|l| p.earliest_after(l.ended_at));
+            ProtocolFacts {
+                earliest_next_session: earliest_at
+                    .map(|t| crate::schedule::local_date(t, now)),
+                waiting: earliest_at.is_some_and(|t| now.timestamp() < t),
+                course_complete: p.course_complete(u32::try_from(done).unwrap_or(u32::MAX)),
+                needle_mismatch: screened_mm.is_some_and(|mm| !p.needle_matches(mm)),
+            }
+        });
+        ReadinessFacts {
+            planned_zones,
+            screening_verdict: known.screening.map(|s| s.verdict),
+            device_ready: known.device.is_some_and(|d| d.is_ready(rules)),
+            device_replacement_due: known.device.is_some_and(|d| d.replacement_due(rules)),
+            earliest_next_session: next.earliest(),
+            interval_waiting: !next.allowed_now(),
+            symptom_lock: matches!(next, NextSession::Locked { .. }),
+            last_needle_beyond_home: matches!(next, NextSession::ClinicOnly { .. }),
+            device_needle_over_screening: match (known.device, screened_mm) {
+                (Some(d), Some(mm)) => d.kind.needle_length_mm() > mm + 1e-9,
+                _ => false,
+            },
+            protocol,
+        }
     }
 }
 

@@ -5,8 +5,11 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::answers::Answers;
-use crate::ids::{AccountId, CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId};
-use crate::screening::Verdict;
+use crate::ids::{
+    AccountId, CheckinId, ClinicId, DeviceId, EpisodeId, ProfileId, ReadinessCheckId, ScreeningId,
+    SessionId,
+};
+use crate::screening::{ScreeningResult, Verdict};
 use crate::triage::TriageLevel;
 use crate::zone::Zone;
 
@@ -55,8 +58,9 @@ pub struct ScreeningRecord {
     pub taken_at: Timestamp,
     pub answers: Answers,
     pub verdict: Verdict,
-    /// The full result as JSON, kept as it was shown.
-    pub result: serde_json::Value,
+    /// The full result, kept as it was shown (the store keeps it as the
+    /// versioned JSON of this type, so a renamed field fails loudly).
+    pub result: ScreeningResult,
 }
 
 /// One zone of a session.
@@ -80,6 +84,40 @@ pub struct ProductUse {
     pub allowed: bool,
 }
 
+/// Where a session was done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionSetting {
+    /// At home, after a readiness check that said go for that moment and
+    /// that device.
+    #[default]
+    Home,
+    /// By a professional, in a clinic: recorded so the interval lock and
+    /// the course count it, never gated by the home readiness check.
+    Clinic,
+}
+
+impl SessionSetting {
+    pub fn id(self) -> &'static str {
+        match self {
+            SessionSetting::Home => "home",
+            SessionSetting::Clinic => "clinic",
+        }
+    }
+}
+
+impl std::str::FromStr for SessionSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "home" => Ok(SessionSetting::Home),
+            "clinic" => Ok(SessionSetting::Clinic),
+            _ => Err(format!("unknown session setting {s:?}")),
+        }
+    }
+}
+
 /// A microneedling session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
@@ -95,6 +133,28 @@ pub struct SessionRecord {
     pub products: Vec<ProductUse>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// Home or clinic.
+    #[serde(default)]
+    pub setting: SessionSetting,
+    /// The readiness check that allowed a home session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_check_id: Option<ReadinessCheckId>,
+}
+
+/// An answered same-day readiness check, go or not. A home session points
+/// at the one that allowed it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadinessCheckRecord {
+    pub id: ReadinessCheckId,
+    pub profile_id: ProfileId,
+    /// The roller or pen the check was for.
+    pub device_id: Option<DeviceId>,
+    pub at: Timestamp,
+    /// The person's answers (facts are not stored: they are read again
+    /// whenever the check is used).
+    pub answers: Answers,
+    pub go: bool,
+    pub rule_ids: Vec<String>,
 }
 
 /// A symptom check-in and its triage.
@@ -120,6 +180,30 @@ pub struct Episode {
     pub resolved_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub resolution: String,
+    /// Who resolved it (absent while open, and for red flags resolved
+    /// before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<Resolver>,
+}
+
+/// Who may end a red flag's lock, and what they recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Resolver {
+    /// A clinician of a clinic the person shares check-ins with.
+    Clinician {
+        clinic_id: ClinicId,
+        account_id: AccountId,
+        name: String,
+    },
+    /// With no clinic that sees the check-ins: the person stated that a
+    /// doctor examined them on a date, and a fresh check-in without a red
+    /// flag followed.
+    DoctorExamined {
+        doctor: String,
+        examined_on: Date,
+        checkin_id: CheckinId,
+    },
 }
 
 impl Episode {

@@ -1,15 +1,31 @@
 //! When the next session may be, and the shape of a course.
+//!
+//! Waits are elapsed time from the moment the last session ended: a 3-day
+//! wait is 72 hours whatever time zone the session, the person or the server
+//! is in. Dates shown are those moments in the person's current zone.
 
 use jiff::civil::Date;
+use jiff::{Timestamp, ZonedDateTime as Zoned};
 use serde::Serialize;
 
 use crate::evidence::{EvidenceBase, IntervalBand};
+use crate::records::SessionRecord;
 
 /// The last session, as the schedule needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct LastSession {
-    pub date: Date,
+    /// When it ended: waits count from here.
+    pub ended_at: Timestamp,
     pub needle_length_mm: f64,
+}
+
+impl From<&SessionRecord> for LastSession {
+    fn from(s: &SessionRecord) -> Self {
+        LastSession {
+            ended_at: s.ended_at,
+            needle_length_mm: s.needle_length_mm,
+        }
+    }
 }
 
 /// Why the next session is not yet possible, or what allows it.
@@ -20,11 +36,18 @@ pub enum NextSession {
     FirstSession { earliest: Date },
     /// The skin needs this long after the last session.
     After {
+        /// The day of `earliest_at` in the person's zone.
         earliest: Date,
+        /// The first moment the next session may start.
+        earliest_at: Timestamp,
+        /// The day of the last session's end in the person's zone.
         last: Date,
+        /// When the last session ended.
+        last_at: Timestamp,
         wait: String,
         explanation: String,
-        today_ok: bool,
+        /// The wait is over at the moment asked about.
+        now_ok: bool,
         /// The date comes from a clinician's protocol, not the healing
         /// interval.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -46,6 +69,16 @@ impl NextSession {
             _ => None,
         }
     }
+
+    /// Whether the wait (if any) is over at the moment asked about; false
+    /// when no date can be given.
+    pub fn allowed_now(&self) -> bool {
+        match self {
+            NextSession::FirstSession { .. } => true,
+            NextSession::After { now_ok, .. } => *now_ok,
+            _ => false,
+        }
+    }
 }
 
 /// The home interval band for a needle length, if home use covers it.
@@ -56,12 +89,12 @@ pub fn interval_for(base: &EvidenceBase, needle_length_mm: f64) -> Option<&Inter
         .find(|b| needle_length_mm <= b.max_mm + 1e-9)
 }
 
-/// The earliest next session.
+/// The earliest next session, asked at `now` (whose zone is the person's).
 pub fn next_session(
     base: &EvidenceBase,
     last: Option<LastSession>,
     locked: bool,
-    today: Date,
+    now: &Zoned,
 ) -> NextSession {
     if locked {
         return NextSession::Locked {
@@ -69,7 +102,9 @@ pub fn next_session(
         };
     }
     let Some(last) = last else {
-        return NextSession::FirstSession { earliest: today };
+        return NextSession::FirstSession {
+            earliest: now.date(),
+        };
     };
     match interval_for(base, last.needle_length_mm) {
         None => NextSession::ClinicOnly {
@@ -79,25 +114,50 @@ pub fn next_session(
             ),
         },
         Some(band) => {
-            let earliest = band.wait.after(last.date).unwrap_or(last.date);
+            let earliest_at = band
+                .wait
+                .after_instant(last.ended_at)
+                .unwrap_or(Timestamp::MAX);
             NextSession::After {
-                earliest,
-                last: last.date,
+                earliest: local_date(earliest_at, now),
+                earliest_at,
+                last: local_date(last.ended_at, now),
+                last_at: last.ended_at,
                 wait: band.wait.to_string(),
                 explanation: band.cited.explanation.clone(),
-                today_ok: today >= earliest,
+                now_ok: now.timestamp() >= earliest_at,
                 by_protocol: false,
             }
         }
     }
 }
 
-/// One planned session of a course.
+/// The day of a moment in the zone of `now`.
+pub fn local_date(t: Timestamp, now: &Zoned) -> Date {
+    t.to_zoned_datetime(now.time_zone().clone()).date()
+}
+
+/// One session of a course: done, or planned.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CourseSession {
     pub number: u32,
     pub date: Date,
+    /// A session happened (at or before the moment asked about).
     pub done: bool,
+}
+
+/// Where a course stands at the moment asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CourseStatus {
+    /// No session yet.
+    NotStarted,
+    /// Sessions done, more planned, the review not yet passed.
+    InProgress,
+    /// Every session of the course is done.
+    Finished,
+    /// The review date passed before the course was finished.
+    Lapsed,
 }
 
 /// A course: sessions spaced by the larger of the course wait and the
@@ -106,33 +166,81 @@ pub struct CourseSession {
 pub struct CoursePlan {
     pub sessions: Vec<CourseSession>,
     pub review_on: Option<Date>,
+    pub status: CourseStatus,
     pub explanation: String,
 }
 
-/// Plans a course starting on `start`, with `done` sessions already behind.
+/// The course at `now`: the sessions that happened at or before `now`
+/// (their dates in `now`'s zone) marked done, the rest planned from the
+/// last one, never before today. `sessions` may be in any order; sessions
+/// after `now` do not count.
 pub fn course_plan(
     base: &EvidenceBase,
-    start: Date,
+    sessions: &[SessionRecord],
     needle_length_mm: f64,
-    done: u32,
+    now: &Zoned,
 ) -> CoursePlan {
     let course = &base.defaults.course;
+    let today = now.date();
+    let mut done: Vec<Date> = sessions
+        .iter()
+        .filter(|s| s.started_at <= now.timestamp())
+        .map(|s| local_date(s.started_at, now))
+        .collect();
+    done.sort();
     let interval = interval_for(base, needle_length_mm);
-    let mut sessions = Vec::new();
-    let mut date = start;
-    for number in 1..=course.sessions {
-        sessions.push(CourseSession {
-            number,
-            date,
-            done: number <= done,
-        });
+    let spaced = |date: Date| {
         let by_course = course.wait.after(date).unwrap_or(date);
         let by_healing = interval.and_then(|b| b.wait.after(date)).unwrap_or(date);
-        date = by_course.max(by_healing);
+        by_course.max(by_healing)
+    };
+    let start = done.first().copied().unwrap_or(today);
+    let mut planned_sessions = Vec::new();
+    let mut previous: Option<Date> = None;
+    for number in 1..=course.sessions {
+        let index = (number - 1) as usize;
+        let (date, is_done) = match done.get(index) {
+            Some(d) => (*d, true),
+            None => (previous.map_or(today, spaced).max(today), false),
+        };
+        planned_sessions.push(CourseSession {
+            number,
+            date,
+            done: is_done,
+        });
+        previous = Some(date);
     }
+    let review_on = course.review_after.after(start);
+    let finished = done.len() >= course.sessions as usize;
+    let status = if done.is_empty() {
+        CourseStatus::NotStarted
+    } else if finished {
+        CourseStatus::Finished
+    } else if review_on.is_some_and(|r| today > r) {
+        CourseStatus::Lapsed
+    } else {
+        CourseStatus::InProgress
+    };
     CoursePlan {
-        review_on: course.review_after.after(start),
-        sessions,
+        review_on,
+        sessions: planned_sessions,
+        status,
         explanation: course.cited.explanation.clone(),
+    }
+}
+
+impl CoursePlan {
+    /// The course's state in a sentence.
+    pub fn status_words(&self) -> &'static str {
+        match self.status {
+            CourseStatus::NotStarted => "Your course starts with your first session.",
+            CourseStatus::InProgress => "Your course is under way.",
+            CourseStatus::Finished => {
+                "Your course is finished: review your results, and ask your facial plastic surgeon before starting another."
+            }
+            CourseStatus::Lapsed => {
+                "Your course ran past its review date before it was finished. Review your results, and ask your facial plastic surgeon before going on."
+            }
+        }
     }
 }

@@ -83,13 +83,16 @@ pub struct ExcludedZone {
     pub until: Option<Date>,
 }
 
-/// The outcome of a screening.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The outcome of a screening. The store keeps it as this type's JSON; it
+/// reads back only if every field still matches (no defaults that would
+/// hide a renamed field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScreeningResult {
     pub verdict: Verdict,
-    pub headline: &'static str,
+    pub headline: String,
     /// The first day a timed wait allows home use, when one applies.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligible_from: Option<Date>,
     /// Zones that may be treated.
     pub zones: Vec<Zone>,
@@ -102,12 +105,13 @@ pub struct ScreeningResult {
     pub needle_length_mm: f64,
     /// Rules that would have applied but a clinician set aside for this
     /// person, with who, when and why (they no longer count above).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overridden: Vec<Overridden>,
 }
 
 /// A rule a clinician set aside, as the person sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Overridden {
     /// The rule as it would have read.
     pub reason: Reason,
@@ -238,7 +242,7 @@ pub fn screen_with_overrides(
         .collect();
     Ok(ScreeningResult {
         verdict,
-        headline: verdict.headline(),
+        headline: verdict.headline().to_owned(),
         eligible_from,
         zones,
         excluded_zones,

@@ -6,7 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::answers::{Answer, Answers, InvalidAnswers};
-use crate::engine::{Reason, fire};
+use crate::engine::{Reason, fire, fire_partial};
 use crate::evidence::{EvidenceBase, Outcome};
 
 /// How a check-in compares with the expected course, mildest first.
@@ -87,6 +87,18 @@ pub struct Triage {
     pub locks_sessions: bool,
     pub hours_since_session: f64,
     pub reasons: Vec<Reason>,
+    /// Questions still unanswered: a check-in is taken with answers missing
+    /// only when the answers given already call for the surgeon or urgent
+    /// care, whatever the rest turn out to be. Ask these next.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
+}
+
+impl Triage {
+    /// Some answers were missing (see [`Triage::missing`]).
+    pub fn is_partial(&self) -> bool {
+        !self.missing.is_empty()
+    }
 }
 
 /// Classifies a check-in. `answers` are the person's; the time since the
@@ -99,13 +111,7 @@ pub fn assess(
     today: jiff::civil::Date,
 ) -> Result<Triage, InvalidAnswers> {
     let q = &base.checkin;
-    let mut answers = answers.clone();
-    let hours = now
-        .duration_since(session_ended_at)
-        .max(SignedDuration::ZERO)
-        .as_secs_f64()
-        / 3600.0;
-    answers.set("hours_since_session", Answer::Number(hours));
+    let (answers, hours) = with_hours(answers, session_ended_at, now);
     answers.require_complete(q)?;
     let firings = fire(q, &answers, today);
     let level = firings
@@ -121,6 +127,58 @@ pub fn assess(
         locks_sessions: level.locks_sessions(),
         hours_since_session: (hours * 10.0).round() / 10.0,
         reasons,
+        missing: Vec::new(),
+    })
+}
+
+fn with_hours(answers: &Answers, session_ended_at: Timestamp, now: Timestamp) -> (Answers, f64) {
+    let mut answers = answers.clone();
+    let hours = now
+        .duration_since(session_ended_at)
+        .max(SignedDuration::ZERO)
+        .as_secs_f64()
+        / 3600.0;
+    answers.set("hours_since_session", Answer::Number(hours));
+    (answers, hours)
+}
+
+/// Classifies a check-in that may have answers missing. Complete answers
+/// are assessed as [`assess`] does. With answers missing, the rules that
+/// fire whatever the missing answers turn out to be are applied: when they
+/// reach `contact_surgeon` or `urgent_care` the check-in counts, partial
+/// (a red flag must never wait for an unrelated answer), and
+/// [`Triage::missing`] lists what to ask next; otherwise the missing
+/// answers are the error, as for [`assess`].
+pub fn assess_partial(
+    base: &EvidenceBase,
+    answers: &Answers,
+    session_ended_at: Timestamp,
+    now: Timestamp,
+    today: jiff::civil::Date,
+) -> Result<Triage, InvalidAnswers> {
+    let q = &base.checkin;
+    let (full, hours) = with_hours(answers, session_ended_at, now);
+    let Err(missing) = full.require_complete(q) else {
+        return assess(base, answers, session_ended_at, now, today);
+    };
+    let firings = fire_partial(q, &full, today);
+    let level = firings
+        .iter()
+        .map(|f| TriageLevel::from_outcome(f.rule.outcome))
+        .max()
+        .unwrap_or(TriageLevel::Expected);
+    if !level.locks_sessions() {
+        return Err(missing);
+    }
+    let mut reasons: Vec<Reason> = firings.iter().map(Reason::from).collect();
+    reasons.sort_by_key(|r| std::cmp::Reverse(TriageLevel::from_outcome(r.outcome)));
+    Ok(Triage {
+        level,
+        headline: level.headline(),
+        locks_sessions: true,
+        hours_since_session: (hours * 10.0).round() / 10.0,
+        reasons,
+        missing: missing.0.into_iter().map(|f| f.field).collect(),
     })
 }
 

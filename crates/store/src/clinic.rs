@@ -479,6 +479,19 @@ pub trait ClinicStore {
         note: &str,
         at: Timestamp,
     ) -> Result<()>;
+    /// Resolves an open red flag (check-ins scope, clinicians only; see
+    /// `Act::Resolve`): the lock lifts, and the episode records the
+    /// clinician as its [`needlewise_core::records::Resolver::Clinician`]
+    /// with their name in the clinic. Audited as `resolved`.
+    /// `NotFound` unless that episode is open.
+    fn resolve_flag(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        episode: EpisodeId,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<()>;
     /// Prescribes a protocol (sessions scope); the newest one is in force.
     /// `Invalid` if it does not validate or names another clinic. The
     /// prescriber stored (`prescribed_by`, `prescriber_name`) is the asker

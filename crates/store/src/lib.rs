@@ -16,11 +16,12 @@
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
 use needlewise_core::ids::{
-    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
+    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, ReadinessCheckId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
-    Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
+    Account, CheckinRecord, Episode, ProductUse, Profile, ReadinessCheckRecord, Resolver,
+    ScreeningRecord, SessionRecord,
 };
 use needlewise_core::schedule::LastSession;
 use needlewise_core::screening::Verdict;
@@ -280,8 +281,29 @@ pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
     /// A device's hygiene log, oldest first.
     fn hygiene_log(&self, profile: ProfileId, device: DeviceId) -> Result<Vec<HygieneLogEntry>>;
 
+    // Readiness checks.
+    /// Stores an answered readiness check, go or not. [`StoreError::NotFound`]
+    /// for an unknown profile or a device that is not the profile's;
+    /// [`StoreError::Conflict`] for a taken id.
+    fn save_readiness_check(&self, check: &ReadinessCheckRecord) -> Result<()>;
+    /// A profile's readiness checks, newest first.
+    fn readiness_checks(&self, profile: ProfileId) -> Result<Vec<ReadinessCheckRecord>>;
+    fn readiness_check(
+        &self,
+        profile: ProfileId,
+        id: ReadinessCheckId,
+    ) -> Result<Option<ReadinessCheckRecord>>;
+    /// The newest check for `device` taken at or before `at`.
+    fn latest_readiness_check(
+        &self,
+        profile: ProfileId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> Result<Option<ReadinessCheckRecord>>;
+
     // Sessions.
-    /// Stores a session with its zones and products. When `device` is given
+    /// Stores a session with its zones and products (and its setting and
+    /// readiness check). When `device` is given
     /// (the device after its `Use` event), it is stored and the use logged in
     /// the same transaction, with the same version check as `record_hygiene`.
     fn log_session(&self, session: &SessionRecord, device: Option<&Device>) -> Result<()>;
@@ -331,12 +353,18 @@ pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
     fn checkins(&self, profile: ProfileId) -> Result<Vec<CheckinRecord>>;
     fn episodes(&self, profile: ProfileId) -> Result<Vec<Episode>>;
     fn open_episodes(&self, profile: ProfileId) -> Result<Vec<Episode>>;
+    /// Resolves an open red flag, recording who did and their note; a
+    /// fresh check-in that goes with the resolution (see
+    /// [`Resolver::DoctorExamined`]) is stored in the same transaction.
+    /// [`StoreError::NotFound`] unless the profile has that episode open.
     fn resolve_episode(
         &self,
         profile: ProfileId,
         id: EpisodeId,
         at: Timestamp,
         note: &str,
+        resolver: &Resolver,
+        checkin: Option<&CheckinRecord>,
     ) -> Result<()>;
 
     // Progress: self-ratings and photo metadata (the photo files live
