@@ -11,6 +11,7 @@ use needlewise_core::answers::InvalidAnswers;
 use needlewise_core::hygiene::HygieneError;
 use needlewise_core::ids::{AccountId, ProfileId};
 use needlewise_core::records::Profile;
+use needlewise_actions::{ActionError, Ctx};
 use needlewise_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -35,6 +36,11 @@ impl Exit {
 pub enum Failure {
     /// The person's input is wrong; the message says how (exit code 2).
     BadInput(String),
+    /// The safety gate said no; nothing was saved (exit code 3).
+    Refused {
+        message: String,
+        reasons: Vec<needlewise_core::engine::Reason>,
+    },
     Other(anyhow::Error),
 }
 
@@ -67,6 +73,18 @@ impl From<HygieneError> for Failure {
     }
 }
 
+impl From<ActionError> for Failure {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::Answers(a) => a.into(),
+            ActionError::Hygiene(h) => h.into(),
+            ActionError::Store(s) => s.into(),
+            ActionError::Refused { message, reasons } => Failure::Refused { message, reasons },
+            other => Failure::BadInput(other.to_string()),
+        }
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
@@ -85,7 +103,10 @@ pub struct App {
     data_dir: Option<PathBuf>,
     store: OnceCell<Box<dyn Store>>,
     pub now: Timestamp,
-    pub tz: TimeZone,
+    /// The machine's zone; a profile's own zone, when it has one, wins
+    /// (see [`App::tz`]).
+    system_tz: TimeZone,
+    tz: OnceCell<TimeZone>,
     pub json: bool,
     pub profile_name: String,
 }
@@ -115,7 +136,8 @@ impl App {
             data_dir: global.data_dir.clone(),
             store: OnceCell::new(),
             now,
-            tz: TimeZone::system(),
+            system_tz: TimeZone::system(),
+            tz: OnceCell::new(),
             json: global.json,
             profile_name,
         })
@@ -154,8 +176,39 @@ impl App {
         self.now.duration_since(Timestamp::now())
     }
 
+    /// The person's zone: the selected profile's own, when it has one
+    /// (set in the web app), else the machine's.
+    pub fn tz(&self) -> &TimeZone {
+        self.tz.get_or_init(|| {
+            let own = self
+                .store()
+                .ok()
+                .and_then(|s| {
+                    s.profile_by_name(AccountId::LOCAL, &self.profile_name)
+                        .ok()
+                        .flatten()
+                })
+                .and_then(|p| p.time_zone)
+                .and_then(|name| TimeZone::get(&name).ok());
+            own.unwrap_or_else(|| self.system_tz.clone())
+        })
+    }
+
     pub fn zoned(&self, t: Timestamp) -> ZonedDateTime {
-        t.to_zoned_datetime(self.tz.clone())
+        t.to_zoned_datetime(self.tz().clone())
+    }
+
+    /// The actions' context: the store and the moment in the person's zone.
+    pub fn ctx<'a>(&'a self, now: &'a ZonedDateTime) -> Result<Ctx<'a>, Failure> {
+        Ok(Ctx {
+            store: self.store()?,
+            now,
+        })
+    }
+
+    /// The moment of this command in the person's zone.
+    pub fn zoned_now(&self) -> ZonedDateTime {
+        self.zoned(self.now)
     }
 
     pub fn today(&self) -> Date {
@@ -167,21 +220,21 @@ impl App {
         self.zoned(t).strftime("%Y-%m-%d %H:%M").to_string()
     }
 
-    /// The selected profile of the local account, created on first use.
+    /// The selected profile of the local account. A profile that does not
+    /// exist yet is returned unsaved: the first action that writes creates
+    /// it, once every check has passed (a refused command writes nothing).
     pub fn profile(&self) -> Result<Profile, Failure> {
         let store = self.store()?;
         if let Some(p) = store.profile_by_name(AccountId::LOCAL, &self.profile_name)? {
             return Ok(p);
         }
-        let profile = Profile {
+        Ok(Profile {
             id: ProfileId(Uuid::now_v7()),
             account_id: AccountId::LOCAL,
             name: self.profile_name.clone(),
             created_at: self.now,
             time_zone: None,
-        };
-        store.create_profile(&profile)?;
-        Ok(profile)
+        })
     }
 }
 

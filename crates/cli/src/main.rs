@@ -122,6 +122,13 @@ fn main() -> ExitCode {
             eprintln!("needlewise: {message}");
             ExitCode::from(2)
         }
+        Err(Failure::Refused { message, reasons }) => {
+            eprintln!("needlewise: {message} Nothing was saved.");
+            for r in &reasons {
+                output::reason_to_stderr(r);
+            }
+            ExitCode::from(3)
+        }
         Err(Failure::Other(e)) => {
             eprintln!("needlewise: {e:#}");
             ExitCode::from(1)

@@ -12,6 +12,17 @@ pub fn json<T: Serialize>(value: &T) -> Result<(), Failure> {
 
 /// Prints a reason: title, explanation and its sources.
 pub fn reason(r: &needlewise_core::engine::Reason) {
+    print!("{}", reason_text(r));
+}
+
+/// [`reason`], on standard error (beside an error message).
+pub fn reason_to_stderr(r: &needlewise_core::engine::Reason) {
+    eprint!("{}", reason_text(r));
+}
+
+fn reason_text(r: &needlewise_core::engine::Reason) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let until = r.until.map(|d| format!(" (until {d})")).unwrap_or_default();
     let zones = if r.zones.is_empty() {
         String::new()
@@ -25,17 +36,19 @@ pub fn reason(r: &needlewise_core::engine::Reason) {
                 .join(", ")
         )
     };
-    println!("  • {}{until}{zones}", r.title);
+    let _ = writeln!(out, "  • {}{until}{zones}", r.title);
     for line in wrap(&r.explanation, 72) {
-        println!("    {line}");
+        let _ = writeln!(out, "    {line}");
     }
     let ids: Vec<&str> = r.sources.iter().map(|s| s.id.as_str()).collect();
-    println!(
+    let _ = writeln!(
+        out,
         "    evidence: grade {:?}, {} · rule {}",
         r.grade,
         ids.join(", "),
         r.rule_id
     );
+    out
 }
 
 /// Wraps text at word boundaries.

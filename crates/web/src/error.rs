@@ -102,6 +102,23 @@ impl From<StoreError> for WebError {
     }
 }
 
+impl From<needlewise_actions::ActionError> for WebError {
+    fn from(e: needlewise_actions::ActionError) -> Self {
+        use needlewise_actions::ActionError as A;
+        match e {
+            A::Answers(a) => WebError::InvalidAnswers(a),
+            A::BadInput(m) => WebError::BadInput(m),
+            A::Refused { message, .. } => WebError::Conflict(format!(
+                "{message} Nothing was saved; see the session page for what to do."
+            )),
+            A::NotFound(_) => WebError::NotFound,
+            A::Forbidden(m) => WebError::Forbidden(m),
+            A::Hygiene(h) => WebError::Hygiene(h),
+            A::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for WebError {
     fn from(e: tokio::task::JoinError) -> Self {
         WebError::Internal(e.into())

@@ -107,6 +107,11 @@ impl AppState {
         self.now().to_zoned_datetime(self.tz.clone()).date()
     }
 
+    /// This moment in the person's zone.
+    pub fn zoned_now(&self) -> jiff::ZonedDateTime {
+        self.now().to_zoned_datetime(self.tz.clone())
+    }
+
     /// A moment in local time, to the minute.
     pub fn local(&self, t: Timestamp) -> String {
         t.to_zoned_datetime(self.tz.clone())
@@ -123,6 +128,26 @@ where
 {
     let store = state.store.clone();
     Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
+}
+
+/// Runs one action of `needlewise_actions` on the blocking pool, at this
+/// moment in the state's zone (see [`AppState::for_profile`]).
+pub async fn act<T, F>(state: &AppState, f: F) -> Result<T, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(needlewise_actions::Ctx<'_>) -> Result<T, needlewise_actions::ActionError>
+        + Send
+        + 'static,
+{
+    let store = state.store.clone();
+    let now = state.zoned_now();
+    Ok(tokio::task::spawn_blocking(move || {
+        f(needlewise_actions::Ctx {
+            store: store.as_ref(),
+            now: &now,
+        })
+    })
+    .await??)
 }
 
 /// Runs a short read of the store. Where the store says its reads finish

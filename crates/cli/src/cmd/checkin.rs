@@ -4,11 +4,8 @@ use std::path::PathBuf;
 
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::ids::{CheckinId, EpisodeId};
-use needlewise_core::records::{CheckinRecord, Episode};
-use needlewise_core::triage::assess;
+use needlewise_core::ids::EpisodeId;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::app::{App, Exit, Failure, bad, read_json};
 use crate::{output, prompt};
@@ -27,76 +24,79 @@ pub struct Args {
 enum CheckinCommand {
     /// Past check-ins and red flags.
     List,
-    /// Mark a red flag resolved, once your surgeon has seen it.
+    /// Mark a red flag resolved after a doctor examined you. Only when no
+    /// clinic sees your check-ins (otherwise your clinician resolves it);
+    /// a fresh check-in is asked (or read from --answers) and must show no
+    /// warning sign.
     Resolve {
         /// The red flag's id (from `needlewise checkin list`).
         episode: String,
-        /// Who cleared it and what they said.
+        /// Who examined you (a name, or "my GP").
         #[arg(long)]
-        note: String,
+        doctor: String,
+        /// The day of the examination (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        examined_on: String,
+        /// Today's check-in answers as JSON; without it, asked here.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
     },
 }
 
 pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     match args.command {
         Some(CheckinCommand::List) => list(app),
-        Some(CheckinCommand::Resolve { episode, note }) => resolve(app, &episode, &note),
+        Some(CheckinCommand::Resolve {
+            episode,
+            doctor,
+            examined_on,
+            answers,
+        }) => resolve(app, &episode, doctor, &examined_on, answers),
         None => new(app, args.answers),
     }
 }
 
-fn new(app: &App, answers: Option<PathBuf>) -> Result<Exit, Failure> {
+fn read_answers(app: &App, path: Option<PathBuf>) -> Result<Answers, Failure> {
     let base = evidence();
+    let today = app.zoned_now().date();
+    Ok(match path {
+        Some(path) => Answers::from_json(&base.checkin, &read_json(&path)?, today)?,
+        None => prompt::ask_all(&base.checkin, today, Answers::new())?,
+    })
+}
+
+fn new(app: &App, answers: Option<PathBuf>) -> Result<Exit, Failure> {
     let profile = app.profile()?;
-    let store = app.store()?;
-    let Some(session) = store.last_session(profile.id)? else {
-        return Err(bad(
-            "no session to check in about yet; log one with `needlewise session log`",
-        ));
-    };
-    let answers = match answers {
-        Some(path) => Answers::from_json(&base.checkin, &read_json(&path)?, app.today())?,
-        None => prompt::ask_all(&base.checkin, app.today(), Answers::new())?,
-    };
-    let triage = assess(base, &answers, session.ended_at, app.now, app.today())?;
-    let record = CheckinRecord {
-        id: CheckinId(Uuid::now_v7()),
-        profile_id: profile.id,
-        session_id: Some(session.id),
-        at: app.now,
-        answers,
-        level: triage.level,
-        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
-    };
-    let episode = triage.locks_sessions.then(|| Episode {
-        id: EpisodeId(Uuid::now_v7()),
-        profile_id: profile.id,
-        checkin_id: record.id,
-        level: triage.level,
-        opened_at: app.now,
-        resolved_at: None,
-        resolution: String::new(),
-    });
-    store.save_checkin(&record, episode.as_ref())?;
+    let answers = read_answers(app, answers)?;
+    let now = app.zoned_now();
+    let checked = needlewise_actions::checkin(app.ctx(&now)?, &profile, answers)?;
+    print_checkin(app, &checked)?;
+    Ok(Exit::stop_if(checked.triage.locks_sessions))
+}
+
+fn print_checkin(app: &App, checked: &needlewise_actions::CheckedIn) -> Result<(), Failure> {
+    let (triage, episode) = (&checked.triage, &checked.episode);
     if app.json {
-        output::json(&json!({"checkin": record.id, "triage": triage, "episode": episode}))?;
+        output::json(&json!({"checkin": checked.record.id, "triage": triage, "episode": episode}))?;
     } else {
         println!("{} — {}", triage.level, triage.headline);
         for r in &triage.reasons {
             output::reason(r);
         }
-        if let Some(e) = &episode {
+        if triage.is_partial() {
             println!(
-                "\nRed flag {} opened: new sessions are locked until it is resolved",
-                e.id
+                "\nSome answers are still missing ({}); the warning sign above counts already. Please answer them in a new check-in.",
+                triage.missing.join(", ")
             );
+        }
+        if let Some(e) = episode {
             println!(
-                "(`needlewise checkin resolve {} --note \"…\"` once your surgeon has seen it).",
+                "\nRed flag {} opened: new sessions are locked until it is resolved.",
                 e.id
             );
         }
     }
-    Ok(Exit::stop_if(triage.locks_sessions))
+    Ok(())
 }
 
 fn list(app: &App) -> Result<Exit, Failure> {
@@ -128,19 +128,49 @@ fn list(app: &App) -> Result<Exit, Failure> {
     Ok(Exit::Ok)
 }
 
-fn resolve(app: &App, episode: &str, note: &str) -> Result<Exit, Failure> {
+fn resolve(
+    app: &App,
+    episode: &str,
+    doctor: String,
+    examined_on: &str,
+    answers: Option<PathBuf>,
+) -> Result<Exit, Failure> {
     let id: EpisodeId = episode.parse().map_err(bad)?;
-    let note = note.trim();
-    if note.len() < 3 {
-        return Err(bad("--note: say who cleared it and what they said"));
-    }
+    let examined_on = needlewise_core::answers::parse_date(examined_on)
+        .map_err(|e| bad(format!("--examined-on: {e}")))?;
     let profile = app.profile()?;
-    app.store()?
-        .resolve_episode(profile.id, id, app.now, note)?;
-    if !app.json {
-        println!("Red flag {id} resolved.");
-    } else {
-        output::json(&json!({"resolved": id}))?;
+    let now = app.zoned_now();
+    let ctx = app.ctx(&now)?;
+    // Asked before the fresh check-in, so nobody answers it for nothing.
+    if let needlewise_core::clinic::ResolvePolicy::ClinicianOf(_) =
+        needlewise_actions::who_resolves(ctx, profile.id)?
+    {
+        return Err(bad(
+            "your care team sees your check-ins, so a clinician of your clinic resolves this red flag; please contact them",
+        ));
     }
-    Ok(Exit::Ok)
+    let answers = read_answers(app, answers)?;
+    let statement = needlewise_actions::DoctorStatement {
+        doctor,
+        examined_on,
+    };
+    match needlewise_actions::resolve_by_person(ctx, &profile, id, statement, answers)? {
+        needlewise_actions::Resolution::Resolved(_) => {
+            if app.json {
+                output::json(&json!({"resolved": id}))?;
+            } else {
+                println!("Red flag {id} resolved.");
+            }
+            Ok(Exit::Ok)
+        }
+        needlewise_actions::Resolution::StillFlagged(checked) => {
+            print_checkin(app, &checked)?;
+            if !app.json {
+                println!(
+                    "\nRed flag {id} stays open: today's answers still show a warning sign. Please contact your facial plastic surgeon."
+                );
+            }
+            Ok(Exit::SafetyStop)
+        }
+    }
 }

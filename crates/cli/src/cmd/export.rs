@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use needlewise_store::facts;
 
 use crate::app::{App, Exit, Failure};
 
@@ -64,7 +63,8 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
 
 fn ics(app: &App, args: IcsArgs) -> Result<Exit, Failure> {
     let profile = app.profile()?;
-    let model = facts::calendar(app.store()?, &profile, app.now, app.today())?;
+    let now = app.zoned_now();
+    let model = needlewise_actions::calendar(app.ctx(&now)?, &profile)?;
     if app.json {
         let text = serde_json::to_string_pretty(&model).map_err(|e| Failure::Other(e.into()))?;
         return write(args.output.out.as_deref(), format!("{text}\n").as_bytes())

@@ -21,10 +21,7 @@ pub mod serve;
 pub mod session;
 
 use needlewise_core::hygiene::{Device, HygieneState};
-use needlewise_core::readiness::ReadinessFacts;
 use needlewise_core::records::Profile;
-use needlewise_core::schedule::NextSession;
-use needlewise_store::facts;
 
 use crate::app::{App, Failure, bad};
 
@@ -71,28 +68,4 @@ pub fn resolve_device(
             )),
         },
     }
-}
-
-/// The schedule for the profile now.
-pub fn schedule(app: &App, profile: &Profile) -> Result<NextSession, Failure> {
-    Ok(facts::schedule(app.store()?, profile.id, app.today())?)
-}
-
-/// What needlewise knows for today's readiness gate.
-pub fn readiness_facts(
-    app: &App,
-    profile: &Profile,
-    device: Option<&Device>,
-) -> Result<ReadinessFacts, Failure> {
-    Ok(facts::readiness(
-        app.store()?,
-        profile.id,
-        device,
-        app.today(),
-    )?)
-}
-
-/// The needle length the latest screening cleared.
-pub fn screened_needle(app: &App, profile: &Profile) -> Result<Option<f64>, Failure> {
-    Ok(facts::screened_needle(app.store()?, profile.id)?)
 }

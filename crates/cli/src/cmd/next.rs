@@ -1,7 +1,6 @@
 //! `needlewise next`: the earliest next session and the course.
 
-use needlewise_core::evidence;
-use needlewise_core::schedule::{NextSession, course_plan};
+use needlewise_core::schedule::NextSession;
 use serde_json::json;
 
 use crate::app::{App, Exit, Failure};
@@ -9,16 +8,10 @@ use crate::output;
 
 pub fn run(app: &App) -> Result<Exit, Failure> {
     let profile = app.profile()?;
-    let next = super::schedule(app, &profile)?;
-    let sessions = app.store()?.sessions(profile.id)?;
-    let needle = match sessions.first() {
-        Some(s) => Some(s.needle_length_mm),
-        None => super::screened_needle(app, &profile)?,
-    };
-    let course = needle.map(|mm| {
-        let start = sessions.last().map_or(app.today(), |s| s.local_date);
-        course_plan(evidence(), start, mm, sessions.len() as u32)
-    });
+    let now = app.zoned_now();
+    let ctx = app.ctx(&now)?;
+    let next = needlewise_actions::schedule(ctx, profile.id)?;
+    let course = needlewise_actions::course(ctx, profile.id)?;
     if app.json {
         output::json(&json!({ "next": next, "course": course }))?;
     } else {
@@ -27,16 +20,16 @@ pub fn run(app: &App) -> Result<Exit, Failure> {
                 "Your first session can be today ({earliest}), once `needlewise ready` says go."
             ),
             NextSession::After {
-                earliest,
+                earliest_at,
                 last,
-                today_ok,
+                now_ok,
                 explanation,
                 ..
             } => {
-                let when = if *today_ok {
-                    "today or later".to_owned()
+                let when = if *now_ok {
+                    "now or later".to_owned()
                 } else {
-                    format!("from {earliest}")
+                    format!("from {}", app.local(*earliest_at))
                 };
                 println!("Last session {last}; the next can be {when}.");
                 for line in output::wrap(explanation, 76) {
@@ -60,6 +53,7 @@ pub fn run(app: &App) -> Result<Exit, Failure> {
             if let Some(r) = course.review_on {
                 println!("  review results around {r}");
             }
+            println!("  {}", course.status_words());
         }
     }
     Ok(Exit::stop_if(next.earliest().is_none()))

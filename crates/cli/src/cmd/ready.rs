@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::readiness::{self, Readiness};
+use needlewise_core::readiness::Readiness;
 
 use crate::app::{App, Exit, Failure, read_json};
 use crate::{output, prompt};
@@ -19,7 +19,8 @@ pub struct Args {
     pub device: Option<String>,
 }
 
-/// Runs the gate and prints it; shared with `session guide`.
+/// Runs the gate, stores the check (a home session rests on it) and
+/// prints it; shared with `session guide`.
 pub fn gate(app: &App, args: &Args, print: bool) -> Result<Readiness, Failure> {
     let base = evidence();
     let profile = app.profile()?;
@@ -28,12 +29,18 @@ pub fn gate(app: &App, args: &Args, print: bool) -> Result<Readiness, Failure> {
         Err(_) if args.device.is_none() => None,
         Err(e) => return Err(e),
     };
-    let facts = super::readiness_facts(app, &profile, device.as_ref())?;
+    let now = app.zoned_now();
     let answers = match &args.answers {
-        Some(path) => Answers::from_json(&base.readiness, &read_json(path)?, app.today())?,
-        None => prompt::ask_all(&base.readiness, app.today(), Answers::new())?,
+        Some(path) => Answers::from_json(&base.readiness, &read_json(path)?, now.date())?,
+        None => prompt::ask_all(&base.readiness, now.date(), Answers::new())?,
     };
-    let result = readiness::check(base, &answers, &facts, app.today())?;
+    let checked = needlewise_actions::check_readiness(
+        app.ctx(&now)?,
+        &profile,
+        device.as_ref().map(|d| d.id),
+        answers,
+    )?;
+    let result = checked.readiness;
     if !print {
         return Ok(result);
     }

@@ -2,9 +2,9 @@
 
 use needlewise_core::evidence;
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, Material, PenSpec, RollerSpec};
-use needlewise_core::ids::DeviceId;
+
 use serde_json::json;
-use uuid::Uuid;
+
 
 use crate::app::{App, Exit, Failure};
 use crate::output;
@@ -124,18 +124,12 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
                     },
                 })
             };
-            let device = Device::new(DeviceId(Uuid::now_v7()), profile.id, a.name, kind, app.now)?;
-            if store
-                .devices(profile.id)?
-                .iter()
-                .any(|d| d.name.eq_ignore_ascii_case(&device.name))
-            {
-                return Err(crate::app::bad(format!(
-                    "you already have a device called {:?}",
-                    device.name
-                )));
-            }
-            store.add_device(&device)?;
+            let now = app.zoned_now();
+            let device = needlewise_actions::register_device(
+                app.ctx(&now)?,
+                &profile,
+                needlewise_actions::NewDevice { name: a.name, kind },
+            )?;
             if !app.json {
                 println!(
                     "Added {} ({}). {}",
@@ -189,8 +183,8 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         RollerCommand::Retire { which, reason } => (which, HygieneEvent::Retire { reason }),
     };
     let current = super::resolve_device(app, &profile, device.device.as_deref())?;
-    let next = current.apply(&event, app.now, rules)?;
-    store.record_hygiene(&next, &event)?;
+    let now = app.zoned_now();
+    let next = needlewise_actions::device_step(app.ctx(&now)?, profile.id, current.id, &event, None)?;
     show(app, &next)
 }
 

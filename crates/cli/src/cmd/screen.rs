@@ -4,10 +4,7 @@ use std::path::PathBuf;
 
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::ids::ScreeningId;
-use needlewise_core::records::ScreeningRecord;
-use needlewise_core::screening::{ScreeningResult, screen_with_overrides};
-use uuid::Uuid;
+use needlewise_core::screening::ScreeningResult;
 
 use crate::app::{App, Exit, Failure, read_json};
 use crate::{output, prompt};
@@ -35,7 +32,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         return Ok(Exit::Ok);
     }
     let base = evidence();
-    let today = app.today();
+    let today = app.zoned_now().date();
     let answers = match (&args.answers, &args.fhir_response) {
         (Some(path), _) => Answers::from_json(&base.screening, &read_json(path)?, today)?,
         (None, Some(path)) => needlewise_fhir::import_response(base, &read_limited(path)?, today)?,
@@ -44,17 +41,8 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     let profile = app.profile()?;
     // A clinician's overrides (for a profile that joined a clinic on this
     // store) count here as on the web.
-    let overrides = app.store()?.active_overrides(profile.id)?;
-    let result = screen_with_overrides(base, &answers, today, &overrides)?;
-    let record = ScreeningRecord {
-        id: ScreeningId(Uuid::now_v7()),
-        profile_id: profile.id,
-        taken_at: app.now,
-        answers,
-        verdict: result.verdict,
-        result: serde_json::to_value(&result).map_err(|e| Failure::Other(e.into()))?,
-    };
-    app.store()?.save_screening(&record)?;
+    let now = app.zoned_now();
+    let result = needlewise_actions::screen(app.ctx(&now)?, &profile, answers)?;
     if app.json {
         output::json(&result)?;
     } else {

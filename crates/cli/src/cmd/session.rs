@@ -4,16 +4,13 @@ use std::io::{BufRead, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jiff::{SignedDuration, Timestamp};
-use needlewise_core::aftercare::serum_gate;
+use jiff::Timestamp;
+use needlewise_actions::NewSession;
 use needlewise_core::evidence;
 use needlewise_core::guide;
-use needlewise_core::hygiene::{Device, HygieneEvent};
-use needlewise_core::ids::SessionId;
-use needlewise_core::records::{ProductUse, SessionRecord, ZoneRecord};
+use needlewise_core::records::{SessionRecord, SessionSetting, ZoneRecord};
 use needlewise_core::zone::Zone;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::app::{App, Exit, Failure, bad};
 use crate::output;
@@ -29,7 +26,9 @@ enum SessionCommand {
     /// Walk through today's zones with a countdown, direction prompts and a
     /// bell at every change. The readiness gate runs first.
     Guide(GuideArgs),
-    /// Record a session done elsewhere.
+    /// Record a session: at home it needs a readiness check that said go
+    /// for that device in the hour before it started (`needlewise ready`);
+    /// with --clinic, one done in a clinic.
     Log(LogArgs),
     /// Past sessions, newest first.
     List,
@@ -53,10 +52,16 @@ struct LogArgs {
     /// The zones treated, separated by commas.
     #[arg(long, value_delimiter = ',', required = true)]
     zones: Vec<String>,
-    /// The roller or pen used (name or id); it must have been ready.
+    /// The roller or pen used (name or id); at home it must have been
+    /// ready and checked.
     #[arg(long)]
     device: Option<String>,
-    /// Needle length in mm [default: the device's].
+    /// Done in a clinic by a professional: recorded as a clinic session,
+    /// without the home readiness check. It counts for the wait before the
+    /// next session and for the course.
+    #[arg(long)]
+    clinic: bool,
+    /// Needle length in mm of a clinic session [default: the device's].
     #[arg(long)]
     needle_mm: Option<f64>,
     /// When it started (RFC 3339) [default: now minus its length].
@@ -122,7 +127,6 @@ fn guide(app: &App, args: GuideArgs) -> Result<Exit, Failure> {
         return Ok(Exit::SafetyStop);
     }
     let device = super::resolve_device(app, &profile, args.ready.device.as_deref())?;
-    check_needle(app, &profile, &device)?;
     let started = Instant::now();
     let started_at = app.now;
     let mut zones = Vec::new();
@@ -189,19 +193,22 @@ fn guide(app: &App, args: GuideArgs) -> Result<Exit, Failure> {
         err,
         "\x07\nDone. Rinse the roller now and start its cleaning cycle."
     );
-    let elapsed = SignedDuration::try_from(started.elapsed()).unwrap_or(SignedDuration::ZERO);
-    let ended_at = started_at.checked_add(elapsed).unwrap_or(started_at);
-    let session = build_session(
-        app,
+    let _ = started;
+    let now = app.zoned_now();
+    let session = needlewise_actions::log_session(
+        app.ctx(&now)?,
         &profile,
-        Some(&device),
-        started_at,
-        ended_at,
-        zones,
-        &args.product,
-        String::new(),
-    );
-    save(app, session, Some(device))
+        NewSession {
+            setting: SessionSetting::Home,
+            device: Some(device.id),
+            started_at: Some(started_at),
+            zones,
+            products: product_names(&args.product),
+            notes: String::new(),
+            needle_length_mm: None,
+        },
+    )?;
+    report(app, &session)
 }
 
 /// Counts down in place. Time is measured with a monotonic clock and only
@@ -242,9 +249,6 @@ fn log(app: &App, args: LogArgs) -> Result<Exit, Failure> {
     let mut zones = Vec::new();
     for z in &args.zones {
         let zone: Zone = z.trim().parse().map_err(|e| bad(format!("--zones: {e}")))?;
-        if zones.iter().any(|r: &ZoneRecord| r.zone == zone) {
-            return Err(bad(format!("--zones: {zone} is listed twice")));
-        }
         zones.push(ZoneRecord {
             zone,
             seconds: args.seconds_per_zone,
@@ -252,121 +256,64 @@ fn log(app: &App, args: LogArgs) -> Result<Exit, Failure> {
             skipped: false,
         });
     }
-    let total = SignedDuration::from_secs(i64::from(args.seconds_per_zone) * zones.len() as i64);
     let started_at = match &args.started_at {
-        Some(t) => t.parse::<Timestamp>().map_err(|e| {
+        Some(t) => Some(t.parse::<Timestamp>().map_err(|e| {
             bad(format!(
                 "--started-at: {t:?} is not an RFC 3339 timestamp ({e})"
             ))
-        })?,
-        None => app.now.checked_sub(total).unwrap_or(app.now),
+        })?),
+        None => None,
     };
-    if started_at > app.now {
-        return Err(bad("--started-at is in the future"));
-    }
-    let ended_at = started_at.checked_add(total).unwrap_or(started_at);
     let device = match &args.device {
         Some(d) => Some(super::resolve_device(app, &profile, Some(d))?),
-        None => None,
+        None if args.clinic => None,
+        None => super::resolve_device(app, &profile, None).ok(),
     };
-    let needle = match (args.needle_mm, &device) {
-        (Some(mm), _) => mm,
-        (None, Some(d)) => d.kind.needle_length_mm(),
-        (None, None) => return Err(bad("give --needle-mm or --device")),
-    };
-    if !(needle.is_finite() && needle > 0.0 && needle <= 3.0) {
-        return Err(bad("--needle-mm: must be more than 0 and at most 3"));
-    }
-    let mut session = build_session(
-        app,
-        &profile,
-        device.as_ref(),
-        started_at,
-        ended_at,
-        zones,
-        &args.product,
-        args.notes,
-    );
-    session.needle_length_mm = needle;
-    save(app, session, device)
-}
-
-fn check_needle(
-    app: &App,
-    profile: &needlewise_core::records::Profile,
-    device: &Device,
-) -> Result<(), Failure> {
-    if let Some(screened) = super::screened_needle(app, profile)?
-        && device.kind.needle_length_mm() > screened + 1e-9
+    if !args.clinic
+        && let (Some(mm), Some(d)) = (args.needle_mm, &device)
+        && (mm - d.kind.needle_length_mm()).abs() > 1e-9
     {
         return Err(bad(format!(
-            "{} has {} mm needles but your screening was for {screened} mm; screen again with this needle length",
-            device.name,
-            device.kind.needle_length_mm()
+            "--needle-mm: a home session uses the device's needle ({} mm)",
+            d.kind.needle_length_mm()
         )));
     }
-    Ok(())
-}
-
-fn products(app: &App, ended_at: Timestamp, names: &[String]) -> Vec<ProductUse> {
-    names
-        .iter()
-        .filter(|n| !n.trim().is_empty())
-        .map(|name| {
-            // Products go on once the session is over.
-            let at = app.now.max(ended_at);
-            let d = serum_gate(evidence(), name, ended_at, at);
-            if !d.allowed {
-                eprintln!("Warning: {} — {}", d.product, d.reason);
-            }
-            ProductUse {
-                name: d.product,
-                category: d.category,
-                applied_at: at,
-                allowed: d.allowed,
-            }
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_session(
-    app: &App,
-    profile: &needlewise_core::records::Profile,
-    device: Option<&Device>,
-    started_at: Timestamp,
-    ended_at: Timestamp,
-    zones: Vec<ZoneRecord>,
-    product_names: &[String],
-    notes: String,
-) -> SessionRecord {
-    SessionRecord {
-        id: SessionId(Uuid::now_v7()),
-        profile_id: profile.id,
-        device_id: device.map(|d| d.id),
-        started_at,
-        ended_at,
-        local_date: app.zoned(started_at).date(),
-        needle_length_mm: device.map_or(0.0, |d| d.kind.needle_length_mm()),
-        zones,
-        products: products(app, ended_at, product_names),
-        notes,
-    }
-}
-
-/// Saves the session; a device used in it is marked used in the same
-/// transaction.
-fn save(app: &App, session: SessionRecord, device: Option<Device>) -> Result<Exit, Failure> {
-    let rules = &evidence().defaults.hygiene;
-    let used = match device {
-        Some(d) => Some(d.apply(&HygieneEvent::Use, app.now.max(d.updated_at), rules)?),
-        None => None,
-    };
-    app.store()?.log_session(&session, used.as_ref())?;
+    let now = app.zoned_now();
+    let session = needlewise_actions::log_session(
+        app.ctx(&now)?,
+        &profile,
+        NewSession {
+            setting: if args.clinic {
+                SessionSetting::Clinic
+            } else {
+                SessionSetting::Home
+            },
+            device: device.map(|d| d.id),
+            started_at,
+            zones,
+            products: product_names(&args.product),
+            notes: args.notes,
+            needle_length_mm: args.needle_mm,
+        },
+    )?;
     report(app, &session)
 }
 
+fn product_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 fn report(app: &App, session: &SessionRecord) -> Result<Exit, Failure> {
+    for p in session.products.iter().filter(|p| !p.allowed) {
+        eprintln!(
+            "Warning: {} is recorded, but not advised yet; see `needlewise aftercare`.",
+            p.name
+        );
+    }
     let due = needlewise_core::triage::checkin_schedule(evidence(), session.ended_at);
     if app.json {
         output::json(&json!({"session": session, "checkins_due": due}))?;
@@ -400,9 +347,10 @@ fn list(app: &App) -> Result<Exit, Failure> {
         for s in &sessions {
             let zones: Vec<&str> = s.zones.iter().map(|z| z.zone.id()).collect();
             println!(
-                "{}  {} mm  {}",
+                "{}  {} mm  {:<6}  {}",
                 app.local(s.started_at),
                 s.needle_length_mm,
+                s.setting.id(),
                 zones.join(", ")
             );
         }

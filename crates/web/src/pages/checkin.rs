@@ -5,16 +5,15 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::ids::{CheckinId, EpisodeId, ProfileId};
-use needlewise_core::records::{CheckinRecord, Episode};
-use needlewise_core::triage::{Triage, assess};
-use uuid::Uuid;
+use needlewise_core::ids::{EpisodeId, ProfileId};
+use needlewise_core::records::Profile;
+use needlewise_core::triage::Triage;
 
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
 use crate::views::{self, CheckinForm, CheckinResultPage, Chrome};
-use crate::{AppState, blocking, forms};
+use crate::{AppState, act, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
@@ -65,7 +64,7 @@ pub async fn submit(
     let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
-    let triage = record(&state, auth.profile.id, answers).await?;
+    let triage = record(&state, &auth.profile, answers).await?;
     Ok(page(&CheckinResultPage {
         chrome: Chrome::new("Check-in", "checkin", &auth),
         level: triage.level.id().to_owned(),
@@ -76,42 +75,20 @@ pub async fn submit(
 }
 
 /// Triages a check-in about the last session and stores it; a red flag
-/// opens an episode, which locks further sessions.
+/// opens an episode, which locks further sessions. A red-flag answer
+/// counts even with other answers missing (see
+/// `needlewise_actions::checkin`).
 pub async fn record(
     state: &AppState,
-    profile: ProfileId,
+    profile: &Profile,
     answers: Answers,
 ) -> Result<Triage, WebError> {
-    let base = evidence();
-    let today = state.today();
-    let now = state.now();
-    let session = blocking(state, move |s| s.last_session(profile))
-        .await?
-        .ok_or_else(|| WebError::BadInput("no session to check in about yet".into()))?;
-    let triage = assess(base, &answers, session.ended_at, now, today)?;
-    let record = CheckinRecord {
-        id: CheckinId(Uuid::now_v7()),
-        profile_id: profile,
-        session_id: Some(session.id),
-        at: now,
-        answers,
-        level: triage.level,
-        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
-    };
-    let episode = triage.locks_sessions.then(|| Episode {
-        id: EpisodeId(Uuid::now_v7()),
-        profile_id: profile,
-        checkin_id: record.id,
-        level: triage.level,
-        opened_at: now,
-        resolved_at: None,
-        resolution: String::new(),
-    });
-    blocking(state, move |s| s.save_checkin(&record, episode.as_ref())).await?;
-    if triage.locks_sessions {
+    let profile = profile.clone();
+    let checked = act(state, move |ctx| needlewise_actions::checkin(ctx, &profile, answers)).await?;
+    if checked.triage.locks_sessions {
         crate::notify::kick(state).await; // tell the clinic at once
     }
-    Ok(triage)
+    Ok(checked.triage)
 }
 
 pub async fn resolve(

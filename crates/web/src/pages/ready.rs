@@ -6,15 +6,15 @@ use axum::response::Response;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::hygiene::HygieneState;
-use needlewise_core::ids::{DeviceId, ProfileId};
-use needlewise_core::readiness::{self, Readiness};
-use needlewise_store::facts;
+use needlewise_core::ids::DeviceId;
+use needlewise_core::readiness::Readiness;
+use needlewise_core::records::Profile;
 
 use super::{checked_form, page};
 use crate::auth::Auth;
 use crate::error::WebError;
 use crate::views::{self, Chrome, ReadyForm, ReadyResultPage};
-use crate::{AppState, blocking, forms};
+use crate::{AppState, act, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
@@ -40,32 +40,24 @@ pub async fn run(
 ) -> Result<Readiness, WebError> {
     let answers = forms::answers(&evidence().readiness, pairs, state.today())?;
     let device_id: Option<DeviceId> = forms::field(pairs, "device").and_then(|d| d.parse().ok());
-    check(state, auth.profile.id, answers, device_id).await
+    check(state, &auth.profile, answers, device_id).await
 }
 
-/// Runs the gate on today's answers for one of the profile's devices (or
-/// none: then the gate says no device is ready). A device id that is not
-/// the profile's is not found.
+/// Answers today's check for one of the profile's devices (or the one the
+/// actions layer chooses) and stores it: a home session rests on it. A
+/// device id that is not the profile's is not found.
 pub async fn check(
     state: &AppState,
-    profile: ProfileId,
+    profile: &Profile,
     answers: Answers,
     device_id: Option<DeviceId>,
 ) -> Result<Readiness, WebError> {
-    let today = state.today();
-    let facts = blocking(state, move |s| {
-        let device = match device_id {
-            Some(id) => match s.device(profile, id)? {
-                Some(d) => Some(d),
-                None => return Ok(None),
-            },
-            None => None,
-        };
-        facts::readiness(s, profile, device.as_ref(), today).map(Some)
+    let profile = profile.clone();
+    let checked = act(state, move |ctx| {
+        needlewise_actions::check_readiness(ctx, &profile, device_id, answers)
     })
-    .await?
-    .ok_or(WebError::NotFound)?;
-    Ok(readiness::check(evidence(), &answers, &facts, today)?)
+    .await?;
+    Ok(checked.readiness)
 }
 
 pub async fn submit(

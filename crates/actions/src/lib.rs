@@ -1,0 +1,903 @@
+//! The one path for every decision.
+//!
+//! Each use case here takes typed input (parsed at the edge: never a form
+//! map or an id as text), the moment and the person's zone ([`Ctx`]),
+//! loads the facts it needs, asks the core, and writes with one store call
+//! (one transaction), or writes nothing. The command line, the web pages,
+//! the JSON API and the clinic pages call these and only render what they
+//! return, so every safety promise is a property of this crate:
+//!
+//! 1. No home session without a go for that moment and that device
+//!    ([`log_session`]).
+//! 2. The needle is the one that was screened (the readiness facts).
+//! 3. Waits are elapsed time ([`needlewise_core::schedule`]).
+//! 4. The course is what happened ([`course`]).
+//! 5. Refusals write nothing: every check comes before the one write.
+//! 6. A red flag locks every path, a red-flag answer counts even with
+//!    others missing ([`checkin`]), and only someone allowed resolves it
+//!    ([`resolve_by_person`], [`resolve_by_clinician`]).
+//! 7. Every path agrees: they all read [`readiness_now`].
+#![forbid(unsafe_code)]
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp, ZonedDateTime};
+use needlewise_core::aftercare::serum_gate;
+use needlewise_core::answers::{Answers, InvalidAnswers};
+use needlewise_core::clinic::{Protocol, ResolvePolicy, resolve_policy};
+use needlewise_core::engine::Reason;
+use needlewise_core::evidence::{EvidenceBase, Outcome};
+use needlewise_core::guide::{self, Section};
+use needlewise_core::hygiene::{Device, DeviceKind, HygieneError, HygieneEvent, HygieneState};
+use needlewise_core::ids::{
+    CheckinId, DeviceId, EpisodeId, ProfileId, ReadinessCheckId, ScreeningId, SessionId,
+};
+use needlewise_core::readiness::{self, Known, Readiness, ReadinessFacts};
+use needlewise_core::records::{
+    CheckinRecord, Episode, ProductUse, Profile, ReadinessCheckRecord, Resolver, ScreeningRecord,
+    SessionRecord, SessionSetting, ZoneRecord,
+};
+use needlewise_core::schedule::{CoursePlan, LastSession, NextSession, course_plan, next_session};
+use needlewise_core::screening::{ScreeningResult, screen_with_overrides};
+use needlewise_core::triage::{Triage, assess_partial};
+use needlewise_core::zone::Zone;
+use needlewise_core::evidence;
+use needlewise_store::clinic::ClinicAccess;
+use needlewise_store::{Store, StoreError};
+use uuid::Uuid;
+
+/// Where and when an action runs: the store, and the moment in the
+/// person's own zone (their "today").
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub store: &'a dyn Store,
+    pub now: &'a ZonedDateTime,
+}
+
+impl Ctx<'_> {
+    pub fn at(&self) -> Timestamp {
+        self.now.timestamp()
+    }
+
+    pub fn today(&self) -> Date {
+        self.now.date()
+    }
+
+    /// A moment as a date in the person's zone.
+    pub fn date_of(&self, t: Timestamp) -> Date {
+        needlewise_core::schedule::local_date(t, self.now)
+    }
+}
+
+/// Why an action did not happen. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The answers have problems, each naming its field.
+    #[error("{0}")]
+    Answers(#[from] InvalidAnswers),
+    /// Other input is wrong; the message names the field and the fix.
+    #[error("{0}")]
+    BadInput(String),
+    /// The safety gate says no; the reasons say why, with their sources.
+    #[error("{message}")]
+    Refused {
+        message: String,
+        reasons: Vec<Reason>,
+    },
+    /// The thing asked about is not the person's, or does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Someone who may not do this asked.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Hygiene(#[from] HygieneError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = ActionError> = std::result::Result<T, E>;
+
+fn base() -> &'static EvidenceBase {
+    evidence()
+}
+
+/// Creates the profile in the store if it is not there yet (the command
+/// line's profiles come into being with their first write). Called only
+/// once every check of an action has passed.
+fn ensure_profile(store: &dyn Store, profile: &Profile) -> Result<()> {
+    if store.profile(profile.id)?.is_none() {
+        store.create_profile(profile)?;
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------- screening
+
+/// Screens the answers, with a clinician's overrides in force, and stores
+/// the result. Incomplete answers are refused and nothing is stored.
+pub fn screen(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<ScreeningResult> {
+    let overrides = ctx.store.active_overrides(profile.id)?;
+    let result = screen_with_overrides(base(), &answers, ctx.today(), &overrides)?;
+    let record = ScreeningRecord {
+        id: ScreeningId(Uuid::now_v7()),
+        profile_id: profile.id,
+        taken_at: ctx.at(),
+        answers,
+        verdict: result.verdict,
+        result: result.clone(),
+    };
+    ensure_profile(ctx.store, profile)?;
+    ctx.store.save_screening(&record)?;
+    Ok(result)
+}
+
+// ------------------------------------------------------------------- devices
+
+/// What a person registers: a name and a roller's or pen's spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDevice {
+    pub name: String,
+    pub kind: DeviceKind,
+}
+
+impl NewDevice {
+    /// A standard roller (192 needles) or a pen with 12-needle cartridges.
+    pub fn simple(name: &str, pen: bool, needle_length_mm: f64) -> NewDevice {
+        let kind = if pen {
+            DeviceKind::Pen(needlewise_core::hygiene::PenSpec {
+                needles_per_cartridge: 12,
+                needle_length_mm,
+            })
+        } else {
+            DeviceKind::Roller(needlewise_core::hygiene::RollerSpec::standard_192(
+                needle_length_mm,
+            ))
+        };
+        NewDevice {
+            name: name.to_owned(),
+            kind,
+        }
+    }
+}
+
+/// Registers a roller or pen; names are unique within a profile.
+pub fn register_device(ctx: Ctx<'_>, profile: &Profile, new: NewDevice) -> Result<Device> {
+    let device = Device::new(
+        DeviceId(Uuid::now_v7()),
+        profile.id,
+        new.name.trim().to_owned(),
+        new.kind,
+        ctx.at(),
+    )?;
+    if ctx
+        .store
+        .devices(profile.id)?
+        .iter()
+        .any(|d| d.name.eq_ignore_ascii_case(&device.name))
+    {
+        return Err(ActionError::BadInput(format!(
+            "name: you already have a device called {:?}",
+            device.name
+        )));
+    }
+    ensure_profile(ctx.store, profile)?;
+    ctx.store.add_device(&device)?;
+    Ok(device)
+}
+
+/// One step of the cleaning cycle (or damage, retirement), at `at` (the
+/// present moment unless the person says when it happened, never later).
+pub fn device_step(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    device: DeviceId,
+    event: &HygieneEvent,
+    at: Option<Timestamp>,
+) -> Result<Device> {
+    let at = at.unwrap_or(ctx.at());
+    if at > ctx.at() {
+        return Err(ActionError::BadInput(
+            "the time given is in the future".into(),
+        ));
+    }
+    let current = ctx
+        .store
+        .device(profile, device)?
+        .ok_or_else(|| ActionError::NotFound(format!("device {device}")))?;
+    let next = current.apply(event, at, &base().defaults.hygiene)?;
+    ctx.store.record_hygiene(&next, event)?;
+    Ok(next)
+}
+
+// ----------------------------------------------------------------- readiness
+
+/// Everything the store knows for a readiness decision about one device.
+#[derive(Debug, Clone)]
+struct Loaded {
+    screening: Option<ScreeningResult>,
+    devices: Vec<Device>,
+    device: Option<Device>,
+    sessions: Vec<SessionRecord>,
+    locked: bool,
+    protocol: Option<Protocol>,
+}
+
+impl Loaded {
+    fn read(store: &dyn Store, profile: ProfileId, wanted: Option<DeviceId>) -> Result<Loaded> {
+        let screening = store.latest_screening(profile)?.map(|s| s.result);
+        let devices = store.devices(profile)?;
+        let device = match wanted {
+            Some(id) => Some(
+                devices
+                    .iter()
+                    .find(|d| d.id == id)
+                    .cloned()
+                    .ok_or_else(|| ActionError::NotFound(format!("device {id}")))?,
+            ),
+            None => choose(&devices, screening.as_ref().map(|s| s.needle_length_mm)),
+        };
+        Ok(Loaded {
+            screening,
+            devices,
+            device,
+            sessions: store.sessions(profile)?,
+            locked: !store.open_episodes(profile)?.is_empty(),
+            protocol: store.active_protocol(profile)?,
+        })
+    }
+
+    fn facts(&self, now: &ZonedDateTime) -> ReadinessFacts {
+        ReadinessFacts::at(
+            base(),
+            &Known {
+                screening: self.screening.as_ref(),
+                device: self.device.as_ref(),
+                sessions: &self.sessions,
+                locked: self.locked,
+                protocol: self.protocol.as_ref(),
+            },
+            now,
+        )
+    }
+}
+
+/// The device a check is for when none is named: a ready one whose needle
+/// the screening covers, else any ready one, else the first in service.
+fn choose(devices: &[Device], screened_mm: Option<f64>) -> Option<Device> {
+    let rules = &base().defaults.hygiene;
+    let fits = |d: &Device| screened_mm.is_none_or(|mm| d.kind.needle_length_mm() <= mm + 1e-9);
+    let live = || devices.iter().filter(|d| d.state != HygieneState::Retired);
+    live()
+        .find(|d| d.is_ready(rules) && fits(d))
+        .or_else(|| live().find(|d| d.is_ready(rules)))
+        .or_else(|| live().next())
+        .cloned()
+}
+
+/// Readiness as every path shows it: the device, the facts, the answered
+/// check whose go still holds (if any) and the verdict at this moment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReadinessView {
+    #[serde(skip)]
+    pub device: Option<Device>,
+    pub device_id: Option<DeviceId>,
+    /// The check the verdict rests on: the newest for this device, taken
+    /// within the time its go holds.
+    pub check: Option<ReadinessCheckId>,
+    pub checked_at: Option<Timestamp>,
+    /// Today's questions still need answers (no check holds).
+    pub needs_answers: bool,
+    pub readiness: Readiness,
+    #[serde(skip)]
+    pub facts: ReadinessFacts,
+    #[serde(skip)]
+    pub protocol: Option<Protocol>,
+    #[serde(skip)]
+    pub screening: Option<ScreeningResult>,
+    #[serde(skip)]
+    pub devices: Vec<Device>,
+}
+
+fn valid_for() -> SignedDuration {
+    base().defaults.readiness_check.valid_for.0
+}
+
+/// The verdict at `at` for the device, from a stored check's answers and
+/// the facts at that moment; `None` when no check holds then.
+fn verdict_at(
+    store: &dyn Store,
+    profile: ProfileId,
+    loaded: &Loaded,
+    at: &ZonedDateTime,
+) -> Result<Option<(ReadinessCheckRecord, Readiness)>> {
+    let Some(device) = &loaded.device else {
+        return Ok(None);
+    };
+    let Some(check) = store.latest_readiness_check(profile, device.id, at.timestamp())? else {
+        return Ok(None);
+    };
+    if at.timestamp().duration_since(check.at) > valid_for() {
+        return Ok(None);
+    }
+    let readiness = readiness::check(base(), &check.answers, &loaded.facts(at), at.date())?;
+    Ok(Some((check, readiness)))
+}
+
+/// Readiness now, without new answers: what the dashboard, the guided
+/// session, `GET /api/ready` and `needlewise ready --json` (after its
+/// check) all show. Without a check that holds, the facts' own no-go
+/// reasons are shown and the verdict is "answer today's questions".
+pub fn readiness_now(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    device: Option<DeviceId>,
+) -> Result<ReadinessView> {
+    let loaded = Loaded::read(ctx.store, profile, device)?;
+    let facts = loaded.facts(ctx.now);
+    let held = verdict_at(ctx.store, profile, &loaded, ctx.now)?;
+    let (check, readiness) = match held {
+        Some((check, r)) => (Some(check), r),
+        None => (None, facts_only(&facts, ctx.today())),
+    };
+    Ok(ReadinessView {
+        device_id: loaded.device.as_ref().map(|d| d.id),
+        check: check.as_ref().map(|c| c.id),
+        checked_at: check.as_ref().map(|c| c.at),
+        needs_answers: check.is_none(),
+        readiness,
+        facts,
+        protocol: loaded.protocol,
+        screening: loaded.screening,
+        device: loaded.device,
+        devices: loaded.devices,
+    })
+}
+
+/// The verdict before today's questions are answered: never a go.
+fn facts_only(facts: &ReadinessFacts, today: Date) -> Readiness {
+    let reasons = readiness::fact_reasons(base(), facts, today);
+    let headline = if reasons.is_empty() {
+        "Answer today's questions to check that you are ready.".to_owned()
+    } else {
+        "Not today. The reasons are below.".to_owned()
+    };
+    Readiness {
+        go: false,
+        headline,
+        zones: Vec::new(),
+        skipped_zones: Vec::new(),
+        reasons,
+    }
+}
+
+/// A readiness check answered now for a device (the chosen one when none
+/// is named): the gate's decision, stored go or not, so a home session
+/// can rest on it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub check: ReadinessCheckRecord,
+    pub readiness: Readiness,
+    pub device: Option<Device>,
+}
+
+pub fn check_readiness(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+    device: Option<DeviceId>,
+    answers: Answers,
+) -> Result<Checked> {
+    let loaded = Loaded::read(ctx.store, profile.id, device)?;
+    let readiness = readiness::check(base(), &answers, &loaded.facts(ctx.now), ctx.today())?;
+    let check = ReadinessCheckRecord {
+        id: ReadinessCheckId(Uuid::now_v7()),
+        profile_id: profile.id,
+        device_id: loaded.device.as_ref().map(|d| d.id),
+        at: ctx.at(),
+        answers,
+        go: readiness.go,
+        rule_ids: readiness.reasons.iter().map(|r| r.rule_id.clone()).collect(),
+    };
+    ensure_profile(ctx.store, profile)?;
+    ctx.store.save_readiness_check(&check)?;
+    Ok(Checked {
+        check,
+        readiness,
+        device: loaded.device,
+    })
+}
+
+// ------------------------------------------------------------------ sessions
+
+/// Today's guided session: the device, each zone with its sections, or
+/// why there is none (the same verdict as [`readiness_now`]).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub view: ReadinessView,
+    pub zones: Vec<(Zone, Vec<Section>)>,
+}
+
+impl Plan {
+    pub fn allowed(&self) -> bool {
+        self.view.readiness.go && self.view.device.is_some() && !self.zones.is_empty()
+    }
+}
+
+pub fn plan_today(ctx: Ctx<'_>, profile: ProfileId, device: Option<DeviceId>) -> Result<Plan> {
+    let view = readiness_now(ctx, profile, device)?;
+    let zones = match (&view.device, view.readiness.go) {
+        (Some(d), true) => view
+            .readiness
+            .zones
+            .iter()
+            .map(|z| {
+                (
+                    *z,
+                    guide::sections_at(
+                        &d.kind,
+                        *z,
+                        None,
+                        view.protocol.as_ref().map(|p| p.target_density_per_cm2),
+                    ),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Plan { view, zones })
+}
+
+/// A session to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    pub setting: SessionSetting,
+    /// The device used; required at home.
+    pub device: Option<DeviceId>,
+    /// When it started; at home, left out, it is taken as the later of
+    /// "now minus the zones' time" and the check it rests on.
+    pub started_at: Option<Timestamp>,
+    pub zones: Vec<ZoneRecord>,
+    /// Product names applied afterwards; each passes the serum gate.
+    pub products: Vec<String>,
+    pub notes: String,
+    /// The needle length of a clinic session without a registered device.
+    pub needle_length_mm: Option<f64>,
+}
+
+/// The most time one zone may record, and the most strokes.
+pub const MAX_ZONE_SECONDS: u32 = 3600;
+pub const MAX_ZONE_STROKES: u32 = 10_000;
+pub const MAX_PRODUCTS: usize = 10;
+pub const MAX_PRODUCT_CHARS: usize = 200;
+pub const MAX_NOTE_CHARS: usize = 500;
+
+fn check_session_input(new: &NewSession) -> Result<()> {
+    if new.zones.is_empty() {
+        return Err(ActionError::BadInput(
+            "zones: name at least one zone you treated".into(),
+        ));
+    }
+    for (i, z) in new.zones.iter().enumerate() {
+        if new.zones[..i].iter().any(|o| o.zone == z.zone) {
+            return Err(ActionError::BadInput(format!(
+                "zones: {} is listed twice",
+                z.zone
+            )));
+        }
+        if z.seconds > MAX_ZONE_SECONDS {
+            return Err(ActionError::BadInput(format!(
+                "zones: at most {MAX_ZONE_SECONDS} seconds a zone"
+            )));
+        }
+        if z.strokes.is_some_and(|n| n > MAX_ZONE_STROKES) {
+            return Err(ActionError::BadInput(format!(
+                "zones: at most {MAX_ZONE_STROKES} strokes a zone"
+            )));
+        }
+    }
+    if new.products.len() > MAX_PRODUCTS {
+        return Err(ActionError::BadInput(format!(
+            "product: at most {MAX_PRODUCTS} products"
+        )));
+    }
+    if new
+        .products
+        .iter()
+        .any(|p| p.trim().is_empty() || p.chars().count() > MAX_PRODUCT_CHARS)
+    {
+        return Err(ActionError::BadInput(format!(
+            "product: each name is 1 to {MAX_PRODUCT_CHARS} characters"
+        )));
+    }
+    if new.notes.chars().count() > MAX_NOTE_CHARS {
+        return Err(ActionError::BadInput(format!(
+            "notes: at most {MAX_NOTE_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Records a session. At home it must rest on a readiness check for that
+/// device that said go and still says go at the session's start (its
+/// answers with the facts at that moment), and only the zones that check
+/// allows may be recorded; the device's use is stored with it. A clinic
+/// session is recorded as such, without the home gate, and counts for the
+/// interval and the course all the same.
+pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<SessionRecord> {
+    check_session_input(&new)?;
+    let total = SignedDuration::from_secs(new.zones.iter().map(|z| i64::from(z.seconds)).sum());
+    if new.started_at.is_some_and(|t| t > ctx.at()) {
+        return Err(ActionError::BadInput(
+            "started_at: the session cannot start in the future".into(),
+        ));
+    }
+    let loaded = Loaded::read(ctx.store, profile.id, new.device)?;
+    let (started_at, device, check_id, needle) = match new.setting {
+        SessionSetting::Home => {
+            let Some(device) = loaded.device.clone() else {
+                return Err(ActionError::BadInput(
+                    "device: a home session needs the roller or pen it was done with".into(),
+                ));
+            };
+            let guess = ctx.at().checked_sub(total).unwrap_or(ctx.at());
+            let start = match new.started_at {
+                Some(t) => t,
+                // Left out: the session began no earlier than the check it
+                // rests on.
+                None => ctx
+                    .store
+                    .latest_readiness_check(profile.id, device.id, ctx.at())?
+                    .map_or(guess, |c| guess.max(c.at)),
+            };
+            let zoned_start = start.to_zoned_datetime(ctx.now.time_zone().clone());
+            let Some((check, readiness)) = verdict_at(ctx.store, profile.id, &loaded, &zoned_start)?
+            else {
+                return Err(ActionError::Refused {
+                    message: format!(
+                        "No readiness check said go for {} in the {} before this session started. Run today's readiness check first; a session done in a clinic can be recorded as a clinic session.",
+                        device.name,
+                        humanise(valid_for())
+                    ),
+                    reasons: Vec::new(),
+                });
+            };
+            if !readiness.go {
+                return Err(ActionError::Refused {
+                    message: format!("Not a home session: {}", readiness.headline),
+                    reasons: readiness.reasons,
+                });
+            }
+            if let Some(z) = new.zones.iter().find(|z| !readiness.zones.contains(&z.zone)) {
+                return Err(ActionError::BadInput(format!(
+                    "zones: {} is not in today's plan ({})",
+                    z.zone,
+                    readiness
+                        .zones
+                        .iter()
+                        .map(|z| z.id())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let needle = device.kind.needle_length_mm();
+            (start, Some(device), Some(check.id), needle)
+        }
+        SessionSetting::Clinic => {
+            let start = new
+                .started_at
+                .unwrap_or_else(|| ctx.at().checked_sub(total).unwrap_or(ctx.at()));
+            let needle = match (new.needle_length_mm, &loaded.device) {
+                (Some(mm), _) => mm,
+                (None, Some(d)) if new.device.is_some() => d.kind.needle_length_mm(),
+                _ => {
+                    return Err(ActionError::BadInput(
+                        "needle_length_mm: give the needle length the clinic used".into(),
+                    ));
+                }
+            };
+            if !(needle.is_finite() && needle > 0.0 && needle <= 3.0) {
+                return Err(ActionError::BadInput(
+                    "needle_length_mm: more than 0 and at most 3".into(),
+                ));
+            }
+            let device = new.device.and(loaded.device.clone());
+            (start, device, None, needle)
+        }
+    };
+    let ended_at = started_at.checked_add(total).unwrap_or(started_at);
+    if let Some(last) = loaded.sessions.iter().max_by_key(|s| s.ended_at)
+        && started_at < last.ended_at
+        && ended_at > last.started_at
+    {
+        return Err(ActionError::BadInput(
+            "started_at: it overlaps a session already recorded".into(),
+        ));
+    }
+    let products = new
+        .products
+        .iter()
+        .map(|name| {
+            let at = ctx.at().max(ended_at);
+            let d = serum_gate(base(), name, ended_at, at);
+            ProductUse {
+                name: d.product,
+                category: d.category,
+                applied_at: at,
+                allowed: d.allowed,
+            }
+        })
+        .collect();
+    let mut zones = new.zones;
+    zones.sort_by_key(|z| Zone::ALL.iter().position(|a| *a == z.zone));
+    let session = SessionRecord {
+        id: SessionId(Uuid::now_v7()),
+        profile_id: profile.id,
+        device_id: device.as_ref().map(|d| d.id),
+        started_at,
+        ended_at,
+        local_date: ctx.date_of(started_at),
+        needle_length_mm: needle,
+        zones,
+        products,
+        notes: new.notes,
+        setting: new.setting,
+        readiness_check_id: check_id,
+    };
+    let used = match (&device, new.setting) {
+        (Some(d), SessionSetting::Home) => Some(d.apply(
+            &HygieneEvent::Use,
+            ended_at.max(d.updated_at),
+            &base().defaults.hygiene,
+        )?),
+        _ => None,
+    };
+    ensure_profile(ctx.store, profile)?;
+    ctx.store.log_session(&session, used.as_ref())?;
+    Ok(session)
+}
+
+fn humanise(d: SignedDuration) -> String {
+    let minutes = d.as_secs() / 60;
+    match minutes {
+        m if m % 60 == 0 && m >= 60 => {
+            let h = m / 60;
+            if h == 1 {
+                "hour".into()
+            } else {
+                format!("{h} hours")
+            }
+        }
+        m => format!("{m} minutes"),
+    }
+}
+
+// ------------------------------------------------------------------ schedule
+
+/// The earliest next session now: the healing interval in elapsed time,
+/// and a prescribed protocol's spacing where it is longer.
+pub fn schedule(ctx: Ctx<'_>, profile: ProfileId) -> Result<NextSession> {
+    let last = ctx.store.last_session(profile)?;
+    let sessions = ctx.store.sessions(profile)?;
+    let newest = sessions
+        .iter()
+        .max_by_key(|s| (s.ended_at, s.id))
+        .or(last.as_ref());
+    let locked = !ctx.store.open_episodes(profile)?.is_empty();
+    let next = next_session(base(), newest.map(LastSession::from), locked, ctx.now);
+    Ok(match ctx.store.active_protocol(profile)? {
+        Some(p) => p.apply_to(next, ctx.now),
+        None => next,
+    })
+}
+
+/// The course as it stands now: only sessions at or before now count.
+/// `None` before anything says which needle (no session, no screening).
+pub fn course(ctx: Ctx<'_>, profile: ProfileId) -> Result<Option<CoursePlan>> {
+    let sessions = ctx.store.sessions(profile)?;
+    let needle = match sessions.iter().max_by_key(|s| (s.ended_at, s.id)) {
+        Some(s) => Some(s.needle_length_mm),
+        None => ctx
+            .store
+            .latest_screening(profile)?
+            .map(|s| s.result.needle_length_mm),
+    };
+    Ok(needle.map(|mm| course_plan(base(), &sessions, mm, ctx.now)))
+}
+
+/// The person's calendar now (session days, check-ins, device reminders).
+pub fn calendar(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+) -> Result<needlewise_core::calendar::CalendarModel> {
+    let sessions = ctx.store.sessions(profile.id)?;
+    let locked = !ctx.store.open_episodes(profile.id)?.is_empty();
+    let devices = ctx.store.devices(profile.id)?;
+    Ok(needlewise_core::calendar::build(
+        base(),
+        &needlewise_core::calendar::CalendarFacts {
+            profile: profile.id,
+            profile_name: &profile.name,
+            sessions: &sessions,
+            locked,
+            devices: &devices,
+        },
+        ctx.now,
+    ))
+}
+
+// ------------------------------------------------------------------ check-ins
+
+/// A stored check-in and what it means.
+#[derive(Debug, Clone)]
+pub struct CheckedIn {
+    pub record: CheckinRecord,
+    pub triage: Triage,
+    pub episode: Option<Episode>,
+}
+
+/// Triages a check-in about the last session and stores it; a red flag
+/// opens an episode, which locks every session path. An answer that on
+/// its own calls for the surgeon or urgent care counts even with other
+/// answers missing: the check-in is stored as partial and
+/// [`Triage::missing`] lists what to ask next.
+pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<CheckedIn> {
+    let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
+        ActionError::BadInput("no session to check in about yet; log one first".into())
+    })?;
+    let triage = assess_partial(base(), &answers, session.ended_at, ctx.at(), ctx.today())?;
+    let record = CheckinRecord {
+        id: CheckinId(Uuid::now_v7()),
+        profile_id: profile.id,
+        session_id: Some(session.id),
+        at: ctx.at(),
+        answers,
+        level: triage.level,
+        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
+    };
+    let episode = triage.locks_sessions.then(|| Episode {
+        id: EpisodeId(Uuid::now_v7()),
+        profile_id: profile.id,
+        checkin_id: record.id,
+        level: triage.level,
+        opened_at: ctx.at(),
+        resolved_at: None,
+        resolution: String::new(),
+        resolver: None,
+    });
+    ctx.store.save_checkin(&record, episode.as_ref())?;
+    Ok(CheckedIn {
+        record,
+        triage,
+        episode,
+    })
+}
+
+/// Who may resolve this person's red flags now.
+pub fn who_resolves(ctx: Ctx<'_>, profile: ProfileId) -> Result<ResolvePolicy> {
+    let links = ctx.store.patient_clinics(profile)?;
+    Ok(resolve_policy(
+        links.iter().map(|l| (l.clinic.id, &l.scopes)),
+    ))
+}
+
+/// What the person states when no clinic sees their check-ins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DoctorStatement {
+    /// Who examined them (a name, or "my GP").
+    pub doctor: String,
+    pub examined_on: Date,
+}
+
+/// How a resolution by the person ended.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    /// The red flag is resolved; the fresh check-in is stored with it.
+    Resolved(CheckedIn),
+    /// The fresh check-in still shows a warning sign: it is stored, and
+    /// the red flag stays open.
+    StillFlagged(CheckedIn),
+}
+
+/// Resolves a red flag on the person's word: allowed only when no clinic
+/// sees their check-ins. They state which doctor examined them and when
+/// (on or after the flag, not in the future), and answer a fresh check-in;
+/// only a check-in without a red flag resolves it.
+pub fn resolve_by_person(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+    episode: EpisodeId,
+    statement: DoctorStatement,
+    answers: Answers,
+) -> Result<Resolution> {
+    if let ResolvePolicy::ClinicianOf(_) = who_resolves(ctx, profile.id)? {
+        return Err(ActionError::Forbidden(
+            "Your care team sees your check-ins, so a clinician of your clinic resolves this red flag. Please contact them.".into(),
+        ));
+    }
+    let open = ctx
+        .store
+        .open_episodes(profile.id)?
+        .into_iter()
+        .find(|e| e.id == episode)
+        .ok_or_else(|| ActionError::NotFound(format!("open red flag {episode}")))?;
+    let doctor = statement.doctor.trim().to_owned();
+    if doctor.chars().count() < 2 || doctor.chars().count() > 120 || doctor.chars().any(char::is_control) {
+        return Err(ActionError::BadInput(
+            "doctor: say who examined you (2 to 120 characters)".into(),
+        ));
+    }
+    if statement.examined_on > ctx.today() {
+        return Err(ActionError::BadInput(
+            "examined_on: the examination cannot be in the future".into(),
+        ));
+    }
+    if statement.examined_on < ctx.date_of(open.opened_at) {
+        return Err(ActionError::BadInput(
+            "examined_on: the examination must be on or after the day the red flag was raised".into(),
+        ));
+    }
+    let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
+        ActionError::BadInput("no session to check in about yet".into())
+    })?;
+    let triage = needlewise_core::triage::assess(
+        base(),
+        &answers,
+        session.ended_at,
+        ctx.at(),
+        ctx.today(),
+    )?;
+    if triage.locks_sessions {
+        // The red flag stays; the fresh answers count like any check-in.
+        return Ok(Resolution::StillFlagged(checkin(ctx, profile, answers)?));
+    }
+    let record = CheckinRecord {
+        id: CheckinId(Uuid::now_v7()),
+        profile_id: profile.id,
+        session_id: Some(session.id),
+        at: ctx.at(),
+        answers,
+        level: triage.level,
+        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
+    };
+    let resolver = Resolver::DoctorExamined {
+        doctor: doctor.clone(),
+        examined_on: statement.examined_on,
+        checkin_id: record.id,
+    };
+    let note = format!(
+        "Examined by {doctor} on {}; a fresh check-in showed no warning sign.",
+        statement.examined_on
+    );
+    ctx.store
+        .resolve_episode(profile.id, episode, ctx.at(), &note, &resolver, Some(&record))?;
+    Ok(Resolution::Resolved(CheckedIn {
+        record,
+        triage,
+        episode: None,
+    }))
+}
+
+/// Resolves a red flag as a clinician of a clinic that sees the patient's
+/// check-ins (the store checks membership, role and consent in the same
+/// transaction and logs it for the patient).
+pub fn resolve_by_clinician(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    profile: ProfileId,
+    episode: EpisodeId,
+    note: &str,
+) -> Result<()> {
+    let note = note.trim();
+    if note.chars().count() < 3 || note.chars().count() > 500 {
+        return Err(ActionError::BadInput(
+            "note: say what you advised (3 to 500 characters)".into(),
+        ));
+    }
+    ctx.store
+        .resolve_flag(by, profile, episode, note, ctx.at())?;
+    Ok(())
+}
+
+/// Whether a reason is a hard stop.
+pub fn is_no_go(r: &Reason) -> bool {
+    r.outcome == Outcome::NoGo
+}
