@@ -6,7 +6,7 @@ use needlewise_core::calendar::{
 use needlewise_core::evidence;
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneState, PenSpec, RollerSpec};
 use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
-use needlewise_core::records::SessionRecord;
+use needlewise_core::records::{SessionRecord, SessionSetting};
 use uuid::Uuid;
 
 fn d(s: &str) -> Date {
@@ -34,6 +34,8 @@ fn session(date: &str, ended: &str, mm: f64) -> SessionRecord {
         zones: vec![],
         products: vec![],
         notes: String::new(),
+        setting: SessionSetting::Home,
+        readiness_check_id: None,
     }
 }
 
@@ -57,8 +59,16 @@ fn calendar(
     devices: &[Device],
     now: &str,
 ) -> CalendarModel {
-    let now = t(now);
-    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    calendar_in(sessions, locked, devices, now, jiff::tz::TimeZone::UTC)
+}
+
+fn calendar_in(
+    sessions: &[SessionRecord],
+    locked: bool,
+    devices: &[Device],
+    now: &str,
+    tz: jiff::tz::TimeZone,
+) -> CalendarModel {
     build(
         evidence(),
         &CalendarFacts {
@@ -68,8 +78,7 @@ fn calendar(
             locked,
             devices,
         },
-        now,
-        today,
+        &t(now).to_zoned_datetime(tz),
     )
 }
 
@@ -185,8 +194,7 @@ fn uids_are_stable_across_calls_and_unique() {
             locked: false,
             devices: &devices,
         },
-        t("2026-11-21T08:00:00Z"),
-        d("2026-11-21"),
+        &t("2026-11-21T08:00:00Z").to_zoned_datetime(jiff::tz::TimeZone::UTC),
     );
     for (x, y) in a.events.iter().zip(&other.events) {
         assert_ne!(x.uid, y.uid);
@@ -347,4 +355,48 @@ fn words_are_plain_and_point_to_the_surgeon() {
         checkin.summary
     );
     assert!(checkin.description.contains("facial plastic surgeon"));
+}
+
+#[test]
+fn the_next_session_is_the_end_instant_plus_the_wait_in_the_persons_zone() {
+    // The session ended at 19:30Z on 11-20; 0.5 mm waits 672 hours, so the
+    // next may start from 19:30Z on 12-18: 20:30 in Berlin (winter time),
+    // 11:30 in Los Angeles, and 09:30 the next day in Kiritimati.
+    let sessions = one_session();
+    for (name, last, day, time) in [
+        ("UTC", "2026-11-20", "2026-12-18", "19:30"),
+        ("Europe/Berlin", "2026-11-20", "2026-12-18", "20:30"),
+        ("America/Los_Angeles", "2026-11-20", "2026-12-18", "11:30"),
+        ("Pacific/Kiritimati", "2026-11-21", "2026-12-19", "09:30"),
+    ] {
+        let c = calendar_in(
+            &sessions,
+            false,
+            &[],
+            "2026-11-21T08:00:00Z",
+            crate::support::zone(name),
+        );
+        assert_eq!(
+            of_kind(&c, EventKind::NextSession),
+            vec![EventTime::AllDay(d(day))],
+            "{name}"
+        );
+        let next = c
+            .events
+            .iter()
+            .find(|e| e.kind == EventKind::NextSession)
+            .unwrap();
+        assert!(
+            next.description.contains(&format!("From {time} ")),
+            "{name}: {}",
+            next.description
+        );
+        assert!(
+            next.description
+                .contains(&format!("your last one, on {last}.")),
+            "{name}: {}",
+            next.description
+        );
+        assert!(next.uid.contains(day), "{name}: {}", next.uid);
+    }
 }

@@ -9,7 +9,7 @@ use needlewise_core::answers::{Answer, Answers};
 use needlewise_core::evidence::{EvidenceBase, Questionnaire};
 use needlewise_core::readiness::{self, ProtocolFacts, ReadinessFacts};
 use needlewise_core::screening::{Verdict, screen};
-use needlewise_core::triage::{TriageLevel, assess};
+use needlewise_core::triage::{TriageLevel, assess, assess_partial};
 use needlewise_core::{Zone, evidence};
 use serde::Deserialize;
 use serde_json::Value;
@@ -190,6 +190,16 @@ fn facts_from(
     let mut m = base.clone();
     m.extend(over.clone());
     let get = |k: &str| m.get(k).unwrap_or_else(|| panic!("fact {k} missing"));
+    let flag = |k: &str| {
+        get(k)
+            .as_bool()
+            .unwrap_or_else(|| panic!("fact {k}: a boolean"))
+    };
+    // A date, or "none" when the schedule gives none (locked, clinic-only).
+    let date = |k: &str| match m.get(k).map(|d| d.as_str().unwrap()) {
+        None | Some("none") => None,
+        Some(d) => Some(d.parse().unwrap()),
+    };
     ReadinessFacts {
         planned_zones: get("planned_zones")
             .as_array()
@@ -201,30 +211,30 @@ fn facts_from(
             "none" => None,
             v => Some(v.parse().unwrap()),
         },
-        device_ready: get("device_ready").as_bool().unwrap(),
-        device_replacement_due: get("device_replacement_due").as_bool().unwrap(),
-        earliest_next_session: m
-            .get("earliest_next_session")
-            .map(|d| d.as_str().unwrap().parse().unwrap()),
-        symptom_lock: get("symptom_lock").as_bool().unwrap(),
+        device_ready: flag("device_ready"),
+        device_replacement_due: flag("device_replacement_due"),
+        earliest_next_session: date("earliest_next_session"),
+        interval_waiting: flag("interval_waiting"),
+        symptom_lock: flag("symptom_lock"),
+        device_needle_over_screening: flag("device_needle_over_screening"),
+        last_needle_beyond_home: flag("last_needle_beyond_home"),
         // A prescribed protocol, when the case gives any of its facts.
         protocol: [
             "protocol_earliest_next_session",
+            "protocol_interval_waiting",
             "protocol_course_complete",
             "protocol_needle_mismatch",
         ]
         .iter()
         .any(|k| m.contains_key(*k))
         .then(|| ProtocolFacts {
-            earliest_next_session: m
-                .get("protocol_earliest_next_session")
-                .map(|d| d.as_str().unwrap().parse().unwrap()),
-            course_complete: m
-                .get("protocol_course_complete")
-                .is_some_and(|v| v.as_bool().unwrap()),
-            needle_mismatch: m
-                .get("protocol_needle_mismatch")
-                .is_some_and(|v| v.as_bool().unwrap()),
+            earliest_next_session: date("protocol_earliest_next_session"),
+            waiting: m.contains_key("protocol_interval_waiting")
+                && flag("protocol_interval_waiting"),
+            course_complete: m.contains_key("protocol_course_complete")
+                && flag("protocol_course_complete"),
+            needle_mismatch: m.contains_key("protocol_needle_mismatch")
+                && flag("protocol_needle_mismatch"),
         }),
     }
 }
@@ -275,6 +285,14 @@ fn checkin_cases() {
         let answers = answers_for(&base.checkin, &file.base, case, today);
         let triage = assess(base, &answers, ended, now, today)
             .unwrap_or_else(|e| panic!("case {:?}: {e}", case.name));
+        // With every answer given, the partial assessment is the same.
+        assert_eq!(
+            assess_partial(base, &answers, ended, now, today).as_ref(),
+            Ok(&triage),
+            "case {:?}",
+            case.name
+        );
+        assert!(!triage.is_partial());
         let fired: BTreeSet<String> = triage.reasons.iter().map(|r| r.rule_id.clone()).collect();
         coverage.check(case, &fired);
         let level: TriageLevel = case.level.as_deref().unwrap().parse().unwrap();
@@ -389,7 +407,10 @@ fn fact_reasons_give_only_the_no_go_rules_that_facts_alone_decide() {
         device_ready: false,
         device_replacement_due: false,
         earliest_next_session: Some(Date::constant(2026, 11, 27)),
+        interval_waiting: true,
         symptom_lock: false,
+        device_needle_over_screening: true,
+        last_needle_beyond_home: false,
         protocol: None,
     };
     let ids = |f: &ReadinessFacts| -> Vec<String> {
@@ -398,11 +419,34 @@ fn fact_reasons_give_only_the_no_go_rules_that_facts_alone_decide() {
             .map(|r| r.rule_id)
             .collect()
     };
-    assert_eq!(ids(&facts), ["ready.device.not_ready", "ready.interval"]);
-    facts.device_ready = true;
+    assert_eq!(
+        ids(&facts),
+        [
+            "ready.device.not_ready",
+            "ready.device.needle_not_screened",
+            "ready.interval"
+        ]
+    );
+    // The wait ends later today: still a fact reason.
     facts.earliest_next_session = Some(today);
+    assert_eq!(
+        ids(&facts),
+        [
+            "ready.device.not_ready",
+            "ready.device.needle_not_screened",
+            "ready.interval"
+        ]
+    );
+    facts.device_ready = true;
+    facts.device_needle_over_screening = false;
+    facts.interval_waiting = false;
     assert!(
         ids(&facts).is_empty(),
         "questions only the person answers never fire here"
     );
+    // A clinic-length last session: waiting, with no date to give.
+    facts.earliest_next_session = None;
+    facts.interval_waiting = true;
+    facts.last_needle_beyond_home = true;
+    assert_eq!(ids(&facts), ["ready.after_clinic_needle"]);
 }

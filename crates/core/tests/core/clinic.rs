@@ -28,6 +28,7 @@ fn permits_is_the_table_of_roles_links_and_scopes() {
     let all_acts: Vec<Act> = [
         Act::SeeListed,
         Act::Acknowledge,
+        Act::Resolve,
         Act::Prescribe,
         Act::Override,
     ]
@@ -72,6 +73,7 @@ fn permits_is_the_table_of_roles_links_and_scopes() {
             permits(&only, Act::Acknowledge),
             Some(scope) == needs["ack"]
         );
+        assert_eq!(permits(&only, Act::Resolve), Some(scope) == needs["ack"]);
         assert_eq!(
             permits(&only, Act::Prescribe),
             Some(scope) == needs["prescribe"]
@@ -160,9 +162,15 @@ fn a_protocol_narrows_zones_and_spaces_sessions() {
         p.narrow_zones(&allowed),
         [Zone::Forehead].into_iter().collect()
     );
+    // 28 days of 24 hours from the end of the last session.
     assert_eq!(
-        p.earliest_after(Date::constant(2026, 11, 25)),
-        Date::constant(2026, 12, 23)
+        p.earliest_after("2026-11-25T21:15:00Z".parse().unwrap()),
+        "2026-12-23T21:15:00Z".parse::<Timestamp>().unwrap()
+    );
+    // Across Europe's change back from summer time (2026-10-25) too.
+    assert_eq!(
+        p.earliest_after("2026-10-10T10:00:00Z".parse().unwrap()),
+        "2026-11-07T10:00:00Z".parse::<Timestamp>().unwrap()
     );
     assert!(!p.course_complete(3));
     assert!(p.course_complete(4));
@@ -375,38 +383,110 @@ fn only_screening_rules_carry_override_evidence() {
 fn a_protocol_pushes_the_schedule_only_when_it_is_longer() {
     use needlewise_core::schedule::{LastSession, NextSession, next_session};
     let base = evidence();
+    let ended: Timestamp = "2026-11-01T18:00:00Z".parse().unwrap();
     let last = LastSession {
-        date: Date::constant(2026, 11, 1),
+        ended_at: ended,
         needle_length_mm: 0.5,
     };
-    let today = Date::constant(2026, 11, 25);
-    let healing = next_session(base, Some(last), false, today);
-    // 0.5 mm heals in 4 weeks: from 29 Nov. A 28-day protocol is the same.
+    let now = "2026-11-25T10:00:00Z"
+        .parse::<Timestamp>()
+        .unwrap()
+        .to_zoned_datetime(crate::support::zone("Europe/Berlin"));
+    let healing = next_session(base, Some(last), false, &now);
+    // 0.5 mm heals in 4 weeks: from 18:00Z on 29 Nov. A 28-day protocol is
+    // the same.
     assert_eq!(healing.earliest(), Some(Date::constant(2026, 11, 29)));
-    assert_eq!(protocol().apply_to(healing.clone(), today), healing);
+    assert_eq!(protocol().apply_to(healing.clone(), &now), healing);
     // A 42-day protocol moves the date and says why.
     let longer = Protocol {
         interval_days: 42,
         ..protocol()
     };
-    match longer.apply_to(healing, today) {
+    match longer.apply_to(healing.clone(), &now) {
         NextSession::After {
             earliest,
+            earliest_at,
+            last,
+            last_at,
             explanation,
-            today_ok,
+            now_ok,
             by_protocol,
             ..
         } => {
             assert!(by_protocol);
             assert_eq!(earliest, Date::constant(2026, 12, 13));
+            assert_eq!(earliest_at, ended + SignedDuration::from_hours(42 * 24));
+            assert_eq!(last, Date::constant(2026, 11, 1));
+            assert_eq!(last_at, ended);
             assert!(explanation.contains("Dr Example"), "{explanation}");
-            assert!(!today_ok);
+            assert!(!now_ok);
         }
         other => panic!("expected a date, got {other:?}"),
     }
+    // The protocol's wait is elapsed time too: over at 42 × 24 hours, not
+    // at the start of the 42nd day.
+    let at = |s: &str| {
+        s.parse::<Timestamp>()
+            .unwrap()
+            .to_zoned_datetime(crate::support::zone("Pacific/Kiritimati"))
+    };
+    let just_before = at("2026-12-13T17:59:59Z");
+    let next = next_session(base, Some(last), false, &just_before);
+    assert!(!longer.apply_to(next, &just_before).allowed_now());
+    let exact = at("2026-12-13T18:00:00Z");
+    let next = next_session(base, Some(last), false, &exact);
+    let pushed = longer.apply_to(next, &exact);
+    assert!(pushed.allowed_now());
+    // In Kiritimati that instant is already 14 Dec.
+    assert_eq!(pushed.earliest(), Some(Date::constant(2026, 12, 14)));
     // A lock stays a lock; a first session stays a first session.
-    let locked = next_session(base, Some(last), true, today);
-    assert_eq!(longer.apply_to(locked.clone(), today), locked);
-    let first = next_session(base, None, false, today);
-    assert_eq!(longer.apply_to(first.clone(), today), first);
+    let locked = next_session(base, Some(last), true, &now);
+    assert_eq!(longer.apply_to(locked.clone(), &now), locked);
+    let first = next_session(base, None, false, &now);
+    assert_eq!(longer.apply_to(first.clone(), &now), first);
+}
+
+#[test]
+fn only_a_clinic_that_sees_check_ins_resolves_red_flags() {
+    use needlewise_core::clinic::{ResolvePolicy, resolve_policy};
+    let a = ClinicId(Uuid::from_u128(1));
+    let b = ClinicId(Uuid::from_u128(2));
+    let c = ClinicId(Uuid::from_u128(3));
+    let scopes = |s: &[Scope]| s.iter().copied().collect::<BTreeSet<Scope>>();
+    // No clinic: the person, with a doctor's examination stated.
+    assert_eq!(
+        resolve_policy(std::iter::empty()),
+        ResolvePolicy::SelfWithExamination
+    );
+    // Linked clinics that do not see check-ins cannot resolve them.
+    let sessions_only = scopes(&[Scope::Sessions, Scope::Screening, Scope::PhotosClinical]);
+    let nothing = scopes(&[]);
+    assert_eq!(
+        resolve_policy([(a, &sessions_only), (b, &nothing)]),
+        ResolvePolicy::SelfWithExamination
+    );
+    // A clinic that sees check-ins: only its clinicians.
+    let checkins = scopes(&[Scope::Checkins]);
+    assert_eq!(
+        resolve_policy([(a, &sessions_only), (b, &checkins)]),
+        ResolvePolicy::ClinicianOf(vec![b])
+    );
+    let all = scopes(&Scope::ALL);
+    assert_eq!(
+        resolve_policy([(a, &all), (b, &nothing), (c, &checkins)]),
+        ResolvePolicy::ClinicianOf(vec![a, c])
+    );
+    // And the act itself needs a linked clinician with the check-ins scope.
+    assert!(permits(
+        &grant(Some(Role::Clinician), true, &[Scope::Checkins]),
+        Act::Resolve
+    ));
+    for g in [
+        grant(Some(Role::Clinician), true, &[Scope::Sessions]),
+        grant(Some(Role::Clinician), false, &[Scope::Checkins]),
+        grant(Some(Role::Staff), true, &Scope::ALL),
+        grant(None, true, &Scope::ALL),
+    ] {
+        assert!(!permits(&g, Act::Resolve), "{g:?}");
+    }
 }
