@@ -364,21 +364,38 @@ fn a_whole_journey_from_screening_to_a_red_flag_and_back() {
     let episode = v["episode"]["id"].as_str().unwrap().to_owned();
     let v = env.json(&at(6 * 24 * 60), &["next"], 3);
     assert_eq!(v["next"]["status"], "locked");
+    // Three letters do not resolve it: a doctor's examination and a
+    // fresh check-in without a warning sign do.
+    let fine = env.write("fine.json", &serde_json::json!({
+        "redness": "none", "swelling": false, "pus_or_spreading_warmth": false,
+        "fever": false, "blisters": false, "new_bumps": false, "track_marks": false, "darker_patches": false,
+        "numbness": false, "allergic_reaction": false, "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+    }));
+    let out = env.run(
+        &at(6 * 24 * 60),
+        &["checkin", "resolve", &episode, "--note", "abc"],
+    );
+    assert_eq!(out.status.code(), Some(2), "--note alone is not enough");
     env.ok(
         &at(6 * 24 * 60),
         &[
             "checkin",
             "resolve",
             &episode,
-            "--note",
-            "Dr Lee saw it: resolved",
+            "--doctor",
+            "Dr Lee",
+            "--examined-on",
+            "2026-11-30",
+            "--answers",
+            &fine,
         ],
         0,
     );
     let v = env.json(&at(6 * 24 * 60), &["next"], 0);
     assert_eq!(v["next"]["status"], "after");
     let v = env.json(&at(6 * 24 * 60), &["checkin", "list"], 0);
-    assert_eq!(v["episodes"][0]["resolution"], "Dr Lee saw it: resolved");
+    assert_eq!(v["episodes"][0]["resolver"]["by"], "doctor_examined");
+    assert_eq!(v["episodes"][0]["resolver"]["doctor"], "Dr Lee");
 }
 
 #[test]
@@ -417,13 +434,14 @@ fn a_guided_session_needs_readiness_first() {
 }
 
 #[test]
-fn logging_a_session_done_elsewhere() {
+fn logging_a_session_done_in_a_clinic() {
     let env = Env::new();
     let v = env.json(
         T0,
         &[
             "session",
             "log",
+            "--clinic",
             "--zones",
             "forehead,chin",
             "--needle-mm",
@@ -432,11 +450,13 @@ fn logging_a_session_done_elsewhere() {
         0,
     );
     assert_eq!(v["session"]["zones"][1]["zone"], "chin");
+    assert_eq!(v["session"]["setting"], "clinic");
     let out = env.run(
         T0,
         &[
             "session",
             "log",
+            "--clinic",
             "--zones",
             "forehead,ear",
             "--needle-mm",
@@ -513,7 +533,7 @@ fn ready_roller(env: &Env) -> String {
     env.ok(&at(0), &["screen", "--answers", &answers], 0);
     env.ok(&at(1), &["roller", "add", "--name", "r"], 0);
     env.ok(&at(2), &["roller", "rinse"], 0);
-    env.ok(&at(3), &["roller", "soak", "--alcohol", "99"], 0);
+    env.ok(&at(3), &["roller", "soak", "--alcohol", "90"], 0);
     env.ok(&at(13), &["roller", "dry"], 0);
     env.ok(&at(43), &["roller", "ready"], 0);
     env.write("ready.json", &readiness_answers())
@@ -1116,6 +1136,8 @@ fn export_all_of_200_sessions_and_50_photos() {
                 }],
                 products: vec![],
                 notes: format!("session {i}, fine"),
+                setting: needlewise_core::records::SessionSetting::Home,
+                readiness_check_id: None,
             };
             store.log_session(&s, None).unwrap();
         }

@@ -269,7 +269,19 @@ impl Context<'_> {
             leaf => {
                 let mut read = Vec::new();
                 leaf.visit_questions(&mut read);
-                if read.iter().any(|(id, _)| self.answers.get(id).is_none()) {
+                // Zone conditions also read the planned zones (`restrict`).
+                let planned = match leaf {
+                    Condition::ListedZones { .. } | Condition::ProcedureWithin { .. } => {
+                        self.questionnaire.planned_zones.as_deref()
+                    }
+                    _ => None,
+                };
+                if read
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .chain(planned)
+                    .any(|id| self.answers.get(id).is_none())
+                {
                     return Partial::Unknown;
                 }
                 match self.eval(leaf) {

@@ -150,7 +150,10 @@ impl ReadinessFacts {
                     .map(|t| crate::schedule::local_date(t, now)),
                 waiting: earliest_at.is_some_and(|t| now.timestamp() < t),
                 course_complete: p.course_complete(u32::try_from(done).unwrap_or(u32::MAX)),
-                needle_mismatch: screened_mm.is_some_and(|mm| !p.needle_matches(mm)),
+                needle_mismatch: screened_mm.is_some_and(|mm| !p.needle_matches(mm))
+                    || known
+                        .device
+                        .is_some_and(|d| !p.needle_matches(d.kind.needle_length_mm())),
             }
         });
         ReadinessFacts {

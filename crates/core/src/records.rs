@@ -126,7 +126,8 @@ pub struct SessionRecord {
     pub device_id: Option<DeviceId>,
     pub started_at: Timestamp,
     pub ended_at: Timestamp,
-    /// The local calendar day of the session, for interval arithmetic.
+    /// The calendar day the session started, in the zone it was logged in
+    /// (history only: waits count elapsed time from `ended_at`).
     pub local_date: Date,
     pub needle_length_mm: f64,
     pub zones: Vec<ZoneRecord>,
@@ -204,6 +205,22 @@ pub enum Resolver {
         examined_on: Date,
         checkin_id: CheckinId,
     },
+}
+
+impl Resolver {
+    /// Who resolved it, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Resolver::Clinician { name, .. } => format!("resolved by {name}, clinician"),
+            Resolver::DoctorExamined {
+                doctor,
+                examined_on,
+                ..
+            } => format!(
+                "resolved by the patient, stating an examination by {doctor} on {examined_on}, followed by a check-in without a warning sign"
+            ),
+        }
+    }
 }
 
 impl Episode {

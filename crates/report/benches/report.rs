@@ -221,6 +221,8 @@ fn bench_gather_and_render(c: &mut Criterion) {
                         allowed: true,
                     }],
                     notes: String::new(),
+                    setting: needlewise_core::records::SessionSetting::Home,
+                    readiness_check_id: None,
                 },
                 None,
             )

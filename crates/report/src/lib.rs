@@ -18,10 +18,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use needlewise_core::evidence::Grade;
+use needlewise_core::engine::Reason;
 use needlewise_core::hygiene::DeviceKind;
 use needlewise_core::progress::{Trend, trends};
-use needlewise_core::records::Profile;
+use needlewise_core::records::{Profile, ScreeningRecord};
 use needlewise_core::screening::Verdict;
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
@@ -235,36 +235,9 @@ pub fn gather(
     tz: &TimeZone,
 ) -> Result<ReportInput, GatherError> {
     let id = profile.id;
-    let screening = store.latest_screening(id)?.map(|s| {
-        let r = &s.result;
-        let reasons = r
-            .get("reasons")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().map(reason_line).collect())
-            .unwrap_or_default();
-        let zones = r
-            .get("zones")
-            .and_then(|z| serde_json::from_value::<Vec<Zone>>(z.clone()).ok())
-            .unwrap_or_default();
-        let excluded_zones = r
-            .get("excluded_zones")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().map(excluded_line).collect())
-            .unwrap_or_default();
-        ScreeningSummary {
-            taken_at: s.taken_at,
-            verdict: s.verdict,
-            headline: s.verdict.headline().to_owned(),
-            eligible_from: r
-                .get("eligible_from")
-                .and_then(|d| d.as_str())
-                .and_then(|d| d.parse().ok()),
-            needle_length_mm: r.get("needle_length_mm").and_then(|v| v.as_f64()),
-            zones,
-            excluded_zones,
-            reasons,
-        }
-    });
+    let screening = store
+        .latest_screening(id)?
+        .map(|s| ScreeningSummary::from_record(&s));
 
     let devices = store.devices(id)?;
     let names: HashMap<_, _> = devices.iter().map(|d| (d.id, d.name.clone())).collect();
@@ -314,7 +287,10 @@ pub fn gather(
                 at,
                 kind: TimelineKind::RedFlagResolved,
                 level: e.level,
-                detail: e.resolution.clone(),
+                detail: match &e.resolver {
+                    Some(r) => format!("{}: {}", r.describe(), e.resolution),
+                    None => e.resolution.clone(),
+                },
             });
         }
     }
@@ -385,58 +361,57 @@ fn read_photos(
     out
 }
 
-fn str_of(v: &serde_json::Value, key: &str) -> String {
-    v.get(key)
-        .and_then(|s| s.as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn reason_line(v: &serde_json::Value) -> ReasonLine {
-    let grade = str_of(v, "grade");
-    let grade_meaning = serde_json::from_value::<Grade>(serde_json::Value::String(grade.clone()))
-        .map(|g| g.describe().to_owned())
-        .unwrap_or_default();
-    let sources = v
-        .get("sources")
-        .and_then(|s| s.as_array())
-        .map(|a| {
-            a.iter()
-                .map(|s| {
-                    let citation = str_of(s, "citation");
-                    match s.get("link").and_then(|l| l.as_str()) {
-                        Some(link) => format!("{citation} {link}"),
-                        None => citation,
+impl ScreeningSummary {
+    /// The stored screening as the report shows it (as it was given, not
+    /// re-run through today's rules).
+    pub fn from_record(s: &ScreeningRecord) -> ScreeningSummary {
+        let r = &s.result;
+        ScreeningSummary {
+            taken_at: s.taken_at,
+            verdict: s.verdict,
+            headline: s.verdict.headline().to_owned(),
+            eligible_from: r.eligible_from,
+            needle_length_mm: Some(r.needle_length_mm),
+            zones: r.zones.clone(),
+            excluded_zones: r
+                .excluded_zones
+                .iter()
+                .map(|e| {
+                    let ids: Vec<&str> = e.rule_ids.iter().map(String::as_str).collect();
+                    let mut line = format!("{} (rule {})", e.zone.label(), ids.join(", "));
+                    if let Some(until) = e.until {
+                        line.push_str(&format!(", until {until}"));
                     }
+                    line
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    ReasonLine {
-        rule_id: str_of(v, "rule_id"),
-        title: str_of(v, "title"),
-        outcome: str_of(v, "outcome").replace('_', " "),
-        explanation: str_of(v, "explanation"),
-        grade,
-        grade_meaning,
-        sources,
+                .collect(),
+            reasons: r.reasons.iter().map(ReasonLine::from).collect(),
+        }
     }
 }
 
-fn excluded_line(v: &serde_json::Value) -> String {
-    let zone = v
-        .get("zone")
-        .and_then(|z| serde_json::from_value::<Zone>(z.clone()).ok())
-        .map(|z| z.label().to_owned())
-        .unwrap_or_else(|| str_of(v, "zone"));
-    let rules: Vec<&str> = v
-        .get("rule_ids")
-        .and_then(|r| r.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
-        .unwrap_or_default();
-    let mut line = format!("{zone} (rule {})", rules.join(", "));
-    if let Some(until) = v.get("until").and_then(|u| u.as_str()) {
-        line.push_str(&format!(", until {until}"));
+impl From<&Reason> for ReasonLine {
+    fn from(r: &Reason) -> ReasonLine {
+        let word = |v: serde_json::Result<serde_json::Value>| {
+            v.ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        ReasonLine {
+            rule_id: r.rule_id.clone(),
+            title: r.title.clone(),
+            outcome: word(serde_json::to_value(r.outcome)).replace('_', " "),
+            explanation: r.explanation.clone(),
+            grade: word(serde_json::to_value(r.grade)),
+            grade_meaning: r.grade.describe().to_owned(),
+            sources: r
+                .sources
+                .iter()
+                .map(|s| match &s.link {
+                    Some(link) => format!("{} {link}", s.citation),
+                    None => s.citation.clone(),
+                })
+                .collect(),
+        }
     }
-    line
 }

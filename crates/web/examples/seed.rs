@@ -94,6 +94,8 @@ fn main() -> anyhow::Result<()> {
                         .collect(),
                     products: Vec::new(),
                     notes: String::new(),
+                    setting: needlewise_core::records::SessionSetting::Home,
+                    readiness_check_id: None,
                 },
                 None,
             )?;

@@ -183,6 +183,8 @@ fn main() -> anyhow::Result<()> {
                             .collect(),
                         products: Vec::new(),
                         notes: String::new(),
+                        setting: needlewise_core::records::SessionSetting::Home,
+                        readiness_check_id: None,
                     },
                     None,
                 )?;
@@ -217,6 +219,7 @@ fn main() -> anyhow::Result<()> {
                 opened_at: checkin.at,
                 resolved_at: None,
                 resolution: String::new(),
+                resolver: None,
             });
             store.save_checkin(&checkin, episode.as_ref())?;
         }

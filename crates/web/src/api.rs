@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_store::facts;
 use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -78,6 +77,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(fhir::import_response))
         .routes(utoipa_axum::routes!(fhir::record))
         .routes(utoipa_axum::routes!(care::readiness))
+        .routes(utoipa_axum::routes!(care::ready_now))
         .routes(utoipa_axum::routes!(care::today))
         .routes(utoipa_axum::routes!(care::sessions, care::log_session))
         .routes(utoipa_axum::routes!(care::aftercare))
@@ -91,6 +91,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(clinic::red_flags))
         .routes(utoipa_axum::routes!(clinic::mail))
         .routes(utoipa_axum::routes!(clinic::acknowledge))
+        .routes(utoipa_axum::routes!(clinic::resolve))
         .routes(utoipa_axum::routes!(clinic::patient))
         .routes(utoipa_axum::routes!(clinic::prescribe))
         .routes(utoipa_axum::routes!(clinic::care_team))
@@ -234,7 +235,6 @@ async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiRe
 async fn schedule(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
     let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
-    let today = state.today();
-    let next = blocking(&state, move |s| facts::schedule(s, profile, today)).await?;
+    let next = crate::act(&state, move |ctx| needlewise_actions::schedule(ctx, profile)).await?;
     Ok(Json(next).into_response())
 }

@@ -212,7 +212,10 @@ pub fn router(state: AppState) -> Router {
             "/checkin",
             get(pages::checkin::form).post(pages::checkin::submit),
         )
-        .route("/checkin/{episode}/resolve", post(pages::checkin::resolve))
+        .route(
+            "/checkin/{episode}/resolve",
+            get(pages::checkin::resolve_form).post(pages::checkin::resolve),
+        )
         .route(
             "/session",
             get(pages::session::show).post(pages::session::complete),

@@ -331,6 +331,7 @@ mod tests {
                 opened_at: Timestamp::from_second(opened).unwrap(),
                 resolved_at: None,
                 resolution: String::new(),
+                resolver: None,
             },
             visible_since: Timestamp::from_second(visible).unwrap(),
             acknowledged: false,

@@ -237,6 +237,9 @@ pub struct AftercarePage {
 #[template(path = "checkin_form.html")]
 pub struct CheckinForm {
     pub chrome: Chrome,
+    /// The clinics that see the check-ins and so resolve red flags (empty:
+    /// the person resolves them, with a doctor's examination).
+    pub resolved_by_clinic: String,
     pub has_session: bool,
     pub session: String,
     /// (episode id, opened, level)
@@ -255,6 +258,22 @@ pub struct CheckinResultPage {
     pub headline: String,
     pub locked: bool,
     pub reasons: Vec<ReasonView>,
+    /// The questions still unanswered (a partial check-in that raised a
+    /// red flag), to answer next.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "checkin_resolve.html")]
+pub struct CheckinResolvePage {
+    pub chrome: Chrome,
+    pub episode: String,
+    pub opened: String,
+    /// The earliest examination date the form accepts.
+    pub opened_on: String,
+    pub today: String,
+    pub fields: Vec<FieldView>,
+    pub procedure_rows: Vec<usize>,
 }
 
 #[derive(Debug, Template)]

@@ -199,6 +199,8 @@ fn fixture() -> Fixture {
                     zones: session_zones,
                     products,
                     notes: String::new(),
+                    setting: needlewise_core::records::SessionSetting::Home,
+                    readiness_check_id: None,
                 },
                 None,
             )
@@ -240,6 +242,7 @@ fn fixture() -> Fixture {
                 opened_at: ts("2026-11-20T09:00:00Z"),
                 resolved_at: None,
                 resolution: String::new(),
+                resolver: None,
             }),
         )
         .unwrap();

@@ -77,7 +77,11 @@ pub(super) async fn dashboard(State(state): State<AppState>, ApiAuth(auth): ApiA
     let profile = auth.profile.id;
     let d = blocking(&state, move |s| s.dashboard(profile)).await?;
     let now = state.now();
-    let next = next_session(evidence(), d.last_session, d.locked, state.today());
+    let zoned = state.zoned_now();
+    let mut next = next_session(evidence(), d.last_session, d.locked, &zoned);
+    if let Some(p) = &d.protocol {
+        next = p.apply_to(next, &zoned);
+    }
     Ok(Json(json!({
         "profile": {"id": auth.profile.id, "name": auth.profile.name},
         "verdict": d.verdict,
@@ -136,7 +140,7 @@ pub(super) async fn add_device(
     let new: NewDevice = body(&bytes)?;
     let pen = matches!(new.kind, DeviceKindName::Pen);
     let device =
-        device_pages::create(&state, auth.profile.id, &new.name, pen, new.needle_mm).await?;
+        device_pages::create(&state, &auth.profile, &new.name, pen, new.needle_mm).await?;
     Ok((
         StatusCode::CREATED,
         Json(device_entry(&device, state.now())),
@@ -276,8 +280,45 @@ pub(super) async fn readiness(
                 .map_err(|_| WebError::BadInput("device: not a device id".into()))?,
         ),
     };
-    let result = ready::check(&state, auth.profile.id, answers, device).await?;
+    let result = ready::check(&state, &auth.profile, answers, device).await?;
     Ok(Json(result).into_response())
+}
+
+/// Readiness at this moment, without new answers: the verdict of the
+/// newest check for the device that still holds (its answers with the
+/// facts now), else the reasons the facts alone give and
+/// `needs_answers`. The guided session, the readiness page and
+/// `needlewise ready --json` show the same verdict.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "session",
+    security(("session" = [])),
+    params(("device" = Option<String>, Query, description = "A device id; else the best ready device.")),
+    responses(
+        (status = 200, description = "`device_id`, `check` and `checked_at` (the check the \
+            verdict rests on, or null), `needs_answers`, and `readiness` (`go`, `headline`, \
+            `zones`, `skipped_zones`, `reasons`).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn ready_now(
+    State(state): State<AppState>,
+    ApiAuth(auth): ApiAuth,
+    Query(q): Query<TodayQuery>,
+) -> ApiResult {
+    let state = state.for_profile(&auth.profile);
+    let device = match q.device {
+        None => None,
+        Some(id) => Some(id.parse::<DeviceId>().map_err(|_| WebError::NotFound)?),
+    };
+    let profile = auth.profile.id;
+    let view = crate::act(&state, move |ctx| {
+        needlewise_actions::readiness_now(ctx, profile, device)
+    })
+    .await?;
+    Ok(Json(view).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -372,7 +413,7 @@ pub(super) async fn log_session(
     let zones = new.zones;
     let saved = session::save(
         &state,
-        auth.profile.id,
+        &auth.profile,
         device,
         |plan| session::check_zones(&zones, plan),
         products,
@@ -498,8 +539,10 @@ pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAu
     request_body(content = Object, description = "Answers keyed by question id (see \
         `checkin.questions` in `/api/evidence`)."),
     responses(
-        (status = 200, description = "The triage: `level`, `headline`, `locks_sessions` and \
-            the `reasons`.", body = Object),
+        (status = 200, description = "The triage: `level`, `headline`, `locks_sessions`, \
+            the `reasons` and, when an answer already calls for the surgeon or urgent care \
+            while others are missing, `missing` (the questions to answer next; the \
+            check-in is stored as partial and the red flag is raised).", body = Object),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
         (status = 422, description = "No session yet or a bad body (`bad_input`), or bad \
@@ -516,19 +559,30 @@ pub(super) async fn add_checkin(
     check_csrf(&auth, &headers)?;
     let value: Value = body(&bytes)?;
     let answers = Answers::from_json(&evidence().checkin, &value, state.today())?;
-    let triage = checkin::record(&state, auth.profile.id, answers).await?;
+    let triage = checkin::record(&state, &auth.profile, answers).await?;
     Ok(Json(triage).into_response())
 }
 
-/// Who cleared a red flag, and what they said.
+/// A red flag resolved on the person's word: who examined them and when,
+/// and a fresh check-in.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Resolution {
-    /// 3 to 500 characters.
-    note: String,
+    /// Who examined them (2 to 120 characters), such as "my GP".
+    doctor: String,
+    /// The day of the examination (`YYYY-MM-DD`): on or after the red
+    /// flag, not in the future.
+    examined_on: String,
+    /// Today's check-in answers, keyed by question id.
+    #[schema(value_type = Object)]
+    answers: Value,
 }
 
-/// Closes a red-flag episode once a clinician has cleared it.
+/// Resolves a red flag on the person's word. Only when no clinic sees the
+/// person's check-ins (otherwise a clinician of that clinic resolves it,
+/// `POST /api/clinic/red-flags/{profile}/{episode}/resolve`): the person
+/// states which doctor examined them and when, and answers a fresh
+/// check-in; only a check-in without a warning sign resolves it.
 #[utoipa::path(
     post,
     path = "/episodes/{id}/resolve",
@@ -537,11 +591,13 @@ pub(super) struct Resolution {
     params(("id" = String, Path, description = "The episode id.")),
     request_body = Resolution,
     responses(
-        (status = 204, description = "Closed."),
+        (status = 200, description = "`resolved` (true, or false when the fresh check-in \
+            still shows a warning sign: it is stored and the red flag stays) and `triage`.", body = Object),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`), or a clinic \
+            sees the check-ins and resolves it (`forbidden`).", body = ErrorBody),
         (status = 404, description = "No such open episode in this profile (`not_found`).", body = ErrorBody),
-        (status = 422, description = "A bad note (`bad_input`).", body = ErrorBody),
+        (status = 422, description = "A bad field (`bad_input`) or bad answers (`invalid_answers`).", body = ErrorBody),
     )
 )]
 pub(super) async fn resolve_episode(
@@ -555,8 +611,19 @@ pub(super) async fn resolve_episode(
     check_csrf(&auth, &headers)?;
     let req: Resolution = body(&bytes)?;
     let id: EpisodeId = id.parse().map_err(|_| WebError::NotFound)?;
-    checkin::close(&state, auth.profile.id, id, &req.note).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let examined_on = needlewise_core::answers::parse_date(&req.examined_on)
+        .map_err(|e| WebError::BadInput(format!("examined_on: {e}")))?;
+    let answers = Answers::from_json(&evidence().checkin, &req.answers, state.today())?;
+    let statement = needlewise_actions::DoctorStatement {
+        doctor: req.doctor,
+        examined_on,
+    };
+    let outcome = checkin::close(&state, &auth.profile, id, statement, answers).await?;
+    let (resolved, triage) = match outcome {
+        needlewise_actions::Resolution::Resolved(c) => (true, c.triage),
+        needlewise_actions::Resolution::StillFlagged(c) => (false, c.triage),
+    };
+    Ok(Json(json!({"resolved": resolved, "triage": triage})).into_response())
 }
 
 /// Ratings (oldest first), their trends per concern and zone, and photo

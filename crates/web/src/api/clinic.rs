@@ -240,6 +240,43 @@ pub(super) async fn acknowledge(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Resolves an open red flag for the clinic: the patient's sessions
+/// unlock and the episode records the clinician who resolved it. Only
+/// clinicians of a clinic the patient shares check-ins with.
+#[utoipa::path(
+    post,
+    path = "/clinic/red-flags/{profile}/{episode}/resolve",
+    tag = "clinic",
+    security(("session" = [], "csrf" = [])),
+    params(
+        ("profile" = String, Path, description = "The patient's profile id."),
+        ("episode" = String, Path, description = "The red flag's episode id."),
+        ("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic."),
+    ),
+    request_body = Ack,
+    responses(
+        (status = 204, description = "Resolved."),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`); staff, or no \
+            second factor this session (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such open red flag of a patient who shares their \
+            check-ins with this clinic (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A missing or bad note (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn resolve(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+    Path((profile, episode)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    csrf(&ctx, &headers)?;
+    let ack: Ack = body(&bytes)?;
+    clinic_pages::resolve_flag(&state, &ctx, &profile, &episode, &ack.note).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 fn record_json(r: &PatientRecord) -> Value {
     json!({
         "profile": {"id": r.profile.id, "name": r.profile.name},

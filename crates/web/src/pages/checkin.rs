@@ -5,29 +5,38 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
-use needlewise_core::ids::{EpisodeId, ProfileId};
+use needlewise_actions::{DoctorStatement, Resolution};
+use needlewise_core::clinic::ResolvePolicy;
+use needlewise_core::ids::EpisodeId;
 use needlewise_core::records::Profile;
 use needlewise_core::triage::Triage;
 
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
-use crate::views::{self, CheckinForm, CheckinResultPage, Chrome};
+use crate::views::{self, CheckinForm, CheckinResolvePage, CheckinResultPage, Chrome};
 use crate::{AppState, act, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
-    let (session, open, history) = blocking(&state, move |s| {
+    let (session, open, history, links) = blocking(&state, move |s| {
         Ok((
             s.last_session(profile)?,
             s.open_episodes(profile)?,
             s.checkins(profile)?,
+            s.patient_clinics(profile)?,
         ))
     })
     .await?;
+    let resolved_by_clinic: Vec<String> = links
+        .iter()
+        .filter(|l| l.scopes.contains(&needlewise_core::clinic::Scope::Checkins))
+        .map(|l| l.clinic.name.clone())
+        .collect();
     Ok(page(&CheckinForm {
         chrome: Chrome::new("Check-in", "checkin", &auth),
+        resolved_by_clinic: resolved_by_clinic.join(", "),
         has_session: session.is_some(),
         session: session.map(|s| state.local(s.ended_at)).unwrap_or_default(),
         open: open
@@ -65,13 +74,26 @@ pub async fn submit(
     let pairs = checked_form(&auth, &body)?;
     let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
     let triage = record(&state, &auth.profile, answers).await?;
-    Ok(page(&CheckinResultPage {
-        chrome: Chrome::new("Check-in", "checkin", &auth),
+    Ok(result_page(&auth, &triage))
+}
+
+fn result_page(auth: &Auth, triage: &Triage) -> Response {
+    let q = &evidence().checkin;
+    page(&CheckinResultPage {
+        chrome: Chrome::new("Check-in", "checkin", auth),
         level: triage.level.id().to_owned(),
         headline: triage.headline.to_owned(),
         locked: triage.locks_sessions,
         reasons: views::reasons(&triage.reasons),
-    }))
+        missing: triage
+            .missing
+            .iter()
+            .map(|id| {
+                q.question(id)
+                    .map_or_else(|| id.clone(), |question| question.prompt.clone())
+            })
+            .collect(),
+    })
 }
 
 /// Triages a check-in about the last session and stores it; a red flag
@@ -91,6 +113,44 @@ pub async fn record(
     Ok(checked.triage)
 }
 
+/// The page that resolves a red flag on the person's word: who examined
+/// them and when, and a fresh check-in.
+pub async fn resolve_form(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(episode): Path<String>,
+) -> Result<Response, WebError> {
+    let state = state.for_profile(&auth.profile);
+    let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
+    let profile = auth.profile.id;
+    let (open, policy) = act(&state, move |ctx| {
+        Ok((
+            ctx.store.open_episodes(profile)?,
+            needlewise_actions::who_resolves(ctx, profile)?,
+        ))
+    })
+    .await?;
+    let Some(episode) = open.into_iter().find(|e| e.id == id) else {
+        return Err(WebError::NotFound);
+    };
+    if let ResolvePolicy::ClinicianOf(_) = policy {
+        return Ok(see_other("/checkin"));
+    }
+    Ok(page(&CheckinResolvePage {
+        chrome: Chrome::new("Resolve a red flag", "checkin", &auth),
+        episode: episode.id.to_string(),
+        opened: state.local(episode.opened_at),
+        opened_on: episode
+            .opened_at
+            .to_zoned_datetime(state.tz.clone())
+            .date()
+            .to_string(),
+        today: state.today().to_string(),
+        fields: forms::fields(&evidence().checkin),
+        procedure_rows: forms::procedure_rows(),
+    }))
+}
+
 pub async fn resolve(
     State(state): State<AppState>,
     auth: Auth,
@@ -100,25 +160,43 @@ pub async fn resolve(
     let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
-    let note = forms::required(&pairs, "note")?;
-    close(&state, auth.profile.id, id, note).await?;
-    Ok(see_other("/checkin"))
+    let statement = statement(&pairs)?;
+    let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
+    match close(&state, &auth.profile, id, statement, answers).await? {
+        Resolution::Resolved(_) => Ok(see_other("/checkin")),
+        Resolution::StillFlagged(checked) => Ok(result_page(&auth, &checked.triage)),
+    }
 }
 
-/// Closes a red-flag episode with a note of who cleared it.
+/// The doctor and the day, from a form.
+pub fn statement(pairs: &[(String, String)]) -> Result<DoctorStatement, WebError> {
+    let doctor = forms::required(pairs, "doctor")?.to_owned();
+    let examined_on = needlewise_core::answers::parse_date(forms::required(pairs, "examined_on")?)
+        .map_err(|e| WebError::BadInput(format!("examined_on: {e}")))?;
+    Ok(DoctorStatement {
+        doctor,
+        examined_on,
+    })
+}
+
+/// Resolves a red flag on the person's word (see
+/// `needlewise_actions::resolve_by_person`).
 pub async fn close(
     state: &AppState,
-    profile: ProfileId,
+    profile: &Profile,
     id: EpisodeId,
-    note: &str,
-) -> Result<(), WebError> {
-    let note = note.trim().to_owned();
-    if note.chars().count() < 3 || note.chars().count() > 500 {
-        return Err(WebError::BadInput(
-            "note: say who cleared it and what they said (3 to 500 characters)".into(),
-        ));
+    statement: DoctorStatement,
+    answers: Answers,
+) -> Result<Resolution, WebError> {
+    let profile = profile.clone();
+    let resolution = act(state, move |ctx| {
+        needlewise_actions::resolve_by_person(ctx, &profile, id, statement, answers)
+    })
+    .await?;
+    if let Resolution::StillFlagged(c) = &resolution
+        && c.episode.is_some()
+    {
+        crate::notify::kick(state).await;
     }
-    let now = state.now();
-    blocking(state, move |s| s.resolve_episode(profile, id, now, &note)).await?;
-    Ok(())
+    Ok(resolution)
 }

@@ -5,17 +5,15 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use jiff::Timestamp;
 use needlewise_core::evidence;
-use needlewise_core::hygiene::{
-    Device, DeviceKind, HygieneEvent, HygieneState, PenSpec, RollerSpec,
-};
+use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, HygieneState};
 use needlewise_core::ids::{DeviceId, ProfileId};
-use uuid::Uuid;
+use needlewise_core::records::Profile;
 
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
 use crate::views::{Chrome, DeviceView, DevicesPage};
-use crate::{AppState, blocking, forms};
+use crate::{AppState, act, blocking, forms};
 
 /// The buttons that make sense in each state (action, label, secondary).
 fn actions(d: &Device) -> Vec<(&'static str, &'static str, bool)> {
@@ -93,7 +91,7 @@ pub async fn add(
         .parse()
         .map_err(|_| WebError::BadInput("needle_mm: enter a length in mm, such as 0.25".into()))?;
     let pen = forms::field(&pairs, "kind") == Some("pen");
-    create(&state, auth.profile.id, name, pen, needle).await?;
+    create(&state, &auth.profile, name, pen, needle).await?;
     Ok(see_other("/devices"))
 }
 
@@ -101,33 +99,19 @@ pub async fn add(
 /// cartridges) with the given needle length.
 pub async fn create(
     state: &AppState,
-    profile: ProfileId,
+    profile: &Profile,
     name: &str,
     pen: bool,
     needle_mm: f64,
 ) -> Result<Device, WebError> {
-    let kind = if pen {
-        DeviceKind::Pen(PenSpec {
-            needles_per_cartridge: 12,
-            needle_length_mm: needle_mm,
-        })
-    } else {
-        DeviceKind::Roller(RollerSpec::standard_192(needle_mm))
-    };
-    let device = Device::new(
-        DeviceId(Uuid::now_v7()),
-        profile,
-        name.to_owned(),
-        kind,
-        state.now(),
-    )?;
-    let stored = device.clone();
-    blocking(state, move |s| s.add_device(&stored)).await?;
-    Ok(device)
+    let profile = profile.clone();
+    let new = needlewise_actions::NewDevice::simple(name, pen, needle_mm);
+    act(state, move |ctx| {
+        needlewise_actions::register_device(ctx, &profile, new)
+    })
+    .await
 }
 
-/// The hygiene event an action name stands for (`rinse`, `soak`, `dry`,
-/// `ready`, `cartridge`, `damage`, `retire`); `None` for any other name.
 pub fn event(
     action: &str,
     alcohol_percent: Option<&str>,
@@ -165,13 +149,10 @@ pub async fn apply(
     id: DeviceId,
     event: HygieneEvent,
 ) -> Result<Device, WebError> {
-    let device = blocking(state, move |s| s.device(profile, id))
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let next = device.apply(&event, state.now(), &evidence().defaults.hygiene)?;
-    let stored = next.clone();
-    blocking(state, move |s| s.record_hygiene(&stored, &event)).await?;
-    Ok(next)
+    act(state, move |ctx| {
+        needlewise_actions::device_step(ctx, profile, id, &event, None)
+    })
+    .await
 }
 
 /// Applies one step of the cycle. Another profile's device is not found.

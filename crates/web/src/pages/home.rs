@@ -13,27 +13,36 @@ use crate::error::WebError;
 use crate::views::{Chrome, HomePage};
 use crate::{AppState, read};
 
-/// Plain words for the schedule.
-pub fn describe(next: &NextSession) -> String {
+/// Plain words for the schedule; times in the state's zone.
+pub fn describe(state: &AppState, next: &NextSession) -> String {
     match next {
         NextSession::FirstSession { .. } => {
             "Your first session can be today, once the readiness check says go.".into()
         }
         NextSession::After {
-            earliest,
-            today_ok: true,
+            earliest_at,
+            now_ok: true,
             ..
-        } => format!("You may have a session today (from {earliest})."),
+        } => format!(
+            "You may have a session now (the wait ended {}).",
+            state.local(*earliest_at)
+        ),
         NextSession::After {
-            earliest,
+            earliest_at,
             explanation,
             by_protocol: true,
             ..
         } => {
-            format!("{explanation} Your next session can be from {earliest}.")
+            format!(
+                "{explanation} Your next session can be from {}.",
+                state.local(*earliest_at)
+            )
         }
-        NextSession::After { earliest, .. } => {
-            format!("Your skin is healing: the next session can be from {earliest}.")
+        NextSession::After { earliest_at, .. } => {
+            format!(
+                "Your skin is healing: the next session can be from {}.",
+                state.local(*earliest_at)
+            )
         }
         NextSession::Locked { explanation } | NextSession::ClinicOnly { explanation } => {
             explanation.clone()
@@ -51,7 +60,8 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let found = read(&state, move |s| s.session_dashboard(&hash, now))
         .await?
         .ok_or(WebError::Unauthenticated)?;
-    let today = state.for_profile(&found.profile).today();
+    let state = state.for_profile(&found.profile);
+    let zoned = state.zoned_now();
     let d = found.dashboard;
     let auth = Auth {
         session: found.session,
@@ -59,9 +69,9 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         profiles: found.profiles,
     };
     let base = evidence();
-    let mut next = next_session(base, d.last_session, d.locked, today);
+    let mut next = next_session(base, d.last_session, d.locked, &zoned);
     if let Some(p) = &d.protocol {
-        next = p.apply_to(next, today);
+        next = p.apply_to(next, &zoned);
     }
     let rules = &base.defaults.hygiene;
     Ok(page(&HomePage {
@@ -70,7 +80,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
             .verdict
             .map(|v| (v.id().to_owned(), v.headline().to_owned())),
         locked: matches!(next, NextSession::Locked { .. }),
-        next: describe(&next),
+        next: describe(&state, &next),
         devices: d
             .devices
             .iter()

@@ -4,15 +4,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use needlewise_core::evidence;
-use needlewise_core::schedule::{NextSession, course_plan};
-use needlewise_store::facts;
+use needlewise_core::schedule::NextSession;
 
 use super::{checked_form, page, see_other};
 use crate::auth::{Auth, random_token, token_hash};
 use crate::error::WebError;
 use crate::views::{CalendarLinkView, Chrome, SchedulePage};
-use crate::{AppState, blocking, forms, ics};
+use crate::{AppState, act, blocking, forms, ics};
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
@@ -26,21 +24,15 @@ async fn render(
     new_link: Option<(String, String)>,
 ) -> Result<Response, WebError> {
     let profile = auth.profile.id;
-    let today = state.today();
-    let (next, sessions, screened, calendar_since) = blocking(state, move |s| {
+    let (next, course, sessions, calendar_since) = act(state, move |ctx| {
         Ok((
-            facts::schedule(s, profile, today)?,
-            s.sessions(profile)?,
-            facts::screened_needle(s, profile)?,
-            s.calendar_token_created(profile)?,
+            needlewise_actions::schedule(ctx, profile)?,
+            needlewise_actions::course(ctx, profile)?,
+            ctx.store.sessions(profile)?,
+            ctx.store.calendar_token_created(profile)?,
         ))
     })
     .await?;
-    let needle = sessions.first().map(|s| s.needle_length_mm).or(screened);
-    let course = needle.map(|mm| {
-        let start = sessions.last().map_or(today, |s| s.local_date);
-        course_plan(evidence(), start, mm, sessions.len() as u32)
-    });
     let explanation = match &next {
         NextSession::After { explanation, .. } => explanation.clone(),
         _ => String::new(),
@@ -48,7 +40,7 @@ async fn render(
     let (url, webcal) = new_link.unwrap_or_default();
     Ok(page(&SchedulePage {
         chrome: Chrome::new("Schedule", "schedule", auth),
-        next: super::home::describe(&next),
+        next: super::home::describe(state, &next),
         explanation,
         course: course
             .as_ref()
@@ -64,7 +56,9 @@ async fn render(
             .and_then(|c| c.review_on)
             .map(|d| d.to_string())
             .unwrap_or_default(),
-        course_note: course.map(|c| c.explanation).unwrap_or_default(),
+        course_note: course
+            .map(|c| format!("{} {}", c.status_words(), c.explanation))
+            .unwrap_or_default(),
         sessions: sessions
             .iter()
             .map(|s| {
@@ -152,19 +146,12 @@ pub async fn calendar_feed(
         })
         .ok_or(WebError::NotFound)?;
     let hash = token_hash(token);
-    let now = state.now();
-    let state_for = state.clone();
-    let model = blocking(&state, move |s| {
-        s.profile_by_calendar_token(&hash)?
-            .map(|p| {
-                // The person's own "today", in their time zone.
-                let today = state_for.for_profile(&p).today();
-                facts::calendar(s, &p, now, today)
-            })
-            .transpose()
-    })
-    .await?
-    .ok_or(WebError::NotFound)?;
+    let profile = blocking(&state, move |s| s.profile_by_calendar_token(&hash))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    // The person's own "today", in their time zone.
+    let state = state.for_profile(&profile);
+    let model = act(&state, move |ctx| needlewise_actions::calendar(ctx, &profile)).await?;
     Ok((
         [
             (header::CONTENT_TYPE, ics::CONTENT_TYPE),

@@ -13,29 +13,24 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
-use jiff::SignedDuration;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
 use needlewise_core::clinic::Protocol;
 use needlewise_core::engine::Reason;
 use needlewise_core::evidence;
-use needlewise_core::guide::{self, Section};
-use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, HygieneState};
-use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
-use needlewise_core::readiness::{self, ReadinessFacts};
-use needlewise_core::records::{ProductUse, ScreeningRecord, SessionRecord, ZoneRecord};
-use needlewise_core::schedule::NextSession;
+use needlewise_core::guide::Section;
+use needlewise_core::hygiene::{Device, DeviceKind, HygieneState};
+use needlewise_core::ids::{DeviceId, ProfileId};
+use needlewise_core::records::{Profile, SessionRecord, SessionSetting, ZoneRecord};
+use needlewise_core::screening::ScreeningResult;
 use needlewise_core::zone::Zone;
-use needlewise_store::facts;
 use serde::Serialize;
-use serde_json::Value;
-use uuid::Uuid;
 
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
 use crate::views::Chrome;
-use crate::{AppState, blocking, forms};
+use crate::{AppState, act, forms};
 
 /// The most time one zone may record.
 pub const MAX_ZONE_SECONDS: u32 = 3600;
@@ -162,6 +157,8 @@ pub struct Today {
     /// The protocol a clinician prescribed, when one is in force: it
     /// narrows the zones, sets the needle and the target density.
     pub protocol: Option<Protocol>,
+    /// The readiness verdict the plan rests on (the same as every path's).
+    pub view: needlewise_actions::ReadinessView,
 }
 
 impl Today {
@@ -170,163 +167,82 @@ impl Today {
     }
 }
 
-/// What the store knows, read in one go.
-struct Loaded {
-    screening: Option<ScreeningRecord>,
-    devices: Vec<Device>,
-    device: Option<Device>,
-    facts: ReadinessFacts,
-    next: NextSession,
-    screened_mm: Option<f64>,
-    last: Option<SessionRecord>,
-    protocol: Option<Protocol>,
-}
+type Loaded = (needlewise_actions::Plan, Option<SessionRecord>);
 
-/// Picks the device: the one asked for, else a ready one whose needle the
-/// screening covers, else any ready one, else any in use.
-fn choose(
-    devices: &[Device],
-    wanted: Option<DeviceId>,
-    screened_mm: Option<f64>,
-) -> Option<Device> {
-    let rules = &evidence().defaults.hygiene;
-    if let Some(id) = wanted {
-        return devices.iter().find(|d| d.id == id).cloned();
-    }
-    let fits = |d: &Device| screened_mm.is_none_or(|mm| d.kind.needle_length_mm() <= mm + 1e-9);
-    let live = || devices.iter().filter(|d| d.state != HygieneState::Retired);
-    live()
-        .find(|d| d.is_ready(rules) && fits(d))
-        .or_else(|| live().find(|d| d.is_ready(rules)))
-        .or_else(|| live().next())
-        .cloned()
-}
-
+/// Today's plan from the actions layer, or why there is none: the
+/// readiness verdict at this moment for the device (the one asked for, or
+/// the one the actions layer chooses), and the last session.
 async fn load(
     state: &AppState,
     profile: ProfileId,
     wanted: Option<DeviceId>,
 ) -> Result<Loaded, WebError> {
-    let today = state.today();
-    let loaded = blocking(state, move |s| {
-        let screening = s.latest_screening(profile)?;
-        let devices = s.devices(profile)?;
-        let screened_mm = facts::screened_needle(s, profile)?;
-        let device = choose(&devices, wanted, screened_mm);
-        let (facts, protocol) = facts::readiness_and_protocol(s, profile, device.as_ref(), today)?;
-        let next = facts::schedule(s, profile, today)?;
-        let last = s.last_session(profile)?;
-        Ok(Loaded {
-            screening,
-            devices,
-            device,
-            facts,
-            next,
-            screened_mm,
-            last,
-            protocol,
-        })
+    act(state, move |ctx| {
+        let plan = needlewise_actions::plan_today(ctx, profile, wanted)?;
+        let last = ctx.store.last_session(profile)?;
+        Ok((plan, last))
     })
-    .await?;
-    if wanted.is_some() && loaded.device.is_none() {
-        // Someone else's device, or none at all: not found either way.
-        return Err(WebError::NotFound);
-    }
-    Ok(loaded)
+    .await
 }
 
 /// Today's plan, or why there is none.
-fn plan(state: &AppState, loaded: Loaded) -> Today {
+fn plan(state: &AppState, (plan, last): Loaded) -> Today {
     let date = state.today();
-    let mut blockers: Vec<Blocker> = readiness::fact_reasons(evidence(), &loaded.facts, date)
+    let allowed = plan.allowed();
+    let view = plan.view;
+    let mut blockers: Vec<Blocker> = view
+        .readiness
+        .reasons
         .iter()
+        .filter(|r| needlewise_actions::is_no_go(r))
         .map(|r| {
             let detail = if r.rule_id == "ready.device.not_ready" {
-                device_detail(state, &loaded.devices)
+                device_detail(state, &view.devices)
             } else {
                 String::new()
             };
             Blocker::from_reason(r, detail)
         })
         .collect();
-    if let NextSession::ClinicOnly { explanation } = &loaded.next {
+    if blockers.is_empty() && view.needs_answers {
         blockers.push(Blocker::plain(
-            "No home session after that needle",
-            explanation.clone(),
-            "/schedule",
-            "See your schedule",
+            "Today's readiness check first",
+            "Answer today's questions for this roller or pen: a session can start within an hour of a check that says go.".into(),
+            "/ready",
+            "Check readiness",
         ));
-    }
-    if let (Some(d), Some(mm)) = (&loaded.device, loaded.screened_mm)
-        && d.kind.needle_length_mm() > mm + 1e-9
-    {
-        blockers.push(Blocker::plain(
-            "Needle longer than the one screened",
-            format!(
-                "{} has {} mm needles, but your screening was for {mm} mm. Screen again with this needle length, or use a shorter one.",
-                d.name,
-                d.kind.needle_length_mm()
-            ),
-            "/screening",
-            "Screen again",
-        ));
-    }
-    if let (Some(d), Some(p)) = (&loaded.device, &loaded.protocol)
-        && !p.needle_matches(d.kind.needle_length_mm())
-    {
-        blockers.push(Blocker::plain(
-            "Not the prescribed needle",
-            format!(
-                "{} has {} mm needles; {} prescribed {} mm for you. Use a device with the prescribed needle length, or ask your facial plastic surgeon.",
-                d.name,
-                d.kind.needle_length_mm(),
-                p.prescriber_name,
-                p.needle_length_mm
-            ),
-            "/devices",
-            "See your devices",
-        ));
-    }
-    let allows = loaded
-        .facts
-        .screening_verdict
-        .is_some_and(|v| v.allows_home_sessions());
-    if allows && loaded.facts.planned_zones.is_empty() {
+    } else if blockers.is_empty() && !allowed {
         blockers.push(Blocker::plain(
             "No zone left to treat",
-            "Your screening leaves no zone to treat at home now.".into(),
-            "/screening/result",
-            "Read your screening result",
+            view.readiness.headline.clone(),
+            "/ready",
+            "Check readiness",
         ));
     }
-    let zones = match (&loaded.device, allows) {
-        (Some(d), true) => Zone::ALL
+    let zones = if allowed {
+        plan.zones
             .into_iter()
-            .filter(|z| loaded.facts.planned_zones.contains(z))
-            .map(|z| ZonePlan {
+            .map(|(z, sections)| ZonePlan {
                 id: z.id(),
                 label: z.label(),
                 periorbital: z.is_periorbital(),
-                sections: guide::sections_at(
-                    &d.kind,
-                    z,
-                    None,
-                    loaded.protocol.as_ref().map(|p| p.target_density_per_cm2),
-                ),
+                sections,
                 zone: z,
             })
-            .collect(),
-        _ => Vec::new(),
+            .collect()
+    } else {
+        Vec::new()
     };
-    let saved = loaded.last.filter(|s| s.local_date == date);
+    let saved = last.filter(|s| s.local_date == date);
     Today {
         date,
-        device: loaded.device,
+        device: view.device.clone(),
         zones,
-        excluded: loaded.screening.as_ref().map(excluded).unwrap_or_default(),
+        excluded: view.screening.as_ref().map(excluded).unwrap_or_default(),
         blockers,
         saved,
-        protocol: loaded.protocol,
+        protocol: view.protocol.clone(),
+        view,
     }
 }
 
@@ -346,47 +262,32 @@ fn device_detail(state: &AppState, devices: &[Device]) -> String {
     }
 }
 
-/// The zones the stored screening left out, with its reasons' titles.
-fn excluded(record: &ScreeningRecord) -> Vec<ExcludedView> {
-    let r = &record.result;
+/// The zones the screening left out, with its reasons' titles.
+fn excluded(result: &ScreeningResult) -> Vec<ExcludedView> {
     let title = |id: &str| {
-        r.get("reasons")
-            .and_then(|rs| rs.as_array())
-            .and_then(|rs| {
-                rs.iter()
-                    .find(|x| x.get("rule_id").and_then(Value::as_str) == Some(id))
-            })
-            .and_then(|x| x.get("title")?.as_str().map(str::to_owned))
+        result
+            .reasons
+            .iter()
+            .find(|r| r.rule_id == id)
+            .map(|r| r.title.clone())
     };
-    r.get("excluded_zones")
-        .and_then(|z| z.as_array())
-        .map(|zs| {
-            zs.iter()
-                .filter_map(|e| {
-                    let zone: Zone = e.get("zone")?.as_str()?.parse().ok()?;
-                    let why: Vec<String> = e
-                        .get("rule_ids")
-                        .and_then(|ids| ids.as_array())
-                        .map(|ids| ids.iter().filter_map(|id| title(id.as_str()?)).collect())
-                        .unwrap_or_default();
-                    Some(ExcludedView {
-                        id: zone.id(),
-                        label: zone.label(),
-                        why: if why.is_empty() {
-                            "left out by your screening".into()
-                        } else {
-                            why.join("; ")
-                        },
-                        until: e
-                            .get("until")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                    })
-                })
-                .collect()
+    result
+        .excluded_zones
+        .iter()
+        .map(|e| {
+            let why: Vec<String> = e.rule_ids.iter().filter_map(|id| title(id)).collect();
+            ExcludedView {
+                id: e.zone.id(),
+                label: e.zone.label(),
+                why: if why.is_empty() {
+                    "left out by your screening".into()
+                } else {
+                    why.join("; ")
+                },
+                until: e.until.map(|d| d.to_string()).unwrap_or_default(),
+            }
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// A zone's outline on the face map, drawn as in a mirror: the person's
@@ -551,8 +452,7 @@ fn verb(device: Option<&Device>) -> &'static str {
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
-    let loaded = load(&state, auth.profile.id, None).await?;
-    let today = plan(&state, loaded);
+    let today = plan(&state, load(&state, auth.profile.id, None).await?);
     let key = format!("{}:{}", auth.profile.id, today.date);
     let allowed = today.allowed();
     let device = today.device.as_ref().filter(|_| allowed);
@@ -615,7 +515,7 @@ pub async fn complete(
     let names = parse_products(&pairs)?;
     let session = save(
         &state,
-        auth.profile.id,
+        &auth.profile,
         device_id,
         |plan| parse_zones(&pairs, plan),
         names,
@@ -630,19 +530,17 @@ pub async fn complete(
     }))
 }
 
-/// Checks today's gate again for the device, takes the zones treated from
-/// `zones` (given today's plan), puts each product through the serum gate,
-/// and stores the session with the device's use in one transaction. A
-/// blocked day is a conflict and saves nothing.
+/// Takes the zones treated from `zones` (given today's plan) and records
+/// the session through the actions layer, which checks the gate again at
+/// the session's start: a blocked day is a conflict and saves nothing.
 pub async fn save(
     state: &AppState,
-    profile: ProfileId,
+    profile: &Profile,
     device_id: DeviceId,
     zones: impl FnOnce(&[ZonePlan]) -> Result<Vec<ZoneRecord>, WebError>,
     product_names: Vec<String>,
 ) -> Result<SessionRecord, WebError> {
-    let loaded = load(state, profile, Some(device_id)).await?;
-    let today = plan(state, loaded);
+    let today = plan(state, load(state, profile.id, Some(device_id)).await?);
     if !today.allowed() {
         let why: Vec<String> = today
             .blockers
@@ -658,48 +556,24 @@ pub async fn save(
             }
         )));
     }
-    let Some(device) = today.device.clone() else {
-        return Err(WebError::NotFound);
-    };
     let zones = zones(&today.zones)?;
-
-    let now = state.now();
-    let total: i64 = zones.iter().map(|z| i64::from(z.seconds)).sum();
-    let started_at = now
-        .checked_sub(SignedDuration::from_secs(total))
-        .unwrap_or(now);
-    let products: Vec<ProductUse> = product_names
-        .iter()
-        .map(|name| {
-            let d = serum_gate(evidence(), name, now, now);
-            ProductUse {
-                name: d.product,
-                category: d.category,
-                applied_at: now,
-                allowed: d.allowed,
-            }
-        })
-        .collect();
-    let session = SessionRecord {
-        id: SessionId(Uuid::now_v7()),
-        profile_id: profile,
-        device_id: Some(device.id),
-        started_at,
-        ended_at: now,
-        local_date: started_at.to_zoned_datetime(state.tz.clone()).date(),
-        needle_length_mm: device.kind.needle_length_mm(),
-        zones,
-        products,
-        notes: String::new(),
-    };
-    let used = device.apply(
-        &HygieneEvent::Use,
-        now.max(device.updated_at),
-        &evidence().defaults.hygiene,
-    )?;
-    let stored = session.clone();
-    blocking(state, move |s| s.log_session(&stored, Some(&used))).await?;
-    Ok(session)
+    let profile = profile.clone();
+    act(state, move |ctx| {
+        needlewise_actions::log_session(
+            ctx,
+            &profile,
+            needlewise_actions::NewSession {
+                setting: SessionSetting::Home,
+                device: Some(device_id),
+                started_at: None,
+                zones,
+                products: product_names,
+                notes: String::new(),
+                needle_length_mm: None,
+            },
+        )
+    })
+    .await
 }
 
 /// Today's plan for the API: the device chosen, the zones with their
@@ -709,8 +583,7 @@ pub async fn today(
     profile: ProfileId,
     device: Option<DeviceId>,
 ) -> Result<Today, WebError> {
-    let loaded = load(state, profile, device).await?;
-    Ok(plan(state, loaded))
+    Ok(plan(state, load(state, profile, device).await?))
 }
 
 /// One zone as an API client reports it.

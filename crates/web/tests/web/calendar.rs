@@ -33,6 +33,8 @@ fn log_session(s: &Server, profile: ProfileId, date: &str, ended: &str, mm: f64)
                 zones: vec![],
                 products: vec![],
                 notes: String::new(),
+                setting: needlewise_core::records::SessionSetting::Home,
+                readiness_check_id: None,
             },
             None,
         )

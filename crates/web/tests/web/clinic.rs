@@ -233,6 +233,8 @@ pub(super) async fn seed(s: &Server, u: &User, profile: ProfileId) -> EpisodeId 
         }],
         products: Vec::new(),
         notes: String::new(),
+        setting: needlewise_core::records::SessionSetting::Home,
+        readiness_check_id: None,
     };
     s.store.log_session(&session, None).unwrap();
     red_flag(s, profile, Some(session.id))
@@ -264,6 +266,7 @@ pub(super) fn red_flag(s: &Server, profile: ProfileId, session: Option<SessionId
         opened_at: checkin.at,
         resolved_at: None,
         resolution: String::new(),
+        resolver: None,
     };
     s.store.save_checkin(&checkin, Some(&episode)).unwrap();
     episode.id

@@ -100,6 +100,8 @@ async fn person(server: &Server, tag: &str) -> (User, String, String, String) {
             allowed: true,
         }],
         notes: notes.clone(),
+        setting: needlewise_core::records::SessionSetting::Home,
+        readiness_check_id: None,
     };
     server.store.log_session(&session, None).unwrap();
     upload(server, &user).await;

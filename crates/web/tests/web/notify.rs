@@ -186,6 +186,8 @@ pub(super) fn session(store: &dyn Store, profile: ProfileId, ended: Timestamp) {
         }],
         products: Vec::new(),
         notes: String::new(),
+        setting: needlewise_core::records::SessionSetting::Home,
+        readiness_check_id: None,
     };
     store.log_session(&s, None).unwrap();
 }
@@ -216,6 +218,7 @@ pub(super) fn red_flag(store: &dyn Store, profile: ProfileId, at: Timestamp) -> 
         opened_at: at,
         resolved_at: None,
         resolution: String::new(),
+        resolver: None,
     };
     store.save_checkin(&checkin, Some(&episode)).unwrap();
     episode.id

@@ -272,6 +272,43 @@ pub async fn acknowledge_flag(
     .await
 }
 
+/// Resolves a red flag for the clinic (check-ins scope; clinicians): the
+/// patient's sessions unlock, and the episode records who resolved it.
+pub async fn resolve_flag(
+    state: &AppState,
+    ctx: &ClinicCtx,
+    profile: &str,
+    episode: &str,
+    note: &str,
+) -> Result<(), WebError> {
+    let profile = profile_id(profile)?;
+    let episode: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
+    ctx.require_clinician()?;
+    let note = ack_note(note)?;
+    let access = ctx.access;
+    crate::act(state, move |c| {
+        needlewise_actions::resolve_by_clinician(c, &access, profile, episode, &note)
+    })
+    .await
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path((profile, episode)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let pairs = checked(&ctx, &body)?;
+    let note = forms::field(&pairs, "note").unwrap_or_default();
+    resolve_flag(&state, &ctx, &profile, &episode, note).await?;
+    let back = if forms::field(&pairs, "back") == Some("patient") {
+        format!("/clinic/patients/{profile}")
+    } else {
+        "/clinic/red-flags".to_owned()
+    };
+    Ok(see_other(&format!("{}#flags", ctx.link(&back))))
+}
+
 pub async fn acknowledge(
     State(state): State<AppState>,
     ctx: ClinicCtx,

@@ -27,7 +27,7 @@ use crate::error::WebError;
 use crate::forms;
 use crate::views::Chrome;
 
-pub use dashboard::{acknowledge_flag, sort_patients};
+pub use dashboard::{acknowledge_flag, resolve_flag, sort_patients};
 pub(crate) use patient::record_of;
 pub use patient::rule_title as patient_rule_title;
 pub use patient::{
@@ -44,6 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/clinic/red-flags/{profile}/{episode}/ack",
             post(dashboard::acknowledge),
+        )
+        .route(
+            "/clinic/red-flags/{profile}/{episode}/resolve",
+            post(dashboard::resolve),
         )
         .route("/clinic/patients/{profile}", get(patient::show))
         .route(

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use needlewise_core::clinic::{Override, Protocol, Scope, limits};
 use needlewise_core::evidence;
-use needlewise_core::evidence::Grade;
 use needlewise_core::ids::{OverrideId, PhotoId, ProfileId, ProtocolId};
 use needlewise_core::zone::Zone;
 use needlewise_store::clinic::PatientRecord;
@@ -399,13 +398,6 @@ pub async fn record_json(
     Ok(response)
 }
 
-fn str_of(v: &serde_json::Value, key: &str) -> String {
-    v.get(key)
-        .and_then(|s| s.as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The PDF report's input from the consented record only.
 fn report_input(
     state: &AppState,
@@ -413,7 +405,7 @@ fn report_input(
     r: &PatientRecord,
 ) -> needlewise_report::ReportInput {
     use needlewise_report::{
-        PhotoRole, ReasonLine, ReportInput, ReportPhoto, ScreeningSummary, SessionLine,
+        PhotoRole, ReportInput, ReportPhoto, ScreeningSummary, SessionLine,
         TimelineEntry, TimelineKind,
     };
     let tz = jiff::tz::TimeZone::get(&ctx.clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
@@ -432,52 +424,7 @@ fn report_input(
         ));
     }
     notes.push("Devices and self-ratings are not shared with clinics.".into());
-    let screening = r.screening.as_ref().map(|s| {
-        let res = &s.result;
-        ScreeningSummary {
-            taken_at: s.taken_at,
-            verdict: s.verdict,
-            headline: s.verdict.headline().to_owned(),
-            eligible_from: res
-                .get("eligible_from")
-                .and_then(|d| d.as_str())
-                .and_then(|d| d.parse().ok()),
-            needle_length_mm: res.get("needle_length_mm").and_then(|v| v.as_f64()),
-            zones: res
-                .get("zones")
-                .and_then(|z| serde_json::from_value::<Vec<Zone>>(z.clone()).ok())
-                .unwrap_or_default(),
-            excluded_zones: Vec::new(),
-            reasons: res
-                .get("reasons")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .map(|v| {
-                            let grade = str_of(v, "grade");
-                            ReasonLine {
-                                rule_id: str_of(v, "rule_id"),
-                                title: str_of(v, "title"),
-                                outcome: str_of(v, "outcome").replace('_', " "),
-                                explanation: str_of(v, "explanation"),
-                                grade_meaning: serde_json::from_value::<Grade>(
-                                    serde_json::Value::String(grade.clone()),
-                                )
-                                .map(|g| g.describe().to_owned())
-                                .unwrap_or_default(),
-                                grade,
-                                sources: v
-                                    .get("sources")
-                                    .and_then(|s| s.as_array())
-                                    .map(|a| a.iter().map(|s| str_of(s, "citation")).collect())
-                                    .unwrap_or_default(),
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        }
-    });
+    let screening = r.screening.as_ref().map(ScreeningSummary::from_record);
     let mut sessions: Vec<SessionLine> = r
         .sessions
         .iter()
@@ -511,7 +458,10 @@ fn report_input(
                 at,
                 kind: TimelineKind::RedFlagResolved,
                 level: e.level,
-                detail: e.resolution.clone(),
+                detail: match &e.resolver {
+                    Some(r) => format!("{}: {}", r.describe(), e.resolution),
+                    None => e.resolution.clone(),
+                },
             });
         }
     }

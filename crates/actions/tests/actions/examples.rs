@@ -1,0 +1,383 @@
+//! The reproductions of issue 14, each as a plain example on SQLite (the
+//! property test runs every invariant on both backends).
+
+use jiff::Timestamp;
+use needlewise_actions::{
+    ActionError, DoctorStatement, NewDevice, NewSession, Resolution, check_readiness, checkin,
+    course, device_step, log_session, readiness_now, register_device, resolve_by_person, schedule,
+    screen,
+};
+use needlewise_core::hygiene::{Device, HygieneEvent};
+use needlewise_core::records::{Profile, SessionSetting, ZoneRecord};
+use needlewise_core::schedule::{CourseStatus, NextSession};
+use needlewise_core::zone::Zone;
+use needlewise_store::Store;
+
+use crate::support::{self, Checkin, at, ctx, minutes, ts};
+
+/// Registers a roller and takes it through its cleaning cycle, ending at
+/// `t`; returns it ready.
+pub fn ready_roller(store: &dyn Store, p: &Profile, needle: f64, t: Timestamp, tz: &str) -> Device {
+    let start = t - minutes(45);
+    let now = at(start, tz);
+    let d = register_device(
+        ctx(store, &now),
+        p,
+        NewDevice::simple(&format!("roller {}", uuid::Uuid::new_v4().simple()), false, needle),
+    )
+    .expect("a device");
+    cycle(store, p, &d, start, tz)
+}
+
+/// Rinse, soak, dry and ready, starting at `t` (45 minutes in all).
+pub fn cycle(store: &dyn Store, p: &Profile, d: &Device, t: Timestamp, tz: &str) -> Device {
+    let steps = [
+        (0, HygieneEvent::Rinse),
+        (
+            1,
+            HygieneEvent::Soak {
+                alcohol_percent: 70,
+            },
+        ),
+        (12, HygieneEvent::Dry),
+        (44, HygieneEvent::MarkReady),
+    ];
+    let mut last = d.clone();
+    for (m, e) in steps {
+        let now = at(t + minutes(m), tz);
+        last = device_step(ctx(store, &now), p.id, d.id, &e, None)
+            .unwrap_or_else(|err| panic!("{e:?} at +{m} min: {err}"));
+    }
+    last
+}
+
+fn zones(z: &[Zone]) -> Vec<ZoneRecord> {
+    z.iter()
+        .map(|zone| ZoneRecord {
+            zone: *zone,
+            seconds: 60,
+            strokes: None,
+            skipped: false,
+        })
+        .collect()
+}
+
+fn home(device: &Device, z: &[Zone]) -> NewSession {
+    NewSession {
+        setting: SessionSetting::Home,
+        device: Some(device.id),
+        started_at: None,
+        zones: zones(z),
+        products: Vec::new(),
+        notes: String::new(),
+        needle_length_mm: None,
+    }
+}
+
+#[test]
+fn a_needle_the_screening_never_allowed_is_a_no_go_on_every_path() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let p = support::person(store, t, None);
+    let now = at(t, "UTC");
+    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
+    let long = ready_roller(store, &p, 1.0, t + minutes(50), "UTC");
+    let now = at(t + minutes(60), "UTC");
+    let checked = check_readiness(
+        ctx(store, &now),
+        &p,
+        Some(long.id),
+        support::readiness(true, now.date()),
+    )
+    .expect("a check");
+    assert!(!checked.readiness.go);
+    assert!(
+        checked
+            .readiness
+            .reasons
+            .iter()
+            .any(|r| r.rule_id == "ready.device.needle_not_screened"),
+        "{:?}",
+        checked.readiness.reasons
+    );
+    let view = readiness_now(ctx(store, &now), p.id, Some(long.id)).expect("a view");
+    assert_eq!(view.readiness, checked.readiness, "every path agrees");
+    let before = store.checksums().expect("checksums");
+    let err = log_session(ctx(store, &now), &p, home(&long, &[Zone::Forehead]))
+        .expect_err("no home session with that needle");
+    assert!(matches!(err, ActionError::Refused { .. }), "{err:?}");
+    assert_eq!(store.checksums().expect("checksums"), before, "nothing written");
+}
+
+#[test]
+fn the_wait_is_elapsed_time_whatever_the_zone_the_session_was_logged_in() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T22:00:00Z");
+    let p = support::person(store, t, None);
+    let now = at(t, "UTC");
+    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
+    let roller = ready_roller(store, &p, 0.25, ts("2026-09-01T23:10:00Z"), "UTC");
+    let now = at(ts("2026-09-01T23:20:00Z"), "UTC");
+    check_readiness(
+        ctx(store, &now),
+        &p,
+        Some(roller.id),
+        support::readiness(true, now.date()),
+    )
+    .expect("go");
+    let now = at(ts("2026-09-01T23:28:00Z"), "UTC");
+    let session = log_session(
+        ctx(store, &now),
+        &p,
+        home(&roller, &[Zone::Forehead, Zone::Chin]),
+    )
+    .expect("a home session");
+    // The person moves to Berlin: 22:30Z on 09-03 is about 47 hours later.
+    store
+        .set_profile_time_zone(p.id, Some("Europe/Berlin"))
+        .expect("zone");
+    let roller = cycle(store, &p, &roller, ts("2026-09-03T21:40:00Z"), "Europe/Berlin");
+    let now = at(ts("2026-09-03T22:30:00Z"), "Europe/Berlin");
+    let checked = check_readiness(
+        ctx(store, &now),
+        &p,
+        Some(roller.id),
+        support::readiness(true, now.date()),
+    )
+    .expect("a check");
+    assert!(!checked.readiness.go, "47 hours is not 3 days");
+    assert!(
+        checked
+            .readiness
+            .reasons
+            .iter()
+            .any(|r| r.rule_id == "ready.interval")
+    );
+    match schedule(ctx(store, &now), p.id).expect("schedule") {
+        NextSession::After {
+            earliest_at,
+            earliest,
+            now_ok,
+            ..
+        } => {
+            assert_eq!(
+                earliest_at,
+                session.ended_at + jiff::SignedDuration::from_hours(72)
+            );
+            assert_eq!(earliest.to_string(), "2026-09-05", "01:28 in Berlin");
+            assert!(!now_ok);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_course_counts_only_sessions_that_have_happened() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let p = support::person(store, t, None);
+    let now = at(t, "UTC");
+    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
+    // Four clinic sessions, 30 days apart, the last on 2026-11-30.
+    for day in ["2026-09-01", "2026-10-01", "2026-10-31", "2026-11-30"] {
+        let start = ts(&format!("{day}T09:00:00Z"));
+        let now = at(start + minutes(90), "UTC");
+        log_session(
+            ctx(store, &now),
+            &p,
+            NewSession {
+                setting: SessionSetting::Clinic,
+                device: None,
+                started_at: Some(start),
+                zones: zones(&[Zone::Forehead]),
+                products: Vec::new(),
+                notes: String::new(),
+                needle_length_mm: Some(0.25),
+            },
+        )
+        .expect("a clinic session");
+    }
+    let now = at(ts("2026-10-13T12:00:00Z"), "UTC");
+    let plan = course(ctx(store, &now), p.id)
+        .expect("course")
+        .expect("a plan");
+    let done: Vec<bool> = plan.sessions.iter().map(|s| s.done).collect();
+    assert_eq!(done, [true, true, false, false]);
+    assert_eq!(plan.status, CourseStatus::InProgress);
+    assert!(plan.sessions.iter().all(|s| s.done || s.date >= now.date()));
+    let later = at(ts("2026-12-01T12:00:00Z"), "UTC");
+    let plan = course(ctx(store, &later), p.id).expect("course").expect("a plan");
+    assert_eq!(plan.status, CourseStatus::Finished);
+}
+
+#[test]
+fn a_refused_screening_writes_nothing() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let now = at(t, "UTC");
+    // A profile of the command line's local account, not stored yet.
+    let p = Profile {
+        id: needlewise_core::ids::ProfileId(uuid::Uuid::now_v7()),
+        account_id: needlewise_core::ids::AccountId::LOCAL,
+        name: "default".into(),
+        created_at: t,
+        time_zone: None,
+    };
+    let before = store.checksums().expect("checksums");
+    let partial = needlewise_core::answers::Answers::from_json(
+        &needlewise_core::evidence().screening,
+        &serde_json::json!({"age": 35}),
+        now.date(),
+    )
+    .expect("parses");
+    let err = screen(ctx(store, &now), &p, partial).expect_err("incomplete");
+    assert!(matches!(err, ActionError::Answers(_)), "{err:?}");
+    assert_eq!(store.checksums().expect("checksums"), before);
+    assert!(store.profile(p.id).expect("read").is_none());
+}
+
+#[test]
+fn a_red_flag_answer_counts_with_other_answers_missing() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let p = support::person(store, t, None);
+    let now = at(t, "UTC");
+    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
+    let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
+    let now = at(t + minutes(55), "UTC");
+    check_readiness(ctx(store, &now), &p, Some(roller.id), support::readiness(true, now.date()))
+        .expect("go");
+    log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
+    let now = at(t + jiff::SignedDuration::from_hours(40), "UTC");
+    let checked = checkin(ctx(store, &now), &p, support::checkin(Checkin::PusOnly, now.date()))
+        .expect("a partial check-in counts");
+    assert!(checked.triage.locks_sessions);
+    assert!(checked.triage.is_partial());
+    assert!(checked.triage.missing.iter().any(|m| m == "fever"));
+    assert!(checked.episode.is_some());
+    assert_eq!(store.open_episodes(p.id).expect("read").len(), 1);
+    // Every path is locked now.
+    let view = readiness_now(ctx(store, &now), p.id, Some(roller.id)).expect("view");
+    assert!(!view.readiness.go);
+    assert!(
+        view.readiness
+            .reasons
+            .iter()
+            .any(|r| r.rule_id == "ready.symptom_lock")
+    );
+    assert!(matches!(
+        schedule(ctx(store, &now), p.id).expect("schedule"),
+        NextSession::Locked { .. }
+    ));
+    // Only mild answers with others missing: the missing ones are the error.
+    let mild = needlewise_core::answers::Answers::from_json(
+        &needlewise_core::evidence().checkin,
+        &serde_json::json!({"redness": "mild"}),
+        now.date(),
+    )
+    .expect("parses");
+    let before = store.checksums().expect("checksums");
+    assert!(matches!(
+        checkin(ctx(store, &now), &p, mild),
+        Err(ActionError::Answers(_))
+    ));
+    assert_eq!(store.checksums().expect("checksums"), before);
+}
+
+#[test]
+fn only_someone_allowed_resolves_a_red_flag() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let p = support::person(store, t, None);
+    let now = at(t, "UTC");
+    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
+    let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
+    let now = at(t + minutes(55), "UTC");
+    check_readiness(ctx(store, &now), &p, Some(roller.id), support::readiness(true, now.date()))
+        .expect("go");
+    log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
+    let now = at(t + jiff::SignedDuration::from_hours(30), "UTC");
+    let flag = checkin(ctx(store, &now), &p, support::checkin(Checkin::Pus, now.date()))
+        .expect("check-in")
+        .episode
+        .expect("a red flag");
+    let before = store.checksums().expect("checksums");
+    // Three letters are not a doctor's examination.
+    let err = resolve_by_person(
+        ctx(store, &now),
+        &p,
+        flag.id,
+        DoctorStatement {
+            doctor: "a".into(),
+            examined_on: now.date(),
+        },
+        support::checkin(Checkin::Fine, now.date()),
+    )
+    .expect_err("refused");
+    assert!(matches!(err, ActionError::BadInput(_)), "{err:?}");
+    // An examination before the flag was raised does not count.
+    let err = resolve_by_person(
+        ctx(store, &now),
+        &p,
+        flag.id,
+        DoctorStatement {
+            doctor: "Dr Weber".into(),
+            examined_on: now.date().yesterday().expect("a day").yesterday().expect("a day"),
+        },
+        support::checkin(Checkin::Fine, now.date()),
+    )
+    .expect_err("refused");
+    assert!(matches!(err, ActionError::BadInput(_)), "{err:?}");
+    assert_eq!(store.checksums().expect("checksums"), before, "refusals write nothing");
+    // Still a warning sign today: the check-in is stored, the flag stays.
+    let now = at(t + jiff::SignedDuration::from_hours(50), "UTC");
+    let outcome = resolve_by_person(
+        ctx(store, &now),
+        &p,
+        flag.id,
+        DoctorStatement {
+            doctor: "Dr Weber".into(),
+            examined_on: now.date(),
+        },
+        support::checkin(Checkin::Pus, now.date()),
+    )
+    .expect("answered");
+    assert!(matches!(outcome, Resolution::StillFlagged(_)));
+    assert!(store.open_episodes(p.id).expect("read").iter().any(|e| e.id == flag.id));
+    // A doctor's examination and a fresh check-in without a warning sign.
+    let outcome = resolve_by_person(
+        ctx(store, &now),
+        &p,
+        flag.id,
+        DoctorStatement {
+            doctor: "Dr Weber".into(),
+            examined_on: now.date(),
+        },
+        support::checkin(Checkin::Fine, now.date()),
+    )
+    .expect("resolved");
+    let Resolution::Resolved(fresh) = outcome else {
+        panic!("not resolved");
+    };
+    let episode = store
+        .episodes(p.id)
+        .expect("read")
+        .into_iter()
+        .find(|e| e.id == flag.id)
+        .expect("the episode");
+    assert!(!episode.is_open());
+    assert_eq!(
+        episode.resolver,
+        Some(needlewise_core::records::Resolver::DoctorExamined {
+            doctor: "Dr Weber".into(),
+            examined_on: now.date(),
+            checkin_id: fresh.record.id,
+        })
+    );
+}
