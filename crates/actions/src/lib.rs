@@ -236,13 +236,20 @@ impl Loaded {
             ),
             None => choose(&devices, screening.as_ref().map(|s| s.needle_length_mm)),
         };
+        let protocol = store.active_protocol(profile)?;
+        // The facts need the last session, and a protocol's course counts
+        // the sessions since it was prescribed.
+        let sessions = match protocol {
+            Some(_) => store.sessions(profile)?,
+            None => store.last_session(profile)?.into_iter().collect(),
+        };
         Ok(Loaded {
             screening,
             devices,
             device,
-            sessions: store.sessions(profile)?,
+            sessions,
             locked: !store.open_episodes(profile)?.is_empty(),
-            protocol: store.active_protocol(profile)?,
+            protocol,
         })
     }
 
@@ -722,6 +729,40 @@ pub fn calendar(
         },
         ctx.now,
     ))
+}
+
+/// Puts a product through the serum gate for the last session; an allowed
+/// one is recorded as applied (unless `dry_run`). `None` before the first
+/// session.
+pub fn aftercare_product(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    name: &str,
+    dry_run: bool,
+) -> Result<Option<(SessionRecord, needlewise_core::aftercare::GateDecision)>> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_PRODUCT_CHARS {
+        return Err(ActionError::BadInput(format!(
+            "product: a product name is 1 to {MAX_PRODUCT_CHARS} characters"
+        )));
+    }
+    let Some(session) = ctx.store.last_session(profile)? else {
+        return Ok(None);
+    };
+    let decision = serum_gate(base(), name, session.ended_at, ctx.at());
+    if decision.allowed && !dry_run {
+        ctx.store.add_product_use(
+            profile,
+            session.id,
+            &ProductUse {
+                name: decision.product.clone(),
+                category: decision.category.clone(),
+                applied_at: ctx.at(),
+                allowed: true,
+            },
+        )?;
+    }
+    Ok(Some((session, decision)))
 }
 
 // ------------------------------------------------------------------ check-ins

@@ -1,12 +1,11 @@
 //! `needlewise aftercare`: the timeline after the last session, and the
 //! serum gate.
 
-use needlewise_core::aftercare::{serum_gate, timeline};
+use needlewise_core::aftercare::timeline;
 use needlewise_core::evidence;
-use needlewise_core::records::ProductUse;
 use serde_json::json;
 
-use crate::app::{App, Exit, Failure, bad};
+use crate::app::{App, Exit, Failure};
 use crate::output;
 
 #[derive(Debug, clap::Args)]
@@ -33,25 +32,17 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         return Ok(Exit::Ok);
     };
     let steps = timeline(base, session.ended_at, app.now);
+    let now = app.zoned_now();
     let mut decisions = Vec::new();
     for name in &args.product {
-        if name.trim().is_empty() || name.len() > 200 {
-            return Err(bad("--product: a product name is 1 to 200 characters"));
+        if let Some((_, decision)) = needlewise_actions::aftercare_product(
+            app.ctx(&now)?,
+            profile.id,
+            name,
+            args.dry_run,
+        )? {
+            decisions.push(decision);
         }
-        let decision = serum_gate(base, name, session.ended_at, app.now);
-        if decision.allowed && !args.dry_run {
-            store.add_product_use(
-                profile.id,
-                session.id,
-                &ProductUse {
-                    name: decision.product.clone(),
-                    category: decision.category.clone(),
-                    applied_at: app.now,
-                    allowed: true,
-                },
-            )?;
-        }
-        decisions.push(decision);
     }
     if app.json {
         output::json(

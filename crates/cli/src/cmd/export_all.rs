@@ -44,7 +44,6 @@ pub fn run(app: &App, args: AllArgs) -> Result<Exit, Failure> {
         &profiles,
         Some(&photo_dir),
         app.now,
-        app.today(),
         std::io::BufWriter::new(file),
         &mut |done, total| {
             progress

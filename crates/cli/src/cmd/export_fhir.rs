@@ -72,7 +72,6 @@ pub fn run(app: &App, args: FhirArgs) -> Result<Exit, Failure> {
                 app.store()?,
                 &profile,
                 app.now,
-                app.today(),
             )?)
         }
     }

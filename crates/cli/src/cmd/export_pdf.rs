@@ -29,7 +29,7 @@ pub fn run(app: &App, args: PdfArgs) -> Result<Exit, Failure> {
         Some(&photo_root),
         app.now,
         app.today(),
-        &app.tz,
+        app.tz(),
     )
     .map_err(|e| Failure::Other(anyhow::Error::new(e)))?;
     let pdf = needlewise_report::render_pdf(&input);

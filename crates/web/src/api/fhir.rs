@@ -125,9 +125,9 @@ pub(super) async fn import_response(
 pub(super) async fn record(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
     let state = state.for_profile(&auth.profile);
     let profile = auth.profile.clone();
-    let (now, today) = (state.now(), state.today());
+    let now = state.now();
     let bundle = blocking(&state, move |s| {
-        needlewise_store::export::fhir_bundle(s, &profile, now, today)
+        needlewise_store::export::fhir_bundle(s, &profile, now)
     })
     .await?;
     let mut response = fhir(&bundle)?;

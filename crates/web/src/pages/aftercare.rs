@@ -3,10 +3,9 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
-use needlewise_core::aftercare::{GateDecision, serum_gate, timeline};
+use needlewise_core::aftercare::{GateDecision, timeline};
 use needlewise_core::evidence;
 use needlewise_core::ids::ProfileId;
-use needlewise_core::records::ProductUse;
 
 use super::{checked_form, page};
 use crate::auth::Auth;
@@ -71,26 +70,10 @@ pub async fn apply(
     profile: ProfileId,
     name: &str,
 ) -> Result<Option<GateDecision>, WebError> {
-    let name = name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(WebError::BadInput("product: 1 to 200 characters".into()));
-    }
-    let Some(session) = blocking(state, move |s| s.last_session(profile)).await? else {
-        return Ok(None);
-    };
-    let now = state.now();
-    let decision = serum_gate(evidence(), &name, session.ended_at, now);
-    if decision.allowed {
-        let used = ProductUse {
-            name: decision.product.clone(),
-            category: decision.category.clone(),
-            applied_at: now,
-            allowed: true,
-        };
-        blocking(state, move |s| {
-            s.add_product_use(profile, session.id, &used)
-        })
-        .await?;
-    }
-    Ok(Some(decision))
+    let name = name.to_owned();
+    let done = crate::act(state, move |ctx| {
+        needlewise_actions::aftercare_product(ctx, profile, &name, false)
+    })
+    .await?;
+    Ok(done.map(|(_, decision)| decision))
 }
