@@ -10,7 +10,8 @@ use needlewise_core::answers::Answers;
 use needlewise_core::evidence::Questionnaire;
 use needlewise_core::hygiene::Device;
 use needlewise_core::ids::AccountId;
-use needlewise_core::records::{Account, CheckinRecord, Episode, SessionRecord};
+use needlewise_core::records::{Account, CheckinRecord, Episode, Resolver, SessionRecord};
+use needlewise_core::screening::ScreeningResult;
 use serde_json::Value;
 
 use crate::{Result, StoreError, WebSession};
@@ -88,6 +89,95 @@ pub(crate) fn checkin_answers(value: &Value) -> Result<Answers> {
 fn load_answers(q: &Questionnaire, value: &Value, what: &str) -> Result<Answers> {
     Answers::from_stored_json(q, value)
         .map_err(|e| StoreError::invalid(format!("stored {what} answers no longer parse: {e}")))
+}
+
+pub(crate) fn readiness_answers(value: &Value) -> Result<Answers> {
+    load_answers(&needlewise_core::evidence().readiness, value, "readiness")
+}
+
+/// The version of the stored screening result's JSON (its `"format"`
+/// key). A stored result without the key was written before results were
+/// versioned, by a build whose JSON is exactly format 1.
+pub(crate) const SCREENING_RESULT_FORMAT: u64 = 1;
+
+/// A screening result as stored: the JSON of [`ScreeningResult`] with a
+/// `"format"` key added.
+pub(crate) fn encode_screening_result(result: &ScreeningResult) -> Result<Value> {
+    let mut value = serde_json::to_value(result)
+        .map_err(|e| StoreError::invalid(format!("cannot encode the screening result: {e}")))?;
+    let Value::Object(map) = &mut value else {
+        return Err(StoreError::invalid(
+            "a screening result does not encode as a JSON object",
+        ));
+    };
+    map.insert("format".to_owned(), Value::from(SCREENING_RESULT_FORMAT));
+    Ok(value)
+}
+
+/// Reads a stored screening result strictly: the `"format"` key (absent
+/// means 1) must be one this build reads, and the rest must be exactly a
+/// [`ScreeningResult`] (no unknown or missing field). Anything else is
+/// [`StoreError::Invalid`], never a default.
+pub(crate) fn decode_screening_result(value: Value) -> Result<ScreeningResult> {
+    let Value::Object(mut map) = value else {
+        return Err(StoreError::invalid(
+            "the stored screening result is not a JSON object",
+        ));
+    };
+    match map.remove("format") {
+        None => {}
+        Some(Value::Number(n)) if n.as_u64() == Some(SCREENING_RESULT_FORMAT) => {}
+        Some(other) => {
+            return Err(StoreError::invalid(format!(
+                "the stored screening result has format {other}, but this needlewise reads format {SCREENING_RESULT_FORMAT}: upgrade needlewise"
+            )));
+        }
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| {
+        StoreError::invalid(format!(
+            "the stored screening result (format {SCREENING_RESULT_FORMAT}) no longer reads: {e}"
+        ))
+    })
+}
+
+/// A red flag's resolver as stored (JSON, tagged by `by`).
+pub(crate) fn encode_resolver(resolver: &Resolver) -> Result<Value> {
+    serde_json::to_value(resolver)
+        .map_err(|e| StoreError::invalid(format!("cannot encode the resolver: {e}")))
+}
+
+pub(crate) fn decode_resolver(value: Option<Value>) -> Result<Option<Resolver>> {
+    value
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| StoreError::invalid(format!("stored resolver does not parse: {e}")))
+        })
+        .transpose()
+}
+
+/// The check-in stored with a resolution must be the profile's own.
+pub(crate) fn check_resolution_checkin(
+    profile: needlewise_core::ids::ProfileId,
+    resolver: &Resolver,
+    checkin: Option<&CheckinRecord>,
+) -> Result<()> {
+    if let Some(c) = checkin
+        && c.profile_id != profile
+    {
+        return Err(StoreError::invalid(format!(
+            "check-in {} belongs to profile {}, not to profile {profile}",
+            c.id, c.profile_id
+        )));
+    }
+    if let (Resolver::DoctorExamined { checkin_id, .. }, Some(c)) = (resolver, checkin)
+        && *checkin_id != c.id
+    {
+        return Err(StoreError::invalid(format!(
+            "the resolution names check-in {checkin_id}, but check-in {} was given",
+            c.id
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn rule_ids(value: Value) -> Result<Vec<String>> {
