@@ -121,6 +121,8 @@ contract_tests!(
     dashboard_last_session_is_the_one_that_ended_last,
     readiness_data_survives_snapshot_and_restore,
     version_6_data_restores_as_home_sessions,
+    screening_results_from_before_versioning_read_back_typed,
+    export_holds_readiness_checks_and_settings,
 );
 
 #[path = "contract/backup.rs"]

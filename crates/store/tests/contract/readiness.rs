@@ -698,4 +698,161 @@ pub mod cases {
         assert_eq!(store.checkins(p.id).unwrap(), before);
         assert!(!store.dashboard(p.id).unwrap().locked);
     }
+
+    /// A screening result stored by a build before results were versioned
+    /// (no "format" key; see `tests/fixtures`) reads back typed; one whose
+    /// fields no longer fit, or of an unknown format, is an error, never
+    /// an empty value.
+    pub fn screening_results_from_before_versioning_read_back_typed(store: &dyn Store) {
+        let p = profile(store, "Ada");
+        let saved = crate::cases::screening(p.id, 10, needlewise_core::screening::Verdict::Go);
+        store.save_screening(&saved).unwrap();
+        let with_result = |result: serde_json::Value| {
+            let mut snap = store.snapshot().unwrap();
+            let def = TABLES.iter().find(|t| t.name == "screenings").unwrap();
+            let column = def.column("result").unwrap();
+            let rows = &mut snap
+                .tables
+                .iter_mut()
+                .find(|t| t.table == "screenings")
+                .unwrap()
+                .rows;
+            assert_eq!(rows.len(), 1);
+            rows[0][column] = Cell::Json(result);
+            store.restore_snapshot(&snap, RestoreMode::Replace).unwrap();
+        };
+        // What this build writes carries its format.
+        let snap = store.snapshot().unwrap();
+        let def = TABLES.iter().find(|t| t.name == "screenings").unwrap();
+        match &snap.table("screenings").unwrap().rows[0][def.column("result").unwrap()] {
+            Cell::Json(v) => assert_eq!(v["format"], json!(1)),
+            other => panic!("expected JSON, got {other:?}"),
+        }
+        let main: serde_json::Value =
+            serde_json::from_str(include_str!("../fixtures/screening_result_v0_main.json"))
+                .unwrap();
+        with_result(main.clone());
+        let read = store.latest_screening(p.id).unwrap().unwrap();
+        assert_eq!(read.id, saved.id);
+        assert_eq!(
+            read.result.verdict,
+            needlewise_core::screening::Verdict::GoWithPrecautions
+        );
+        assert_eq!(
+            read.result.excluded_zones[0].until,
+            Some(jiff::civil::date(2027, 4, 25))
+        );
+        assert_eq!(serde_json::to_value(&read.result).unwrap(), main);
+
+        let mut renamed = main.clone();
+        let zones = renamed.as_object_mut().unwrap().remove("zones").unwrap();
+        renamed["treatable_zones"] = zones;
+        with_result(renamed);
+        assert!(matches!(
+            store.latest_screening(p.id),
+            Err(StoreError::Invalid { .. })
+        ));
+        let mut newer = main;
+        newer["format"] = json!(2);
+        with_result(newer);
+        match store.latest_screening(p.id) {
+            Err(StoreError::Invalid { what }) => assert!(what.contains("format 2"), "{what}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    /// The archive carries readiness checks (JSON and CSV) and each
+    /// session's setting; its CarePlan counts only what happened by then.
+    pub fn export_holds_readiness_checks_and_settings(store: &dyn Store) {
+        use std::io::Read;
+
+        let p = crate::portability::fill(
+            store,
+            needlewise_core::ids::AccountId::LOCAL,
+            "me",
+            "notes",
+            "balm",
+        );
+        let (check, clinic) = fill_readiness(store, p.id);
+        // Logged with a start after the moment of the export: not done.
+        store
+            .log_session(&session(p.id, None, 30_000), None)
+            .unwrap();
+        let profile = store.profile(p.id).unwrap().unwrap();
+        let now = at(20_000);
+        let (out, summary) = needlewise_store::export::write_archive(
+            store,
+            std::slice::from_ref(&profile),
+            None,
+            now,
+            std::io::Cursor::new(Vec::new()),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(summary.readiness_checks, 2);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(out.into_inner())).unwrap();
+        let dir = needlewise_store::export::folder_name(&profile);
+        let mut read = |name: &str| {
+            let mut text = String::new();
+            zip.by_name(&format!("{dir}/{name}"))
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        };
+        let doc: serde_json::Value = serde_json::from_str(&read("profile.json")).unwrap();
+        let checks = doc["readiness_checks"].as_array().unwrap();
+        assert_eq!(checks.len(), 2);
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["id"] == json!(check.id.to_string()))
+        );
+        let sessions = doc["sessions"].as_array().unwrap();
+        assert!(
+            sessions
+                .iter()
+                .any(|s| s["id"] == json!(clinic.id.to_string()) && s["setting"] == "clinic")
+        );
+        assert!(
+            doc["episodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["resolver"]["by"] == "doctor_examined")
+        );
+        let csv = read("readiness_checks.csv");
+        assert!(
+            csv.starts_with("id,at,device_id,go,rule_ids,answers"),
+            "{csv}"
+        );
+        assert!(csv.contains(&check.id.to_string()));
+        assert!(csv.contains("no-go"));
+        let sessions_csv = read("sessions.csv");
+        assert!(
+            sessions_csv
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("setting,readiness_check_id")
+        );
+        assert!(sessions_csv.contains(&format!("home,{}", check.id)));
+        let bundle: serde_json::Value = serde_json::from_str(&read("fhir-bundle.json")).unwrap();
+        let plan = bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .find(|r| r["resourceType"] == "CarePlan")
+            .unwrap();
+        let done = plan["activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["detail"]["status"] == "completed")
+            .count();
+        // Three sessions happened by then; the fourth is after it.
+        assert_eq!(done, 3);
+        assert_eq!(sessions.len(), 4);
+    }
 }
