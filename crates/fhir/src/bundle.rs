@@ -13,7 +13,7 @@ use needlewise_core::evidence::{EvidenceBase, QuestionKind};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneState};
 use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{CheckinRecord, Episode, Profile, ScreeningRecord, SessionRecord};
-use needlewise_core::schedule::{CoursePlan, NextSession};
+use needlewise_core::schedule::{CoursePlan, CourseStatus, NextSession};
 use needlewise_core::zone::Zone;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -495,7 +495,7 @@ fn care_plan(id: Uuid, input: &RecordInput<'_>, patient: &Value, now: Timestamp)
     if let Some(next) = input.next_session {
         let (detail_status, when, text) = match next {
             NextSession::FirstSession { earliest } => (
-                "not-started",
+                "scheduled",
                 Some(*earliest),
                 "The first session can be on this day, once the day's readiness check passes."
                     .to_owned(),
@@ -504,7 +504,7 @@ fn care_plan(id: Uuid, input: &RecordInput<'_>, patient: &Value, now: Timestamp)
                 earliest,
                 explanation,
                 ..
-            } => ("not-started", Some(*earliest), explanation.clone()),
+            } => ("scheduled", Some(*earliest), explanation.clone()),
             NextSession::Locked { explanation } => {
                 status = "on-hold";
                 ("on-hold", None, explanation.clone())
@@ -525,20 +525,45 @@ fn care_plan(id: Uuid, input: &RecordInput<'_>, patient: &Value, now: Timestamp)
         activities.push(json!({ "detail": detail }));
     }
     let mut period = Period::default();
+    let mut notes = Vec::new();
     if let Some(course) = input.course {
+        // The course is what happened: only sessions at or before now are
+        // done (the plan marks them so); the rest are scheduled.
         for s in &course.sessions {
             activities.push(json!({ "detail": {
                 "code": CodeableConcept::coded(code("record", "course-session", "Course session"), Some(&format!("Course session {}", s.number))),
-                "status": if s.done { "completed" } else { "not-started" },
+                "status": if s.done { "completed" } else { "scheduled" },
                 "scheduledPeriod": { "start": s.date.to_string() },
             }}));
+        }
+        match course.status {
+            CourseStatus::NotStarted | CourseStatus::InProgress => {}
+            CourseStatus::Finished => {
+                status = "completed";
+                notes.push(Annotation {
+                    text: course.status_words().to_owned(),
+                });
+            }
+            CourseStatus::Lapsed => {
+                status = "revoked";
+                notes.push(Annotation {
+                    text: format!(
+                        "The course passed its review date{} unfinished. {}",
+                        course
+                            .review_on
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default(),
+                        course.status_words()
+                    ),
+                });
+            }
         }
         period.start = course.sessions.first().map(|s| s.date.to_string());
         if let Some(r) = course.review_on {
             period.end = Some(r.to_string());
             activities.push(json!({ "detail": {
                 "code": CodeableConcept::coded(code("record", "course-review", "Course review"), Some("Review the course, ideally with your facial plastic surgeon")),
-                "status": "not-started",
+                "status": "scheduled",
                 "scheduledPeriod": { "start": r.to_string() },
                 "description": course.explanation,
             }}));
@@ -557,6 +582,9 @@ fn care_plan(id: Uuid, input: &RecordInput<'_>, patient: &Value, now: Timestamp)
     });
     if period.start.is_some() || period.end.is_some() {
         v["period"] = to_value(&period);
+    }
+    if !notes.is_empty() {
+        v["note"] = to_value(&notes);
     }
     v
 }

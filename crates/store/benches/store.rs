@@ -58,6 +58,8 @@ fn session(profile: ProfileId, device: DeviceId, start: Timestamp) -> SessionRec
             product("Barrier balm", "occlusive"),
         ],
         notes: String::new(),
+        setting: Default::default(),
+        readiness_check_id: None,
     }
 }
 

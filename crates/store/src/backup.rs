@@ -90,7 +90,8 @@ pub fn row_from_json(table: usize, value: Value) -> std::result::Result<Snapshot
 }
 
 /// Parses a row object of `table` written by schema `version`: the
-/// columns added since are absent from it and come back null.
+/// columns added since are absent from it and come back null or their
+/// default ([`crate::snapshot::Column::missing_cell`]).
 pub fn row_from_json_in(
     table: usize,
     value: Value,
@@ -103,7 +104,7 @@ pub fn row_from_json_in(
     let mut cells = Vec::with_capacity(def.columns.len());
     for c in def.columns {
         if c.since > version {
-            cells.push(Cell::Null);
+            cells.push(c.missing_cell());
             continue;
         }
         let v = map

@@ -10,7 +10,8 @@ use needlewise_core::answers::Answers;
 use needlewise_core::evidence::Questionnaire;
 use needlewise_core::hygiene::Device;
 use needlewise_core::ids::AccountId;
-use needlewise_core::records::{Account, CheckinRecord, Episode, SessionRecord};
+use needlewise_core::records::{Account, CheckinRecord, Episode, Resolver, SessionRecord};
+use needlewise_core::screening::ScreeningResult;
 use serde_json::Value;
 
 use crate::{Result, StoreError, WebSession};
@@ -88,6 +89,95 @@ pub(crate) fn checkin_answers(value: &Value) -> Result<Answers> {
 fn load_answers(q: &Questionnaire, value: &Value, what: &str) -> Result<Answers> {
     Answers::from_stored_json(q, value)
         .map_err(|e| StoreError::invalid(format!("stored {what} answers no longer parse: {e}")))
+}
+
+pub(crate) fn readiness_answers(value: &Value) -> Result<Answers> {
+    load_answers(&needlewise_core::evidence().readiness, value, "readiness")
+}
+
+/// The version of the stored screening result's JSON (its `"format"`
+/// key). A stored result without the key was written before results were
+/// versioned, by a build whose JSON is exactly format 1.
+pub(crate) const SCREENING_RESULT_FORMAT: u64 = 1;
+
+/// A screening result as stored: the JSON of [`ScreeningResult`] with a
+/// `"format"` key added.
+pub(crate) fn encode_screening_result(result: &ScreeningResult) -> Result<Value> {
+    let mut value = serde_json::to_value(result)
+        .map_err(|e| StoreError::invalid(format!("cannot encode the screening result: {e}")))?;
+    let Value::Object(map) = &mut value else {
+        return Err(StoreError::invalid(
+            "a screening result does not encode as a JSON object",
+        ));
+    };
+    map.insert("format".to_owned(), Value::from(SCREENING_RESULT_FORMAT));
+    Ok(value)
+}
+
+/// Reads a stored screening result strictly: the `"format"` key (absent
+/// means 1) must be one this build reads, and the rest must be exactly a
+/// [`ScreeningResult`] (no unknown or missing field). Anything else is
+/// [`StoreError::Invalid`], never a default.
+pub(crate) fn decode_screening_result(value: Value) -> Result<ScreeningResult> {
+    let Value::Object(mut map) = value else {
+        return Err(StoreError::invalid(
+            "the stored screening result is not a JSON object",
+        ));
+    };
+    match map.remove("format") {
+        None => {}
+        Some(Value::Number(n)) if n.as_u64() == Some(SCREENING_RESULT_FORMAT) => {}
+        Some(other) => {
+            return Err(StoreError::invalid(format!(
+                "the stored screening result has format {other}, but this needlewise reads format {SCREENING_RESULT_FORMAT}: upgrade needlewise"
+            )));
+        }
+    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| {
+        StoreError::invalid(format!(
+            "the stored screening result (format {SCREENING_RESULT_FORMAT}) no longer reads: {e}"
+        ))
+    })
+}
+
+/// A red flag's resolver as stored (JSON, tagged by `by`).
+pub(crate) fn encode_resolver(resolver: &Resolver) -> Result<Value> {
+    serde_json::to_value(resolver)
+        .map_err(|e| StoreError::invalid(format!("cannot encode the resolver: {e}")))
+}
+
+pub(crate) fn decode_resolver(value: Option<Value>) -> Result<Option<Resolver>> {
+    value
+        .map(|v| {
+            serde_json::from_value(v)
+                .map_err(|e| StoreError::invalid(format!("stored resolver does not parse: {e}")))
+        })
+        .transpose()
+}
+
+/// The check-in stored with a resolution must be the profile's own.
+pub(crate) fn check_resolution_checkin(
+    profile: needlewise_core::ids::ProfileId,
+    resolver: &Resolver,
+    checkin: Option<&CheckinRecord>,
+) -> Result<()> {
+    if let Some(c) = checkin
+        && c.profile_id != profile
+    {
+        return Err(StoreError::invalid(format!(
+            "check-in {} belongs to profile {}, not to profile {profile}",
+            c.id, c.profile_id
+        )));
+    }
+    if let (Resolver::DoctorExamined { checkin_id, .. }, Some(c)) = (resolver, checkin)
+        && *checkin_id != c.id
+    {
+        return Err(StoreError::invalid(format!(
+            "the resolution names check-in {checkin_id}, but check-in {} was given",
+            c.id
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn rule_ids(value: Value) -> Result<Vec<String>> {
@@ -268,4 +358,134 @@ pub(crate) fn check_photo(p: &needlewise_core::progress::Photo) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use needlewise_core::screening::Verdict;
+    use needlewise_core::zone::Zone;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A screening result exactly as the store wrote it before results
+    /// were versioned: made by the `needlewise` binary of main at commit
+    /// 04ac0b9 (`screen --answers screening_answers_v0_main.json --now
+    /// 2026-11-25T10:00:00Z`) and copied from its SQLite file's
+    /// `screenings.result`. It has reasons with sources, a zone excluded
+    /// until a date and one excluded without.
+    const MAIN: &str = include_str!("../tests/fixtures/screening_result_v0_main.json");
+    /// The same with one rule a clinician set aside, in the shape that
+    /// build's `Overridden` serialised to (the command line cannot make one).
+    const OVERRIDDEN: &str = include_str!("../tests/fixtures/screening_result_v0_overridden.json");
+
+    fn fixture(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_result_written_before_versioning_reads_as_format_1() {
+        let stored = fixture(MAIN);
+        assert!(stored.get("format").is_none());
+        let r = decode_screening_result(stored.clone()).unwrap();
+        assert_eq!(r.verdict, Verdict::GoWithPrecautions);
+        assert_eq!(
+            r.headline,
+            "You can microneedle at home, with the precautions below."
+        );
+        assert_eq!(r.zones, vec![Zone::Forehead, Zone::RightCheek]);
+        assert_eq!(r.excluded_zones.len(), 2);
+        assert_eq!(r.excluded_zones[0].zone, Zone::LeftCheek);
+        assert_eq!(
+            r.excluded_zones[0].until,
+            Some(jiff::civil::date(2027, 4, 25))
+        );
+        assert_eq!(r.excluded_zones[1].until, None);
+        let filler = &r.reasons[1];
+        assert_eq!(filler.rule_id, "screen.procedure.filler");
+        assert_eq!(
+            filler
+                .sources
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>(),
+            ["R50", "PRACTICE-PROCEDURES"]
+        );
+        assert_eq!(filler.until, Some(jiff::civil::date(2027, 4, 25)));
+        assert_eq!(r.needle_length_mm, 0.25);
+        assert!(r.overridden.is_empty());
+        // Nothing was lost: written again, it is the same JSON, now with
+        // its format.
+        let mut expected = stored;
+        expected["format"] = json!(1);
+        assert_eq!(encode_screening_result(&r).unwrap(), expected);
+    }
+
+    #[test]
+    fn an_overridden_rule_written_before_versioning_reads_back() {
+        let stored = fixture(OVERRIDDEN);
+        let r = decode_screening_result(stored.clone()).unwrap();
+        assert_eq!(r.overridden.len(), 1);
+        let o = &r.overridden[0];
+        assert_eq!(o.by_name, "Dr Lee");
+        assert_eq!(o.at, "2026-11-20T09:00:00Z".parse().unwrap());
+        assert_eq!(o.reason.rule_id, "screen.procedure.filler");
+        assert_eq!(o.evidence.sources, vec!["R50".to_owned()]);
+        let mut expected = stored;
+        expected["format"] = json!(1);
+        assert_eq!(encode_screening_result(&r).unwrap(), expected);
+    }
+
+    #[test]
+    fn results_are_written_with_their_format_and_read_back_equal() {
+        let r = decode_screening_result(fixture(OVERRIDDEN)).unwrap();
+        let stored = encode_screening_result(&r).unwrap();
+        assert_eq!(stored["format"], json!(SCREENING_RESULT_FORMAT));
+        assert_eq!(decode_screening_result(stored).unwrap(), r);
+    }
+
+    fn expect_invalid(value: Value, mentions: &str) {
+        match decode_screening_result(value) {
+            Err(StoreError::Invalid { what }) => assert!(what.contains(mentions), "{what}"),
+            other => panic!("expected Invalid mentioning {mentions:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_renamed_field_fails_loudly() {
+        // A field renamed at the top...
+        let mut v = fixture(MAIN);
+        let headline = v.as_object_mut().unwrap().remove("headline").unwrap();
+        v["title"] = headline;
+        expect_invalid(v, "title");
+        // ...inside a reason...
+        let mut v = fixture(MAIN);
+        let reason = v["reasons"][0].as_object_mut().unwrap();
+        let id = reason.remove("rule_id").unwrap();
+        reason.insert("rule".to_owned(), id);
+        expect_invalid(v, "rule");
+        // ...or inside a source.
+        let mut v = fixture(MAIN);
+        let source = v["reasons"][0]["sources"][0].as_object_mut().unwrap();
+        let citation = source.remove("citation").unwrap();
+        source.insert("cite".to_owned(), citation);
+        expect_invalid(v, "cite");
+        // A field gone.
+        let mut v = fixture(MAIN);
+        v.as_object_mut().unwrap().remove("needle_length_mm");
+        expect_invalid(v, "needle_length_mm");
+    }
+
+    #[test]
+    fn an_unknown_format_fails_loudly() {
+        let mut v = fixture(MAIN);
+        v["format"] = json!(2);
+        expect_invalid(v, "format 2");
+        let mut v = fixture(MAIN);
+        v["format"] = json!("1");
+        expect_invalid(v, "format");
+        expect_invalid(json!([1, 2]), "not a JSON object");
+    }
 }

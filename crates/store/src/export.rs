@@ -5,10 +5,10 @@
 //!
 //! - `profile.json`: everything of the profile (the latest screening
 //!   typed, and every screening as stored, with their answers, devices with their hygiene logs, sessions with zones and
-//!   products, check-ins, episodes, ratings, photo metadata, whether a
-//!   calendar link exists);
-//! - `sessions.csv`, `checkins.csv`, `ratings.csv`: the same records as
-//!   spreadsheets (RFC 4180 quoting);
+//!   products, readiness checks, check-ins, episodes, ratings, photo
+//!   metadata, whether a calendar link exists);
+//! - `sessions.csv`, `readiness_checks.csv`, `checkins.csv`, `ratings.csv`:
+//!   the same records as spreadsheets (RFC 4180 quoting);
 //! - `photos/<photo id>.jpg`: the progress photos (already re-encoded
 //!   without EXIF/GPS when they were uploaded);
 //! - `fhir-bundle.json`: the whole record as a FHIR R4 Bundle (see
@@ -20,11 +20,11 @@
 use std::io::{Seek, Write};
 use std::path::Path;
 
-use jiff::Timestamp;
-use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ZonedDateTime};
 use needlewise_core::evidence;
 use needlewise_core::records::Profile;
-use needlewise_core::schedule::course_plan;
+use needlewise_core::schedule::{LastSession, course_plan, next_session};
 use needlewise_fhir::{ConsentInput, ConsentScope, RecordInput};
 use serde_json::json;
 use uuid::Uuid;
@@ -38,6 +38,7 @@ use crate::{Result, Store, StoreError};
 pub struct ExportSummary {
     pub profiles: u64,
     pub sessions: u64,
+    pub readiness_checks: u64,
     pub checkins: u64,
     pub ratings: u64,
     pub photos: u64,
@@ -94,7 +95,6 @@ pub fn write_archive<W: Write + Seek>(
     profiles: &[Profile],
     photo_dir: Option<&Path>,
     now: Timestamp,
-    today: Date,
     out: W,
     progress: Progress<'_>,
 ) -> Result<(W, ExportSummary)> {
@@ -139,7 +139,7 @@ pub fn write_archive<W: Write + Seek>(
             now,
             &mut summary,
         )?;
-        add_fhir_bundle(store, &mut zip, &dir, p, now, today)?;
+        add_fhir_bundle(store, &mut zip, &dir, p, now)?;
         done += 1;
         progress(done, total);
         for photo in &photos {
@@ -171,18 +171,28 @@ pub fn write_archive<W: Write + Seek>(
     Ok((out, summary))
 }
 
-/// The place where the FHIR bundle (`fhir-bundle.json`, from the
-/// `needlewise-fhir` crate being written) will be added to each profile's
-/// folder. Until then it adds nothing.
+/// `now` in the profile's own time zone, or in UTC when it has none (or
+/// one this build does not know): the zone of the dates in the archive's
+/// schedule and course.
+pub fn profile_now(profile: &Profile, now: Timestamp) -> ZonedDateTime {
+    let tz = profile
+        .time_zone
+        .as_deref()
+        .and_then(|name| TimeZone::get(name).ok())
+        .unwrap_or(TimeZone::UTC);
+    now.to_zoned_datetime(tz)
+}
+
 /// The profile's whole record as a FHIR R4 `collection` Bundle (see
-/// `needlewise_fhir::bundle`), at `now`, whose local date is `today`. The
-/// command line, the archive and the web app all build it here.
+/// `needlewise_fhir::bundle`) at `now`, its dates in the profile's zone
+/// ([`profile_now`]). The command line, the archive and the web app all
+/// build it here.
 pub fn fhir_bundle(
     store: &dyn Store,
     profile: &Profile,
     now: Timestamp,
-    today: Date,
 ) -> Result<needlewise_fhir::Bundle> {
+    let zoned = profile_now(profile, now);
     let base = evidence();
     let screening = store.latest_screening(profile.id)?;
     let devices = store.devices(profile.id)?;
@@ -195,22 +205,25 @@ pub fn fhir_bundle(
         .account(profile.account_id)?
         .map(|a| a.email)
         .filter(|e| !e.is_empty());
-    let next = crate::facts::schedule(store, profile.id, today)?;
-    // The course follows the latest session's needle (sessions are newest
-    // first), else the one screened, as `needlewise next` does.
-    let needle = match sessions.first() {
-        Some(s) => Some(s.needle_length_mm),
-        None => crate::facts::screened_needle(store, profile.id)?,
+    // The schedule: the healing interval after the session that ended
+    // last (as the readiness gate reads it), a protocol's spacing where it
+    // is longer, nothing while a red flag is open.
+    let last = sessions
+        .iter()
+        .max_by_key(|s| (s.ended_at, s.id))
+        .map(LastSession::from);
+    let locked = episodes.iter().any(|e| e.resolved_at.is_none());
+    let next = next_session(base, last, locked, &zoned);
+    let next = match store.active_protocol(profile.id)? {
+        Some(p) => p.apply_to(next, &zoned),
+        None => next,
     };
-    let course = needle.map(|mm| {
-        let start = sessions.last().map_or(today, |s| s.local_date);
-        course_plan(
-            base,
-            start,
-            mm,
-            u32::try_from(sessions.len()).unwrap_or(u32::MAX),
-        )
-    });
+    // The course follows the last session's needle, else the one
+    // screened; only sessions at or before now count.
+    let needle = last
+        .map(|l| l.needle_length_mm)
+        .or_else(|| screening.as_ref().map(|s| s.result.needle_length_mm));
+    let course = needle.map(|mm| course_plan(base, &sessions, mm, &zoned));
     let consents = [ConsentInput {
         id: Uuid::now_v7(),
         given_at: now,
@@ -241,9 +254,8 @@ fn add_fhir_bundle<W: Write + Seek>(
     dir: &str,
     profile: &Profile,
     now: Timestamp,
-    today: Date,
 ) -> Result<()> {
-    let bundle = fhir_bundle(store, profile, now, today)?;
+    let bundle = fhir_bundle(store, profile, now)?;
     let text = serde_json::to_vec_pretty(&bundle)
         .map_err(|e| StoreError::Backend(format!("cannot write the FHIR bundle: {e}")))?;
     zip.start_file(format!("{dir}/fhir-bundle.json"), options())
@@ -264,6 +276,7 @@ fn add_profile<W: Write + Seek>(
     summary: &mut ExportSummary,
 ) -> Result<()> {
     let sessions = store.sessions(p.id)?;
+    let readiness_checks = store.readiness_checks(p.id)?;
     let checkins = store.checkins(p.id)?;
     let episodes = store.episodes(p.id)?;
     let ratings = store.ratings(p.id)?;
@@ -286,6 +299,7 @@ fn add_profile<W: Write + Seek>(
         "screenings": screenings,
         "devices": devices,
         "sessions": sessions,
+        "readiness_checks": readiness_checks,
         "checkins": checkins,
         "episodes": episodes,
         "ratings": ratings,
@@ -310,6 +324,8 @@ fn add_profile<W: Write + Seek>(
         "zones",
         "products",
         "notes",
+        "setting",
+        "readiness_check_id",
     ])
     .map_err(csv_err)?;
     for s in &sessions {
@@ -354,11 +370,33 @@ fn add_profile<W: Write + Seek>(
             zones.join("; "),
             products.join("; "),
             s.notes.clone(),
+            s.setting.id().to_owned(),
+            s.readiness_check_id
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
         ])
         .map_err(csv_err)?;
     }
     add_csv(zip, &format!("{dir}/sessions.csv"), w)?;
     summary.sessions += sessions.len() as u64;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["id", "at", "device_id", "go", "rule_ids", "answers"])
+        .map_err(csv_err)?;
+    for c in &readiness_checks {
+        let answers = serde_json::to_string(&c.answers).map_err(zip_err)?;
+        w.write_record([
+            c.id.to_string(),
+            c.at.to_string(),
+            c.device_id.map(|d| d.to_string()).unwrap_or_default(),
+            if c.go { "go" } else { "no-go" }.to_owned(),
+            c.rule_ids.join(" "),
+            answers,
+        ])
+        .map_err(csv_err)?;
+    }
+    add_csv(zip, &format!("{dir}/readiness_checks.csv"), w)?;
+    summary.readiness_checks += readiness_checks.len() as u64;
 
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["id", "at", "session_id", "level", "rule_ids", "answers"])
@@ -450,13 +488,17 @@ fn readme(profiles: &[Profile], now: Timestamp) -> String {
          Everything needlewise keeps about the profiles below. Each has a folder:\n\n\
          \x20 profile.json   everything of the profile as JSON: the latest screening\n\
          \x20                with its answers, devices and their cleaning logs,\n\
-         \x20                sessions (zones, products), check-ins, red-flag episodes,\n\
+         \x20                sessions (zones, products, home or clinic), readiness\n\
+         \x20                checks, check-ins, red-flag episodes and who resolved them,\n\
          \x20                self-ratings, photo details, and your care team: the\n\
          \x20                clinics you joined, what each may see, their protocol\n\
          \x20                and overrides, and the log of what they read or changed.\n\
          \x20                Times are UTC (RFC 3339).\n\
          \x20 sessions.csv   one line per session: date, times, needle length,\n\
-         \x20                zones, products applied, notes.\n\
+         \x20                zones, products applied, notes, home or clinic, the\n\
+         \x20                readiness check that allowed it.\n\
+         \x20 readiness_checks.csv  one line per readiness check: time, device,\n\
+         \x20                go or no-go, the rules that fired, the answers as JSON.\n\
          \x20 checkins.csv   one line per check-in: time, triage level, the rules\n\
          \x20                that fired, the answers as JSON.\n\
          \x20 ratings.csv    one line per self-rating (0 = none to 4 = severe).\n\

@@ -32,7 +32,6 @@ pub mod clinic;
 mod codec;
 mod error;
 pub mod export;
-pub mod facts;
 mod postgres_store;
 pub mod snapshot;
 mod sqlite_store;
@@ -102,7 +101,8 @@ pub struct ClinicWebSession {
 pub struct Dashboard {
     /// The latest screening's verdict.
     pub verdict: Option<Verdict>,
-    /// The latest session's date and needle length.
+    /// The last session (the one that ended last, then the greatest id):
+    /// its end and needle length.
     pub last_session: Option<LastSession>,
     /// Whether a red-flag episode is open (it locks sessions).
     pub locked: bool,

@@ -19,12 +19,12 @@ use std::time::{Duration, SystemTime};
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
 use needlewise_core::ids::{
-    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
+    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, ReadinessCheckId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
-    Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
-    ZoneRecord,
+    Account, CheckinRecord, Episode, ProductUse, Profile, ReadinessCheckRecord, Resolver,
+    ScreeningRecord, SessionRecord, ZoneRecord,
 };
 use needlewise_core::schedule::LastSession;
 use postgres::error::SqlState;
@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "patient_list_summary",
         sql: include_str!("../migrations/postgres/0006_patient_list_summary.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "readiness_checks_resolvers",
+        sql: include_str!("../migrations/postgres/0007_readiness_checks_resolvers.sql"),
     },
 ];
 
@@ -747,7 +752,7 @@ fn device_from_row(row: &Row) -> Result<Device> {
 }
 
 const SESSION_COLUMNS: &str = "id, profile_id, device_id, started_at, ended_at, to_char(local_date, 'YYYY-MM-DD'), \
-                               needle_length_mm, notes";
+                               needle_length_mm, notes, setting, readiness_check_id";
 
 fn session_from_row(row: &Row) -> Result<SessionRecord> {
     Ok(SessionRecord {
@@ -761,11 +766,13 @@ fn session_from_row(row: &Row) -> Result<SessionRecord> {
         zones: Vec::new(),
         products: Vec::new(),
         notes: row.try_get(7)?,
+        setting: parse(row.try_get(8)?, "session setting")?,
+        readiness_check_id: row.try_get::<_, Option<Uuid>>(9)?.map(ReadinessCheckId),
     })
 }
 
 const EPISODE_COLUMNS: &str =
-    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution";
+    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution, resolver";
 
 fn episode_from_row(row: &Row) -> Result<Episode> {
     Ok(Episode {
@@ -776,7 +783,77 @@ fn episode_from_row(row: &Row) -> Result<Episode> {
         opened_at: ts(row, 4)?,
         resolved_at: opt_ts(row, 5)?,
         resolution: row.try_get(6)?,
+        resolver: codec::decode_resolver(row.try_get(7)?)?,
     })
+}
+
+const READINESS_CHECK_COLUMNS: &str = "id, profile_id, device_id, at, answers, go, rule_ids";
+
+fn readiness_check_from_row(row: &Row) -> Result<ReadinessCheckRecord> {
+    Ok(ReadinessCheckRecord {
+        id: ReadinessCheckId(row.try_get(0)?),
+        profile_id: ProfileId(row.try_get(1)?),
+        device_id: row.try_get::<_, Option<Uuid>>(2)?.map(DeviceId),
+        at: ts(row, 3)?,
+        answers: codec::readiness_answers(&row.try_get::<_, Value>(4)?)?,
+        go: row.try_get(5)?,
+        rule_ids: codec::rule_ids(row.try_get(6)?)?,
+    })
+}
+
+/// Stores a check-in (a taken id is a conflict, a missing profile or
+/// session not found).
+fn insert_checkin(tx: &mut Transaction<'_>, c: &CheckinRecord) -> TxResult<()> {
+    tx.execute(
+        "INSERT INTO checkins (profile_id, id, session_id, at, answers, level, rule_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &c.profile_id.0,
+            &c.id.0,
+            &c.session_id.map(|s| s.0),
+            &system_time(c.at)?,
+            &c.answers.to_json(),
+            &c.level.id(),
+            &json(&c.rule_ids)?,
+        ],
+    )
+    .map_err(|e| {
+        insert_error(
+            e,
+            || format!("check-in {} already exists", c.id),
+            || match c.session_id {
+                Some(s) => format!("profile {} or its session {s}", c.profile_id),
+                None => format!("profile {}", c.profile_id),
+            },
+        )
+    })?;
+    Ok(())
+}
+
+/// Resolves an open episode, recording the resolver; `NotFound` unless the
+/// profile has it open.
+fn resolve_open_episode(
+    tx: &mut Transaction<'_>,
+    profile: ProfileId,
+    id: EpisodeId,
+    at: Timestamp,
+    note: &str,
+    resolver: &Resolver,
+) -> TxResult<()> {
+    let changed = tx.execute(
+        "UPDATE episodes SET resolved_at = $3, resolution = $4, resolver = $5
+         WHERE profile_id = $1 AND id = $2 AND resolved_at IS NULL",
+        &[
+            &profile.0,
+            &id.0,
+            &system_time(at)?,
+            &note,
+            &codec::encode_resolver(resolver)?,
+        ],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::not_found(format!("open symptom episode {id}")).into());
+    }
+    Ok(())
 }
 
 fn checkin_from_row(row: &Row) -> Result<CheckinRecord> {
@@ -1263,7 +1340,7 @@ impl Store for PostgresStore {
                     &system_time(s.taken_at)?,
                     &s.verdict.id(),
                     &s.answers.to_json(),
-                    &s.result,
+                    &codec::encode_screening_result(&s.result)?,
                 ],
             )
             .map_err(|e| {
@@ -1287,7 +1364,7 @@ impl Store for PostgresStore {
                         taken_at: ts(row, 2)?,
                         verdict: parse(row.try_get(3)?, "verdict")?,
                         answers: codec::screening_answers(&row.try_get::<_, Value>(4)?)?,
-                        result: row.try_get(5)?,
+                        result: codec::decode_screening_result(row.try_get(5)?)?,
                     })
                 },
             )?;
@@ -1356,6 +1433,80 @@ impl Store for PostgresStore {
         })
     }
 
+    fn save_readiness_check(&self, c: &ReadinessCheckRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO readiness_checks (profile_id, id, device_id, at, answers, go, rule_ids)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &c.profile_id.0,
+                    &c.id.0,
+                    &c.device_id.map(|d| d.0),
+                    &system_time(c.at)?,
+                    &c.answers.to_json(),
+                    &c.go,
+                    &json(&c.rule_ids)?,
+                ],
+            )
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("readiness check {} already exists", c.id),
+                    || match c.device_id {
+                        Some(d) => format!("profile {} or its device {d}", c.profile_id),
+                        None => format!("profile {}", c.profile_id),
+                    },
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn readiness_checks(&self, profile: ProfileId) -> Result<Vec<ReadinessCheckRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks WHERE profile_id = $1
+                 ORDER BY at DESC, id DESC"
+            );
+            collect(tx, &sql, &[&profile.0], readiness_check_from_row)
+        })
+    }
+
+    fn readiness_check(
+        &self,
+        profile: ProfileId,
+        id: ReadinessCheckId,
+    ) -> Result<Option<ReadinessCheckRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks WHERE profile_id = $1 AND id = $2"
+            );
+            Ok(collect(tx, &sql, &[&profile.0, &id.0], readiness_check_from_row)?.pop())
+        })
+    }
+
+    fn latest_readiness_check(
+        &self,
+        profile: ProfileId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> Result<Option<ReadinessCheckRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks
+                 WHERE profile_id = $1 AND device_id = $2 AND at <= $3
+                 ORDER BY at DESC, id DESC LIMIT 1"
+            );
+            Ok(collect(
+                tx,
+                &sql,
+                &[&profile.0, &device.0, &system_time(at)?],
+                readiness_check_from_row,
+            )?
+            .pop())
+        })
+    }
+
     fn log_session(&self, s: &SessionRecord, device: Option<&Device>) -> Result<()> {
         if let Some(d) = device {
             check_session_device(s, d)?;
@@ -1364,9 +1515,25 @@ impl Store for PostgresStore {
             if let Some(d) = device {
                 store_device_change(tx, d, &HygieneEvent::Use)?;
             }
+            if let Some(check) = s.readiness_check_id {
+                let known = tx
+                    .query_opt(
+                        "SELECT 1 FROM readiness_checks WHERE profile_id = $1 AND id = $2",
+                        &[&s.profile_id.0, &check.0],
+                    )?
+                    .is_some();
+                if !known {
+                    return Err(StoreError::not_found(format!(
+                        "readiness check {check} of profile {}",
+                        s.profile_id
+                    ))
+                    .into());
+                }
+            }
             tx.execute(
-                "INSERT INTO sessions (profile_id, id, device_id, started_at, ended_at, local_date, needle_length_mm, notes)
-                 VALUES ($1, $2, $3, $4, $5, $6::text::date, $7, $8)",
+                "INSERT INTO sessions (profile_id, id, device_id, started_at, ended_at, local_date, needle_length_mm, notes,
+                                       setting, readiness_check_id)
+                 VALUES ($1, $2, $3, $4, $5, $6::text::date, $7, $8, $9, $10)",
                 &[
                     &s.profile_id.0,
                     &s.id.0,
@@ -1376,6 +1543,8 @@ impl Store for PostgresStore {
                     &codec::date_text(s.local_date),
                     &s.needle_length_mm,
                     &s.notes,
+                    &s.setting.id(),
+                    &s.readiness_check_id.map(|c| c.0),
                 ],
             )
             .map_err(|e| {
@@ -1439,7 +1608,7 @@ impl Store for PostgresStore {
     fn last_session(&self, profile: ProfileId) -> Result<Option<SessionRecord>> {
         self.read(|tx| {
             let sql = format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1"
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = $1 ORDER BY ended_at DESC, id DESC LIMIT 1"
             );
             let mut sessions = collect(tx, &sql, &[&profile.0], session_from_row)?;
             let only = sessions.first().map(|s| s.id);
@@ -1461,13 +1630,13 @@ impl Store for PostgresStore {
                 .transpose()?;
             let last_session = tx
                 .query_opt(
-                    "SELECT to_char(local_date, 'YYYY-MM-DD'), needle_length_mm FROM sessions
-                     WHERE profile_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
+                    "SELECT ended_at, needle_length_mm FROM sessions
+                     WHERE profile_id = $1 ORDER BY ended_at DESC, id DESC LIMIT 1",
                     &[key],
                 )?
                 .map(|row| {
                     Ok::<_, TxError>(LastSession {
-                        date: codec::parse_date(row.try_get(0)?)?,
+                        ended_at: ts(&row, 0)?,
                         needle_length_mm: row.try_get(1)?,
                     })
                 })
@@ -1531,32 +1700,11 @@ impl Store for PostgresStore {
             check_checkin_episode(c, e)?;
         }
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO checkins (profile_id, id, session_id, at, answers, level, rule_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &c.profile_id.0,
-                    &c.id.0,
-                    &c.session_id.map(|s| s.0),
-                    &system_time(c.at)?,
-                    &c.answers.to_json(),
-                    &c.level.id(),
-                    &json(&c.rule_ids)?,
-                ],
-            )
-            .map_err(|e| {
-                insert_error(
-                    e,
-                    || format!("check-in {} already exists", c.id),
-                    || match c.session_id {
-                        Some(s) => format!("profile {} or its session {s}", c.profile_id),
-                        None => format!("profile {}", c.profile_id),
-                    },
-                )
-            })?;
+            insert_checkin(tx, c)?;
             if let Some(e) = episode {
                 tx.execute(
-                    "INSERT INTO episodes (profile_id, id, checkin_id, level, opened_at, resolved_at, resolution)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO episodes (profile_id, id, checkin_id, level, opened_at, resolved_at, resolution, resolver)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     &[
                         &e.profile_id.0,
                         &e.id.0,
@@ -1565,6 +1713,7 @@ impl Store for PostgresStore {
                         &system_time(e.opened_at)?,
                         &e.resolved_at.map(system_time).transpose()?,
                         &e.resolution,
+                        &e.resolver.as_ref().map(codec::encode_resolver).transpose()?,
                     ],
                 )
                 .map_err(|err| insert_error(err, || format!("episode {} already exists", e.id), || format!("check-in {}", c.id)))?;
@@ -1610,17 +1759,15 @@ impl Store for PostgresStore {
         id: EpisodeId,
         at: Timestamp,
         note: &str,
+        resolver: &Resolver,
+        checkin: Option<&CheckinRecord>,
     ) -> Result<()> {
+        codec::check_resolution_checkin(profile, resolver, checkin)?;
         self.write(|tx| {
-            let changed = tx.execute(
-                "UPDATE episodes SET resolved_at = $3, resolution = $4
-                 WHERE profile_id = $1 AND id = $2 AND resolved_at IS NULL",
-                &[&profile.0, &id.0, &system_time(at)?, &note],
-            )?;
-            if changed == 0 {
-                return Err(StoreError::not_found(format!("open symptom episode {id}")).into());
+            if let Some(c) = checkin {
+                insert_checkin(tx, c)?;
             }
-            Ok(())
+            resolve_open_episode(tx, profile, id, at, note, resolver)
         })
     }
 

@@ -22,11 +22,14 @@ use crate::{Result, StoreError};
 
 /// The schema version (the newest migration) this build reads and writes.
 /// Both backends have the same numbered migrations. A migration that adds
-/// only an index (5) changes no table here.
-pub const SCHEMA_VERSION: i64 = 5;
+/// only an index (5) or derived columns and triggers (6) changes no table
+/// here; 7 adds readiness checks, a session's setting and readiness check,
+/// and an episode's resolver.
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The oldest schema version whose snapshots and backups this build still
-/// restores: tables and columns added since are left empty (null).
+/// restores: tables added since are left empty, columns added since take
+/// their [`Column::default`] (null for most).
 pub const OLDEST_SCHEMA_VERSION: i64 = 1;
 
 /// Checks that data of schema `version` can be restored here.
@@ -68,8 +71,22 @@ pub struct Column {
     pub name: &'static str,
     pub ty: ColType,
     pub nullable: bool,
-    /// The schema version that added the column (nullable if after 1).
+    /// The schema version that added the column (nullable if after 1,
+    /// unless it has a default).
     pub since: i64,
+    /// The text value rows of older schema versions get for this column
+    /// (the column's SQL default); `None` gives null.
+    pub default: Option<&'static str>,
+}
+
+impl Column {
+    /// The cell a row of a schema version without this column gets.
+    pub fn missing_cell(&self) -> Cell {
+        match self.default {
+            Some(text) => Cell::Text(text.to_owned()),
+            None => Cell::Null,
+        }
+    }
 }
 
 /// One table of the store.
@@ -122,6 +139,7 @@ const fn col(name: &'static str, ty: ColType) -> Column {
         ty,
         nullable: false,
         since: 1,
+        default: None,
     }
 }
 
@@ -131,6 +149,7 @@ const fn opt(name: &'static str, ty: ColType) -> Column {
         ty,
         nullable: true,
         since: 1,
+        default: None,
     }
 }
 
@@ -141,6 +160,24 @@ const fn added(since: i64, name: &'static str, ty: ColType) -> Column {
         ty,
         nullable: true,
         since,
+        default: None,
+    }
+}
+
+/// A text column added by schema `since` that is never null: older rows
+/// get `default`, as the migration gave the rows it found.
+const fn added_with_default(
+    since: i64,
+    name: &'static str,
+    ty: ColType,
+    default: &'static str,
+) -> Column {
+    Column {
+        name,
+        ty,
+        nullable: false,
+        since,
+        default: Some(default),
     }
 }
 
@@ -240,6 +277,22 @@ pub static TABLES: &[TableDef] = &[
         key: &[0, 1, 2],
         since: 1,
     },
+    // Schema 7: every answered readiness check (a home session names the
+    // one that allowed it).
+    TableDef {
+        name: "readiness_checks",
+        columns: &[
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            opt("device_id", Uuid),
+            col("at", Timestamp),
+            col("answers", Json),
+            col("go", Bool),
+            col("rule_ids", Json),
+        ],
+        key: &[0, 1],
+        since: 7,
+    },
     TableDef {
         name: "sessions",
         columns: &[
@@ -251,6 +304,8 @@ pub static TABLES: &[TableDef] = &[
             col("local_date", Date),
             col("needle_length_mm", Real),
             col("notes", Text),
+            added_with_default(7, "setting", Text, "home"),
+            added(7, "readiness_check_id", Uuid),
         ],
         key: &[0, 1],
         since: 1,
@@ -307,6 +362,7 @@ pub static TABLES: &[TableDef] = &[
             col("opened_at", Timestamp),
             opt("resolved_at", Timestamp),
             col("resolution", Text),
+            added(7, "resolver", Json),
         ],
         key: &[0, 1],
         since: 1,
@@ -655,7 +711,8 @@ impl Snapshot {
 }
 
 /// A row of schema `version` (its cells in that version's column order)
-/// as a row of this build: the columns added since are null. A row that
+/// as a row of this build: the columns added since are null or their
+/// default ([`Column::missing_cell`]). A row that
 /// does not have that version's number of cells is returned unchanged, for
 /// [`check_row`] to refuse by name.
 pub fn upgrade_cells(def: &TableDef, version: i64, cells: &[Cell]) -> Vec<Cell> {
@@ -669,7 +726,7 @@ pub fn upgrade_cells(def: &TableDef, version: i64, cells: &[Cell]) -> Vec<Cell> 
             if c.since <= version {
                 old.next().cloned().unwrap_or(Cell::Null)
             } else {
-                Cell::Null
+                c.missing_cell()
             }
         })
         .collect()

@@ -9,12 +9,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 use needlewise_core::hygiene::{Device, HygieneEvent};
 use needlewise_core::ids::{
-    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, SessionId,
+    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, RatingId, ReadinessCheckId, SessionId,
 };
 use needlewise_core::progress::{Photo, Rating};
 use needlewise_core::records::{
-    Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
-    ZoneRecord,
+    Account, CheckinRecord, Episode, ProductUse, Profile, ReadinessCheckRecord, Resolver,
+    ScreeningRecord, SessionRecord, ZoneRecord,
 };
 use needlewise_core::schedule::LastSession;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "profile_facts",
         sql: include_str!("../migrations/sqlite/0006_profile_facts.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "readiness_checks_resolvers",
+        sql: include_str!("../migrations/sqlite/0007_readiness_checks_resolvers.sql"),
     },
 ];
 
@@ -405,8 +410,8 @@ fn device_at(row: &Row<'_>, at: usize) -> Result<Device> {
     })
 }
 
-const SESSION_COLUMNS: &str =
-    "id, profile_id, device_id, started_at, ended_at, local_date, needle_length_mm, notes";
+const SESSION_COLUMNS: &str = "id, profile_id, device_id, started_at, ended_at, local_date, needle_length_mm, notes, \
+                               setting, readiness_check_id";
 
 fn session_from_row(row: &Row<'_>) -> Result<SessionRecord> {
     Ok(SessionRecord {
@@ -423,11 +428,16 @@ fn session_from_row(row: &Row<'_>) -> Result<SessionRecord> {
         zones: Vec::new(),
         products: Vec::new(),
         notes: row.get(7)?,
+        setting: parse(&row.get::<_, String>(8)?, "session setting")?,
+        readiness_check_id: row
+            .get::<_, Option<String>>(9)?
+            .map(|s| parse(&s, "readiness check id"))
+            .transpose()?,
     })
 }
 
 const EPISODE_COLUMNS: &str =
-    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution";
+    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution, resolver";
 
 fn episode_from_row(row: &Row<'_>) -> Result<Episode> {
     Ok(Episode {
@@ -438,6 +448,31 @@ fn episode_from_row(row: &Row<'_>) -> Result<Episode> {
         opened_at: ts(row, 4)?,
         resolved_at: row.get::<_, Option<i64>>(5)?.map(from_micros).transpose()?,
         resolution: row.get(6)?,
+        resolver: codec::decode_resolver(
+            row.get::<_, Option<String>>(7)?
+                .map(|t| json_value(&t, "resolver"))
+                .transpose()?,
+        )?,
+    })
+}
+
+const READINESS_CHECK_COLUMNS: &str = "id, profile_id, device_id, at, answers, go, rule_ids";
+
+fn readiness_check_from_row(row: &Row<'_>) -> Result<ReadinessCheckRecord> {
+    Ok(ReadinessCheckRecord {
+        id: parse(&row.get::<_, String>(0)?, "readiness check id")?,
+        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
+        device_id: row
+            .get::<_, Option<String>>(2)?
+            .map(|s| parse(&s, "device id"))
+            .transpose()?,
+        at: ts(row, 3)?,
+        answers: codec::readiness_answers(&json_value(
+            &row.get::<_, String>(4)?,
+            "readiness answers",
+        )?)?,
+        go: row.get(5)?,
+        rule_ids: codec::rule_ids(json_value(&row.get::<_, String>(6)?, "rule ids")?)?,
     })
 }
 
@@ -485,13 +520,14 @@ const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
      ORDER BY protocols.prescribed_at DESC, protocols.id DESC LIMIT 1";
 
 /// The home page's facts about the profile `p`, as columns: the latest
-/// verdict, the last session's date and needle, the open red flags, the
-/// latest check-in's level (all kept on the profile's row by migration 6's
-/// triggers) and the protocol in force.
+/// verdict, the last session's end and needle (the session that ended
+/// last), the open red flags, the latest check-in's level (all kept on the
+/// profile's row by the triggers of migrations 6 and 7) and the protocol
+/// in force.
 static FACTS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     let protocol = ACTIVE_PROTOCOL.replace("?1", "p.id");
     format!(
-        "p.latest_verdict, p.last_session_date, p.last_session_needle_mm, p.open_episodes > 0,
+        "p.latest_verdict, p.last_session_ended, p.last_session_needle_mm, p.open_episodes > 0,
          p.latest_checkin_level, ({protocol})"
     )
 });
@@ -499,11 +535,11 @@ static FACTS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 /// A [`Dashboard`] without its devices, from [`FACTS_COLUMNS`] starting at
 /// column `at`.
 fn facts_at(row: &Row<'_>, at: usize) -> Result<Dashboard> {
-    let date: Option<String> = row.get(at + 1)?;
+    let ended: Option<i64> = row.get(at + 1)?;
     let needle: Option<f64> = row.get(at + 2)?;
-    let last_session = match (date, needle) {
-        (Some(date), Some(needle_length_mm)) => Some(LastSession {
-            date: codec::parse_date(&date)?,
+    let last_session = match (ended, needle) {
+        (Some(ended), Some(needle_length_mm)) => Some(LastSession {
+            ended_at: from_micros(ended)?,
             needle_length_mm,
         }),
         _ => None,
@@ -780,6 +816,62 @@ fn store_device_change(tx: &Transaction<'_>, next: &Device, event: &HygieneEvent
     Ok(())
 }
 
+/// Stores a check-in (a taken id is a conflict, a missing profile or
+/// session not found).
+fn insert_checkin(tx: &Transaction<'_>, c: &CheckinRecord) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO checkins (profile_id, id, session_id, at, answers, level, rule_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id_text(c.profile_id.0),
+        id_text(c.id.0),
+        c.session_id.map(|s| id_text(s.0)),
+        micros(c.at),
+        json_text(&c.answers.to_json())?,
+        c.level.id(),
+        json_text(&c.rule_ids)?,
+    ])
+    .map_err(|e| {
+        insert_error(
+            e,
+            || format!("check-in {} already exists", c.id),
+            || match c.session_id {
+                Some(s) => format!("profile {} or its session {s}", c.profile_id),
+                None => format!("profile {}", c.profile_id),
+            },
+        )
+    })?;
+    Ok(())
+}
+
+/// Resolves an open episode, recording the resolver (JSON text);
+/// `NotFound` unless the profile has it open.
+fn resolve_open_episode(
+    tx: &Connection,
+    profile: ProfileId,
+    id: EpisodeId,
+    at: Timestamp,
+    note: &str,
+    resolver: &str,
+) -> Result<()> {
+    let changed = tx
+        .prepare_cached(
+            "UPDATE episodes SET resolved_at = ?3, resolution = ?4, resolver = ?5
+             WHERE profile_id = ?1 AND id = ?2 AND resolved_at IS NULL",
+        )?
+        .execute(params![
+            id_text(profile.0),
+            id_text(id.0),
+            micros(at),
+            note,
+            resolver
+        ])?;
+    if changed == 0 {
+        return Err(StoreError::not_found(format!("open symptom episode {id}")));
+    }
+    Ok(())
+}
+
 fn insert_product(
     tx: &Transaction<'_>,
     profile: &str,
@@ -884,7 +976,10 @@ fn latest_screening_of(tx: &Connection, profile: &str) -> Result<Option<Screenin
                     &row.get::<_, String>(4)?,
                     "screening answers",
                 )?)?,
-                result: json_value(&row.get::<_, String>(5)?, "screening result")?,
+                result: codec::decode_screening_result(json_value(
+                    &row.get::<_, String>(5)?,
+                    "screening result",
+                )?)?,
             })
         },
     )?;
@@ -1229,7 +1324,7 @@ impl Store for SqliteStore {
                 micros(s.taken_at),
                 s.verdict.id(),
                 json_text(&s.answers.to_json())?,
-                json_text(&s.result)?,
+                json_text(&codec::encode_screening_result(&s.result)?)?,
             ])
             .map_err(|e| {
                 insert_error(e, || format!("screening {} already exists", s.id), || format!("profile {}", s.profile_id))
@@ -1310,6 +1405,86 @@ impl Store for SqliteStore {
         })
     }
 
+    fn save_readiness_check(&self, c: &ReadinessCheckRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO readiness_checks (profile_id, id, device_id, at, answers, go, rule_ids)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                id_text(c.profile_id.0),
+                id_text(c.id.0),
+                c.device_id.map(|d| id_text(d.0)),
+                micros(c.at),
+                json_text(&c.answers.to_json())?,
+                c.go,
+                json_text(&c.rule_ids)?,
+            ])
+            .map_err(|e| {
+                insert_error(
+                    e,
+                    || format!("readiness check {} already exists", c.id),
+                    || match c.device_id {
+                        Some(d) => format!("profile {} or its device {d}", c.profile_id),
+                        None => format!("profile {}", c.profile_id),
+                    },
+                )
+            })?;
+            Ok(())
+        })
+    }
+
+    fn readiness_checks(&self, profile: ProfileId) -> Result<Vec<ReadinessCheckRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks WHERE profile_id = ?1
+                 ORDER BY at DESC, id DESC"
+            );
+            collect(tx, &sql, [id_text(profile.0)], readiness_check_from_row)
+        })
+    }
+
+    fn readiness_check(
+        &self,
+        profile: ProfileId,
+        id: ReadinessCheckId,
+    ) -> Result<Option<ReadinessCheckRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks WHERE profile_id = ?1 AND id = ?2"
+            );
+            Ok(collect(
+                tx,
+                &sql,
+                [id_text(profile.0), id_text(id.0)],
+                readiness_check_from_row,
+            )?
+            .pop())
+        })
+    }
+
+    fn latest_readiness_check(
+        &self,
+        profile: ProfileId,
+        device: DeviceId,
+        at: Timestamp,
+    ) -> Result<Option<ReadinessCheckRecord>> {
+        self.read(|tx| {
+            let sql = format!(
+                "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks
+                 WHERE profile_id = ?1 AND device_id = ?2 AND at <= ?3
+                 ORDER BY at DESC, id DESC LIMIT 1"
+            );
+            Ok(collect(
+                tx,
+                &sql,
+                params![id_text(profile.0), id_text(device.0), micros(at)],
+                readiness_check_from_row,
+            )?
+            .pop())
+        })
+    }
+
     fn log_session(&self, s: &SessionRecord, device: Option<&Device>) -> Result<()> {
         if let Some(d) = device {
             check_session_device(s, d)?;
@@ -1320,9 +1495,25 @@ impl Store for SqliteStore {
             if let Some(d) = device {
                 store_device_change(tx, d, &HygieneEvent::Use)?;
             }
+            if let Some(check) = s.readiness_check_id {
+                let known = tx
+                    .prepare_cached(
+                        "SELECT 1 FROM readiness_checks WHERE profile_id = ?1 AND id = ?2",
+                    )?
+                    .query_row(params![profile, id_text(check.0)], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !known {
+                    return Err(StoreError::not_found(format!(
+                        "readiness check {check} of profile {}",
+                        s.profile_id
+                    )));
+                }
+            }
             tx.prepare_cached(
-                "INSERT INTO sessions (profile_id, id, device_id, started_at, ended_at, local_date, needle_length_mm, notes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO sessions (profile_id, id, device_id, started_at, ended_at, local_date, needle_length_mm, notes,
+                                       setting, readiness_check_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 profile,
@@ -1333,6 +1524,8 @@ impl Store for SqliteStore {
                 codec::date_text(s.local_date),
                 s.needle_length_mm,
                 s.notes,
+                s.setting.id(),
+                s.readiness_check_id.map(|c| id_text(c.0)),
             ])
             .map_err(|e| {
                 insert_error(
@@ -1393,7 +1586,7 @@ impl Store for SqliteStore {
         self.read(|tx| {
             let profile = id_text(profile.0);
             let sql = format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1 ORDER BY started_at DESC, id DESC LIMIT 1"
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1 ORDER BY ended_at DESC, id DESC LIMIT 1"
             );
             let mut sessions = collect(tx, &sql, [&profile], session_from_row)?;
             let only = sessions.first().map(|s| id_text(s.id.0));
@@ -1440,32 +1633,11 @@ impl Store for SqliteStore {
         }
         self.write(|tx| {
             let profile = id_text(c.profile_id.0);
-            tx.prepare_cached(
-                "INSERT INTO checkins (profile_id, id, session_id, at, answers, level, rule_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                profile,
-                id_text(c.id.0),
-                c.session_id.map(|s| id_text(s.0)),
-                micros(c.at),
-                json_text(&c.answers.to_json())?,
-                c.level.id(),
-                json_text(&c.rule_ids)?,
-            ])
-            .map_err(|e| {
-                insert_error(
-                    e,
-                    || format!("check-in {} already exists", c.id),
-                    || match c.session_id {
-                        Some(s) => format!("profile {} or its session {s}", c.profile_id),
-                        None => format!("profile {}", c.profile_id),
-                    },
-                )
-            })?;
+            insert_checkin(tx, c)?;
             if let Some(e) = episode {
                 tx.prepare_cached(
-                    "INSERT INTO episodes (profile_id, id, checkin_id, level, opened_at, resolved_at, resolution)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO episodes (profile_id, id, checkin_id, level, opened_at, resolved_at, resolution, resolver)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     profile,
@@ -1475,6 +1647,10 @@ impl Store for SqliteStore {
                     micros(e.opened_at),
                     e.resolved_at.map(micros),
                     e.resolution,
+                    e.resolver
+                        .as_ref()
+                        .map(|r| codec::encode_resolver(r).and_then(|v| json_text(&v)))
+                        .transpose()?,
                 ])
                 .map_err(|err| insert_error(err, || format!("episode {} already exists", e.id), || format!("check-in {}", c.id)))?;
             }
@@ -1519,18 +1695,16 @@ impl Store for SqliteStore {
         id: EpisodeId,
         at: Timestamp,
         note: &str,
+        resolver: &Resolver,
+        checkin: Option<&CheckinRecord>,
     ) -> Result<()> {
+        codec::check_resolution_checkin(profile, resolver, checkin)?;
+        let resolver = json_text(&codec::encode_resolver(resolver)?)?;
         self.write(|tx| {
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE episodes SET resolved_at = ?3, resolution = ?4
-                     WHERE profile_id = ?1 AND id = ?2 AND resolved_at IS NULL",
-                )?
-                .execute(params![id_text(profile.0), id_text(id.0), micros(at), note])?;
-            if changed == 0 {
-                return Err(StoreError::not_found(format!("open symptom episode {id}")));
+            if let Some(c) = checkin {
+                insert_checkin(tx, c)?;
             }
-            Ok(())
+            resolve_open_episode(tx, profile, id, at, note, &resolver)
         })
     }
 

@@ -112,6 +112,17 @@ contract_tests!(
     version_1_data_restores_with_empty_clinic_tables,
     version_2_data_restores_with_no_pending_session,
     version_3_data_restores_with_no_member_invites,
+    // Readiness checks, settings, resolvers (contract/readiness.rs).
+    readiness_checks_round_trip_and_latest_is_per_device,
+    session_setting_and_readiness_check_round_trip,
+    resolve_episode_is_atomic_and_records_the_resolver,
+    resolver_may_name_an_earlier_check_in,
+    resolve_flag_is_for_clinicians_with_the_check_ins_scope,
+    dashboard_last_session_is_the_one_that_ended_last,
+    readiness_data_survives_snapshot_and_restore,
+    version_6_data_restores_as_home_sessions,
+    screening_results_from_before_versioning_read_back_typed,
+    export_holds_readiness_checks_and_settings,
 );
 
 #[path = "contract/backup.rs"]
@@ -120,6 +131,8 @@ mod backup;
 mod clinic;
 #[path = "contract/portability.rs"]
 mod portability;
+#[path = "contract/readiness.rs"]
+mod readiness;
 
 /// A SQLite store in a fresh temporary directory (in a subdirectory that
 /// does not exist yet, so opening must create it).
@@ -176,7 +189,9 @@ fn url_in_schema(url: &str, schema: &str) -> String {
 mod cases {
     use jiff::{SignedDuration, Timestamp};
     use needlewise_core::answers::{Answer, Answers};
+    use needlewise_core::engine::{Reason, SourceRef};
     use needlewise_core::evidence;
+    use needlewise_core::evidence::{Grade, Outcome};
     use needlewise_core::hygiene::{
         Device, DeviceKind, HygieneEvent, HygieneState, PenSpec, RollerSpec,
     };
@@ -184,10 +199,10 @@ mod cases {
         AccountId, CheckinId, DeviceId, EpisodeId, ProfileId, ScreeningId, SessionId,
     };
     use needlewise_core::records::{
-        Account, CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord,
-        ZoneRecord,
+        Account, CheckinRecord, Episode, ProductUse, Profile, Resolver, ScreeningRecord,
+        SessionRecord, SessionSetting, ZoneRecord,
     };
-    use needlewise_core::screening::Verdict;
+    use needlewise_core::screening::{ExcludedZone, ScreeningResult, Verdict};
     use needlewise_core::triage::TriageLevel;
     use needlewise_core::zone::Zone;
     use needlewise_store::{Counts, Store, StoreError, WebSession};
@@ -195,6 +210,7 @@ mod cases {
     use uuid::Uuid;
 
     pub use super::clinic::cases::*;
+    pub use super::readiness::cases::*;
 
     pub fn id() -> Uuid {
         Uuid::now_v7()
@@ -275,13 +291,50 @@ mod cases {
             taken_at: at(minutes),
             answers,
             verdict,
-            result: json!({
-                "verdict": verdict.id(),
-                "reasons": [{"rule": "S-12", "weight": 0.1, "text": "naïve «quotes» \"escaped\""}],
-                "precision": 0.30000000000000004,
-                "big": 9007199254740993_u64,
-                "nested": {"empty": [], "null": null},
-            }),
+            result: screening_result(verdict),
+        }
+    }
+
+    /// A typed screening result with text and numbers that a careless
+    /// encoding would change.
+    pub fn screening_result(verdict: Verdict) -> ScreeningResult {
+        ScreeningResult {
+            verdict,
+            headline: "naïve «quotes» \"escaped\" \\ and a tab\t".to_owned(),
+            eligible_from: Some(jiff::civil::date(2025, 5, 3)),
+            zones: vec![Zone::Forehead, Zone::LeftCheek],
+            excluded_zones: vec![ExcludedZone {
+                zone: Zone::UpperLip,
+                rule_ids: vec!["screen.procedure.filler".to_owned()],
+                until: Some(jiff::civil::date(2025, 5, 3)),
+            }],
+            precautions: Vec::new(),
+            reasons: vec![Reason {
+                rule_id: "screen.procedure.filler".to_owned(),
+                title: "Filler in the area in the last 6 months".to_owned(),
+                outcome: Outcome::ExcludeZones,
+                explanation: "Those zones are left out until then.".to_owned(),
+                grade: Grade::V,
+                sources: vec![SourceRef {
+                    id: "R50".to_owned(),
+                    citation: "Instructions for use, sections 2.3-2.4.".to_owned(),
+                    link: None,
+                }],
+                until: Some(jiff::civil::date(2025, 5, 3)),
+                zones: vec![Zone::UpperLip],
+            }],
+            needle_length_mm: 0.30000000000000004,
+            overridden: Vec::new(),
+        }
+    }
+
+    /// A resolution by the person, stating a doctor's examination (the
+    /// check-in it names is not stored by the callers that use this).
+    pub fn doctor_examined() -> Resolver {
+        Resolver::DoctorExamined {
+            doctor: "Dr Okafor «ENT»".to_owned(),
+            examined_on: jiff::civil::date(2025, 6, 20),
+            checkin_id: CheckinId(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)),
         }
     }
 
@@ -366,6 +419,8 @@ mod cases {
                 product("Retinol cream", "retinoid", minutes + 14, false),
             ],
             notes: "tingling on the forehead; «fine»".to_owned(),
+            setting: SessionSetting::Home,
+            readiness_check_id: None,
         }
     }
 
@@ -413,6 +468,7 @@ mod cases {
             opened_at: c.at,
             resolved_at: None,
             resolution: String::new(),
+            resolver: None,
         }
     }
 
@@ -531,10 +587,8 @@ mod cases {
         assert_eq!(latest, newer);
         assert_eq!(latest.answers.to_json(), newer.answers.to_json());
         assert_eq!(latest.result, newer.result);
-        assert_eq!(
-            latest.result["precision"].as_f64(),
-            Some(0.30000000000000004)
-        );
+        assert_eq!(latest.result.needle_length_mm, 0.30000000000000004);
+        assert_eq!(latest.result.headline, newer.result.headline);
 
         let newest = screening(p.id, 120, Verdict::Go);
         store.save_screening(&newest).unwrap();
@@ -817,7 +871,14 @@ mod cases {
             s.id,
             &product("Balm", "occlusive", 3000, true),
         ));
-        assert_not_found(store.resolve_episode(b.id, e.id, at(3000), "not mine"));
+        assert_not_found(store.resolve_episode(
+            b.id,
+            e.id,
+            at(3000),
+            "not mine",
+            &doctor_examined(),
+            None,
+        ));
         assert_eq!(store.open_episodes(a.id).unwrap().len(), 1);
 
         // B's session cannot name A's device, nor B's check-in A's session.
@@ -852,12 +913,20 @@ mod cases {
         assert_eq!(store.episodes(p.id).unwrap(), vec![e.clone()]);
 
         store
-            .resolve_episode(p.id, e.id, at(5000), "seen by the surgeon: healing")
+            .resolve_episode(
+                p.id,
+                e.id,
+                at(5000),
+                "seen by the surgeon: healing",
+                &doctor_examined(),
+                None,
+            )
             .unwrap();
         assert!(store.open_episodes(p.id).unwrap().is_empty());
         let resolved = Episode {
             resolved_at: Some(at(5000)),
             resolution: "seen by the surgeon: healing".into(),
+            resolver: Some(doctor_examined()),
             ..e
         };
         assert_eq!(store.episodes(p.id).unwrap(), vec![resolved]);
@@ -880,9 +949,25 @@ mod cases {
         let c = checkin(p.id, None, 10, TriageLevel::ContactSurgeon);
         let e = episode(&c);
         store.save_checkin(&c, Some(&e)).unwrap();
-        store.resolve_episode(p.id, e.id, at(20), "fine").unwrap();
-        assert_not_found(store.resolve_episode(p.id, e.id, at(30), "again"));
-        assert_not_found(store.resolve_episode(p.id, EpisodeId(id()), at(30), "unknown"));
+        store
+            .resolve_episode(p.id, e.id, at(20), "fine", &doctor_examined(), None)
+            .unwrap();
+        assert_not_found(store.resolve_episode(
+            p.id,
+            e.id,
+            at(30),
+            "again",
+            &doctor_examined(),
+            None,
+        ));
+        assert_not_found(store.resolve_episode(
+            p.id,
+            EpisodeId(id()),
+            at(30),
+            "unknown",
+            &doctor_examined(),
+            None,
+        ));
         let stored = store.episodes(p.id).unwrap();
         assert_eq!(stored[0].resolved_at, Some(at(20)));
         assert_eq!(stored[0].resolution, "fine");
@@ -900,10 +985,7 @@ mod cases {
             store
                 .last_session(p)
                 .unwrap()
-                .map(|s| needlewise_core::schedule::LastSession {
-                    date: s.local_date,
-                    needle_length_mm: s.needle_length_mm,
-                })
+                .map(|s| needlewise_core::schedule::LastSession::from(&s))
         );
         assert_eq!(d.locked, !store.open_episodes(p).unwrap().is_empty());
         assert_eq!(d.devices, store.devices(p).unwrap());
@@ -944,14 +1026,24 @@ mod cases {
         store.save_checkin(&calm, None).unwrap();
         let open = store.open_episodes(p.id).unwrap();
         store
-            .resolve_episode(p.id, open[0].id, at(7000), "healed")
+            .resolve_episode(
+                p.id,
+                open[0].id,
+                at(7000),
+                "healed",
+                &doctor_examined(),
+                None,
+            )
             .unwrap();
         let d = store.dashboard(p.id).unwrap();
         assert_eq!(d.verdict, Some(Verdict::NotAtHome));
         assert!(!d.locked);
         assert_eq!(d.latest_checkin, Some(TriageLevel::Expected));
         let last = d.last_session.unwrap();
-        assert_eq!((last.date, last.needle_length_mm), (later.local_date, 0.5));
+        assert_eq!(
+            (last.ended_at, last.needle_length_mm),
+            (later.ended_at, 0.5)
+        );
         assert_dashboard_agrees(store, p.id);
 
         // Older records logged late change nothing.
@@ -978,12 +1070,12 @@ mod cases {
         store.save_checkin(&first, Some(&e1)).unwrap();
         store.save_checkin(&second, Some(&e2)).unwrap();
         store
-            .resolve_episode(p.id, e1.id, at(8100), "seen")
+            .resolve_episode(p.id, e1.id, at(8100), "seen", &doctor_examined(), None)
             .unwrap();
         assert!(store.dashboard(p.id).unwrap().locked);
         assert_dashboard_agrees(store, p.id);
         store
-            .resolve_episode(p.id, e2.id, at(8200), "seen")
+            .resolve_episode(p.id, e2.id, at(8200), "seen", &doctor_examined(), None)
             .unwrap();
         assert!(!store.dashboard(p.id).unwrap().locked);
 
@@ -2010,7 +2102,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 6, "one row per migration");
+        assert_eq!(rows, 7, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2021,8 +2113,10 @@ mod sqlite_only {
         let ada = cases::populate(&db.store, "Ada").id;
         let expected = db.store.dashboard(ada).unwrap();
         assert!(expected.locked && expected.last_session.is_some());
-        // Back to version 5: no triggers, no columns, no record of 6.
+        // Back to version 5: nothing of 7, no triggers, no columns, no
+        // record of 6.
         let conn = rusqlite::Connection::open(&db.path).unwrap();
+        back_to_version_6(&conn);
         let triggers: Vec<String> = conn
             .prepare(
                 "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '%_facts_%'",
@@ -2051,6 +2145,123 @@ mod sqlite_only {
         drop(conn);
         let again = SqliteStore::open(&db.path).unwrap();
         assert_eq!(again.dashboard(ada).unwrap(), expected);
+    }
+
+    /// Undoes migration 7 on a SQLite file: its table, columns and index
+    /// dropped, the session triggers of migration 6 back, no record of 7.
+    fn back_to_version_6(conn: &rusqlite::Connection) {
+        conn.execute_batch(
+            "DROP TRIGGER sessions_facts_insert;
+             DROP TRIGGER sessions_facts_update;
+             DROP TRIGGER sessions_facts_delete;
+             DROP TABLE readiness_checks;
+             DROP INDEX sessions_last_ended;
+             ALTER TABLE sessions DROP COLUMN setting;
+             ALTER TABLE sessions DROP COLUMN readiness_check_id;
+             ALTER TABLE episodes DROP COLUMN resolver;
+             ALTER TABLE profiles DROP COLUMN last_session_ended;
+             DELETE FROM schema_migrations WHERE version = 7;",
+        )
+        .unwrap();
+        // Migration 6's own session triggers.
+        let v6 = include_str!("../migrations/sqlite/0006_profile_facts.sql");
+        let mut restored = 0;
+        for part in v6.split("CREATE TRIGGER ").skip(1) {
+            if part.starts_with("sessions_facts_") {
+                let end = part.find("END;").unwrap() + "END;".len();
+                conn.execute_batch(&format!("CREATE TRIGGER {}", &part[..end]))
+                    .unwrap();
+                restored += 1;
+            }
+        }
+        assert_eq!(restored, 3);
+    }
+
+    /// Migration 7 fills the end of the last session on the profiles
+    /// already there, and the last session is now the one that ended last
+    /// (version 6 kept the one that started last).
+    #[test]
+    fn migration_7_fills_the_last_session_end_of_existing_profiles() {
+        use needlewise_core::records::SessionRecord;
+        use needlewise_core::schedule::LastSession;
+
+        let db = SqliteDb::new();
+        let ada = cases::profile(&db.store, "Ada").id;
+        let long = SessionRecord {
+            ended_at: cases::at(500),
+            needle_length_mm: 0.5,
+            ..cases::session(ada, None, 100)
+        };
+        let short = SessionRecord {
+            ended_at: cases::at(212),
+            needle_length_mm: 0.25,
+            ..cases::session(ada, None, 200)
+        };
+        db.store.log_session(&long, None).unwrap();
+        db.store.log_session(&short, None).unwrap();
+        let bea = cases::profile(&db.store, "Bea").id;
+        let expected = db.store.dashboard(ada).unwrap();
+        assert_eq!(
+            expected.last_session,
+            Some(LastSession {
+                ended_at: long.ended_at,
+                needle_length_mm: 0.5
+            })
+        );
+
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        back_to_version_6(&conn);
+        // Version 6's triggers keep the session that started last: touch
+        // the sessions so they run.
+        conn.execute_batch("UPDATE sessions SET notes = notes || ''")
+            .unwrap();
+        let v6: f64 = conn
+            .query_row(
+                "SELECT last_session_needle_mm FROM profiles WHERE id = ?1",
+                [ada.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(v6, 0.25, "version 6 kept the session that started last");
+        drop(conn);
+
+        let again = SqliteStore::open(&db.path).unwrap();
+        assert_eq!(again.dashboard(ada).unwrap(), expected);
+        assert_eq!(again.dashboard(bea).unwrap().last_session, None);
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        let (ended, needle): (i64, f64) = conn
+            .query_row(
+                "SELECT last_session_ended, last_session_needle_mm FROM profiles WHERE id = ?1",
+                [ada.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(ended, long.ended_at.as_microsecond());
+        assert_eq!(needle, 0.5);
+        let sessions: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sessions WHERE setting = 'home' AND readiness_check_id IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(sessions, 2, "sessions from before were at home");
+        drop(conn);
+        // The new triggers keep it from here on.
+        let later = SessionRecord {
+            ended_at: cases::at(900),
+            needle_length_mm: 1.0,
+            ..cases::session(ada, None, 880)
+        };
+        again.log_session(&later, None).unwrap();
+        assert_eq!(
+            again.dashboard(ada).unwrap().last_session,
+            Some(LastSession::from(&later))
+        );
+        assert_eq!(
+            again.dashboard(ada).unwrap(),
+            db.store.dashboard(ada).unwrap()
+        );
     }
 
     /// Reads run on their own connections while writes commit, and always
@@ -2187,7 +2398,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 6, "one row per migration");
+        assert_eq!(rows, 7, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",

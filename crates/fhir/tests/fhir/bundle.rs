@@ -12,8 +12,8 @@ use needlewise_core::progress::{Concern, Photo, Rating, Score};
 use needlewise_core::records::{
     CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
 };
-use needlewise_core::schedule::{NextSession, course_plan};
-use needlewise_core::screening::Verdict;
+use needlewise_core::schedule::{CourseStatus, NextSession, course_plan};
+use needlewise_core::screening::{Verdict, screen};
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
 use needlewise_fhir::{ConsentInput, ConsentScope, RecordInput, bundle};
@@ -38,13 +38,15 @@ pub fn sample() -> Value {
         time_zone: None,
     };
     let answers = crate::import::healthy();
+    let result = screen(base, &answers, "2026-11-02".parse().unwrap()).unwrap();
+    assert_eq!(result.verdict, Verdict::Go);
     let screening = ScreeningRecord {
         id: ScreeningId(id(3)),
         profile_id: profile.id,
         taken_at: at("2026-11-02T09:00:00Z"),
         answers,
         verdict: Verdict::Go,
-        result: json!({}),
+        result,
     };
     let device = Device::new(
         DeviceId(id(4)),
@@ -83,6 +85,8 @@ pub fn sample() -> Value {
             allowed: true,
         }],
         notes: String::new(),
+        setting: Default::default(),
+        readiness_check_id: None,
     };
     let checkin_answers = Answers::from_stored_json(
         &base.checkin,
@@ -107,6 +111,7 @@ pub fn sample() -> Value {
         opened_at: checkin.at,
         resolved_at: None,
         resolution: String::new(),
+        resolver: None,
     };
     let rating = Rating {
         profile_id: profile.id,
@@ -132,7 +137,8 @@ pub fn sample() -> Value {
     let next = NextSession::Locked {
         explanation: "A red flag is open.".into(),
     };
-    let course = course_plan(base, "2026-11-03".parse().unwrap(), 0.25, 1);
+    let now = at("2026-11-25T20:00:00Z").to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let course = course_plan(base, std::slice::from_ref(&session), 0.25, &now);
     let consents = [ConsentInput {
         id: id(10),
         given_at: at("2026-11-25T20:00:00Z"),
@@ -306,7 +312,7 @@ fn each_resource_carries_what_it_records() {
     let acts = plan["activity"].as_array().unwrap();
     assert_eq!(acts[0]["detail"]["status"], "on-hold");
     assert_eq!(acts[1]["detail"]["status"], "completed");
-    assert_eq!(acts[2]["detail"]["status"], "not-started");
+    assert_eq!(acts[2]["detail"]["status"], "scheduled");
 
     let doc = of_type(&b, "DocumentReference")[0];
     let att = &doc["content"][0]["attachment"];
@@ -330,4 +336,137 @@ fn each_resource_carries_what_it_records() {
     let qr = of_type(&b, "QuestionnaireResponse")[0];
     let again = crate::import::import(qr).unwrap();
     assert_eq!(again, crate::import::healthy());
+}
+
+/// A session of 0.25 mm that started at `start` and took 20 minutes.
+fn session_at(n: u128, start: &str) -> SessionRecord {
+    let started_at = at(start);
+    SessionRecord {
+        id: SessionId(id(100 + n)),
+        profile_id: ProfileId(id(1)),
+        device_id: None,
+        started_at,
+        ended_at: started_at
+            .checked_add(jiff::SignedDuration::from_mins(20))
+            .unwrap(),
+        local_date: started_at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+        needle_length_mm: 0.25,
+        zones: Vec::new(),
+        products: Vec::new(),
+        notes: String::new(),
+        setting: Default::default(),
+        readiness_check_id: None,
+    }
+}
+
+/// The CarePlan of a record holding only `sessions`, at `now` (UTC), with
+/// the course as the core plans it at that moment.
+fn care_plan_at(sessions: &[SessionRecord], now: &str) -> (Value, CourseStatus) {
+    let base = evidence();
+    let profile = Profile {
+        id: ProfileId(id(1)),
+        account_id: AccountId(id(2)),
+        name: "Ada".into(),
+        created_at: at("2026-01-01T09:00:00Z"),
+        time_zone: None,
+    };
+    let now = at(now);
+    let zoned = now.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+    let course = course_plan(base, sessions, 0.25, &zoned);
+    let input = RecordInput {
+        profile: &profile,
+        account_email: None,
+        screening: None,
+        devices: &[],
+        sessions,
+        checkins: &[],
+        episodes: &[],
+        ratings: &[],
+        photos: &[],
+        next_session: None,
+        course: Some(&course),
+        consents: &[],
+    };
+    let b = serde_json::to_value(bundle(base, &input, now, id(12)).unwrap()).unwrap();
+    let plan = of_type(&b, "CarePlan")[0].clone();
+    (plan, course.status)
+}
+
+fn course_statuses(plan: &Value) -> Vec<String> {
+    plan["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["detail"]["code"]["coding"][0]["code"] == "course-session")
+        .map(|a| a["detail"]["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn sessions_after_now_are_not_marked_completed() {
+    // One session in the past, two logged with start times after now.
+    let sessions = [
+        session_at(1, "2026-10-01T20:00:00Z"),
+        session_at(2, "2026-11-30T20:00:00Z"),
+        session_at(3, "2026-12-30T20:00:00Z"),
+    ];
+    let (plan, status) = care_plan_at(&sessions, "2026-10-13T12:00:00Z");
+    assert_eq!(status, CourseStatus::InProgress);
+    assert_eq!(plan["status"], "active");
+    assert_eq!(
+        course_statuses(&plan),
+        ["completed", "scheduled", "scheduled", "scheduled"]
+    );
+    assert!(plan.get("note").is_none());
+
+    // Only future sessions: nothing is done yet.
+    let (plan, status) = care_plan_at(&sessions[1..], "2026-10-13T12:00:00Z");
+    assert_eq!(status, CourseStatus::NotStarted);
+    assert_eq!(plan["status"], "active");
+    assert_eq!(course_statuses(&plan), ["scheduled"; 4]);
+}
+
+#[test]
+fn a_finished_course_is_a_completed_care_plan() {
+    let sessions: Vec<SessionRecord> = (0..4)
+        .map(|i| session_at(i, &format!("2026-{:02}-01T20:00:00Z", 3 + i)))
+        .collect();
+    let (plan, status) = care_plan_at(&sessions, "2026-07-15T12:00:00Z");
+    assert_eq!(status, CourseStatus::Finished);
+    assert_eq!(plan["status"], "completed");
+    assert_eq!(course_statuses(&plan), ["completed"; 4]);
+    assert!(
+        plan["note"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("finished")
+    );
+    // The same sessions asked about before the last one happened: still
+    // under way, the last one scheduled.
+    let (plan, status) = care_plan_at(&sessions, "2026-05-15T12:00:00Z");
+    assert_eq!(status, CourseStatus::InProgress);
+    assert_eq!(plan["status"], "active");
+    assert_eq!(
+        course_statuses(&plan),
+        ["completed", "completed", "completed", "scheduled"]
+    );
+}
+
+#[test]
+fn a_lapsed_course_is_revoked_with_a_note() {
+    // Two sessions, then nothing until long after the 90-day review.
+    let sessions = [
+        session_at(1, "2026-01-05T20:00:00Z"),
+        session_at(2, "2026-02-05T20:00:00Z"),
+    ];
+    let (plan, status) = care_plan_at(&sessions, "2026-09-01T12:00:00Z");
+    assert_eq!(status, CourseStatus::Lapsed);
+    assert_eq!(plan["status"], "revoked");
+    let note = plan["note"][0]["text"].as_str().unwrap();
+    assert!(note.contains("passed its review date"), "{note}");
+    assert!(note.contains("unfinished"), "{note}");
+    assert_eq!(
+        course_statuses(&plan),
+        ["completed", "completed", "scheduled", "scheduled"]
+    );
 }

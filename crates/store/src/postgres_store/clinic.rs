@@ -24,7 +24,7 @@ use needlewise_core::ids::{
     ProfileId, ScreeningId,
 };
 use needlewise_core::progress::Photo;
-use needlewise_core::records::{Episode, ScreeningRecord};
+use needlewise_core::records::{Episode, Resolver, ScreeningRecord};
 use needlewise_core::schedule::{LastSession, next_session};
 use needlewise_core::triage::checkin_schedule;
 use postgres::{IsolationLevel, Row, Transaction};
@@ -34,8 +34,8 @@ use uuid::Uuid;
 use super::{
     EPISODE_COLUMNS, PHOTO_COLUMNS, PROFILE_COLUMNS, PostgresStore, SESSION_COLUMNS, TxError,
     TxResult, WEB_SESSION_COLUMNS, checkin_from_row, collect, episode_from_row, fill_sessions,
-    insert_error, json, json_parse, opt_ts, photo_from_row, profile_from_row, session_from_row,
-    to_i32, ts, web_session_from_row,
+    insert_error, json, json_parse, opt_ts, photo_from_row, profile_from_row, resolve_open_episode,
+    session_from_row, to_i32, ts, web_session_from_row,
 };
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
@@ -492,45 +492,46 @@ fn check_member(member: &Member) -> Result<()> {
     Ok(())
 }
 
-/// The date of `now` in the clinic's time zone (UTC if the zone is not
-/// known here).
-fn clinic_today(time_zone: &str, now: Timestamp) -> Date {
+/// `now` in the clinic's time zone (UTC if the zone is not known here):
+/// the list's dates are the clinic's days.
+fn clinic_now(time_zone: &str, now: Timestamp) -> jiff::ZonedDateTime {
     let tz = TimeZone::get(time_zone).unwrap_or(TimeZone::UTC);
-    tz.to_datetime(now).date()
+    now.to_zoned_datetime(tz)
 }
 
 /// What one patient's status is computed from.
 struct StatusInput {
     sessions: bool,
     checkins: bool,
-    last: Option<(LastSession, Timestamp)>,
+    /// The last session (the one that ended last) and its stored date.
+    last: Option<(LastSession, Date)>,
     open: u32,
     unacked: u32,
     protocol: Option<Protocol>,
     checkins_at: Vec<Timestamp>,
 }
 
-fn status(input: StatusInput, today: Date, now: Timestamp) -> PatientStatus {
-    let last_date = input.last.as_ref().map(|(l, _)| l.date);
+fn status(input: StatusInput, clinic_now: &jiff::ZonedDateTime, now: Timestamp) -> PatientStatus {
+    let last_date = input.last.as_ref().map(|(_, d)| *d);
     let next_due = input.sessions.then(|| {
         // Only a clinic that may see check-ins learns of a red flag.
         let locked = input.checkins && input.open > 0;
-        let base = next_session(
+        let next = next_session(
             evidence(),
             input.last.as_ref().map(|(l, _)| *l),
             locked,
-            today,
-        )
-        .earliest()?;
-        Some(match (&input.protocol, last_date) {
-            (Some(p), Some(last)) => base.max(p.earliest_after(last)),
-            _ => base,
-        })
+            clinic_now,
+        );
+        match &input.protocol {
+            Some(p) => p.apply_to(next, clinic_now),
+            None => next,
+        }
+        .earliest()
     });
     // Timed from the last session: needs the sessions scope too.
     let overdue = (input.checkins && input.sessions).then(|| match &input.last {
-        Some((_, ended_at)) => overdue_checkins(
-            &checkin_schedule(evidence(), *ended_at),
+        Some((last, _)) => overdue_checkins(
+            &checkin_schedule(evidence(), last.ended_at),
             &input.checkins_at,
             now,
         ),
@@ -676,7 +677,7 @@ fn checkin_lookback() -> SignedDuration {
 }
 
 const RED_FLAG_SQL: &str = "
-SELECT e.id, e.profile_id, e.checkin_id, e.level, e.opened_at, e.resolved_at, e.resolution,
+SELECT e.id, e.profile_id, e.checkin_id, e.level, e.opened_at, e.resolved_at, e.resolution, e.resolver,
        p.name, ck.rule_ids, a.by_account, a.by_name, a.at, a.note,
        GREATEST(e.opened_at, co.granted_at)
 FROM clinic_patients cp
@@ -1105,7 +1106,7 @@ impl ClinicStore for PostgresStore {
             };
             let role: Role = parse(row.try_get(0)?, "role")?;
             let actor_name: String = row.try_get(1)?;
-            let today = clinic_today(row.try_get(2)?, now);
+            let today = clinic_now(row.try_get(2)?, now);
             let mut list = if !role.reads_clinical_data() {
                 // Staff: names and join dates only; no clinical data read.
                 collect(
@@ -1131,10 +1132,10 @@ impl ClinicStore for PostgresStore {
                     let last = match r.try_get::<_, Option<&str>>(6)? {
                         Some(d) => Some((
                             LastSession {
-                                date: codec::parse_date(d)?,
+                                ended_at: ts(r, 8)?,
                                 needle_length_mm: r.try_get(7)?,
                             },
-                            ts(r, 8)?,
+                            codec::parse_date(d)?,
                         )),
                         None => None,
                     };
@@ -1152,7 +1153,7 @@ impl ClinicStore for PostgresStore {
                     // session's end up to now (none without one).
                     let from = last
                         .as_ref()
-                        .map(|(_, ended)| ended.checked_sub(lookback).unwrap_or(Timestamp::MIN));
+                        .map(|(l, _)| l.ended_at.checked_sub(lookback).unwrap_or(Timestamp::MIN));
                     let mut checkins_at = Vec::new();
                     for at in r
                         .try_get::<_, Option<Vec<SystemTime>>>(12)?
@@ -1177,7 +1178,7 @@ impl ClinicStore for PostgresStore {
                         name: r.try_get(1)?,
                         joined_at: ts(r, 2)?,
                         scopes: scopes_from(r.try_get(3)?)?,
-                        status: status(input, today, now),
+                        status: status(input, &today, now),
                     })
                 })?
             };
@@ -1209,11 +1210,11 @@ impl ClinicStore for PostgresStore {
             let flags = collect_prepared(self, tx, RED_FLAG_SQL, &[&by.clinic.0], |r| {
                 Ok(RedFlag {
                     profile_id: ProfileId(r.try_get(1)?),
-                    patient_name: r.try_get(7)?,
+                    patient_name: r.try_get(8)?,
                     episode: episode_from_row(r)?,
-                    rule_ids: codec::rule_ids(r.try_get(8)?)?,
-                    acknowledged: ack_from_row(r, 9)?,
-                    visible_since: ts(r, 13)?,
+                    rule_ids: codec::rule_ids(r.try_get(9)?)?,
+                    acknowledged: ack_from_row(r, 10)?,
+                    visible_since: ts(r, 14)?,
                 })
             })?;
             let mut shown: Vec<Uuid> = flags.iter().map(|f| f.profile_id.0).collect();
@@ -1264,7 +1265,7 @@ impl ClinicStore for PostgresStore {
                             taken_at: ts(row, 2)?,
                             verdict: parse(row.try_get(3)?, "verdict")?,
                             answers: codec::screening_answers(&row.try_get::<_, Value>(4)?)?,
-                            result: row.try_get(5)?,
+                            result: codec::decode_screening_result(row.try_get(5)?)?,
                         })
                     },
                 )?
@@ -1303,7 +1304,7 @@ impl ClinicStore for PostgresStore {
                     cols.join(", ")
                 );
                 let episodes = collect(tx, &sql, &[key, &by.clinic.0], |r| {
-                    Ok((episode_from_row(r)?, ack_from_row(r, 7)?))
+                    Ok((episode_from_row(r)?, ack_from_row(r, 8)?))
                 })?;
                 (Some(checkins), Some(episodes))
             } else {
@@ -1446,6 +1447,45 @@ impl ClinicStore for PostgresStore {
                 by.account,
                 &held.name,
                 "acknowledged",
+                &episode.to_string(),
+                at,
+            )?;
+            Ok(())
+        })
+    }
+
+    fn resolve_flag(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        episode: EpisodeId,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let held = held(self, tx, by, profile)?;
+            authorize(&held, Act::Resolve, &format!("red flag {episode}"))?;
+            let resolver = Resolver::Clinician {
+                clinic_id: by.clinic,
+                account_id: by.account,
+                name: held.name.clone(),
+            };
+            resolve_open_episode(tx, profile, episode, at, note, &resolver).map_err(
+                |e| match e {
+                    TxError::Store(StoreError::NotFound { .. }) => {
+                        StoreError::not_found(format!("open red flag {episode}")).into()
+                    }
+                    other => other,
+                },
+            )?;
+            audit(
+                self,
+                tx,
+                profile,
+                by.clinic,
+                by.account,
+                &held.name,
+                "resolved",
                 &episode.to_string(),
                 at,
             )?;
@@ -1722,6 +1762,7 @@ impl ClinicStore for PostgresStore {
             let sql = format!(
                 "SELECT {CLINIC_COLUMNS}, p.name,
                         e.id, e.profile_id, e.checkin_id, e.level, e.opened_at, e.resolved_at, e.resolution,
+                        e.resolver,
                         EXISTS (SELECT 1 FROM red_flag_acks a
                                 WHERE a.clinic_id = cp.clinic_id AND a.profile_id = e.profile_id
                                   AND a.episode_id = e.id),
@@ -1746,9 +1787,10 @@ impl ClinicStore for PostgresStore {
                     opened_at: ts(r, 10)?,
                     resolved_at: opt_ts(r, 11)?,
                     resolution: r.try_get(12)?,
+                    resolver: codec::decode_resolver(r.try_get(13)?)?,
                 };
                 let sent_steps = r
-                    .try_get::<_, Vec<i32>>(14)?
+                    .try_get::<_, Vec<i32>>(15)?
                     .into_iter()
                     .map(|s| {
                         usize::try_from(s)
@@ -1760,8 +1802,8 @@ impl ClinicStore for PostgresStore {
                     profile_id: episode.profile_id,
                     patient_name: r.try_get(5)?,
                     episode,
-                    visible_since: ts(r, 15)?,
-                    acknowledged: r.try_get(13)?,
+                    visible_since: ts(r, 16)?,
+                    acknowledged: r.try_get(14)?,
                     sent_steps,
                 })
             })

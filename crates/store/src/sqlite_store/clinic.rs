@@ -17,7 +17,7 @@ use needlewise_core::ids::{
     AccountId, ClinicId, EmailId, EpisodeId, NotificationId, OverrideId, PhotoId, ProfileId,
 };
 use needlewise_core::progress::Photo;
-use needlewise_core::records::Episode;
+use needlewise_core::records::{Episode, Resolver};
 use needlewise_core::schedule::{LastSession, next_session};
 use needlewise_core::triage::checkin_schedule;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -26,7 +26,7 @@ use super::{
     EPISODE_COLUMNS, PHOTO_COLUMNS, PROFILE_COLUMNS, SESSION_COLUMNS, SqliteStore,
     WEB_SESSION_COLUMNS, checkin_from_row, collect, episode_from_row, fill_sessions, id_text,
     insert_error, json_parse, json_text, json_value, latest_screening_of, photo_from_row,
-    profile_from_row, session_from_row, ts, web_session_from_row,
+    profile_from_row, resolve_open_episode, session_from_row, ts, web_session_from_row,
 };
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
@@ -432,16 +432,17 @@ fn clinic_by_id(tx: &Connection, clinic: &str) -> Result<Option<Clinic>> {
     Ok(collect(tx, &SQL, [clinic], |r| clinic_at(r, 0))?.pop())
 }
 
-/// Today in the clinic's time zone (UTC if the zone is unknown here).
-fn clinic_today(clinic: &Clinic, now: Timestamp) -> jiff::civil::Date {
+/// Now in the clinic's time zone (UTC if the zone is unknown here): the
+/// list's dates are the clinic's days.
+fn clinic_now(clinic: &Clinic, now: Timestamp) -> jiff::ZonedDateTime {
     let tz = jiff::tz::TimeZone::get(&clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    now.to_zoned_datetime(tz).date()
+    now.to_zoned_datetime(tz)
 }
 
 /// One patient's status under the scopes granted.
 fn patient_status(
     tx: &Connection,
-    today: jiff::civil::Date,
+    today: &jiff::ZonedDateTime,
     clinic_key: &str,
     profile: &str,
     scopes: &BTreeSet<Scope>,
@@ -462,7 +463,7 @@ fn patient_status(
     let last = tx
         .prepare_cached(
             "SELECT local_date, needle_length_mm, ended_at FROM sessions WHERE profile_id = ?1
-             ORDER BY started_at DESC, id DESC LIMIT 1",
+             ORDER BY ended_at DESC, id DESC LIMIT 1",
         )?
         .query_row([profile], |r| {
             Ok((
@@ -473,12 +474,13 @@ fn patient_status(
         })
         .optional()?
         .map(|(date, needle_length_mm, ended)| {
+            let ended_at = from_micros(ended)?;
             Ok::<_, StoreError>((
                 LastSession {
-                    date: codec::parse_date(&date)?,
+                    ended_at,
                     needle_length_mm,
                 },
-                from_micros(ended)?,
+                codec::parse_date(&date)?,
             ))
         })
         .transpose()?;
@@ -492,16 +494,17 @@ fn patient_status(
         )?
         .query_row(params![profile, clinic_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if sessions {
-        status.last_session = last.as_ref().map(|(l, _)| l.date);
+        status.last_session = last.as_ref().map(|(_, date)| *date);
         // An open red flag holds the next session back, but only a clinic
         // that may see check-ins learns of it (a blank date would tell).
         let locked = checkins && open > 0;
         let next = next_session(evidence(), last.as_ref().map(|(l, _)| *l), locked, today);
         let protocol = clinic_protocol(tx, clinic_key, profile)?;
-        status.next_due = next.earliest().map(|earliest| match (&protocol, &last) {
-            (Some(p), Some((l, _))) => earliest.max(p.earliest_after(l.date)),
-            _ => earliest,
-        });
+        let next = match &protocol {
+            Some(p) => p.apply_to(next, today),
+            None => next,
+        };
+        status.next_due = next.earliest();
     }
     if checkins {
         status.open_red_flags = Some(to_u32(open, "open red flags")?);
@@ -510,7 +513,8 @@ fn patient_status(
         // with the sessions scope too.
         let overdue = match last.as_ref().filter(|_| sessions) {
             None => 0,
-            Some((_, ended_at)) => {
+            Some((last, _)) => {
+                let ended_at = &last.ended_at;
                 let due = checkin_schedule(evidence(), *ended_at);
                 let from = due
                     .first()
@@ -988,12 +992,12 @@ impl ClinicStore for SqliteStore {
                     ))
                 },
             )?;
-            let today = clinic_today(&clinic, now);
+            let today = clinic_now(&clinic, now);
             let mut out = Vec::with_capacity(rows.len());
             let mut shown = Vec::new();
             for (key, name, joined_at, scopes) in rows {
                 let status = if role.reads_clinical_data() {
-                    patient_status(tx, today, &clinic_key, &key, &scopes, now)?
+                    patient_status(tx, &today, &clinic_key, &key, &scopes, now)?
                 } else {
                     PatientStatus {
                         last_session: None,
@@ -1064,10 +1068,10 @@ impl ClinicStore for SqliteStore {
                 let episode = episode_from_row(r)?;
                 Ok(RedFlag {
                     profile_id: episode.profile_id,
-                    patient_name: r.get(7)?,
-                    rule_ids: codec::rule_ids(json_value(&r.get::<_, String>(8)?, "rule ids")?)?,
-                    acknowledged: ack_at(r, 9)?,
-                    visible_since: ts(r, 13)?,
+                    patient_name: r.get(8)?,
+                    rule_ids: codec::rule_ids(json_value(&r.get::<_, String>(9)?, "rule ids")?)?,
+                    acknowledged: ack_at(r, 10)?,
+                    visible_since: ts(r, 14)?,
                     episode,
                 })
             })?;
@@ -1133,7 +1137,7 @@ impl ClinicStore for SqliteStore {
                     episode_columns()
                 );
                 let episodes = collect(tx, &sql, params![key, clinic_key], |r| {
-                    Ok((episode_from_row(r)?, ack_at(r, 7)?))
+                    Ok((episode_from_row(r)?, ack_at(r, 8)?))
                 })?;
                 (Some(checkins), Some(episodes))
             } else {
@@ -1273,6 +1277,45 @@ impl ClinicStore for SqliteStore {
                     actor_name: &allowed.actor_name,
                     action: "acknowledged",
                     detail: &episode_key,
+                    at,
+                },
+            )
+        })
+    }
+
+    fn resolve_flag(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        episode: EpisodeId,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let allowed = authorize(tx, by, profile, Act::Resolve)?;
+            let resolver = Resolver::Clinician {
+                clinic_id: by.clinic,
+                account_id: by.account,
+                name: allowed.actor_name.clone(),
+            };
+            let resolver = json_text(&codec::encode_resolver(&resolver)?)?;
+            resolve_open_episode(tx, profile, episode, at, note, &resolver).map_err(
+                |e| match e {
+                    StoreError::NotFound { .. } => {
+                        StoreError::not_found(format!("open red flag {episode}"))
+                    }
+                    other => other,
+                },
+            )?;
+            audit(
+                tx,
+                &Audit {
+                    profile: &id_text(profile.0),
+                    clinic: &id_text(by.clinic.0),
+                    actor: &id_text(by.account.0),
+                    actor_name: &allowed.actor_name,
+                    action: "resolved",
+                    detail: &id_text(episode.0),
                     at,
                 },
             )
@@ -1564,13 +1607,18 @@ impl ClinicStore for SqliteStore {
                     opened_at: ts(r, 9)?,
                     resolved_at: opt_ts(r, 10)?,
                     resolution: r.get(11)?,
+                    resolver: codec::decode_resolver(
+                        r.get::<_, Option<String>>(12)?
+                            .map(|t| json_value(&t, "resolver"))
+                            .transpose()?,
+                    )?,
                 };
                 Ok(OpenFlag {
                     clinic: clinic_at(r, 0)?,
                     profile_id: episode.profile_id,
-                    patient_name: r.get(12)?,
-                    acknowledged: r.get(13)?,
-                    visible_since: ts(r, 14)?,
+                    patient_name: r.get(13)?,
+                    acknowledged: r.get(14)?,
+                    visible_since: ts(r, 15)?,
                     episode,
                     sent_steps: BTreeSet::new(),
                 })

@@ -1174,12 +1174,26 @@ pub mod cases {
         expect_not_found(store.acknowledge(&p.by, ada.id, EpisodeId(id()), "", at(114)));
         let other = red_flag(store, ada.id, 120);
         store
-            .resolve_episode(ada.id, other, at(121), "fine")
+            .resolve_episode(
+                ada.id,
+                other,
+                at(121),
+                "fine",
+                &crate::cases::doctor_examined(),
+                None,
+            )
             .unwrap();
         expect_not_found(store.acknowledge(&p.by, ada.id, other, "", at(122)));
         // Resolved flags leave the queue.
         store
-            .resolve_episode(ada.id, flag, at(130), "seen")
+            .resolve_episode(
+                ada.id,
+                flag,
+                at(130),
+                "seen",
+                &crate::cases::doctor_examined(),
+                None,
+            )
             .unwrap();
         assert!(store.red_flag_queue(&p.by, at(131)).unwrap().is_empty());
 
@@ -1482,7 +1496,14 @@ pub mod cases {
             .unwrap();
         assert_eq!(flags(store, 232), (Some(2), Some(1)));
         store
-            .resolve_episode(ada.id, two, at(233), "settled")
+            .resolve_episode(
+                ada.id,
+                two,
+                at(233),
+                "settled",
+                &crate::cases::doctor_examined(),
+                None,
+            )
             .unwrap();
         assert_eq!(flags(store, 234), (Some(1), Some(0)));
 
@@ -1659,7 +1680,16 @@ pub mod cases {
             (Some(1), Some(0))
         );
         // Fifteen days on, the 7 and 14 day check-ins are missed too.
-        store.resolve_episode(ada.id, flag, now, "fine").unwrap();
+        store
+            .resolve_episode(
+                ada.id,
+                flag,
+                now,
+                "fine",
+                &crate::cases::doctor_examined(),
+                None,
+            )
+            .unwrap();
         let later = ended + SignedDuration::from_hours(15 * 24);
         let a = store.clinic_patients(&p.by, later).unwrap()[0]
             .status
@@ -1778,7 +1808,14 @@ pub mod cases {
         assert!(!second.acknowledged);
         assert!(second.sent_steps.is_empty());
         store
-            .resolve_episode(ada.id, flag, at(400), "fine")
+            .resolve_episode(
+                ada.id,
+                flag,
+                at(400),
+                "fine",
+                &crate::cases::doctor_examined(),
+                None,
+            )
             .unwrap();
         assert!(store.open_flags().unwrap().is_empty());
     }
@@ -2472,8 +2509,22 @@ pub mod cases {
         store
             .create_web_session(&web_session(other.id, None, 10))
             .unwrap();
-        let current = store.snapshot().unwrap();
-        let sums = store.checksums().unwrap();
+        let mut current = store.snapshot().unwrap();
+        // The one column of a later schema this data uses: the resolver of
+        // its resolved red flag (schema 7), which schema 1 cannot hold.
+        let episodes = TABLES.iter().find(|t| t.name == "episodes").unwrap();
+        let resolver = episodes.column("resolver").unwrap();
+        for row in &mut current
+            .tables
+            .iter_mut()
+            .find(|t| t.table == "episodes")
+            .unwrap()
+            .rows
+        {
+            assert_ne!(row[resolver], needlewise_store::snapshot::Cell::Null);
+            row[resolver] = needlewise_store::snapshot::Cell::Null;
+        }
+        let sums = current.checksums().unwrap();
         // The same data as a schema-1 build had it.
         let old = Snapshot {
             schema_version: 1,
@@ -2511,7 +2562,7 @@ pub mod cases {
             let mut json = backup::row_json(&row);
             for (i, c) in def.columns.iter().enumerate() {
                 if c.since > 1 {
-                    assert_eq!(row.cells[i], needlewise_store::snapshot::Cell::Null);
+                    assert_eq!(row.cells[i], c.missing_cell());
                     json.as_object_mut().unwrap().remove(c.name);
                 }
             }
@@ -2709,7 +2760,7 @@ pub mod cases {
         use needlewise_store::snapshot::{SCHEMA_VERSION, TABLES, TableRows};
         use needlewise_store::{RestoreMode, Snapshot};
 
-        assert_eq!(SCHEMA_VERSION, 5);
+        assert_eq!(SCHEMA_VERSION, 7);
         let invites = TABLES
             .iter()
             .find(|t| t.name == "clinic_member_invites")

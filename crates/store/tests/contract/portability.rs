@@ -66,7 +66,14 @@ pub fn fill(
     let e = episode(&c);
     store.save_checkin(&c, Some(&e)).unwrap();
     store
-        .resolve_episode(p.id, e.id, at(2000), "seen by my surgeon")
+        .resolve_episode(
+            p.id,
+            e.id,
+            at(2000),
+            "seen by my surgeon",
+            &crate::cases::doctor_examined(),
+            None,
+        )
         .unwrap();
     store
         .save_checkin(&checkin(p.id, None, 3000, TriageLevel::Expected), None)
@@ -125,6 +132,9 @@ pub fn populate_all(store: &dyn Store) -> (Marks, AccountId, Profile) {
     store
         .create_web_session(&web_session(zelda.id, None, 20))
         .unwrap();
+    // Readiness checks, a home session one allowed and a clinic session.
+    super::readiness::fill_readiness(store, zp.id);
+    super::readiness::fill_readiness(store, op.id);
     // The clinic side: every clinic table gets rows, zelda's the most.
     super::clinic::fill_clinic(store, &[zp.id, op.id]);
     (m, zelda.id, zp)
