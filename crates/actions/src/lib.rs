@@ -25,6 +25,7 @@ use needlewise_core::aftercare::serum_gate;
 use needlewise_core::answers::{Answers, InvalidAnswers};
 use needlewise_core::clinic::{Protocol, ResolvePolicy, resolve_policy};
 use needlewise_core::engine::Reason;
+use needlewise_core::evidence;
 use needlewise_core::evidence::{EvidenceBase, Outcome};
 use needlewise_core::guide::{self, Section};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneError, HygieneEvent, HygieneState};
@@ -40,7 +41,6 @@ use needlewise_core::schedule::{CoursePlan, LastSession, NextSession, course_pla
 use needlewise_core::screening::{ScreeningResult, screen_with_overrides};
 use needlewise_core::triage::{Triage, assess_partial};
 use needlewise_core::zone::Zone;
-use needlewise_core::evidence;
 use needlewise_store::clinic::ClinicAccess;
 use needlewise_store::{Store, StoreError};
 use uuid::Uuid;
@@ -402,7 +402,11 @@ pub fn check_readiness(
         at: ctx.at(),
         answers,
         go: readiness.go,
-        rule_ids: readiness.reasons.iter().map(|r| r.rule_id.clone()).collect(),
+        rule_ids: readiness
+            .reasons
+            .iter()
+            .map(|r| r.rule_id.clone())
+            .collect(),
     };
     ensure_profile(ctx.store, profile)?;
     ctx.store.save_readiness_check(&check)?;
@@ -556,7 +560,8 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
                     .map_or(guess, |c| guess.max(c.at)),
             };
             let zoned_start = start.to_zoned_datetime(ctx.now.time_zone().clone());
-            let Some((check, readiness)) = verdict_at(ctx.store, profile.id, &loaded, &zoned_start)?
+            let Some((check, readiness)) =
+                verdict_at(ctx.store, profile.id, &loaded, &zoned_start)?
             else {
                 return Err(ActionError::Refused {
                     message: format!(
@@ -573,7 +578,11 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
                     reasons: readiness.reasons,
                 });
             }
-            if let Some(z) = new.zones.iter().find(|z| !readiness.zones.contains(&z.zone)) {
+            if let Some(z) = new
+                .zones
+                .iter()
+                .find(|z| !readiness.zones.contains(&z.zone))
+            {
                 return Err(ActionError::BadInput(format!(
                     "zones: {} is not in today's plan ({})",
                     z.zone,
@@ -861,7 +870,10 @@ pub fn resolve_by_person(
         .find(|e| e.id == episode)
         .ok_or_else(|| ActionError::NotFound(format!("open red flag {episode}")))?;
     let doctor = statement.doctor.trim().to_owned();
-    if doctor.chars().count() < 2 || doctor.chars().count() > 120 || doctor.chars().any(char::is_control) {
+    if doctor.chars().count() < 2
+        || doctor.chars().count() > 120
+        || doctor.chars().any(char::is_control)
+    {
         return Err(ActionError::BadInput(
             "doctor: say who examined you (2 to 120 characters)".into(),
         ));
@@ -873,19 +885,16 @@ pub fn resolve_by_person(
     }
     if statement.examined_on < ctx.date_of(open.opened_at) {
         return Err(ActionError::BadInput(
-            "examined_on: the examination must be on or after the day the red flag was raised".into(),
+            "examined_on: the examination must be on or after the day the red flag was raised"
+                .into(),
         ));
     }
-    let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
-        ActionError::BadInput("no session to check in about yet".into())
-    })?;
-    let triage = needlewise_core::triage::assess(
-        base(),
-        &answers,
-        session.ended_at,
-        ctx.at(),
-        ctx.today(),
-    )?;
+    let session = ctx
+        .store
+        .last_session(profile.id)?
+        .ok_or_else(|| ActionError::BadInput("no session to check in about yet".into()))?;
+    let triage =
+        needlewise_core::triage::assess(base(), &answers, session.ended_at, ctx.at(), ctx.today())?;
     if triage.locks_sessions {
         // The red flag stays; the fresh answers count like any check-in.
         return Ok(Resolution::StillFlagged(checkin(ctx, profile, answers)?));
@@ -908,8 +917,14 @@ pub fn resolve_by_person(
         "Examined by {doctor} on {}; a fresh check-in showed no warning sign.",
         statement.examined_on
     );
-    ctx.store
-        .resolve_episode(profile.id, episode, ctx.at(), &note, &resolver, Some(&record))?;
+    ctx.store.resolve_episode(
+        profile.id,
+        episode,
+        ctx.at(),
+        &note,
+        &resolver,
+        Some(&record),
+    )?;
     Ok(Resolution::Resolved(CheckedIn {
         record,
         triage,

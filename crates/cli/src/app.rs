@@ -7,11 +7,11 @@ use anyhow::Context as _;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
+use needlewise_actions::{ActionError, Ctx};
 use needlewise_core::answers::InvalidAnswers;
 use needlewise_core::hygiene::HygieneError;
 use needlewise_core::ids::{AccountId, ProfileId};
 use needlewise_core::records::Profile;
-use needlewise_actions::{ActionError, Ctx};
 use needlewise_store::{Store, StoreError};
 use uuid::Uuid;
 

@@ -142,12 +142,7 @@ pub fn build(
     let mut events = Vec::new();
 
     let newest = facts.sessions.iter().max_by_key(|s| (s.ended_at, s.id));
-    let next = next_session(
-        base,
-        newest.map(LastSession::from),
-        facts.locked,
-        zoned_now,
-    );
+    let next = next_session(base, newest.map(LastSession::from), facts.locked, zoned_now);
 
     // The next session and the course: only once a session is logged (the
     // plan is anchored on real dates) and only while sessions are allowed.

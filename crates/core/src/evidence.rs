@@ -552,10 +552,7 @@ impl Defaults {
             ("hygiene.share".to_owned(), &self.hygiene.share),
             ("course".to_owned(), &self.course.cited),
             ("checkins".to_owned(), &self.checkins.cited),
-            (
-                "readiness_check".to_owned(),
-                &self.readiness_check.cited,
-            ),
+            ("readiness_check".to_owned(), &self.readiness_check.cited),
         ];
         for band in &self.intervals {
             out.push((format!("interval<={}mm", band.max_mm), &band.cited));

@@ -146,8 +146,7 @@ impl ReadinessFacts {
                 .count();
             let earliest_at = last.map(|l| p.earliest_after(l.ended_at));
             ProtocolFacts {
-                earliest_next_session: earliest_at
-                    .map(|t| crate::schedule::local_date(t, now)),
+                earliest_next_session: earliest_at.map(|t| crate::schedule::local_date(t, now)),
                 waiting: earliest_at.is_some_and(|t| now.timestamp() < t),
                 course_complete: p.course_complete(u32::try_from(done).unwrap_or(u32::MAX)),
                 needle_mismatch: screened_mm.is_some_and(|mm| !p.needle_matches(mm))

@@ -235,6 +235,9 @@ async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiRe
 async fn schedule(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
     let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
-    let next = crate::act(&state, move |ctx| needlewise_actions::schedule(ctx, profile)).await?;
+    let next = crate::act(&state, move |ctx| {
+        needlewise_actions::schedule(ctx, profile)
+    })
+    .await?;
     Ok(Json(next).into_response())
 }

@@ -23,7 +23,11 @@ pub fn ready_roller(store: &dyn Store, p: &Profile, needle: f64, t: Timestamp, t
     let d = register_device(
         ctx(store, &now),
         p,
-        NewDevice::simple(&format!("roller {}", uuid::Uuid::new_v4().simple()), false, needle),
+        NewDevice::simple(
+            &format!("roller {}", uuid::Uuid::new_v4().simple()),
+            false,
+            needle,
+        ),
     )
     .expect("a device");
     cycle(store, p, &d, start, tz)
@@ -107,7 +111,11 @@ fn a_needle_the_screening_never_allowed_is_a_no_go_on_every_path() {
     let err = log_session(ctx(store, &now), &p, home(&long, &[Zone::Forehead]))
         .expect_err("no home session with that needle");
     assert!(matches!(err, ActionError::Refused { .. }), "{err:?}");
-    assert_eq!(store.checksums().expect("checksums"), before, "nothing written");
+    assert_eq!(
+        store.checksums().expect("checksums"),
+        before,
+        "nothing written"
+    );
 }
 
 #[test]
@@ -138,7 +146,13 @@ fn the_wait_is_elapsed_time_whatever_the_zone_the_session_was_logged_in() {
     store
         .set_profile_time_zone(p.id, Some("Europe/Berlin"))
         .expect("zone");
-    let roller = cycle(store, &p, &roller, ts("2026-09-03T21:40:00Z"), "Europe/Berlin");
+    let roller = cycle(
+        store,
+        &p,
+        &roller,
+        ts("2026-09-03T21:40:00Z"),
+        "Europe/Berlin",
+    );
     let now = at(ts("2026-09-03T22:30:00Z"), "Europe/Berlin");
     let checked = check_readiness(
         ctx(store, &now),
@@ -209,7 +223,9 @@ fn the_course_counts_only_sessions_that_have_happened() {
     assert_eq!(plan.status, CourseStatus::InProgress);
     assert!(plan.sessions.iter().all(|s| s.done || s.date >= now.date()));
     let later = at(ts("2026-12-01T12:00:00Z"), "UTC");
-    let plan = course(ctx(store, &later), p.id).expect("course").expect("a plan");
+    let plan = course(ctx(store, &later), p.id)
+        .expect("course")
+        .expect("a plan");
     assert_eq!(plan.status, CourseStatus::Finished);
 }
 
@@ -250,12 +266,21 @@ fn a_red_flag_answer_counts_with_other_answers_missing() {
     screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
     let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
     let now = at(t + minutes(55), "UTC");
-    check_readiness(ctx(store, &now), &p, Some(roller.id), support::readiness(true, now.date()))
-        .expect("go");
+    check_readiness(
+        ctx(store, &now),
+        &p,
+        Some(roller.id),
+        support::readiness(true, now.date()),
+    )
+    .expect("go");
     log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
     let now = at(t + jiff::SignedDuration::from_hours(40), "UTC");
-    let checked = checkin(ctx(store, &now), &p, support::checkin(Checkin::PusOnly, now.date()))
-        .expect("a partial check-in counts");
+    let checked = checkin(
+        ctx(store, &now),
+        &p,
+        support::checkin(Checkin::PusOnly, now.date()),
+    )
+    .expect("a partial check-in counts");
     assert!(checked.triage.locks_sessions);
     assert!(checked.triage.is_partial());
     assert!(checked.triage.missing.iter().any(|m| m == "fever"));
@@ -299,14 +324,23 @@ fn only_someone_allowed_resolves_a_red_flag() {
     screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
     let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
     let now = at(t + minutes(55), "UTC");
-    check_readiness(ctx(store, &now), &p, Some(roller.id), support::readiness(true, now.date()))
-        .expect("go");
+    check_readiness(
+        ctx(store, &now),
+        &p,
+        Some(roller.id),
+        support::readiness(true, now.date()),
+    )
+    .expect("go");
     log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
     let now = at(t + jiff::SignedDuration::from_hours(30), "UTC");
-    let flag = checkin(ctx(store, &now), &p, support::checkin(Checkin::Pus, now.date()))
-        .expect("check-in")
-        .episode
-        .expect("a red flag");
+    let flag = checkin(
+        ctx(store, &now),
+        &p,
+        support::checkin(Checkin::Pus, now.date()),
+    )
+    .expect("check-in")
+    .episode
+    .expect("a red flag");
     let before = store.checksums().expect("checksums");
     // Three letters are not a doctor's examination.
     let err = resolve_by_person(
@@ -328,13 +362,22 @@ fn only_someone_allowed_resolves_a_red_flag() {
         flag.id,
         DoctorStatement {
             doctor: "Dr Weber".into(),
-            examined_on: now.date().yesterday().expect("a day").yesterday().expect("a day"),
+            examined_on: now
+                .date()
+                .yesterday()
+                .expect("a day")
+                .yesterday()
+                .expect("a day"),
         },
         support::checkin(Checkin::Fine, now.date()),
     )
     .expect_err("refused");
     assert!(matches!(err, ActionError::BadInput(_)), "{err:?}");
-    assert_eq!(store.checksums().expect("checksums"), before, "refusals write nothing");
+    assert_eq!(
+        store.checksums().expect("checksums"),
+        before,
+        "refusals write nothing"
+    );
     // Still a warning sign today: the check-in is stored, the flag stays.
     let now = at(t + jiff::SignedDuration::from_hours(50), "UTC");
     let outcome = resolve_by_person(
@@ -349,7 +392,13 @@ fn only_someone_allowed_resolves_a_red_flag() {
     )
     .expect("answered");
     assert!(matches!(outcome, Resolution::StillFlagged(_)));
-    assert!(store.open_episodes(p.id).expect("read").iter().any(|e| e.id == flag.id));
+    assert!(
+        store
+            .open_episodes(p.id)
+            .expect("read")
+            .iter()
+            .any(|e| e.id == flag.id)
+    );
     // A doctor's examination and a fresh check-in without a warning sign.
     let outcome = resolve_by_person(
         ctx(store, &now),

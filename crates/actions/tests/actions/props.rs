@@ -34,16 +34,40 @@ const NEEDLES: [f64; 4] = [0.25, 0.3, 0.5, 1.0];
 /// One step of a sequence. Each first moves the clock forward.
 #[derive(Debug, Clone)]
 enum Op {
-    Screen { needle: usize, clears: bool },
-    AddDevice { needle: usize },
+    Screen {
+        needle: usize,
+        clears: bool,
+    },
+    AddDevice {
+        needle: usize,
+    },
     /// Rinse, soak, dry and ready (the clock moves 45 minutes).
-    Clean { device: usize },
-    Ready { device: usize, clear: bool },
-    LogHome { device: usize, zones: u8, back: u16 },
-    LogClinic { needle: usize, back: u16 },
-    Checkin { kind: u8 },
-    Resolve { fine: bool, days_after: u8 },
-    Move { zone: usize },
+    Clean {
+        device: usize,
+    },
+    Ready {
+        device: usize,
+        clear: bool,
+    },
+    LogHome {
+        device: usize,
+        zones: u8,
+        back: u16,
+    },
+    LogClinic {
+        needle: usize,
+        back: u16,
+    },
+    Checkin {
+        kind: u8,
+    },
+    Resolve {
+        fine: bool,
+        days_after: u8,
+    },
+    Move {
+        zone: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -139,7 +163,12 @@ fn run_step(w: &mut World<'_>, minutes: i64, op: &Op) -> Result<(), TestCaseErro
             Some(d) => {
                 let steps = [
                     (0, HygieneEvent::Rinse),
-                    (1, HygieneEvent::Soak { alcohol_percent: 70 }),
+                    (
+                        1,
+                        HygieneEvent::Soak {
+                            alcohol_percent: 70,
+                        },
+                    ),
                     (12, HygieneEvent::Dry),
                     (44, HygieneEvent::MarkReady),
                 ];
@@ -175,8 +204,9 @@ fn run_step(w: &mut World<'_>, minutes: i64, op: &Op) -> Result<(), TestCaseErro
                         prop_assert!(!checked.readiness.go, "a cold sore is a no-go");
                     }
                     // Every path agrees at this moment.
-                    let view = readiness_now(c, w.profile.id, checked.device.as_ref().map(|d| d.id))
-                        .expect("a view");
+                    let view =
+                        readiness_now(c, w.profile.id, checked.device.as_ref().map(|d| d.id))
+                            .expect("a view");
                     prop_assert_eq!(&view.readiness, &checked.readiness);
                     prop_assert_eq!(view.check, Some(checked.check.id));
                     Ok(())
@@ -184,7 +214,11 @@ fn run_step(w: &mut World<'_>, minutes: i64, op: &Op) -> Result<(), TestCaseErro
                 Err(e) => Err(e),
             }
         }
-        Op::LogHome { device, zones, back } => match w.devices.get(*device).cloned() {
+        Op::LogHome {
+            device,
+            zones,
+            back,
+        } => match w.devices.get(*device).cloned() {
             None => Ok(()),
             Some(d) => {
                 let picked: Vec<ZoneRecord> = Zone::ALL
@@ -198,7 +232,8 @@ fn run_step(w: &mut World<'_>, minutes: i64, op: &Op) -> Result<(), TestCaseErro
                         skipped: false,
                     })
                     .collect();
-                let started = (*back > 0).then(|| w.now - SignedDuration::from_mins(i64::from(*back)));
+                let started =
+                    (*back > 0).then(|| w.now - SignedDuration::from_mins(i64::from(*back)));
                 log_session(
                     c,
                     &w.profile,
@@ -320,7 +355,11 @@ fn check_all(
     let store = w.store;
     // 5. Refusals write nothing.
     if let (Some(()), Some(before)) = (refused, before) {
-        prop_assert_eq!(&store.checksums().expect("checksums"), &before, "a refusal wrote");
+        prop_assert_eq!(
+            &store.checksums().expect("checksums"),
+            &before,
+            "a refusal wrote"
+        );
     }
     let sessions = store.sessions(w.profile.id).expect("read");
     // A new session, if the step stored one.
@@ -343,7 +382,10 @@ fn check_all(
             // 3. Intervals are elapsed time from the last session's end.
             if let Some(last) = sessions_before.iter().max_by_key(|s| s.ended_at) {
                 let wait = wait_hours(last.needle_length_mm);
-                prop_assert!(wait.is_some(), "a home session after a clinic-length needle");
+                prop_assert!(
+                    wait.is_some(),
+                    "a home session after a clinic-length needle"
+                );
                 prop_assert!(
                     new.started_at >= last.ended_at + SignedDuration::from_hours(wait.unwrap_or(0)),
                     "{} is less than the wait after {}",
@@ -354,8 +396,13 @@ fn check_all(
         }
     }
     // 1. No home session without a go for that instant and that device.
-    for s in sessions.iter().filter(|s| s.setting == SessionSetting::Home) {
-        let id = s.readiness_check_id.expect("a home session rests on a check");
+    for s in sessions
+        .iter()
+        .filter(|s| s.setting == SessionSetting::Home)
+    {
+        let id = s
+            .readiness_check_id
+            .expect("a home session rests on a check");
         let check = store
             .readiness_check(w.profile.id, id)
             .expect("read")

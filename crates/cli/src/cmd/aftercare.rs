@@ -35,12 +35,9 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     let now = app.zoned_now();
     let mut decisions = Vec::new();
     for name in &args.product {
-        if let Some((_, decision)) = needlewise_actions::aftercare_product(
-            app.ctx(&now)?,
-            profile.id,
-            name,
-            args.dry_run,
-        )? {
+        if let Some((_, decision)) =
+            needlewise_actions::aftercare_product(app.ctx(&now)?, profile.id, name, args.dry_run)?
+        {
             decisions.push(decision);
         }
     }

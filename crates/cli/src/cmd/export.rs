@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-
 use crate::app::{App, Exit, Failure};
 
 #[derive(Debug, clap::Args)]

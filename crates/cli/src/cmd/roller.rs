@@ -5,7 +5,6 @@ use needlewise_core::hygiene::{Device, DeviceKind, HygieneEvent, Material, PenSp
 
 use serde_json::json;
 
-
 use crate::app::{App, Exit, Failure};
 use crate::output;
 
@@ -184,7 +183,8 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     };
     let current = super::resolve_device(app, &profile, device.device.as_deref())?;
     let now = app.zoned_now();
-    let next = needlewise_actions::device_step(app.ctx(&now)?, profile.id, current.id, &event, None)?;
+    let next =
+        needlewise_actions::device_step(app.ctx(&now)?, profile.id, current.id, &event, None)?;
     show(app, &next)
 }
 

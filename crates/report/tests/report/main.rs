@@ -114,7 +114,7 @@ fn fixture() -> Fixture {
             taken_at: ts("2025-01-02T09:00:00Z"),
             answers,
             verdict: result.verdict,
-            result: serde_json::to_value(&result).unwrap(),
+            result: result.clone(),
         })
         .unwrap();
 

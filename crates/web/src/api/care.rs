@@ -139,8 +139,7 @@ pub(super) async fn add_device(
     check_csrf(&auth, &headers)?;
     let new: NewDevice = body(&bytes)?;
     let pen = matches!(new.kind, DeviceKindName::Pen);
-    let device =
-        device_pages::create(&state, &auth.profile, &new.name, pen, new.needle_mm).await?;
+    let device = device_pages::create(&state, &auth.profile, &new.name, pen, new.needle_mm).await?;
     Ok((
         StatusCode::CREATED,
         Json(device_entry(&device, state.now())),

@@ -3,10 +3,10 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use needlewise_core::answers::Answers;
-use needlewise_core::evidence;
 use needlewise_actions::{DoctorStatement, Resolution};
+use needlewise_core::answers::Answers;
 use needlewise_core::clinic::ResolvePolicy;
+use needlewise_core::evidence;
 use needlewise_core::ids::EpisodeId;
 use needlewise_core::records::Profile;
 use needlewise_core::triage::Triage;
@@ -106,7 +106,10 @@ pub async fn record(
     answers: Answers,
 ) -> Result<Triage, WebError> {
     let profile = profile.clone();
-    let checked = act(state, move |ctx| needlewise_actions::checkin(ctx, &profile, answers)).await?;
+    let checked = act(state, move |ctx| {
+        needlewise_actions::checkin(ctx, &profile, answers)
+    })
+    .await?;
     if checked.triage.locks_sessions {
         crate::notify::kick(state).await; // tell the clinic at once
     }

@@ -151,7 +151,10 @@ pub async fn calendar_feed(
         .ok_or(WebError::NotFound)?;
     // The person's own "today", in their time zone.
     let state = state.for_profile(&profile);
-    let model = act(&state, move |ctx| needlewise_actions::calendar(ctx, &profile)).await?;
+    let model = act(&state, move |ctx| {
+        needlewise_actions::calendar(ctx, &profile)
+    })
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, ics::CONTENT_TYPE),

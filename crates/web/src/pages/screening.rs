@@ -29,7 +29,10 @@ pub async fn save(
     answers: Answers,
 ) -> Result<ScreeningResult, WebError> {
     let profile = auth.profile.clone();
-    act(state, move |ctx| needlewise_actions::screen(ctx, &profile, answers)).await
+    act(state, move |ctx| {
+        needlewise_actions::screen(ctx, &profile, answers)
+    })
+    .await
 }
 
 pub async fn submit(

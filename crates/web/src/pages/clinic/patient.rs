@@ -405,8 +405,8 @@ fn report_input(
     r: &PatientRecord,
 ) -> needlewise_report::ReportInput {
     use needlewise_report::{
-        PhotoRole, ReportInput, ReportPhoto, ScreeningSummary, SessionLine,
-        TimelineEntry, TimelineKind,
+        PhotoRole, ReportInput, ReportPhoto, ScreeningSummary, SessionLine, TimelineEntry,
+        TimelineKind,
     };
     let tz = jiff::tz::TimeZone::get(&ctx.clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let now = state.now();
