@@ -317,10 +317,16 @@ fn verdict_at(
     loaded: &Loaded,
     at: &ZonedDateTime,
 ) -> Result<Option<(ReadinessCheckRecord, Readiness)>> {
-    let Some(device) = &loaded.device else {
-        return Ok(None);
+    let check = match &loaded.device {
+        Some(device) => store.latest_readiness_check(profile, device.id, at.timestamp())?,
+        // No device at all (none registered): the newest check taken
+        // without one. It can never say go, but every path shows it alike.
+        None => store
+            .readiness_checks(profile)?
+            .into_iter()
+            .find(|c| c.device_id.is_none() && c.at <= at.timestamp()),
     };
-    let Some(check) = store.latest_readiness_check(profile, device.id, at.timestamp())? else {
+    let Some(check) = check else {
         return Ok(None);
     };
     if at.timestamp().duration_since(check.at) > valid_for() {

@@ -430,3 +430,4 @@ fn only_someone_allowed_resolves_a_red_flag() {
         })
     );
 }
+

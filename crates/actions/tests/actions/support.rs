@@ -131,9 +131,9 @@ pub enum Checkin {
 pub fn checkin(kind: Checkin, today: jiff::civil::Date) -> Answers {
     let v = match kind {
         Checkin::PusOnly => json!({ "pus_or_spreading_warmth": true, "redness": "severe" }),
+        // No redness: mild redness is expected only in the first 72 hours.
         _ => json!({
-            "redness": "mild",
-            "redness_trend": "better",
+            "redness": "none",
             "swelling": false,
             "pus_or_spreading_warmth": kind == Checkin::Pus,
             "fever": false,
