@@ -8,4 +8,5 @@ mod clinic;
 mod docs;
 mod evidence;
 mod hygiene;
+mod review;
 mod schedule;
