@@ -71,7 +71,11 @@ fn citation_metal_allergy_does_not_claim_lumps_for_months() {
 #[test]
 fn citation_shared_device_says_exactly_what_r44_reports() {
     let r = rule("checkin.shared_device");
-    assert!(!r.explanation.contains("has spread HIV"), "{}", r.explanation);
+    assert!(
+        !r.explanation.contains("has spread HIV"),
+        "{}",
+        r.explanation
+    );
     assert!(r.explanation.contains("presumed"));
     assert!(r.explanation.contains("PRP"));
     assert!(cites(r, "R44"));
