@@ -89,3 +89,44 @@ fn citation_ready_actives_cites_pre_care_not_aftercare_sheets() {
     let source = evidence().source("PRACTICE-PRECARE").unwrap();
     assert!(source.citation.contains("before microneedling"));
 }
+
+// ---------------------------------------------- §1.5 calm chronic skin
+
+fn screening_answers(over: serde_json::Value) -> needlewise_core::answers::Answers {
+    let mut answers = serde_json::json!({
+        "age": 35, "sex": "female", "pregnant": false, "breastfeeding": false,
+        "cardiac_condition": false, "collagen_vascular_disease": false,
+        "bleeding_disorder": false, "anticoagulants": false, "isotretinoin": "never",
+        "chemo_or_radiotherapy": "never", "high_dose_steroids": "never",
+        "immunosuppressed": false, "systemic_infection": false, "diabetes": "none",
+        "keloid_tendency": false, "metal_allergy": false, "anaesthetic_allergy": false,
+        "plans_topical_anaesthetic": false, "skin_cancer_or_suspicious_lesion": false,
+        "chronic_skin_condition": false, "treating_young_scar": false, "fitzpatrick": 2,
+        "needle_length_mm": 0.25, "zones": ["forehead", "left_cheek"], "cold_sores": false,
+        "active_skin_problem_zones": [], "tattoo_zones": [], "recent_procedures": [],
+    });
+    for (k, v) in over.as_object().unwrap() {
+        answers[k] = v.clone();
+    }
+    needlewise_core::answers::Answers::from_json(&evidence().screening, &answers, today()).unwrap()
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::civil::Date::constant(2026, 11, 25)
+}
+
+fn verdict(over: serde_json::Value) -> needlewise_core::screening::ScreeningResult {
+    needlewise_core::screening::screen(evidence(), &screening_answers(over), today()).unwrap()
+}
+
+#[test]
+fn calm_chronic_skin_condition_asks_the_surgeon_first() {
+    use needlewise_core::screening::Verdict;
+    let r = rule("screen.chronic_skin_condition");
+    assert_eq!(r.outcome, Outcome::AskSurgeonFirst);
+    assert!(cites(r, "R50"));
+    let result = verdict(serde_json::json!({"chronic_skin_condition": true}));
+    assert_eq!(result.verdict, Verdict::AskSurgeonFirst);
+    assert!(!result.verdict.allows_home_sessions());
+    assert!(r.explanation.contains("eczema and rosacea"));
+}
