@@ -130,3 +130,50 @@ fn calm_chronic_skin_condition_asks_the_surgeon_first() {
     assert!(!result.verdict.allows_home_sessions());
     assert!(r.explanation.contains("eczema and rosacea"));
 }
+
+// ------------------------------------------------ §1.6 aftercare waits
+
+#[test]
+fn aftercare_waits_for_hair_removal_peels_pools_saunas_and_self_tanner() {
+    use jiff::{SignedDuration, Timestamp};
+    let ended: Timestamp = "2026-11-25T20:00:00Z".parse().unwrap();
+    let at = |h: i64| ended.checked_add(SignedDuration::from_hours(h)).unwrap();
+    let steps = needlewise_core::aftercare::timeline(evidence(), ended, at(48));
+    for id in ["hair_removal", "peel", "pool_sauna", "self_tanner"] {
+        let step = steps
+            .iter()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no aftercare step {id}"));
+        // R50 says 2 to 3 days; at home, the conservative end.
+        assert_eq!(step.until, at(72), "{id}");
+        assert!(step.active, "{id} is still in force at 48 hours");
+        let item = evidence()
+            .defaults
+            .aftercare
+            .iter()
+            .find(|a| a.id == id)
+            .unwrap();
+        assert_eq!(item.cited.sources, vec!["R50".to_owned()], "{id}");
+        assert_eq!(item.cited.grade, Grade::V, "{id}");
+    }
+    let later = needlewise_core::aftercare::timeline(evidence(), ended, at(72));
+    for id in ["hair_removal", "peel", "self_tanner"] {
+        assert!(!later.iter().find(|s| s.id == id).unwrap().active, "{id}");
+    }
+    assert!(
+        steps
+            .iter()
+            .find(|s| s.id == "hair_removal")
+            .unwrap()
+            .avoid
+            .contains("waxing")
+    );
+    assert!(
+        steps
+            .iter()
+            .find(|s| s.id == "self_tanner")
+            .unwrap()
+            .avoid
+            .contains("self-tanning")
+    );
+}
