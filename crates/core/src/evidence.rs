@@ -466,6 +466,8 @@ impl From<ClockDuration> for String {
 pub struct SoakDefault {
     pub minimum: ClockDuration,
     pub min_alcohol_percent: u8,
+    /// Stronger alcohol disinfects less well (it works best at 60-90%).
+    pub max_alcohol_percent: u8,
     #[serde(flatten)]
     pub cited: Cited,
 }
@@ -590,6 +592,10 @@ impl Defaults {
             (
                 "hygiene.soak.min_alcohol_percent".to_owned(),
                 Amount::Percent(f64::from(h.soak.min_alcohol_percent)),
+            ),
+            (
+                "hygiene.soak.max_alcohol_percent".to_owned(),
+                Amount::Percent(f64::from(h.soak.max_alcohol_percent)),
             ),
             (
                 "hygiene.dry.minimum".to_owned(),
@@ -1085,6 +1091,13 @@ impl EvidenceBase {
                     check_stated(&what, &c.explanation, value_name, *value, &mut problems);
                 }
             }
+        }
+        let soak = &self.defaults.hygiene.soak;
+        if soak.min_alcohol_percent > soak.max_alcohol_percent || soak.max_alcohol_percent > 100 {
+            problems.push(format!(
+                "default hygiene.soak: the alcohol range {}-{}% is impossible",
+                soak.min_alcohol_percent, soak.max_alcohol_percent
+            ));
         }
         let mut last = 0.0;
         for band in &self.defaults.intervals {

@@ -286,8 +286,8 @@ fn numbers_in_other_units_or_agreeing_ranges_are_not_reported() {
         .iter_mut()
         .find(|r| r.id == "ready.device.not_ready")
         .unwrap();
-    rule.explanation = "Soak it for at least 10 minutes in 70% alcohol, then let it dry for \
-                        2 hours; 99% of rollers are dry by then."
+    rule.explanation = "Soak it for at least 10 minutes in 70 to 90% alcohol, then let it dry \
+                        for 2 hours; 99% of rollers are dry by then."
         .to_owned();
     assert!(base.problems().is_empty(), "{:?}", base.problems());
     // A percentage none of which is the default is reported.
@@ -303,6 +303,9 @@ fn numbers_in_other_units_or_agreeing_ranges_are_not_reported() {
         vec![
             "rule ready.device.not_ready: the explanation says 60%, but defaults.toml has \
              hygiene.soak.min_alcohol_percent = 70%"
+                .to_owned(),
+            "rule ready.device.not_ready: the explanation says 60%, but defaults.toml has \
+             hygiene.soak.max_alcohol_percent = 90%"
                 .to_owned()
         ]
     );
@@ -337,4 +340,16 @@ fn stated_amounts_reads_units_ranges_and_days() {
     ];
     let got: Vec<(&str, Amount)> = got.iter().map(|(w, a)| (w.as_str(), *a)).collect();
     assert_eq!(got, want);
+}
+
+#[test]
+fn an_impossible_alcohol_range_is_reported() {
+    let mut base = loaded();
+    base.defaults.hygiene.soak.max_alcohol_percent = 60;
+    assert!(
+        base.problems()
+            .contains(&"default hygiene.soak: the alcohol range 70-60% is impossible".to_owned()),
+        "{:?}",
+        base.problems()
+    );
 }

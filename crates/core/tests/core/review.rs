@@ -177,3 +177,56 @@ fn aftercare_waits_for_hair_removal_peels_pools_saunas_and_self_tanner() {
             .contains("self-tanning")
     );
 }
+
+// ------------------------------------- §1.8 longer waits (data only)
+
+#[test]
+fn resurfacing_laser_and_dermabrasion_wait_three_months() {
+    use needlewise_core::Zone;
+    for kind in ["laser", "peel"] {
+        let result = verdict(serde_json::json!({
+            "recent_procedures": [{"kind": kind, "date": "2026-09-25", "zones": ["left_cheek"]}],
+        }));
+        let excluded = result
+            .excluded_zones
+            .iter()
+            .find(|e| e.zone == Zone::LeftCheek)
+            .unwrap_or_else(|| panic!("{kind} 2 months ago still excludes the zone"));
+        assert_eq!(
+            excluded.until,
+            Some(jiff::civil::Date::constant(2026, 12, 25))
+        );
+    }
+    let laser = rule("screen.procedure.laser");
+    assert!(laser.explanation.contains("resurfacing laser"));
+    assert!(
+        rule("screen.procedure.peel")
+            .explanation
+            .contains("dermabrasion")
+    );
+    let help = evidence()
+        .screening
+        .question("recent_procedures")
+        .unwrap()
+        .help
+        .as_deref()
+        .unwrap();
+    assert!(help.contains("dermabrasion") && help.contains("resurfacing laser"));
+}
+
+#[test]
+fn radiotherapy_to_the_face_waits_three_months() {
+    use needlewise_core::screening::Verdict;
+    // Ended 6 weeks ago: past the 4 weeks of the device instructions.
+    let result = verdict(serde_json::json!({"chemo_or_radiotherapy": "2026-10-14"}));
+    assert_eq!(result.verdict, Verdict::AskSurgeonFirst);
+    let reason = result
+        .reasons
+        .iter()
+        .find(|r| r.rule_id == "screen.radiotherapy.three_months")
+        .unwrap();
+    assert_eq!(reason.until, Some(jiff::civil::Date::constant(2027, 1, 14)));
+    assert!(reason.explanation.contains("cannot tell which you had"));
+    let later = verdict(serde_json::json!({"chemo_or_radiotherapy": "2026-08-24"}));
+    assert_eq!(later.verdict, Verdict::Go);
+}
