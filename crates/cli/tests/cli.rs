@@ -513,7 +513,7 @@ fn ready_roller(env: &Env) -> String {
     env.ok(&at(0), &["screen", "--answers", &answers], 0);
     env.ok(&at(1), &["roller", "add", "--name", "r"], 0);
     env.ok(&at(2), &["roller", "rinse"], 0);
-    env.ok(&at(3), &["roller", "soak", "--alcohol", "99"], 0);
+    env.ok(&at(3), &["roller", "soak", "--alcohol", "90"], 0);
     env.ok(&at(13), &["roller", "dry"], 0);
     env.ok(&at(43), &["roller", "ready"], 0);
     env.write("ready.json", &readiness_answers())
