@@ -45,11 +45,48 @@ impl Grade {
     }
 }
 
+/// What a source is, which bounds the grade a claim resting on it can have.
+///
+/// The grades (V, S, K, L) say how directly needlewise's authors read a
+/// claim; a source's kind says what the source itself is. A source of a
+/// *lower kind* than a grade is one whose [`ceiling`](SourceKind::ceiling)
+/// is below that grade: a secondary restatement cannot carry a V, and a
+/// clinic, spa or vendor page carries nothing above L. `problems()` reports
+/// a rule or default graded V whose sources are all of a lower kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The document itself or a faithful copy: a paper or its abstract, a
+    /// review, a guideline, a regulator's or public-health agency's text,
+    /// a device's instructions for use.
+    Primary,
+    /// The protocol a person's own facial plastic surgeon prescribed,
+    /// read from the record itself.
+    Prescription,
+    /// Another document restated: a provider page reproducing a label, a
+    /// summary, a chapter reporting what a regulator did.
+    Secondary,
+    /// Common practice: clinic, spa, vendor or blog pages.
+    Practice,
+}
+
+impl SourceKind {
+    /// The highest grade a claim can have when it rests on this kind alone.
+    pub fn ceiling(self) -> Grade {
+        match self {
+            SourceKind::Primary | SourceKind::Prescription => Grade::V,
+            SourceKind::Secondary => Grade::S,
+            SourceKind::Practice => Grade::L,
+        }
+    }
+}
+
 /// One entry of the reference list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     pub id: String,
+    pub kind: SourceKind,
     pub citation: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doi: Option<String>,
@@ -372,6 +409,11 @@ pub struct Rule {
     pub sources: Vec<String>,
     pub when: Condition,
     pub explanation: String,
+    /// The `defaults.toml` values the explanation relies on, by name (see
+    /// [`Defaults::amounts`]); a number the explanation states must agree
+    /// with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defaults: Vec<String>,
     /// Why a hard stop stands on low-grade evidence, where it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -446,6 +488,8 @@ impl From<ClockDuration> for String {
 pub struct SoakDefault {
     pub minimum: ClockDuration,
     pub min_alcohol_percent: u8,
+    /// Stronger alcohol disinfects less well (it works best at 60-90%).
+    pub max_alcohol_percent: u8,
     #[serde(flatten)]
     pub cited: Cited,
 }
@@ -561,6 +605,314 @@ impl Defaults {
             out.push((format!("aftercare.{}", item.id), &item.cited));
         }
         out
+    }
+}
+
+impl Defaults {
+    /// Every single number among the defaults, named `<block>.<field>`
+    /// after the citation blocks of [`Defaults::cited`] (for example
+    /// `hygiene.soak.minimum`, `interval<=0.5mm.wait`,
+    /// `aftercare.pool_sauna.duration`). Rules name these in `defaults`.
+    /// The check-in times are a list of windows, not one value, and are
+    /// left out.
+    pub fn amounts(&self) -> Vec<(String, Amount)> {
+        let h = &self.hygiene;
+        let mut out = vec![
+            (
+                "hygiene.soak.minimum".to_owned(),
+                Amount::from(h.soak.minimum),
+            ),
+            (
+                "hygiene.soak.min_alcohol_percent".to_owned(),
+                Amount::Percent(f64::from(h.soak.min_alcohol_percent)),
+            ),
+            (
+                "hygiene.soak.max_alcohol_percent".to_owned(),
+                Amount::Percent(f64::from(h.soak.max_alcohol_percent)),
+            ),
+            (
+                "hygiene.dry.minimum".to_owned(),
+                Amount::from(h.dry.minimum),
+            ),
+            (
+                "hygiene.replace.max_uses".to_owned(),
+                Amount::Uses(f64::from(h.replace.max_uses)),
+            ),
+            (
+                "course.sessions".to_owned(),
+                Amount::Sessions(f64::from(self.course.sessions)),
+            ),
+        ];
+        out.extend(
+            [
+                ("course.wait", self.course.wait),
+                ("course.review_after", self.course.review_after),
+            ]
+            .into_iter()
+            .filter_map(|(name, w)| Some((name.to_owned(), Amount::from_wait(w)?))),
+        );
+        for band in &self.intervals {
+            let name = format!("interval<={}mm", band.max_mm);
+            out.push((format!("{name}.max_mm"), Amount::Millimetres(band.max_mm)));
+            if let Some(a) = Amount::from_wait(band.wait) {
+                out.push((format!("{name}.wait"), a));
+            }
+        }
+        for item in &self.aftercare {
+            out.push((
+                format!("aftercare.{}.duration", item.id),
+                Amount::from(item.duration),
+            ));
+        }
+        out
+    }
+
+    /// The value of one named number (see [`Defaults::amounts`]).
+    pub fn amount(&self, name: &str) -> Option<Amount> {
+        self.amounts()
+            .into_iter()
+            .find_map(|(n, a)| (n == name).then_some(a))
+    }
+}
+
+/// A number with its unit, as a default holds it or an explanation states
+/// it. Units of one kind convert exactly and compare as one: minutes,
+/// hours, days (of 24 hours) and weeks are all [`Amount::Seconds`]; months
+/// and years are [`Amount::Months`], never converted to days.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Amount {
+    Seconds(f64),
+    Months(f64),
+    Percent(f64),
+    Uses(f64),
+    Sessions(f64),
+    Millimetres(f64),
+}
+
+impl Amount {
+    /// A calendar wait: whole months and years, or weeks, days and smaller
+    /// units. A wait that mixes the two has no single unit and gives none.
+    pub fn from_wait(w: Wait) -> Option<Amount> {
+        let span = w.0;
+        let months = i64::from(span.get_years()) * 12 + i64::from(span.get_months());
+        if months == 0 {
+            let d = span.to_duration(SpanRelativeTo::days_are_24_hours()).ok()?;
+            return Some(Amount::Seconds(d.as_secs_f64()));
+        }
+        let rest = span.years(0).months(0);
+        rest.is_zero().then_some(Amount::Months(months as f64))
+    }
+
+    fn unit_and_value(self) -> (u8, f64) {
+        match self {
+            Amount::Seconds(v) => (0, v),
+            Amount::Months(v) => (1, v),
+            Amount::Percent(v) => (2, v),
+            Amount::Uses(v) => (3, v),
+            Amount::Sessions(v) => (4, v),
+            Amount::Millimetres(v) => (5, v),
+        }
+    }
+
+    /// Whether the two carry the same unit (after exact conversion).
+    pub fn same_unit(self, other: Amount) -> bool {
+        self.unit_and_value().0 == other.unit_and_value().0
+    }
+
+    /// The same unit and the same value.
+    pub fn agrees_with(self, other: Amount) -> bool {
+        let (u, a) = self.unit_and_value();
+        let (w, b) = other.unit_and_value();
+        u == w && (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    /// The unit a word names, as a function of the number before it.
+    fn unit(word: &str) -> Option<Unit> {
+        Some(match word {
+            "minute" | "minutes" | "min" | "mins" => |n| Amount::Seconds(n * 60.0),
+            "hour" | "hours" | "h" | "hr" | "hrs" => |n| Amount::Seconds(n * 3600.0),
+            "day" | "days" => |n| Amount::Seconds(n * 86_400.0),
+            "week" | "weeks" => |n| Amount::Seconds(n * 604_800.0),
+            "month" | "months" => Amount::Months,
+            "year" | "years" => |n| Amount::Months(n * 12.0),
+            "%" | "percent" => Amount::Percent,
+            "use" | "uses" => Amount::Uses,
+            "session" | "sessions" => Amount::Sessions,
+            "mm" => Amount::Millimetres,
+            _ => return None,
+        })
+    }
+}
+
+/// A unit: makes an [`Amount`] of the number before it.
+type Unit = fn(f64) -> Amount;
+
+impl From<ClockDuration> for Amount {
+    fn from(d: ClockDuration) -> Amount {
+        Amount::Seconds(d.0.as_secs_f64())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Amount::Seconds(s) => {
+                let units = [
+                    (604_800.0, "weeks"),
+                    (86_400.0, "days"),
+                    (3600.0, "hours"),
+                    (60.0, "minutes"),
+                ];
+                match units.iter().find(|(size, _)| s >= *size && s % size == 0.0) {
+                    Some((size, name)) => write!(f, "{} {name}", s / size),
+                    None => write!(f, "{s} seconds"),
+                }
+            }
+            Amount::Months(m) => write!(f, "{m} months"),
+            Amount::Percent(p) => write!(f, "{p}%"),
+            Amount::Uses(n) => write!(f, "{n} uses"),
+            Amount::Sessions(n) => write!(f, "{n} sessions"),
+            Amount::Millimetres(mm) => write!(f, "{mm} mm"),
+        }
+    }
+}
+
+/// The numbers a text states with a unit, each with the words that state
+/// it: `10 minutes`, `70%`, `0.5 mm`, `a 10-minute soak`, `day 90`. The
+/// first number of a range takes the unit of the second (`2 to 3 days`,
+/// `8 to 10 uses`, `between 0.3 and 0.5 mm`, `60-90%`). Numbers in words
+/// (`two or three`) and numbers without a unit are not read.
+pub fn stated_amounts(text: &str) -> Vec<(String, Amount)> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok<'a> {
+        Num(f64),
+        Word(&'a str),
+        Dash,
+        Other,
+    }
+    let mut toks: Vec<(Tok, usize, usize)> = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let mut end = i + c.len_utf8();
+        if c.is_ascii_digit() {
+            while let Some(&(j, d)) = chars.peek() {
+                let decimal_point =
+                    d == '.' && text[j + 1..].starts_with(|n: char| n.is_ascii_digit());
+                if d.is_ascii_digit() || decimal_point {
+                    chars.next();
+                    end = j + 1;
+                } else {
+                    break;
+                }
+            }
+            match text[i..end].parse() {
+                Ok(n) => toks.push((Tok::Num(n), i, end)),
+                Err(_) => toks.push((Tok::Other, i, end)),
+            }
+        } else if c.is_alphabetic() {
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphabetic() {
+                    chars.next();
+                    end = j + d.len_utf8();
+                } else {
+                    break;
+                }
+            }
+            toks.push((Tok::Word(&text[i..end]), i, end));
+        } else if c == '%' {
+            toks.push((Tok::Word("%"), i, end));
+        } else if c == '-' || c == '\u{2013}' {
+            toks.push((Tok::Dash, i, end));
+        } else if !c.is_whitespace() {
+            toks.push((Tok::Other, i, end));
+        }
+    }
+    let lower = |t: Tok| match t {
+        Tok::Word(w) => Some(w.to_lowercase()),
+        _ => None,
+    };
+    // The unit right after token `i` (`10 minutes`, `10-minute`), with the
+    // index of its token.
+    let unit_after = |i: usize| -> Option<(Unit, usize)> {
+        let mut j = i + 1;
+        if toks.get(j).map(|t| t.0) == Some(Tok::Dash) {
+            j += 1;
+        }
+        let word = lower(toks.get(j)?.0)?;
+        Amount::unit(&word).map(|u| (u, j))
+    };
+    let mut out = Vec::new();
+    for (i, &(tok, start, _)) in toks.iter().enumerate() {
+        let Tok::Num(n) = tok else { continue };
+        if let Some((unit, j)) = unit_after(i) {
+            out.push((text[start..toks[j].2].to_owned(), unit(n)));
+            continue;
+        }
+        // The first number of a range: `2 to 3 days`, `60-90%`.
+        let connector = match toks.get(i + 1).map(|t| t.0) {
+            Some(Tok::Dash) => true,
+            Some(t) => matches!(lower(t).as_deref(), Some("to" | "or" | "and")),
+            None => false,
+        };
+        if connector
+            && matches!(toks.get(i + 2).map(|t| t.0), Some(Tok::Num(_)))
+            && let Some((unit, j)) = unit_after(i + 2)
+        {
+            out.push((text[start..toks[j].2].to_owned(), unit(n)));
+            continue;
+        }
+        // `day 90`.
+        if i > 0
+            && matches!(lower(toks[i - 1].0).as_deref(), Some("day"))
+            && let Some(unit) = Amount::unit("day")
+        {
+            out.push((text[toks[i - 1].1..toks[i].2].to_owned(), unit(n)));
+        }
+    }
+    out
+}
+
+/// Reports an explanation that states numbers in a default's unit, none
+/// of which is the default's value. A text that states no number in that
+/// unit says nothing to compare; one that states the value among others
+/// (`sources range from 24 to 72 hours; needlewise takes 72`) agrees.
+fn check_stated(what: &str, text: &str, name: &str, value: Amount, problems: &mut Vec<String>) {
+    let stated: Vec<(String, Amount)> = stated_amounts(text)
+        .into_iter()
+        .filter(|(_, a)| a.same_unit(value))
+        .collect();
+    if !stated.is_empty() && !stated.iter().any(|(_, a)| a.agrees_with(value)) {
+        let said: Vec<&str> = stated.iter().map(|(words, _)| words.as_str()).collect();
+        problems.push(format!(
+            "{what}: the explanation says {}, but defaults.toml has {name} = {value}",
+            said.join(" and ")
+        ));
+    }
+}
+
+/// Reports a claim graded V whose sources are all of a lower kind (see
+/// [`SourceKind`]). Sources that do not exist are reported elsewhere.
+fn check_kinds(
+    sources: &[Source],
+    what: &str,
+    grade: Grade,
+    cited: &[String],
+    problems: &mut Vec<String>,
+) {
+    if grade != Grade::V {
+        return;
+    }
+    let kinds: Vec<(&str, SourceKind)> = cited
+        .iter()
+        .filter_map(|id| sources.iter().find(|s| &s.id == id))
+        .map(|s| (s.id.as_str(), s.kind))
+        .collect();
+    if !kinds.is_empty() && kinds.iter().all(|(_, k)| k.ceiling() > Grade::V) {
+        let ids: Vec<&str> = kinds.iter().map(|(id, _)| *id).collect();
+        problems.push(format!(
+            "{what} is graded V but cites only sources of a lower kind ({}): grade it by its best source",
+            ids.join(", ")
+        ));
     }
 }
 
@@ -732,6 +1084,23 @@ impl EvidenceBase {
                     ));
                 }
                 cite(&known, &mut cited, &what, &rule.sources, &mut problems);
+                check_kinds(
+                    &self.sources,
+                    &what,
+                    rule.grade,
+                    &rule.sources,
+                    &mut problems,
+                );
+                for name in &rule.defaults {
+                    match self.defaults.amount(name) {
+                        Some(value) => {
+                            check_stated(&what, &rule.explanation, name, value, &mut problems)
+                        }
+                        None => problems.push(format!(
+                            "{what} relies on default {name}, which defaults.toml does not have"
+                        )),
+                    }
+                }
                 if let Some(o) = &rule.clinician_override {
                     let what = format!("{what}'s clinician override");
                     if kind != QuestionnaireKind::Screening {
@@ -740,18 +1109,28 @@ impl EvidenceBase {
                         ));
                     }
                     cite(&known, &mut cited, &what, &o.sources, &mut problems);
+                    check_kinds(&self.sources, &what, o.grade, &o.sources, &mut problems);
                 }
                 check_condition(q, &what, &rule.when, &mut problems);
             }
         }
+        let amounts = self.defaults.amounts();
         for (name, c) in self.defaults.cited() {
-            cite(
-                &known,
-                &mut cited,
-                &format!("default {name}"),
-                &c.sources,
-                &mut problems,
-            );
+            let what = format!("default {name}");
+            cite(&known, &mut cited, &what, &c.sources, &mut problems);
+            check_kinds(&self.sources, &what, c.grade, &c.sources, &mut problems);
+            for (value_name, value) in &amounts {
+                if value_name.rsplit_once('.').map(|(block, _)| block) == Some(name.as_str()) {
+                    check_stated(&what, &c.explanation, value_name, *value, &mut problems);
+                }
+            }
+        }
+        let soak = &self.defaults.hygiene.soak;
+        if soak.min_alcohol_percent > soak.max_alcohol_percent || soak.max_alcohol_percent > 100 {
+            problems.push(format!(
+                "default hygiene.soak: the alcohol range {}-{}% is impossible",
+                soak.min_alcohol_percent, soak.max_alcohol_percent
+            ));
         }
         let mut last = 0.0;
         for band in &self.defaults.intervals {

@@ -230,8 +230,12 @@ pub enum HygieneError {
         required_min: i64,
         ready_at: Timestamp,
     },
-    #[error("{percent}% alcohol is too weak: use isopropyl alcohol of {required}% or stronger")]
+    #[error("{percent}% alcohol is too weak: use isopropyl alcohol of at least {required}%")]
     AlcoholTooWeak { percent: u8, required: u8 },
+    #[error(
+        "{percent}% alcohol is too strong: alcohol disinfects less well above {max}%, so use isopropyl alcohol of {min} to {max}%"
+    )]
+    AlcoholTooStrong { percent: u8, min: u8, max: u8 },
     #[error("{percent}% is not a possible alcohol strength")]
     AlcoholImpossible { percent: u8 },
     #[error("pens are not soaked: fit a new sterile cartridge instead")]
@@ -398,6 +402,13 @@ impl Device {
                         percent: *alcohol_percent,
                     });
                 }
+                if *alcohol_percent > rules.soak.max_alcohol_percent {
+                    return Err(HygieneError::AlcoholTooStrong {
+                        percent: *alcohol_percent,
+                        min: required,
+                        max: rules.soak.max_alcohol_percent,
+                    });
+                }
                 if *alcohol_percent < required {
                     return Err(HygieneError::AlcoholTooWeak {
                         percent: *alcohol_percent,
@@ -476,8 +487,9 @@ impl Device {
                 (_, true) => "Fit a new sterile cartridge before the session.".to_owned(),
                 (S::New | S::Used, false) => "Rinse it under warm running water.".to_owned(),
                 (S::Rinsed, false) => format!(
-                    "Soak it in {}% or stronger isopropyl alcohol for at least {} min.",
+                    "Soak it in {} to {}% isopropyl alcohol for at least {} min.",
                     rules.soak.min_alcohol_percent,
+                    rules.soak.max_alcohol_percent,
                     rules.soak.minimum.0.as_mins()
                 ),
                 (S::Soaking { .. }, false) => wait_note("Take it out to air-dry"),

@@ -26,7 +26,7 @@ enum RollerCommand {
     Soak {
         #[command(flatten)]
         which: Which,
-        /// The alcohol's strength in percent (70 or more).
+        /// The alcohol's strength in percent (70 to 90).
         #[arg(long, default_value_t = 70)]
         alcohol: u8,
     },

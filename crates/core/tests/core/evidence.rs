@@ -146,3 +146,210 @@ fn load_errors_name_the_file() {
     };
     assert_eq!(err.to_string(), "evidence/screening.toml: x");
 }
+
+// ------------------------------------- grades against the kinds of sources
+
+#[test]
+fn a_grade_v_rule_citing_only_lower_kinds_of_source_is_reported() {
+    let mut base = loaded();
+    let rule = base
+        .screening
+        .rules
+        .iter_mut()
+        .find(|r| r.id == "screen.tattoo")
+        .unwrap();
+    assert_eq!(rule.grade, Grade::L);
+    // A practice page and a secondary restatement cannot carry a V.
+    rule.grade = Grade::V;
+    rule.sources = vec!["PRACTICE-TATTOO".into(), "R51".into()];
+    let problems = base.problems();
+    assert_eq!(
+        problems,
+        vec![
+            "rule screen.tattoo is graded V but cites only sources of a lower kind \
+             (PRACTICE-TATTOO, R51): grade it by its best source"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn a_grade_v_rule_with_one_primary_source_is_not_reported() {
+    let mut base = loaded();
+    let rule = base
+        .screening
+        .rules
+        .iter_mut()
+        .find(|r| r.id == "screen.tattoo")
+        .unwrap();
+    rule.grade = Grade::V;
+    rule.sources = vec!["PRACTICE-TATTOO".into(), "R50".into()];
+    assert!(base.problems().is_empty(), "{:?}", base.problems());
+}
+
+#[test]
+fn a_grade_v_default_or_override_citing_only_lower_kinds_is_reported() {
+    let mut base = loaded();
+    base.defaults.hygiene.replace.cited.grade = Grade::V;
+    base.defaults.hygiene.replace.cited.sources = vec!["PRACTICE-HOME".into()];
+    let o = base
+        .screening
+        .rules
+        .iter_mut()
+        .find_map(|r| r.clinician_override.as_mut())
+        .unwrap();
+    o.grade = Grade::V;
+    o.sources = vec!["R25".into()];
+    let problems = base.problems();
+    assert!(
+        problems.iter().any(|p| p.starts_with(
+            "default hygiene.replace is graded V but cites only sources of a lower kind (PRACTICE-HOME)"
+        )),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.starts_with(
+            "rule screen.isotretinoin's clinician override is graded V but cites only sources of a lower kind (R25)"
+        )),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_source_without_a_kind_does_not_load() {
+    let text = "[[source]]\nid = \"X1\"\ncitation = \"A citation long enough.\"\n";
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct File {
+        source: Vec<needlewise_core::evidence::Source>,
+    }
+    let err = toml::from_str::<File>(text)
+        .err()
+        .expect("kind is required");
+    assert!(err.to_string().contains("kind"), "{err}");
+}
+
+// ------------------------------- numbers in explanations against defaults
+
+#[test]
+fn a_default_whose_explanation_states_another_number_is_reported() {
+    let mut base = loaded();
+    base.defaults.hygiene.soak.minimum = "PT15M".to_owned().try_into().unwrap();
+    let problems = base.problems();
+    assert!(
+        problems.contains(
+            &"default hygiene.soak: the explanation says 10 minutes, but defaults.toml has \
+              hygiene.soak.minimum = 15 minutes"
+                .to_owned()
+        ),
+        "{problems:?}"
+    );
+    // The readiness rule that names the soak time says 10 minutes too.
+    assert!(
+        problems.contains(
+            &"rule ready.device.not_ready: the explanation says 10 minutes, but defaults.toml has \
+              hygiene.soak.minimum = 15 minutes"
+                .to_owned()
+        ),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_rule_whose_explanation_states_another_number_than_its_default_is_reported() {
+    let mut base = loaded();
+    let band = base
+        .defaults
+        .intervals
+        .iter_mut()
+        .find(|b| b.max_mm == 0.5)
+        .unwrap();
+    band.wait = "P3W".to_owned().try_into().unwrap();
+    let problems = base.problems();
+    assert!(
+        problems.contains(
+            &"rule screen.needle.above_home_default: the explanation says 4 weeks, but \
+              defaults.toml has interval<=0.5mm.wait = 3 weeks"
+                .to_owned()
+        ),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn numbers_in_other_units_or_agreeing_ranges_are_not_reported() {
+    let mut base = loaded();
+    // The default's value stated among other numbers of its unit agrees.
+    let rule = base
+        .readiness
+        .rules
+        .iter_mut()
+        .find(|r| r.id == "ready.device.not_ready")
+        .unwrap();
+    rule.explanation = "Soak it for at least 10 minutes in 70 to 90% alcohol, then let it dry \
+                        for 2 hours; 99% of rollers are dry by then."
+        .to_owned();
+    assert!(base.problems().is_empty(), "{:?}", base.problems());
+    // A percentage none of which is the default is reported.
+    let rule = base
+        .readiness
+        .rules
+        .iter_mut()
+        .find(|r| r.id == "ready.device.not_ready")
+        .unwrap();
+    rule.explanation = "Soak it for a 10-minute stretch in 60% alcohol.".to_owned();
+    assert_eq!(
+        base.problems(),
+        vec![
+            "rule ready.device.not_ready: the explanation says 60%, but defaults.toml has \
+             hygiene.soak.min_alcohol_percent = 70%"
+                .to_owned(),
+            "rule ready.device.not_ready: the explanation says 60%, but defaults.toml has \
+             hygiene.soak.max_alcohol_percent = 90%"
+                .to_owned()
+        ]
+    );
+}
+
+#[test]
+fn a_rule_naming_a_default_that_does_not_exist_is_reported() {
+    let mut base = loaded();
+    base.checkin.rules[0].defaults = vec!["hygiene.soak.maximum".into()];
+    let id = base.checkin.rules[0].id.clone();
+    assert_eq!(
+        base.problems(),
+        vec![format!(
+            "rule {id} relies on default hygiene.soak.maximum, which defaults.toml does not have"
+        )]
+    );
+}
+
+#[test]
+fn stated_amounts_reads_units_ranges_and_days() {
+    use needlewise_core::evidence::{Amount, stated_amounts};
+    let got = stated_amounts(
+        "A 10-minute soak in 60 to 90% alcohol; 0.5mm needles; judged at day 90; SPF 30 or more; 1.5 hours; two or three times.",
+    );
+    let want = vec![
+        ("10-minute", Amount::Seconds(600.0)),
+        ("60 to 90%", Amount::Percent(60.0)),
+        ("90%", Amount::Percent(90.0)),
+        ("0.5mm", Amount::Millimetres(0.5)),
+        ("day 90", Amount::Seconds(90.0 * 86_400.0)),
+        ("1.5 hours", Amount::Seconds(5400.0)),
+    ];
+    let got: Vec<(&str, Amount)> = got.iter().map(|(w, a)| (w.as_str(), *a)).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn an_impossible_alcohol_range_is_reported() {
+    let mut base = loaded();
+    base.defaults.hygiene.soak.max_alcohol_percent = 60;
+    assert!(
+        base.problems()
+            .contains(&"default hygiene.soak: the alcohol range 70-60% is impossible".to_owned()),
+        "{:?}",
+        base.problems()
+    );
+}

@@ -88,7 +88,7 @@ fn soaking_takes_at_least_ten_minutes_in_strong_enough_alcohol() {
     let soaking = rinsed
         .apply(
             &HygieneEvent::Soak {
-                alcohol_percent: 99,
+                alcohol_percent: 90,
             },
             mins(1),
             rules(),
@@ -309,4 +309,50 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn soaking_alcohol_is_accepted_from_70_to_90_percent_only() {
+    let rinsed = roller().apply(&HygieneEvent::Rinse, t0(), rules()).unwrap();
+    let soak = |p: u8| rinsed.apply(&HygieneEvent::Soak { alcohol_percent: p }, mins(1), rules());
+    assert_eq!(
+        (
+            rules().soak.min_alcohol_percent,
+            rules().soak.max_alcohol_percent
+        ),
+        (70, 90)
+    );
+    for ok in [70, 80, 90] {
+        assert!(soak(ok).is_ok(), "{ok}% is accepted");
+    }
+    for strong in [91, 95, 99, 100] {
+        assert_eq!(
+            soak(strong).unwrap_err(),
+            HygieneError::AlcoholTooStrong {
+                percent: strong,
+                min: 70,
+                max: 90
+            }
+        );
+    }
+    assert_eq!(
+        soak(99).unwrap_err().to_string(),
+        "99% alcohol is too strong: alcohol disinfects less well above 90%, so use isopropyl alcohol of 70 to 90%"
+    );
+    assert!(matches!(
+        soak(101),
+        Err(HygieneError::AlcoholImpossible { percent: 101 })
+    ));
+    assert!(matches!(
+        soak(69),
+        Err(HygieneError::AlcoholTooWeak {
+            percent: 69,
+            required: 70
+        })
+    ));
+    let status = rinsed.status(mins(1), rules());
+    assert_eq!(
+        status.next_step,
+        "Soak it in 70 to 90% isopropyl alcohol for at least 10 min."
+    );
 }

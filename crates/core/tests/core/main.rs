@@ -10,6 +10,7 @@ mod engine;
 mod evidence;
 mod hygiene;
 mod readiness;
+mod review;
 mod schedule;
 mod support;
 mod triage;

@@ -151,7 +151,7 @@ pub(super) async fn add_device(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StepDetails {
-    /// For `soak`: the alcohol strength in percent (default 70).
+    /// For `soak`: the alcohol strength in percent, 70 to 90 (default 70).
     alcohol_percent: Option<u8>,
     /// For `damage`: what is wrong.
     note: Option<String>,
