@@ -605,11 +605,27 @@ fn a_session_refuses_a_needle_longer_than_the_screening_cleared() {
             "0",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "a safety stop");
     assert!(
-        String::from_utf8(out.stderr)
+        String::from_utf8(out.stdout)
             .unwrap()
-            .contains("your screening was for 0.25 mm")
+            .contains("Needle longer than the one screened")
+    );
+    // Every path says no: readiness, logging, and nothing is stored.
+    let v = env.json(&at(46), &["ready", "--answers", &ready], 3);
+    assert!(
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule_id"] == "ready.device.needle_not_screened"),
+        "{v}"
+    );
+    let out = env.run(&at(47), &["session", "log", "--zones", "forehead"]);
+    assert_eq!(out.status.code(), Some(3), "refused as a home session");
+    assert_eq!(
+        env.json(&at(48), &["session", "list"], 0),
+        serde_json::json!([])
     );
 }
 
@@ -687,6 +703,7 @@ fn export_ics_writes_the_calendar_with_alarms() {
         &[
             "session",
             "log",
+            "--clinic",
             "--zones",
             "forehead,chin",
             "--needle-mm",
@@ -748,6 +765,9 @@ fn export_pdf_writes_the_referral_report() {
         &[
             "session",
             "log",
+            "--clinic",
+            "--device",
+            "Report roller",
             "--zones",
             "forehead,chin",
             "--needle-mm",
@@ -815,7 +835,13 @@ fn some_data(env: &Env, profile: &str, notes: &str) {
         &["--profile", profile, "roller", "add", "--name", "r1"],
         0,
     );
-    for n in [notes, "second, with \"quotes\"\nand a new line"] {
+    for (n, started) in [
+        (notes, "2026-11-20T09:00:00Z"),
+        (
+            "second, with \"quotes\"\nand a new line",
+            "2026-11-24T09:00:00Z",
+        ),
+    ] {
         env.ok(
             T0,
             &[
@@ -823,6 +849,11 @@ fn some_data(env: &Env, profile: &str, notes: &str) {
                 profile,
                 "session",
                 "log",
+                "--clinic",
+                "--device",
+                "r1",
+                "--started-at",
+                started,
                 "--zones",
                 "forehead,chin",
                 "--needle-mm",
@@ -1221,4 +1252,22 @@ fn a_bad_fhir_response_is_refused_naming_the_field_and_saves_nothing() {
     );
     let out = env.run(T0, &["export", "fhir", "--what", "response"]);
     assert_eq!(out.status.code(), Some(2), "no screening was saved");
+}
+
+#[test]
+fn a_refused_screening_creates_no_profile() {
+    let env = Env::new();
+    let file = env.write("partial.json", &serde_json::json!({"age": 35}));
+    let out = env.run(T0, &["screen", "--answers", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("nothing was saved")
+    );
+    assert_eq!(
+        env.json(T0, &["profile", "list"], 0),
+        serde_json::json!([]),
+        "no profile was created"
+    );
 }

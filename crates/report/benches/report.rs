@@ -278,8 +278,7 @@ fn bench_gather_and_render(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("bundle/sqlite_200_sessions_50_photos", |b| {
         b.iter(|| {
-            let bundle =
-                needlewise_store::export::fhir_bundle(&store, &profile, now).unwrap();
+            let bundle = needlewise_store::export::fhir_bundle(&store, &profile, now).unwrap();
             serde_json::to_vec(black_box(&bundle)).unwrap()
         })
     });

@@ -430,4 +430,3 @@ fn only_someone_allowed_resolves_a_red_flag() {
         })
     );
 }
-

@@ -141,7 +141,11 @@ impl Op {
     fn may_be_refused(&self) -> bool {
         !matches!(
             self,
-            Op::Screen { .. } | Op::AddDevice { .. } | Op::Clean { .. } | Op::Move { .. }
+            Op::Screen { .. }
+                | Op::AddDevice { .. }
+                | Op::Clean { .. }
+                | Op::Ready { .. }
+                | Op::Move { .. }
         )
     }
 }
@@ -385,6 +389,19 @@ fn check_all(
         .find(|s| !sessions_before.iter().any(|b| b.id == s.id))
     {
         if new.setting == SessionSetting::Home {
+            // 1. No home session without a go for that instant and that
+            // device.
+            let id = new
+                .readiness_check_id
+                .expect("a home session rests on a check");
+            let check = store
+                .readiness_check(w.profile.id, id)
+                .expect("read")
+                .expect("the check");
+            prop_assert!(check.go);
+            prop_assert_eq!(check.device_id, new.device_id);
+            prop_assert!(check.at <= new.started_at);
+            prop_assert!(new.started_at <= check.at + SignedDuration::from_hours(1));
             // 6. A red flag locks every path.
             prop_assert!(!locked_before, "a home session while a red flag was open");
             // 2. The needle is the one that was screened.
@@ -412,22 +429,9 @@ fn check_all(
             }
         }
     }
-    // 1. No home session without a go for that instant and that device.
-    for s in sessions
-        .iter()
-        .filter(|s| s.setting == SessionSetting::Home)
-    {
-        let id = s
-            .readiness_check_id
-            .expect("a home session rests on a check");
-        let check = store
-            .readiness_check(w.profile.id, id)
-            .expect("read")
-            .expect("the check");
-        prop_assert!(check.go);
-        prop_assert_eq!(check.device_id, s.device_id);
-        prop_assert!(check.at <= s.started_at);
-        prop_assert!(s.started_at <= check.at + SignedDuration::from_hours(1));
+    // Stored sessions never change afterwards.
+    for b in sessions_before {
+        prop_assert!(sessions.contains(b), "a stored session changed");
     }
     let now = w.zoned();
     let c = ctx(store, &now);
@@ -451,7 +455,11 @@ fn check_all(
         prop_assert_eq!(plan.allowed(), view.readiness.go && !plan.zones.is_empty());
         prop_assert_eq!(
             plan.zones.iter().map(|(z, _)| *z).collect::<Vec<_>>(),
-            if view.readiness.go { view.readiness.zones.clone() } else { Vec::new() }
+            if view.readiness.go {
+                view.readiness.zones.clone()
+            } else {
+                Vec::new()
+            }
         );
         if locked {
             prop_assert!(!view.readiness.go);

@@ -247,22 +247,61 @@ async fn a_whole_day_through_the_api() {
     let episode = history["episodes"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(history["checkins"].as_array().unwrap().len(), 1);
 
+    // A note of three letters resolves nothing: the person states who
+    // examined them and when, with a fresh check-in.
     let (status, v) = s
         .api_post(
             &format!("/api/episodes/{episode}/resolve"),
             &u,
-            json!({"note": "x"}),
+            json!({"note": "abc"}),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (status, _) = s
+    let today = s
+        .now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let (status, v) = s
         .api_post(
             &format!("/api/episodes/{episode}/resolve"),
             &u,
-            json!({"note": "Seen by Dr Rivera: healing well"}),
+            json!({"doctor": "Dr Rivera", "examined_on": today, "answers": checkin_answers(true)}),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["resolved"], false, "still a warning sign: {v}");
+    let (status, v) = s
+        .api_post(
+            &format!("/api/episodes/{episode}/resolve"),
+            &u,
+            json!({"doctor": "Dr Rivera", "examined_on": today, "answers": checkin_answers(false)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["resolved"], true, "{v}");
+    // The answers that still showed a warning sign raised a red flag of
+    // their own; it locks until resolved too.
+    let (_, history) = s.api_get("/api/checkins", &u).await;
+    let open: Vec<&str> = history["episodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resolved_at"].is_null())
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(open.len(), 1, "{history}");
+    let (_, dash) = s.api_get("/api/dashboard", &u).await;
+    assert_eq!(dash["locked"], true);
+    let second = open[0].to_owned();
+    let (status, v) = s
+        .api_post(
+            &format!("/api/episodes/{second}/resolve"),
+            &u,
+            json!({"doctor": "Dr Rivera", "examined_on": today, "answers": checkin_answers(false)}),
+        )
+        .await;
+    assert_eq!(v["resolved"], true, "{status} {v}");
     let (_, dash) = s.api_get("/api/dashboard", &u).await;
     assert_eq!(dash["locked"], false);
 

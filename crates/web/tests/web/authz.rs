@@ -45,6 +45,8 @@ struct World {
     b: ProfileId,
     ep_a: EpisodeId,
     ep_a2: EpisodeId,
+    /// Resolved through the API by the clinician in the table.
+    ep_a3: EpisodeId,
     ep_b: EpisodeId,
     photo_a: PhotoId,
     photo_b: PhotoId,
@@ -78,6 +80,7 @@ async fn world() -> World {
     assert_eq!(join(&s, &b, &code, &ALL).await, StatusCode::SEE_OTHER);
     let ep_a = seed(&s, &a, pa).await;
     let ep_a2 = red_flag(&s, pa, None);
+    let ep_a3 = red_flag(&s, pa, None);
     let ep_b = seed(&s, &b, pb).await;
     let photo_a = upload_photo(&s, &a, pa, 40).await;
     let photo_b = upload_photo(&s, &b, pb, 90).await;
@@ -120,6 +123,7 @@ async fn world() -> World {
         b: pb,
         ep_a,
         ep_a2,
+        ep_a3,
         ep_b,
         photo_a,
         photo_b,
@@ -232,6 +236,14 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
             method: "POST",
             path: format!("/clinic/red-flags/{a}/{}/ack", w.ep_a),
             body: form(&[("note", "seen")]),
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        // Resolving lifts the patient's lock: clinicians of a clinic that
+        // sees the check-ins only.
+        Route {
+            method: "POST",
+            path: format!("/clinic/red-flags/{a}/{}/resolve", w.ep_a),
+            body: form(&[("note", "Seen in clinic; healing as expected")]),
             expect: ["login", "404", "404", "303", "404", "404", "403"],
         },
         Route {
@@ -395,6 +407,12 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
             expect: ["401", "404", "404", "204", "404", "404", "403"],
         },
         Route {
+            method: "POST",
+            path: format!("/api/clinic/red-flags/{a}/{}/resolve", w.ep_a3),
+            body: Body_::Json(json!({"note": "Seen in clinic; healing as expected"})),
+            expect: ["401", "404", "404", "204", "404", "404", "403"],
+        },
+        Route {
             method: "GET",
             path: format!("/api/clinic/patients/{a}"),
             body: Body_::None,
@@ -518,6 +536,21 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
             .id;
     assert!(log.iter().all(|e| e.actor != c3_account));
     assert!(log.iter().any(|e| e.action == "viewed_record"));
+    // The two red flags clinic one's clinician resolved record who did,
+    // and the patient's log shows it.
+    let episodes = w.s.store.episodes(a).unwrap();
+    for ep in [w.ep_a, w.ep_a3] {
+        let e = episodes.iter().find(|e| e.id == ep).unwrap();
+        assert!(!e.is_open(), "{e:?}");
+        assert!(
+            matches!(
+                &e.resolver,
+                Some(needlewise_core::records::Resolver::Clinician { name, .. }) if name == "Dr One"
+            ),
+            "{e:?}"
+        );
+    }
+    assert_eq!(log.iter().filter(|e| e.action == "resolved").count(), 2);
     let _ = (&w.c2, &w.c3, w.b, w.ep_b, w.photo_b);
 }
 

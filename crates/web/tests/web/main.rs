@@ -72,6 +72,11 @@ impl Server {
         }
     }
 
+    /// The server's clock now.
+    fn now(&self) -> Timestamp {
+        Timestamp::from_second(self.clock.load(Ordering::SeqCst)).unwrap()
+    }
+
     fn advance_minutes(&self, m: i64) {
         self.clock.fetch_add(m * 60, Ordering::SeqCst);
     }

@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 34] = [
+const API: [(&str, &str); 36] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -26,6 +26,7 @@ const API: [(&str, &str); 34] = [
     ("get", "/api/devices/{id}/log"),
     ("get", "/api/schedule"),
     ("post", "/api/readiness"),
+    ("get", "/api/ready"),
     ("get", "/api/session/today"),
     ("get", "/api/sessions"),
     ("post", "/api/sessions"),
@@ -45,6 +46,7 @@ const API: [(&str, &str); 34] = [
     ("get", "/api/clinic/mail"),
     ("get", "/api/clinic/red-flags"),
     ("post", "/api/clinic/red-flags/{profile}/{episode}/ack"),
+    ("post", "/api/clinic/red-flags/{profile}/{episode}/resolve"),
     ("get", "/api/clinic/patients/{profile}"),
     ("post", "/api/clinic/patients/{profile}/protocol"),
     ("get", "/api/care-team"),
