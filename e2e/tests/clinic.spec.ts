@@ -208,14 +208,23 @@ test.describe.serial('a clinic and its patient', () => {
     await screenshot(clinic, 'clinic-05-patient');
   });
 
-  test("6. the patient resolves the red flag, and the next session follows the clinician's protocol", async () => {
+  test("6. the clinician resolves the red flag, and the next session follows the clinician's protocol", async () => {
     test.setTimeout(90_000);
+    // The patient shares check-ins with the clinic: a clinician there
+    // resolves the red flag, not the patient.
     await patient.goto('/checkin');
     const lock = patient.locator('.lock');
     await expect(lock).toHaveCount(1);
-    await lock.getByLabel(/^Once your surgeon has seen it/).fill(`${clinician} saw it in clinic and cleared it`);
-    await lock.getByRole('button', { name: 'Mark resolved' }).click();
-    await expect(patient).toHaveURL(/\/checkin$/);
+    await expect(lock).toContainText('a clinician there resolves this red flag');
+    await expect(lock.getByRole('link', { name: 'A doctor has examined me' })).toHaveCount(0);
+    await clinic.goto('/clinic/red-flags');
+    const open = clinic.locator('li.card').filter({ hasText: 'Acknowledged by' });
+    await open.getByLabel(/^Resolved:/).fill('Seen in clinic; healing as expected');
+    await expectNoAxeViolations(clinic, 'red-flag queue with a resolve form');
+    await open.getByRole('button', { name: 'Resolve' }).click();
+    await expect(clinic).toHaveURL(/\/clinic\/red-flags#flags$/);
+    await expect(clinic.locator('li.card').filter({ hasText: 'Acknowledged by' })).toHaveCount(0);
+    await patient.goto('/checkin');
     await expect(patient.locator('.lock')).toHaveCount(0);
 
     // The protocol shows at once; its 7 days count from the last session.
@@ -228,6 +237,7 @@ test.describe.serial('a clinic and its patient', () => {
     // A week on, with the roller cleaned again: a plan of the forehead only.
     await advanceServerClock(patient, 7 * 24 * 60);
     await cycleToReady(patient, roller);
+    await readyAllClear(patient);
     await patient.goto('/session');
     await expect(patient.getByRole('heading', { name: 'Not today' })).toHaveCount(0);
     await expect(patient.getByRole('heading', { name: 'Zone by zone' })).toBeVisible();
