@@ -800,15 +800,7 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
         ActionError::BadInput("no session to check in about yet; log one first".into())
     })?;
     let triage = assess_partial(base(), &answers, session.ended_at, ctx.at(), ctx.today())?;
-    let record = CheckinRecord {
-        id: CheckinId(Uuid::now_v7()),
-        profile_id: profile.id,
-        session_id: Some(session.id),
-        at: ctx.at(),
-        answers,
-        level: triage.level,
-        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
-    };
+    let record = checkin_record(ctx, profile.id, &session, answers, &triage);
     let episode = triage.locks_sessions.then(|| Episode {
         id: EpisodeId(Uuid::now_v7()),
         profile_id: profile.id,
@@ -825,6 +817,25 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
         triage,
         episode,
     })
+}
+
+/// A check-in about `session`, as triaged.
+fn checkin_record(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    session: &SessionRecord,
+    answers: Answers,
+    triage: &Triage,
+) -> CheckinRecord {
+    CheckinRecord {
+        id: CheckinId(Uuid::now_v7()),
+        profile_id: profile,
+        session_id: Some(session.id),
+        at: ctx.at(),
+        answers,
+        level: triage.level,
+        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
+    }
 }
 
 /// Who may resolve this person's red flags now.
@@ -905,15 +916,7 @@ pub fn resolve_by_person(
         // The red flag stays; the fresh answers count like any check-in.
         return Ok(Resolution::StillFlagged(checkin(ctx, profile, answers)?));
     }
-    let record = CheckinRecord {
-        id: CheckinId(Uuid::now_v7()),
-        profile_id: profile.id,
-        session_id: Some(session.id),
-        at: ctx.at(),
-        answers,
-        level: triage.level,
-        rule_ids: triage.reasons.iter().map(|r| r.rule_id.clone()).collect(),
-    };
+    let record = checkin_record(ctx, profile.id, &session, answers, &triage);
     let resolver = Resolver::DoctorExamined {
         doctor: doctor.clone(),
         examined_on: statement.examined_on,

@@ -113,7 +113,12 @@ pub fn assess(
     let q = &base.checkin;
     let (answers, hours) = with_hours(answers, session_ended_at, now);
     answers.require_complete(q)?;
-    let firings = fire(q, &answers, today);
+    Ok(triage(&fire(q, &answers, today), hours, Vec::new()))
+}
+
+/// The triage the fired rules give: the strongest level, reasons strongest
+/// first.
+fn triage(firings: &[crate::engine::Firing<'_>], hours: f64, missing: Vec<String>) -> Triage {
     let level = firings
         .iter()
         .map(|f| TriageLevel::from_outcome(f.rule.outcome))
@@ -121,14 +126,14 @@ pub fn assess(
         .unwrap_or(TriageLevel::Expected);
     let mut reasons: Vec<Reason> = firings.iter().map(Reason::from).collect();
     reasons.sort_by_key(|r| std::cmp::Reverse(TriageLevel::from_outcome(r.outcome)));
-    Ok(Triage {
+    Triage {
         level,
         headline: level.headline(),
         locks_sessions: level.locks_sessions(),
         hours_since_session: (hours * 10.0).round() / 10.0,
         reasons,
-        missing: Vec::new(),
-    })
+        missing,
+    }
 }
 
 fn with_hours(answers: &Answers, session_ended_at: Timestamp, now: Timestamp) -> (Answers, f64) {
@@ -161,25 +166,16 @@ pub fn assess_partial(
     let Err(missing) = full.require_complete(q) else {
         return assess(base, answers, session_ended_at, now, today);
     };
-    let firings = fire_partial(q, &full, today);
-    let level = firings
-        .iter()
-        .map(|f| TriageLevel::from_outcome(f.rule.outcome))
-        .max()
-        .unwrap_or(TriageLevel::Expected);
-    if !level.locks_sessions() {
-        return Err(missing);
+    let partial = triage(
+        &fire_partial(q, &full, today),
+        hours,
+        missing.0.iter().map(|f| f.field.clone()).collect(),
+    );
+    if partial.locks_sessions {
+        Ok(partial)
+    } else {
+        Err(missing)
     }
-    let mut reasons: Vec<Reason> = firings.iter().map(Reason::from).collect();
-    reasons.sort_by_key(|r| std::cmp::Reverse(TriageLevel::from_outcome(r.outcome)));
-    Ok(Triage {
-        level,
-        headline: level.headline(),
-        locks_sessions: true,
-        hours_since_session: (hours * 10.0).round() / 10.0,
-        reasons,
-        missing: missing.0.into_iter().map(|f| f.field).collect(),
-    })
 }
 
 /// When to check in after a session that ended at `ended_at`.

@@ -308,10 +308,7 @@ pub(super) async fn ready_now(
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
     let state = state.for_profile(&auth.profile);
-    let device = match q.device {
-        None => None,
-        Some(id) => Some(id.parse::<DeviceId>().map_err(|_| WebError::NotFound)?),
-    };
+    let device = q.device()?;
     let profile = auth.profile.id;
     let view = crate::act(&state, move |ctx| {
         needlewise_actions::readiness_now(ctx, profile, device)
@@ -323,6 +320,16 @@ pub(super) async fn ready_now(
 #[derive(Debug, Deserialize)]
 pub(super) struct TodayQuery {
     device: Option<String>,
+}
+
+impl TodayQuery {
+    /// The device asked about; an id that is not one is not found.
+    fn device(&self) -> Result<Option<DeviceId>, WebError> {
+        self.device
+            .as_deref()
+            .map(|id| id.parse::<DeviceId>().map_err(|_| WebError::NotFound))
+            .transpose()
+    }
 }
 
 /// Today's guided-session plan: the device, each zone with its sections
@@ -346,10 +353,7 @@ pub(super) async fn today(
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
     let state = state.for_profile(&auth.profile);
-    let device = match q.device {
-        None => None,
-        Some(id) => Some(id.parse::<DeviceId>().map_err(|_| WebError::NotFound)?),
-    };
+    let device = q.device()?;
     let today = session::today(&state, auth.profile.id, device).await?;
     Ok(Json(json!({
         "allowed": today.allowed(),

@@ -633,3 +633,225 @@ async fn the_guided_session_page_with_its_assets_is_under_100_kb() {
     }
     assert!(total < 100 * 1024, "{total} bytes: the page and {assets:?}");
 }
+
+/// Saves a session of the forehead through the completion form.
+async fn save_session(s: &Server, u: &User, device: &str) -> StatusCode {
+    let form = [
+        ("csrf", u.csrf.as_str()),
+        ("device", device),
+        ("zone", "forehead"),
+        ("seconds_forehead", "60"),
+    ];
+    s.post("/session", Some(&u.cookie), &form).await.0
+}
+
+#[tokio::test]
+async fn no_session_is_offered_or_stored_without_todays_check() {
+    let s = Server::new();
+    let u = s.sign_up("nocheck@example.org").await;
+    screen(&s, &u, "0.25", &[]).await;
+    let id = add_roller(&s, &u, "bathroom roller").await;
+    let step = |action: &str| format!("/devices/{id}/{action}");
+    for (action, minutes) in [("rinse", 0), ("soak", 0), ("dry", 10), ("ready", 30)] {
+        s.advance_minutes(minutes);
+        let (status, _, _) = s
+            .post(
+                &step(action),
+                Some(&u.cookie),
+                &[("csrf", &u.csrf), ("alcohol", "70")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{action}");
+    }
+    // Ready roller, cleared screening, but no answers today: no plan.
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(page.contains("Today&#39;s readiness check first"), "{page}");
+    assert!(attr(&page, "data-plan").is_none());
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::CONFLICT);
+    assert!(
+        s.store
+            .sessions(profile_of(&s, "nocheck@example.org"))
+            .unwrap()
+            .is_empty()
+    );
+    // A check that says go opens the plan for an hour, not longer.
+    check_ready(&s, &u, &id).await;
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(attr(&page, "data-plan").is_some(), "{page}");
+    s.advance_minutes(61);
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(
+        attr(&page, "data-plan").is_none(),
+        "the check's go has lapsed"
+    );
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::CONFLICT);
+    check_ready(&s, &u, &id).await;
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
+    let sessions = s
+        .store
+        .sessions(profile_of(&s, "nocheck@example.org"))
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0].readiness_check_id.is_some());
+}
+
+#[tokio::test]
+async fn readiness_the_api_and_the_guided_session_agree() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "agree@example.org").await;
+    let (status, _, body) = s
+        .get(&format!("/api/ready?device={id}"), Some(&u.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["readiness"]["go"], true, "{view}");
+    assert_eq!(view["needs_answers"], false);
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    let plan: serde_json::Value =
+        serde_json::from_str(&attr(&page, "data-plan").expect("a plan")).unwrap();
+    let planned: Vec<&str> = plan["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z["id"].as_str().unwrap())
+        .collect();
+    let allowed: Vec<&str> = view["readiness"]["zones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|z| z.as_str().unwrap())
+        .collect();
+    assert_eq!(planned, allowed);
+    // A cold sore today: the answers the session rests on change the
+    // verdict on every path at once.
+    let form = [
+        ("csrf", u.csrf.as_str()),
+        ("device", id.as_str()),
+        ("skin_cleansed", "yes"),
+        ("device_damaged", "no"),
+        ("cold_sore_now", "yes"),
+        ("sunburn_or_tan", "no"),
+        ("actives_recently", "no"),
+        ("new_medication", "no"),
+        ("pregnant_now", "no"),
+        ("feeling_unwell", "no"),
+    ];
+    let (_, _, result) = s.post("/ready", Some(&u.cookie), &form).await;
+    assert!(result.contains("Not today"), "{result}");
+    let (_, _, body) = s
+        .get(&format!("/api/ready?device={id}"), Some(&u.cookie))
+        .await;
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["readiness"]["go"], false);
+    let ids: Vec<&str> = view["readiness"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["ready.cold_sore"]);
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(page.contains("Cold sore now"), "{page}");
+    assert!(attr(&page, "data-plan").is_none());
+}
+
+#[tokio::test]
+async fn a_red_flag_answer_counts_in_the_browser_with_other_answers_missing() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "partial@example.org").await;
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
+    s.advance_minutes(30 * 60);
+    let form = [
+        ("csrf", u.csrf.as_str()),
+        ("pus_or_spreading_warmth", "yes"),
+        ("redness", "severe"),
+    ];
+    let (status, _, page) = s.post("/checkin", Some(&u.cookie), &form).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Please contact your facial plastic surgeon"),
+        "{page}"
+    );
+    assert!(page.contains("still unanswered"), "{page}");
+    assert!(
+        page.contains("fever"),
+        "the missing questions are listed: {page}"
+    );
+    let profile = profile_of(&s, "partial@example.org");
+    assert_eq!(s.store.open_episodes(profile).unwrap().len(), 1);
+    let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
+    assert!(page.contains("Open red flag"), "{page}");
+}
+
+#[tokio::test]
+async fn the_person_resolves_a_red_flag_with_a_doctors_examination_and_a_fresh_check_in() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "resolve@example.org").await;
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
+    s.advance_minutes(30 * 60);
+    let (status, _, _) = s
+        .post(
+            "/checkin",
+            Some(&u.cookie),
+            &[
+                ("csrf", u.csrf.as_str()),
+                ("pus_or_spreading_warmth", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let profile = profile_of(&s, "resolve@example.org");
+    let episode = s.store.open_episodes(profile).unwrap()[0].id;
+    let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    assert!(
+        page.contains(&format!("/checkin/{episode}/resolve")),
+        "{page}"
+    );
+    let (status, _, page) = s
+        .get(&format!("/checkin/{episode}/resolve"), Some(&u.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Who examined you?"), "{page}");
+    let fine = [
+        ("csrf", u.csrf.as_str()),
+        ("doctor", "Dr Rivera"),
+        ("examined_on", "2026-11-26"),
+        ("redness", "none"),
+        ("swelling", "no"),
+        ("pus_or_spreading_warmth", "no"),
+        ("fever", "no"),
+        ("blisters", "no"),
+        ("new_bumps", "no"),
+        ("track_marks", "no"),
+        ("darker_patches", "no"),
+        ("numbness", "no"),
+        ("allergic_reaction", "no"),
+        ("anaesthetic_toxicity", "no"),
+        ("blood_exposure_shared_device", "no"),
+    ];
+    // The old three-letter note is refused and changes nothing.
+    let before = s.store.checksums().unwrap();
+    let (status, _, _) = s
+        .post(
+            &format!("/checkin/{episode}/resolve"),
+            Some(&u.cookie),
+            &[("csrf", u.csrf.as_str()), ("note", "abc")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(s.store.checksums().unwrap(), before);
+    let (status, h, page) = s
+        .post(
+            &format!("/checkin/{episode}/resolve"),
+            Some(&u.cookie),
+            &fine,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{h:?} {page}");
+    assert!(s.store.open_episodes(profile).unwrap().is_empty());
+    let e = &s.store.episodes(profile).unwrap()[0];
+    assert!(matches!(
+        &e.resolver,
+        Some(needlewise_core::records::Resolver::DoctorExamined { doctor, .. }) if doctor == "Dr Rivera"
+    ));
+}

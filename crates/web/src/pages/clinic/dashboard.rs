@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use jiff::Timestamp;
 use needlewise_core::clinic::Scope;
-use needlewise_core::ids::EpisodeId;
+use needlewise_core::ids::{EpisodeId, ProfileId};
 use needlewise_store::clinic::{MailStatus, PatientSummary, RedFlag};
 
 use super::{ClinicHead, checked, chrome, head, profile_id};
@@ -252,6 +252,20 @@ pub fn ack_note(note: &str) -> Result<String, WebError> {
     Ok(note.to_owned())
 }
 
+/// The parts of a red-flag form a clinician sends: checked once for
+/// acknowledging and resolving alike.
+fn flag_input(
+    ctx: &ClinicCtx,
+    profile: &str,
+    episode: &str,
+    note: &str,
+) -> Result<(ProfileId, EpisodeId, String), WebError> {
+    let profile = profile_id(profile)?;
+    let episode: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
+    ctx.require_clinician()?;
+    Ok((profile, episode, ack_note(note)?))
+}
+
 /// Acknowledges a red flag for the clinic (check-ins scope; clinicians).
 pub async fn acknowledge_flag(
     state: &AppState,
@@ -260,10 +274,7 @@ pub async fn acknowledge_flag(
     episode: &str,
     note: &str,
 ) -> Result<(), WebError> {
-    let profile = profile_id(profile)?;
-    let episode: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
-    ctx.require_clinician()?;
-    let note = ack_note(note)?;
+    let (profile, episode, note) = flag_input(ctx, profile, episode, note)?;
     let access = ctx.access;
     let now = state.now();
     blocking(state, move |s| {
@@ -281,15 +292,22 @@ pub async fn resolve_flag(
     episode: &str,
     note: &str,
 ) -> Result<(), WebError> {
-    let profile = profile_id(profile)?;
-    let episode: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
-    ctx.require_clinician()?;
-    let note = ack_note(note)?;
+    let (profile, episode, note) = flag_input(ctx, profile, episode, note)?;
     let access = ctx.access;
     crate::act(state, move |c| {
         needlewise_actions::resolve_by_clinician(c, &access, profile, episode, &note)
     })
     .await
+}
+
+/// Back to the patient's page or the queue, where the form was.
+fn back_to_flags(ctx: &ClinicCtx, pairs: &[(String, String)], profile: &str) -> Response {
+    let back = if forms::field(pairs, "back") == Some("patient") {
+        format!("/clinic/patients/{profile}")
+    } else {
+        "/clinic/red-flags".to_owned()
+    };
+    see_other(&format!("{}#flags", ctx.link(&back)))
 }
 
 pub async fn resolve(
@@ -301,12 +319,7 @@ pub async fn resolve(
     let pairs = checked(&ctx, &body)?;
     let note = forms::field(&pairs, "note").unwrap_or_default();
     resolve_flag(&state, &ctx, &profile, &episode, note).await?;
-    let back = if forms::field(&pairs, "back") == Some("patient") {
-        format!("/clinic/patients/{profile}")
-    } else {
-        "/clinic/red-flags".to_owned()
-    };
-    Ok(see_other(&format!("{}#flags", ctx.link(&back))))
+    Ok(back_to_flags(&ctx, &pairs, &profile))
 }
 
 pub async fn acknowledge(
@@ -318,12 +331,7 @@ pub async fn acknowledge(
     let pairs = checked(&ctx, &body)?;
     let note = forms::field(&pairs, "note").unwrap_or_default();
     acknowledge_flag(&state, &ctx, &profile, &episode, note).await?;
-    let back = if forms::field(&pairs, "back") == Some("patient") {
-        format!("/clinic/patients/{profile}")
-    } else {
-        "/clinic/red-flags".to_owned()
-    };
-    Ok(see_other(&format!("{}#flags", ctx.link(&back))))
+    Ok(back_to_flags(&ctx, &pairs, &profile))
 }
 
 #[cfg(test)]
