@@ -19,18 +19,21 @@
 //! 7. Every path agrees: they all read [`readiness_now`].
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeSet;
+
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use needlewise_core::aftercare::serum_gate;
 use needlewise_core::answers::{Answers, InvalidAnswers};
-use needlewise_core::clinic::{Protocol, ResolvePolicy, resolve_policy};
+use needlewise_core::clinic::{Protocol, ResolvePolicy, Scope, resolve_policy};
 use needlewise_core::engine::Reason;
 use needlewise_core::evidence;
 use needlewise_core::evidence::{EvidenceBase, Outcome};
 use needlewise_core::guide::{self, Section};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneError, HygieneEvent, HygieneState};
 use needlewise_core::ids::{
-    CheckinId, DeviceId, EpisodeId, ProfileId, ReadinessCheckId, ScreeningId, SessionId,
+    CheckinId, ClinicId, DeviceId, EpisodeId, ProfileId, ProtocolId, ReadinessCheckId, ScreeningId,
+    SessionId,
 };
 use needlewise_core::readiness::{self, Known, Readiness, ReadinessFacts};
 use needlewise_core::records::{
@@ -960,6 +963,100 @@ pub fn resolve_by_clinician(
     ctx.store
         .resolve_flag(by, profile, episode, note, ctx.at())?;
     Ok(())
+}
+
+// -------------------------------------------------------------------- clinic
+
+/// Shares one scope of the person's record with a clinic they joined, or
+/// stops sharing it; it holds from the next read.
+pub fn share(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    clinic: ClinicId,
+    scope: Scope,
+    granted: bool,
+) -> Result<()> {
+    ctx.store
+        .set_consent(profile, clinic, scope, granted, ctx.at())?;
+    Ok(())
+}
+
+/// A protocol as a clinician prescribes it, parsed at the edge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prescription {
+    pub needle_length_mm: f64,
+    pub zones: BTreeSet<Zone>,
+    pub interval_days: u32,
+    pub course_sessions: u32,
+    pub target_density_per_cm2: f64,
+    pub note: String,
+}
+
+/// Prescribes a protocol for a patient who shares their sessions with the
+/// clinic (the store checks membership, role and consent in the same
+/// transaction). Each field out of range is an [`ActionError::Answers`]
+/// entry naming it; nothing is stored then.
+pub fn prescribe(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    prescriber_name: &str,
+    profile: ProfileId,
+    p: Prescription,
+) -> Result<Protocol> {
+    let protocol = p.protocol(by, prescriber_name, profile, ctx.at());
+    let problems = p.problems(by, profile);
+    if !problems.is_empty() {
+        return Err(InvalidAnswers(problems).into());
+    }
+    ctx.store.prescribe(by, &protocol)?;
+    Ok(protocol)
+}
+
+impl Prescription {
+    fn protocol(
+        &self,
+        by: &ClinicAccess,
+        prescriber_name: &str,
+        profile: ProfileId,
+        at: Timestamp,
+    ) -> Protocol {
+        Protocol {
+            id: ProtocolId(Uuid::now_v7()),
+            clinic_id: by.clinic,
+            profile_id: profile,
+            needle_length_mm: self.needle_length_mm,
+            zones: self.zones.clone(),
+            interval_days: self.interval_days,
+            course_sessions: self.course_sessions,
+            target_density_per_cm2: self.target_density_per_cm2,
+            note: self.note.trim().to_owned(),
+            prescribed_by: by.account,
+            prescriber_name: prescriber_name.to_owned(),
+            prescribed_at: at,
+        }
+    }
+
+    /// Every field out of range, each naming its field (the protocol's own
+    /// checks, `Protocol::validate`); empty when it may be prescribed.
+    pub fn problems(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+    ) -> Vec<needlewise_core::answers::FieldError> {
+        match self
+            .protocol(by, "", profile, Timestamp::UNIX_EPOCH)
+            .validate()
+        {
+            Ok(()) => Vec::new(),
+            Err(problems) => problems
+                .into_iter()
+                .map(|p| needlewise_core::answers::FieldError {
+                    field: p.field.to_owned(),
+                    message: p.message,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Whether a reason is a hard stop.

@@ -26,8 +26,9 @@ use super::{ApiAuth, ApiResult, openapi::ErrorBody};
 use crate::clinic_ctx::{ApiClinicCtx, ClinicCtx, recently_verified};
 use crate::error::WebError;
 use crate::pages::care_team;
-use crate::pages::clinic::{self as clinic_pages, Prescribed, ProtocolInput};
+use crate::pages::clinic::{self as clinic_pages, Prescribed};
 use crate::{AppState, blocking};
+use needlewise_actions::Prescription;
 
 /// The most a JSON request body may hold.
 const MAX_BODY: usize = 64 * 1024;
@@ -389,18 +390,20 @@ pub(super) async fn prescribe(
         .into());
     }
     let new: NewProtocol = body(&bytes)?;
-    let input = ProtocolInput {
-        needle_length_mm: new.needle_length_mm.to_string(),
-        zones: new.zones,
-        interval_days: new.interval_days.to_string(),
-        course_sessions: new.course_sessions.to_string(),
+    let mut problems = Vec::new();
+    let zones = clinic_pages::zones_of(&new.zones, &mut problems);
+    let prescription = Prescription {
+        needle_length_mm: new.needle_length_mm,
+        zones,
+        interval_days: new.interval_days,
+        course_sessions: new.course_sessions,
         target_density_per_cm2: new
             .target_density_per_cm2
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
+            .unwrap_or(clinic_pages::DEFAULT_DENSITY),
         note: new.note,
     };
-    match clinic_pages::prescribe_protocol(&state, &ctx, profile, &input).await? {
+    let parsed = clinic_pages::checked_prescription(&ctx, profile, prescription, problems);
+    match clinic_pages::prescribe_protocol(&state, &ctx, profile, parsed).await? {
         Prescribed::Saved(p) => Ok((StatusCode::CREATED, Json(p)).into_response()),
         Prescribed::Invalid(problems, _) => Err(WebError::InvalidAnswers(InvalidAnswers(
             problems
@@ -487,13 +490,7 @@ pub(super) async fn consent(
 ) -> ApiResult {
     super::check_csrf(&auth, &headers)?;
     let change: ConsentChange = body(&bytes)?;
-    care_team::set_scope(
-        &state,
-        auth.profile.id,
-        &clinic,
-        &change.scope,
-        change.granted,
-    )
-    .await?;
+    let (clinic, scope) = care_team::parse_scope(&clinic, &change.scope)?;
+    care_team::set_scope(&state, auth.profile.id, clinic, scope, change.granted).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -324,21 +324,26 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     }))
 }
 
-/// Grants or revokes one scope for one clinic, at once.
-pub async fn set_scope(
-    state: &AppState,
-    profile: ProfileId,
-    clinic: &str,
-    scope: &str,
-    granted: bool,
-) -> Result<(), WebError> {
+/// A clinic id and a scope from a path and a field: an unknown clinic is
+/// not found, an unknown scope a bad field.
+pub fn parse_scope(clinic: &str, scope: &str) -> Result<(ClinicId, Scope), WebError> {
     let clinic: ClinicId = clinic.parse().map_err(|_| WebError::NotFound)?;
     let scope: Scope = scope
         .parse()
         .map_err(|_| WebError::BadInput("scope: not one of the choices".into()))?;
-    let now = state.now();
-    blocking(state, move |s| {
-        s.set_consent(profile, clinic, scope, granted, now)
+    Ok((clinic, scope))
+}
+
+/// Grants or revokes one scope for one clinic, at once.
+pub async fn set_scope(
+    state: &AppState,
+    profile: ProfileId,
+    clinic: ClinicId,
+    scope: Scope,
+    granted: bool,
+) -> Result<(), WebError> {
+    crate::act(state, move |ctx| {
+        needlewise_actions::share(ctx, profile, clinic, scope, granted)
     })
     .await?;
     if granted && scope == Scope::Checkins {
@@ -365,14 +370,9 @@ pub async fn consent(
             ));
         }
     };
-    set_scope(
-        &state,
-        auth.profile.id,
-        &clinic,
-        forms::field(&pairs, "scope").unwrap_or_default(),
-        granted,
-    )
-    .await?;
+    let (clinic_id, scope) =
+        parse_scope(&clinic, forms::field(&pairs, "scope").unwrap_or_default())?;
+    set_scope(&state, auth.profile.id, clinic_id, scope, granted).await?;
     Ok(see_other(&format!("/care-team#clinic-{clinic}")))
 }
 

@@ -31,8 +31,8 @@ pub use dashboard::{acknowledge_flag, resolve_flag, sort_patients};
 pub(crate) use patient::record_of;
 pub use patient::rule_title as patient_rule_title;
 pub use patient::{
-    OverrideView, Prescribed, ProtocolInput, ProtocolView, overridable_rules, prescribe_protocol,
-    protocol_from_input,
+    DEFAULT_DENSITY, OverrideView, Prescribed, ProtocolInput, ProtocolView, checked_prescription,
+    overridable_rules, prescribe_protocol, prescription_from_input, zones_of,
 };
 
 /// The clinic routes.

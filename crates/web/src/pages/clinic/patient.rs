@@ -16,9 +16,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use needlewise_actions::Prescription;
 use needlewise_core::clinic::{Override, Protocol, Scope, limits};
 use needlewise_core::evidence;
-use needlewise_core::ids::{OverrideId, PhotoId, ProfileId, ProtocolId};
+use needlewise_core::ids::{OverrideId, PhotoId, ProfileId};
 use needlewise_core::zone::Zone;
 use needlewise_store::clinic::PatientRecord;
 use serde::Deserialize;
@@ -560,14 +561,13 @@ pub struct ProtocolInput {
     pub note: String,
 }
 
-/// Parses and checks a protocol: every problem at once, each with its
-/// field.
-pub fn protocol_from_input(
+/// Parses a protocol as entered: every problem at once, each with its
+/// field. Ranges are checked by the actions layer.
+pub fn prescription_from_input(
     ctx: &ClinicCtx,
     profile: ProfileId,
     input: &ProtocolInput,
-    now: Timestamp,
-) -> Result<Protocol, Vec<(String, String)>> {
+) -> Result<Prescription, Vec<(String, String)>> {
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut number = |field: &str, raw: &str, fallback: f64| -> f64 {
         match raw.trim().parse::<f64>() {
@@ -604,8 +604,42 @@ pub fn protocol_from_input(
         ));
         1
     });
+    let zones = zones_of(&input.zones, &mut problems);
+    let prescription = Prescription {
+        needle_length_mm: needle,
+        zones,
+        interval_days,
+        course_sessions,
+        target_density_per_cm2: density,
+        note: input.note.clone(),
+    };
+    checked_prescription(ctx, profile, prescription, problems)
+}
+
+/// A prescription with the problems found reading it: itself when there
+/// are none, else every problem at once, the ranges of what could be read
+/// too.
+pub fn checked_prescription(
+    ctx: &ClinicCtx,
+    profile: ProfileId,
+    prescription: Prescription,
+    mut problems: Vec<(String, String)>,
+) -> Result<Prescription, Vec<(String, String)>> {
+    if problems.is_empty() {
+        return Ok(prescription);
+    }
+    for p in prescription.problems(&ctx.access, profile) {
+        if !problems.iter().any(|(f, _)| *f == p.field) {
+            problems.push((p.field, p.message));
+        }
+    }
+    Err(problems)
+}
+
+/// Zone ids to zones; an unknown id is a problem of the `zones` field.
+pub fn zones_of(ids: &[String], problems: &mut Vec<(String, String)>) -> BTreeSet<Zone> {
     let mut zones = BTreeSet::new();
-    for z in &input.zones {
+    for z in ids {
         match z.parse::<Zone>() {
             Ok(z) => {
                 zones.insert(z);
@@ -613,32 +647,7 @@ pub fn protocol_from_input(
             Err(_) => problems.push(("zones".into(), format!("{z:?} is not a zone"))),
         }
     }
-    let protocol = Protocol {
-        id: ProtocolId(Uuid::now_v7()),
-        clinic_id: ctx.clinic.id,
-        profile_id: profile,
-        needle_length_mm: needle,
-        zones,
-        interval_days,
-        course_sessions,
-        target_density_per_cm2: density,
-        note: input.note.trim().to_owned(),
-        prescribed_by: ctx.access.account,
-        prescriber_name: ctx.member.display_name.clone(),
-        prescribed_at: now,
-    };
-    if let Err(found) = protocol.validate() {
-        for p in found {
-            if !problems.iter().any(|(f, _)| f == p.field) {
-                problems.push((p.field.to_owned(), p.message));
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(protocol)
-    } else {
-        Err(problems)
-    }
+    zones
 }
 
 #[derive(Debug, Template)]
@@ -744,31 +753,41 @@ pub enum Prescribed {
     Invalid(Vec<(String, String)>, Box<PatientRecord>),
 }
 
-/// Checks and stores a protocol. Invalid input is reported only to a
-/// clinician who may prescribe for this patient (others get 404 or 403,
-/// exactly as for valid input).
+/// Stores a protocol through the actions layer. Invalid input is reported
+/// only to a clinician who may prescribe for this patient (others get 404
+/// or 403, exactly as for valid input).
 pub async fn prescribe_protocol(
     state: &AppState,
     ctx: &ClinicCtx,
     profile: ProfileId,
-    input: &ProtocolInput,
+    parsed: Result<Prescription, Vec<(String, String)>>,
 ) -> Result<Prescribed, WebError> {
     ctx.require_clinician()?;
-    match protocol_from_input(ctx, profile, input, state.now()) {
-        Ok(protocol) => {
+    let problems = match parsed {
+        Ok(p) => {
             let access = ctx.access;
-            let stored = protocol.clone();
-            blocking(state, move |s| s.prescribe(&access, &stored)).await?;
-            Ok(Prescribed::Saved(protocol))
-        }
-        Err(problems) => {
-            let r = record_of(state, ctx, profile).await?;
-            if !r.scopes.contains(&Scope::Sessions) {
-                return Err(WebError::NotFound);
+            let name = ctx.member.display_name.clone();
+            let done = crate::act(state, move |c| {
+                needlewise_actions::prescribe(c, &access, &name, profile, p)
+            })
+            .await;
+            match done {
+                Ok(protocol) => return Ok(Prescribed::Saved(protocol)),
+                Err(WebError::InvalidAnswers(invalid)) => invalid
+                    .0
+                    .into_iter()
+                    .map(|f| (f.field, f.message))
+                    .collect(),
+                Err(e) => return Err(e),
             }
-            Ok(Prescribed::Invalid(problems, Box::new(r)))
         }
+        Err(problems) => problems,
+    };
+    let r = record_of(state, ctx, profile).await?;
+    if !r.scopes.contains(&Scope::Sessions) {
+        return Err(WebError::NotFound);
     }
+    Ok(Prescribed::Invalid(problems, Box::new(r)))
 }
 
 /// The form's fields as a [`ProtocolInput`].
@@ -805,7 +824,8 @@ pub async fn prescribe(
         return Ok(r);
     }
     let input = form_input(&pairs);
-    match prescribe_protocol(&state, &ctx, profile, &input).await? {
+    let parsed = prescription_from_input(&ctx, profile, &input);
+    match prescribe_protocol(&state, &ctx, profile, parsed).await? {
         Prescribed::Saved(_) => Ok(see_other(&format!(
             "{}#protocol",
             ctx.link(&format!("/clinic/patients/{profile}"))
