@@ -965,6 +965,40 @@ pub fn resolve_by_clinician(
     Ok(())
 }
 
+// ------------------------------------------------------------------ progress
+
+/// The most characters a rating's note may have.
+pub const MAX_RATING_NOTE_CHARS: usize = 500;
+
+/// Stores a self-rating of one concern in one zone, now (self-reported,
+/// never a diagnosis).
+pub fn rate(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    zone: Zone,
+    concern: needlewise_core::progress::Concern,
+    score: needlewise_core::progress::Score,
+    note: &str,
+) -> Result<needlewise_core::progress::Rating> {
+    let note = note.trim();
+    if note.chars().count() > MAX_RATING_NOTE_CHARS {
+        return Err(ActionError::BadInput(format!(
+            "note: at most {MAX_RATING_NOTE_CHARS} characters"
+        )));
+    }
+    let rating = needlewise_core::progress::Rating {
+        profile_id: profile,
+        id: needlewise_core::ids::RatingId(Uuid::now_v7()),
+        zone,
+        concern,
+        score,
+        rated_at: ctx.at(),
+        note: note.to_owned(),
+    };
+    ctx.store.add_rating(&rating)?;
+    Ok(rating)
+}
+
 // -------------------------------------------------------------------- clinic
 
 /// Shares one scope of the person's record with a clinic they joined, or

@@ -698,15 +698,12 @@ pub(super) async fn add_rating(
     let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let new: NewRating = body(&bytes)?;
-    let rating = progress_pages::rate(
-        &state,
-        auth.profile.id,
-        &new.zone,
-        &new.concern,
-        &new.score.to_string(),
-        &new.note,
-    )
-    .await?;
+    let zone = progress_pages::parse_zone(&new.zone)?;
+    let concern = progress_pages::parse_concern(&new.concern)?;
+    let score = needlewise_core::progress::Score::new(new.score)
+        .map_err(|_| WebError::BadInput("score: choose a level from 0 to 4".into()))?;
+    let rating =
+        progress_pages::rate(&state, auth.profile.id, zone, concern, score, &new.note).await?;
     Ok((StatusCode::CREATED, Json(rating)).into_response())
 }
 

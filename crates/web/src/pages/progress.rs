@@ -40,7 +40,6 @@ const MAX_DECODE_ALLOC: u64 = 256 * 1024 * 1024;
 static DECODES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 /// The longest side of a thumbnail.
 const THUMB_SIZE: u32 = 320;
-const NOTE_MAX: usize = 500;
 
 /// The progress routes.
 pub fn routes() -> Router<AppState> {
@@ -193,7 +192,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     }))
 }
 
-fn parse_zone(value: &str) -> Result<Zone, WebError> {
+pub fn parse_zone(value: &str) -> Result<Zone, WebError> {
     value
         .parse()
         .map_err(|_| WebError::BadInput("zone: choose one of the listed areas".into()))
@@ -209,49 +208,44 @@ pub async fn add_rating(
     let rating = rate(
         &state,
         auth.profile.id,
-        forms::required(&pairs, "zone")?,
-        forms::required(&pairs, "concern")?,
-        forms::required(&pairs, "score")?,
+        parse_zone(forms::required(&pairs, "zone")?)?,
+        parse_concern(forms::required(&pairs, "concern")?)?,
+        parse_score(forms::required(&pairs, "score")?)?,
         forms::field(&pairs, "note").unwrap_or_default(),
     )
     .await?;
     Ok(see_other(&format!("/progress#{}", rating.concern.id())))
 }
 
-/// Checks and stores a self-rating of one concern in one zone, now.
+/// A concern from its id: a bad one is a bad field, named.
+pub fn parse_concern(concern: &str) -> Result<Concern, WebError> {
+    concern
+        .parse()
+        .map_err(|_| WebError::BadInput("concern: choose one of the listed concerns".into()))
+}
+
+/// A score from its text: a bad one is a bad field, named.
+pub fn parse_score(score: &str) -> Result<Score, WebError> {
+    score
+        .parse()
+        .map_err(|_| WebError::BadInput("score: choose a level from 0 to 4".into()))
+}
+
+/// Stores a self-rating of one concern in one zone, now (see
+/// `needlewise_actions::rate`).
 pub async fn rate(
     state: &AppState,
     profile: ProfileId,
-    zone: &str,
-    concern: &str,
-    score: &str,
+    zone: Zone,
+    concern: Concern,
+    score: Score,
     note: &str,
 ) -> Result<Rating, WebError> {
-    let zone = parse_zone(zone)?;
-    let concern: Concern = concern
-        .parse()
-        .map_err(|_| WebError::BadInput("concern: choose one of the listed concerns".into()))?;
-    let score: Score = score
-        .parse()
-        .map_err(|_| WebError::BadInput("score: choose a level from 0 to 4".into()))?;
-    let note = note.trim();
-    if note.chars().count() > NOTE_MAX {
-        return Err(WebError::BadInput(format!(
-            "note: at most {NOTE_MAX} characters"
-        )));
-    }
-    let rating = Rating {
-        profile_id: profile,
-        id: RatingId(Uuid::now_v7()),
-        zone,
-        concern,
-        score,
-        rated_at: state.now(),
-        note: note.to_owned(),
-    };
-    let stored = rating.clone();
-    blocking(state, move |s| s.add_rating(&stored)).await?;
-    Ok(rating)
+    let note = note.to_owned();
+    crate::act(state, move |ctx| {
+        needlewise_actions::rate(ctx, profile, zone, concern, score, &note)
+    })
+    .await
 }
 
 pub async fn delete_rating(
