@@ -1093,6 +1093,67 @@ impl Prescription {
     }
 }
 
+/// The most characters an override's reason may have.
+pub const MAX_OVERRIDE_REASON_CHARS: usize = 1000;
+
+/// Sets aside one screening rule for one patient, when the evidence lets
+/// a clinician do so for that rule (`clinician_override` in
+/// `screening.toml`; only those rules can be set aside). The store checks
+/// membership, role and the screening scope in the same transaction. The
+/// reason is shown to the patient.
+pub fn override_rule(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    by_name: &str,
+    profile: ProfileId,
+    rule_id: &str,
+    reason: &str,
+) -> Result<needlewise_core::clinic::Override> {
+    let overridable = base()
+        .screening
+        .rules
+        .iter()
+        .any(|r| r.id == rule_id && r.clinician_override.is_some());
+    if !overridable {
+        return Err(ActionError::BadInput(
+            "rule: choose one of the rules the evidence lets a clinician set aside".into(),
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_OVERRIDE_REASON_CHARS {
+        return Err(ActionError::BadInput(format!(
+            "reason: say why, in 1 to {MAX_OVERRIDE_REASON_CHARS} characters (the patient sees it)"
+        )));
+    }
+    let ov = needlewise_core::clinic::Override {
+        id: needlewise_core::ids::OverrideId(Uuid::now_v7()),
+        clinic_id: by.clinic,
+        profile_id: profile,
+        rule_id: rule_id.to_owned(),
+        by: by.account,
+        by_name: by_name.to_owned(),
+        at: ctx.at(),
+        reason: reason.to_owned(),
+    };
+    ctx.store.add_override(by, &ov)?;
+    Ok(ov)
+}
+
+/// Acknowledges an open red flag for a clinic that sees the patient's
+/// check-ins: the escalation ladder stops for it (the lock stays until it
+/// is resolved).
+pub fn acknowledge(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    profile: ProfileId,
+    episode: EpisodeId,
+    note: &str,
+) -> Result<()> {
+    ctx.store
+        .acknowledge(by, profile, episode, note.trim(), ctx.at())?;
+    Ok(())
+}
+
 /// Whether a reason is a hard stop.
 pub fn is_no_go(r: &Reason) -> bool {
     r.outcome == Outcome::NoGo

@@ -276,9 +276,8 @@ pub async fn acknowledge_flag(
 ) -> Result<(), WebError> {
     let (profile, episode, note) = flag_input(ctx, profile, episode, note)?;
     let access = ctx.access;
-    let now = state.now();
-    blocking(state, move |s| {
-        s.acknowledge(&access, profile, episode, &note, now)
+    crate::act(state, move |c| {
+        needlewise_actions::acknowledge(c, &access, profile, episode, &note)
     })
     .await
 }

@@ -35,7 +35,6 @@ use crate::{AppState, blocking, forms};
 
 /// The default target density, in needles per cm².
 pub const DEFAULT_DENSITY: f64 = 250.0;
-const REASON_MAX: usize = 1000;
 
 /// Reads the patient's record for this clinic: 404 when the patient is not
 /// the clinic's (or not at all), 403 for staff.
@@ -837,37 +836,6 @@ pub async fn prescribe(
     }
 }
 
-/// Checks an override's rule and reason.
-pub fn override_of(
-    ctx: &ClinicCtx,
-    profile: ProfileId,
-    rule_id: &str,
-    reason: &str,
-    now: Timestamp,
-) -> Result<Override, WebError> {
-    if !overridable_rules().iter().any(|(id, _, _)| id == rule_id) {
-        return Err(WebError::BadInput(
-            "rule: choose one of the rules the evidence lets a clinician set aside".into(),
-        ));
-    }
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > REASON_MAX {
-        return Err(WebError::BadInput(format!(
-            "reason: say why, in 1 to {REASON_MAX} characters (the patient sees it)"
-        )));
-    }
-    Ok(Override {
-        id: OverrideId(Uuid::now_v7()),
-        clinic_id: ctx.clinic.id,
-        profile_id: profile,
-        rule_id: rule_id.to_owned(),
-        by: ctx.access.account,
-        by_name: ctx.member.display_name.clone(),
-        at: now,
-        reason: reason.to_owned(),
-    })
-}
-
 pub async fn add_override(
     State(state): State<AppState>,
     ctx: ClinicCtx,
@@ -880,26 +848,24 @@ pub async fn add_override(
     if let Some(r) = needs_reauth(&state, &ctx, &format!("/clinic/patients/{profile}")) {
         return Ok(r);
     }
-    let ov = override_of(
-        &ctx,
-        profile,
-        forms::field(&pairs, "rule").unwrap_or_default(),
-        forms::field(&pairs, "reason").unwrap_or_default(),
-        state.now(),
-    );
-    let ov = match ov {
-        Ok(ov) => ov,
-        Err(e) => {
-            // Say what is wrong only to a clinician who may override here.
-            let r = record_of(&state, &ctx, profile).await?;
-            if !r.scopes.contains(&Scope::Screening) {
-                return Err(WebError::NotFound);
-            }
-            return Err(e);
+    let rule = forms::field(&pairs, "rule").unwrap_or_default().to_owned();
+    let reason = forms::field(&pairs, "reason")
+        .unwrap_or_default()
+        .to_owned();
+    let (access, name) = (ctx.access, ctx.member.display_name.clone());
+    let done = crate::act(&state, move |c| {
+        needlewise_actions::override_rule(c, &access, &name, profile, &rule, &reason)
+    })
+    .await;
+    if let Err(e @ WebError::BadInput(_)) = done {
+        // Say what is wrong only to a clinician who may override here.
+        let r = record_of(&state, &ctx, profile).await?;
+        if !r.scopes.contains(&Scope::Screening) {
+            return Err(WebError::NotFound);
         }
-    };
-    let access = ctx.access;
-    blocking(&state, move |s| s.add_override(&access, &ov)).await?;
+        return Err(e);
+    }
+    done?;
     Ok(see_other(&format!(
         "{}#overrides",
         ctx.link(&format!("/clinic/patients/{profile}"))
