@@ -466,6 +466,36 @@ pub fn plan_today(ctx: Ctx<'_>, profile: ProfileId, device: Option<DeviceId>) ->
     Ok(Plan { view, zones })
 }
 
+/// The plan a finished home session is recorded against: today's plan
+/// now, or, when the check it rests on has lapsed while the session ran,
+/// the plan at the moment of that check ([`log_session`] then checks that
+/// the session began within the time the check holds). A session done in
+/// time is never lost to a slow finish.
+pub fn plan_for_record(ctx: Ctx<'_>, profile: ProfileId, device: DeviceId) -> Result<Plan> {
+    let now = plan_today(ctx, profile, Some(device))?;
+    if now.allowed() {
+        return Ok(now);
+    }
+    match ctx
+        .store
+        .latest_readiness_check(profile, device, ctx.at())?
+        .filter(|c| c.go)
+    {
+        Some(check) => {
+            let then = check.at.to_zoned_datetime(ctx.now.time_zone().clone());
+            plan_today(
+                Ctx {
+                    store: ctx.store,
+                    now: &then,
+                },
+                profile,
+                Some(device),
+            )
+        }
+        None => Ok(now),
+    }
+}
+
 /// A session to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSession {

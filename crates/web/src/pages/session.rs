@@ -540,7 +540,14 @@ pub async fn save(
     zones: impl FnOnce(&[ZonePlan]) -> Result<Vec<ZoneRecord>, WebError>,
     product_names: Vec<String>,
 ) -> Result<SessionRecord, WebError> {
-    let today = plan(state, load(state, profile.id, Some(device_id)).await?);
+    let id = profile.id;
+    let loaded = act(state, move |ctx| {
+        let plan = needlewise_actions::plan_for_record(ctx, id, device_id)?;
+        let last = ctx.store.last_session(id)?;
+        Ok((plan, last))
+    })
+    .await?;
+    let today = plan(state, loaded);
     if !today.allowed() {
         let why: Vec<String> = today
             .blockers

@@ -678,21 +678,39 @@ async fn no_session_is_offered_or_stored_without_todays_check() {
     check_ready(&s, &u, &id).await;
     let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
     assert!(attr(&page, "data-plan").is_some(), "{page}");
-    s.advance_minutes(61);
+    s.advance_minutes(62);
     let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
     assert!(
         attr(&page, "data-plan").is_none(),
         "the check's go has lapsed"
     );
+    // A minute's session that ended now began 61 minutes after the check.
     assert_eq!(save_session(&s, &u, &id).await, StatusCode::CONFLICT);
+    let profile = profile_of(&s, "nocheck@example.org");
+    assert!(s.store.sessions(profile).unwrap().is_empty());
+    // A session begun in time is recorded even when it ends after the hour.
     check_ready(&s, &u, &id).await;
-    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
-    let sessions = s
-        .store
-        .sessions(profile_of(&s, "nocheck@example.org"))
-        .unwrap();
+    s.advance_minutes(65);
+    let form = [
+        ("csrf", u.csrf.as_str()),
+        ("device", id.as_str()),
+        ("zone", "forehead"),
+        ("seconds_forehead", "600"),
+    ];
+    let (status, _, page) = s.post("/session", Some(&u.cookie), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let sessions = s.store.sessions(profile).unwrap();
     assert_eq!(sessions.len(), 1);
-    assert!(sessions[0].readiness_check_id.is_some());
+    let check = s
+        .store
+        .readiness_check(profile, sessions[0].readiness_check_id.unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sessions[0].started_at,
+        s.now() - jiff::SignedDuration::from_mins(10)
+    );
+    assert!(sessions[0].started_at - check.at <= jiff::SignedDuration::from_hours(1));
 }
 
 #[tokio::test]
