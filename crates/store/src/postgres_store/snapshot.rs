@@ -79,6 +79,10 @@ pub(super) fn snapshot_rows(
                         cells: cells(t, r)?,
                     })?;
                 }
+                // A short batch ends the table: no round trip to learn it.
+                if rows.len() < BATCH as usize {
+                    break;
+                }
             }
         }
         Ok(())
