@@ -658,7 +658,12 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
             (start, device, None, needle)
         }
     };
-    let ended_at = started_at.checked_add(total).unwrap_or(started_at);
+    let mut ended_at = started_at.checked_add(total).unwrap_or(started_at);
+    if new.started_at.is_none() {
+        // A session recorded as it ends ends now, even when its start was
+        // moved up to the check it rests on.
+        ended_at = ended_at.min(ctx.at().max(started_at));
+    }
     if let Some(last) = loaded.sessions.iter().max_by_key(|s| s.ended_at)
         && started_at < last.ended_at
         && ended_at > last.started_at

@@ -106,8 +106,9 @@ impl Blocker {
         let (fix_href, fix_label) = match r.rule_id.as_str() {
             "ready.screening.missing" => ("/screening", "Do the screening"),
             "ready.screening.not_cleared" => ("/screening/result", "Read your screening result"),
+            "ready.device.needle_not_screened" => ("/screening", "Screen again"),
             id if id.starts_with("ready.device.") => ("/devices", "Go to your roller"),
-            "ready.interval" => ("/schedule", "See your schedule"),
+            "ready.interval" | "ready.after_clinic_needle" => ("/schedule", "See your schedule"),
             "ready.symptom_lock" => ("/checkin", "Go to check-in"),
             _ => ("/ready", "Check readiness"),
         };
