@@ -240,9 +240,23 @@ pub fn screen_with_overrides(
         .filter(|r| r.outcome == Outcome::Precaution)
         .cloned()
         .collect();
+    // Every planned zone left out is not a contraindication: say so, and
+    // name when and how it changes, apart from the absolute stops.
+    let no_zone_now = verdict == Verdict::NotAtHome && !has(Outcome::NotAtHome);
+    let headline = if no_zone_now {
+        no_zone_headline(eligible_from)
+    } else {
+        verdict.headline().to_owned()
+    };
+    // The zones that may be treated: none unless home sessions may go ahead.
+    let zones = if verdict.allows_home_sessions() {
+        zones
+    } else {
+        Vec::new()
+    };
     Ok(ScreeningResult {
         verdict,
-        headline: verdict.headline().to_owned(),
+        headline,
         eligible_from,
         zones,
         excluded_zones,
@@ -251,6 +265,18 @@ pub fn screen_with_overrides(
         needle_length_mm: answers.number("needle_length_mm").unwrap_or_default(),
         overridden,
     })
+}
+
+/// The headline when no planned zone may be treated now, though nothing
+/// rules out home microneedling as such.
+pub fn no_zone_headline(eligible_from: Option<Date>) -> String {
+    let when = match eligible_from {
+        Some(d) => format!(" The first of them may be treated again from {d}; screen again then."),
+        None => String::new(),
+    };
+    format!(
+        "No zone you planned can be treated at home now. This is not a reason to stop for good: each zone below is left out for its own reason, and some lift on a date or with a change (such as an antiviral plan from your doctor, or a shorter needle).{when}"
+    )
 }
 
 fn severity(o: Outcome) -> u8 {

@@ -369,7 +369,7 @@ impl ScreeningSummary {
         ScreeningSummary {
             taken_at: s.taken_at,
             verdict: s.verdict,
-            headline: s.verdict.headline().to_owned(),
+            headline: r.headline.clone(),
             eligible_from: r.eligible_from,
             needle_length_mm: Some(r.needle_length_mm),
             zones: r.zones.clone(),

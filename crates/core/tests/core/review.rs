@@ -230,3 +230,55 @@ fn radiotherapy_to_the_face_waits_three_months() {
     let later = verdict(serde_json::json!({"chemo_or_radiotherapy": "2026-08-24"}));
     assert_eq!(later.verdict, Verdict::Go);
 }
+
+// ------------------------------------- §2 every zone left out is not a stop
+
+#[test]
+fn all_zones_excluded_names_the_cause_not_a_contraindication() {
+    use needlewise_core::screening::Verdict;
+    // Cold sores without an antiviral plan, planning only the upper lip
+    // and chin: both zones are left out.
+    let lips = verdict(serde_json::json!({
+        "zones": ["upper_lip", "chin"], "cold_sores": true, "antiviral_plan_confirmed": false,
+    }));
+    assert_eq!(
+        lips.verdict,
+        Verdict::NotAtHome,
+        "nothing may be treated now"
+    );
+    assert!(lips.zones.is_empty(), "no zone may be treated");
+    assert_eq!(lips.excluded_zones.len(), 2);
+    assert_ne!(lips.headline, Verdict::NotAtHome.headline());
+    assert!(
+        lips.headline.contains("No zone you planned"),
+        "{}",
+        lips.headline
+    );
+    assert!(
+        lips.headline.contains("antiviral plan"),
+        "{}",
+        lips.headline
+    );
+    assert!(lips.headline.contains("not a reason to stop for good"));
+
+    // Whole-face waxing three days ago: the date it lifts is named.
+    let waxed = verdict(serde_json::json!({
+        "recent_procedures": [{"kind": "waxing", "date": "2026-11-22", "zones": []}],
+    }));
+    assert_eq!(waxed.verdict, Verdict::NotAtHome);
+    let from = waxed.eligible_from.expect("the wait has an end");
+    assert!(
+        waxed.headline.contains(&from.to_string()),
+        "{}",
+        waxed.headline
+    );
+    assert!(waxed.zones.is_empty());
+
+    // A true contraindication keeps its own words, and lists no zone.
+    let pregnant = verdict(serde_json::json!({ "pregnant": true }));
+    assert_eq!(pregnant.verdict, Verdict::NotAtHome);
+    assert_eq!(pregnant.headline, Verdict::NotAtHome.headline());
+    assert!(pregnant.zones.is_empty(), "{:?}", pregnant.zones);
+    // And a go still lists its zones.
+    assert!(!verdict(serde_json::json!({})).zones.is_empty());
+}

@@ -66,7 +66,7 @@ pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Respons
     Ok(page(&ScreeningResultPage {
         chrome: Chrome::new("Your screening", "screening", &auth),
         verdict: record.verdict.id().to_owned(),
-        headline: record.verdict.headline().to_owned(),
+        headline: result.headline.clone(),
         eligible_from: result
             .eligible_from
             .map(|d| d.to_string())
