@@ -50,6 +50,19 @@ pub fn describe(state: &AppState, next: &NextSession) -> String {
     }
 }
 
+/// The screening's verdict in a line for the home page, which reads only
+/// the verdict: "not at home" may be a contraindication or only that every
+/// planned zone is left out for now, so it sends the person to the reasons
+/// rather than saying which.
+fn home_headline(v: needlewise_core::screening::Verdict) -> String {
+    match v {
+        needlewise_core::screening::Verdict::NotAtHome => {
+            "Your screening found a reason not to microneedle at home now. Read why, and when that may change.".to_owned()
+        }
+        v => v.headline().to_owned(),
+    }
+}
+
 /// The dashboard. It reads the session, the profiles and the dashboard in
 /// one store read (the `Auth` extractor would make it two): this is the
 /// page people open most.
@@ -76,9 +89,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     let rules = &base.defaults.hygiene;
     Ok(page(&HomePage {
         chrome: Chrome::new("Home", "home", &auth),
-        verdict: d
-            .verdict
-            .map(|v| (v.id().to_owned(), v.headline().to_owned())),
+        verdict: d.verdict.map(|v| (v.id().to_owned(), home_headline(v))),
         locked: matches!(next, NextSession::Locked { .. }),
         next: describe(&state, &next),
         devices: d
