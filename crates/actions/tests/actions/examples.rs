@@ -256,11 +256,9 @@ fn a_refused_screening_writes_nothing() {
     assert!(store.profile(p.id).expect("read").is_none());
 }
 
-#[test]
-fn a_red_flag_answer_counts_with_other_answers_missing() {
-    let s = support::sqlite();
-    let store = s.store.as_ref();
-    let t = ts("2026-09-01T08:00:00Z");
+/// A person screened for 0.25 mm with a home session of the forehead an
+/// hour after `t`; returns them and their roller.
+fn after_a_home_session(store: &dyn Store, t: Timestamp) -> (Profile, Device) {
     let p = support::person(store, t, None);
     let now = at(t, "UTC");
     screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
@@ -274,6 +272,15 @@ fn a_red_flag_answer_counts_with_other_answers_missing() {
     )
     .expect("go");
     log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
+    (p, roller)
+}
+
+#[test]
+fn a_red_flag_answer_counts_with_other_answers_missing() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let (p, roller) = after_a_home_session(store, t);
     let now = at(t + jiff::SignedDuration::from_hours(40), "UTC");
     let checked = checkin(
         ctx(store, &now),
@@ -319,19 +326,7 @@ fn only_someone_allowed_resolves_a_red_flag() {
     let s = support::sqlite();
     let store = s.store.as_ref();
     let t = ts("2026-09-01T08:00:00Z");
-    let p = support::person(store, t, None);
-    let now = at(t, "UTC");
-    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
-    let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
-    let now = at(t + minutes(55), "UTC");
-    check_readiness(
-        ctx(store, &now),
-        &p,
-        Some(roller.id),
-        support::readiness(true, now.date()),
-    )
-    .expect("go");
-    log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
+    let (p, _) = after_a_home_session(store, t);
     let now = at(t + jiff::SignedDuration::from_hours(30), "UTC");
     let flag = checkin(
         ctx(store, &now),
