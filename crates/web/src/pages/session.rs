@@ -158,8 +158,6 @@ pub struct Today {
     /// The protocol a clinician prescribed, when one is in force: it
     /// narrows the zones, sets the needle and the target density.
     pub protocol: Option<Protocol>,
-    /// The readiness verdict the plan rests on (the same as every path's).
-    pub view: needlewise_actions::ReadinessView,
 }
 
 impl Today {
@@ -237,13 +235,12 @@ fn plan(state: &AppState, (plan, last): Loaded) -> Today {
     let saved = last.filter(|s| s.local_date == date);
     Today {
         date,
-        device: view.device.clone(),
-        zones,
         excluded: view.screening.as_ref().map(excluded).unwrap_or_default(),
+        device: view.device,
+        zones,
         blockers,
         saved,
-        protocol: view.protocol.clone(),
-        view,
+        protocol: view.protocol,
     }
 }
 
