@@ -346,3 +346,50 @@ proptest! {
         restore_mutated_text(&(lines.join("\n") + "\n"));
     }
 }
+
+/// A backup file as needlewise wrote it at schema `version`: the tables
+/// and columns of that schema only, with that schema's checksums. Written
+/// under `dir`; returns its path.
+pub fn old_backup_file(
+    expected: &needlewise_store::Snapshot,
+    version: i64,
+    created_at: &str,
+    dir: &Path,
+) -> PathBuf {
+    let mut builder = needlewise_store::snapshot::ChecksumBuilder::for_version(version);
+    let mut lines = Vec::new();
+    for row in expected.rows() {
+        let def = row.def();
+        if !def.in_version(version) {
+            continue;
+        }
+        builder.add(&row).unwrap();
+        let mut json = backup::row_json(&row);
+        for c in def.columns.iter().filter(|c| c.since > version) {
+            json.as_object_mut().unwrap().remove(c.name);
+        }
+        lines.push(serde_json::json!({"table": def.name, "row": json}).to_string());
+    }
+    let header = serde_json::json!({
+        "magic": backup::MAGIC,
+        "format": 1,
+        "schema_version": version,
+        "created_at": created_at,
+        "source": "sqlite",
+        "tables": builder.finish().tables,
+    });
+    let mut text = format!("{header}\n");
+    for l in &lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "{}\n",
+        serde_json::json!({"end": true, "rows": lines.len()})
+    ));
+    let path = dir.join(format!("v{version}.nwb.gz"));
+    let mut gz = GzEncoder::new(std::fs::File::create(&path).unwrap(), Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    path
+}

@@ -2629,7 +2629,7 @@ pub mod cases {
     /// and from a backup file.
     pub fn version_2_data_restores_with_no_pending_session(store: &dyn Store) {
         use needlewise_store::backup;
-        use needlewise_store::snapshot::{Cell, ChecksumBuilder, TABLES, TableRows};
+        use needlewise_store::snapshot::{Cell, TABLES, TableRows};
         use needlewise_store::{RestoreMode, Snapshot};
 
         let ada = profile(store, "Ada");
@@ -2707,45 +2707,8 @@ pub mod cases {
         );
 
         // A schema-2 backup file, checksums as schema 2 computed them.
-        let mut builder = ChecksumBuilder::for_version(2);
-        let mut lines = Vec::new();
-        for row in expected.rows() {
-            let def = row.def();
-            builder.add(&row).unwrap();
-            let mut json = backup::row_json(&row);
-            for c in def.columns.iter().filter(|c| c.since > 2) {
-                json.as_object_mut().unwrap().remove(c.name);
-            }
-            lines.push(serde_json::json!({"table": def.name, "row": json}).to_string());
-        }
-        let header = serde_json::json!({
-            "magic": backup::MAGIC,
-            "format": 1,
-            "schema_version": 2,
-            "created_at": "2026-01-01T00:00:00Z",
-            "source": "sqlite",
-            "tables": builder.finish().tables,
-        });
-        let mut text = format!("{header}\n");
-        for l in &lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        text.push_str(&format!(
-            "{}\n",
-            serde_json::json!({"end": true, "rows": lines.len()})
-        ));
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v2.nwb.gz");
-        {
-            use std::io::Write;
-            let mut gz = flate2::write::GzEncoder::new(
-                std::fs::File::create(&path).unwrap(),
-                flate2::Compression::fast(),
-            );
-            gz.write_all(text.as_bytes()).unwrap();
-            gz.finish().unwrap();
-        }
+        let path = crate::backup::old_backup_file(&expected, 2, "2026-01-01T00:00:00Z", dir.path());
         store.set_totp(p.doctor.id, None).unwrap();
         assert_ne!(store.checksums().unwrap(), expected_sums);
         let header = backup::restore_file(store, &path, RestoreMode::Replace, &mut |_| {}).unwrap();

@@ -550,7 +550,6 @@ pub mod cases {
     /// resolvers, from a snapshot and from a backup file.
     pub fn version_6_data_restores_as_home_sessions(store: &dyn Store) {
         use needlewise_store::backup;
-        use needlewise_store::snapshot::ChecksumBuilder;
 
         let p = crate::portability::fill(
             store,
@@ -628,48 +627,8 @@ pub mod cases {
         );
 
         // A schema-6 backup file, checksums as schema 6 computed them.
-        let mut builder = ChecksumBuilder::for_version(6);
-        let mut lines = Vec::new();
-        for row in expected.rows() {
-            let def = row.def();
-            if !def.in_version(6) {
-                continue;
-            }
-            builder.add(&row).unwrap();
-            let mut json = backup::row_json(&row);
-            for c in def.columns.iter().filter(|c| c.since > 6) {
-                json.as_object_mut().unwrap().remove(c.name);
-            }
-            lines.push(serde_json::json!({"table": def.name, "row": json}).to_string());
-        }
-        let header = serde_json::json!({
-            "magic": backup::MAGIC,
-            "format": 1,
-            "schema_version": 6,
-            "created_at": "2026-11-01T00:00:00Z",
-            "source": "sqlite",
-            "tables": builder.finish().tables,
-        });
-        let mut text = format!("{header}\n");
-        for l in &lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        text.push_str(&format!(
-            "{}\n",
-            serde_json::json!({"end": true, "rows": lines.len()})
-        ));
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v6.nwb.gz");
-        {
-            use std::io::Write;
-            let mut gz = flate2::write::GzEncoder::new(
-                std::fs::File::create(&path).unwrap(),
-                flate2::Compression::fast(),
-            );
-            gz.write_all(text.as_bytes()).unwrap();
-            gz.finish().unwrap();
-        }
+        let path = crate::backup::old_backup_file(&expected, 6, "2026-11-01T00:00:00Z", dir.path());
         fill_readiness(store, p.id);
         assert_ne!(store.snapshot().unwrap(), expected);
         let header = backup::restore_file(store, &path, RestoreMode::Replace, &mut |_| {}).unwrap();
