@@ -53,11 +53,16 @@ export async function fillScreening(page: Page, overrides: Record<string, string
   for (const id of ['isotretinoin', 'chemo_or_radiotherapy', 'high_dose_steroids']) {
     await choose(page, id, 'Never');
   }
-  for (const id of ['immunosuppressed', 'systemic_infection']) await no(id);
+  for (const id of ['chemo_or_radiotherapy_planned', 'high_dose_steroids_planned',
+    'immunosuppressed', 'systemic_infection']) await no(id);
+  // The planned start dates show only after a yes.
+  await expect(question(page, 'chemo_or_radiotherapy_start')).toBeHidden();
   await choose(page, 'diabetes', 'none');
+  await no('other_serious_condition');
   for (const id of ['keloid_tendency', 'metal_allergy', 'anaesthetic_allergy', 'plans_topical_anaesthetic',
     'skin_cancer_or_suspicious_lesion', 'chronic_skin_condition', 'treating_young_scar']) await no(id);
   await question(page, 'fitzpatrick').getByRole('spinbutton').fill('2');
+  await choose(page, 'device_kind', overrides.device_kind ?? 'roller');
   await question(page, 'needle_length_mm').getByRole('spinbutton').fill('0.25');
   await choose(page, 'zones', 'forehead');
   await choose(page, 'zones', 'left cheek');

@@ -84,7 +84,7 @@ test('a new user screens, cleans a roller, runs a guided session, checks in with
   await expect(form.locator('input[name="skipped_forehead"]')).toBeChecked();
   await expect(form.locator('input[name="zone"][value="left_cheek"]')).toBeChecked();
   await expect(form.locator('input[name="skipped_left_cheek"]')).not.toBeChecked();
-  await page.getByLabel('Product 1').fill('plain hyaluronic acid serum');
+  await page.getByLabel('Product 1').fill('Plain HA serum: aqua, sodium hyaluronate');
   await page.getByRole('button', { name: 'Save the session' }).click();
 
   // Saving leads to the aftercare timeline.

@@ -97,11 +97,12 @@ type Answers = Record<string, unknown>;
 const healthy: Answers = {
   age: 35, sex: 'female', pregnant: false, breastfeeding: false, cardiac_condition: false,
   collagen_vascular_disease: false, bleeding_disorder: false, anticoagulants: false,
-  isotretinoin: 'never', chemo_or_radiotherapy: 'never', high_dose_steroids: 'never',
-  immunosuppressed: false, systemic_infection: false, diabetes: 'none', keloid_tendency: false,
-  metal_allergy: false, anaesthetic_allergy: false, plans_topical_anaesthetic: false,
+  isotretinoin: 'never', chemo_or_radiotherapy: 'never', chemo_or_radiotherapy_planned: false,
+  high_dose_steroids: 'never', high_dose_steroids_planned: false,
+  immunosuppressed: false, systemic_infection: false, diabetes: 'none', other_serious_condition: false,
+  keloid_tendency: false, metal_allergy: false, anaesthetic_allergy: false, plans_topical_anaesthetic: false,
   skin_cancer_or_suspicious_lesion: false, chronic_skin_condition: false, treating_young_scar: false,
-  fitzpatrick: 2, needle_length_mm: 0.25, zones: ['forehead', 'left_cheek', 'right_cheek'],
+  fitzpatrick: 2, device_kind: 'roller', needle_length_mm: 0.25, zones: ['forehead', 'left_cheek', 'right_cheek'],
   cold_sores: false, active_skin_problem_zones: [], tattoo_zones: [], recent_procedures: [],
 };
 
@@ -144,6 +145,12 @@ async function responseFrom(page: Page): Promise<any> {
 const cases: { name: string; answers: Answers; verdict: string; check?: (qr: any) => void }[] = [
   { name: 'a healthy adult: go', answers: healthy, verdict: 'go' },
   { name: 'pregnant: not at home', answers: { ...healthy, pregnant: true }, verdict: 'not_at_home' },
+  { name: 'a motorised pen: go with precautions', answers: { ...healthy, device_kind: 'pen' }, verdict: 'go_with_precautions' },
+  {
+    name: 'another serious illness: ask the surgeon first',
+    answers: { ...healthy, other_serious_condition: true },
+    verdict: 'ask_surgeon_first',
+  },
   {
     // The antiviral question shows only for cold sores and a perioral zone:
     // a nested enableWhen group in the Questionnaire.

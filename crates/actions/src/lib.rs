@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use needlewise_core::aftercare::serum_gate;
-use needlewise_core::answers::{Answers, InvalidAnswers};
+use needlewise_core::answers::{Answer, Answers, InvalidAnswers};
 use needlewise_core::clinic::{Protocol, ResolvePolicy, Scope, resolve_policy};
 use needlewise_core::engine::Reason;
 use needlewise_core::evidence;
@@ -135,6 +135,33 @@ pub fn screen(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Scree
 }
 
 // ------------------------------------------------------------------- devices
+
+/// Registering a radiofrequency (RF) microneedling device is refused: RF
+/// microneedling is never for home use. The refusal carries the screening
+/// rule that says why, with its sources.
+pub fn radiofrequency_refused() -> ActionError {
+    let reasons: Vec<Reason> = base()
+        .screening
+        .rule("screen.device.rf")
+        .map(|rule| {
+            Reason::from(&needlewise_core::engine::Firing {
+                rule,
+                hit: Default::default(),
+            })
+        })
+        .into_iter()
+        .collect();
+    let why = reasons.first().map_or(
+        "RF microneedling is a medical procedure, never for home use.",
+        |r| r.explanation.as_str(),
+    );
+    ActionError::Refused {
+        message: format!(
+            "needlewise does not track radiofrequency (RF) microneedling devices: {why}"
+        ),
+        reasons,
+    }
+}
 
 /// What a person registers: a name and a roller's or pen's spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -506,7 +533,8 @@ pub struct NewSession {
     /// "now minus the zones' time" and the check it rests on.
     pub started_at: Option<Timestamp>,
     pub zones: Vec<ZoneRecord>,
-    /// Product names applied afterwards; each passes the serum gate.
+    /// Products applied afterwards, each as a name, a colon and its
+    /// ingredients (see `ProductLabel`); each passes the serum gate.
     pub products: Vec<String>,
     pub notes: String,
     /// The needle length of a clinic session without a registered device.
@@ -517,7 +545,7 @@ pub struct NewSession {
 pub const MAX_ZONE_SECONDS: u32 = 3600;
 pub const MAX_ZONE_STROKES: u32 = 10_000;
 pub const MAX_PRODUCTS: usize = 10;
-pub const MAX_PRODUCT_CHARS: usize = 200;
+pub const MAX_PRODUCT_CHARS: usize = 1000;
 pub const MAX_NOTE_CHARS: usize = 500;
 
 fn check_session_input(new: &NewSession) -> Result<()> {
@@ -679,7 +707,7 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
             let at = ctx.at().max(ended_at);
             let d = serum_gate(base(), name, ended_at, at);
             ProductUse {
-                name: d.product,
+                name: name.trim().to_owned(),
                 category: d.category,
                 applied_at: at,
                 allowed: d.allowed,
@@ -796,7 +824,7 @@ pub fn aftercare_product(
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_PRODUCT_CHARS {
         return Err(ActionError::BadInput(format!(
-            "product: a product name is 1 to {MAX_PRODUCT_CHARS} characters"
+            "product: a product (its name, a colon, then its ingredients) is 1 to {MAX_PRODUCT_CHARS} characters"
         )));
     }
     let Some(session) = ctx.store.last_session(profile)? else {
@@ -808,7 +836,7 @@ pub fn aftercare_product(
             profile,
             session.id,
             &ProductUse {
-                name: decision.product.clone(),
+                name: name.to_owned(),
                 category: decision.category.clone(),
                 applied_at: ctx.at(),
                 allowed: true,
@@ -837,7 +865,8 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
     let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
         ActionError::BadInput("no session to check in about yet; log one first".into())
     })?;
-    let triage = assess_partial(base(), &answers, session.ended_at, ctx.at(), ctx.today())?;
+    let given = with_checkin_facts(ctx, profile.id, &session, &answers)?;
+    let triage = assess_partial(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
     let record = checkin_record(ctx, profile.id, &session, answers, &triage);
     let episode = triage.locks_sessions.then(|| Episode {
         id: EpisodeId(Uuid::now_v7()),
@@ -855,6 +884,45 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
         triage,
         episode,
     })
+}
+
+/// The facts today's check-in questions depend on (see
+/// [`needlewise_core::triage::checkin_facts`]), so a front end asks what
+/// [`checkin`] will require. `None` before the first session.
+pub fn checkin_facts(ctx: Ctx<'_>, profile: ProfileId) -> Result<Option<Answers>> {
+    let Some(session) = ctx.store.last_session(profile)? else {
+        return Ok(None);
+    };
+    let earlier = earlier_checkin(ctx, profile, &session)?;
+    Ok(Some(needlewise_core::triage::checkin_facts(
+        session.ended_at,
+        ctx.at(),
+        earlier,
+    )))
+}
+
+fn earlier_checkin(ctx: Ctx<'_>, profile: ProfileId, session: &SessionRecord) -> Result<bool> {
+    Ok(ctx
+        .store
+        .checkins(profile)?
+        .iter()
+        .any(|c| c.session_id == Some(session.id) && c.at <= ctx.at()))
+}
+
+/// The person's answers with the store's facts added for triage (the
+/// stored check-in keeps the answers as given).
+fn with_checkin_facts(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    session: &SessionRecord,
+    answers: &Answers,
+) -> Result<Answers> {
+    let mut given = answers.clone();
+    given.set(
+        "earlier_checkin",
+        Answer::Bool(earlier_checkin(ctx, profile, session)?),
+    );
+    Ok(given)
 }
 
 /// A check-in about `session`, as triaged.
@@ -948,8 +1016,9 @@ pub fn resolve_by_person(
         .store
         .last_session(profile.id)?
         .ok_or_else(|| ActionError::BadInput("no session to check in about yet".into()))?;
+    let given = with_checkin_facts(ctx, profile.id, &session, &answers)?;
     let triage =
-        needlewise_core::triage::assess(base(), &answers, session.ended_at, ctx.at(), ctx.today())?;
+        needlewise_core::triage::assess(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
     if triage.locks_sessions {
         // The red flag stays; the fresh answers count like any check-in.
         return Ok(Resolution::StillFlagged(checkin(ctx, profile, answers)?));

@@ -80,7 +80,7 @@ fn readiness_answers() -> Value {
     serde_json::json!({
         "skin_cleansed": true, "device_damaged": false, "cold_sore_now": false,
         "active_problem_zones": [], "sunburn_or_tan": false, "actives_recently": false,
-        "waxed_zones": [], "new_medication": false, "pregnant_now": false, "feeling_unwell": false
+        "waxed_zones": [], "procedures_since": [], "new_medication": false, "pregnant_now": false, "feeling_unwell": false
     })
 }
 
@@ -197,6 +197,21 @@ fn bad_answers_name_the_field_and_save_nothing() {
 }
 
 #[test]
+fn a_radiofrequency_device_is_refused_with_its_reason() {
+    let env = Env::new();
+    let out = env.run(T0, &["roller", "add", "--name", "RF pen", "--rf"]);
+    assert_eq!(out.status.code(), Some(3), "a safety stop");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("radiofrequency"), "{err}");
+    assert!(err.contains("should not be used at home"), "{err}");
+    assert_eq!(
+        env.json(T0, &["roller", "list"], 0),
+        serde_json::json!([]),
+        "nothing was stored"
+    );
+}
+
+#[test]
 fn an_impossible_now_is_refused() {
     let env = Env::new();
     let out = env.run("2026-13-40T00:00:00Z", &["next"]);
@@ -210,8 +225,8 @@ fn the_terminal_screening_asks_only_what_applies() {
     // A man with cold sores who treats only his forehead: no pregnancy
     // questions, no antiviral-plan question.
     let lines = [
-        "44", "male", "n", "n", "n", "n", "never", "never", "never", "n", "n", "none", "n", "n",
-        "n", "n", "n", "n", "n", "2", "0.25", "forehead", "y", "", "", "",
+        "44", "male", "n", "n", "n", "n", "never", "never", "n", "never", "n", "n", "n", "none",
+        "n", "n", "n", "n", "n", "n", "n", "n", "2", "roller", "0.25", "forehead", "y", "", "", "",
     ];
     let mut child = env
         .cmd(T0, &["screen", "--json"])
@@ -318,7 +333,7 @@ fn a_whole_journey_from_screening_to_a_red_flag_and_back() {
             "--section-seconds",
             "0",
             "--product",
-            "plain hyaluronic acid",
+            "Plain HA: aqua, sodium hyaluronate",
         ],
         0,
     );
@@ -357,7 +372,7 @@ fn a_whole_journey_from_screening_to_a_red_flag_and_back() {
     let symptoms = env.write("symptoms.json", &serde_json::json!({
         "redness": "moderate", "redness_trend": "worse", "swelling": false, "pus_or_spreading_warmth": true,
         "fever": false, "blisters": false, "new_bumps": false, "track_marks": false, "darker_patches": false,
-        "numbness": false, "allergic_reaction": false, "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+        "numbness": false, "allergic_reaction": false, "anaesthetic_toxicity": false, "feeling_unwell": false, "widespread_rash": false, "blood_exposure_shared_device": false
     }));
     let v = env.json(&at(50 * 60), &["checkin", "--answers", &symptoms], 3);
     assert_eq!(v["triage"]["level"], "contact_surgeon");
@@ -369,7 +384,7 @@ fn a_whole_journey_from_screening_to_a_red_flag_and_back() {
     let fine = env.write("fine.json", &serde_json::json!({
         "redness": "none", "swelling": false, "pus_or_spreading_warmth": false,
         "fever": false, "blisters": false, "new_bumps": false, "track_marks": false, "darker_patches": false,
-        "numbness": false, "allergic_reaction": false, "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+        "numbness": false, "allergic_reaction": false, "anaesthetic_toxicity": false, "feeling_unwell": false, "widespread_rash": false, "blood_exposure_shared_device": false
     }));
     let out = env.run(
         &at(6 * 24 * 60),

@@ -14,7 +14,7 @@ fn answers(today: Date) -> Answers {
         "age": 35, "sex": "female", "pregnant": false, "breastfeeding": false,
         "cardiac_condition": false, "collagen_vascular_disease": false, "bleeding_disorder": false,
         "anticoagulants": false, "isotretinoin": "2026-01-10", "chemo_or_radiotherapy": "never",
-        "high_dose_steroids": "never", "immunosuppressed": false, "systemic_infection": false,
+        "high_dose_steroids": "never", "chemo_or_radiotherapy_planned": false, "high_dose_steroids_planned": false, "other_serious_condition": false, "device_kind": "roller", "immunosuppressed": false, "systemic_infection": false,
         "diabetes": "none", "keloid_tendency": false, "metal_allergy": false, "anaesthetic_allergy": false,
         "plans_topical_anaesthetic": true, "skin_cancer_or_suspicious_lesion": false,
         "chronic_skin_condition": false, "treating_young_scar": false, "fitzpatrick": 4,

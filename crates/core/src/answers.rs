@@ -253,6 +253,14 @@ impl Answers {
         }
     }
 
+    /// The answers without the facts needlewise fills in itself (a front
+    /// end that started from the facts hands back only what was asked).
+    pub fn without_facts(mut self, q: &Questionnaire) -> Answers {
+        self.0
+            .retain(|id, _| !q.question(id).is_some_and(|question| question.fact));
+        self
+    }
+
     /// Checks that every question that applies has an answer.
     pub fn require_complete(&self, q: &Questionnaire) -> Result<(), InvalidAnswers> {
         let errors: Vec<FieldError> = crate::engine::applicable_questions(q, self)

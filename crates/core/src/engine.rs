@@ -182,6 +182,17 @@ impl Context<'_> {
                 }),
                 _ => None,
             },
+            Condition::DateWithin { question, wait } => match a.get(question)? {
+                Answer::Date(d) => (*d < wait.after(self.today)?).then_some(Hit::default()),
+                _ => None,
+            },
+            Condition::DateBeyond { question, wait } => match a.get(question)? {
+                Answer::Date(d) if *d >= wait.after(self.today)? => Some(Hit {
+                    until: d.checked_sub(wait.0).ok().and_then(|x| x.tomorrow().ok()),
+                    zones: None,
+                }),
+                _ => None,
+            },
             Condition::All { of } => {
                 let mut acc = Hit::default();
                 for c in of {

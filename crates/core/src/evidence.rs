@@ -362,6 +362,18 @@ pub enum Condition {
     DateFromToday {
         question: String,
     },
+    /// The date answered is before today plus `wait` (a date already past
+    /// counts): a planned treatment that starts within the wait.
+    DateWithin {
+        question: String,
+        wait: Wait,
+    },
+    /// The date answered is today plus `wait` or later; its `until` is the
+    /// last day before the date comes within the wait.
+    DateBeyond {
+        question: String,
+        wait: Wait,
+    },
     All {
         of: Vec<Condition>,
     },
@@ -389,9 +401,10 @@ impl Condition {
             ZonesIntersect { question, .. } | ListedZones { question } => {
                 out.push((question, &["zones"]))
             }
-            DateAfterToday { question } | DateFromToday { question } => {
-                out.push((question, &["date"]))
-            }
+            DateAfterToday { question }
+            | DateFromToday { question }
+            | DateWithin { question, .. }
+            | DateBeyond { question, .. } => out.push((question, &["date"])),
             All { of } | Any { of } => of.iter().for_each(|c| c.visit_questions(out)),
             Not { of } => of.visit_questions(out),
         }
@@ -562,13 +575,22 @@ pub struct AftercareItem {
     pub cited: Cited,
 }
 
-/// How a product name maps to a category for the serum gate.
+/// A class of ingredients for the serum gate, and how long after a session
+/// it must stay off the skin.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProductRule {
-    pub category: String,
-    pub keywords: Vec<String>,
+pub struct IngredientClass {
+    pub class: String,
+    pub title: String,
     pub allowed_after: ClockDuration,
+    /// Exact ingredient names (INCI names and synonyms), lower case.
+    pub names: Vec<String>,
+    /// Parts of names that place an ingredient in this class wherever they
+    /// appear; only for classes that wait longer than the first 24 hours.
+    #[serde(default)]
+    pub contains: Vec<String>,
+    #[serde(flatten)]
+    pub cited: Cited,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -582,8 +604,8 @@ pub struct Defaults {
     pub readiness_check: ReadinessCheckDefault,
     #[serde(rename(deserialize = "aftercare"))]
     pub aftercare: Vec<AftercareItem>,
-    #[serde(rename(deserialize = "product"))]
-    pub products: Vec<ProductRule>,
+    #[serde(rename(deserialize = "ingredient"))]
+    pub ingredients: Vec<IngredientClass>,
 }
 
 impl Defaults {
@@ -603,6 +625,9 @@ impl Defaults {
         }
         for item in &self.aftercare {
             out.push((format!("aftercare.{}", item.id), &item.cited));
+        }
+        for class in &self.ingredients {
+            out.push((format!("ingredient.{}", class.class), &class.cited));
         }
         out
     }
@@ -662,6 +687,12 @@ impl Defaults {
             out.push((
                 format!("aftercare.{}.duration", item.id),
                 Amount::from(item.duration),
+            ));
+        }
+        for class in &self.ingredients {
+            out.push((
+                format!("ingredient.{}.allowed_after", class.class),
+                Amount::from(class.allowed_after),
             ));
         }
         out
@@ -1132,6 +1163,7 @@ impl EvidenceBase {
                 soak.min_alcohol_percent, soak.max_alcohol_percent
             ));
         }
+        problems.extend(ingredient_problems(&self.defaults));
         let mut last = 0.0;
         for band in &self.defaults.intervals {
             if band.max_mm <= last {
@@ -1144,6 +1176,38 @@ impl EvidenceBase {
         }
         problems
     }
+}
+
+/// The serum gate's data must keep it an allow-list: matching by part of
+/// a name only ever makes it stricter, every name sits in one class, and
+/// names are written as they are compared.
+fn ingredient_problems(defaults: &Defaults) -> Vec<String> {
+    let mut problems = Vec::new();
+    let window = defaults
+        .aftercare
+        .iter()
+        .find(|a| a.id == "serum")
+        .map(|a| a.duration);
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for class in &defaults.ingredients {
+        let what = format!("ingredient class {}", class.class);
+        if !class.contains.is_empty() && window.is_some_and(|w| class.allowed_after <= w) {
+            problems.push(format!(
+                "{what} matches parts of names but waits no longer than the serum window: only exact names may allow a product early"
+            ));
+        }
+        for name in class.names.iter().chain(&class.contains) {
+            if name.trim() != name || name.to_lowercase() != *name || name.is_empty() {
+                problems.push(format!("{what}: {name:?} must be lower case and trimmed"));
+            }
+        }
+        for name in &class.names {
+            if let Some(other) = seen.insert(name, &class.class) {
+                problems.push(format!("{what}: {name:?} is also in class {other}"));
+            }
+        }
+    }
+    problems
 }
 
 fn rule_prefix(kind: QuestionnaireKind) -> &'static str {

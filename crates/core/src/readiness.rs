@@ -37,6 +37,11 @@ pub struct ReadinessFacts {
     pub device_needle_over_screening: bool,
     /// The last session used a needle longer than any home interval.
     pub last_needle_beyond_home: bool,
+    /// The latest screening asked to be taken again by today (see
+    /// [`ScreeningResult::review_by`]).
+    pub screening_review_due: bool,
+    /// The chosen device is a motorised pen.
+    pub device_is_pen: bool,
     /// What a clinician's protocol adds, when one is in force.
     pub protocol: Option<ProtocolFacts>,
 }
@@ -76,6 +81,11 @@ impl ReadinessFacts {
             answers.set("earliest_next_session", Answer::Date(d));
         }
         answers.set("interval_waiting", Answer::Bool(self.interval_waiting));
+        answers.set(
+            "screening_review_due",
+            Answer::Bool(self.screening_review_due),
+        );
+        answers.set("device_is_pen", Answer::Bool(self.device_is_pen));
         answers.set("symptom_lock", Answer::Bool(self.symptom_lock));
         answers.set(
             "last_needle_beyond_home",
@@ -168,6 +178,11 @@ impl ReadinessFacts {
                 (Some(d), Some(mm)) => d.kind.needle_length_mm() > mm + 1e-9,
                 _ => false,
             },
+            screening_review_due: known
+                .screening
+                .and_then(|s| s.review_by)
+                .is_some_and(|d| now.date() >= d),
+            device_is_pen: known.device.is_some_and(|d| d.kind.is_pen()),
             protocol,
         }
     }

@@ -94,6 +94,11 @@ pub struct ScreeningResult {
     /// The first day a timed wait allows home use, when one applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligible_from: Option<Date>,
+    /// The day this screening stops holding and must be taken again: a
+    /// precaution that ends on a date (such as a planned treatment coming
+    /// within its wait). The readiness gate says no from this day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_by: Option<Date>,
     /// Zones that may be treated.
     pub zones: Vec<Zone>,
     pub excluded_zones: Vec<ExcludedZone>,
@@ -233,6 +238,13 @@ pub fn screen_with_overrides(
         (Verdict::Go, None)
     };
 
+    // A precaution with an end date turns into something stronger then
+    // (a planned treatment coming within its wait): screen again by it.
+    let review_by = firings
+        .iter()
+        .filter(|f| f.rule.outcome == Outcome::Precaution)
+        .filter_map(|f| f.hit.until)
+        .min();
     let mut reasons: Vec<Reason> = firings.iter().map(Reason::from).collect();
     reasons.sort_by_key(|r| std::cmp::Reverse(severity(r.outcome)));
     let precautions = reasons
@@ -258,6 +270,7 @@ pub fn screen_with_overrides(
         verdict,
         headline,
         eligible_from,
+        review_by,
         zones,
         excluded_zones,
         precautions,

@@ -144,6 +144,10 @@ fn with_hours(answers: &Answers, session_ended_at: Timestamp, now: Timestamp) ->
         .as_secs_f64()
         / 3600.0;
     answers.set("hours_since_session", Answer::Number(hours));
+    answers.set("day_passed", Answer::Bool(hours >= 24.0));
+    if answers.get("earlier_checkin").is_none() {
+        answers.set("earlier_checkin", Answer::Bool(false));
+    }
     (answers, hours)
 }
 
@@ -176,6 +180,20 @@ pub fn assess_partial(
     } else {
         Err(missing)
     }
+}
+
+/// The facts a check-in's questions depend on, before it is answered:
+/// whether a day has passed since the session and whether an earlier
+/// check-in about it exists. A front end starts from these, so it asks
+/// exactly what [`assess`] will require.
+pub fn checkin_facts(
+    session_ended_at: Timestamp,
+    now: Timestamp,
+    earlier_checkin: bool,
+) -> Answers {
+    let mut answers = Answers::new();
+    answers.set("earlier_checkin", Answer::Bool(earlier_checkin));
+    with_hours(&answers, session_ended_at, now).0
 }
 
 /// When to check in after a session that ended at `ended_at`.

@@ -302,6 +302,7 @@ mod cases {
             verdict,
             headline: "naïve «quotes» \"escaped\" \\ and a tab\t".to_owned(),
             eligible_from: Some(jiff::civil::date(2025, 5, 3)),
+            review_by: Some(jiff::civil::date(2025, 6, 7)),
             zones: vec![Zone::Forehead, Zone::LeftCheek],
             excluded_zones: vec![ExcludedZone {
                 zone: Zone::UpperLip,

@@ -108,9 +108,9 @@ impl From<needlewise_actions::ActionError> for WebError {
         match e {
             A::Answers(a) => WebError::InvalidAnswers(a),
             A::BadInput(m) => WebError::BadInput(m),
-            A::Refused { message, .. } => WebError::Conflict(format!(
-                "{message} Nothing was saved; see the session page for what to do."
-            )),
+            A::Refused { message, .. } => {
+                WebError::Conflict(format!("{message} Nothing was saved."))
+            }
             A::NotFound(_) => WebError::NotFound,
             A::Forbidden(m) => WebError::Forbidden(m),
             A::Hygiene(h) => WebError::Hygiene(h),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
-use needlewise_core::answers::{Answers, InvalidAnswers};
+use needlewise_core::answers::{Answer, Answers, InvalidAnswers};
 use needlewise_core::engine::applicable_questions;
 use needlewise_core::evidence::{Condition, Question, QuestionKind, Questionnaire};
 use needlewise_core::zone::Zone;
@@ -42,6 +42,18 @@ pub fn answers(
     pairs: &[(String, String)],
     today: Date,
 ) -> Result<Answers, InvalidAnswers> {
+    answers_given(q, pairs, today, &Answers::new())
+}
+
+/// [`answers`] for a questionnaire whose questions depend on facts
+/// needlewise knows (see `needlewise_actions::checkin_facts`): which
+/// questions apply is judged with `facts`, which are not returned.
+pub fn answers_given(
+    q: &Questionnaire,
+    pairs: &[(String, String)],
+    today: Date,
+    facts: &Answers,
+) -> Result<Answers, InvalidAnswers> {
     let mut json = serde_json::Map::new();
     for question in q.questions.iter().filter(|q| !q.fact) {
         if let Some(v) = value(question, pairs) {
@@ -50,7 +62,11 @@ pub fn answers(
     }
     let mut answers = Answers::from_json(q, &Value::Object(json.clone()), today)?;
     loop {
-        let applicable: Vec<&str> = applicable_questions(q, &answers)
+        let mut seen = answers.clone();
+        for (id, fact) in facts.iter() {
+            seen.set(id, fact.clone());
+        }
+        let applicable: Vec<&str> = applicable_questions(q, &seen)
             .map(|q| q.id.as_str())
             .collect();
         let before = json.len();
@@ -206,6 +222,27 @@ fn procedure_kinds() -> Vec<(String, String)> {
 
 fn condition_json(c: &Condition) -> String {
     serde_json::to_string(c).unwrap_or_default()
+}
+
+/// Facts as form values (`yes`/`no`, dates, numbers), for the hidden
+/// inputs the question-hiding script reads. Never read back: forms take
+/// only the questions that are asked.
+pub fn fact_inputs(facts: Option<Answers>) -> Vec<(String, String)> {
+    facts
+        .iter()
+        .flat_map(|a| a.iter())
+        .map(|(id, answer)| {
+            let value = match answer {
+                Answer::Bool(true) => "yes".to_owned(),
+                Answer::Bool(false) => "no".to_owned(),
+                other => match other.to_json() {
+                    Value::String(s) => s,
+                    v => v.to_string(),
+                },
+            };
+            (id.to_owned(), value)
+        })
+        .collect()
 }
 
 /// Reads a required field, naming it when missing.

@@ -247,6 +247,9 @@ pub struct CheckinForm {
     /// (when, level id, level label)
     pub history: Vec<(String, String, String)>,
     pub fields: Vec<FieldView>,
+    /// The facts the questions depend on, as hidden inputs for the script
+    /// that hides questions (the server ignores them).
+    pub facts: Vec<(String, String)>,
     pub procedure_rows: Vec<usize>,
 }
 
@@ -273,6 +276,8 @@ pub struct CheckinResolvePage {
     pub opened_on: String,
     pub today: String,
     pub fields: Vec<FieldView>,
+    /// As [`CheckinForm::facts`].
+    pub facts: Vec<(String, String)>,
     pub procedure_rows: Vec<usize>,
 }
 

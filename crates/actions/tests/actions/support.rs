@@ -111,7 +111,7 @@ pub fn readiness(clear: bool, today: jiff::civil::Date) -> Answers {
         "active_problem_zones": [],
         "sunburn_or_tan": false,
         "actives_recently": false,
-        "waxed_zones": [],
+        "waxed_zones": [], "procedures_since": [],
         "new_medication": false,
         "pregnant_now": false,
         "feeling_unwell": false
@@ -144,7 +144,7 @@ pub fn checkin(kind: Checkin, today: jiff::civil::Date) -> Answers {
             "numbness": false,
             "allergic_reaction": false,
             "anaesthetic_toxicity": false,
-            "blood_exposure_shared_device": false
+            "feeling_unwell": false, "widespread_rash": false, "blood_exposure_shared_device": false
         }),
     };
     Answers::from_json(&evidence().checkin, &v, today).expect("valid check-in answers")

@@ -11,7 +11,8 @@ use crate::output;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Ask the serum gate about a product, and record it as applied when it
-    /// is allowed (repeatable), e.g. --product "plain hyaluronic acid".
+    /// is allowed (repeatable): its name, a colon, then the ingredients from
+    /// the label, e.g. --product "HA serum: aqua, sodium hyaluronate".
     #[arg(long, value_name = "NAME")]
     product: Vec<String>,
     /// Only ask; record nothing.

@@ -56,18 +56,30 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     }
 }
 
-fn read_answers(app: &App, path: Option<PathBuf>) -> Result<Answers, Failure> {
+/// The answers from a file, or asked here: the questions asked are those
+/// the facts of the last session make apply (the trend, for instance, only
+/// once there is something to compare with).
+fn read_answers(
+    app: &App,
+    profile: needlewise_core::ids::ProfileId,
+    path: Option<PathBuf>,
+) -> Result<Answers, Failure> {
     let base = evidence();
-    let today = app.zoned_now().date();
+    let now = app.zoned_now();
+    let today = now.date();
     Ok(match path {
         Some(path) => Answers::from_json(&base.checkin, &read_json(&path)?, today)?,
-        None => prompt::ask_all(&base.checkin, today, Answers::new())?,
+        None => {
+            let facts = needlewise_actions::checkin_facts(app.ctx(&now)?, profile)?;
+            prompt::ask_all(&base.checkin, today, facts.unwrap_or_default())?
+                .without_facts(&base.checkin)
+        }
     })
 }
 
 fn new(app: &App, answers: Option<PathBuf>) -> Result<Exit, Failure> {
     let profile = app.profile()?;
-    let answers = read_answers(app, answers)?;
+    let answers = read_answers(app, profile.id, answers)?;
     let now = app.zoned_now();
     let checked = needlewise_actions::checkin(app.ctx(&now)?, &profile, answers)?;
     print_checkin(app, &checked)?;
@@ -149,7 +161,7 @@ fn resolve(
             "your care team sees your check-ins, so a clinician of your clinic resolves this red flag; please contact them",
         ));
     }
-    let answers = read_answers(app, answers)?;
+    let answers = read_answers(app, profile.id, answers)?;
     let statement = needlewise_actions::DoctorStatement {
         doctor,
         examined_on,

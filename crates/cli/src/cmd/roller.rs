@@ -71,6 +71,10 @@ struct AddArgs {
     /// A pen with single-use cartridges instead of a roller.
     #[arg(long)]
     pen: bool,
+    /// A radiofrequency (RF) microneedling device: refused, with the reason
+    /// (RF microneedling is never for home use).
+    #[arg(long, conflicts_with = "pen")]
+    rf: bool,
     #[arg(long, default_value_t = 192, conflicts_with = "pen")]
     needles: u32,
     #[arg(long, default_value_t = 8, conflicts_with = "pen")]
@@ -104,6 +108,9 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     let store = app.store()?;
     let (device, event) = match args.command {
         RollerCommand::Add(a) => {
+            if a.rf {
+                return Err(needlewise_actions::radiofrequency_refused().into());
+            }
             let kind = if a.pen {
                 DeviceKind::Pen(PenSpec {
                     needles_per_cartridge: a.cartridge_needles,

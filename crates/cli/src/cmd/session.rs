@@ -42,8 +42,9 @@ struct GuideArgs {
     /// stroke plan's pace for rollers, 15 s for pens].
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=300))]
     section_seconds: Option<u32>,
-    /// Products applied afterwards (repeatable); each passes the serum gate.
-    #[arg(long, value_name = "NAME")]
+    /// Products applied afterwards (repeatable), each as "name: ingredient,
+    /// ingredient"; each passes the serum gate, which decides by ingredient.
+    #[arg(long, value_name = "PRODUCT")]
     product: Vec<String>,
 }
 
@@ -69,8 +70,9 @@ struct LogArgs {
     started_at: Option<String>,
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
     seconds_per_zone: u32,
-    /// Products applied (repeatable); recorded with the serum gate's decision.
-    #[arg(long, value_name = "NAME")]
+    /// Products applied (repeatable), each as "name: ingredient, ingredient";
+    /// recorded with the serum gate's decision.
+    #[arg(long, value_name = "PRODUCT")]
     product: Vec<String>,
     #[arg(long, default_value = "")]
     notes: String,

@@ -13,9 +13,21 @@ fn hours(h: i64) -> Timestamp {
 
 #[test]
 fn only_plain_hyaluronic_acid_in_the_first_day() {
-    let ha = serum_gate(evidence(), "Plain Hyaluronic Acid serum", ended(), hours(1));
+    let ha = serum_gate(
+        evidence(),
+        "Plain HA serum: Aqua, Sodium Hyaluronate",
+        ended(),
+        hours(1),
+    );
     assert!(ha.allowed, "{}", ha.reason);
-    let vit_c = serum_gate(evidence(), "Vitamin C brightening serum", ended(), hours(1));
+    assert_eq!(ha.product, "Plain HA serum");
+    assert_eq!(ha.category, "hyaluronic_acid");
+    let vit_c = serum_gate(
+        evidence(),
+        "Brightening serum: aqua, ascorbic acid",
+        ended(),
+        hours(1),
+    );
     assert!(!vit_c.allowed);
     assert_eq!(vit_c.category, "vitamin_c");
     assert!(
@@ -23,13 +35,13 @@ fn only_plain_hyaluronic_acid_in_the_first_day() {
         "the refusal says why: {}",
         vit_c.reason
     );
-    let moisturiser = serum_gate(evidence(), "night cream", ended(), hours(2));
-    assert!(!moisturiser.allowed);
-    assert!(serum_gate(evidence(), "night cream", ended(), hours(25)).allowed);
+    let moisturiser = "night cream: aqua, glycerin, squalane, phenoxyethanol";
+    assert!(!serum_gate(evidence(), moisturiser, ended(), hours(2)).allowed);
+    assert!(serum_gate(evidence(), moisturiser, ended(), hours(25)).allowed);
 }
 
 #[test]
-fn a_mixed_product_takes_its_strictest_ingredient() {
+fn a_mixed_product_takes_its_slowest_ingredient() {
     let mixed = serum_gate(
         evidence(),
         "Hyaluronic acid + vitamin C",
@@ -38,14 +50,16 @@ fn a_mixed_product_takes_its_strictest_ingredient() {
     );
     assert!(!mixed.allowed);
     assert_eq!(mixed.category, "vitamin_c");
+    assert_eq!(mixed.ingredients.len(), 2);
 }
 
 #[test]
-fn actives_wait_a_week_and_unknown_products_wait_longest() {
+fn actives_wait_a_week_and_unknown_ingredients_wait_longest() {
     assert!(!serum_gate(evidence(), "retinol 0.5%", ended(), hours(24 * 6)).allowed);
     assert!(serum_gate(evidence(), "retinol 0.5%", ended(), hours(24 * 7)).allowed);
     let unknown = serum_gate(evidence(), "Mystery elixir", ended(), hours(24 * 8));
     assert_eq!(unknown.category, UNKNOWN_CATEGORY);
+    assert_eq!(unknown.unknown, ["mystery elixir"]);
     assert!(!unknown.allowed);
     assert!(unknown.reason.contains("ask your facial plastic surgeon"));
 }

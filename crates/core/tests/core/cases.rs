@@ -218,6 +218,12 @@ fn facts_from(
         symptom_lock: flag("symptom_lock"),
         device_needle_over_screening: flag("device_needle_over_screening"),
         last_needle_beyond_home: flag("last_needle_beyond_home"),
+        screening_review_due: m
+            .get("screening_review_due")
+            .is_some_and(|v| v.as_bool() == Some(true)),
+        device_is_pen: m
+            .get("device_is_pen")
+            .is_some_and(|v| v.as_bool() == Some(true)),
         // A prescribed protocol, when the case gives any of its facts.
         protocol: [
             "protocol_earliest_next_session",
@@ -411,6 +417,8 @@ fn fact_reasons_give_only_the_no_go_rules_that_facts_alone_decide() {
         symptom_lock: false,
         device_needle_over_screening: true,
         last_needle_beyond_home: false,
+        screening_review_due: false,
+        device_is_pen: false,
         protocol: None,
     };
     let ids = |f: &ReadinessFacts| -> Vec<String> {

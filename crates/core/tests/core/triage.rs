@@ -39,8 +39,9 @@ fn rule_ids(t: &Triage) -> Vec<&str> {
 }
 
 /// The questions a person answers, in order (`darker_patches_days` is
-/// asked only after darker patches).
-const QUESTIONS: [&str; 13] = [
+/// asked only after darker patches; `redness_trend` only once a day has
+/// passed or after an earlier check-in).
+const QUESTIONS: [&str; 15] = [
     "redness",
     "redness_trend",
     "swelling",
@@ -53,6 +54,8 @@ const QUESTIONS: [&str; 13] = [
     "numbness",
     "allergic_reaction",
     "anaesthetic_toxicity",
+    "feeling_unwell",
+    "widespread_rash",
     "blood_exposure_shared_device",
 ];
 
@@ -102,7 +105,8 @@ fn an_urgent_answer_alone_is_urgent() {
     assert_eq!(t.level, TriageLevel::UrgentCare);
     assert!(t.is_partial() && t.locks_sessions);
     assert_eq!(rule_ids(&t), ["checkin.allergy"]);
-    assert_eq!(t.missing, others(&["allergic_reaction"]));
+    // Five hours on, with no earlier check-in, the trend is not asked.
+    assert_eq!(t.missing, others(&["allergic_reaction", "redness_trend"]));
 }
 
 #[test]
@@ -185,7 +189,13 @@ proptest! {
                 some.set(id, a.clone());
             }
         }
-        let missing: Vec<String> = match some.require_complete(&base.checkin) {
+        // The questions that apply are those the facts assess adds allow.
+        let mut seen = some.clone();
+        let earlier = some.bool("earlier_checkin") == Some(true);
+        for (id, a) in needlewise_core::triage::checkin_facts(ended(), now, earlier).iter() {
+            seen.set(id, a.clone());
+        }
+        let missing: Vec<String> = match seen.require_complete(&base.checkin) {
             Ok(()) => Vec::new(),
             Err(e) => e.0.into_iter().map(|f| f.field).collect(),
         };

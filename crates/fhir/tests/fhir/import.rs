@@ -87,9 +87,13 @@ fn a_response_shaped_like_lhc_forms_output_imports() {
         "skin_cancer_or_suspicious_lesion",
         "chronic_skin_condition",
         "treating_young_scar",
+        "other_serious_condition",
+        "chemo_or_radiotherapy_planned",
+        "high_dose_steroids_planned",
     ] {
         items.push(json!({"linkId": id, "answer": [{"valueBoolean": false}]}));
     }
+    items.push(json!({"linkId": "device_kind", "answer": [{"valueCoding": {"system": "https://needlewise.example/fhir/CodeSystem/device_kind", "code": "roller"}}]}));
     for id in ["chemo_or_radiotherapy", "high_dose_steroids"] {
         items.push(json!({"linkId": id, "item": [
             {"linkId": format!("{id}.status"), "answer": [{"valueCoding": {"code": "never"}}]}
@@ -131,6 +135,8 @@ fn a_response_shaped_like_lhc_forms_output_imports() {
         "plans_topical_anaesthetic": false, "skin_cancer_or_suspicious_lesion": false,
         "chronic_skin_condition": false, "treating_young_scar": false,
         "chemo_or_radiotherapy": "never", "high_dose_steroids": "never",
+        "other_serious_condition": false, "chemo_or_radiotherapy_planned": false,
+        "high_dose_steroids_planned": false, "device_kind": "roller",
     });
     let native = Answers::from_json(&evidence().screening, &file, today()).unwrap();
     assert_eq!(a, native);

@@ -99,7 +99,9 @@ pub(super) async fn dashboard(State(state): State<AppState>, ApiAuth(auth): ApiA
 pub(super) struct NewDevice {
     /// A name to tell it apart, such as "0.25 roller".
     name: String,
-    /// `roller` (192 needles on a 2 × 2 cm drum) or `pen` (12-needle cartridges).
+    /// `roller` (192 needles on a 2 × 2 cm drum) or `pen` (12-needle
+    /// cartridges). `rf_microneedling` is refused (`refused`): RF
+    /// microneedling is never for home use.
     #[serde(default)]
     kind: DeviceKindName,
     /// The needle length in millimetres.
@@ -112,6 +114,7 @@ pub(super) enum DeviceKindName {
     #[default]
     Roller,
     Pen,
+    RfMicroneedling,
 }
 
 /// Adds a device to the current profile.
@@ -123,6 +126,8 @@ pub(super) enum DeviceKindName {
     request_body = NewDevice,
     responses(
         (status = 201, description = "The new device with its status.", body = super::openapi::DeviceEntry),
+        (status = 409, description = "A radiofrequency microneedling device (`conflict`): RF \
+            microneedling is never for home use, and nothing is saved.", body = ErrorBody),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
         (status = 422, description = "A bad field (`bad_input`) or a needle length outside \
@@ -138,6 +143,9 @@ pub(super) async fn add_device(
     let state = state.for_profile(&auth.profile);
     check_csrf(&auth, &headers)?;
     let new: NewDevice = body(&bytes)?;
+    if matches!(new.kind, DeviceKindName::RfMicroneedling) {
+        return Err(WebError::from(needlewise_actions::radiofrequency_refused()).into());
+    }
     let pen = matches!(new.kind, DeviceKindName::Pen);
     let device = device_pages::create(&state, &auth.profile, &new.name, pen, new.needle_mm).await?;
     Ok((

@@ -29,6 +29,10 @@ pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response,
         ))
     })
     .await?;
+    let facts = act(&state, move |ctx| {
+        needlewise_actions::checkin_facts(ctx, profile)
+    })
+    .await?;
     let resolved_by_clinic: Vec<String> = links
         .iter()
         .filter(|l| l.scopes.contains(&needlewise_core::clinic::Scope::Checkins))
@@ -61,6 +65,7 @@ pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response,
             })
             .collect(),
         fields: forms::fields(&evidence().checkin),
+        facts: forms::fact_inputs(facts),
         procedure_rows: forms::procedure_rows(),
     }))
 }
@@ -72,9 +77,29 @@ pub async fn submit(
 ) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
-    let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
+    let answers = checkin_answers(&state, &auth.profile, &pairs).await?;
     let triage = record(&state, &auth.profile, answers).await?;
     Ok(result_page(&auth, &triage))
+}
+
+/// A check-in form's answers, the questions that apply judged with the
+/// facts of the last session (the trend only once there is something to
+/// compare with).
+async fn checkin_answers(
+    state: &AppState,
+    profile: &needlewise_core::records::Profile,
+    pairs: &[(String, String)],
+) -> Result<needlewise_core::answers::Answers, WebError> {
+    let id = profile.id;
+    let facts = act(state, move |ctx| needlewise_actions::checkin_facts(ctx, id))
+        .await?
+        .unwrap_or_default();
+    Ok(forms::answers_given(
+        &evidence().checkin,
+        pairs,
+        state.today(),
+        &facts,
+    )?)
 }
 
 fn result_page(auth: &Auth, triage: &Triage) -> Response {
@@ -126,10 +151,11 @@ pub async fn resolve_form(
     let state = state.for_profile(&auth.profile);
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
-    let (open, policy) = act(&state, move |ctx| {
+    let (open, policy, facts) = act(&state, move |ctx| {
         Ok((
             ctx.store.open_episodes(profile)?,
             needlewise_actions::who_resolves(ctx, profile)?,
+            needlewise_actions::checkin_facts(ctx, profile)?,
         ))
     })
     .await?;
@@ -150,6 +176,7 @@ pub async fn resolve_form(
             .to_string(),
         today: state.today().to_string(),
         fields: forms::fields(&evidence().checkin),
+        facts: forms::fact_inputs(facts),
         procedure_rows: forms::procedure_rows(),
     }))
 }
@@ -164,7 +191,7 @@ pub async fn resolve(
     let pairs = checked_form(&auth, &body)?;
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
     let statement = statement(&pairs)?;
-    let answers = forms::answers(&evidence().checkin, &pairs, state.today())?;
+    let answers = checkin_answers(&state, &auth.profile, &pairs).await?;
     match close(&state, &auth.profile, id, statement, answers).await? {
         Resolution::Resolved(_) => Ok(see_other("/checkin")),
         Resolution::StillFlagged(checked) => Ok(result_page(&auth, &checked.triage)),

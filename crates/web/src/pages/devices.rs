@@ -90,6 +90,9 @@ pub async fn add(
         .replace(',', ".")
         .parse()
         .map_err(|_| WebError::BadInput("needle_mm: enter a length in mm, such as 0.25".into()))?;
+    if forms::field(&pairs, "kind") == Some("rf_microneedling") {
+        return Err(needlewise_actions::radiofrequency_refused().into());
+    }
     let pen = forms::field(&pairs, "kind") == Some("pen");
     create(&state, &auth.profile, name, pen, needle).await?;
     Ok(see_other("/devices"))

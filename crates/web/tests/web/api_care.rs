@@ -58,7 +58,7 @@ fn screening_answers() -> Value {
         "age": 35, "sex": "female", "pregnant": false, "breastfeeding": false,
         "cardiac_condition": false, "collagen_vascular_disease": false,
         "bleeding_disorder": false, "anticoagulants": false, "isotretinoin": "never",
-        "chemo_or_radiotherapy": "never", "high_dose_steroids": "never",
+        "chemo_or_radiotherapy": "never", "high_dose_steroids": "never", "chemo_or_radiotherapy_planned": false, "high_dose_steroids_planned": false, "other_serious_condition": false, "device_kind": "roller",
         "immunosuppressed": false, "systemic_infection": false, "diabetes": "none",
         "keloid_tendency": false, "metal_allergy": false, "anaesthetic_allergy": false,
         "plans_topical_anaesthetic": false, "skin_cancer_or_suspicious_lesion": false,
@@ -72,7 +72,7 @@ fn ready_answers() -> Value {
     json!({
         "skin_cleansed": true, "device_damaged": false, "cold_sore_now": false,
         "active_problem_zones": [], "sunburn_or_tan": false, "actives_recently": false,
-        "waxed_zones": [], "new_medication": false, "pregnant_now": false,
+        "waxed_zones": [], "procedures_since": [], "new_medication": false, "pregnant_now": false,
         "feeling_unwell": false
     })
 }
@@ -82,12 +82,29 @@ fn checkin_answers(pus: bool) -> Value {
         "redness": "none", "swelling": false, "pus_or_spreading_warmth": pus,
         "fever": false, "blisters": false, "new_bumps": false, "track_marks": false,
         "darker_patches": false, "numbness": false, "allergic_reaction": false,
-        "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+        "anaesthetic_toxicity": false, "feeling_unwell": false, "widespread_rash": false, "blood_exposure_shared_device": false
     })
 }
 
 /// Screens `go`, adds a roller and takes it through its cycle (40 minutes
 /// pass); returns the device id.
+#[tokio::test]
+async fn a_radiofrequency_device_is_refused_with_its_reason() {
+    let s = Server::new();
+    let u = s.sign_up("rf@example.org").await;
+    let (status, v) = s
+        .api_post(
+            "/api/devices",
+            &u,
+            json!({"name": "RF pen", "kind": "rf_microneedling", "needle_mm": 0.5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(v.to_string().contains("should not be used at home"), "{v}");
+    let (_, list) = s.api_get("/api/devices", &u).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(0), "{list}");
+}
+
 async fn screened_with_ready_roller(s: &Server, u: &User) -> String {
     let (status, v) = s.api_post("/api/screening", u, screening_answers()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -204,7 +221,7 @@ async fn a_whole_day_through_the_api() {
                 "device": id,
                 "zones": [{"zone": "left_cheek", "seconds": 75, "strokes": 40},
                           {"zone": "forehead"}],
-                "products": ["Hyaluronic serum", "Retinol night cream"]
+                "products": ["Hyaluronic serum: aqua, sodium hyaluronate", "Retinol night cream: aqua, glycerin, retinol"]
             }),
         )
         .await;

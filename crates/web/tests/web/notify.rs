@@ -229,7 +229,7 @@ pub(super) fn checkin_answers(pus: bool) -> Value {
         "redness": "none", "swelling": false, "pus_or_spreading_warmth": pus,
         "fever": false, "blisters": false, "new_bumps": false, "track_marks": false,
         "darker_patches": false, "numbness": false, "allergic_reaction": false,
-        "anaesthetic_toxicity": false, "blood_exposure_shared_device": false
+        "anaesthetic_toxicity": false, "feeling_unwell": false, "widespread_rash": false, "blood_exposure_shared_device": false
     })
 }
 

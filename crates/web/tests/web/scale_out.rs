@@ -210,7 +210,7 @@ async fn whole_flow(a: Server, b: Server, sink: SmtpSink) {
         "answers": {
             "skin_cleansed": true, "device_damaged": false, "cold_sore_now": false,
             "active_problem_zones": [], "sunburn_or_tan": false, "actives_recently": false,
-            "waxed_zones": [], "new_medication": false, "pregnant_now": false,
+            "waxed_zones": [], "procedures_since": [], "new_medication": false, "pregnant_now": false,
             "feeling_unwell": false
         }
     });

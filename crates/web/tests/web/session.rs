@@ -247,7 +247,7 @@ async fn a_guided_session_from_plan_to_aftercare() {
                 ("seconds_left_cheek", ""),
                 ("minutes_left_cheek", "1.5"),
                 ("skipped_left_cheek", "yes"),
-                ("product", "plain hyaluronic acid serum"),
+                ("product", "Plain HA serum: aqua, sodium hyaluronate"),
                 ("product", ""),
             ],
         )
@@ -472,7 +472,7 @@ async fn a_vitamin_c_serum_is_recorded_as_refused_and_the_page_says_why() {
                 ("zone", "forehead"),
                 ("minutes_forehead", "1"),
                 ("product", "Vitamin C serum"),
-                ("product", "plain hyaluronic acid"),
+                ("product", "hyaluronic acid"),
             ],
         )
         .await;
@@ -491,11 +491,11 @@ async fn a_vitamin_c_serum_is_recorded_as_refused_and_the_page_says_why() {
         session
             .products
             .iter()
-            .any(|p| p.name == "plain hyaluronic acid" && p.allowed)
+            .any(|p| p.name == "hyaluronic acid" && p.allowed)
     );
 
     let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
-    assert!(page.contains("<strong>Vitamin C serum</strong>: recorded as applied, but not advised yet. Not yet: vitamin c products are allowed from"), "{page}");
+    assert!(page.contains("<strong>Vitamin C serum</strong>: recorded as applied, but not advised yet. Not yet: vitamin c serum (vitamin c) may go on needled skin from"), "{page}");
 }
 
 #[tokio::test]
@@ -845,6 +845,8 @@ async fn the_person_resolves_a_red_flag_with_a_doctors_examination_and_a_fresh_c
         ("numbness", "no"),
         ("allergic_reaction", "no"),
         ("anaesthetic_toxicity", "no"),
+        ("feeling_unwell", "no"),
+        ("widespread_rash", "no"),
         ("blood_exposure_shared_device", "no"),
     ];
     // The old three-letter note is refused and changes nothing.
