@@ -126,6 +126,13 @@ async function fill(page: Page, answers: Answers): Promise<void> {
     } else if (typeof value === 'boolean') {
       // Nested under an enableWhen group, the id has more levels.
       await pick(page, `${id}/`, String(value));
+    } else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) {
+      // LHC-Forms takes a date as MM/DD/YYYY.
+      const [y, m, d] = value.split('-');
+      const input = page.locator(`[id^="${id}/"] input, input[id^="${id}/"]`).first();
+      await input.click();
+      await input.pressSequentially(`${m}/${d}/${y}`);
+      await input.blur();
     } else if (typeof value === 'number') {
       const input = page.locator(`[id="${id}/1"]`);
       await input.click();
@@ -146,6 +153,16 @@ const cases: { name: string; answers: Answers; verdict: string; check?: (qr: any
   { name: 'a healthy adult: go', answers: healthy, verdict: 'go' },
   { name: 'pregnant: not at home', answers: { ...healthy, pregnant: true }, verdict: 'not_at_home' },
   { name: 'a motorised pen: go with precautions', answers: { ...healthy, device_kind: 'pen' }, verdict: 'go_with_precautions' },
+  {
+    // The start date shows only after a yes: an enableWhen on a new question.
+    name: 'chemotherapy planned in 2 weeks: not at home',
+    answers: { ...healthy, chemo_or_radiotherapy_planned: true, chemo_or_radiotherapy_start: '2026-12-09' },
+    verdict: 'not_at_home',
+    check: (qr) => {
+      const start = qr.item.find((i: any) => i.linkId === 'chemo_or_radiotherapy_start');
+      expect(start?.answer?.[0]?.valueDate).toBe('2026-12-09');
+    },
+  },
   {
     name: 'another serious illness: ask the surgeon first',
     answers: { ...healthy, other_serious_condition: true },
@@ -179,9 +196,10 @@ for (const c of cases) {
     const qr = await responseFrom(page);
     expect(qr.resourceType).toBe('QuestionnaireResponse');
     c.check?.(qr);
-    const file = path.join(work, `response-${c.verdict}.json`);
+    const slug = c.name.replace(/[^a-z0-9]+/gi, '-');
+    const file = path.join(work, `response-${slug}.json`);
     fs.writeFileSync(file, JSON.stringify(qr, null, 2));
-    const answersFile = path.join(work, `answers-${c.verdict}.json`);
+    const answersFile = path.join(work, `answers-${slug}.json`);
     fs.writeFileSync(answersFile, JSON.stringify(c.answers));
 
     const fromForm = verdict(['--fhir-response', file]);
