@@ -875,3 +875,82 @@ async fn the_person_resolves_a_red_flag_with_a_doctors_examination_and_a_fresh_c
         Some(needlewise_core::records::Resolver::DoctorExamined { doctor, .. }) if doctor == "Dr Rivera"
     ));
 }
+
+/// Issue 15 §1.9: the form carries the facts the trend question depends on,
+/// and the server judges which questions apply with them.
+#[tokio::test]
+async fn the_check_in_form_asks_the_trend_only_once_there_is_something_to_compare_with() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "trend@example.org").await;
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
+    let calm = |redness: &'static str, trend: Option<&'static str>| {
+        let mut f = vec![("csrf", u.csrf.clone()), ("redness", redness.to_owned())];
+        for q in [
+            "swelling",
+            "pus_or_spreading_warmth",
+            "fever",
+            "blisters",
+            "new_bumps",
+            "track_marks",
+            "darker_patches",
+            "numbness",
+            "allergic_reaction",
+            "anaesthetic_toxicity",
+            "feeling_unwell",
+            "widespread_rash",
+            "blood_exposure_shared_device",
+        ] {
+            f.push((q, "no".to_owned()));
+        }
+        if let Some(t) = trend {
+            f.push(("redness_trend", t.to_owned()));
+        }
+        f
+    };
+    let send = |form: Vec<(&'static str, String)>| {
+        let s = &s;
+        let u = &u;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.post("/checkin", Some(&u.cookie), &pairs).await
+        }
+    };
+    s.advance_minutes(6 * 60);
+    let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    assert!(page.contains(r#"name="day_passed" value="no""#), "{page}");
+    assert!(
+        page.contains(r#"name="earlier_checkin" value="no""#),
+        "{page}"
+    );
+    // Six hours on, the first check-in: mild redness without a trend is
+    // complete.
+    let (status, _, page) = send(calm("mild", None)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(!page.contains("still unanswered"), "{page}");
+    // Now there is an earlier check-in: the trend is asked, and kept.
+    let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    assert!(
+        page.contains(r#"name="earlier_checkin" value="yes""#),
+        "{page}"
+    );
+    let (status, _, page) = send(calm("mild", None)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("redness_trend"), "{page}");
+    let (status, _, page) = send(calm("mild", Some("better"))).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let profile = profile_of(&s, "trend@example.org");
+    let checkins = s.store.checkins(profile).unwrap();
+    assert_eq!(checkins.len(), 2);
+    assert!(
+        checkins
+            .iter()
+            .any(|c| c.answers.choice("redness_trend") == Some("better")),
+        "the trend answer was kept"
+    );
+    assert!(
+        checkins
+            .iter()
+            .all(|c| c.answers.get("earlier_checkin").is_none()),
+        "facts are not stored as answers"
+    );
+}
