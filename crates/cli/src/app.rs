@@ -103,6 +103,9 @@ pub struct App {
     data_dir: Option<PathBuf>,
     store: OnceCell<Box<dyn Store>>,
     pub now: Timestamp,
+    /// How far `--now` was from the real clock when it was read; `None`
+    /// without `--now`, when the real clock is read every time.
+    now_offset: Option<jiff::SignedDuration>,
     /// The machine's zone; a profile's own zone, when it has one, wins
     /// (see [`App::tz`]).
     system_tz: TimeZone,
@@ -113,11 +116,14 @@ pub struct App {
 
 impl App {
     pub fn new(global: &Global) -> Result<App, Failure> {
-        let now = match &global.now {
-            None => Timestamp::now(),
-            Some(text) => text
-                .parse::<Timestamp>()
-                .map_err(|e| bad(format!("--now: {text:?} is not an RFC 3339 timestamp such as 2026-11-25T20:00:00Z ({e})")))?,
+        let (now, now_offset) = match &global.now {
+            None => (Timestamp::now(), None),
+            Some(text) => {
+                let given = text
+                    .parse::<Timestamp>()
+                    .map_err(|e| bad(format!("--now: {text:?} is not an RFC 3339 timestamp such as 2026-11-25T20:00:00Z ({e})")))?;
+                (given, Some(given.duration_since(Timestamp::now())))
+            }
         };
         let store_url = match (&global.database_url, &global.data_dir) {
             (Some(url), _) => url.clone(),
@@ -136,6 +142,7 @@ impl App {
             data_dir: global.data_dir.clone(),
             store: OnceCell::new(),
             now,
+            now_offset,
             system_tz: TimeZone::system(),
             tz: OnceCell::new(),
             json: global.json,
@@ -171,9 +178,11 @@ impl App {
         }
     }
 
-    /// How far `--now` is from the real clock (zero without it).
-    pub fn now_offset(&self) -> jiff::SignedDuration {
-        self.now.duration_since(Timestamp::now())
+    /// How far `--now` is from the real clock, read once when the command
+    /// started; `None` without `--now`: a server then reads the real clock
+    /// every time, so instances started at different moments agree.
+    pub fn now_offset(&self) -> Option<jiff::SignedDuration> {
+        self.now_offset
     }
 
     /// The person's zone: the selected profile's own, when it has one
@@ -263,14 +272,30 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Reads and parses a JSON file, naming the file and position on error.
-pub fn read_json(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
-    let text = std::fs::read_to_string(path)
+/// The largest answer or request file read.
+const MAX_JSON_BYTES: u64 = 1_000_000;
+
+/// Reads a file of at most `max` bytes, reading no more than one byte past
+/// it whatever the file is (a huge or endless file such as `/dev/zero` is
+/// refused without being read whole).
+pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
         .map_err(|e| bad(format!("{}: cannot read it: {e}", path.display())))?;
-    if text.len() > 1_000_000 {
+    if bytes.len() as u64 > max {
         return Err(bad(format!(
-            "{}: larger than 1 MB; an answer file is a few kilobytes",
-            path.display()
+            "{}: larger than {} kB; an answer file is a few kilobytes",
+            path.display(),
+            max / 1000
         )));
     }
-    serde_json::from_str(&text).map_err(|e| bad(format!("{}: not valid JSON: {e}", path.display())))
+    Ok(bytes)
+}
+
+pub fn read_json(path: &std::path::Path) -> Result<serde_json::Value, Failure> {
+    let bytes = read_bounded(path, MAX_JSON_BYTES)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("{}: not valid JSON: {e}", path.display())))
 }

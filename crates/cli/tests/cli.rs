@@ -893,6 +893,7 @@ fn backup_restores_exactly_and_a_bad_file_changes_nothing() {
     let b = Env::new();
     b.ok(T0, &["profile", "list"], 0);
     let v = b.json(T0, &["restore", &file_s], 0);
+    assert_eq!(v["created_at"], T0, "the backup's header follows --now");
     assert_eq!(
         v["rows"],
         a.json(T0, &["backup", "--out", &file_s], 0)["rows"]
@@ -1285,4 +1286,95 @@ fn a_refused_screening_creates_no_profile() {
         serde_json::json!([]),
         "no profile was created"
     );
+}
+
+/// Issue 17 §6: a reader that closes the pipe early ends the command
+/// quietly, with no panic and no stack trace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let env = Env::new();
+    // The evidence base as JSON is far larger than a pipe's buffer.
+    let mut child = env
+        .cmd(T0, &["evidence", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_BACKTRACE", "1")
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(141), "{err}");
+    assert!(err.is_empty(), "nothing on stderr: {err}");
+}
+
+/// Issue 17 §6: `serve` stops on SIGTERM, as containers and systemd send.
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let env = Env::new();
+    let mut child = env
+        .cmd(T0, &["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "serve ended early"
+        );
+        if let Some(rest) = line.trim().strip_prefix("needlewise is running at http://") {
+            break rest.to_owned();
+        }
+    };
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{status:?} {rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+}
+
+/// Issue 17 §5: file inputs are read with a bound, so an endless file is
+/// refused instead of filling memory.
+#[test]
+fn an_endless_answer_file_is_refused_without_reading_it_whole() {
+    let env = Env::new();
+    for args in [
+        ["screen", "--answers", "/dev/zero"],
+        ["screen", "--fhir-response", "/dev/zero"],
+        ["ready", "--answers", "/dev/zero"],
+    ] {
+        let out = env.run(T0, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("larger than"), "{args:?}: {err}");
+    }
 }

@@ -255,6 +255,35 @@ pub enum HygieneError {
     TimeWentBackwards { now: Timestamp, last: Timestamp },
 }
 
+/// The longest note a damage report or a retirement keeps, in characters
+/// (the same bound as every other note).
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// A damage note or a reason for retiring: at most [`MAX_NOTE_CHARS`], on
+/// one line or several, without other control characters.
+fn check_note(event: &'static str, text: &str) -> Result<(), HygieneError> {
+    let field = match event {
+        "retire" => "reason",
+        _ => "note",
+    };
+    if text.chars().count() > MAX_NOTE_CHARS {
+        return Err(HygieneError::InvalidSpec {
+            field,
+            message: format!("at most {MAX_NOTE_CHARS} characters"),
+        });
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(HygieneError::InvalidSpec {
+            field,
+            message: "control characters are not allowed".into(),
+        });
+    }
+    Ok(())
+}
+
 /// A roller or pen owned by one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Device {
@@ -352,6 +381,11 @@ impl Device {
                 event.name(),
                 "a retired device stays retired; register a new one",
             );
+        }
+        if let HygieneEvent::ReportDamage { note: text } | HygieneEvent::Retire { reason: text } =
+            event
+        {
+            check_note(event.name(), text)?;
         }
         let mut next = self.clone();
         match (event, self.state, self.kind.is_pen()) {

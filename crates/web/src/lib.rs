@@ -238,6 +238,33 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Resolves on Ctrl-C, or on SIGTERM as containers and systemd send it;
+/// the server then stops taking connections and finishes the requests in
+/// flight.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                eprintln!("needlewise: cannot listen for SIGTERM ({e}); Ctrl-C still stops");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("needlewise: stopping; finishing the requests in flight");
+}
+
 /// Serves until Ctrl-C or SIGTERM, working the escalation ladder and the
 /// email outbox every `escalation_tick_seconds` beside the requests (every
 /// instance does; the store's claims make each step and email go out once),
@@ -256,9 +283,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let tidying = housekeeping::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await;
     worker.abort();
     tidying.abort();

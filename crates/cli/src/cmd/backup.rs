@@ -34,10 +34,8 @@ pub struct RestoreArgs {
 pub fn backup(app: &App, args: BackupArgs) -> Result<Exit, Failure> {
     let store = app.store()?;
     let mut progress = Progress::new("Backing up", None, "rows");
-    let written = backup::write_backup(store, &args.out, jiff::Timestamp::now(), &mut |n| {
-        progress.set(n)
-    })
-    .map_err(|e| Failure::Other(anyhow::Error::new(e).context("the backup failed")))?;
+    let written = backup::write_backup(store, &args.out, app.now, &mut |n| progress.set(n))
+        .map_err(|e| Failure::Other(anyhow::Error::new(e).context("the backup failed")))?;
     progress.finish(written.rows);
     if app.json {
         crate::output::json(&serde_json::json!({

@@ -54,15 +54,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
 /// Reads a file of at most one byte more than a response may have, so the
 /// importer can say it is too large without reading all of it.
 fn read_limited(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(needlewise_fhir::MAX_IMPORT_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-        })
-        .map_err(|e| crate::app::bad(format!("{}: cannot read it: {e}", path.display())))?;
-    Ok(bytes)
+    crate::app::read_bounded(path, needlewise_fhir::MAX_IMPORT_BYTES as u64 + 1)
 }
 
 fn print_result(r: &ScreeningResult) {

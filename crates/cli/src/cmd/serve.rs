@@ -50,11 +50,13 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     }
     let store = app.open_store()?;
     // --now shifts the server's clock: time still passes, from that moment.
+    // Without it the real clock is read, so every instance agrees.
     let offset = app.now_offset();
-    let clock = Arc::new(move || {
-        Timestamp::now()
+    let clock = Arc::new(move || match offset {
+        None => Timestamp::now(),
+        Some(offset) => Timestamp::now()
             .checked_add(offset)
-            .unwrap_or(Timestamp::MAX)
+            .unwrap_or(Timestamp::MAX),
     });
     // Progress photos live on disk next to the store, never in it.
     let photo_dir = app.data_dir()?.join("photos");

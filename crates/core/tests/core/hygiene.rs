@@ -183,6 +183,29 @@ fn reported_damage_makes_replacement_due_at_once() {
     assert!(!d.is_ready(rules()));
 }
 
+/// Issue 17 §5: a damage note is bounded like every other note.
+#[test]
+fn a_damage_note_or_a_retirement_reason_is_bounded() {
+    let long = "x".repeat(needlewise_core::hygiene::MAX_NOTE_CHARS + 1);
+    for event in [
+        HygieneEvent::ReportDamage { note: long.clone() },
+        HygieneEvent::Retire { reason: long },
+        HygieneEvent::ReportDamage {
+            note: "bent\u{7}".into(),
+        },
+    ] {
+        let e = clean(&roller(), 0).apply(&event, mins(50), rules());
+        assert!(
+            matches!(e, Err(HygieneError::InvalidSpec { .. })),
+            "{event:?}: {e:?}"
+        );
+    }
+    let fine = HygieneEvent::ReportDamage {
+        note: "bent needles\r\nand rust".into(),
+    };
+    assert!(clean(&roller(), 0).apply(&fine, mins(50), rules()).is_ok());
+}
+
 #[test]
 fn a_retired_device_stays_retired() {
     let d = roller()
