@@ -161,6 +161,13 @@ impl App {
 
     /// Opens a store of its own (the web server shares it across threads).
     pub fn open_store(&self) -> Result<Box<dyn Store>, Failure> {
+        if let Some(dir) = self
+            .store_url
+            .strip_prefix("sqlite://")
+            .and_then(|file| std::path::Path::new(file).parent())
+        {
+            warn_if_shared(dir);
+        }
         needlewise_store::open(&self.store_url).map_err(|e| {
             Failure::Other(anyhow::Error::new(e).context(format!(
                 "could not open the store at {}",
@@ -244,6 +251,25 @@ impl App {
             created_at: self.now,
             time_zone: None,
         })
+    }
+}
+
+/// Warns, with the fix, when an existing data directory can be read or
+/// entered by other accounts of this computer (one made before needlewise
+/// created its files private, or by hand).
+fn warn_if_shared(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "needlewise: WARNING: {} can be read by other accounts on this computer, and it holds a health record. Make it yours alone: chmod -R go-rwx '{}'",
+                dir.display(),
+                dir.display()
+            );
+        }
     }
 }
 

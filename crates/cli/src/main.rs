@@ -114,6 +114,7 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    private_files();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
         quiet_on_closed_pipe();
@@ -137,6 +138,15 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Everything needlewise creates is its owner's alone: directories 0700 and
+/// files 0600 (the database and its journal, photos, backups, exports),
+/// whatever the shell's umask. A health record is not for the other
+/// accounts of the same computer.
+fn private_files() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
 }
 
 /// A reader that closes the pipe early (`needlewise next | head -1`) ends

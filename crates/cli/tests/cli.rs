@@ -1378,3 +1378,36 @@ fn an_endless_answer_file_is_refused_without_reading_it_whole() {
         assert!(err.contains("larger than"), "{args:?}: {err}");
     }
 }
+
+/// Issue 17 §3: the data directory and every file in it are private to
+/// their owner, whatever the umask; a shared directory made earlier gets a
+/// loud warning with the fix.
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    some_data(&env, "me", "first session");
+    let file = env.path("store.nwbackup.gz");
+    env.ok(T0, &["backup", "--out", file.to_str().unwrap()], 0);
+    let data = env.dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let mut files = vec![file];
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    assert!(files.len() >= 2, "{files:?}");
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.run(T0, &["session", "list"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("can be read by other accounts"), "{err}");
+    assert!(err.contains("chmod -R go-rwx"), "{err}");
+}
