@@ -62,6 +62,14 @@ impl SmtpServer {
     }
 }
 
+/// A `Message-ID` that stays the same for every attempt at one outbox row:
+/// an email sent again after an instance died between the SMTP server's
+/// acceptance and the row being marked carries the same id, so receiving
+/// systems can drop the repeat (delivery is at least once).
+pub fn message_id(email: &Email, from: &Mailbox) -> String {
+    format!("<{}.outbox@{}>", email.id, from.email.domain())
+}
+
 /// Parses a sender such as `needlewise <needlewise@example.org>`.
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
     s.parse::<Mailbox>()
@@ -136,6 +144,7 @@ impl Mailer {
             .parse()
             .map_err(|e| format!("the recipient is not an email address: {e}"))?;
         let message = Message::builder()
+            .message_id(Some(message_id(email, from)))
             .from(from.clone())
             .to(to)
             .subject(email.subject.clone())
@@ -183,6 +192,36 @@ mod tests {
         ] {
             assert!(SmtpServer::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_outbox_row_keeps_its_message_id() {
+        let email = Email {
+            id: needlewise_core::ids::EmailId(uuid::Uuid::nil()),
+            to: "dr@example.org".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            sent_at: None,
+            attempts: 0,
+            last_error: String::new(),
+        };
+        let from = parse_mailbox("needlewise <nw@clinic.example>").unwrap();
+        let first = message_id(&email, &from);
+        assert_eq!(
+            first,
+            message_id(
+                &Email {
+                    attempts: 3,
+                    ..email.clone()
+                },
+                &from
+            )
+        );
+        assert_eq!(
+            first,
+            "<00000000-0000-0000-0000-000000000000.outbox@clinic.example>"
+        );
     }
 
     #[test]
