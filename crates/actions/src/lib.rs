@@ -96,6 +96,42 @@ pub enum ActionError {
     Hygiene(#[from] HygieneError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The profile has made as many of these today as anyone could need
+    /// (see [`DailyLimits`]); the message says when to try again.
+    #[error("{0}")]
+    TooMany(String),
+}
+
+/// How many records of each kind one profile may create in one day of its
+/// own zone. Far above real use (a person checks in a few times a day at
+/// most) and low enough that nobody can fill the server's memory and disk
+/// through their own record.
+#[derive(Debug, Clone, Copy)]
+pub struct DailyLimits;
+
+impl DailyLimits {
+    pub const CHECKINS: usize = 24;
+    pub const SESSIONS: usize = 6;
+    pub const READINESS_CHECKS: usize = 48;
+    pub const RATINGS: usize = 100;
+    /// Roller and pen registrations, in all (not per day).
+    pub const DEVICES: usize = 50;
+}
+
+/// Refuses one more record when `times` already holds `max` from today.
+fn within_daily_limit(
+    ctx: Ctx<'_>,
+    what: &str,
+    times: impl Iterator<Item = Timestamp>,
+    max: usize,
+) -> Result<()> {
+    let today = ctx.today();
+    if times.filter(|t| ctx.date_of(*t) == today).count() >= max {
+        return Err(ActionError::TooMany(format!(
+            "{what}: at most {max} a day, and today's are used; try again tomorrow. If something is wrong with your skin, contact your facial plastic surgeon."
+        )));
+    }
+    Ok(())
 }
 
 pub type Result<T, E = ActionError> = std::result::Result<T, E>;
@@ -199,15 +235,20 @@ pub fn register_device(ctx: Ctx<'_>, profile: &Profile, new: NewDevice) -> Resul
         new.kind,
         ctx.at(),
     )?;
-    if ctx
-        .store
-        .devices(profile.id)?
+    let devices = ctx.store.devices(profile.id)?;
+    if devices
         .iter()
         .any(|d| d.name.eq_ignore_ascii_case(&device.name))
     {
         return Err(ActionError::BadInput(format!(
             "name: you already have a device called {:?}",
             device.name
+        )));
+    }
+    if devices.len() >= DailyLimits::DEVICES {
+        return Err(ActionError::TooMany(format!(
+            "devices: at most {} rollers and pens in all; retired ones count too",
+            DailyLimits::DEVICES
         )));
     }
     ensure_profile(ctx.store, profile)?;
@@ -445,6 +486,12 @@ pub fn check_readiness(
             .collect(),
     };
     ensure_profile(ctx.store, profile)?;
+    within_daily_limit(
+        ctx,
+        "readiness checks",
+        ctx.store.readiness_checks(profile.id)?.iter().map(|c| c.at),
+        DailyLimits::READINESS_CHECKS,
+    )?;
     ctx.store.save_readiness_check(&check)?;
     Ok(Checked {
         check,
@@ -739,6 +786,12 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
         _ => None,
     };
     ensure_profile(ctx.store, profile)?;
+    within_daily_limit(
+        ctx,
+        "sessions",
+        loaded.sessions.iter().map(|s| s.started_at),
+        DailyLimits::SESSIONS,
+    )?;
     ctx.store.log_session(&session, used.as_ref())?;
     Ok(session)
 }
@@ -865,6 +918,12 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
     let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
         ActionError::BadInput("no session to check in about yet; log one first".into())
     })?;
+    within_daily_limit(
+        ctx,
+        "check-ins",
+        ctx.store.checkins(profile.id)?.iter().map(|c| c.at),
+        DailyLimits::CHECKINS,
+    )?;
     let given = with_checkin_facts(ctx, profile.id, &session, &answers)?;
     let triage = assess_partial(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
     let record = checkin_record(ctx, profile.id, &session, answers, &triage);
@@ -1099,6 +1158,12 @@ pub fn rate(
         rated_at: ctx.at(),
         note: note.to_owned(),
     };
+    within_daily_limit(
+        ctx,
+        "ratings",
+        ctx.store.ratings(profile)?.iter().map(|r| r.rated_at),
+        DailyLimits::RATINGS,
+    )?;
     ctx.store.add_rating(&rating)?;
     Ok(rating)
 }

@@ -22,6 +22,9 @@ pub enum WebError {
     NotFound,
     #[error("too many attempts; wait a minute and try again")]
     RateLimited,
+    /// A per-profile limit on records (see `needlewise_actions::DailyLimits`).
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     BadInput(String),
     #[error("{0}")]
@@ -44,7 +47,7 @@ impl WebError {
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
-            WebError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            WebError::RateLimited | WebError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadInput(_) | WebError::InvalidAnswers(_) | WebError::Hygiene(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -60,7 +63,7 @@ impl WebError {
             WebError::Unauthenticated => "unauthenticated",
             WebError::Csrf => "csrf",
             WebError::NotFound => "not_found",
-            WebError::RateLimited => "rate_limited",
+            WebError::RateLimited | WebError::TooMany(_) => "rate_limited",
             WebError::BadInput(_) => "bad_input",
             WebError::InvalidAnswers(_) => "invalid_answers",
             WebError::Hygiene(_) => "wrong_transition",
@@ -115,6 +118,7 @@ impl From<needlewise_actions::ActionError> for WebError {
             A::Forbidden(m) => WebError::Forbidden(m),
             A::Hygiene(h) => WebError::Hygiene(h),
             A::Store(s) => s.into(),
+            A::TooMany(m) => WebError::TooMany(m),
         }
     }
 }

@@ -425,3 +425,40 @@ fn only_someone_allowed_resolves_a_red_flag() {
         })
     );
 }
+
+/// Issue 17 §1: one person cannot fill the server through their own
+/// record: the day's check-ins are bounded, the refusal writes nothing, and
+/// the next day the limit starts again.
+#[test]
+fn check_ins_are_bounded_per_day_and_the_refusal_writes_nothing() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let (p, _) = after_a_home_session(store, t);
+    let day = at(t + jiff::SignedDuration::from_hours(30), "UTC");
+    for _ in 0..needlewise_actions::DailyLimits::CHECKINS {
+        checkin(
+            ctx(store, &day),
+            &p,
+            support::checkin(Checkin::Fine, day.date()),
+        )
+        .expect("within the day's limit");
+    }
+    let before = store.checksums().expect("checksums");
+    let err = checkin(
+        ctx(store, &day),
+        &p,
+        support::checkin(Checkin::Fine, day.date()),
+    )
+    .expect_err("one too many");
+    assert!(matches!(err, ActionError::TooMany(_)), "{err:?}");
+    assert!(err.to_string().contains("try again tomorrow"), "{err}");
+    assert_eq!(store.checksums().expect("checksums"), before);
+    let next_day = at(t + jiff::SignedDuration::from_hours(54), "UTC");
+    checkin(
+        ctx(store, &next_day),
+        &p,
+        support::checkin(Checkin::Fine, next_day.date()),
+    )
+    .expect("a new day");
+}
