@@ -1312,34 +1312,64 @@ fn a_closed_pipe_ends_a_command_quietly() {
 }
 
 /// Issue 17 §6: `serve` stops on SIGTERM, as containers and systemd send.
+/// Issue 18: with RUST_LOG=info each request is logged with its id, status
+/// and latency, and metrics are served on their own address.
 #[test]
-fn serve_stops_gracefully_on_sigterm() {
+fn serve_logs_requests_serves_metrics_and_stops_gracefully_on_sigterm() {
     use std::io::{BufRead, BufReader, Read, Write};
     let env = Env::new();
     let mut child = env
         .cmd(T0, &["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NEEDLEWISE_METRICS_LISTEN", "127.0.0.1:0")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    let addr = loop {
+    let (mut addr, mut metrics) = (None, None);
+    while addr.is_none() || metrics.is_none() {
         line.clear();
         assert!(
             stderr.read_line(&mut line).unwrap() > 0,
             "serve ended early"
         );
-        if let Some(rest) = line.trim().strip_prefix("needlewise is running at http://") {
-            break rest.to_owned();
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("needlewise is running at http://") {
+            addr = Some(rest.to_owned());
         }
-    };
-    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        if let Some(rest) = l.strip_prefix("needlewise metrics at http://") {
+            metrics = Some(rest.trim_end_matches("/metrics").to_owned());
+        }
+    }
+    let get = |addr: &str, path: &str| {
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            conn,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         .unwrap();
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let answer = get(addr.as_deref().unwrap(), "/healthz");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let id = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("a request id")
+        .trim()
+        .to_owned();
+    let scraped = get(metrics.as_deref().unwrap(), "/metrics");
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(scraped.contains("text/plain; version=0.0.4"), "{scraped}");
+    assert!(
+        scraped.contains("needlewise_http_requests_total{class=\"2xx\"} 1"),
+        "{scraped}"
+    );
+    assert!(scraped.contains("needlewise_outbox_depth 0"), "{scraped}");
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -1360,6 +1390,13 @@ fn serve_stops_gracefully_on_sigterm() {
     stderr.read_to_string(&mut rest).unwrap();
     assert!(status.success(), "{status:?} {rest}");
     assert!(rest.contains("stopping"), "{rest}");
+    let logged = rest
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no log line with the request id {id}: {rest}"));
+    for part in ["/healthz", "status=200", "latency_ms="] {
+        assert!(logged.contains(part), "{part} in {logged}");
+    }
 }
 
 /// Issue 17 §5: file inputs are read with a bound, so an endless file is

@@ -34,6 +34,12 @@ pub struct Config {
     pub mail_from: String,
     /// How often the escalation and email worker runs, in seconds.
     pub escalation_tick_seconds: u64,
+    /// `plain` or `json` log lines on standard error (`RUST_LOG` chooses
+    /// what is logged).
+    pub log_format: crate::telemetry::LogFormat,
+    /// Where Prometheus metrics are served (`GET /metrics`); off when
+    /// unset. Keep it off the public address.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -48,6 +54,8 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "needlewise <needlewise@localhost>".into(),
             escalation_tick_seconds: 30,
+            log_format: crate::telemetry::LogFormat::Plain,
+            metrics_listen: None,
         }
     }
 }
@@ -67,6 +75,8 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
             .field("mail_from", &self.mail_from)
             .field("escalation_tick_seconds", &self.escalation_tick_seconds)
+            .field("log_format", &self.log_format)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -127,6 +137,24 @@ impl Config {
         }
         if let Some(v) = get("NEEDLEWISE_MAIL_FROM") {
             self.mail_from = v;
+        }
+        if let Some(v) = get("NEEDLEWISE_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "plain" => crate::telemetry::LogFormat::Plain,
+                "json" => crate::telemetry::LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::Env {
+                        var: "NEEDLEWISE_LOG_FORMAT",
+                        message: format!("{v:?} is not plain or json"),
+                    });
+                }
+            };
+        }
+        if let Some(v) = get("NEEDLEWISE_METRICS_LISTEN") {
+            self.metrics_listen = Some(v.parse().map_err(|_| ConfigError::Env {
+                var: "NEEDLEWISE_METRICS_LISTEN",
+                message: format!("{v:?} is not an address such as 127.0.0.1:9090"),
+            })?);
         }
         Ok(self)
     }

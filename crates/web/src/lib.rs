@@ -19,6 +19,7 @@ pub mod mail;
 pub mod notify;
 pub mod pages;
 pub mod security;
+pub mod telemetry;
 pub mod test_clock;
 pub mod totp;
 pub mod views;
@@ -55,6 +56,8 @@ pub struct AppState {
     /// without it, uploads are refused. Shared, not owned: the state is
     /// cloned for every request.
     pub photo_dir: Option<Arc<std::path::Path>>,
+    /// This instance's request and delivery counters ([`telemetry`]).
+    pub metrics: Arc<telemetry::Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -77,6 +80,7 @@ impl AppState {
             mailer,
             test_clock: None,
             photo_dir: None,
+            metrics: Arc::new(telemetry::Metrics::new()),
         }
     }
 
@@ -233,8 +237,13 @@ pub fn router(state: AppState) -> Router {
         .merge(test_clock::routes(state.test_clock.is_some()))
         .nest("/api", api::router())
         .route("/assets/{*path}", get(assets::serve))
+        .route_layer(axum::middleware::from_fn(telemetry::mark_route))
         .fallback(|| async { WebError::NotFound })
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::track,
+        ))
         .with_state(state)
 }
 
@@ -279,6 +288,24 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     if !state.mailer.enabled() {
         eprintln!("needlewise: no smtp_url is set, so emails stay queued in the store");
     }
+    let metrics = match state.config.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+            eprintln!(
+                "needlewise metrics at http://{}/metrics",
+                listener.local_addr()?
+            );
+            let app = telemetry::metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let worker = notify::spawn_worker(state.clone());
     let tidying = housekeeping::spawn(state.clone());
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -287,6 +314,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         .await;
     worker.abort();
     tidying.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     served?;
     Ok(())
 }

@@ -49,7 +49,19 @@ pub fn escalate_with(
     now: Timestamp,
     public_url: Option<&str>,
 ) -> Result<u32, StoreError> {
+    escalate_observed(store, now, public_url, None)
+}
+
+/// [`escalate_with`], telling `metrics` how long the steps it claimed had
+/// been due.
+fn escalate_observed(
+    store: &dyn Store,
+    now: Timestamp,
+    public_url: Option<&str>,
+    metrics: Option<&crate::telemetry::Metrics>,
+) -> Result<u32, StoreError> {
     let mut sent = 0;
+    let mut lag: Option<i64> = None;
     for flag in store.open_flags()? {
         let due = flag
             .clinic
@@ -70,6 +82,11 @@ pub fn escalate_with(
                 continue; // another instance has it
             }
             sent += 1;
+            if let Some(after) = flag.clinic.ladder.steps.get(step).map(|s| s.after) {
+                let due_at = flag.visible_since.checked_add(after).unwrap_or(now);
+                let waited = now.duration_since(due_at).as_secs().max(0);
+                lag = Some(lag.map_or(waited, |l| l.max(waited)));
+            }
             if members.is_none() {
                 members = Some(store.members_of(flag.clinic.id)?);
             }
@@ -82,6 +99,9 @@ pub fn escalate_with(
                 return Err(e);
             }
         }
+    }
+    if let (Some(m), Some(lag)) = (metrics, lag) {
+        m.escalation_lag(lag);
     }
     Ok(sent)
 }
@@ -198,6 +218,16 @@ fn tell(
 /// Sends queued emails whose lease has lapsed. Without an SMTP server they
 /// stay queued. Returns how many were sent.
 pub fn deliver(store: &dyn Store, mailer: &Mailer, now: Timestamp) -> Result<u32, StoreError> {
+    deliver_observed(store, mailer, now, None)
+}
+
+/// [`deliver`], counting failed deliveries in `metrics`.
+fn deliver_observed(
+    store: &dyn Store,
+    mailer: &Mailer,
+    now: Timestamp,
+    metrics: Option<&crate::telemetry::Metrics>,
+) -> Result<u32, StoreError> {
     if !mailer.enabled() {
         return Ok(0);
     }
@@ -215,7 +245,10 @@ pub fn deliver(store: &dyn Store, mailer: &Mailer, now: Timestamp) -> Result<u32
         }
         let outcome = mailer.send(&email);
         if let Err(e) = &outcome {
-            tracing::warn!(email = %email.id, error = %e, "an email could not be sent; it will be retried");
+            tracing::warn!(email = %email.id, attempts = email.attempts + 1, error = %e, "an email could not be sent; it will be retried");
+            if let Some(m) = metrics {
+                m.delivery_failed();
+            }
         } else {
             sent += 1;
         }
@@ -230,12 +263,14 @@ pub async fn run_once(state: &AppState) {
     let store = state.store.clone();
     let mailer = state.mailer.clone();
     let public_url = state.config.public_url.clone();
+    let metrics = state.metrics.clone();
     let now = state.now();
     let outcome = tokio::task::spawn_blocking(move || {
-        let escalated = escalate_with(store.as_ref(), now, public_url.as_deref());
+        let escalated =
+            escalate_observed(store.as_ref(), now, public_url.as_deref(), Some(&metrics));
         // Deliver even when escalating failed: the outbox may hold earlier
         // emails.
-        let delivered = deliver(store.as_ref(), &mailer, now);
+        let delivered = deliver_observed(store.as_ref(), &mailer, now, Some(&metrics));
         (escalated, delivered)
     })
     .await;
