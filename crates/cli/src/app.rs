@@ -133,10 +133,9 @@ impl App {
                 default_data_dir()?.join("needlewise.sqlite3").display()
             ),
         };
-        let profile_name = global.profile.trim().to_owned();
-        if profile_name.is_empty() || profile_name.chars().count() > 60 {
-            return Err(bad("--profile: a profile name is 1 to 60 characters"));
-        }
+        let profile_name = needlewise_core::text::single_line(&global.profile, 60)
+            .map_err(|e| bad(format!("--profile: {e}")))?
+            .to_owned();
         Ok(App {
             store_url,
             data_dir: global.data_dir.clone(),

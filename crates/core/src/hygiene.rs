@@ -325,13 +325,10 @@ impl Device {
         now: Timestamp,
     ) -> Result<Device, HygieneError> {
         kind.validate()?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 80 {
-            return Err(HygieneError::InvalidSpec {
-                field: "name",
-                message: "must be 1 to 80 characters".into(),
-            });
-        }
+        let name = crate::text::single_line(&name, 80).map_err(|e| HygieneError::InvalidSpec {
+            field: "name",
+            message: e.to_string(),
+        })?;
         Ok(Device {
             id,
             profile_id,

@@ -24,6 +24,7 @@ pub mod readiness;
 pub mod records;
 pub mod schedule;
 pub mod screening;
+pub mod text;
 pub mod triage;
 pub mod zone;
 

@@ -337,6 +337,19 @@ pub fn rate_key(key: &str) -> String {
 /// counts together) and says whether any key is over
 /// `login_attempts_per_minute` in this minute. Every key is counted, even
 /// after one is over, so that the counts stay honest.
+/// Counts one sign-up from `ip`; `true` when over the configured
+/// `signups_per_hour` in the current hour (counted in the store, so every
+/// instance counts together). The default, 10, is enough for a household
+/// or a clinic's front desk behind one address and far too few to fill the
+/// server.
+pub async fn signups_over_limit(state: &AppState, ip: &str) -> Result<bool, WebError> {
+    let now = state.now().as_second();
+    let window = Timestamp::from_second(now - now.rem_euclid(3600)).unwrap_or(state.now());
+    let key = rate_key(&format!("signup-hour:{ip}"));
+    let hits = blocking(state, move |s| s.rate_limit_hit(&key, window)).await?;
+    Ok(hits > state.config.signups_per_hour)
+}
+
 /// Second-factor codes typed per account in [`CODE_WINDOW`], at most: with
 /// three codes valid at any moment, guessing one would take years at this
 /// pace, where the per-minute log-in limit alone allowed it in weeks.

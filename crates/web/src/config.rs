@@ -26,6 +26,9 @@ pub struct Config {
     /// Log-in attempts allowed per address and minute (and per email),
     /// counted in the store so that every instance counts together.
     pub login_attempts_per_minute: u32,
+    /// Accounts one address may create per hour (patients and clinics
+    /// together), counted in the store across instances.
+    pub signups_per_hour: u32,
     /// Where red-flag and escalation emails go: `smtp://host:port` (plain
     /// SMTP, for a relay on this machine or network). Without it, emails
     /// stay queued in the store's outbox.
@@ -51,6 +54,7 @@ impl Default for Config {
             public_url: None,
             session_hours: 24 * 14,
             login_attempts_per_minute: 10,
+            signups_per_hour: 10,
             smtp_url: None,
             mail_from: "needlewise <needlewise@localhost>".into(),
             escalation_tick_seconds: 30,
@@ -72,6 +76,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("session_hours", &self.session_hours)
             .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field("signups_per_hour", &self.signups_per_hour)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
             .field("mail_from", &self.mail_from)
             .field("escalation_tick_seconds", &self.escalation_tick_seconds)
@@ -138,6 +143,12 @@ impl Config {
         if let Some(v) = get("NEEDLEWISE_MAIL_FROM") {
             self.mail_from = v;
         }
+        if let Some(v) = get("NEEDLEWISE_SIGNUPS_PER_HOUR") {
+            self.signups_per_hour = v.parse().map_err(|_| ConfigError::Env {
+                var: "NEEDLEWISE_SIGNUPS_PER_HOUR",
+                message: format!("{v:?} is not a whole number"),
+            })?;
+        }
         if let Some(v) = get("NEEDLEWISE_LOG_FORMAT") {
             self.log_format = match v.as_str() {
                 "plain" => crate::telemetry::LogFormat::Plain,
@@ -164,6 +175,11 @@ impl Config {
         if self.session_hours == 0 || self.session_hours > 24 * 90 {
             return Err(ConfigError::Invalid(
                 "session_hours must be from 1 to 2160".into(),
+            ));
+        }
+        if self.signups_per_hour == 0 {
+            return Err(ConfigError::Invalid(
+                "signups_per_hour must be at least 1".into(),
             ));
         }
         if self.login_attempts_per_minute == 0 {

@@ -35,10 +35,9 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     let store = app.store()?;
     match args.command {
         ProfileCommand::Add { name } => {
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 60 {
-                return Err(bad("a profile name is 1 to 60 characters"));
-            }
+            let name = needlewise_core::text::single_line(&name, 60)
+                .map_err(|e| bad(format!("name: {e}")))?
+                .to_owned();
             let profile = Profile {
                 id: ProfileId(Uuid::now_v7()),
                 account_id: AccountId::LOCAL,

@@ -67,11 +67,20 @@ fn bad_form(signup: bool, email: &str, next: String, e: WebError) -> Response {
     r
 }
 
-pub async fn signup(State(state): State<AppState>, body: Bytes) -> Result<Response, WebError> {
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Result<Response, WebError> {
     let pairs = forms::pairs(&body);
     let email = forms::field(&pairs, "email").unwrap_or_default();
     let password = forms::field(&pairs, "password").unwrap_or_default();
     let next = next_of(forms::field(&pairs, "next"));
+    if auth::signups_over_limit(&state, &ip).await? {
+        return Ok(bad_form(true, email, next, WebError::TooMany(
+            "too many accounts were created from your address in the last hour; try again later".into(),
+        )));
+    }
     let email = match auth::check_credentials(email, password) {
         Ok(e) => e,
         Err(e) => return Ok(bad_form(true, email, next, e)),
@@ -189,10 +198,9 @@ pub async fn add_profile(
 ) -> Result<Response, WebError> {
     let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
-    let name = forms::required(&pairs, "name")?.to_owned();
-    if name.chars().count() > 60 {
-        return Err(WebError::BadInput("name: at most 60 characters".into()));
-    }
+    let name = needlewise_core::text::single_line(forms::required(&pairs, "name")?, 60)
+        .map_err(|e| WebError::BadInput(format!("name: {e}")))?
+        .to_owned();
     let profile = Profile {
         id: ProfileId(Uuid::now_v7()),
         account_id: auth.session.account_id,

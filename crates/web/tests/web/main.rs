@@ -734,3 +734,64 @@ async fn each_profile_keeps_its_own_time_zone() {
     let (_, _, body) = s.get("/api/schedule", Some(&user.cookie)).await;
     assert_eq!(earliest(&body), "2026-11-25");
 }
+
+/// Issue 17 §2: a name is one line; CR/LF could reach an email's headers.
+#[tokio::test]
+async fn names_with_line_breaks_are_refused() {
+    let s = Server::new();
+    let user = s.sign_up("crlf@example.org").await;
+    let before = s.store.checksums().unwrap();
+    for name in ["Kim\r\nBcc: all@example.org", "Kim\tLee", "Kim\u{7}"] {
+        let (status, _, page) = s
+            .post(
+                "/profiles",
+                Some(&user.cookie),
+                &[("csrf", &user.csrf), ("name", name)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {page}");
+        assert!(page.contains("one line"), "{page}");
+    }
+    assert_eq!(s.store.checksums().unwrap(), before);
+}
+
+/// Issue 17 §1: sign-up is limited per address and hour, across patient
+/// and clinic sign-ups; the next hour it opens again.
+#[tokio::test]
+async fn sign_ups_are_limited_per_address_and_hour() {
+    let s = Server::new();
+    let limit = s.state.config.signups_per_hour;
+    for n in 0..limit {
+        s.sign_up(&format!("many{n}@example.org")).await;
+    }
+    let form = [
+        ("email", "one-more@example.org"),
+        ("password", "correct horse battery"),
+    ];
+    let (status, _, page) = s.post("/signup", None, &form).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(page.contains("try again later"), "{page}");
+    assert!(
+        s.store
+            .account_by_email("one-more@example.org")
+            .unwrap()
+            .is_none()
+    );
+    let (status, _, _) = s
+        .post(
+            "/clinic/signup",
+            None,
+            &[
+                ("email", "clinic@example.org"),
+                ("password", "correct horse battery"),
+                ("your_name", "Dr Lee"),
+                ("clinic_name", "Lee Facial Plastics"),
+                ("time_zone", "Europe/London"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    s.advance_minutes(60);
+    let (status, _, _) = s.post("/signup", None, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "a new hour");
+}

@@ -48,10 +48,9 @@ pub async fn create_invite(
     days: &str,
 ) -> Result<(String, Invite), WebError> {
     let label = label.trim();
-    if label.chars().count() > LABEL_MAX {
-        return Err(WebError::BadInput(format!(
-            "label: keep it to {LABEL_MAX} characters"
-        )));
+    if !label.is_empty() {
+        needlewise_core::text::single_line(label, LABEL_MAX)
+            .map_err(|e| WebError::BadInput(format!("label: {e}")))?;
     }
     let days: i64 = days
         .trim()
@@ -227,11 +226,9 @@ pub async fn add_member(
             .parse()
             .map_err(|_| WebError::BadInput("role: choose clinician or staff".into()))?;
         let name = get("display_name");
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(WebError::BadInput(
-                "name: give how patients and colleagues see them, 1 to 100 characters".into(),
-            ));
-        }
+        needlewise_core::text::single_line(&name, 100).map_err(|e| {
+            WebError::BadInput(format!("name: how patients and colleagues see them: {e}"))
+        })?;
         Ok((role, name, email))
     })();
     let (role, name, email) = match checked_input {

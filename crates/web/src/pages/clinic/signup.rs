@@ -60,13 +60,9 @@ pub async fn form(session: Option<Session>) -> Response {
 
 /// A name of 1 to 100 characters, trimmed.
 fn name(value: &str, field: &str) -> Result<String, WebError> {
-    let v = value.trim();
-    if v.is_empty() || v.chars().count() > NAME_MAX {
-        return Err(WebError::BadInput(format!(
-            "{field}: give 1 to {NAME_MAX} characters"
-        )));
-    }
-    Ok(v.to_owned())
+    needlewise_core::text::single_line(value, NAME_MAX)
+        .map(str::to_owned)
+        .map_err(|e| WebError::BadInput(format!("{field}: {e}")))
 }
 
 /// An IANA time zone name that this server knows.
@@ -83,6 +79,7 @@ pub fn time_zone(value: &str) -> Result<String, WebError> {
 pub async fn submit(
     State(state): State<AppState>,
     session: Option<Session>,
+    auth::ClientIp(ip): auth::ClientIp,
     body: Bytes,
 ) -> Result<Response, WebError> {
     if body.len() > 64 * 1024 {
@@ -123,6 +120,11 @@ pub async fn submit(
     let (account, new_session): (AccountId, Option<String>) = match &session {
         Some(s) => (s.session.account_id, None),
         None => {
+            if auth::signups_over_limit(&state, &ip).await? {
+                return Ok(again(WebError::TooMany(
+                    "too many accounts were created from your address in the last hour; try again later".into(),
+                )));
+            }
             let email = match auth::check_credentials(&get("email"), &get("password")) {
                 Ok(e) => e,
                 Err(e) => return Ok(again(e)),
