@@ -31,8 +31,10 @@ use crate::mail::Mailer;
 /// Where a notification sends its reader.
 pub const RED_FLAG_LINK: &str = "/clinic/red-flags";
 /// How long a claimed email is held by one instance before another may
-/// retry it.
-pub const EMAIL_LEASE: SignedDuration = SignedDuration::from_mins(5);
+/// retry it. Emails are claimed one at a time, so an instance that dies
+/// holds at most one, and for seconds: a red-flag email is late by about
+/// this much, not by minutes.
+pub const EMAIL_LEASE: SignedDuration = SignedDuration::from_secs(30);
 /// Emails sent per run at most.
 pub const EMAIL_BATCH: u32 = 50;
 
@@ -232,17 +234,22 @@ fn deliver_observed(
         return Ok(0);
     }
     let mut sent = 0;
-    // Stop well inside the lease: a slow SMTP server (10 s per step, several
-    // steps per email) could otherwise keep this run going past it, and
-    // another instance would claim and send the same emails again. Those
-    // left over are retried when their lease lapses.
+    // One email per claim, and no new claim past half the lease: a slow
+    // SMTP server (10 s per step) could otherwise keep this run going past
+    // a lease, and another instance would send the same email again. What
+    // is left waits for the next tick.
     let started = std::time::Instant::now();
     let budget = EMAIL_LEASE.unsigned_abs() / 2;
-    for email in store.claim_emails(now, EMAIL_LEASE, EMAIL_BATCH)? {
+    for _ in 0..EMAIL_BATCH {
         if started.elapsed() > budget {
-            tracing::warn!("the SMTP server is slow: the rest of this batch waits for its lease");
+            tracing::warn!(
+                "the SMTP server is slow: the rest of the outbox waits for the next run"
+            );
             break;
         }
+        let Some(email) = store.claim_emails(now, EMAIL_LEASE, 1)?.pop() else {
+            break;
+        };
         let outcome = mailer.send(&email);
         if let Err(e) = &outcome {
             tracing::warn!(email = %email.id, attempts = email.attempts + 1, error = %e, "an email could not be sent; it will be retried");
