@@ -113,6 +113,11 @@ pub enum Command {
     DeleteAll(cmd::delete_all::Args),
 }
 
+/// mimalloc, measured against glibc's malloc with scripts/soak: see
+/// ARCHITECTURE.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     private_files();
     let cli = Cli::parse();
