@@ -43,7 +43,7 @@ use crate::clinic::{
     RedFlag, TotpSecret, new_audit_id,
 };
 use crate::codec::{self, parse, system_time, to_u32, to_u64};
-use crate::{ClinicWebSession, Result, StoreError, WebSession};
+use crate::{Result, StoreError, WebSession};
 
 /// An email is tried at most this many times.
 const MAX_EMAIL_ATTEMPTS: i32 = 5;
@@ -554,65 +554,6 @@ fn empty_status() -> PatientStatus {
         unacknowledged_red_flags: None,
         overdue_checkins: None,
     }
-}
-
-/// [`crate::Store::clinic_web_session`] in one statement: the session's
-/// row joined with its second factor and its memberships (one row each,
-/// or one row with none).
-pub(super) fn clinic_web_session(
-    store: &PostgresStore,
-    token_hash: &str,
-    now: SystemTime,
-) -> Result<Option<ClinicWebSession>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let session: Vec<String> = WEB_SESSION_COLUMNS
-            .split(", ")
-            .map(|c| format!("w.{c}"))
-            .collect();
-        format!(
-            "SELECT {}, t.account_id, t.secret, t.enabled_at, t.last_step, t.pending_session,
-                    {CLINIC_COLUMNS}, {MEMBER_COLUMNS}
-             FROM web_sessions w
-             LEFT JOIN totp_secrets t ON t.account_id = w.account_id
-             LEFT JOIN clinic_members m ON m.account_id = w.account_id
-             LEFT JOIN clinics c ON c.id = m.clinic_id
-             WHERE w.token_hash = $1 AND w.expires_at > $2
-             ORDER BY m.joined_at, m.clinic_id",
-            session.join(", ")
-        )
-    });
-    // Columns: the session 0..7, the second factor 7..12, the clinic
-    // 12..17, the membership 17..22.
-    let rows = store.read_one(&SQL, &[&token_hash, &now], |r| {
-        let totp = match r.try_get::<_, Option<Uuid>>(7)? {
-            Some(account) => Some(TotpSecret {
-                account_id: AccountId(account),
-                secret: hex_decode(r.try_get(8)?)?,
-                enabled_at: opt_ts(r, 9)?,
-                last_step: r.try_get(10)?,
-                pending_session: r.try_get(11)?,
-            }),
-            None => None,
-        };
-        let membership = match r.try_get::<_, Option<Uuid>>(12)? {
-            Some(_) => Some((clinic_from_row(r, 12)?, member_from_row(r, 17)?)),
-            None => None,
-        };
-        Ok((web_session_from_row(r)?, totp, membership))
-    })?;
-    let mut rows = rows.into_iter();
-    let Some((session, totp, first)) = rows.next() else {
-        return Ok(None);
-    };
-    let memberships = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, _, m)| m))
-        .collect();
-    Ok(Some(ClinicWebSession {
-        session,
-        memberships,
-        totp,
-    }))
 }
 
 /// Every patient of clinic `$1` with their status inputs, in one statement.
