@@ -16,25 +16,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use jiff::Timestamp;
-use needlewise_core::ids::{
-    AccountId, DeviceId, EpisodeId, PhotoId, ProfileId, ReadinessCheckId, SessionId,
-};
-use needlewise_core::progress::Photo;
-use needlewise_core::records::{
-    CheckinRecord, Episode, ProductUse, Profile, Resolver, SessionRecord, ZoneRecord,
-};
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
+use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Transaction};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::codec::{
-    self, Applied, Migration, from_system_time, parse, system_time, to_u32, to_u64,
-};
+use crate::codec::{self, Applied, Migration, from_system_time, system_time};
 use crate::error::pg_message;
-mod clinic;
 mod snapshot;
 
 use postgres::types::{FromSql, IsNull, Type};
@@ -43,7 +32,7 @@ use crate::sql::{
     Backend, Dialect, Isolation, Row as SqlRow, Tx, Value as SqlValue, dollar_placeholders,
 };
 
-use crate::{Result, StoreError, WebSession};
+use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -108,13 +97,6 @@ struct Slot {
     /// once per connection (and, after a few runs, planned once).
     /// Emptied when the connection is replaced.
     prepared: HashMap<String, postgres::Statement>,
-}
-
-thread_local! {
-    /// The slot whose connection this thread holds, for
-    /// [`PostgresStore::prepared`] (set by [`PostgresStore::client`]; a
-    /// transaction runs on the thread that took the connection).
-    static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Which slots are free, and the threads waiting for one, oldest first.
@@ -189,11 +171,6 @@ impl std::ops::DerefMut for Conn<'_> {
 /// A store in a PostgreSQL database.
 pub struct PostgresStore {
     pool: Vec<Mutex<Slot>>,
-    /// Per slot, the statements prepared on its connection, by their SQL,
-    /// for the hot clinic queries (no parse and, after a few runs, no
-    /// planning per call). Emptied when the connection is replaced; used
-    /// only by the thread holding the slot.
-    statements: Vec<Mutex<HashMap<&'static str, postgres::Statement>>>,
     queue: Mutex<Queue>,
     config: Config,
     /// The schema every connection uses (`search_path`), if not the default.
@@ -223,7 +200,6 @@ impl PostgresStore {
         let size = pool_size();
         Ok(PostgresStore {
             pool: pool_with(client, size),
-            statements: (0..size).map(|_| Mutex::default()).collect(),
             queue: Mutex::new(Queue {
                 // Slot 0 (connected) first.
                 free: (0..size).rev().collect(),
@@ -268,7 +244,6 @@ impl PostgresStore {
         let size = pool_size();
         let store = PostgresStore {
             pool: pool_with(client, size),
-            statements: (0..size).map(|_| Mutex::default()).collect(),
             queue: Mutex::new(Queue {
                 // Slot 0 (connected) first.
                 free: (0..size).rev().collect(),
@@ -330,92 +305,14 @@ impl PostgresStore {
             .unwrap_or_else(|| unreachable!("just taken"));
         if slot.client.as_ref().is_none_or(Client::is_closed) {
             slot.prepared.clear();
-            self.statements[index]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
             slot.client = Some(connect_client(&self.config, self.schema.as_deref())?);
         }
-        SLOT.with(|s| s.set(index));
         Ok(conn)
     }
 
-    /// Runs `f` in a SERIALIZABLE transaction, retried as a whole when the
-    /// server reports a serialization failure or a deadlock.
-    fn write<T>(&self, f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
-        self.write_at(IsolationLevel::Serializable, f)
-    }
-
-    /// Like [`PostgresStore::write`] at another isolation level: REPEATABLE
-    /// READ for reads that append audit lines, READ COMMITTED for single
-    /// atomic upserts (both still retried on 40001).
-    fn write_at<T>(
-        &self,
-        level: IsolationLevel,
-        mut f: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
-    ) -> Result<T> {
-        let mut client = self.client()?;
-        let mut attempt = 1;
-        loop {
-            let result = (|| {
-                let mut tx = client.build_transaction().isolation_level(level).start()?;
-                let value = f(&mut tx)?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            match result {
-                Err(TxError::Pg(e)) if attempt < MAX_ATTEMPTS && is_transient(&e) => {
-                    std::thread::sleep(Duration::from_millis(5 << attempt));
-                    attempt += 1;
-                }
-                other => return other.map_err(TxError::into_store),
-            }
-        }
-    }
-
-    /// `sql` prepared once on this store's connection. Call it only inside
-    /// [`PostgresStore::write`], [`PostgresStore::write_at`] or
-    /// [`PostgresStore::read`] (which hold the connection).
-    fn prepared(
-        &self,
-        tx: &mut impl GenericClient,
-        sql: &'static str,
-    ) -> std::result::Result<postgres::Statement, postgres::Error> {
-        // This thread holds the slot whose connection runs `tx`.
-        let index = SLOT.with(std::cell::Cell::get);
-        let mut cache = self.statements[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(statement) = cache.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = tx.prepare(sql)?;
-        cache.insert(sql, statement.clone());
-        Ok(statement)
-    }
-
-    /// Runs one read-only statement (prepared once per connection) on its
-    /// own, without BEGIN and COMMIT: one round trip instead of four for
-    /// the small reads every page makes (its session, its memberships). A
-    /// single statement sees one snapshot; reads of several statements
-    /// that must agree use [`PostgresStore::read`].
-    fn read_one<T>(
-        &self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-        convert: impl Fn(&Row) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let mut client = self.client()?;
-        let result = (|| {
-            let statement = self.prepared(&mut *client, sql)?;
-            let rows = client.query(&statement, params)?;
-            Ok(rows.iter().map(&convert).collect::<Result<Vec<T>>>()?)
-        })();
-        result.map_err(TxError::into_store)
-    }
-
-    /// Runs `f` in a read-only snapshot, so multi-query reads agree.
-    fn read<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
+    /// Runs `f` in a read-only snapshot on the driver's own transaction
+    /// (the snapshot streams rows through a portal).
+    fn read_tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
         let mut client = self.client()?;
         let result = (|| {
             let mut tx = client
@@ -611,243 +508,6 @@ fn is_concurrent_migration(e: &postgres::Error) -> bool {
         )
 }
 
-/// Maps a failed insert: a taken key is a conflict, a missing parent (in
-/// this profile) is not found. Transient errors stay retryable.
-fn insert_error(
-    e: postgres::Error,
-    duplicate: impl FnOnce() -> String,
-    missing: impl FnOnce() -> String,
-) -> TxError {
-    match e.code() {
-        Some(&SqlState::UNIQUE_VIOLATION) => TxError::Store(StoreError::conflict(duplicate())),
-        Some(&SqlState::FOREIGN_KEY_VIOLATION) => TxError::Store(StoreError::not_found(missing())),
-        _ => TxError::Pg(e),
-    }
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<Value> {
-    serde_json::to_value(value)
-        .map_err(|e| StoreError::invalid(format!("cannot encode as JSON: {e}")))
-}
-
-fn json_parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T> {
-    serde_json::from_value(value)
-        .map_err(|e| StoreError::invalid(format!("stored {what} does not parse: {e}")))
-}
-
-fn ts(row: &Row, idx: usize) -> Result<Timestamp> {
-    from_system_time(row.try_get::<_, SystemTime>(idx)?)
-}
-
-fn opt_ts(row: &Row, idx: usize) -> Result<Option<Timestamp>> {
-    row.try_get::<_, Option<SystemTime>>(idx)?
-        .map(from_system_time)
-        .transpose()
-}
-
-const PHOTO_COLUMNS: &str =
-    "id, profile_id, taken_at, zone, width, height, bytes, sha256, content_type, stored_name";
-
-fn photo_from_row(row: &Row) -> Result<Photo> {
-    let width: i32 = row.try_get(4)?;
-    let height: i32 = row.try_get(5)?;
-    let bytes: i64 = row.try_get(6)?;
-    Ok(Photo {
-        id: PhotoId(row.try_get(0)?),
-        profile_id: ProfileId(row.try_get(1)?),
-        taken_at: ts(row, 2)?,
-        zone: row
-            .try_get::<_, Option<&str>>(3)?
-            .map(|z| parse(z, "zone"))
-            .transpose()?,
-        width: to_u32(i64::from(width), "photo width")?,
-        height: to_u32(i64::from(height), "photo height")?,
-        bytes: to_u64(bytes, "photo size")?,
-        sha256: row.try_get(7)?,
-        content_type: row.try_get(8)?,
-        stored_name: row.try_get(9)?,
-    })
-}
-
-fn to_i32(n: u32, what: &str) -> Result<i32> {
-    i32::try_from(n).map_err(|_| StoreError::invalid(format!("{what} {n} is too large to store")))
-}
-
-/// Runs a query and converts each row.
-fn collect<T>(
-    tx: &mut Transaction<'_>,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-    convert: impl Fn(&Row) -> Result<T>,
-) -> TxResult<Vec<T>> {
-    let rows = tx.query(sql, params)?;
-    Ok(rows.iter().map(convert).collect::<Result<Vec<T>>>()?)
-}
-
-const WEB_SESSION_COLUMNS: &str =
-    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at, verified_at";
-
-fn web_session_from_row(row: &Row) -> Result<WebSession> {
-    Ok(WebSession {
-        token_hash: row.try_get(0)?,
-        account_id: AccountId(row.try_get(1)?),
-        csrf_token: row.try_get(2)?,
-        profile_id: row.try_get::<_, Option<Uuid>>(3)?.map(ProfileId),
-        created_at: ts(row, 4)?,
-        expires_at: ts(row, 5)?,
-        verified_at: opt_ts(row, 6)?,
-    })
-}
-
-const PROFILE_COLUMNS: &str = "id, account_id, name, created_at, time_zone";
-
-fn profile_from_row(row: &Row) -> Result<Profile> {
-    Ok(Profile {
-        id: ProfileId(row.try_get(0)?),
-        account_id: AccountId(row.try_get(1)?),
-        name: row.try_get(2)?,
-        created_at: ts(row, 3)?,
-        time_zone: row.try_get(4)?,
-    })
-}
-
-const SESSION_COLUMNS: &str = "id, profile_id, device_id, started_at, ended_at, to_char(local_date, 'YYYY-MM-DD'), \
-                               needle_length_mm, notes, setting, readiness_check_id";
-
-fn session_from_row(row: &Row) -> Result<SessionRecord> {
-    Ok(SessionRecord {
-        id: SessionId(row.try_get(0)?),
-        profile_id: ProfileId(row.try_get(1)?),
-        device_id: row.try_get::<_, Option<Uuid>>(2)?.map(DeviceId),
-        started_at: ts(row, 3)?,
-        ended_at: ts(row, 4)?,
-        local_date: codec::parse_date(row.try_get(5)?)?,
-        needle_length_mm: row.try_get(6)?,
-        zones: Vec::new(),
-        products: Vec::new(),
-        notes: row.try_get(7)?,
-        setting: parse(row.try_get(8)?, "session setting")?,
-        readiness_check_id: row.try_get::<_, Option<Uuid>>(9)?.map(ReadinessCheckId),
-    })
-}
-
-const EPISODE_COLUMNS: &str =
-    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution, resolver";
-
-fn episode_from_row(row: &Row) -> Result<Episode> {
-    Ok(Episode {
-        id: EpisodeId(row.try_get(0)?),
-        profile_id: ProfileId(row.try_get(1)?),
-        checkin_id: needlewise_core::ids::CheckinId(row.try_get(2)?),
-        level: parse(row.try_get(3)?, "triage level")?,
-        opened_at: ts(row, 4)?,
-        resolved_at: opt_ts(row, 5)?,
-        resolution: row.try_get(6)?,
-        resolver: codec::decode_resolver(row.try_get(7)?)?,
-    })
-}
-
-/// Resolves an open episode, recording the resolver; `NotFound` unless the
-/// profile has it open.
-fn resolve_open_episode(
-    tx: &mut Transaction<'_>,
-    profile: ProfileId,
-    id: EpisodeId,
-    at: Timestamp,
-    note: &str,
-    resolver: &Resolver,
-) -> TxResult<()> {
-    let changed = tx.execute(
-        "UPDATE episodes SET resolved_at = $3, resolution = $4, resolver = $5
-         WHERE profile_id = $1 AND id = $2 AND resolved_at IS NULL",
-        &[
-            &profile.0,
-            &id.0,
-            &system_time(at)?,
-            &note,
-            &codec::encode_resolver(resolver)?,
-        ],
-    )?;
-    if changed == 0 {
-        return Err(StoreError::not_found(format!("open symptom episode {id}")).into());
-    }
-    Ok(())
-}
-
-fn checkin_from_row(row: &Row) -> Result<CheckinRecord> {
-    Ok(CheckinRecord {
-        id: needlewise_core::ids::CheckinId(row.try_get(0)?),
-        profile_id: ProfileId(row.try_get(1)?),
-        session_id: row.try_get::<_, Option<Uuid>>(2)?.map(SessionId),
-        at: ts(row, 3)?,
-        answers: codec::checkin_answers(&row.try_get::<_, Value>(4)?)?,
-        level: parse(row.try_get(5)?, "triage level")?,
-        rule_ids: codec::rule_ids(row.try_get(6)?)?,
-    })
-}
-
-/// Loads the zones and products of `sessions` (all of one profile).
-fn fill_sessions(
-    tx: &mut Transaction<'_>,
-    profile: ProfileId,
-    sessions: &mut [SessionRecord],
-    only: Option<SessionId>,
-) -> TxResult<()> {
-    if sessions.is_empty() {
-        return Ok(());
-    }
-    let index: HashMap<SessionId, usize> = sessions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id, i))
-        .collect();
-    let only = only.map(|s| s.0);
-    let zones = collect(
-        tx,
-        "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
-         WHERE profile_id = $1 AND ($2::uuid IS NULL OR session_id = $2) ORDER BY session_id, position",
-        &[&profile.0, &only],
-        |row| {
-            let zone = ZoneRecord {
-                zone: parse(row.try_get(1)?, "zone")?,
-                seconds: to_u32(row.try_get(2)?, "zone seconds")?,
-                strokes: row
-                    .try_get::<_, Option<i64>>(3)?
-                    .map(|n| to_u32(n, "zone strokes"))
-                    .transpose()?,
-                skipped: row.try_get(4)?,
-            };
-            Ok((SessionId(row.try_get(0)?), zone))
-        },
-    )?;
-    for (session, zone) in zones {
-        if let Some(&i) = index.get(&session) {
-            sessions[i].zones.push(zone);
-        }
-    }
-    let products = collect(
-        tx,
-        "SELECT session_id, name, category, applied_at, allowed FROM session_products
-         WHERE profile_id = $1 AND ($2::uuid IS NULL OR session_id = $2) ORDER BY session_id, position",
-        &[&profile.0, &only],
-        |row| {
-            let product = ProductUse {
-                name: row.try_get(1)?,
-                category: row.try_get(2)?,
-                applied_at: ts(row, 3)?,
-                allowed: row.try_get(4)?,
-            };
-            Ok((SessionId(row.try_get(0)?), product))
-        },
-    )?;
-    for (session, product) in products {
-        if let Some(&i) = index.get(&session) {
-            sessions[i].products.push(product);
-        }
-    }
-    Ok(())
-}
-
 /// The PostgreSQL side of [`crate::sql`]: each value is bound as the type
 /// the statement's parameter has.
 impl ToSql for SqlValue {
@@ -885,7 +545,24 @@ impl ToSql for SqlValue {
                 }
                 _ => codec::date_text(*d).to_sql(ty, out),
             },
-            SqlValue::List(_) => Err("lists are read, not bound".into()),
+            SqlValue::List(items) => match *ty {
+                Type::UUID_ARRAY => items
+                    .iter()
+                    .map(|v| match v {
+                        SqlValue::Id(u) => Ok(*u),
+                        _ => Err("a uuid[] parameter takes ids"),
+                    })
+                    .collect::<std::result::Result<Vec<Uuid>, _>>()?
+                    .to_sql(ty, out),
+                _ => items
+                    .iter()
+                    .map(|v| match v {
+                        SqlValue::Text(s) => Ok(s.as_str()),
+                        _ => Err("a text[] parameter takes text"),
+                    })
+                    .collect::<std::result::Result<Vec<&str>, _>>()?
+                    .to_sql(ty, out),
+            },
         }
     }
 

@@ -141,6 +141,7 @@ id_values!(
     NotificationId,
     OverrideId,
     EmailId,
+    ProtocolId,
 );
 
 /// The arguments of a statement: `args![a, b]` is `&[Value::from(a), …]`.
@@ -356,6 +357,61 @@ impl<'a> Cols<'a> {
 pub enum Dialect {
     Sqlite,
     Postgres,
+}
+
+impl Dialect {
+    /// A table `u (p)` of the ids in the list bound at `?n`.
+    pub fn ids(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("(SELECT value AS p FROM json_each(?{n})) AS u"),
+            Dialect::Postgres => format!("unnest(?{n}::uuid[]) AS u (p)"),
+        }
+    }
+
+    /// A table `u (p, i)` pairing the ids of the lists bound at `?a` and
+    /// `?b`, in order.
+    pub fn id_pairs(self, a: usize, b: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!(
+                "(SELECT x.value AS p, y.value AS i FROM json_each(?{a}) AS x
+                  JOIN json_each(?{b}) AS y ON y.key = x.key) AS u"
+            ),
+            Dialect::Postgres => format!("unnest(?{a}::uuid[], ?{b}::uuid[]) AS u (p, i)"),
+        }
+    }
+
+    /// The greater of two values.
+    pub fn greatest(self, x: &str, y: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("max({x}, {y})"),
+            Dialect::Postgres => format!("GREATEST({x}, {y})"),
+        }
+    }
+
+    /// The group's `text` values joined with commas.
+    pub fn comma_list(self, x: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("group_concat({x}, ',')"),
+            Dialect::Postgres => format!("string_agg({x}, ',')"),
+        }
+    }
+
+    /// An instant column less a number of microseconds bound at `?n`.
+    pub fn minus_micros(self, column: &str, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("({column} - ?{n})"),
+            Dialect::Postgres => format!("({column} - ?{n}::bigint * interval '1 microsecond')"),
+        }
+    }
+
+    /// Rows a queue worker claims: locked, and skipped by the others.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            // One writer at a time: nothing to skip.
+            Dialect::Sqlite => "",
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 /// How a write transaction isolates itself (PostgreSQL; SQLite has one

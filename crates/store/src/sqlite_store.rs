@@ -1,29 +1,21 @@
 //! The embedded store: one SQLite file in WAL mode with durable commits.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use needlewise_core::ids::{EpisodeId, ProfileId, SessionId};
-use needlewise_core::progress::Photo;
-use needlewise_core::records::{
-    CheckinRecord, Episode, ProductUse, Profile, ScreeningRecord, SessionRecord, ZoneRecord,
-};
-use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params};
-use serde_json::Value;
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::codec::{self, Applied, Migration, from_micros, micros, parse, to_u32, to_u64};
-mod clinic;
+use crate::codec::{self, Applied, Migration, micros};
 mod snapshot;
 
 use std::sync::Arc;
 
 use crate::sql::{Backend, Dialect, Isolation, Row as SqlRow, Tx, Value as SqlValue};
 
-use crate::{Result, StoreError, WebSession};
+use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -275,322 +267,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     tx.commit().map_err(fail)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Violation {
-    Unique,
-    ForeignKey,
-}
-
-fn violation(e: &rusqlite::Error) -> Option<Violation> {
-    use rusqlite::ffi;
-    match e {
-        rusqlite::Error::SqliteFailure(f, _) => match f.extended_code {
-            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                Some(Violation::Unique)
-            }
-            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => Some(Violation::ForeignKey),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Maps a failed insert: a taken key is a conflict, a missing parent (in
-/// this profile) is not found.
-fn insert_error(
-    e: rusqlite::Error,
-    duplicate: impl FnOnce() -> String,
-    missing: impl FnOnce() -> String,
-) -> StoreError {
-    match violation(&e) {
-        Some(Violation::Unique) => StoreError::conflict(duplicate()),
-        Some(Violation::ForeignKey) => StoreError::not_found(missing()),
-        None => e.into(),
-    }
-}
-
 fn id_text(id: uuid::Uuid) -> String {
     id.hyphenated().to_string()
-}
-
-fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::invalid(format!("cannot encode as JSON: {e}")))
-}
-
-fn json_value(text: &str, what: &str) -> Result<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::invalid(format!("stored {what} is not JSON: {e}")))
-}
-
-fn json_parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
-    serde_json::from_str(text)
-        .map_err(|e| StoreError::invalid(format!("stored {what} does not parse: {e}")))
-}
-
-fn ts(row: &Row<'_>, idx: usize) -> Result<Timestamp> {
-    from_micros(row.get(idx)?)
-}
-
-const WEB_SESSION_COLUMNS: &str =
-    "token_hash, account_id, csrf_token, profile_id, created_at, expires_at, verified_at";
-
-fn web_session_from_row(row: &Row<'_>) -> Result<WebSession> {
-    Ok(WebSession {
-        token_hash: row.get(0)?,
-        account_id: parse(&row.get::<_, String>(1)?, "account id")?,
-        csrf_token: row.get(2)?,
-        profile_id: row
-            .get::<_, Option<String>>(3)?
-            .map(|s| parse(&s, "profile id"))
-            .transpose()?,
-        created_at: ts(row, 4)?,
-        expires_at: ts(row, 5)?,
-        verified_at: row.get::<_, Option<i64>>(6)?.map(from_micros).transpose()?,
-    })
-}
-
-const PROFILE_COLUMNS: &str = "id, account_id, name, created_at, time_zone";
-
-fn profile_from_row(row: &Row<'_>) -> Result<Profile> {
-    profile_at(row, 0)
-}
-
-/// A profile from [`PROFILE_COLUMNS`] starting at column `at`.
-fn profile_at(row: &Row<'_>, at: usize) -> Result<Profile> {
-    Ok(Profile {
-        id: parse(&row.get::<_, String>(at)?, "profile id")?,
-        account_id: parse(&row.get::<_, String>(at + 1)?, "account id")?,
-        name: row.get(at + 2)?,
-        created_at: ts(row, at + 3)?,
-        time_zone: row.get(at + 4)?,
-    })
-}
-
-const SESSION_COLUMNS: &str = "id, profile_id, device_id, started_at, ended_at, local_date, needle_length_mm, notes, \
-                               setting, readiness_check_id";
-
-fn session_from_row(row: &Row<'_>) -> Result<SessionRecord> {
-    Ok(SessionRecord {
-        id: parse(&row.get::<_, String>(0)?, "session id")?,
-        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-        device_id: row
-            .get::<_, Option<String>>(2)?
-            .map(|s| parse(&s, "device id"))
-            .transpose()?,
-        started_at: ts(row, 3)?,
-        ended_at: ts(row, 4)?,
-        local_date: codec::parse_date(&row.get::<_, String>(5)?)?,
-        needle_length_mm: row.get(6)?,
-        zones: Vec::new(),
-        products: Vec::new(),
-        notes: row.get(7)?,
-        setting: parse(&row.get::<_, String>(8)?, "session setting")?,
-        readiness_check_id: row
-            .get::<_, Option<String>>(9)?
-            .map(|s| parse(&s, "readiness check id"))
-            .transpose()?,
-    })
-}
-
-const EPISODE_COLUMNS: &str =
-    "id, profile_id, checkin_id, level, opened_at, resolved_at, resolution, resolver";
-
-fn episode_from_row(row: &Row<'_>) -> Result<Episode> {
-    Ok(Episode {
-        id: parse(&row.get::<_, String>(0)?, "episode id")?,
-        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-        checkin_id: parse(&row.get::<_, String>(2)?, "check-in id")?,
-        level: parse(&row.get::<_, String>(3)?, "triage level")?,
-        opened_at: ts(row, 4)?,
-        resolved_at: row.get::<_, Option<i64>>(5)?.map(from_micros).transpose()?,
-        resolution: row.get(6)?,
-        resolver: codec::decode_resolver(
-            row.get::<_, Option<String>>(7)?
-                .map(|t| json_value(&t, "resolver"))
-                .transpose()?,
-        )?,
-    })
-}
-
-const PHOTO_COLUMNS: &str =
-    "id, profile_id, taken_at, zone, width, height, bytes, sha256, content_type, stored_name";
-
-fn photo_from_row(row: &Row<'_>) -> Result<Photo> {
-    Ok(Photo {
-        id: parse(&row.get::<_, String>(0)?, "photo id")?,
-        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-        taken_at: ts(row, 2)?,
-        zone: row
-            .get::<_, Option<String>>(3)?
-            .map(|z| parse(&z, "zone"))
-            .transpose()?,
-        width: to_u32(row.get(4)?, "photo width")?,
-        height: to_u32(row.get(5)?, "photo height")?,
-        bytes: to_u64(row.get(6)?, "photo size")?,
-        sha256: row.get(7)?,
-        content_type: row.get(8)?,
-        stored_name: row.get(9)?,
-    })
-}
-
-/// The newest protocol from a clinic the profile is still the patient of.
-const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
-     JOIN clinic_patients ON clinic_patients.clinic_id = protocols.clinic_id
-         AND clinic_patients.profile_id = protocols.profile_id
-     WHERE protocols.profile_id = ?1
-     ORDER BY protocols.prescribed_at DESC, protocols.id DESC LIMIT 1";
-
-/// Collects the rows of a query, converting each.
-fn collect<T>(
-    tx: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    convert: impl Fn(&Row<'_>) -> Result<T>,
-) -> Result<Vec<T>> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    let mut rows = stmt.query(params)?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(convert(row)?);
-    }
-    Ok(out)
-}
-
-/// Resolves an open episode, recording the resolver (JSON text);
-/// `NotFound` unless the profile has it open.
-fn resolve_open_episode(
-    tx: &Connection,
-    profile: ProfileId,
-    id: EpisodeId,
-    at: Timestamp,
-    note: &str,
-    resolver: &str,
-) -> Result<()> {
-    let changed = tx
-        .prepare_cached(
-            "UPDATE episodes SET resolved_at = ?3, resolution = ?4, resolver = ?5
-             WHERE profile_id = ?1 AND id = ?2 AND resolved_at IS NULL",
-        )?
-        .execute(params![
-            id_text(profile.0),
-            id_text(id.0),
-            micros(at),
-            note,
-            resolver
-        ])?;
-    if changed == 0 {
-        return Err(StoreError::not_found(format!("open symptom episode {id}")));
-    }
-    Ok(())
-}
-
-/// Loads the zones and products of `sessions` (all of one profile).
-fn fill_sessions(
-    tx: &Connection,
-    profile: &str,
-    sessions: &mut [SessionRecord],
-    only: Option<&str>,
-) -> Result<()> {
-    if sessions.is_empty() {
-        return Ok(());
-    }
-    let index: HashMap<SessionId, usize> = sessions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id, i))
-        .collect();
-    let zones = collect(
-        tx,
-        "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
-         WHERE profile_id = ?1 AND (?2 IS NULL OR session_id = ?2) ORDER BY session_id, position",
-        params![profile, only],
-        |row| {
-            let session: SessionId = parse(&row.get::<_, String>(0)?, "session id")?;
-            let zone = ZoneRecord {
-                zone: parse(&row.get::<_, String>(1)?, "zone")?,
-                seconds: to_u32(row.get(2)?, "zone seconds")?,
-                strokes: row
-                    .get::<_, Option<i64>>(3)?
-                    .map(|n| to_u32(n, "zone strokes"))
-                    .transpose()?,
-                skipped: row.get(4)?,
-            };
-            Ok((session, zone))
-        },
-    )?;
-    for (session, zone) in zones {
-        if let Some(&i) = index.get(&session) {
-            sessions[i].zones.push(zone);
-        }
-    }
-    let products = collect(
-        tx,
-        "SELECT session_id, name, category, applied_at, allowed FROM session_products
-         WHERE profile_id = ?1 AND (?2 IS NULL OR session_id = ?2) ORDER BY session_id, position",
-        params![profile, only],
-        |row| {
-            let session: SessionId = parse(&row.get::<_, String>(0)?, "session id")?;
-            let product = ProductUse {
-                name: row.get(1)?,
-                category: row.get(2)?,
-                applied_at: ts(row, 3)?,
-                allowed: row.get(4)?,
-            };
-            Ok((session, product))
-        },
-    )?;
-    for (session, product) in products {
-        if let Some(&i) = index.get(&session) {
-            sessions[i].products.push(product);
-        }
-    }
-    Ok(())
-}
-
-/// A profile's newest screening.
-fn latest_screening_of(tx: &Connection, profile: &str) -> Result<Option<ScreeningRecord>> {
-    let rows = collect(
-        tx,
-        "SELECT id, profile_id, taken_at, verdict, answers, result FROM screenings
-         WHERE profile_id = ?1 ORDER BY taken_at DESC, id DESC LIMIT 1",
-        [profile],
-        |row| {
-            Ok(ScreeningRecord {
-                id: parse(&row.get::<_, String>(0)?, "screening id")?,
-                profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-                taken_at: ts(row, 2)?,
-                verdict: parse(&row.get::<_, String>(3)?, "verdict")?,
-                answers: codec::screening_answers(&json_value(
-                    &row.get::<_, String>(4)?,
-                    "screening answers",
-                )?)?,
-                result: codec::decode_screening_result(json_value(
-                    &row.get::<_, String>(5)?,
-                    "screening result",
-                )?)?,
-            })
-        },
-    )?;
-    Ok(rows.into_iter().next())
-}
-
-fn checkin_from_row(row: &Row<'_>) -> Result<CheckinRecord> {
-    Ok(CheckinRecord {
-        id: parse(&row.get::<_, String>(0)?, "check-in id")?,
-        profile_id: parse(&row.get::<_, String>(1)?, "profile id")?,
-        session_id: row
-            .get::<_, Option<String>>(2)?
-            .map(|s| parse(&s, "session id"))
-            .transpose()?,
-        at: ts(row, 3)?,
-        answers: codec::checkin_answers(&json_value(
-            &row.get::<_, String>(4)?,
-            "check-in answers",
-        )?)?,
-        level: parse(&row.get::<_, String>(5)?, "triage level")?,
-        rule_ids: codec::rule_ids(json_value(&row.get::<_, String>(6)?, "rule ids")?)?,
-    })
 }
 
 /// The SQLite side of [`crate::sql`]: ids as text, instants as
@@ -608,11 +286,21 @@ impl rusqlite::ToSql for SqlValue {
             SqlValue::Time(t) => ToSqlOutput::Owned(V::Integer(micros(*t))),
             SqlValue::Json(j) => ToSqlOutput::Owned(V::Text(j.to_string())),
             SqlValue::Date(d) => ToSqlOutput::Owned(V::Text(codec::date_text(*d))),
-            SqlValue::List(_) => {
-                return Err(rusqlite::Error::ToSqlConversionFailure(
-                    "SQLite binds no lists".into(),
-                ));
-            }
+            // A JSON array, for `json_each` (see `Dialect::ids`).
+            SqlValue::List(items) => ToSqlOutput::Owned(V::Text(
+                serde_json::Value::Array(
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            SqlValue::Id(u) => serde_json::Value::String(id_text(*u)),
+                            SqlValue::Text(s) => serde_json::Value::String(s.clone()),
+                            SqlValue::Int(n) => serde_json::Value::from(*n),
+                            _ => serde_json::Value::Null,
+                        })
+                        .collect(),
+                )
+                .to_string(),
+            )),
         })
     }
 }

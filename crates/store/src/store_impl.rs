@@ -17,7 +17,6 @@ use needlewise_core::records::{
 };
 use needlewise_core::schedule::LastSession;
 
-use crate::clinic::ClinicStore;
 use crate::codec::{self, check_checkin_episode, check_session_device, to_i64, to_u32, to_u64};
 use crate::sql::{Backend, Cols, Dialect, Tx, Value, aliased, args, json, qualified};
 use crate::{
@@ -608,7 +607,7 @@ fn delete_one(
     Ok(())
 }
 
-impl<B: Backend + ClinicStore> Store for B {
+impl<B: Backend> Store for B {
     fn backend(&self) -> &'static str {
         B::NAME
     }

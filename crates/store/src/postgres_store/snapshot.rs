@@ -65,7 +65,7 @@ pub(super) fn snapshot_rows(
 ) -> Result<()> {
     // `read` is one REPEATABLE READ, read-only transaction: every table is
     // read from the same snapshot while the server goes on writing.
-    store.read(|tx| {
+    store.read_tx(|tx| {
         for (index, t) in TABLES.iter().enumerate() {
             let portal = tx.bind(select_sql(t).as_str(), &[])?;
             loop {
