@@ -35,6 +35,7 @@ mod error;
 pub mod export;
 mod postgres_store;
 pub mod snapshot;
+mod snapshot_impl;
 mod sql;
 mod sqlite_store;
 mod store_impl;

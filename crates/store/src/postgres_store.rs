@@ -18,59 +18,22 @@ use std::time::{Duration, SystemTime};
 
 use postgres::error::SqlState;
 use postgres::types::ToSql;
-use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Transaction};
+use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::codec::{self, Applied, Migration, from_system_time, system_time};
 use crate::error::pg_message;
-mod snapshot;
 
 use postgres::types::{FromSql, IsNull, Type};
 
 use crate::sql::{
-    Backend, Dialect, Isolation, Row as SqlRow, Tx, Value as SqlValue, dollar_placeholders,
+    Backend, Dialect, Isolation, Row as SqlRow, RowSink, Tx, Value as SqlValue, dollar_placeholders,
 };
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "clinic",
-        sql: include_str!("../migrations/postgres/0002_clinic.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "totp_pending_session",
-        sql: include_str!("../migrations/postgres/0003_totp_pending_session.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "member_invites",
-        sql: include_str!("../migrations/postgres/0004_member_invites.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "outbox_by_recipient",
-        sql: include_str!("../migrations/postgres/0005_outbox_by_recipient.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "patient_list_summary",
-        sql: include_str!("../migrations/postgres/0006_patient_list_summary.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "readiness_checks_resolvers",
-        sql: include_str!("../migrations/postgres/0007_readiness_checks_resolvers.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = codec::POSTGRES_MIGRATIONS;
 
 /// How many times a write transaction is tried before giving up.
 const MAX_ATTEMPTS: u32 = 5;
@@ -309,23 +272,6 @@ impl PostgresStore {
         }
         Ok(conn)
     }
-
-    /// Runs `f` in a read-only snapshot on the driver's own transaction
-    /// (the snapshot streams rows through a portal).
-    fn read_tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> TxResult<T>) -> Result<T> {
-        let mut client = self.client()?;
-        let result = (|| {
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
-            let value = f(&mut tx)?;
-            tx.commit()?;
-            Ok(value)
-        })();
-        result.map_err(TxError::into_store)
-    }
 }
 
 impl Drop for PostgresStore {
@@ -479,15 +425,6 @@ impl From<postgres::Error> for TxError {
 impl From<StoreError> for TxError {
     fn from(e: StoreError) -> Self {
         TxError::Store(e)
-    }
-}
-
-impl TxError {
-    fn into_store(self) -> StoreError {
-        match self {
-            TxError::Pg(e) => e.into(),
-            TxError::Store(e) => e,
-        }
     }
 }
 
@@ -649,23 +586,23 @@ impl<C: GenericClient> PgTx<'_, C> {
 }
 
 impl<C: GenericClient> Tx for PgTx<'_, C> {
-    fn query(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<SqlRow>> {
+    fn each(&mut self, sql: &str, args: &[SqlValue], f: RowSink<'_>) -> Result<()> {
+        use postgres::fallible_iterator::FallibleIterator;
         let statement = self.statement(sql)?;
-        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
-        let rows = self.client.query(&statement, &params)?;
         let names: Arc<[String]> = statement
             .columns()
             .iter()
             .map(|c| c.name().to_owned())
             .collect();
-        rows.iter()
-            .map(|row| {
-                let values = (0..names.len())
-                    .map(|i| row.try_get::<_, SqlValue>(i))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                Ok(SqlRow::new(Arc::clone(&names), values))
-            })
-            .collect()
+        let params = args.iter().map(|a| a as &dyn ToSql);
+        let mut rows = self.client.query_raw(&statement, params)?;
+        while let Some(row) = rows.next()? {
+            let values = (0..names.len())
+                .map(|i| row.try_get::<_, SqlValue>(i))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            f(SqlRow::new(Arc::clone(&names), values))?;
+        }
+        Ok(())
     }
 
     fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64> {
@@ -688,6 +625,27 @@ impl Conn<'_> {
             .unwrap_or_else(|| unreachable!("a taken slot is connected"));
         (client, prepared)
     }
+}
+
+/// One write transaction on `conn`, committed if `f` succeeds.
+fn write_in<T>(
+    conn: &mut Conn<'_>,
+    isolation: Isolation,
+    f: impl FnOnce(&mut dyn Tx) -> Result<T>,
+) -> Result<T> {
+    let level = match isolation {
+        Isolation::Serializable => IsolationLevel::Serializable,
+        Isolation::Snapshot => IsolationLevel::RepeatableRead,
+        Isolation::Statement => IsolationLevel::ReadCommitted,
+    };
+    let (client, statements) = conn.parts();
+    let mut tx = client.build_transaction().isolation_level(level).start()?;
+    let value = f(&mut PgTx {
+        client: &mut tx,
+        statements,
+    })?;
+    tx.commit()?;
+    Ok(value)
 }
 
 impl Backend for PostgresStore {
@@ -726,26 +684,11 @@ impl Backend for PostgresStore {
         isolation: Isolation,
         mut f: impl FnMut(&mut dyn Tx) -> Result<T>,
     ) -> Result<T> {
-        let level = match isolation {
-            Isolation::Serializable => IsolationLevel::Serializable,
-            Isolation::Snapshot => IsolationLevel::RepeatableRead,
-            Isolation::Statement => IsolationLevel::ReadCommitted,
-        };
         let mut conn = self.client()?;
-        let (client, statements) = conn.parts();
         let mut attempt = 1;
         loop {
-            let result = (|| {
-                let mut tx = client.build_transaction().isolation_level(level).start()?;
-                let value = f(&mut PgTx {
-                    client: &mut tx,
-                    statements: &mut *statements,
-                })?;
-                tx.commit()?;
-                Ok(value)
-            })();
-            match result {
-                Err(e) if attempt < MAX_ATTEMPTS && StoreError::is_transient(&e) => {
+            match write_in(&mut conn, isolation, &mut f) {
+                Err(e) if attempt < MAX_ATTEMPTS && e.is_transient() => {
                     std::thread::sleep(Duration::from_millis(5 << attempt));
                     attempt += 1;
                 }
@@ -754,15 +697,7 @@ impl Backend for PostgresStore {
         }
     }
 
-    fn snapshot_rows(&self, sink: &mut dyn FnMut(crate::SnapshotRow) -> Result<()>) -> Result<()> {
-        snapshot::snapshot_rows(self, sink)
-    }
-
-    fn restore_rows(
-        &self,
-        rows: &mut dyn Iterator<Item = Result<crate::SnapshotRow>>,
-        mode: crate::RestoreMode,
-    ) -> Result<u64> {
-        snapshot::restore_rows(self, rows, mode)
+    fn write_once<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        write_in(&mut self.client()?, Isolation::Serializable, f)
     }
 }

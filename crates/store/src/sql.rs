@@ -179,6 +179,11 @@ impl Row {
         }
     }
 
+    /// The cell of column `i`.
+    pub fn at(&self, i: usize) -> &Value {
+        &self.values[i]
+    }
+
     /// The columns named `prefix` + name (a join's `d.id AS d_id`).
     pub fn prefixed<'a>(&'a self, prefix: &'a str) -> Cols<'a> {
         Cols { row: self, prefix }
@@ -426,12 +431,25 @@ pub enum Isolation {
     Statement,
 }
 
+/// Where [`Tx::each`] hands the rows.
+pub type RowSink<'a> = &'a mut dyn FnMut(Row) -> Result<()>;
+
 /// Statements inside one transaction.
 pub trait Tx {
     /// The rows of a query.
-    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>>;
+    fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.each(sql, args, &mut |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// Runs a statement; the number of rows it changed.
     fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64>;
+    /// Hands each row of a query to `f` as it arrives, without holding
+    /// them all (a backup of a large table).
+    fn each(&mut self, sql: &str, args: &[Value], f: RowSink<'_>) -> Result<()>;
 }
 
 impl dyn Tx + '_ {
@@ -522,6 +540,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         self.write_at(Isolation::Serializable, f)
     }
 
+    /// One write transaction at the default isolation, tried once (its
+    /// input cannot be read twice).
+    fn write_once<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T>;
+
     /// Whether small reads may run in place (see
     /// [`crate::Store::reads_in_place`]).
     fn reads_in_place(&self) -> bool {
@@ -532,14 +554,6 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn after_erase(&self) -> Result<()> {
         Ok(())
     }
-
-    fn snapshot_rows(&self, sink: &mut dyn FnMut(crate::SnapshotRow) -> Result<()>) -> Result<()>;
-
-    fn restore_rows(
-        &self,
-        rows: &mut dyn Iterator<Item = Result<crate::SnapshotRow>>,
-        mode: crate::RestoreMode,
-    ) -> Result<u64>;
 }
 
 /// `?N` placeholders as PostgreSQL's `$N`.

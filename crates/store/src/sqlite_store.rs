@@ -9,51 +9,14 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use crate::codec::{self, Applied, Migration, micros};
-mod snapshot;
 
 use std::sync::Arc;
 
-use crate::sql::{Backend, Dialect, Isolation, Row as SqlRow, Tx, Value as SqlValue};
+use crate::sql::{Backend, Dialect, Isolation, Row as SqlRow, RowSink, Tx, Value as SqlValue};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "clinic",
-        sql: include_str!("../migrations/sqlite/0002_clinic.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "totp_pending_session",
-        sql: include_str!("../migrations/sqlite/0003_totp_pending_session.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "member_invites",
-        sql: include_str!("../migrations/sqlite/0004_member_invites.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "outbox_by_recipient",
-        sql: include_str!("../migrations/sqlite/0005_outbox_by_recipient.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "profile_facts",
-        sql: include_str!("../migrations/sqlite/0006_profile_facts.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "readiness_checks_resolvers",
-        sql: include_str!("../migrations/sqlite/0007_readiness_checks_resolvers.sql"),
-    },
-];
+const MIGRATIONS: &[Migration] = codec::SQLITE_MIGRATIONS;
 
 /// How long a writer waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -324,18 +287,17 @@ fn lite_value(v: rusqlite::types::ValueRef<'_>) -> Result<SqlValue> {
 struct LiteTx<'c>(&'c Connection);
 
 impl Tx for LiteTx<'_> {
-    fn query(&mut self, sql: &str, args: &[SqlValue]) -> Result<Vec<SqlRow>> {
+    fn each(&mut self, sql: &str, args: &[SqlValue], f: RowSink<'_>) -> Result<()> {
         let mut stmt = self.0.prepare_cached(sql)?;
         let names: Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-        let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let values = (0..names.len())
                 .map(|i| lite_value(row.get_ref(i)?))
                 .collect::<Result<Vec<_>>>()?;
-            out.push(SqlRow::new(Arc::clone(&names), values));
+            f(SqlRow::new(Arc::clone(&names), values))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64> {
@@ -363,6 +325,10 @@ impl Backend for SqliteStore {
         SqliteStore::write(self, |tx| f(&mut LiteTx(tx)))
     }
 
+    fn write_once<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        SqliteStore::write(self, |tx| f(&mut LiteTx(tx)))
+    }
+
     fn reads_in_place(&self) -> bool {
         // In memory there are no read-only connections: reads share the
         // writer's lock and could wait on a write.
@@ -370,20 +336,37 @@ impl Backend for SqliteStore {
     }
 
     fn after_erase(&self) -> Result<()> {
-        snapshot::scrub(self)
+        scrub(self)
     }
+}
 
-    fn snapshot_rows(&self, sink: &mut dyn FnMut(crate::SnapshotRow) -> Result<()>) -> Result<()> {
-        snapshot::snapshot_rows(self, sink)
+/// Makes deleted rows unrecoverable from the files: with `secure_delete`
+/// their pages were overwritten with zeros; checkpointing moves those
+/// pages into the database file and truncates the write-ahead log, where
+/// older copies of the pages would otherwise linger.
+///
+/// Best effort: a reader in the middle of a long read (a backup) keeps the
+/// log busy; then the log is truncated by a later checkpoint or when the
+/// last connection closes. The deletion itself has committed either way.
+fn scrub(store: &SqliteStore) -> Result<()> {
+    let conn = store.conn();
+    // Wait for readers briefly, not the writer's usual 5 s.
+    conn.busy_timeout(std::time::Duration::from_millis(100))?;
+    let mut result = Ok(());
+    for attempt in 0..3u32 {
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(0) => break,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20 << attempt)),
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
+        }
     }
-
-    fn restore_rows(
-        &self,
-        rows: &mut dyn Iterator<Item = Result<crate::SnapshotRow>>,
-        mode: crate::RestoreMode,
-    ) -> Result<u64> {
-        snapshot::restore_rows(self, rows, mode)
-    }
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    result
 }
 
 #[cfg(test)]

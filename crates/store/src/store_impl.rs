@@ -1283,7 +1283,7 @@ impl<B: Backend> Store for B {
     }
 
     fn snapshot_rows(&self, sink: &mut dyn FnMut(crate::SnapshotRow) -> Result<()>) -> Result<()> {
-        Backend::snapshot_rows(self, sink)
+        crate::snapshot_impl::snapshot_rows(self, sink)
     }
 
     fn restore_rows(
@@ -1291,7 +1291,7 @@ impl<B: Backend> Store for B {
         rows: &mut dyn Iterator<Item = Result<crate::SnapshotRow>>,
         mode: crate::RestoreMode,
     ) -> Result<u64> {
-        Backend::restore_rows(self, rows, mode)
+        crate::snapshot_impl::restore_rows(self, rows, mode)
     }
 
     fn counts(&self) -> Result<Counts> {
