@@ -579,10 +579,6 @@ fn checkin_lookback() -> SignedDuration {
 /// on the profile by triggers (migrations 6 and 7, on both backends);
 /// episodes are read only for a patient with open ones.
 fn patient_status_sql(dialect: Dialect) -> String {
-    let needle = match dialect {
-        Dialect::Sqlite => "p.last_session_needle_mm",
-        Dialect::Postgres => "p.last_session_needle",
-    };
     let scope = |s: &str| {
         format!(
             "EXISTS (SELECT 1 FROM consents co WHERE co.clinic_id = cp.clinic_id
@@ -606,7 +602,7 @@ fn patient_status_sql(dialect: Dialect) -> String {
                     ORDER BY pr.prescribed_at DESC, pr.id DESC LIMIT 1) END AS protocol
          FROM (SELECT cp.profile_id AS profile_id, p.name AS name, cp.joined_at AS joined_at,
                       {scopes} AS scopes, {s} AS s, {c} AS c,
-                      p.last_session_date AS last_date, {needle} AS last_needle,
+                      p.last_session_date AS last_date, p.last_session_needle_mm AS last_needle,
                       p.last_session_ended AS last_ended, p.open_episodes AS open_episodes
                FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
                WHERE cp.clinic_id = ?1) AS v",

@@ -219,6 +219,7 @@ migrations! {
     5 "0005": "outbox_by_recipient", "outbox_by_recipient";
     6 "0006": "profile_facts", "patient_list_summary";
     7 "0007": "readiness_checks_resolvers", "readiness_checks_resolvers";
+    8 "0008": "home_facts", "home_facts";
 }
 
 impl Migration {

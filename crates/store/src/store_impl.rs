@@ -1,5 +1,5 @@
 //! [`Store`], written once over [`Backend`]: both backends run these
-//! statements; only [`Dialect`] picks between the few that differ.
+//! statements (the few that differ are in `clinic_impl`, through `Dialect`).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -18,7 +18,7 @@ use needlewise_core::records::{
 use needlewise_core::schedule::LastSession;
 
 use crate::codec::{self, check_checkin_episode, check_session_device, to_i64, to_u32, to_u64};
-use crate::sql::{Backend, Cols, Dialect, Tx, Value, aliased, args, json, qualified};
+use crate::sql::{Backend, Cols, Tx, Value, aliased, args, json, qualified};
 use crate::{
     Counts, Dashboard, HygieneLogEntry, Result, SessionDashboard, Store, StoreError, WebSession,
     working_profile,
@@ -201,36 +201,17 @@ pub(crate) const ACTIVE_PROTOCOL: &str = "SELECT protocols.body FROM protocols
 
 /// The home page's facts about the profile `p`, as columns named
 /// `latest_verdict`, `last_session_ended`, `last_session_needle`, `locked`,
-/// `latest_checkin_level` and `protocol`. The last session's end and needle
-/// and the number of open red flags are kept on the profile's row by
-/// triggers on both backends; SQLite keeps the latest verdict and check-in
-/// level there too, PostgreSQL looks them up.
-fn facts_columns(dialect: Dialect) -> &'static str {
-    static SQLITE: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "p.latest_verdict AS latest_verdict, p.last_session_ended AS last_session_ended,
-             p.last_session_needle_mm AS last_session_needle, p.open_episodes > 0 AS locked,
-             p.latest_checkin_level AS latest_checkin_level, ({}) AS protocol",
-            ACTIVE_PROTOCOL.replace("?1", "p.id")
-        )
-    });
-    static POSTGRES: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "(SELECT verdict FROM screenings WHERE profile_id = p.id
-              ORDER BY taken_at DESC, id DESC LIMIT 1) AS latest_verdict,
-             p.last_session_ended AS last_session_ended,
-             p.last_session_needle AS last_session_needle, p.open_episodes > 0 AS locked,
-             (SELECT level FROM checkins WHERE profile_id = p.id
-              ORDER BY at DESC, id DESC LIMIT 1) AS latest_checkin_level,
-             ({}) AS protocol",
-            ACTIVE_PROTOCOL.replace("?1", "p.id")
-        )
-    });
-    match dialect {
-        Dialect::Sqlite => &SQLITE,
-        Dialect::Postgres => &POSTGRES,
-    }
-}
+/// `latest_checkin_level` and `protocol`. All but the protocol are kept on
+/// the profile's row by triggers (SQLite's migrations 6 and 7,
+/// PostgreSQL's 6 to 8).
+static FACTS_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "p.latest_verdict AS latest_verdict, p.last_session_ended AS last_session_ended,
+         p.last_session_needle_mm AS last_session_needle, p.open_episodes > 0 AS locked,
+         p.latest_checkin_level AS latest_checkin_level, ({}) AS protocol",
+        ACTIVE_PROTOCOL.replace("?1", "p.id")
+    )
+});
 
 /// A [`Dashboard`] without its devices, from [`facts_columns`].
 fn facts_from(r: Cols<'_>) -> Result<Dashboard> {
@@ -273,10 +254,10 @@ fn devices_of(tx: &mut dyn Tx, profile: ProfileId) -> Result<Vec<Device>> {
 
 /// The home page's facts about a profile (see [`Store::dashboard`]); an
 /// unknown profile has none.
-fn dashboard_of(tx: &mut dyn Tx, dialect: Dialect, profile: ProfileId) -> Result<Dashboard> {
+fn dashboard_of(tx: &mut dyn Tx, profile: ProfileId) -> Result<Dashboard> {
     let sql = format!(
         "SELECT {} FROM profiles AS p WHERE p.id = ?1",
-        facts_columns(dialect)
+        *FACTS_COLUMNS
     );
     let mut dashboard = tx
         .first(&sql, args![profile], facts_from)?
@@ -292,7 +273,6 @@ fn dashboard_of(tx: &mut dyn Tx, dialect: Dialect, profile: ProfileId) -> Result
 /// devices are read and dropped, which costs less than a second statement.
 fn session_dashboard_of(
     tx: &mut dyn Tx,
-    dialect: Dialect,
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Option<SessionDashboard>> {
@@ -303,7 +283,7 @@ fn session_dashboard_of(
          WHERE ws.token_hash = ?1 AND ws.expires_at > ?2",
         session = qualified(WEB_SESSION_COLUMNS, "ws"),
         profile = aliased(PROFILE_COLUMNS, "p", "p_"),
-        facts = facts_columns(dialect),
+        facts = *FACTS_COLUMNS,
         device = aliased(DEVICE_COLUMNS, "d", "d_"),
     );
     let rows = tx.query(&sql, args![token_hash, now])?;
@@ -1085,7 +1065,7 @@ impl<B: Backend> Store for B {
     }
 
     fn dashboard(&self, profile: ProfileId) -> Result<Dashboard> {
-        self.read(|tx| dashboard_of(tx, B::DIALECT, profile))
+        self.read(|tx| dashboard_of(tx, profile))
     }
 
     fn session_dashboard(
@@ -1093,7 +1073,7 @@ impl<B: Backend> Store for B {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<SessionDashboard>> {
-        self.read_one(|tx| session_dashboard_of(tx, B::DIALECT, token_hash, now))
+        self.read_one(|tx| session_dashboard_of(tx, token_hash, now))
     }
 
     fn add_product_use(
