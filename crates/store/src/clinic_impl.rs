@@ -576,8 +576,10 @@ fn checkin_lookback() -> SignedDuration {
 /// Every patient of clinic `?1` with their status inputs, in one
 /// statement. Each part is read only under its scope (the CASEs test the
 /// consents). The last session and the number of open red flags are kept
-/// on the profile by triggers (migrations 6 and 7, on both backends);
-/// episodes are read only for a patient with open ones.
+/// on the profile by triggers (the same facts on both backends); episodes
+/// are read only for a patient with open ones, and the check-ins that may
+/// count as overdue (from the lookback `?3`, in microseconds, before the
+/// last session's end up to `?2`) as a comma list of microseconds.
 fn patient_status_sql(dialect: Dialect) -> String {
     let scope = |s: &str| {
         format!(
@@ -599,7 +601,11 @@ fn patient_status_sql(dialect: Dialect) -> String {
                 ELSE 0 END AS unacked,
                 CASE WHEN s THEN (
                     SELECT pr.body FROM protocols pr WHERE pr.clinic_id = ?1 AND pr.profile_id = v.profile_id
-                    ORDER BY pr.prescribed_at DESC, pr.id DESC LIMIT 1) END AS protocol
+                    ORDER BY pr.prescribed_at DESC, pr.id DESC LIMIT 1) END AS protocol,
+                CASE WHEN s AND c THEN (
+                    SELECT {checkins_at} FROM checkins ck
+                    WHERE ck.profile_id = v.profile_id
+                      AND ck.at >= {from} AND ck.at <= ?2) END AS checkins_at
          FROM (SELECT cp.profile_id AS profile_id, p.name AS name, cp.joined_at AS joined_at,
                       {scopes} AS scopes, {s} AS s, {c} AS c,
                       p.last_session_date AS last_date, p.last_session_needle_mm AS last_needle,
@@ -609,25 +615,8 @@ fn patient_status_sql(dialect: Dialect) -> String {
         scopes = scopes_of_link(dialect),
         s = scope("sessions"),
         c = scope("checkins"),
-    )
-}
-
-/// The check-ins the patient list counts (see [`checkin_lookback`]): those
-/// of patients sharing sessions and check-ins, from the lookback before
-/// their last session's end up to `?2`.
-fn recent_checkins_sql(dialect: Dialect) -> String {
-    format!(
-        "SELECT ck.profile_id AS profile_id, ck.at AS at
-         FROM clinic_patients cp
-         JOIN profiles p ON p.id = cp.profile_id
-         JOIN checkins ck ON ck.profile_id = cp.profile_id
-             AND ck.at >= {from} AND ck.at <= ?2
-         WHERE cp.clinic_id = ?1 AND p.last_session_ended IS NOT NULL
-           AND EXISTS (SELECT 1 FROM consents co WHERE co.clinic_id = cp.clinic_id
-                       AND co.profile_id = cp.profile_id AND co.scope = 'sessions')
-           AND EXISTS (SELECT 1 FROM consents co WHERE co.clinic_id = cp.clinic_id
-                       AND co.profile_id = cp.profile_id AND co.scope = 'checkins')",
-        from = dialect.minus_micros("p.last_session_ended", 3)
+        checkins_at = dialect.comma_list(&dialect.micros_text("ck.at")),
+        from = dialect.minus_micros("v.last_ended", 3),
     )
 }
 
@@ -2011,8 +2000,7 @@ fn members_of(tx: &mut dyn Tx, clinic: ClinicId) -> Result<Vec<Member>> {
 }
 
 /// The patient list for a clinician: every patient of `clinic` with the
-/// status the granted scopes allow, from two statements (the patients with
-/// their facts, and the check-ins that count towards overdue ones).
+/// status the granted scopes allow, from one statement.
 fn patient_list(
     tx: &mut dyn Tx,
     dialect: Dialect,
@@ -2020,17 +2008,9 @@ fn patient_list(
     today: &jiff::ZonedDateTime,
     now: Timestamp,
 ) -> Result<Vec<PatientSummary>> {
-    let lookback = checkin_lookback().as_micros();
-    let lookback = i64::try_from(lookback).unwrap_or(i64::MAX);
-    let mut checkins: HashMap<ProfileId, Vec<Timestamp>> = HashMap::new();
-    for (profile, at) in tx.all(
-        &recent_checkins_sql(dialect),
-        args![clinic, now, lookback],
-        |r| Ok((ProfileId(r.uuid("profile_id")?), r.ts("at")?)),
-    )? {
-        checkins.entry(profile).or_default().push(at);
-    }
-    tx.all(&patient_status_sql(dialect), args![clinic], |r| {
+    let lookback = i64::try_from(checkin_lookback().as_micros()).unwrap_or(i64::MAX);
+    let sql = patient_status_sql(dialect);
+    tx.all(&sql, args![clinic, now, lookback], |r| {
         let profile_id = ProfileId(r.uuid("profile_id")?);
         let last = match (
             r.opt_date("last_date")?,
@@ -2060,7 +2040,13 @@ fn patient_list(
                     })
                 })
                 .transpose()?,
-            checkins_at: checkins.get(&profile_id).cloned().unwrap_or_default(),
+            checkins_at: r
+                .opt_str("checkins_at")?
+                .unwrap_or_default()
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(|t| codec::from_micros(codec::parse(t, "check-in time")?))
+                .collect::<Result<_>>()?,
         };
         Ok(PatientSummary {
             profile_id,

@@ -401,6 +401,16 @@ impl Dialect {
         }
     }
 
+    /// An instant column as the text of its unix microseconds.
+    pub fn micros_text(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("CAST({column} AS TEXT)"),
+            Dialect::Postgres => {
+                format!("(extract(epoch FROM {column}) * 1000000)::bigint::text")
+            }
+        }
+    }
+
     /// An instant column less a number of microseconds bound at `?n`.
     pub fn minus_micros(self, column: &str, n: usize) -> String {
         match self {
