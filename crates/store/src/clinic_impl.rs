@@ -35,9 +35,9 @@ use crate::sql::{
     Backend, Cols, Dialect, Isolation, Tx, Value, aliased, args, insert_error, json, qualified,
 };
 use crate::store_impl::{
-    ACTIVE_PROTOCOL, CHECKIN_COLUMNS, EPISODE_COLUMNS, PHOTO_COLUMNS, PROFILE_COLUMNS,
-    WEB_SESSION_COLUMNS, checkin_from, episode_from, latest_screening_of, photo_from, profile_from,
-    sessions_of, web_session_from,
+    ACTIVE_PROTOCOL, CHECKIN_COLUMNS, EPISODE_COLUMNS, NEWEST_SESSIONS, PHOTO_COLUMNS,
+    PROFILE_COLUMNS, WEB_SESSION_COLUMNS, checkin_from, episode_from, latest_screening_of,
+    photo_from, profile_from, sessions_of, web_session_from,
 };
 use crate::{ClinicWebSession, Result, StoreError, WebSession};
 
@@ -1207,7 +1207,7 @@ impl<B: Backend> ClinicStore for B {
                 None
             };
             let sessions = if held.may(Act::Read(Scope::Sessions)) {
-                Some(sessions_of(tx, profile, "ORDER BY started_at DESC, id DESC")?)
+                Some(sessions_of(tx, profile, &NEWEST_SESSIONS)?)
             } else {
                 None
             };
@@ -2032,14 +2032,7 @@ fn patient_list(
             last,
             open: to_u32(r.int("open_episodes")?, "open red flags")?,
             unacked: to_u32(r.int("unacked")?, "red flags")?,
-            protocol: r
-                .opt_json("protocol")?
-                .map(|b| {
-                    serde_json::from_value(b).map_err(|e| {
-                        StoreError::invalid(format!("stored protocol does not parse: {e}"))
-                    })
-                })
-                .transpose()?,
+            protocol: r.opt_decode("protocol")?,
             checkins_at: r
                 .opt_str("checkins_at")?
                 .unwrap_or_default()

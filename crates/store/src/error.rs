@@ -118,6 +118,15 @@ impl StoreError {
         StoreError::Backend(BackendError::msg(message))
     }
 
+    /// A backend failure (`message`, which names what failed) caused by
+    /// `source`, kept as the error's source.
+    pub(crate) fn backend_caused(
+        message: String,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend(BackendError::driver(message, Kind::Other, source))
+    }
+
     pub(crate) fn kind(&self) -> Kind {
         match self {
             StoreError::Backend(e) => e.kind,

@@ -17,20 +17,16 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use postgres::error::SqlState;
-use postgres::types::ToSql;
+use postgres::types::{FromSql, IsNull, ToSql, Type};
 use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::codec::{self, Applied, Migration, from_system_time, system_time};
 use crate::error::pg_message;
-
-use postgres::types::{FromSql, IsNull, Type};
-
 use crate::sql::{
     Backend, Dialect, Isolation, Row as SqlRow, RowSink, Tx, Value as SqlValue, dollar_placeholders,
 };
-
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = codec::POSTGRES_MIGRATIONS;
@@ -59,7 +55,7 @@ struct Slot {
     /// The statements prepared on `client`, by their SQL: each is parsed
     /// once per connection (and, after a few runs, planned once).
     /// Emptied when the connection is replaced.
-    prepared: HashMap<String, postgres::Statement>,
+    prepared: HashMap<String, Prepared>,
 }
 
 /// Which slots are free, and the threads waiting for one, oldest first.
@@ -304,7 +300,7 @@ fn parse_url(url: &str) -> Result<Config> {
     // The parser's messages name the bad option, not the URL.
     let mut config: Config = url
         .parse()
-        .map_err(|e| StoreError::backend(format!("invalid PostgreSQL URL: {e}")))?;
+        .map_err(|e| StoreError::backend_caused(format!("invalid PostgreSQL URL: {e}"), e))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
@@ -331,10 +327,10 @@ fn connect_client(config: &Config, schema: Option<&str>) -> Result<Client> {
             (Some(postgres::config::Host::Tcp(h)), None) => format!(" at {h}"),
             _ => String::new(),
         };
-        StoreError::backend(format!(
-            "cannot connect to PostgreSQL{target}: {}",
-            pg_message(&e)
-        ))
+        StoreError::backend_caused(
+            format!("cannot connect to PostgreSQL{target}: {}", pg_message(&e)),
+            e,
+        )
     })?;
     if let Some(schema) = schema {
         set_search_path(&mut client, schema)?;
@@ -567,33 +563,41 @@ impl<'a> FromSql<'a> for SqlValue {
     }
 }
 
+/// A statement prepared on a connection, with its columns' names.
+#[derive(Clone)]
+struct Prepared {
+    statement: postgres::Statement,
+    names: Arc<[String]>,
+}
+
 /// Statements on one connection (in a transaction or not), each prepared
 /// once per connection and kept in the connection's slot.
 struct PgTx<'a, C> {
     client: &'a mut C,
-    statements: &'a mut HashMap<String, postgres::Statement>,
+    statements: &'a mut HashMap<String, Prepared>,
 }
 
 impl<C: GenericClient> PgTx<'_, C> {
-    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
+    fn prepared(&mut self, sql: &str) -> Result<Prepared> {
+        if let Some(prepared) = self.statements.get(sql) {
+            return Ok(prepared.clone());
         }
         let statement = self.client.prepare(&dollar_placeholders(sql))?;
-        self.statements.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
+        let names = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        let prepared = Prepared { statement, names };
+        self.statements.insert(sql.to_owned(), prepared.clone());
+        Ok(prepared)
     }
 }
 
 impl<C: GenericClient> Tx for PgTx<'_, C> {
     fn each(&mut self, sql: &str, args: &[SqlValue], f: RowSink<'_>) -> Result<()> {
         use postgres::fallible_iterator::FallibleIterator;
-        let statement = self.statement(sql)?;
-        let names: Arc<[String]> = statement
-            .columns()
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect();
+        let Prepared { statement, names } = self.prepared(sql)?;
         let params = args.iter().map(|a| a as &dyn ToSql);
         let mut rows = self.client.query_raw(&statement, params)?;
         while let Some(row) = rows.next()? {
@@ -606,7 +610,7 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
     }
 
     fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64> {
-        let statement = self.statement(sql)?;
+        let statement = self.prepared(sql)?.statement;
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
         Ok(self.client.execute(&statement, &params)?)
     }
@@ -614,7 +618,7 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
 
 impl Conn<'_> {
     /// The connection and its slot's prepared statements.
-    fn parts(&mut self) -> (&mut Client, &mut HashMap<String, postgres::Statement>) {
+    fn parts(&mut self) -> (&mut Client, &mut HashMap<String, Prepared>) {
         let slot = self
             .slot
             .as_mut()

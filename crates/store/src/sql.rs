@@ -152,6 +152,17 @@ macro_rules! args {
 }
 pub(crate) use args;
 
+/// A statement built once, on first use, from constants:
+/// `sql!("SELECT {COLUMNS} FROM t WHERE id = ?1")` is a `&'static str`.
+macro_rules! sql {
+    ($($format:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| format!($($format)*));
+        SQL.as_str()
+    }};
+}
+pub(crate) use sql;
+
 /// JSON to bind: a value that serializes.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<Value> {
     serde_json::to_value(value)
@@ -164,11 +175,19 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<Value> {
 pub struct Row {
     names: Arc<[String]>,
     values: Vec<Value>,
+    /// Where the last column asked for was, plus one: columns are mostly
+    /// read in the order they were selected, so the next one is usually
+    /// found at once.
+    next: std::cell::Cell<usize>,
 }
 
 impl Row {
     pub(crate) fn new(names: Arc<[String]>, values: Vec<Value>) -> Self {
-        Row { names, values }
+        Row {
+            names,
+            values,
+            next: std::cell::Cell::new(0),
+        }
     }
 
     /// The row's columns by their names.
@@ -203,13 +222,19 @@ fn type_error(name: &str, want: &str, got: &Value) -> StoreError {
 
 impl<'a> Cols<'a> {
     pub fn value(&self, name: &str) -> Result<&'a Value> {
-        let p = self.prefix;
-        self.row
-            .names
-            .iter()
-            .position(|n| n.len() == p.len() + name.len() && n.starts_with(p) && n.ends_with(name))
-            .map(|i| &self.row.values[i])
-            .ok_or_else(|| StoreError::invalid(format!("no column {p}{name} in the row")))
+        let (p, names) = (self.prefix, &self.row.names);
+        let start = self.row.next.get();
+        for k in 0..names.len() {
+            let i = (start + k) % names.len();
+            let n = &names[i];
+            if n.len() == p.len() + name.len() && n.starts_with(p) && n.ends_with(name) {
+                self.row.next.set(i + 1);
+                return Ok(&self.row.values[i]);
+            }
+        }
+        Err(StoreError::invalid(format!(
+            "no column {p}{name} in the row"
+        )))
     }
 
     pub fn is_null(&self, name: &str) -> Result<bool> {
@@ -318,10 +343,21 @@ impl<'a> Cols<'a> {
             .ok_or_else(|| type_error(name, "JSON", &Value::Null))
     }
 
-    /// A JSON column decoded as `T`.
+    /// A JSON column decoded as `T` (parsed once, straight from the text).
     pub fn decode<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
-        serde_json::from_value(self.json(name)?)
-            .map_err(|e| StoreError::invalid(format!("stored {name} does not parse: {e}")))
+        self.opt_decode(name)?
+            .ok_or_else(|| type_error(name, "JSON", &Value::Null))
+    }
+
+    pub fn opt_decode<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let bad = |e: serde_json::Error| {
+            StoreError::invalid(format!("stored {name} does not parse: {e}"))
+        };
+        self.opt(name, |v| match v {
+            Value::Json(j) => T::deserialize(j).map_err(bad),
+            Value::Text(s) => serde_json::from_str(s).map_err(bad),
+            v => Err(type_error(name, "JSON", v)),
+        })
     }
 
     pub fn opt_date(&self, name: &str) -> Result<Option<Date>> {

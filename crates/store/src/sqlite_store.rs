@@ -1,22 +1,23 @@
 //! The embedded store: one SQLite file in WAL mode with durable commits.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::codec::{self, Applied, Migration, micros};
-
-use std::sync::Arc;
-
 use crate::sql::{Backend, Dialect, Isolation, Row as SqlRow, RowSink, Tx, Value as SqlValue};
-
 use crate::{Result, StoreError};
 
 const MIGRATIONS: &[Migration] = codec::SQLITE_MIGRATIONS;
+
+fn cannot_open(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::backend_caused(format!("cannot open {}: {e}", path.display()), e)
+}
 
 /// How long a writer waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,9 +31,9 @@ const READERS: usize = 4;
 #[derive(Debug)]
 pub struct SqliteStore {
     /// The one writer (and the reader of an in-memory database).
-    conn: Mutex<Connection>,
+    conn: Mutex<LiteConn>,
     /// Read-only connections to the same file; empty in memory.
-    readers: Vec<Mutex<Connection>>,
+    readers: Vec<Mutex<LiteConn>>,
     next_reader: AtomicUsize,
 }
 
@@ -42,14 +43,13 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::backend(format!(
-                    "cannot create the directory {}: {e}",
-                    dir.display()
-                ))
+                StoreError::backend_caused(
+                    format!("cannot create the directory {}: {e}", dir.display()),
+                    e,
+                )
             })?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| StoreError::backend(format!("cannot open {}: {e}", path.display())))?;
+        let conn = Connection::open(path).map_err(|e| cannot_open(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -65,12 +65,12 @@ impl SqliteStore {
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| StoreError::backend(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| cannot_open(path, e))?;
             reader.busy_timeout(BUSY_TIMEOUT)?;
             stable_plans(&reader)?;
             cache_pages(&reader)?;
-            reader.set_prepared_statement_cache_capacity(64);
-            store.readers.push(Mutex::new(reader));
+            reader.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            store.readers.push(Mutex::new(LiteConn::new(reader)));
         }
         Ok(store)
     }
@@ -87,10 +87,10 @@ impl SqliteStore {
         // deleted person's data must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")?;
         stable_plans(&conn)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(LiteConn::new(conn)),
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
         })
@@ -98,7 +98,7 @@ impl SqliteStore {
 
     /// A free reader if there is one, else the next in turn (or the writer,
     /// in memory).
-    fn reader(&self) -> MutexGuard<'_, Connection> {
+    fn reader(&self) -> MutexGuard<'_, LiteConn> {
         if self.readers.is_empty() {
             return self.conn();
         }
@@ -115,7 +115,7 @@ impl SqliteStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, LiteConn> {
         // A panic while holding the lock rolled its transaction back (the
         // transaction's Drop), so the connection is still usable.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
@@ -123,43 +123,79 @@ impl SqliteStore {
 
     /// Runs `f` in one write transaction, taking the write lock up front so
     /// two processes never deadlock upgrading a read lock.
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn();
+    fn write<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        let mut guard = self.conn();
+        let LiteConn { conn, names } = &mut *guard;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
+        let value = f(&mut LiteTx { conn: &tx, names })?;
         tx.commit()?;
         Ok(value)
     }
 
-    /// Runs `f`, a single statement, on a reader without `BEGIN` and
-    /// `COMMIT`: one statement is its own read transaction, consistent on
-    /// its own.
-    fn read_one<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// A reader with no transaction left open by a panic inside an earlier
+    /// read (the lock was poisoned and taken over).
+    fn clean_reader(&self) -> Result<MutexGuard<'_, LiteConn>> {
         let conn = self.reader();
         if !conn.is_autocommit() {
-            // As in `read`: a panic left a transaction open.
             conn.execute_batch("ROLLBACK")?;
         }
-        f(&conn)
-    }
-
-    /// Runs `f` in one read transaction, so multi-query reads are
-    /// consistent. `BEGIN` and `COMMIT` are cached statements: on the hot
-    /// pages, parsing them anew for every read cost more than the reads.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.reader();
-        if !conn.is_autocommit() {
-            // Left open by a panic inside an earlier read (the lock was
-            // poisoned and taken over): end it before starting afresh.
-            conn.execute_batch("ROLLBACK")?;
-        }
-        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
-        let value = f(&conn);
-        // A read has nothing to keep, so its end is the same either way.
-        conn.prepare_cached("COMMIT")?.execute([])?;
-        value
+        Ok(conn)
     }
 }
+
+impl std::ops::Deref for LiteConn {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// A connection and the column names of the statements it ran.
+#[derive(Debug)]
+struct LiteConn {
+    conn: Connection,
+    names: ColumnNames,
+}
+
+impl LiteConn {
+    fn new(conn: Connection) -> Self {
+        LiteConn {
+            conn,
+            names: ColumnNames::default(),
+        }
+    }
+}
+
+/// The column names of statements, so a row need not copy them each time.
+/// Keyed by where the statement's text is (most are built once) and
+/// checked against the text; emptied when it holds more statements than
+/// the statement cache.
+#[derive(Debug, Default)]
+struct ColumnNames(HashMap<(usize, usize), Named>);
+
+/// A statement's text and its columns' names.
+type Named = (String, Arc<[String]>);
+
+impl ColumnNames {
+    fn of(&mut self, sql: &str, stmt: &rusqlite::Statement<'_>) -> Arc<[String]> {
+        let key = (sql.as_ptr() as usize, sql.len());
+        if let Some((text, names)) = self.0.get(&key)
+            && text == sql
+        {
+            return Arc::clone(names);
+        }
+        if self.0.len() >= STATEMENT_CACHE {
+            self.0.clear();
+        }
+        let names: Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
+        self.0.insert(key, (sql.to_owned(), Arc::clone(&names)));
+        names
+    }
+}
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 
 /// Each reader keeps up to [`READER_CACHE_KIB`] of pages (SQLite's default
 /// is 2 MB). A clinic's patient list touches more pages than that, and
@@ -284,12 +320,15 @@ fn lite_value(v: rusqlite::types::ValueRef<'_>) -> Result<SqlValue> {
 }
 
 /// Statements on one connection, inside whatever transaction it is in.
-struct LiteTx<'c>(&'c Connection);
+struct LiteTx<'c> {
+    conn: &'c Connection,
+    names: &'c mut ColumnNames,
+}
 
 impl Tx for LiteTx<'_> {
     fn each(&mut self, sql: &str, args: &[SqlValue], f: RowSink<'_>) -> Result<()> {
-        let mut stmt = self.0.prepare_cached(sql)?;
-        let names: Arc<[String]> = stmt.column_names().map(str::to_owned).collect();
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let names = self.names.of(sql, &stmt);
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(row) = rows.next()? {
             let values = (0..names.len())
@@ -302,7 +341,7 @@ impl Tx for LiteTx<'_> {
 
     fn execute(&mut self, sql: &str, args: &[SqlValue]) -> Result<u64> {
         let n = self
-            .0
+            .conn
             .prepare_cached(sql)?
             .execute(rusqlite::params_from_iter(args))?;
         Ok(n as u64)
@@ -313,20 +352,33 @@ impl Backend for SqliteStore {
     const NAME: &'static str = "sqlite";
     const DIALECT: Dialect = Dialect::Sqlite;
 
+    /// One read transaction, so multi-query reads are consistent. `BEGIN`
+    /// and `COMMIT` are cached statements: on the hot pages, parsing them
+    /// anew for every read cost more than the reads.
     fn read<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        SqliteStore::read(self, |conn| f(&mut LiteTx(conn)))
+        let mut guard = self.clean_reader()?;
+        let LiteConn { conn, names } = &mut *guard;
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        let value = f(&mut LiteTx { conn, names });
+        // A read has nothing to keep, so its end is the same either way.
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        value
     }
 
+    /// A single statement on a reader without `BEGIN` and `COMMIT`: one
+    /// statement is its own read transaction, consistent on its own.
     fn read_one<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        SqliteStore::read_one(self, |conn| f(&mut LiteTx(conn)))
+        let mut guard = self.clean_reader()?;
+        let LiteConn { conn, names } = &mut *guard;
+        f(&mut LiteTx { conn, names })
     }
 
     fn write_at<T>(&self, _: Isolation, mut f: impl FnMut(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        SqliteStore::write(self, |tx| f(&mut LiteTx(tx)))
+        SqliteStore::write(self, |tx| f(tx))
     }
 
     fn write_once<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
-        SqliteStore::write(self, |tx| f(&mut LiteTx(tx)))
+        SqliteStore::write(self, f)
     }
 
     fn reads_in_place(&self) -> bool {

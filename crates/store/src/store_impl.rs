@@ -18,7 +18,7 @@ use needlewise_core::records::{
 use needlewise_core::schedule::LastSession;
 
 use crate::codec::{self, check_checkin_episode, check_session_device, to_i64, to_u32, to_u64};
-use crate::sql::{Backend, Cols, Tx, Value, aliased, args, json, qualified};
+use crate::sql::{Backend, Cols, Tx, Value, aliased, args, json, qualified, sql};
 use crate::{
     Counts, Dashboard, HygieneLogEntry, Result, SessionDashboard, Store, StoreError, WebSession,
     working_profile,
@@ -84,6 +84,14 @@ pub(crate) fn device_from(r: Cols<'_>) -> Result<Device> {
 
 pub(crate) const SESSION_COLUMNS: &str = "id, profile_id, device_id, started_at, ended_at, local_date, \
                                           needle_length_mm, notes, setting, readiness_check_id";
+
+/// A profile's sessions, newest first.
+pub(crate) static NEWEST_SESSIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1
+         ORDER BY started_at DESC, id DESC"
+    )
+});
 
 /// A session without its zones and products (see [`fill_sessions`]).
 pub(crate) fn session_from(r: Cols<'_>) -> Result<SessionRecord> {
@@ -231,14 +239,7 @@ fn facts_from(r: Cols<'_>) -> Result<Dashboard> {
         locked: r.bool("locked")?,
         devices: Vec::new(),
         latest_checkin: r.opt_parse("latest_checkin_level", "check-in level")?,
-        protocol: r
-            .opt_json("protocol")?
-            .map(|b| {
-                serde_json::from_value(b).map_err(|e| {
-                    StoreError::invalid(format!("stored protocol does not parse: {e}"))
-                })
-            })
-            .transpose()?,
+        protocol: r.opt_decode("protocol")?,
     })
 }
 
@@ -255,12 +256,12 @@ fn devices_of(tx: &mut dyn Tx, profile: ProfileId) -> Result<Vec<Device>> {
 /// The home page's facts about a profile (see [`Store::dashboard`]); an
 /// unknown profile has none.
 fn dashboard_of(tx: &mut dyn Tx, profile: ProfileId) -> Result<Dashboard> {
-    let sql = format!(
+    let sql = sql!(
         "SELECT {} FROM profiles AS p WHERE p.id = ?1",
         *FACTS_COLUMNS
     );
     let mut dashboard = tx
-        .first(&sql, args![profile], facts_from)?
+        .first(sql, args![profile], facts_from)?
         .unwrap_or_default();
     dashboard.devices = devices_of(tx, profile)?;
     Ok(dashboard)
@@ -276,7 +277,7 @@ fn session_dashboard_of(
     token_hash: &str,
     now: Timestamp,
 ) -> Result<Option<SessionDashboard>> {
-    let sql = format!(
+    let sql = sql!(
         "SELECT {session}, {profile}, {facts}, {device} FROM web_sessions AS ws
          JOIN profiles AS p ON p.account_id = ws.account_id
          LEFT JOIN devices AS d ON d.profile_id = p.id
@@ -286,7 +287,7 @@ fn session_dashboard_of(
         facts = *FACTS_COLUMNS,
         device = aliased(DEVICE_COLUMNS, "d", "d_"),
     );
-    let rows = tx.query(&sql, args![token_hash, now])?;
+    let rows = tx.query(sql, args![token_hash, now])?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -494,50 +495,56 @@ pub(crate) fn fill_sessions(
         .enumerate()
         .map(|(i, s)| (s.id, i))
         .collect();
-    let (filter, args) = match only {
-        Some(id) => ("AND session_id = ?2", vec![profile.into(), id.into()]),
-        None => ("", vec![profile.into()]),
-    };
-    let zones = tx.all(
-        &format!(
-            "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
-             WHERE profile_id = ?1 {filter} ORDER BY session_id, position"
+    let (zones_sql, products_sql, args) = match only {
+        Some(id) => (
+            sql!(
+                "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
+                 WHERE profile_id = ?1 AND session_id = ?2 ORDER BY session_id, position"
+            ),
+            sql!(
+                "SELECT session_id, name, category, applied_at, allowed FROM session_products
+                 WHERE profile_id = ?1 AND session_id = ?2 ORDER BY session_id, position"
+            ),
+            vec![profile.into(), id.into()],
         ),
-        &args,
-        |r| {
-            let zone = ZoneRecord {
-                zone: r.parse("zone", "zone")?,
-                seconds: to_u32(r.int("seconds")?, "zone seconds")?,
-                strokes: r
-                    .opt_int("strokes")?
-                    .map(|n| to_u32(n, "zone strokes"))
-                    .transpose()?,
-                skipped: r.bool("skipped")?,
-            };
-            Ok((SessionId(r.uuid("session_id")?), zone))
-        },
-    )?;
+        None => (
+            sql!(
+                "SELECT session_id, zone, seconds, strokes, skipped FROM session_zones
+                 WHERE profile_id = ?1 ORDER BY session_id, position"
+            ),
+            sql!(
+                "SELECT session_id, name, category, applied_at, allowed FROM session_products
+                 WHERE profile_id = ?1 ORDER BY session_id, position"
+            ),
+            vec![profile.into()],
+        ),
+    };
+    let zones = tx.all(zones_sql, &args, |r| {
+        let zone = ZoneRecord {
+            zone: r.parse("zone", "zone")?,
+            seconds: to_u32(r.int("seconds")?, "zone seconds")?,
+            strokes: r
+                .opt_int("strokes")?
+                .map(|n| to_u32(n, "zone strokes"))
+                .transpose()?,
+            skipped: r.bool("skipped")?,
+        };
+        Ok((SessionId(r.uuid("session_id")?), zone))
+    })?;
     for (session, zone) in zones {
         if let Some(&i) = index.get(&session) {
             sessions[i].zones.push(zone);
         }
     }
-    let products = tx.all(
-        &format!(
-            "SELECT session_id, name, category, applied_at, allowed FROM session_products
-             WHERE profile_id = ?1 {filter} ORDER BY session_id, position"
-        ),
-        &args,
-        |r| {
-            let product = ProductUse {
-                name: r.text("name")?,
-                category: r.text("category")?,
-                applied_at: r.ts("applied_at")?,
-                allowed: r.bool("allowed")?,
-            };
-            Ok((SessionId(r.uuid("session_id")?), product))
-        },
-    )?;
+    let products = tx.all(products_sql, &args, |r| {
+        let product = ProductUse {
+            name: r.text("name")?,
+            category: r.text("category")?,
+            applied_at: r.ts("applied_at")?,
+            allowed: r.bool("allowed")?,
+        };
+        Ok((SessionId(r.uuid("session_id")?), product))
+    })?;
     for (session, product) in products {
         if let Some(&i) = index.get(&session) {
             sessions[i].products.push(product);
@@ -546,14 +553,14 @@ pub(crate) fn fill_sessions(
     Ok(())
 }
 
-/// A profile's sessions (`order` and `limit` after the WHERE), filled.
+/// A profile's sessions from `sql` (a select of [`SESSION_COLUMNS`] by
+/// profile `?1`), filled.
 pub(crate) fn sessions_of(
     tx: &mut dyn Tx,
     profile: ProfileId,
-    tail: &str,
+    sql: &str,
 ) -> Result<Vec<SessionRecord>> {
-    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1 {tail}");
-    let mut sessions = tx.all(&sql, args![profile], session_from)?;
+    let mut sessions = tx.all(sql, args![profile], session_from)?;
     let only = (sessions.len() == 1).then(|| sessions[0].id);
     fill_sessions(tx, profile, &mut sessions, only)?;
     Ok(sessions)
@@ -614,13 +621,13 @@ impl<B: Backend> Store for B {
     }
 
     fn account(&self, id: AccountId) -> Result<Option<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
-        self.read_one(|tx| tx.first(&sql, args![id], account_from))
+        let sql = sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?1");
+        self.read_one(|tx| tx.first(sql, args![id], account_from))
     }
 
     fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?1");
-        self.read_one(|tx| tx.first(&sql, args![codec::email_key(email)], account_from))
+        let sql = sql!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = ?1");
+        self.read_one(|tx| tx.first(sql, args![codec::email_key(email)], account_from))
     }
 
     fn delete_account(&self, id: AccountId) -> Result<()> {
@@ -763,8 +770,8 @@ impl<B: Backend> Store for B {
     }
 
     fn profile(&self, id: ProfileId) -> Result<Option<Profile>> {
-        let sql = format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = ?1");
-        self.read_one(|tx| tx.first(&sql, args![id], profile_from))
+        let sql = sql!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE id = ?1");
+        self.read_one(|tx| tx.first(sql, args![id], profile_from))
     }
 
     fn profile_by_name(&self, account: AccountId, name: &str) -> Result<Option<Profile>> {
@@ -895,8 +902,8 @@ impl<B: Backend> Store for B {
     }
 
     fn device(&self, profile: ProfileId, id: DeviceId) -> Result<Option<Device>> {
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 AND id = ?2");
-        self.read_one(|tx| tx.first(&sql, args![profile, id], device_from))
+        let sql = sql!("SELECT {DEVICE_COLUMNS} FROM devices WHERE profile_id = ?1 AND id = ?2");
+        self.read_one(|tx| tx.first(sql, args![profile, id], device_from))
     }
 
     fn devices(&self, profile: ProfileId) -> Result<Vec<Device>> {
@@ -948,11 +955,11 @@ impl<B: Backend> Store for B {
     }
 
     fn readiness_checks(&self, profile: ProfileId) -> Result<Vec<ReadinessCheckRecord>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks WHERE profile_id = ?1
              ORDER BY at DESC, id DESC"
         );
-        self.read_one(|tx| tx.all(&sql, args![profile], readiness_check_from))
+        self.read_one(|tx| tx.all(sql, args![profile], readiness_check_from))
     }
 
     fn readiness_check(
@@ -960,10 +967,10 @@ impl<B: Backend> Store for B {
         profile: ProfileId,
         id: ReadinessCheckId,
     ) -> Result<Option<ReadinessCheckRecord>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks WHERE profile_id = ?1 AND id = ?2"
         );
-        self.read_one(|tx| tx.first(&sql, args![profile, id], readiness_check_from))
+        self.read_one(|tx| tx.first(sql, args![profile, id], readiness_check_from))
     }
 
     fn latest_readiness_check(
@@ -972,12 +979,12 @@ impl<B: Backend> Store for B {
         device: DeviceId,
         at: Timestamp,
     ) -> Result<Option<ReadinessCheckRecord>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {READINESS_CHECK_COLUMNS} FROM readiness_checks
              WHERE profile_id = ?1 AND device_id = ?2 AND at <= ?3
              ORDER BY at DESC, id DESC LIMIT 1"
         );
-        self.read_one(|tx| tx.first(&sql, args![profile, device, at], readiness_check_from))
+        self.read_one(|tx| tx.first(sql, args![profile, device, at], readiness_check_from))
     }
 
     fn log_session(&self, s: &SessionRecord, device: Option<&Device>) -> Result<()> {
@@ -1045,7 +1052,7 @@ impl<B: Backend> Store for B {
     }
 
     fn sessions(&self, profile: ProfileId) -> Result<Vec<SessionRecord>> {
-        self.read(|tx| sessions_of(tx, profile, "ORDER BY started_at DESC, id DESC"))
+        self.read(|tx| sessions_of(tx, profile, &NEWEST_SESSIONS))
     }
 
     fn session(&self, profile: ProfileId, id: SessionId) -> Result<Option<SessionRecord>> {
@@ -1060,7 +1067,15 @@ impl<B: Backend> Store for B {
 
     fn last_session(&self, profile: ProfileId) -> Result<Option<SessionRecord>> {
         self.read(|tx| {
-            Ok(sessions_of(tx, profile, "ORDER BY ended_at DESC, id DESC LIMIT 1")?.pop())
+            Ok(sessions_of(
+                tx,
+                profile,
+                sql!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE profile_id = ?1
+                     ORDER BY ended_at DESC, id DESC LIMIT 1"
+                ),
+            )?
+            .pop())
         })
     }
 
@@ -1131,25 +1146,25 @@ impl<B: Backend> Store for B {
     }
 
     fn checkins(&self, profile: ProfileId) -> Result<Vec<CheckinRecord>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {CHECKIN_COLUMNS} FROM checkins WHERE profile_id = ?1 ORDER BY at DESC, id DESC"
         );
-        self.read_one(|tx| tx.all(&sql, args![profile], checkin_from))
+        self.read_one(|tx| tx.all(sql, args![profile], checkin_from))
     }
 
     fn episodes(&self, profile: ProfileId) -> Result<Vec<Episode>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {EPISODE_COLUMNS} FROM episodes WHERE profile_id = ?1 ORDER BY opened_at DESC, id DESC"
         );
-        self.read_one(|tx| tx.all(&sql, args![profile], episode_from))
+        self.read_one(|tx| tx.all(sql, args![profile], episode_from))
     }
 
     fn open_episodes(&self, profile: ProfileId) -> Result<Vec<Episode>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {EPISODE_COLUMNS} FROM episodes WHERE profile_id = ?1 AND resolved_at IS NULL
              ORDER BY opened_at DESC, id DESC"
         );
-        self.read_one(|tx| tx.all(&sql, args![profile], episode_from))
+        self.read_one(|tx| tx.all(sql, args![profile], episode_from))
     }
 
     fn resolve_episode(
@@ -1197,10 +1212,10 @@ impl<B: Backend> Store for B {
     }
 
     fn ratings(&self, profile: ProfileId) -> Result<Vec<Rating>> {
-        let sql = format!(
+        let sql = sql!(
             "SELECT {RATING_COLUMNS} FROM ratings WHERE profile_id = ?1 ORDER BY rated_at, id"
         );
-        self.read_one(|tx| tx.all(&sql, args![profile], rating_from))
+        self.read_one(|tx| tx.all(sql, args![profile], rating_from))
     }
 
     fn delete_rating(&self, profile: ProfileId, id: RatingId) -> Result<()> {
@@ -1240,15 +1255,14 @@ impl<B: Backend> Store for B {
     }
 
     fn photos(&self, profile: ProfileId) -> Result<Vec<Photo>> {
-        let sql = format!(
-            "SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = ?1 ORDER BY taken_at, id"
-        );
-        self.read_one(|tx| tx.all(&sql, args![profile], photo_from))
+        let sql =
+            sql!("SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = ?1 ORDER BY taken_at, id");
+        self.read_one(|tx| tx.all(sql, args![profile], photo_from))
     }
 
     fn photo(&self, profile: ProfileId, id: PhotoId) -> Result<Option<Photo>> {
-        let sql = format!("SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = ?1 AND id = ?2");
-        self.read_one(|tx| tx.first(&sql, args![profile, id], photo_from))
+        let sql = sql!("SELECT {PHOTO_COLUMNS} FROM photos WHERE profile_id = ?1 AND id = ?2");
+        self.read_one(|tx| tx.first(sql, args![profile, id], photo_from))
     }
 
     fn delete_photo(&self, profile: ProfileId, id: PhotoId) -> Result<()> {
