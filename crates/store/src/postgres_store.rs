@@ -601,9 +601,10 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
         let params = args.iter().map(|a| a as &dyn ToSql);
         let mut rows = self.client.query_raw(&statement, params)?;
         while let Some(row) = rows.next()? {
-            let values = (0..names.len())
-                .map(|i| row.try_get::<_, SqlValue>(i))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let mut values = Vec::with_capacity(names.len());
+            for i in 0..names.len() {
+                values.push(row.try_get::<_, SqlValue>(i)?);
+            }
             f(SqlRow::new(Arc::clone(&names), values))?;
         }
         Ok(())

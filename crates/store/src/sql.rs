@@ -223,11 +223,18 @@ fn type_error(name: &str, want: &str, got: &Value) -> StoreError {
 impl<'a> Cols<'a> {
     pub fn value(&self, name: &str) -> Result<&'a Value> {
         let (p, names) = (self.prefix, &self.row.names);
+        // Byte by byte: the names are short, and a call to memcmp for each
+        // cost more than the comparison.
+        let is = |n: &str| {
+            n.len() == p.len() + name.len()
+                && n.bytes()
+                    .zip(p.bytes().chain(name.bytes()))
+                    .all(|(a, b)| a == b)
+        };
         let start = self.row.next.get();
         for k in 0..names.len() {
             let i = (start + k) % names.len();
-            let n = &names[i];
-            if n.len() == p.len() + name.len() && n.starts_with(p) && n.ends_with(name) {
+            if is(&names[i]) {
                 self.row.next.set(i + 1);
                 return Ok(&self.row.values[i]);
             }

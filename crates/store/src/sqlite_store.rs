@@ -331,9 +331,12 @@ impl Tx for LiteTx<'_> {
         let names = self.names.of(sql, &stmt);
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         while let Some(row) = rows.next()? {
-            let values = (0..names.len())
-                .map(|i| lite_value(row.get_ref(i)?))
-                .collect::<Result<Vec<_>>>()?;
+            // Sized up front: collecting through `?` would grow it step
+            // by step.
+            let mut values = Vec::with_capacity(names.len());
+            for i in 0..names.len() {
+                values.push(lite_value(row.get_ref(i)?)?);
+            }
             f(SqlRow::new(Arc::clone(&names), values))?;
         }
         Ok(())
