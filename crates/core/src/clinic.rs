@@ -208,6 +208,50 @@ pub fn permits(grant: &Grant, act: Act) -> bool {
     }
 }
 
+/// Why a clinic member's request about one patient is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not a member, not the clinic's patient, or a scope not granted:
+    /// the asker learns nothing, not even that the patient exists.
+    Hidden,
+    /// A member of the patient's clinic whose role can never do this.
+    Forbidden(String),
+}
+
+/// The one decision on a clinic member's request about one patient:
+/// allowed by [`permits`], or refused as [`Refusal::Hidden`] or
+/// [`Refusal::Forbidden`] (the asker's role, not a missing scope, stands
+/// in the way).
+pub fn decide(grant: &Grant, act: Act) -> Result<(), Refusal> {
+    if permits(grant, act) {
+        return Ok(());
+    }
+    match grant.role {
+        Some(role) if grant.linked && act != Act::SeeListed && !role.reads_clinical_data() => {
+            Err(Refusal::Forbidden(role_may_not(role)))
+        }
+        _ => Err(Refusal::Hidden),
+    }
+}
+
+/// Whether a member's role may do what only clinicians do (manage the
+/// team, read clinical data): `Err` with the one refusal message.
+pub fn clinician_only(role: Role) -> Result<(), String> {
+    if role.reads_clinical_data() {
+        Ok(())
+    } else {
+        Err(role_may_not(role))
+    }
+}
+
+/// The refusal message for a role that may not do something.
+fn role_may_not(role: Role) -> String {
+    format!(
+        "a {} member of the clinic may not do this; ask a clinician",
+        role.label().to_lowercase()
+    )
+}
+
 /// Who may resolve a person's red flag, given the scopes each of their
 /// clinics holds: when any clinic sees their check-ins, only a clinician of
 /// such a clinic; otherwise the person, with a doctor's examination stated

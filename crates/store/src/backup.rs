@@ -63,7 +63,7 @@ fn bad(message: impl std::fmt::Display) -> StoreError {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Backend(format!("{}: {e}", path.display()))
+    StoreError::backend_caused(format!("{}: {e}", path.display()), e)
 }
 
 /// A row as a JSON object, every column named.
@@ -201,8 +201,9 @@ fn write_backup_inner(
         store.snapshot_rows(&mut |row| {
             builder.add(&row)?;
             let line = serde_json::json!({ "table": row.def().name, "row": row_json(&row) });
-            serde_json::to_writer(&mut w, &line)
-                .map_err(|e| StoreError::Backend(format!("cannot write the backup: {e}")))?;
+            serde_json::to_writer(&mut w, &line).map_err(|e| {
+                StoreError::backend_caused(format!("cannot write the backup: {e}"), e)
+            })?;
             w.write_all(b"\n").map_err(|e| io_error(rows_path, e))?;
             n += 1;
             if n % 1000 == 0 {
@@ -226,7 +227,7 @@ fn write_backup_inner(
     let mut gz = GzEncoder::new(BufWriter::new(file), Compression::default());
     let io = |e: std::io::Error| io_error(partial, e);
     serde_json::to_writer(&mut gz, &header)
-        .map_err(|e| StoreError::Backend(format!("cannot write the backup: {e}")))?;
+        .map_err(|e| StoreError::backend_caused(format!("cannot write the backup: {e}"), e))?;
     gz.write_all(b"\n").map_err(io)?;
     let mut rows = File::open(rows_path).map_err(|e| io_error(rows_path, e))?;
     std::io::copy(&mut rows, &mut gz).map_err(io)?;

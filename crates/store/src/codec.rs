@@ -192,6 +192,36 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
+/// Each backend's migrations, embedded: per version, the file stem on
+/// SQLite and on PostgreSQL (`migrations/<backend>/<NNNN>_<stem>.sql`; the
+/// stem is the name recorded in `schema_migrations`). A migration file is
+/// never edited once applied: a change is a new version.
+macro_rules! migrations {
+    ($($version:literal $file:literal: $sqlite:literal, $postgres:literal;)*) => {
+        pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $sqlite,
+            sql: include_str!(concat!("../migrations/sqlite/", $file, "_", $sqlite, ".sql")),
+        }),*];
+        pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $postgres,
+            sql: include_str!(concat!("../migrations/postgres/", $file, "_", $postgres, ".sql")),
+        }),*];
+    };
+}
+
+migrations! {
+    1 "0001": "init", "init";
+    2 "0002": "clinic", "clinic";
+    3 "0003": "totp_pending_session", "totp_pending_session";
+    4 "0004": "member_invites", "member_invites";
+    5 "0005": "outbox_by_recipient", "outbox_by_recipient";
+    6 "0006": "profile_facts", "patient_list_summary";
+    7 "0007": "readiness_checks_resolvers", "readiness_checks_resolvers";
+    8 "0008": "home_facts", "home_facts";
+}
+
 impl Migration {
     /// SHA-256 of the file, hex, with line endings normalised so a checkout
     /// with CRLF endings does not count as an edit.

@@ -50,8 +50,8 @@ pub struct ExportSummary {
 /// or one photo.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
-fn zip_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("cannot write the archive: {e}"))
+fn zip_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::backend_caused(format!("cannot write the archive: {e}"), e)
 }
 
 fn options() -> SimpleFileOptions {
@@ -155,7 +155,7 @@ pub fn write_archive<W: Write + Seek>(
                     summary.photos += 1;
                 }
                 Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(StoreError::Backend(format!(
+                    return Err(StoreError::backend(format!(
                         "cannot read photo {}: {e}",
                         photo.id
                     )));
@@ -244,7 +244,7 @@ pub fn fhir_bundle(
         consents: &consents,
     };
     needlewise_fhir::bundle(base, &input, now, Uuid::now_v7())
-        .map_err(|e| StoreError::Backend(format!("cannot build the FHIR bundle: {e}")))
+        .map_err(|e| StoreError::backend(format!("cannot build the FHIR bundle: {e}")))
 }
 
 /// Adds `<profile folder>/fhir-bundle.json`: the record as FHIR R4.
@@ -257,7 +257,7 @@ fn add_fhir_bundle<W: Write + Seek>(
 ) -> Result<()> {
     let bundle = fhir_bundle(store, profile, now)?;
     let text = serde_json::to_vec_pretty(&bundle)
-        .map_err(|e| StoreError::Backend(format!("cannot write the FHIR bundle: {e}")))?;
+        .map_err(|e| StoreError::backend_caused(format!("cannot write the FHIR bundle: {e}"), e))?;
     zip.start_file(format!("{dir}/fhir-bundle.json"), options())
         .map_err(zip_err)?;
     zip.write_all(&text).map_err(zip_err)?;
@@ -440,7 +440,7 @@ fn add_csv<W: Write + Seek>(
     name: &str,
     w: csv::Writer<Vec<u8>>,
 ) -> Result<()> {
-    let bytes = w.into_inner().map_err(|e| zip_err(e.error()))?;
+    let bytes = w.into_inner().map_err(|e| zip_err(e.into_error()))?;
     zip.start_file(name, options()).map_err(zip_err)?;
     zip.write_all(&bytes).map_err(zip_err)
 }

@@ -29,15 +29,19 @@ use needlewise_core::triage::TriageLevel;
 
 pub mod backup;
 pub mod clinic;
+mod clinic_impl;
 mod codec;
 mod error;
 pub mod export;
 mod postgres_store;
 pub mod snapshot;
+mod snapshot_impl;
+mod sql;
 mod sqlite_store;
+mod store_impl;
 
 pub use clinic::ClinicStore;
-pub use error::StoreError;
+pub use error::{BackendError, StoreError};
 pub use postgres_store::PostgresStore;
 pub use snapshot::{Checksums, RestoreMode, Snapshot, SnapshotRow};
 pub use sqlite_store::SqliteStore;

@@ -2103,7 +2103,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 7, "one row per migration");
+        assert_eq!(rows, 8, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2377,7 +2377,7 @@ mod postgres_only {
     use needlewise_core::evidence;
     use needlewise_core::hygiene::HygieneEvent;
     use needlewise_core::ids::AccountId;
-    use needlewise_store::{PostgresStore, Store, StoreError};
+    use needlewise_store::{ClinicStore, PostgresStore, Store, StoreError};
 
     use super::{cases, fresh_schema_name, postgres_url, url_in_schema};
 
@@ -2399,7 +2399,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 7, "one row per migration");
+        assert_eq!(rows, 8, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2412,6 +2412,74 @@ mod postgres_only {
             }
             other => panic!("expected a Migration error, got {other:?}"),
         }
+    }
+
+    /// As on SQLite: a schema from a newer needlewise is not touched.
+    #[test]
+    fn a_migration_from_a_newer_version_is_refused() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let _owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
+        let mut client =
+            postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (99, 'future', 'x')",
+                &[],
+            )
+            .unwrap();
+        match PostgresStore::connect(&url_in_schema(&url, &schema)) {
+            Err(StoreError::Migration(m)) => assert!(m.contains("newer"), "{m}"),
+            other => panic!("expected a Migration error, got {other:?}"),
+        }
+    }
+
+    /// As on SQLite: the facts kept on the profile (migrations 6 and 8
+    /// here) are filled in for the profiles already there when the
+    /// migrations run, so the home page and the patient list read the same
+    /// as before.
+    #[test]
+    fn migrations_6_to_8_fill_the_facts_of_existing_profiles() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
+        let ada = cases::populate(&owner, "Ada").id;
+        let practice = super::clinic::fill_clinic(&owner, &[ada]);
+        let now = cases::at(2000);
+        let expected = owner.dashboard(ada).unwrap();
+        assert!(expected.locked && expected.last_session.is_some());
+        assert!(expected.verdict.is_some() && expected.latest_checkin.is_some());
+        let list = owner.clinic_patients(&practice.by, now).unwrap();
+        // Back to version 5: the facts, their triggers and functions, and
+        // what 7 added (no readiness checks here) gone, no record of 6 to 8.
+        let mut client =
+            postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
+        client
+            .batch_execute(
+                "DROP FUNCTION screenings_changed(), sessions_changed(), episodes_changed(),
+                     checkins_changed() CASCADE;
+                 DROP FUNCTION refresh_latest_verdict(uuid[]), refresh_latest_checkin(uuid[]),
+                     refresh_last_session(uuid[]), refresh_open_episodes(uuid[]);
+                 ALTER TABLE profiles DROP COLUMN last_session_ended,
+                     DROP COLUMN last_session_date, DROP COLUMN last_session_needle_mm,
+                     DROP COLUMN open_episodes, DROP COLUMN latest_verdict,
+                     DROP COLUMN latest_checkin_level;
+                 DROP INDEX audit_log_list_views;
+                 DROP TABLE readiness_checks;
+                 DROP INDEX sessions_last_ended;
+                 ALTER TABLE sessions DROP COLUMN setting, DROP COLUMN readiness_check_id;
+                 ALTER TABLE episodes DROP COLUMN resolver;
+                 DELETE FROM schema_migrations WHERE version >= 6;",
+            )
+            .unwrap();
+        let again = PostgresStore::connect(&url_in_schema(&url, &schema)).unwrap();
+        assert_eq!(again.dashboard(ada).unwrap(), expected);
+        assert_eq!(again.clinic_patients(&practice.by, now).unwrap(), list);
+        let rows: i64 = client
+            .query_one("SELECT count(*) FROM schema_migrations", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 8, "6 to 8 applied again");
     }
 
     #[test]
@@ -2517,5 +2585,78 @@ mod postgres_only {
         let url = postgres_url();
         let err = PostgresStore::connect_fresh_schema(&url, "x\"; DROP TABLE y; --").unwrap_err();
         assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    }
+}
+
+/// Stores written by an earlier version of needlewise (commit a8cca52,
+/// schema 7, every table filled by `portability::populate_all`) open
+/// unchanged: the same rows and content checksums as when they were
+/// written. Made by a test added to that commit by hand: the SQLite file
+/// as written (WAL checkpointed), the PostgreSQL schema with
+/// `pg_dump --schema=nw_fixture_main --inserts --no-owner --no-privileges`.
+mod written_by_main {
+    use needlewise_store::{Checksums, PostgresStore, SqliteStore, Store};
+
+    use super::{fresh_schema_name, postgres_url, url_in_schema};
+
+    fn expected(name: &str) -> Checksums {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn assert_same(found: &Checksums, expected: &Checksums) {
+        let differences = found.differences(expected);
+        assert!(differences.is_empty(), "{differences:#?}");
+        assert!(
+            expected.tables.iter().all(|t| t.rows > 0),
+            "the fixture fills every table"
+        );
+    }
+
+    #[test]
+    fn a_sqlite_store_from_main_opens_with_the_same_checksums() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("main.sqlite3");
+        std::fs::copy(
+            format!(
+                "{}/tests/fixtures/main-a8cca52.sqlite3",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            &path,
+        )
+        .unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        assert_same(
+            &store.checksums().unwrap(),
+            &expected("main-a8cca52.sqlite3.checksums.json"),
+        );
+    }
+
+    #[test]
+    fn a_postgres_store_from_main_opens_with_the_same_checksums() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let dump = include_str!("fixtures/main-a8cca52.postgres.sql")
+            .lines()
+            // psql's own commands (\restrict), which the server does not know.
+            .filter(|l| !l.starts_with('\\'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace("nw_fixture_main", &schema);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client.batch_execute(&dump).unwrap();
+        let result = std::panic::catch_unwind(|| {
+            let store = PostgresStore::connect(&url_in_schema(&url, &schema)).unwrap();
+            assert_same(
+                &store.checksums().unwrap(),
+                &expected("main-a8cca52.postgres.checksums.json"),
+            );
+        });
+        client
+            .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .unwrap();
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
     }
 }

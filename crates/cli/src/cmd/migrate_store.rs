@@ -48,7 +48,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
             });
             if let Err(e) = &result {
                 // The target may have stopped already; then it has its own error.
-                let _ = tx.send(Err(StoreError::Backend(format!(
+                let _ = tx.send(Err(StoreError::backend(format!(
                     "reading the source failed: {e}"
                 ))));
             }
@@ -68,7 +68,7 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         drop(rx);
         let read = reader
             .join()
-            .unwrap_or_else(|_| Err(StoreError::Backend("the reader panicked".to_owned())));
+            .unwrap_or_else(|_| Err(StoreError::backend("the reader panicked".to_owned())));
         (copied, read)
     });
     // When the target refused the rows, the reader only saw it stop taking
@@ -139,5 +139,5 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
 
 /// What the reader sees when the target has stopped taking rows.
 fn target_stopped() -> StoreError {
-    StoreError::Backend("the target stopped taking rows".to_owned())
+    StoreError::backend("the target stopped taking rows".to_owned())
 }

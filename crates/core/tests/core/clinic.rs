@@ -7,8 +7,8 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use needlewise_core::answers::Answers;
 use needlewise_core::clinic::{
-    Act, Grant, Ladder, Member, Override, Protocol, Role, Scope, Step, Target, overdue_checkins,
-    permits,
+    Act, Grant, Ladder, Member, Override, Protocol, Refusal, Role, Scope, Step, Target,
+    clinician_only, decide, overdue_checkins, permits,
 };
 use needlewise_core::ids::{AccountId, ClinicId, OverrideId, ProfileId, ProtocolId};
 use needlewise_core::screening::{Verdict, screen, screen_with_overrides};
@@ -21,6 +21,57 @@ fn grant(role: Option<Role>, linked: bool, scopes: &[Scope]) -> Grant {
         linked,
         scopes: scopes.iter().copied().collect(),
     }
+}
+
+/// The store's one refusal rule: what `permits` refuses is hidden (read
+/// as "not found") unless the asker is a member of the patient's clinic
+/// whose role can never do it, which is forbidden, with one message.
+#[test]
+fn decide_hides_everything_but_a_role_that_may_never() {
+    let acts: Vec<Act> = [
+        Act::SeeListed,
+        Act::Acknowledge,
+        Act::Resolve,
+        Act::Prescribe,
+        Act::Override,
+    ]
+    .into_iter()
+    .chain(Scope::ALL.into_iter().map(Act::Read))
+    .collect();
+    let grants = [
+        grant(None, true, &Scope::ALL),
+        grant(None, false, &[]),
+        grant(Some(Role::Clinician), false, &Scope::ALL),
+        grant(Some(Role::Clinician), true, &[]),
+        grant(Some(Role::Clinician), true, &[Scope::Checkins]),
+        grant(Some(Role::Clinician), true, &Scope::ALL),
+        grant(Some(Role::Staff), false, &Scope::ALL),
+        grant(Some(Role::Staff), true, &[]),
+        grant(Some(Role::Staff), true, &Scope::ALL),
+    ];
+    for g in &grants {
+        for act in &acts {
+            let decision = decide(g, *act);
+            if permits(g, *act) {
+                assert_eq!(decision, Ok(()), "{g:?} {act:?}");
+                continue;
+            }
+            let forbidden = g.role == Some(Role::Staff) && g.linked && *act != Act::SeeListed;
+            match decision {
+                Err(Refusal::Forbidden(why)) => {
+                    assert!(forbidden, "{g:?} {act:?} must be hidden");
+                    assert!(why.contains("staff member"), "{why}");
+                }
+                Err(Refusal::Hidden) => assert!(!forbidden, "{g:?} {act:?} is forbidden"),
+                Ok(()) => panic!("{g:?} {act:?} is not permitted"),
+            }
+        }
+    }
+    assert_eq!(clinician_only(Role::Clinician), Ok(()));
+    let Err(why) = clinician_only(Role::Staff) else {
+        panic!("staff may not do what clinicians do");
+    };
+    assert!(why.contains("ask a clinician"), "{why}");
 }
 
 #[test]

@@ -1,0 +1,3 @@
+-- needlewise schema, version 8: PostgreSQL's profiles now keep the same
+-- facts as SQLite's (migrations 6 and 7 here); SQLite has nothing to
+-- change. The version is kept in step on both backends.
