@@ -210,6 +210,16 @@ pub struct PatientRecord {
     pub overrides: Vec<Override>,
 }
 
+/// One step of a red flag's escalation ladder, claimed at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscalationClaim {
+    pub clinic: ClinicId,
+    pub profile: ProfileId,
+    pub episode: EpisodeId,
+    pub step: usize,
+    pub at: Timestamp,
+}
+
 /// An in-app notification for one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
@@ -542,6 +552,17 @@ pub trait ClinicStore {
     /// grant, and its ladder starts there (its first step is due at once,
     /// the later ones after their delay from the grant, not from the flag).
     fn open_flags(&self) -> Result<Vec<OpenFlag>>;
+    /// Claims one escalation step and, in the same transaction, writes its
+    /// in-app notifications and queues its emails (a transactional
+    /// outbox): a crash leaves all of them or none, and a step left
+    /// unclaimed is claimed again by the next run. `false`, with nothing
+    /// written, when another worker claimed the step first.
+    fn escalate_step(
+        &self,
+        claim: &EscalationClaim,
+        notes: &[Notification],
+        emails: &[Email],
+    ) -> Result<bool>;
     /// Records that a step went out; `false` if it already had (another
     /// instance claimed it first).
     fn claim_escalation(

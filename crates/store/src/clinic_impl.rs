@@ -26,9 +26,9 @@ use needlewise_core::schedule::{LastSession, next_session};
 use needlewise_core::triage::checkin_schedule;
 
 use crate::clinic::{
-    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, Invite, LIST_VIEW_AUDIT_WINDOW,
-    MailStatus, MemberInvite, Notification, OpenFlag, PatientLink, PatientRecord, PatientSummary,
-    RedFlag, TotpSecret, new_audit_id,
+    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, EscalationClaim, Invite,
+    LIST_VIEW_AUDIT_WINDOW, MailStatus, MemberInvite, Notification, OpenFlag, PatientLink,
+    PatientRecord, PatientSummary, RedFlag, TotpSecret, new_audit_id,
 };
 use crate::codec::{self, to_u32, to_u64};
 use crate::sql::{
@@ -1506,29 +1506,7 @@ impl<B: Backend> ClinicStore for B {
     }
 
     fn add_notifications(&self, notes: &[Notification]) -> Result<()> {
-        self.write(|tx| {
-            for n in notes {
-                tx.insert(
-                    "INSERT INTO notifications (account_id, id, clinic_id, profile_id, kind, title, body, link, created_at, read_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    args![
-                        n.account_id,
-                        n.id,
-                        n.clinic_id,
-                        n.profile_id,
-                        &n.kind,
-                        &n.title,
-                        &n.body,
-                        &n.link,
-                        n.created_at,
-                        n.read_at,
-                    ],
-                    || format!("notification {} already exists", n.id),
-                    || format!("account {} (or its clinic or profile)", n.account_id),
-                )?;
-            }
-            Ok(())
-        })
+        self.write(|tx| notes.iter().try_for_each(|n| insert_notification(tx, n)))
     }
 
     fn notifications(&self, account: AccountId, limit: u32) -> Result<Vec<Notification>> {
@@ -1672,26 +1650,42 @@ impl<B: Backend> ClinicStore for B {
     }
 
     fn queue_email(&self, email: &Email) -> Result<()> {
-        if email.to.trim().is_empty() {
-            return Err(StoreError::invalid("an email needs a recipient"));
-        }
-        self.write(|tx| {
-            tx.insert(
-                "INSERT INTO email_outbox (id, recipient, subject, body, created_at, sent_at, attempts, last_error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                args![
-                    email.id,
-                    &email.to,
-                    &email.subject,
-                    &email.body,
-                    email.created_at,
-                    email.sent_at,
-                    email.attempts,
-                    &email.last_error,
-                ],
-                || format!("email {} already exists", email.id),
-                || "email".to_owned(),
-            )
+        check_recipient(email)?;
+        self.write(|tx| insert_email(tx, email))
+    }
+
+    fn escalate_step(
+        &self,
+        claim: &EscalationClaim,
+        notes: &[Notification],
+        emails: &[Email],
+    ) -> Result<bool> {
+        emails.iter().try_for_each(check_recipient)?;
+        let step =
+            i64::try_from(claim.step).map_err(|_| StoreError::invalid("step out of range"))?;
+        // READ COMMITTED: one atomic insert claims the step; of two workers,
+        // one claims, and the claim, its notifications and its emails
+        // commit together or not at all.
+        self.write_at(Isolation::Statement, |tx| {
+            let claimed =
+                tx.execute(
+                    "INSERT INTO escalations (clinic_id, profile_id, episode_id, step, at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (clinic_id, profile_id, episode_id, step) DO NOTHING",
+                    args![claim.clinic, claim.profile, claim.episode, step, claim.at],
+                )
+                .map_err(|e| {
+                    insert_error(
+                        e,
+                        || "escalation step".to_owned(),
+                        || format!("red flag {} of clinic {}", claim.episode, claim.clinic),
+                    )
+                })? == 1;
+            if claimed {
+                notes.iter().try_for_each(|n| insert_notification(tx, n))?;
+                emails.iter().try_for_each(|e| insert_email(tx, e))?;
+            }
+            Ok(claimed)
         })
     }
 
@@ -2049,4 +2043,51 @@ fn patient_list(
             status: status(input, today, now),
         })
     })
+}
+
+fn insert_notification(tx: &mut dyn Tx, n: &Notification) -> Result<()> {
+    tx.insert(
+        "INSERT INTO notifications (account_id, id, clinic_id, profile_id, kind, title, body, link, created_at, read_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        args![
+            n.account_id,
+            n.id,
+            n.clinic_id,
+            n.profile_id,
+            &n.kind,
+            &n.title,
+            &n.body,
+            &n.link,
+            n.created_at,
+            n.read_at,
+        ],
+        || format!("notification {} already exists", n.id),
+        || format!("account {} (or its clinic or profile)", n.account_id),
+    )
+}
+
+fn check_recipient(email: &Email) -> Result<()> {
+    if email.to.trim().is_empty() {
+        return Err(StoreError::invalid("an email needs a recipient"));
+    }
+    Ok(())
+}
+
+fn insert_email(tx: &mut dyn Tx, email: &Email) -> Result<()> {
+    tx.insert(
+        "INSERT INTO email_outbox (id, recipient, subject, body, created_at, sent_at, attempts, last_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        args![
+            email.id,
+            &email.to,
+            &email.subject,
+            &email.body,
+            email.created_at,
+            email.sent_at,
+            email.attempts,
+            &email.last_error,
+        ],
+        || format!("email {} already exists", email.id),
+        || "email".to_owned(),
+    )
 }

@@ -98,6 +98,7 @@ contract_tests!(
     list_views_are_logged_once_per_window,
     notifications_add_list_and_mark_read,
     escalation_steps_are_claimed_once,
+    an_escalation_step_is_claimed_with_its_messages_or_not_at_all,
     open_flags_are_visible_from_the_check_ins_grant,
     email_outbox_leases_and_retries,
     mail_status_counts_the_team_emails_only,

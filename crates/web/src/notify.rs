@@ -5,11 +5,14 @@
 //! check-ins scope), works out which of its clinic's ladder steps are due,
 //! timed from when that clinic could first see the flag
 //! ([`OpenFlag::visible_since`]: a flag raised before the patient shared
-//! check-ins with the clinic starts at its first step then), and for each one not yet sent claims it in the store: only the instance
-//! whose claim succeeds notifies, so two instances running the worker at
-//! the same moment send each step once. A step tells its recipients in the
-//! app and queues an email for each; [`deliver`] sends queued emails (each
-//! leased to one instance at a time).
+//! check-ins with the clinic starts at its first step then), and for each
+//! one not yet sent claims it in the store together with its in-app
+//! notifications and queued emails, in one transaction
+//! (`ClinicStore::escalate_step`): only the instance whose claim succeeds
+//! notifies, so two instances running the worker at the same moment send
+//! each step once, and an instance that dies mid-step leaves the step
+//! unclaimed for the next run. [`deliver`] sends queued emails (each leased
+//! to one instance at a time; at least once, with a stable `Message-ID`).
 //!
 //! Emails say no more than that a patient has a warning sign to review,
 //! with the link: no name, no symptom. The in-app notification names no
@@ -21,7 +24,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use needlewise_core::clinic::Member;
 use needlewise_core::ids::{EmailId, NotificationId};
-use needlewise_store::clinic::{Email, Notification, OpenFlag};
+use needlewise_store::clinic::{Email, EscalationClaim, Notification, OpenFlag};
 use needlewise_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -74,13 +77,20 @@ fn escalate_observed(
             if flag.sent_steps.contains(&step) {
                 continue;
             }
-            if !store.claim_escalation(
-                flag.clinic.id,
-                flag.profile_id,
-                flag.episode.id,
+            if members.is_none() {
+                members = Some(store.members_of(flag.clinic.id)?);
+            }
+            let all = members.as_deref().unwrap_or_default();
+            let recipients = flag.clinic.ladder.recipients(step, all);
+            let (notes, emails) = messages(store, &flag, step, &recipients, now, public_url)?;
+            let claim = EscalationClaim {
+                clinic: flag.clinic.id,
+                profile: flag.profile_id,
+                episode: flag.episode.id,
                 step,
-                now,
-            )? {
+                at: now,
+            };
+            if !store.escalate_step(&claim, &notes, &emails)? {
                 continue; // another instance has it
             }
             sent += 1;
@@ -88,17 +98,6 @@ fn escalate_observed(
                 let due_at = flag.visible_since.checked_add(after).unwrap_or(now);
                 let waited = now.duration_since(due_at).as_secs().max(0);
                 lag = Some(lag.map_or(waited, |l| l.max(waited)));
-            }
-            if members.is_none() {
-                members = Some(store.members_of(flag.clinic.id)?);
-            }
-            let all = members.as_deref().unwrap_or_default();
-            let recipients = flag.clinic.ladder.recipients(step, all);
-            if let Err(e) = tell(store, &flag, step, &recipients, now, public_url) {
-                // The step is claimed: say loudly that it did not reach
-                // everyone rather than send it twice.
-                tracing::error!(error = %e, clinic = %flag.clinic.id, step, "an escalation step was claimed but not fully sent");
-                return Err(e);
             }
         }
     }
@@ -157,17 +156,18 @@ fn local(flag: &OpenFlag, at: Timestamp) -> String {
         .to_string()
 }
 
-fn tell(
+/// A step's in-app notifications and emails, written with its claim.
+fn messages(
     store: &dyn Store,
     flag: &OpenFlag,
     step: usize,
     recipients: &[&Member],
     now: Timestamp,
     public_url: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<(Vec<Notification>, Vec<Email>), StoreError> {
     if recipients.is_empty() {
         tracing::warn!(clinic = %flag.clinic.id, step, "an escalation step reaches nobody: check the clinic's ladder");
-        return Ok(());
+        return Ok((Vec::new(), Vec::new()));
     }
     let (kind, title, body) = words(flag, step, now);
     let notes: Vec<Notification> = recipients
@@ -187,7 +187,7 @@ fn tell(
             read_at: None,
         })
         .collect();
-    store.add_notifications(&notes)?;
+    let mut emails = Vec::new();
     let link = match public_url {
         Some(base) => format!("{}{RED_FLAG_LINK}", base.trim_end_matches('/')),
         None => format!("needlewise, Clinic, Red flags ({RED_FLAG_LINK})"),
@@ -212,9 +212,9 @@ fn tell(
             attempts: 0,
             last_error: String::new(),
         };
-        store.queue_email(&email)?;
+        emails.push(email);
     }
-    Ok(())
+    Ok((notes, emails))
 }
 
 /// Sends queued emails whose lease has lapsed. Without an SMTP server they

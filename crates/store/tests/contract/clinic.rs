@@ -21,7 +21,8 @@ use needlewise_core::screening::Verdict;
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
 use needlewise_store::clinic::{
-    ClinicAccess, Email, Invite, MailStatus, MemberInvite, Notification, TotpSecret,
+    ClinicAccess, Email, EscalationClaim, Invite, MailStatus, MemberInvite, Notification,
+    TotpSecret,
 };
 use needlewise_store::snapshot::RestoreMode;
 use needlewise_store::{ClinicWebSession, Store, StoreError};
@@ -1818,6 +1819,76 @@ pub mod cases {
             )
             .unwrap();
         assert!(store.open_flags().unwrap().is_empty());
+    }
+
+    /// Issue 18: a step's claim, notifications and emails commit together
+    /// or not at all, so a crash or a failure mid-step leaves it unclaimed
+    /// for the next run, never claimed with nothing sent.
+    pub fn an_escalation_step_is_claimed_with_its_messages_or_not_at_all(store: &dyn Store) {
+        let p = practice(store, "Outbox");
+        let ada = profile(store, "Ada");
+        join(store, &p.by, ada.id, &all_scopes(), 1);
+        let flag = red_flag(store, ada.id, 100);
+        let claim = EscalationClaim {
+            clinic: p.clinic.id,
+            profile: ada.id,
+            episode: flag,
+            step: 0,
+            at: at(100),
+        };
+        let outbox = |s: &dyn Store| s.emails(100).unwrap().len();
+        let (emails_before, notes_before) = (
+            outbox(store),
+            store.notifications(p.doctor.id, 100).unwrap().len(),
+        );
+        // A notification for an account that does not exist fails the
+        // whole step: nothing is claimed, nothing queued.
+        let bad_note = notification(AccountId(id()), None, 100);
+        let err = store.escalate_step(
+            &claim,
+            &[notification(p.doctor.id, None, 100), bad_note],
+            &[email("dr@clinic.example", 100)],
+        );
+        assert!(err.is_err(), "{err:?}");
+        assert!(store.open_flags().unwrap()[0].sent_steps.is_empty());
+        assert_eq!(outbox(store), emails_before);
+        assert_eq!(
+            store.notifications(p.doctor.id, 100).unwrap().len(),
+            notes_before
+        );
+        // An email without a recipient is refused before anything is written.
+        expect_invalid(store.escalate_step(&claim, &[], &[email(" ", 100)]));
+        assert!(store.open_flags().unwrap()[0].sent_steps.is_empty());
+        // The next run claims it with everything.
+        assert!(
+            store
+                .escalate_step(
+                    &claim,
+                    &[notification(p.doctor.id, None, 100)],
+                    &[email("dr@clinic.example", 100)],
+                )
+                .unwrap()
+        );
+        assert_eq!(outbox(store), emails_before + 1);
+        assert_eq!(
+            store.notifications(p.doctor.id, 100).unwrap().len(),
+            notes_before + 1
+        );
+        // A second worker's claim of the same step writes nothing.
+        assert!(
+            !store
+                .escalate_step(
+                    &claim,
+                    &[notification(p.doctor.id, None, 101)],
+                    &[email("dr@clinic.example", 101)],
+                )
+                .unwrap()
+        );
+        assert_eq!(outbox(store), emails_before + 1);
+        assert_eq!(
+            store.open_flags().unwrap()[0].sent_steps,
+            [0usize].into_iter().collect()
+        );
     }
 
     pub fn open_flags_are_visible_from_the_check_ins_grant(store: &dyn Store) {
