@@ -22,6 +22,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::Auth;
+use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::{AppState, blocking};
 
@@ -59,6 +60,25 @@ impl axum::extract::FromRequestParts<AppState> for ApiAuth {
             .await
             .map(ApiAuth)
             .map_err(ApiError)
+    }
+}
+
+/// [`ClinicCtx`] for the JSON API: refusals are JSON (401, 404, or 403
+/// with code `forbidden` when the second factor is missing).
+#[derive(Debug)]
+pub struct ApiClinicCtx(pub ClinicCtx);
+
+impl axum::extract::FromRequestParts<AppState> for ApiClinicCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        <ClinicCtx as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(ApiClinicCtx)
+            .map_err(|d| ApiError(d.into_web_error()))
     }
 }
 

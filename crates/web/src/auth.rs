@@ -1,4 +1,7 @@
-//! Accounts, server-side sessions, CSRF and log-in rate limits.
+//! Accounts, server-side sessions, CSRF and log-in rate limits; the
+//! re-authentication policy is in [`reauth`].
+
+pub mod reauth;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -14,6 +17,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::WebError;
+use crate::views::Chrome;
 use crate::{AppState, blocking};
 
 /// The session cookie's name: `__Host-` when served over TLS.
@@ -242,6 +246,11 @@ impl Auth {
 
     pub fn csrf(&self) -> &str {
         &self.session.csrf_token
+    }
+
+    /// The frame of a page this person sees.
+    pub fn chrome(&self, title: &str, nav: &'static str) -> Chrome {
+        Chrome::signed_in(title, nav, self.csrf(), &self.profile.name)
     }
 }
 

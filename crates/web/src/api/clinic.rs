@@ -22,8 +22,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{ApiAuth, ApiResult, openapi::ErrorBody};
-use crate::clinic_ctx::{ApiClinicCtx, ClinicCtx, recently_verified};
+use super::{ApiAuth, ApiClinicCtx, ApiResult, openapi::ErrorBody};
+use crate::auth::reauth;
+use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::pages::care_team;
 use crate::pages::clinic::{self as clinic_pages, Prescribed};
@@ -382,13 +383,7 @@ pub(super) async fn prescribe(
     csrf(&ctx, &headers)?;
     let profile = clinic_pages::profile_id(&profile)?;
     ctx.require_clinician()?;
-    if !recently_verified(&ctx.session, state.now()) {
-        return Err(WebError::Forbidden(
-            "prescribing needs a fresh check: confirm your password or code at /reauth first"
-                .into(),
-        )
-        .into());
-    }
+    reauth::require_recent_api(&ctx.session, state.now(), "prescribing")?;
     let new: NewProtocol = body(&bytes)?;
     let mut problems = Vec::new();
     let zones = clinic_pages::zones_of(&new.zones, &mut problems);

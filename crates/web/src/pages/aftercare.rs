@@ -10,7 +10,7 @@ use needlewise_core::ids::ProfileId;
 use super::{checked_form, page};
 use crate::auth::Auth;
 use crate::error::WebError;
-use crate::views::{AftercarePage, Chrome, StepView};
+use crate::views::{AftercarePage, StepView};
 use crate::{AppState, blocking, forms};
 
 async fn render(
@@ -38,7 +38,7 @@ async fn render(
         ),
     };
     Ok(page(&AftercarePage {
-        chrome: Chrome::new("Aftercare", "aftercare", auth),
+        chrome: auth.chrome("Aftercare", "aftercare"),
         session: when,
         steps,
         decision: decision.map(|d| (d.allowed, d.product, d.reason)),

@@ -57,7 +57,7 @@ fn scope_choices(ticked: &BTreeSet<Scope>) -> Vec<(&'static str, &'static str, b
 
 fn invalid_invite(auth: &Auth) -> Response {
     let mut r = page(&JoinPage {
-        chrome: Chrome::new("Join a clinic", "care", auth),
+        chrome: auth.chrome("Join a clinic", "care"),
         clinic: None,
         code: String::new(),
         scopes: Vec::new(),
@@ -73,9 +73,7 @@ pub async fn join_form(
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
     let Some(auth) = auth else {
-        return Ok(crate::pages::account_security::log_in_then(&format!(
-            "/join/{code}"
-        )));
+        return Ok(crate::auth::reauth::log_in_then(&format!("/join/{code}")));
     };
     let Ok(hash) = code_hash(&code) else {
         return Ok(invalid_invite(&auth));
@@ -85,7 +83,7 @@ pub async fn join_form(
         return Ok(invalid_invite(&auth));
     };
     Ok(page(&JoinPage {
-        chrome: Chrome::new("Join a clinic", "care", &auth),
+        chrome: auth.chrome("Join a clinic", "care"),
         clinic: Some(clinic.name),
         code,
         // Check-ins, so the clinic can act on a warning sign; nothing else.
@@ -311,7 +309,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
             .map_or_else(String::new, |l| l.clinic.name.clone())
     };
     Ok(page(&CareTeamPage {
-        chrome: Chrome::new("Care team", "care", &auth),
+        chrome: auth.chrome("Care team", "care"),
         links: links.iter().map(|l| link_view(&state, l)).collect(),
         protocol: protocol
             .as_ref()

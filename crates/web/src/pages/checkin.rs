@@ -14,7 +14,7 @@ use needlewise_core::triage::Triage;
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
-use crate::views::{self, CheckinForm, CheckinResolvePage, CheckinResultPage, Chrome};
+use crate::views::{self, CheckinForm, CheckinResolvePage, CheckinResultPage};
 use crate::{AppState, act, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
@@ -39,7 +39,7 @@ pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response,
         .map(|l| l.clinic.name.clone())
         .collect();
     Ok(page(&CheckinForm {
-        chrome: Chrome::new("Check-in", "checkin", &auth),
+        chrome: auth.chrome("Check-in", "checkin"),
         resolved_by_clinic: resolved_by_clinic.join(", "),
         has_session: session.is_some(),
         session: session.map(|s| state.local(s.ended_at)).unwrap_or_default(),
@@ -105,7 +105,7 @@ async fn checkin_answers(
 fn result_page(auth: &Auth, triage: &Triage) -> Response {
     let q = &evidence().checkin;
     page(&CheckinResultPage {
-        chrome: Chrome::new("Check-in", "checkin", auth),
+        chrome: auth.chrome("Check-in", "checkin"),
         level: triage.level.id().to_owned(),
         headline: triage.headline.to_owned(),
         locked: triage.locks_sessions,
@@ -166,7 +166,7 @@ pub async fn resolve_form(
         return Ok(see_other("/checkin"));
     }
     Ok(page(&CheckinResolvePage {
-        chrome: Chrome::new("Resolve a red flag", "checkin", &auth),
+        chrome: auth.chrome("Resolve a red flag", "checkin"),
         episode: episode.id.to_string(),
         opened: state.local(episode.opened_at),
         opened_on: episode

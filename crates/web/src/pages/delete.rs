@@ -35,14 +35,13 @@ pub struct DeletePage {
 
 fn delete_page(auth: &Auth, account: bool, message: String) -> DeletePage {
     DeletePage {
-        chrome: Chrome::new(
+        chrome: auth.chrome(
             if account {
                 "Delete my account"
             } else {
                 "Delete this profile"
             },
             "",
-            auth,
         ),
         account,
         profile_id: auth.profile.id.to_string(),

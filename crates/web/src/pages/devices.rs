@@ -12,7 +12,7 @@ use needlewise_core::records::Profile;
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
-use crate::views::{Chrome, DeviceView, DevicesPage};
+use crate::views::{DeviceView, DevicesPage};
 use crate::{AppState, act, blocking, forms};
 
 /// The buttons that make sense in each state (action, label, secondary).
@@ -72,7 +72,7 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response,
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
     let now = state.now();
     Ok(page(&DevicesPage {
-        chrome: Chrome::new("Your roller", "devices", &auth),
+        chrome: auth.chrome("Your roller", "devices"),
         share: evidence().defaults.hygiene.share.explanation.clone(),
         devices: devices.iter().map(|d| view(&state, d, now)).collect(),
     }))

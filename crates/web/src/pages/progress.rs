@@ -168,7 +168,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
         .collect();
     let views: Vec<PhotoView> = photos.iter().map(|p| PhotoView::new(&state, p)).collect();
     Ok(page(&ProgressPage {
-        chrome: Chrome::new("Progress", "progress", &auth),
+        chrome: auth.chrome("Progress", "progress"),
         recent: ratings
             .iter()
             .rev()
@@ -575,7 +575,7 @@ pub async fn compare(
         _ => None,
     };
     Ok(page(&ComparePage {
-        chrome: Chrome::new("Compare photos", "progress", &auth),
+        chrome: auth.chrome("Compare photos", "progress"),
         photos: photos.iter().map(|p| PhotoView::new(&state, p)).collect(),
         pair,
         a: q.a,

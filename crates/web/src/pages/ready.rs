@@ -13,7 +13,7 @@ use needlewise_core::records::Profile;
 use super::{checked_form, page};
 use crate::auth::Auth;
 use crate::error::WebError;
-use crate::views::{self, Chrome, ReadyForm, ReadyResultPage};
+use crate::views::{self, ReadyForm, ReadyResultPage};
 use crate::{AppState, act, blocking, forms};
 
 pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
@@ -21,7 +21,7 @@ pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response,
     let profile = auth.profile.id;
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
     Ok(page(&ReadyForm {
-        chrome: Chrome::new("Ready today?", "ready", &auth),
+        chrome: auth.chrome("Ready today?", "ready"),
         devices: devices
             .iter()
             .filter(|d| d.state != HygieneState::Retired)
@@ -69,7 +69,7 @@ pub async fn submit(
     let pairs = checked_form(&auth, &body)?;
     let result = run(&state, &auth, &pairs).await?;
     Ok(page(&ReadyResultPage {
-        chrome: Chrome::new("Ready today?", "ready", &auth),
+        chrome: auth.chrome("Ready today?", "ready"),
         go: result.go,
         headline: result.headline.clone(),
         zones: result

@@ -9,7 +9,7 @@ use needlewise_core::schedule::NextSession;
 use super::{checked_form, page, see_other};
 use crate::auth::{Auth, random_token, token_hash};
 use crate::error::WebError;
-use crate::views::{CalendarLinkView, Chrome, SchedulePage};
+use crate::views::{CalendarLinkView, SchedulePage};
 use crate::{AppState, act, blocking, forms, ics};
 
 pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
@@ -39,7 +39,7 @@ async fn render(
     };
     let (url, webcal) = new_link.unwrap_or_default();
     Ok(page(&SchedulePage {
-        chrome: Chrome::new("Schedule", "schedule", auth),
+        chrome: auth.chrome("Schedule", "schedule"),
         next: super::home::describe(state, &next),
         explanation,
         course: course

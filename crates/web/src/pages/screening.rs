@@ -10,12 +10,12 @@ use needlewise_core::screening::ScreeningResult;
 use super::{checked_form, page, see_other};
 use crate::auth::Auth;
 use crate::error::WebError;
-use crate::views::{self, Chrome, ScreeningForm, ScreeningResultPage};
+use crate::views::{self, ScreeningForm, ScreeningResultPage};
 use crate::{AppState, act, blocking, forms};
 
 pub async fn form(auth: Auth) -> Response {
     page(&ScreeningForm {
-        chrome: Chrome::new("Screening", "screening", &auth),
+        chrome: auth.chrome("Screening", "screening"),
         fields: forms::fields(&evidence().screening),
         procedure_rows: forms::procedure_rows(),
     })
@@ -64,7 +64,7 @@ pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Respons
             .join(", ")
     };
     Ok(page(&ScreeningResultPage {
-        chrome: Chrome::new("Your screening", "screening", &auth),
+        chrome: auth.chrome("Your screening", "screening"),
         verdict: record.verdict.id().to_owned(),
         headline: result.headline.clone(),
         eligible_from: result

@@ -468,7 +468,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     };
     let total = duration_words(today.zones.iter().map(ZonePlan::seconds).sum());
     Ok(page(&SessionPage {
-        chrome: Chrome::new("Today's session", "session", &auth),
+        chrome: auth.chrome("Today's session", "session"),
         saved: today.saved.as_ref().map(|s| saved_view(&state, s)),
         device_id: device.map(|d| d.id.to_string()).unwrap_or_default(),
         device_name: device.map(|d| d.name.clone()).unwrap_or_default(),

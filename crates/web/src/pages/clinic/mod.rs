@@ -22,7 +22,8 @@ use axum::routing::{get, post};
 use needlewise_core::ids::ProfileId;
 
 use crate::AppState;
-use crate::clinic_ctx::{ClinicCtx, recently_verified};
+use crate::auth::reauth;
+use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::forms;
 use crate::views::Chrome;
@@ -158,14 +159,7 @@ pub(crate) fn checked(
 /// For a sensitive change: `None` when the member proved who they are in
 /// the last few minutes, else the redirect to `/reauth?next=<back>`.
 pub(crate) fn needs_reauth(state: &AppState, ctx: &ClinicCtx, back: &str) -> Option<Response> {
-    if recently_verified(&ctx.session, state.now()) {
-        None
-    } else {
-        Some(super::see_other(&super::account_security::with_next(
-            "/reauth",
-            &ctx.link(back),
-        )))
-    }
+    reauth::require_recent(&ctx.session, state.now(), &ctx.link(back)).err()
 }
 
 /// A page with a status other than 200 (a form shown again with its
