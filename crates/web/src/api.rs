@@ -7,12 +7,13 @@
 
 mod care;
 mod clinic;
+mod extract;
 mod fhir;
 pub mod openapi;
 
-use axum::body::Bytes;
+pub use extract::{ApiAuth, ApiClinicCtx, ApiJson, MAX_BODY};
+
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use needlewise_core::answers::Answers;
@@ -21,8 +22,6 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::Auth;
-use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::{AppState, blocking};
 
@@ -43,44 +42,6 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult = Result<Response, ApiError>;
-
-/// The logged-in caller; without a session the API answers 401 in JSON
-/// rather than redirecting to the log-in page.
-#[derive(Debug)]
-pub struct ApiAuth(pub Auth);
-
-impl axum::extract::FromRequestParts<AppState> for ApiAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        <Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
-            .await
-            .map(ApiAuth)
-            .map_err(ApiError)
-    }
-}
-
-/// [`ClinicCtx`] for the JSON API: refusals are JSON (401, 404, or 403
-/// with code `forbidden` when the second factor is missing).
-#[derive(Debug)]
-pub struct ApiClinicCtx(pub ClinicCtx);
-
-impl axum::extract::FromRequestParts<AppState> for ApiClinicCtx {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        <ClinicCtx as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
-            .await
-            .map(ApiClinicCtx)
-            .map_err(|d| ApiError(d.into_web_error()))
-    }
-}
 
 /// The API's routes, relative to `/api`, each with its documentation.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -140,17 +101,6 @@ async fn evidence_json() -> Response {
     Json(evidence()).into_response()
 }
 
-/// API calls carry the session cookie and, for changes, the CSRF token in
-/// the `x-csrf-token` header.
-fn check_csrf(auth: &Auth, headers: &HeaderMap) -> Result<(), WebError> {
-    auth.check_csrf(
-        headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default(),
-    )
-}
-
 /// Screens the current profile with a full set of answers and stores the result.
 #[utoipa::path(
     post,
@@ -176,13 +126,9 @@ fn check_csrf(auth: &Auth, headers: &HeaderMap) -> Result<(), WebError> {
 async fn submit_screening(
     State(state): State<AppState>,
     ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    body: Bytes,
+    ApiJson(value): ApiJson<serde_json::Value>,
 ) -> ApiResult {
     let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| WebError::BadInput(format!("the body is not valid JSON: {e}")))?;
     let answers = Answers::from_json(&evidence().screening, &value, state.today())?;
     let result = crate::pages::screening::save(&state, &auth, answers).await?;
     Ok(Json(result).into_response())
