@@ -11,9 +11,8 @@ mod extract;
 mod fhir;
 pub mod openapi;
 
-pub use extract::{ApiAuth, ApiClinicCtx, ApiJson, MAX_BODY};
+pub use extract::{ApiAuth, ApiClinicCtx, ApiJson, ApiMe, MAX_BODY};
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use needlewise_core::answers::Answers;
@@ -22,6 +21,7 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::auth::Me;
 use crate::error::WebError;
 use crate::{AppState, blocking};
 
@@ -124,11 +124,9 @@ async fn evidence_json() -> Response {
     )
 )]
 async fn submit_screening(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(value): ApiJson<serde_json::Value>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let answers = Answers::from_json(&evidence().screening, &value, state.today())?;
     let result = crate::pages::screening::save(&state, &auth, answers).await?;
     Ok(Json(result).into_response())
@@ -148,8 +146,7 @@ async fn submit_screening(
         (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
     )
 )]
-async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+async fn latest_screening(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let record = blocking(&state, move |s| s.latest_screening(profile))
         .await?
@@ -172,8 +169,7 @@ async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth)
         (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
     )
 )]
-async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+async fn devices(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let now = state.now();
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
@@ -198,8 +194,7 @@ async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiRe
         (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
     )
 )]
-async fn schedule(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+async fn schedule(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let next = crate::act(&state, move |ctx| {
         needlewise_actions::schedule(ctx, profile)

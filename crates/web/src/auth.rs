@@ -310,6 +310,35 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
     }
 }
 
+/// The logged-in person as a handler needs them: their session and working
+/// profile (`auth`), and the app's state in that profile's time zone
+/// (`state`, see [`AppState::for_profile`]), so that "today", the times
+/// shown and the actions' clock are theirs.
+///
+/// ```text
+/// pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> { … }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub state: AppState,
+    pub auth: Auth,
+}
+
+impl FromRequestParts<AppState> for Me {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = <Auth as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        Ok(Me {
+            state: state.for_profile(&auth.profile),
+            auth,
+        })
+    }
+}
+
 /// The client's address, when the server was started with connection info
 /// (tests call the router directly and get `"local"`).
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 //! the API and the forms cannot disagree on a rule, a limit or a message.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use needlewise_core::aftercare::timeline;
@@ -20,14 +20,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{ApiAuth, ApiJson, ApiResult, openapi::ErrorBody};
+use super::{ApiJson, ApiMe, ApiResult, openapi::ErrorBody};
+use crate::auth::Me;
+use crate::blocking;
 use crate::error::WebError;
 use crate::pages::session::ZoneEntry;
 use crate::pages::{
     aftercare as aftercare_pages, checkin, devices as device_pages, progress as progress_pages,
     ready, session,
 };
-use crate::{AppState, blocking};
 
 fn device_entry(d: &Device, now: jiff::Timestamp) -> Value {
     json!({"device": d, "status": d.status(now, &evidence().defaults.hygiene)})
@@ -47,8 +48,7 @@ fn device_entry(d: &Device, now: jiff::Timestamp) -> Value {
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn dashboard(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn dashboard(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let d = blocking(&state, move |s| s.dashboard(profile)).await?;
     let now = state.now();
@@ -110,11 +110,9 @@ pub(super) enum DeviceKindName {
     )
 )]
 pub(super) async fn add_device(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(new): ApiJson<NewDevice>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     if matches!(new.kind, DeviceKindName::RfMicroneedling) {
         return Err(WebError::from(needlewise_actions::radiofrequency_refused()).into());
     }
@@ -161,12 +159,10 @@ pub(super) struct StepDetails {
     )
 )]
 pub(super) async fn device_step(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path((id, action)): Path<(String, String)>,
     details: Option<ApiJson<StepDetails>>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let details = details.map(|ApiJson(d)| d).unwrap_or_default();
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let alcohol = details.alcohol_percent.map(|p| p.to_string());
@@ -192,11 +188,9 @@ pub(super) async fn device_step(
     )
 )]
 pub(super) async fn device_log(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
     let log = blocking(&state, move |s| {
@@ -238,11 +232,9 @@ pub(super) struct ReadinessRequest {
     )
 )]
 pub(super) async fn readiness(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(req): ApiJson<ReadinessRequest>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let answers = Answers::from_json(&evidence().readiness, &req.answers, state.today())?;
     let device = match req.device {
         None => None,
@@ -275,11 +267,9 @@ pub(super) async fn readiness(
     )
 )]
 pub(super) async fn ready_now(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let device = q.device()?;
     let profile = auth.profile.id;
     let view = crate::act(&state, move |ctx| {
@@ -320,11 +310,9 @@ impl TodayQuery {
     )
 )]
 pub(super) async fn today(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let device = q.device()?;
     let today = session::today(&state, auth.profile.id, device).await?;
     Ok(Json(json!({
@@ -372,11 +360,9 @@ pub(super) struct NewSession {
     )
 )]
 pub(super) async fn log_session(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(new): ApiJson<NewSession>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let device: DeviceId = new
         .device
         .parse()
@@ -405,8 +391,7 @@ pub(super) async fn log_session(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn sessions(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let list = blocking(&state, move |s| s.sessions(profile)).await?;
     Ok(Json(list).into_response())
@@ -424,8 +409,7 @@ pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAu
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn aftercare(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn aftercare(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let last = blocking(&state, move |s| s.last_session(profile)).await?;
     let now = state.now();
@@ -465,11 +449,9 @@ pub(super) struct ProductRequest {
     )
 )]
 pub(super) async fn product(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(req): ApiJson<ProductRequest>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let decision = aftercare_pages::apply(&state, auth.profile.id, &req.product)
         .await?
         .ok_or_else(|| WebError::Conflict("no session yet: nothing to apply after".into()))?;
@@ -488,8 +470,7 @@ pub(super) async fn product(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn checkins(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let (checkins, episodes) = blocking(&state, move |s| {
         Ok((s.checkins(profile)?, s.episodes(profile)?))
@@ -519,11 +500,9 @@ pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAu
     )
 )]
 pub(super) async fn add_checkin(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(value): ApiJson<Value>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let answers = Answers::from_json(&evidence().checkin, &value, state.today())?;
     let triage = checkin::record(&state, &auth.profile, answers).await?;
     Ok(Json(triage).into_response())
@@ -567,12 +546,10 @@ pub(super) struct Resolution {
     )
 )]
 pub(super) async fn resolve_episode(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<Resolution>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let id: EpisodeId = id.parse().map_err(|_| WebError::NotFound)?;
     let examined_on = needlewise_core::answers::parse_date(&req.examined_on)
         .map_err(|e| WebError::BadInput(format!("examined_on: {e}")))?;
@@ -602,11 +579,7 @@ pub(super) async fn resolve_episode(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn progress_json(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn progress_json(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let (ratings, photos) = blocking(&state, move |s| {
         Ok((s.ratings(profile)?, s.photos(profile)?))
@@ -650,11 +623,9 @@ pub(super) struct NewRating {
     )
 )]
 pub(super) async fn add_rating(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     ApiJson(new): ApiJson<NewRating>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let zone = progress_pages::parse_zone(&new.zone)?;
     let concern = progress_pages::parse_concern(&new.concern)?;
     let score = needlewise_core::progress::Score::new(new.score)
@@ -679,11 +650,9 @@ pub(super) async fn add_rating(
     )
 )]
 pub(super) async fn delete_rating(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let id: RatingId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
     blocking(&state, move |s| s.delete_rating(profile, id)).await?;

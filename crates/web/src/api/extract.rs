@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::ApiError;
 use super::openapi::CSRF_HEADER;
 use crate::AppState;
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 
@@ -48,6 +48,26 @@ impl FromRequestParts<AppState> for ApiAuth {
             auth.check_csrf(csrf_header(parts))?;
         }
         Ok(ApiAuth(auth))
+    }
+}
+
+/// [`Me`] for the JSON API: the caller and the state in their profile's
+/// time zone, refused and CSRF-checked as by [`ApiAuth`].
+#[derive(Debug)]
+pub struct ApiMe(pub Me);
+
+impl FromRequestParts<AppState> for ApiMe {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiAuth(auth) = ApiAuth::from_request_parts(parts, state).await?;
+        Ok(ApiMe(Me {
+            state: state.for_profile(&auth.profile),
+            auth,
+        }))
     }
 }
 

@@ -8,7 +8,7 @@ use needlewise_core::records::Profile;
 use uuid::Uuid;
 
 use super::{checked_form, page, see_other, see_other_with_cookie};
-use crate::auth::{self, Auth, ClientIp, reauth};
+use crate::auth::{self, Auth, ClientIp, Me, reauth};
 use crate::error::WebError;
 use crate::views::{AuthPage, Chrome, ProfilesPage};
 use crate::{AppState, blocking, forms};
@@ -144,12 +144,7 @@ pub async fn login(
     ))
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn logout(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     let hash = auth.session.token_hash.clone();
     blocking(&state, move |s| s.delete_web_session(&hash)).await?;
@@ -197,12 +192,7 @@ pub async fn set_time_zone(
     Ok(see_other("/profiles"))
 }
 
-pub async fn add_profile(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn add_profile(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let name = needlewise_core::text::single_line(forms::required(&pairs, "name")?, 60)
         .map_err(|e| WebError::BadInput(format!("name: {e}")))?
@@ -223,12 +213,7 @@ pub async fn add_profile(
     Ok(see_other("/"))
 }
 
-pub async fn switch_profile(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn switch_profile(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let id: ProfileId = forms::required(&pairs, "profile")?
         .parse()

@@ -11,7 +11,7 @@
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::{checked_form, page, see_other, see_other_with_cookie};
 use crate::auth::reauth::{RECENT, recently_verified, require_recent, safe_next, with_next};
-use crate::auth::{self, Auth};
+use crate::auth::{self, Auth, Me};
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms, read, totp};
@@ -117,12 +117,7 @@ async fn account_email(state: &AppState, account: AccountId) -> Result<String, W
 }
 
 /// The second factor: a code to enter, or (without one) enrolment.
-pub async fn mfa_form(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<Next>,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn mfa_form(Me { state, auth }: Me, Query(q): Query<Next>) -> Result<Response, WebError> {
     let account = auth.session.account_id;
     let now = state.now();
     let next = q.path("/mfa");
@@ -197,12 +192,7 @@ fn require_enrol(auth: &Auth, now: Timestamp, next: &str) -> Result<(), Response
 }
 
 /// A code: confirms enrolment, or verifies this session.
-pub async fn mfa_submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn mfa_submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
     let code = forms::field(&pairs, "code").unwrap_or_default().to_owned();
@@ -281,12 +271,7 @@ pub async fn mfa_submit(
 }
 
 /// Turns the second factor off (after a recent verification).
-pub async fn mfa_disable(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn mfa_disable(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     if let Err(r) = require_recent(&auth.session, state.now(), "/mfa") {
         return Ok(r);
@@ -329,12 +314,7 @@ pub async fn reauth_form(auth: Auth, Query(q): Query<Next>) -> Response {
     page(&reauth_page(&auth, q.path("/"), ""))
 }
 
-pub async fn reauth_submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn reauth_submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
     let password = forms::field(&pairs, "password")
@@ -396,8 +376,7 @@ pub struct SessionsPage {
     pub others: usize,
 }
 
-pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn sessions(Me { state, auth }: Me) -> Result<Response, WebError> {
     let account = auth.session.account_id;
     let now = state.now();
     let list = blocking(&state, move |s| s.web_sessions_of(account, now)).await?;
@@ -422,12 +401,7 @@ pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Respo
 
 /// Ends one of the account's sessions, named by its handle. Ending the
 /// current one logs out; ending another needs a recent verification.
-pub async fn end_session(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn end_session(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let handle = forms::required(&pairs, "session")?.to_owned();
     let account = auth.session.account_id;
@@ -455,12 +429,7 @@ pub async fn end_session(
 }
 
 /// Ends every session of the account but this one.
-pub async fn end_others(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn end_others(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     let now = state.now();
     if let Err(r) = require_recent(&auth.session, now, "/account/sessions") {
@@ -500,11 +469,7 @@ pub struct NotificationsPage {
     pub unread: usize,
 }
 
-pub async fn notifications(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn notifications(Me { state, auth }: Me) -> Result<Response, WebError> {
     let account = auth.session.account_id;
     let list = blocking(&state, move |s| s.notifications(account, 200)).await?;
     let notes: Vec<NotificationView> = list
@@ -531,12 +496,10 @@ pub async fn notifications(
 }
 
 pub async fn mark_read(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: NotificationId = id.parse().map_err(|_| WebError::NotFound)?;
     let account = auth.session.account_id;
@@ -545,12 +508,7 @@ pub async fn mark_read(
     Ok(see_other("/notifications"))
 }
 
-pub async fn read_all(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn read_all(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     let account = auth.session.account_id;
     let now = state.now();

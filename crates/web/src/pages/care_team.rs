@@ -18,7 +18,7 @@ use needlewise_store::clinic::{AuditEntry, PatientLink};
 
 use super::clinic::{OverrideView, ProtocolView};
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms};
@@ -130,12 +130,10 @@ pub async fn redeem(
 }
 
 pub async fn join(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let ticked: Vec<&str> = pairs
         .iter()
@@ -273,8 +271,7 @@ pub(crate) fn audit_views(
         .collect()
 }
 
-pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let (links, protocol, overrides, log, left) = blocking(&state, move |s| {
         let links = s.patient_clinics(profile)?;
@@ -352,12 +349,10 @@ pub async fn set_scope(
 }
 
 pub async fn consent(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(clinic): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let granted = match forms::field(&pairs, "grant") {
         Some("1") => true,
@@ -375,12 +370,10 @@ pub async fn consent(
 }
 
 pub async fn leave(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(clinic): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let clinic: ClinicId = clinic.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;

@@ -1,14 +1,13 @@
 //! The screening form and its verdict.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::response::Response;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::screening::ScreeningResult;
 
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
 use crate::views::{self, ScreeningForm, ScreeningResultPage};
 use crate::{AppState, act, blocking, forms};
@@ -35,20 +34,14 @@ pub async fn save(
     .await
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let answers = forms::answers(&evidence().screening, &pairs, state.today())?;
     save(&state, &auth, answers).await?;
     Ok(see_other("/screening/result"))
 }
 
-pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn latest(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let Some(record) = blocking(&state, move |s| s.latest_screening(profile)).await? else {
         return Ok(see_other("/screening"));
