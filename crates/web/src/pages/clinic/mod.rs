@@ -50,30 +50,30 @@ pub fn routes() -> Router<AppState> {
             "/clinic/red-flags/{profile}/{episode}/resolve",
             post(dashboard::resolve),
         )
-        .route("/clinic/patients/{profile}", get(patient::show))
+        .route("/clinic/patients/{profile}", get(patient::timeline::show))
         .route(
             "/clinic/patients/{profile}/photos/{photo}",
-            get(patient::photo_file),
+            get(patient::photos::photo_file),
         )
         .route(
             "/clinic/patients/{profile}/record.json",
-            get(patient::record_json),
+            get(patient::referral::record_json),
         )
         .route(
             "/clinic/patients/{profile}/report.pdf",
-            get(patient::report_pdf),
+            get(patient::referral::report_pdf),
         )
         .route(
             "/clinic/patients/{profile}/protocol",
-            get(patient::protocol_form).post(patient::prescribe),
+            get(patient::protocol::protocol_form).post(patient::protocol::prescribe),
         )
         .route(
             "/clinic/patients/{profile}/overrides",
-            post(patient::add_override),
+            post(patient::overrides::add_override),
         )
         .route(
             "/clinic/patients/{profile}/overrides/{id}/revoke",
-            post(patient::revoke_override),
+            post(patient::overrides::revoke_override),
         )
         .route("/clinic/invites", get(admin::invites).post(admin::invite))
         .route(
