@@ -21,7 +21,7 @@ use needlewise_store::WebSession;
 use needlewise_store::clinic::ClinicAccess;
 
 use crate::AppState;
-use crate::auth::{reauth, same, token_from, token_hash};
+use crate::auth::{self, reauth, token_from, token_hash};
 use crate::error::WebError;
 
 /// A logged-in account, with or without a patient profile.
@@ -32,11 +32,7 @@ pub struct Session {
 
 impl Session {
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
-        if same(token, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(WebError::Csrf)
-        }
+        auth::check_csrf(&self.session, token)
     }
 }
 
@@ -98,11 +94,7 @@ impl ClinicCtx {
     }
 
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
-        if same(token, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(WebError::Csrf)
-        }
+        auth::check_csrf(&self.session, token)
     }
 
     /// Refuses clinical pages to staff, plainly (403).

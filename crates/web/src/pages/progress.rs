@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Query};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use data_encoding::HEXLOWER;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use needlewise_core::ids::{PhotoId, ProfileId, RatingId};
 use needlewise_core::progress::{self, Concern, Photo, Rating, Score};
@@ -444,10 +445,7 @@ pub async fn upload(
         width: processed.width,
         height: processed.height,
         bytes: processed.jpeg.len() as u64,
-        sha256: Sha256::digest(&processed.jpeg)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256: HEXLOWER.encode(&Sha256::digest(&processed.jpeg)),
         content_type: "image/jpeg".into(),
         stored_name: format!("{profile}/{id}.jpg"),
     };
