@@ -14,7 +14,8 @@ export default defineConfig({
   forbidOnly: true,
   timeout: 60_000,
   expect: { timeout: 5_000 },
-  outputDir: path.join(root, 'target', 'e2e-results'),
+  // scripts/e2e gives each backend its own.
+  outputDir: process.env.E2E_OUTPUT_DIR ?? path.join(root, 'target', 'e2e-results'),
   // list prints each test and the summary line; json feeds scripts/e2e's count.
   reporter: [['list'], ['json']],
   use: {

@@ -137,10 +137,11 @@ export async function expectNoAxeViolations(page: Page, what: string): Promise<v
   expect(summary, `axe violations on ${what}`).toEqual([]);
 }
 
-/** A full-page phone-size screenshot under target/e2e-screenshots/. */
+/** A full-page phone-size screenshot under target/e2e-screenshots/ (or $E2E_SCREENSHOTS). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   const root = process.env.E2E_ROOT ?? path.resolve(__dirname, '..', '..');
-  await page.screenshot({ path: path.join(root, 'target', 'e2e-screenshots', `${name}.png`), fullPage: true });
+  const dir = process.env.E2E_SCREENSHOTS ?? path.join(root, 'target', 'e2e-screenshots');
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
 // ---------------------------------------------------------------- the clinic side

@@ -7,12 +7,12 @@
 
 mod care;
 mod clinic;
+mod extract;
 mod fhir;
 pub mod openapi;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
+pub use extract::{ApiAuth, ApiClinicCtx, ApiJson, ApiMe, MAX_BODY};
+
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use needlewise_core::answers::Answers;
@@ -21,7 +21,7 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::auth::Auth;
+use crate::auth::Me;
 use crate::error::WebError;
 use crate::{AppState, blocking};
 
@@ -42,25 +42,6 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult = Result<Response, ApiError>;
-
-/// The logged-in caller; without a session the API answers 401 in JSON
-/// rather than redirecting to the log-in page.
-#[derive(Debug)]
-pub struct ApiAuth(pub Auth);
-
-impl axum::extract::FromRequestParts<AppState> for ApiAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        <Auth as axum::extract::FromRequestParts<AppState>>::from_request_parts(parts, state)
-            .await
-            .map(ApiAuth)
-            .map_err(ApiError)
-    }
-}
 
 /// The API's routes, relative to `/api`, each with its documentation.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -120,17 +101,6 @@ async fn evidence_json() -> Response {
     Json(evidence()).into_response()
 }
 
-/// API calls carry the session cookie and, for changes, the CSRF token in
-/// the `x-csrf-token` header.
-fn check_csrf(auth: &Auth, headers: &HeaderMap) -> Result<(), WebError> {
-    auth.check_csrf(
-        headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default(),
-    )
-}
-
 /// Screens the current profile with a full set of answers and stores the result.
 #[utoipa::path(
     post,
@@ -154,15 +124,9 @@ fn check_csrf(auth: &Auth, headers: &HeaderMap) -> Result<(), WebError> {
     )
 )]
 async fn submit_screening(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    body: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(value): ApiJson<serde_json::Value>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| WebError::BadInput(format!("the body is not valid JSON: {e}")))?;
     let answers = Answers::from_json(&evidence().screening, &value, state.today())?;
     let result = crate::pages::screening::save(&state, &auth, answers).await?;
     Ok(Json(result).into_response())
@@ -182,8 +146,7 @@ async fn submit_screening(
         (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
     )
 )]
-async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+async fn latest_screening(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let record = blocking(&state, move |s| s.latest_screening(profile))
         .await?
@@ -206,8 +169,7 @@ async fn latest_screening(State(state): State<AppState>, ApiAuth(auth): ApiAuth)
         (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
     )
 )]
-async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+async fn devices(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let now = state.now();
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
@@ -232,8 +194,7 @@ async fn devices(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiRe
         (status = 500, description = "A server error (`internal`); its cause is logged, not shown.", body = openapi::ErrorBody),
     )
 )]
-async fn schedule(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+async fn schedule(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let next = crate::act(&state, move |ctx| {
         needlewise_actions::schedule(ctx, profile)

@@ -1,4 +1,7 @@
-//! Accounts, server-side sessions, CSRF and log-in rate limits.
+//! Accounts, server-side sessions, CSRF and log-in rate limits; the
+//! re-authentication policy is in [`reauth`].
+
+pub mod reauth;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -6,14 +9,17 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use data_encoding::HEXLOWER;
 use jiff::{SignedDuration, Timestamp};
 use needlewise_core::ids::{AccountId, ProfileId};
 use needlewise_core::records::{Account, Profile};
 use needlewise_store::WebSession;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::error::WebError;
+use crate::views::Chrome;
 use crate::{AppState, blocking};
 
 /// The session cookie's name: `__Host-` when served over TLS.
@@ -57,22 +63,12 @@ pub fn random_token() -> Result<String, WebError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| WebError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
-    Ok(hex(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    Ok(HEXLOWER.encode(&bytes))
 }
 
 /// The store keeps only this hash of a session token.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
 }
 
 /// The stored hash of an invitation code from a link (64 hex digits, any
@@ -82,13 +78,14 @@ pub fn invite_code_hash(code: &str) -> Option<String> {
         .then(|| token_hash(&code.to_ascii_lowercase()))
 }
 
-/// Compares secrets in constant time.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Refuses a state change whose CSRF token is not the session's; the
+/// tokens are compared in constant time.
+pub fn check_csrf(session: &WebSession, token: &str) -> Result<(), WebError> {
+    if bool::from(token.as_bytes().ct_eq(session.csrf_token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(WebError::Csrf)
+    }
 }
 
 /// Hashes a password with argon2id, off the async executor.
@@ -233,15 +230,16 @@ pub struct Auth {
 impl Auth {
     /// Refuses a state change that does not carry the session's token.
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
-        if same(token, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(WebError::Csrf)
-        }
+        check_csrf(&self.session, token)
     }
 
     pub fn csrf(&self) -> &str {
         &self.session.csrf_token
+    }
+
+    /// The frame of a page this person sees.
+    pub fn chrome(&self, title: &str, nav: &'static str) -> Chrome {
+        Chrome::signed_in(title, nav, self.csrf(), &self.profile.name)
     }
 }
 
@@ -298,6 +296,35 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
             Err(WebError::Unauthenticated) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The logged-in person as a handler needs them: their session and working
+/// profile (`auth`), and the app's state in that profile's time zone
+/// (`state`, see [`AppState::for_profile`]), so that "today", the times
+/// shown and the actions' clock are theirs.
+///
+/// ```text
+/// pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> { … }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Me {
+    pub state: AppState,
+    pub auth: Auth,
+}
+
+impl FromRequestParts<AppState> for Me {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = <Auth as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        Ok(Me {
+            state: state.for_profile(&auth.profile),
+            auth,
+        })
     }
 }
 
@@ -380,4 +407,50 @@ pub async fn over_limit(state: &AppState, keys: Vec<String>) -> Result<bool, Web
         Ok(over)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn tokens_and_hashes_are_lower_case_hex() {
+        let t = random_token().unwrap();
+        assert_eq!(t.len(), 64);
+        assert!(t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        assert_ne!(t, random_token().unwrap());
+        // SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            invite_code_hash(&"AB".repeat(32)),
+            Some(token_hash(&"ab".repeat(32)))
+        );
+        assert_eq!(invite_code_hash("ab"), None);
+    }
+
+    #[test]
+    fn the_csrf_token_must_be_the_sessions_exactly() {
+        let now = Timestamp::from_second(1_795_622_400).unwrap();
+        let session = WebSession {
+            token_hash: "h".into(),
+            account_id: AccountId(Uuid::now_v7()),
+            csrf_token: "c0ffee".into(),
+            profile_id: None,
+            created_at: now,
+            expires_at: now,
+            verified_at: None,
+        };
+        assert!(check_csrf(&session, "c0ffee").is_ok());
+        for wrong in ["", "c0ffe", "c0ffee0", "C0FFEE", "c0ffef"] {
+            assert!(
+                matches!(check_csrf(&session, wrong), Err(WebError::Csrf)),
+                "{wrong:?}"
+            );
+        }
+    }
 }

@@ -21,8 +21,7 @@ use needlewise_store::WebSession;
 use needlewise_store::clinic::ClinicAccess;
 
 use crate::AppState;
-use crate::api::ApiError;
-use crate::auth::{same, token_from, token_hash};
+use crate::auth::{self, reauth, token_from, token_hash};
 use crate::error::WebError;
 
 /// A logged-in account, with or without a patient profile.
@@ -33,11 +32,7 @@ pub struct Session {
 
 impl Session {
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
-        if same(token, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(WebError::Csrf)
-        }
+        auth::check_csrf(&self.session, token)
     }
 }
 
@@ -99,11 +94,7 @@ impl ClinicCtx {
     }
 
     pub fn check_csrf(&self, token: &str) -> Result<(), WebError> {
-        if same(token, &self.session.csrf_token) {
-            Ok(())
-        } else {
-            Err(WebError::Csrf)
-        }
+        auth::check_csrf(&self.session, token)
     }
 
     /// Refuses clinical pages to staff, plainly (403).
@@ -142,14 +133,6 @@ pub fn local_in(tz: &str, t: Timestamp) -> String {
         .to_string()
 }
 
-/// Whether the session's owner proved who they are recently (second
-/// factor or password again): the same rule as the account pages'
-/// `require_recent`, which takes a profile-bound `Auth` that clinic pages
-/// do not have.
-pub fn recently_verified(session: &WebSession, now: Timestamp) -> bool {
-    crate::pages::account_security::recently_verified(session, now)
-}
-
 /// Why a clinic page was refused.
 #[derive(Debug)]
 pub enum Denied {
@@ -158,6 +141,20 @@ pub enum Denied {
     /// Logged in, but the second factor has not been passed this session.
     Mfa(String),
     Web(WebError),
+}
+
+impl Denied {
+    /// The refusal as the JSON API gives it: 401, 404, or 403 with code
+    /// `forbidden` when the second factor is missing.
+    pub fn into_web_error(self) -> WebError {
+        match self {
+            Denied::Login => WebError::Unauthenticated,
+            Denied::Mfa(_) => WebError::Forbidden(
+                "clinic data needs your second factor: verify at /mfa first".into(),
+            ),
+            Denied::Web(e) => e,
+        }
+    }
 }
 
 impl From<WebError> for Denied {
@@ -170,10 +167,7 @@ impl IntoResponse for Denied {
     fn into_response(self) -> Response {
         match self {
             Denied::Login => WebError::Unauthenticated.into_response(),
-            Denied::Mfa(next) => {
-                Redirect::to(&crate::pages::account_security::with_next("/mfa", &next))
-                    .into_response()
-            }
+            Denied::Mfa(next) => Redirect::to(&reauth::with_next("/mfa", &next)).into_response(),
             Denied::Web(e) => e.into_response(),
         }
     }
@@ -246,25 +240,5 @@ impl FromRequestParts<AppState> for ClinicCtx {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Denied> {
         load(parts, state).await
-    }
-}
-
-/// [`ClinicCtx`] for the JSON API: refusals are JSON (401, 404, or 403
-/// with code `forbidden` when the second factor is missing).
-#[derive(Debug)]
-pub struct ApiClinicCtx(pub ClinicCtx);
-
-impl FromRequestParts<AppState> for ApiClinicCtx {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match load(parts, state).await {
-            Ok(ctx) => Ok(ApiClinicCtx(ctx)),
-            Err(Denied::Login) => Err(ApiError(WebError::Unauthenticated)),
-            Err(Denied::Mfa(_)) => Err(ApiError(WebError::Forbidden(
-                "clinic data needs your second factor: verify at /mfa first".into(),
-            ))),
-            Err(Denied::Web(e)) => Err(ApiError(e)),
-        }
     }
 }

@@ -10,6 +10,7 @@ use needlewise_core::zone::Zone;
 use serde_json::{Value, json};
 
 use crate::error::WebError;
+pub use crate::views::FieldView;
 
 /// A urlencoded body as ordered pairs; repeated names are kept.
 pub fn pairs(body: &[u8]) -> Vec<(String, String)> {
@@ -130,24 +131,6 @@ fn value(question: &Question, pairs: &[(String, String)]) -> Option<Value> {
             Some(Value::Array(rows))
         }
     }
-}
-
-/// A question, ready for a template.
-#[derive(Debug, Clone)]
-pub struct FieldView {
-    pub id: String,
-    pub prompt: String,
-    pub help: String,
-    pub kind: &'static str,
-    pub min: String,
-    pub max: String,
-    pub step: &'static str,
-    pub options: Vec<(String, String)>,
-    pub zones: Vec<(String, String)>,
-    /// JSON of the condition under which it is asked (for the small script
-    /// that hides questions that do not apply).
-    pub show_if: String,
-    pub conditional: bool,
 }
 
 /// The fields of a questionnaire, facts left out.

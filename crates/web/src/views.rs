@@ -3,9 +3,6 @@
 use askama::Template;
 use needlewise_core::engine::Reason;
 
-use crate::auth::Auth;
-use crate::forms::FieldView;
-
 /// What every page's frame needs.
 #[derive(Debug, Clone, Default)]
 pub struct Chrome {
@@ -17,12 +14,14 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(title: &str, nav: &'static str, auth: &Auth) -> Chrome {
+    /// The frame of a logged-in page: the session's CSRF token for its
+    /// forms and the working profile's name (built by `Auth::chrome`).
+    pub fn signed_in(title: &str, nav: &'static str, csrf: &str, profile: &str) -> Chrome {
         Chrome {
             title: title.to_owned(),
             nav,
-            csrf: auth.csrf().to_owned(),
-            profile: auth.profile.name.clone(),
+            csrf: csrf.to_owned(),
+            profile: profile.to_owned(),
             logged_in: true,
         }
     }
@@ -104,17 +103,9 @@ pub struct AuthPage {
     pub message: String,
     /// Where to go afterwards (a same-site path), or empty.
     pub next: String,
-}
-
-impl AuthPage {
-    /// `path`, carrying `next` along when there is one.
-    pub fn link(&self, path: &str) -> String {
-        if self.next.is_empty() {
-            path.to_owned()
-        } else {
-            crate::pages::account_security::with_next(path, &self.next)
-        }
-    }
+    /// The other form (log in from sign-up, sign up from log-in), carrying
+    /// `next` along when there is one.
+    pub other: String,
 }
 
 #[derive(Debug, Template)]
@@ -324,4 +315,22 @@ pub struct EvidencePage {
     pub groups: Vec<(String, Vec<RuleView>)>,
     /// (id, citation, link)
     pub sources: Vec<(String, String, String)>,
+}
+
+/// A question, ready for a template.
+#[derive(Debug, Clone)]
+pub struct FieldView {
+    pub id: String,
+    pub prompt: String,
+    pub help: String,
+    pub kind: &'static str,
+    pub min: String,
+    pub max: String,
+    pub step: &'static str,
+    pub options: Vec<(String, String)>,
+    pub zones: Vec<(String, String)>,
+    /// JSON of the condition under which it is asked (for the small script
+    /// that hides questions that do not apply).
+    pub show_if: String,
+    pub conditional: bool,
 }

@@ -6,9 +6,8 @@
 //! the API and the forms cannot disagree on a rule, a limit or a message.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use needlewise_core::aftercare::timeline;
 use needlewise_core::answers::Answers;
@@ -18,41 +17,18 @@ use needlewise_core::ids::{DeviceId, EpisodeId, RatingId};
 use needlewise_core::progress;
 use needlewise_core::schedule::next_session;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{ApiAuth, ApiResult, check_csrf, openapi::ErrorBody};
+use super::{ApiJson, ApiMe, ApiResult, openapi::ErrorBody};
+use crate::auth::Me;
+use crate::blocking;
 use crate::error::WebError;
 use crate::pages::session::ZoneEntry;
 use crate::pages::{
     aftercare as aftercare_pages, checkin, devices as device_pages, progress as progress_pages,
     ready, session,
 };
-use crate::{AppState, blocking};
-
-/// The most a JSON request body may hold.
-const MAX_BODY: usize = 256 * 1024;
-
-/// Parses a JSON body; a wrong field is named by its path.
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, WebError> {
-    if bytes.len() > MAX_BODY {
-        return Err(WebError::BadInput(format!(
-            "the body is larger than {} KiB",
-            MAX_BODY / 1024
-        )));
-    }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        WebError::BadInput(if path == "." {
-            format!("the body: {inner}")
-        } else {
-            format!("{path}: {inner}")
-        })
-    })
-}
 
 fn device_entry(d: &Device, now: jiff::Timestamp) -> Value {
     json!({"device": d, "status": d.status(now, &evidence().defaults.hygiene)})
@@ -72,8 +48,7 @@ fn device_entry(d: &Device, now: jiff::Timestamp) -> Value {
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn dashboard(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn dashboard(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let d = blocking(&state, move |s| s.dashboard(profile)).await?;
     let now = state.now();
@@ -135,14 +110,9 @@ pub(super) enum DeviceKindName {
     )
 )]
 pub(super) async fn add_device(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(new): ApiJson<NewDevice>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let new: NewDevice = body(&bytes)?;
     if matches!(new.kind, DeviceKindName::RfMicroneedling) {
         return Err(WebError::from(needlewise_actions::radiofrequency_refused()).into());
     }
@@ -183,24 +153,17 @@ pub(super) struct StepDetails {
         (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
         (status = 404, description = "No such device in this profile, or no such action (`not_found`).", body = ErrorBody),
         (status = 409, description = "The device changed meanwhile (`conflict`).", body = ErrorBody),
-        (status = 422, description = "The step is not allowed now, such as drying a roller \
-            that has not soaked long enough (`wrong_transition`).", body = ErrorBody),
+        (status = 422, description = "A body that cannot be read (`bad_input`), or a step \
+            not allowed now, such as drying a roller that has not soaked long enough \
+            (`wrong_transition`).", body = ErrorBody),
     )
 )]
 pub(super) async fn device_step(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path((id, action)): Path<(String, String)>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    details: Option<ApiJson<StepDetails>>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let details: StepDetails = if bytes.iter().all(u8::is_ascii_whitespace) {
-        StepDetails::default()
-    } else {
-        body(&bytes)?
-    };
+    let details = details.map(|ApiJson(d)| d).unwrap_or_default();
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let alcohol = details.alcohol_percent.map(|p| p.to_string());
     let event = device_pages::event(&action, alcohol.as_deref(), details.note.as_deref())?
@@ -225,11 +188,9 @@ pub(super) async fn device_step(
     )
 )]
 pub(super) async fn device_log(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
     let log = blocking(&state, move |s| {
@@ -271,14 +232,9 @@ pub(super) struct ReadinessRequest {
     )
 )]
 pub(super) async fn readiness(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(req): ApiJson<ReadinessRequest>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let req: ReadinessRequest = body(&bytes)?;
     let answers = Answers::from_json(&evidence().readiness, &req.answers, state.today())?;
     let device = match req.device {
         None => None,
@@ -311,11 +267,9 @@ pub(super) async fn readiness(
     )
 )]
 pub(super) async fn ready_now(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let device = q.device()?;
     let profile = auth.profile.id;
     let view = crate::act(&state, move |ctx| {
@@ -356,11 +310,9 @@ impl TodayQuery {
     )
 )]
 pub(super) async fn today(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Query(q): Query<TodayQuery>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
     let device = q.device()?;
     let today = session::today(&state, auth.profile.id, device).await?;
     Ok(Json(json!({
@@ -408,14 +360,9 @@ pub(super) struct NewSession {
     )
 )]
 pub(super) async fn log_session(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(new): ApiJson<NewSession>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let new: NewSession = body(&bytes)?;
     let device: DeviceId = new
         .device
         .parse()
@@ -444,8 +391,7 @@ pub(super) async fn log_session(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn sessions(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let list = blocking(&state, move |s| s.sessions(profile)).await?;
     Ok(Json(list).into_response())
@@ -463,8 +409,7 @@ pub(super) async fn sessions(State(state): State<AppState>, ApiAuth(auth): ApiAu
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn aftercare(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn aftercare(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let last = blocking(&state, move |s| s.last_session(profile)).await?;
     let now = state.now();
@@ -504,14 +449,9 @@ pub(super) struct ProductRequest {
     )
 )]
 pub(super) async fn product(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(req): ApiJson<ProductRequest>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let req: ProductRequest = body(&bytes)?;
     let decision = aftercare_pages::apply(&state, auth.profile.id, &req.product)
         .await?
         .ok_or_else(|| WebError::Conflict("no session yet: nothing to apply after".into()))?;
@@ -530,8 +470,7 @@ pub(super) async fn product(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn checkins(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let (checkins, episodes) = blocking(&state, move |s| {
         Ok((s.checkins(profile)?, s.episodes(profile)?))
@@ -561,14 +500,9 @@ pub(super) async fn checkins(State(state): State<AppState>, ApiAuth(auth): ApiAu
     )
 )]
 pub(super) async fn add_checkin(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(value): ApiJson<Value>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let value: Value = body(&bytes)?;
     let answers = Answers::from_json(&evidence().checkin, &value, state.today())?;
     let triage = checkin::record(&state, &auth.profile, answers).await?;
     Ok(Json(triage).into_response())
@@ -612,15 +546,10 @@ pub(super) struct Resolution {
     )
 )]
 pub(super) async fn resolve_episode(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiJson(req): ApiJson<Resolution>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let req: Resolution = body(&bytes)?;
     let id: EpisodeId = id.parse().map_err(|_| WebError::NotFound)?;
     let examined_on = needlewise_core::answers::parse_date(&req.examined_on)
         .map_err(|e| WebError::BadInput(format!("examined_on: {e}")))?;
@@ -650,11 +579,7 @@ pub(super) async fn resolve_episode(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn progress_json(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn progress_json(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let (ratings, photos) = blocking(&state, move |s| {
         Ok((s.ratings(profile)?, s.photos(profile)?))
@@ -698,14 +623,9 @@ pub(super) struct NewRating {
     )
 )]
 pub(super) async fn add_rating(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiMe(Me { state, auth }): ApiMe,
+    ApiJson(new): ApiJson<NewRating>,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
-    let new: NewRating = body(&bytes)?;
     let zone = progress_pages::parse_zone(&new.zone)?;
     let concern = progress_pages::parse_concern(&new.concern)?;
     let score = needlewise_core::progress::Score::new(new.score)
@@ -730,13 +650,9 @@ pub(super) async fn add_rating(
     )
 )]
 pub(super) async fn delete_rating(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
+    ApiMe(Me { state, auth }): ApiMe,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
     let id: RatingId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
     blocking(&state, move |s| s.delete_rating(profile, id)).await?;

@@ -11,9 +11,8 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use needlewise_core::answers::{FieldError, InvalidAnswers};
 use needlewise_core::clinic::Scope;
@@ -22,41 +21,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{ApiAuth, ApiResult, openapi::ErrorBody};
-use crate::clinic_ctx::{ApiClinicCtx, ClinicCtx, recently_verified};
+use super::{ApiAuth, ApiClinicCtx, ApiJson, ApiResult, openapi::ErrorBody};
+use crate::auth::reauth;
 use crate::error::WebError;
 use crate::pages::care_team;
 use crate::pages::clinic::{self as clinic_pages, Prescribed};
 use crate::{AppState, blocking};
 use needlewise_actions::Prescription;
-
-/// The most a JSON request body may hold.
-const MAX_BODY: usize = 64 * 1024;
-
-fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, WebError> {
-    if bytes.len() > MAX_BODY {
-        return Err(WebError::BadInput("the body is too large".into()));
-    }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        WebError::BadInput(if path == "." {
-            format!("the body: {inner}")
-        } else {
-            format!("{path}: {inner}")
-        })
-    })
-}
-
-fn csrf(ctx: &ClinicCtx, headers: &HeaderMap) -> Result<(), WebError> {
-    ctx.check_csrf(
-        headers
-            .get(super::openapi::CSRF_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default(),
-    )
-}
 
 fn scopes(s: &BTreeSet<Scope>) -> Vec<&'static str> {
     s.iter().map(|s| s.id()).collect()
@@ -232,11 +203,8 @@ pub(super) async fn acknowledge(
     State(state): State<AppState>,
     ApiClinicCtx(ctx): ApiClinicCtx,
     Path((profile, episode)): Path<(String, String)>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiJson(ack): ApiJson<Ack>,
 ) -> ApiResult {
-    csrf(&ctx, &headers)?;
-    let ack: Ack = body(&bytes)?;
     clinic_pages::acknowledge_flag(&state, &ctx, &profile, &episode, &ack.note).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -269,11 +237,8 @@ pub(super) async fn resolve(
     State(state): State<AppState>,
     ApiClinicCtx(ctx): ApiClinicCtx,
     Path((profile, episode)): Path<(String, String)>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiJson(ack): ApiJson<Ack>,
 ) -> ApiResult {
-    csrf(&ctx, &headers)?;
-    let ack: Ack = body(&bytes)?;
     clinic_pages::resolve_flag(&state, &ctx, &profile, &episode, &ack.note).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -376,20 +341,11 @@ pub(super) async fn prescribe(
     State(state): State<AppState>,
     ApiClinicCtx(ctx): ApiClinicCtx,
     Path(profile): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiJson(new): ApiJson<NewProtocol>,
 ) -> ApiResult {
-    csrf(&ctx, &headers)?;
     let profile = clinic_pages::profile_id(&profile)?;
     ctx.require_clinician()?;
-    if !recently_verified(&ctx.session, state.now()) {
-        return Err(WebError::Forbidden(
-            "prescribing needs a fresh check: confirm your password or code at /reauth first"
-                .into(),
-        )
-        .into());
-    }
-    let new: NewProtocol = body(&bytes)?;
+    reauth::require_recent_api(&ctx.session, state.now(), "prescribing")?;
     let mut problems = Vec::new();
     let zones = clinic_pages::zones_of(&new.zones, &mut problems);
     let prescription = Prescription {
@@ -485,11 +441,8 @@ pub(super) async fn consent(
     State(state): State<AppState>,
     ApiAuth(auth): ApiAuth,
     Path(clinic): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    ApiJson(change): ApiJson<ConsentChange>,
 ) -> ApiResult {
-    super::check_csrf(&auth, &headers)?;
-    let change: ConsentChange = body(&bytes)?;
     let (clinic, scope) = care_team::parse_scope(&clinic, &change.scope)?;
     care_team::set_scope(&state, auth.profile.id, clinic, scope, change.granted).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -4,15 +4,15 @@
 //! `application/fhir+json`.
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use needlewise_core::evidence;
 use serde::Serialize;
 
-use super::{ApiAuth, ApiResult, check_csrf, openapi::ErrorBody};
+use super::{ApiMe, ApiResult, openapi::ErrorBody};
+use crate::auth::Me;
+use crate::blocking;
 use crate::error::WebError;
-use crate::{AppState, blocking};
 
 /// FHIR's own JSON media type.
 const FHIR_JSON: &str = "application/fhir+json";
@@ -57,11 +57,7 @@ pub(super) async fn questionnaire() -> ApiResult {
         (status = 404, description = "No screening yet (`not_found`).", body = ErrorBody),
     )
 )]
-pub(super) async fn latest_response(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn latest_response(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let screening = blocking(&state, move |s| s.latest_screening(profile))
         .await?
@@ -95,14 +91,7 @@ pub(super) async fn latest_response(
             answers are wrong (`invalid_answers`, each field named by its FHIR path).", body = ErrorBody),
     )
 )]
-pub(super) async fn import_response(
-    State(state): State<AppState>,
-    ApiAuth(auth): ApiAuth,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
-    check_csrf(&auth, &headers)?;
+pub(super) async fn import_response(ApiMe(Me { state, auth }): ApiMe, body: Bytes) -> ApiResult {
     let answers = needlewise_fhir::import_response(evidence(), &body, state.today())?;
     let result = crate::pages::screening::save(&state, &auth, answers).await?;
     Ok(axum::Json(result).into_response())
@@ -122,8 +111,7 @@ pub(super) async fn import_response(
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
     )
 )]
-pub(super) async fn record(State(state): State<AppState>, ApiAuth(auth): ApiAuth) -> ApiResult {
-    let state = state.for_profile(&auth.profile);
+pub(super) async fn record(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.clone();
     let now = state.now();
     let bundle = blocking(&state, move |s| {

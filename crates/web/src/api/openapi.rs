@@ -33,7 +33,11 @@ pages. A missing or wrong token is refused with `403` and code `csrf`.\n\n\
 **Errors.** Every error is JSON of the shape `ErrorBody`: \
 `{\"error\": {\"code\", \"message\", \"fields\"}}`. `code` is stable (see `ErrorCode`); \
 `message` is for people and may change; `fields` lists the answers that were wrong, \
-each with its question id.",
+each with its question id.\n\n\
+**Bodies.** A JSON request body is one JSON object of at most 64 KiB (the FHIR import \
+takes a QuestionnaireResponse of up to 1 MiB). A larger body, one that is not JSON, a \
+top-level array or other non-object, or a field of the wrong type is refused with `422` \
+and code `bad_input`, its `message` naming the field by its path.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode, FieldProblem)),

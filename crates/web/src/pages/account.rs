@@ -8,7 +8,7 @@ use needlewise_core::records::Profile;
 use uuid::Uuid;
 
 use super::{checked_form, page, see_other, see_other_with_cookie};
-use crate::auth::{self, Auth, ClientIp};
+use crate::auth::{self, Auth, ClientIp, Me, reauth};
 use crate::error::WebError;
 use crate::views::{AuthPage, Chrome, ProfilesPage};
 use crate::{AppState, blocking, forms};
@@ -16,7 +16,7 @@ use crate::{AppState, blocking, forms};
 /// The `next` query or form field, made safe; empty when absent.
 fn next_of(raw: Option<&str>) -> String {
     raw.filter(|n| !n.is_empty())
-        .map(crate::pages::account_security::safe_next)
+        .map(reauth::safe_next)
         .unwrap_or_default()
 }
 
@@ -31,6 +31,7 @@ fn auth_page(signup: bool, email: String, message: String, next: String) -> Auth
     } else {
         "Log in"
     };
+    let other = if signup { "/login" } else { "/signup" };
     AuthPage {
         chrome: Chrome::public(heading),
         heading,
@@ -38,6 +39,11 @@ fn auth_page(signup: bool, email: String, message: String, next: String) -> Auth
         signup,
         email,
         message,
+        other: if next.is_empty() {
+            other.to_owned()
+        } else {
+            reauth::with_next(other, &next)
+        },
         next,
     }
 }
@@ -138,12 +144,7 @@ pub async fn login(
     ))
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn logout(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     let hash = auth.session.token_hash.clone();
     blocking(&state, move |s| s.delete_web_session(&hash)).await?;
@@ -157,7 +158,7 @@ pub async fn profiles(State(state): State<AppState>, auth: Auth) -> Response {
         .map(|p| (p.id.to_string(), p.name.clone(), p.id == auth.profile.id))
         .collect();
     page(&ProfilesPage {
-        chrome: Chrome::new("Profiles", "", &auth),
+        chrome: auth.chrome("Profiles", ""),
         profiles,
         time_zone: auth.profile.time_zone.clone().unwrap_or_default(),
         server_zone: state.tz.iana_name().unwrap_or("UTC").to_owned(),
@@ -191,12 +192,7 @@ pub async fn set_time_zone(
     Ok(see_other("/profiles"))
 }
 
-pub async fn add_profile(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn add_profile(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let name = needlewise_core::text::single_line(forms::required(&pairs, "name")?, 60)
         .map_err(|e| WebError::BadInput(format!("name: {e}")))?
@@ -217,12 +213,7 @@ pub async fn add_profile(
     Ok(see_other("/"))
 }
 
-pub async fn switch_profile(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn switch_profile(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let id: ProfileId = forms::required(&pairs, "profile")?
         .parse()

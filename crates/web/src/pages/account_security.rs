@@ -3,34 +3,29 @@
 //! sessions with the power to end them (`/account/sessions`), and in-app
 //! notifications (`/notifications`).
 //!
-//! A session is "verified" when its owner passed the second factor or typed
-//! the password again ([`needlewise_store::WebSession::verified_at`]);
-//! sensitive changes call [`require_recent`], which sends the browser to
-//! `/reauth` and back when that was more than [`RECENT`] ago. Codes and
-//! passwords typed here are rate limited per account like log-ins, in the
-//! store, so several instances count together.
+//! What counts as a recent verification, and where the browser goes to get
+//! one, is [`crate::auth::reauth`]'s; this module holds the pages. Codes
+//! and passwords typed here are rate limited per account like log-ins, in
+//! the store, so several instances count together.
 
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use needlewise_core::ids::{AccountId, NotificationId};
-use needlewise_store::WebSession;
 use needlewise_store::clinic::TotpSecret;
 use serde::Deserialize;
 
 use super::{checked_form, page, see_other, see_other_with_cookie};
-use crate::auth::{self, Auth};
+use crate::auth::reauth::{RECENT, recently_verified, require_recent, safe_next, with_next};
+use crate::auth::{self, Auth, Me};
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms, read, totp};
-
-/// How long a verification lets sensitive changes through.
-pub const RECENT: SignedDuration = SignedDuration::from_mins(10);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -43,71 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route("/notifications", get(notifications))
         .route("/notifications/read-all", post(read_all))
         .route("/notifications/{id}/read", post(mark_read))
-}
-
-/// Whether the session's owner proved who they are within [`RECENT`] of
-/// `now` (second factor, or the password again).
-pub fn recently_verified(session: &WebSession, now: Timestamp) -> bool {
-    session
-        .verified_at
-        .is_some_and(|at| now.duration_since(at) <= RECENT)
-}
-
-/// For a sensitive change: passes when the session was verified recently;
-/// otherwise the response to return at once, a redirect to `/reauth` that
-/// comes back to `next` (a path on this site; anything else comes back to
-/// `/`). The person then submits the change again.
-///
-/// ```text
-/// if let Err(r) = require_recent(&auth, state.now(), "/clinic/members") {
-///     return Ok(r);
-/// }
-/// ```
-#[allow(clippy::result_large_err)]
-pub fn require_recent(auth: &Auth, now: Timestamp, next: &str) -> Result<(), Response> {
-    if recently_verified(&auth.session, now) {
-        Ok(())
-    } else {
-        Err(see_other(&with_next("/reauth", next)))
-    }
-}
-
-/// The same check for the JSON API, where a redirect makes no sense: a 403
-/// that says what to do.
-pub fn require_recent_api(auth: &Auth, now: Timestamp) -> Result<(), WebError> {
-    if recently_verified(&auth.session, now) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(
-            "confirm it is you first: enter your password again at /reauth (or a code at /mfa)"
-                .into(),
-        ))
-    }
-}
-
-/// A redirect target the browser may be sent to: a path on this site
-/// (`/…`, not `//host` nor `/\host`), without control characters. Anything
-/// else becomes `/`.
-pub fn safe_next(next: &str) -> String {
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && next.len() <= 2000
-        && !next.chars().any(char::is_control);
-    if ok { next.to_owned() } else { "/".to_owned() }
-}
-
-/// For a link followed without a session (an invitation): log in (or sign
-/// up) first, then come back to `back`.
-pub fn log_in_then(back: &str) -> Response {
-    see_other(&with_next("/login", back))
-}
-
-/// `path?next=<next>`, with `next` made safe and encoded.
-pub fn with_next(path: &str, next: &str) -> String {
-    let next = safe_next(next);
-    let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    format!("{path}?next={encoded}")
 }
 
 /// The account's unread notifications; 0 (logged) if the store cannot say.
@@ -165,7 +95,7 @@ pub struct MfaPage {
 
 fn mfa_page(auth: &Auth, enabled: bool, secret: Option<(&[u8], &str)>, next: String) -> MfaPage {
     MfaPage {
-        chrome: Chrome::new("Second factor", "", auth),
+        chrome: auth.chrome("Second factor", ""),
         enabled,
         secret: secret
             .map(|(s, _)| totp::base32_grouped(s))
@@ -187,12 +117,7 @@ async fn account_email(state: &AppState, account: AccountId) -> Result<String, W
 }
 
 /// The second factor: a code to enter, or (without one) enrolment.
-pub async fn mfa_form(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<Next>,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn mfa_form(Me { state, auth }: Me, Query(q): Query<Next>) -> Result<Response, WebError> {
     let account = auth.session.account_id;
     let now = state.now();
     let next = q.path("/mfa");
@@ -263,16 +188,11 @@ fn require_enrol(auth: &Auth, now: Timestamp, next: &str) -> Result<(), Response
     } else {
         with_next("/mfa", next)
     };
-    require_recent(auth, now, &back)
+    require_recent(&auth.session, now, &back)
 }
 
 /// A code: confirms enrolment, or verifies this session.
-pub async fn mfa_submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn mfa_submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
     let code = forms::field(&pairs, "code").unwrap_or_default().to_owned();
@@ -351,14 +271,9 @@ pub async fn mfa_submit(
 }
 
 /// Turns the second factor off (after a recent verification).
-pub async fn mfa_disable(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn mfa_disable(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
-    if let Err(r) = require_recent(&auth, state.now(), "/mfa") {
+    if let Err(r) = require_recent(&auth.session, state.now(), "/mfa") {
         return Ok(r);
     }
     let account = auth.session.account_id;
@@ -388,7 +303,7 @@ pub struct ReauthPage {
 
 fn reauth_page(auth: &Auth, next: String, message: &str) -> ReauthPage {
     ReauthPage {
-        chrome: Chrome::new("Confirm it is you", "", auth),
+        chrome: auth.chrome("Confirm it is you", ""),
         mfa_link: with_next("/mfa", &next),
         next,
         message: message.to_owned(),
@@ -399,12 +314,7 @@ pub async fn reauth_form(auth: Auth, Query(q): Query<Next>) -> Response {
     page(&reauth_page(&auth, q.path("/"), ""))
 }
 
-pub async fn reauth_submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn reauth_submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let next = safe_next(forms::field(&pairs, "next").unwrap_or("/"));
     let password = forms::field(&pairs, "password")
@@ -466,8 +376,7 @@ pub struct SessionsPage {
     pub others: usize,
 }
 
-pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn sessions(Me { state, auth }: Me) -> Result<Response, WebError> {
     let account = auth.session.account_id;
     let now = state.now();
     let list = blocking(&state, move |s| s.web_sessions_of(account, now)).await?;
@@ -484,7 +393,7 @@ pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Respo
         .collect();
     let others = sessions.iter().filter(|s| !s.current).count();
     Ok(page(&SessionsPage {
-        chrome: Chrome::new("Your sessions", "", &auth),
+        chrome: auth.chrome("Your sessions", ""),
         sessions,
         others,
     }))
@@ -492,12 +401,7 @@ pub async fn sessions(State(state): State<AppState>, auth: Auth) -> Result<Respo
 
 /// Ends one of the account's sessions, named by its handle. Ending the
 /// current one logs out; ending another needs a recent verification.
-pub async fn end_session(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn end_session(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let handle = forms::required(&pairs, "session")?.to_owned();
     let account = auth.session.account_id;
@@ -507,7 +411,7 @@ pub async fn end_session(
         blocking(&state, move |s| s.delete_web_session(&hash)).await?;
         return Ok(see_other_with_cookie("/login", auth::clear_cookie(&state)));
     }
-    if let Err(r) = require_recent(&auth, now, "/account/sessions") {
+    if let Err(r) = require_recent(&auth.session, now, "/account/sessions") {
         return Ok(r);
     }
     blocking(&state, move |s| {
@@ -525,15 +429,10 @@ pub async fn end_session(
 }
 
 /// Ends every session of the account but this one.
-pub async fn end_others(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn end_others(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     let now = state.now();
-    if let Err(r) = require_recent(&auth, now, "/account/sessions") {
+    if let Err(r) = require_recent(&auth.session, now, "/account/sessions") {
         return Ok(r);
     }
     let account = auth.session.account_id;
@@ -570,11 +469,7 @@ pub struct NotificationsPage {
     pub unread: usize,
 }
 
-pub async fn notifications(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn notifications(Me { state, auth }: Me) -> Result<Response, WebError> {
     let account = auth.session.account_id;
     let list = blocking(&state, move |s| s.notifications(account, 200)).await?;
     let notes: Vec<NotificationView> = list
@@ -594,19 +489,17 @@ pub async fn notifications(
         .collect();
     let unread = notes.iter().filter(|n| n.unread).count();
     Ok(page(&NotificationsPage {
-        chrome: Chrome::new("Notifications", "", &auth),
+        chrome: auth.chrome("Notifications", ""),
         notes,
         unread,
     }))
 }
 
 pub async fn mark_read(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: NotificationId = id.parse().map_err(|_| WebError::NotFound)?;
     let account = auth.session.account_id;
@@ -615,12 +508,7 @@ pub async fn mark_read(
     Ok(see_other("/notifications"))
 }
 
-pub async fn read_all(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn read_all(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     checked_form(&auth, &body)?;
     let account = auth.session.account_id;
     let now = state.now();
@@ -634,61 +522,4 @@ pub async fn read_all(
     })
     .await?;
     Ok(see_other("/notifications"))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-    use needlewise_core::ids::AccountId;
-    use uuid::Uuid;
-
-    #[test]
-    fn only_same_site_paths_are_followed() {
-        for ok in ["/", "/clinic/red-flags", "/mfa?next=%2Fclinic", "/a/b#c"] {
-            assert_eq!(safe_next(ok), ok);
-        }
-        for bad in [
-            "https://evil.example",
-            "//evil.example/x",
-            "/\\evil.example",
-            "evil",
-            "",
-            "javascript:alert(1)",
-            "/ok\r\nSet-Cookie: x=1",
-        ] {
-            assert_eq!(safe_next(bad), "/", "{bad:?}");
-        }
-        assert_eq!(
-            with_next("/reauth", "/mfa?next=/clinic"),
-            "/reauth?next=%2Fmfa%3Fnext%3D%2Fclinic"
-        );
-        assert_eq!(with_next("/reauth", "//evil"), "/reauth?next=%2F");
-    }
-
-    #[test]
-    fn recent_means_within_ten_minutes() {
-        let t0 = Timestamp::from_second(1_795_622_400).unwrap();
-        let mut s = WebSession {
-            token_hash: "h".into(),
-            account_id: AccountId(Uuid::now_v7()),
-            csrf_token: "c".into(),
-            profile_id: None,
-            created_at: t0,
-            expires_at: t0,
-            verified_at: None,
-        };
-        assert!(!recently_verified(&s, t0));
-        s.verified_at = Some(t0);
-        assert!(recently_verified(&s, t0));
-        assert!(recently_verified(
-            &s,
-            t0.checked_add(SignedDuration::from_mins(10)).unwrap()
-        ));
-        assert!(!recently_verified(
-            &s,
-            t0.checked_add(SignedDuration::from_secs(601)).unwrap()
-        ));
-    }
 }

@@ -1,16 +1,15 @@
 //! The aftercare timeline and the serum gate.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::response::Response;
 use needlewise_core::aftercare::{GateDecision, timeline};
 use needlewise_core::evidence;
 use needlewise_core::ids::ProfileId;
 
 use super::{checked_form, page};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
-use crate::views::{AftercarePage, Chrome, StepView};
+use crate::views::{AftercarePage, StepView};
 use crate::{AppState, blocking, forms};
 
 async fn render(
@@ -38,25 +37,19 @@ async fn render(
         ),
     };
     Ok(page(&AftercarePage {
-        chrome: Chrome::new("Aftercare", "aftercare", auth),
+        chrome: auth.chrome("Aftercare", "aftercare"),
         session: when,
         steps,
         decision: decision.map(|d| (d.allowed, d.product, d.reason)),
     }))
 }
 
-pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     render(&state, &auth, None).await
 }
 
 /// Asks the serum gate; an allowed product is recorded as applied.
-pub async fn product(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn product(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let name = forms::required(&pairs, "product")?;
     let decision = apply(&state, auth.profile.id, name).await?;

@@ -18,7 +18,7 @@ use needlewise_store::clinic::{AuditEntry, PatientLink};
 
 use super::clinic::{OverrideView, ProtocolView};
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms};
@@ -57,7 +57,7 @@ fn scope_choices(ticked: &BTreeSet<Scope>) -> Vec<(&'static str, &'static str, b
 
 fn invalid_invite(auth: &Auth) -> Response {
     let mut r = page(&JoinPage {
-        chrome: Chrome::new("Join a clinic", "care", auth),
+        chrome: auth.chrome("Join a clinic", "care"),
         clinic: None,
         code: String::new(),
         scopes: Vec::new(),
@@ -73,9 +73,7 @@ pub async fn join_form(
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
     let Some(auth) = auth else {
-        return Ok(crate::pages::account_security::log_in_then(&format!(
-            "/join/{code}"
-        )));
+        return Ok(crate::auth::reauth::log_in_then(&format!("/join/{code}")));
     };
     let Ok(hash) = code_hash(&code) else {
         return Ok(invalid_invite(&auth));
@@ -85,7 +83,7 @@ pub async fn join_form(
         return Ok(invalid_invite(&auth));
     };
     Ok(page(&JoinPage {
-        chrome: Chrome::new("Join a clinic", "care", &auth),
+        chrome: auth.chrome("Join a clinic", "care"),
         clinic: Some(clinic.name),
         code,
         // Check-ins, so the clinic can act on a warning sign; nothing else.
@@ -132,12 +130,10 @@ pub async fn redeem(
 }
 
 pub async fn join(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let ticked: Vec<&str> = pairs
         .iter()
@@ -275,8 +271,7 @@ pub(crate) fn audit_views(
         .collect()
 }
 
-pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let (links, protocol, overrides, log, left) = blocking(&state, move |s| {
         let links = s.patient_clinics(profile)?;
@@ -311,7 +306,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
             .map_or_else(String::new, |l| l.clinic.name.clone())
     };
     Ok(page(&CareTeamPage {
-        chrome: Chrome::new("Care team", "care", &auth),
+        chrome: auth.chrome("Care team", "care"),
         links: links.iter().map(|l| link_view(&state, l)).collect(),
         protocol: protocol
             .as_ref()
@@ -354,12 +349,10 @@ pub async fn set_scope(
 }
 
 pub async fn consent(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(clinic): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let granted = match forms::field(&pairs, "grant") {
         Some("1") => true,
@@ -377,12 +370,10 @@ pub async fn consent(
 }
 
 pub async fn leave(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(clinic): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let clinic: ClinicId = clinic.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;

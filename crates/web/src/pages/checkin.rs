@@ -1,7 +1,7 @@
 //! Symptom check-ins and red flags.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use needlewise_actions::{DoctorStatement, Resolution};
 use needlewise_core::answers::Answers;
@@ -12,13 +12,12 @@ use needlewise_core::records::Profile;
 use needlewise_core::triage::Triage;
 
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
-use crate::views::{self, CheckinForm, CheckinResolvePage, CheckinResultPage, Chrome};
+use crate::views::{self, CheckinForm, CheckinResolvePage, CheckinResultPage};
 use crate::{AppState, act, blocking, forms};
 
-pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn form(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let (session, open, history, links) = blocking(&state, move |s| {
         Ok((
@@ -39,7 +38,7 @@ pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response,
         .map(|l| l.clinic.name.clone())
         .collect();
     Ok(page(&CheckinForm {
-        chrome: Chrome::new("Check-in", "checkin", &auth),
+        chrome: auth.chrome("Check-in", "checkin"),
         resolved_by_clinic: resolved_by_clinic.join(", "),
         has_session: session.is_some(),
         session: session.map(|s| state.local(s.ended_at)).unwrap_or_default(),
@@ -70,12 +69,7 @@ pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response,
     }))
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let answers = checkin_answers(&state, &auth.profile, &pairs).await?;
     let triage = record(&state, &auth.profile, answers).await?;
@@ -105,7 +99,7 @@ async fn checkin_answers(
 fn result_page(auth: &Auth, triage: &Triage) -> Response {
     let q = &evidence().checkin;
     page(&CheckinResultPage {
-        chrome: Chrome::new("Check-in", "checkin", auth),
+        chrome: auth.chrome("Check-in", "checkin"),
         level: triage.level.id().to_owned(),
         headline: triage.headline.to_owned(),
         locked: triage.locks_sessions,
@@ -144,11 +138,9 @@ pub async fn record(
 /// The page that resolves a red flag on the person's word: who examined
 /// them and when, and a fresh check-in.
 pub async fn resolve_form(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(episode): Path<String>,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
     let (open, policy, facts) = act(&state, move |ctx| {
@@ -166,7 +158,7 @@ pub async fn resolve_form(
         return Ok(see_other("/checkin"));
     }
     Ok(page(&CheckinResolvePage {
-        chrome: Chrome::new("Resolve a red flag", "checkin", &auth),
+        chrome: auth.chrome("Resolve a red flag", "checkin"),
         episode: episode.id.to_string(),
         opened: state.local(episode.opened_at),
         opened_on: episode
@@ -182,12 +174,10 @@ pub async fn resolve_form(
 }
 
 pub async fn resolve(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(episode): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: EpisodeId = episode.parse().map_err(|_| WebError::NotFound)?;
     let statement = statement(&pairs)?;

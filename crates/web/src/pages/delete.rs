@@ -9,13 +9,12 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use needlewise_core::ids::ProfileId;
 
 use super::{checked_form, page, see_other, see_other_with_cookie};
-use crate::auth::{self, Auth};
+use crate::auth::{self, Auth, Me};
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms};
@@ -35,14 +34,13 @@ pub struct DeletePage {
 
 fn delete_page(auth: &Auth, account: bool, message: String) -> DeletePage {
     DeletePage {
-        chrome: Chrome::new(
+        chrome: auth.chrome(
             if account {
                 "Delete my account"
             } else {
                 "Delete this profile"
             },
             "",
-            auth,
         ),
         account,
         profile_id: auth.profile.id.to_string(),
@@ -88,12 +86,7 @@ pub async fn profile_form(auth: Auth) -> Response {
     page(&delete_page(&auth, false, String::new()))
 }
 
-pub async fn delete_profile(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn delete_profile(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let id: ProfileId = forms::required(&pairs, "profile")?
         .parse()
@@ -126,12 +119,7 @@ pub async fn account_form(auth: Auth) -> Response {
     page(&delete_page(&auth, true, String::new()))
 }
 
-pub async fn delete_account(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn delete_account(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let account_id = auth.session.account_id;
     if auth::over_limit(&state, vec![format!("delete:{account_id}")]).await? {

@@ -1,7 +1,7 @@
 //! Rollers and pens, and their cleaning cycle.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use jiff::Timestamp;
 use needlewise_core::evidence;
@@ -10,9 +10,9 @@ use needlewise_core::ids::{DeviceId, ProfileId};
 use needlewise_core::records::Profile;
 
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::Me;
 use crate::error::WebError;
-use crate::views::{Chrome, DeviceView, DevicesPage};
+use crate::views::{DeviceView, DevicesPage};
 use crate::{AppState, act, blocking, forms};
 
 /// The buttons that make sense in each state (action, label, secondary).
@@ -66,24 +66,18 @@ pub fn view(state: &AppState, d: &Device, now: Timestamp) -> DeviceView {
     }
 }
 
-pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn list(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
     let now = state.now();
     Ok(page(&DevicesPage {
-        chrome: Chrome::new("Your roller", "devices", &auth),
+        chrome: auth.chrome("Your roller", "devices"),
         share: evidence().defaults.hygiene.share.explanation.clone(),
         devices: devices.iter().map(|d| view(&state, d, now)).collect(),
     }))
 }
 
-pub async fn add(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn add(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let name = forms::required(&pairs, "name")?;
     let needle: f64 = forms::required(&pairs, "needle_mm")?
@@ -160,12 +154,10 @@ pub async fn apply(
 
 /// Applies one step of the cycle. Another profile's device is not found.
 pub async fn transition(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let id: DeviceId = id.parse().map_err(|_| WebError::NotFound)?;
     let event = event(

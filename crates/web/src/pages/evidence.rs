@@ -53,7 +53,7 @@ pub async fn show(auth: Option<Auth>) -> Response {
         })
         .collect();
     let chrome = match &auth {
-        Some(a) => Chrome::new("Evidence", "evidence", a),
+        Some(a) => a.chrome("Evidence", "evidence"),
         None => Chrome::public("Evidence"),
     };
     page(&EvidencePage {

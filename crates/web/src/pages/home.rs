@@ -10,7 +10,7 @@ use needlewise_core::schedule::{NextSession, next_session};
 use super::page;
 use crate::auth::{self, Auth};
 use crate::error::WebError;
-use crate::views::{Chrome, HomePage};
+use crate::views::HomePage;
 use crate::{AppState, read};
 
 /// Plain words for the schedule; times in the state's zone.
@@ -88,7 +88,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     }
     let rules = &base.defaults.hygiene;
     Ok(page(&HomePage {
-        chrome: Chrome::new("Home", "home", &auth),
+        chrome: auth.chrome("Home", "home"),
         verdict: d.verdict.map(|v| (v.id().to_owned(), home_headline(v))),
         locked: matches!(next, NextSession::Locked { .. }),
         next: describe(&state, &next),

@@ -11,10 +11,11 @@ use std::path::{Path as FsPath, PathBuf};
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use data_encoding::HEXLOWER;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use needlewise_core::ids::{PhotoId, ProfileId, RatingId};
 use needlewise_core::progress::{self, Concern, Photo, Rating, Score};
@@ -24,7 +25,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, blocking, forms};
@@ -130,8 +131,7 @@ fn zones() -> Vec<(&'static str, &'static str)> {
     Zone::ALL.iter().map(|z| (z.id(), z.label())).collect()
 }
 
-pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let (ratings, photos) = blocking(&state, move |s| {
         Ok((s.ratings(profile)?, s.photos(profile)?))
@@ -168,7 +168,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
         .collect();
     let views: Vec<PhotoView> = photos.iter().map(|p| PhotoView::new(&state, p)).collect();
     Ok(page(&ProgressPage {
-        chrome: Chrome::new("Progress", "progress", &auth),
+        chrome: auth.chrome("Progress", "progress"),
         recent: ratings
             .iter()
             .rev()
@@ -198,12 +198,7 @@ pub fn parse_zone(value: &str) -> Result<Zone, WebError> {
         .map_err(|_| WebError::BadInput("zone: choose one of the listed areas".into()))
 }
 
-pub async fn add_rating(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn add_rating(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let rating = rate(
         &state,
@@ -249,12 +244,10 @@ pub async fn rate(
 }
 
 pub async fn delete_rating(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: RatingId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
@@ -362,11 +355,9 @@ fn remove_quietly(paths: &[&PathBuf]) {
 }
 
 pub async fn upload(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     mut multipart: Multipart,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let too_large = || WebError::BadInput("photo: the file is larger than 10 MB".into());
     let mut csrf = String::new();
     let mut zone = String::new();
@@ -454,10 +445,7 @@ pub async fn upload(
         width: processed.width,
         height: processed.height,
         bytes: processed.jpeg.len() as u64,
-        sha256: Sha256::digest(&processed.jpeg)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        sha256: HEXLOWER.encode(&Sha256::digest(&processed.jpeg)),
         content_type: "image/jpeg".into(),
         stored_name: format!("{profile}/{id}.jpg"),
     };
@@ -479,12 +467,10 @@ pub async fn upload(
 }
 
 pub async fn delete_photo(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     checked_form(&auth, &body)?;
     let id: PhotoId = id.parse().map_err(|_| WebError::NotFound)?;
     let profile = auth.profile.id;
@@ -525,21 +511,17 @@ async fn serve_photo(
 }
 
 pub async fn photo_file(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(file): Path<String>,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let id = file.strip_suffix(".jpg").ok_or(WebError::NotFound)?;
     serve_photo(&state, &auth, id, false).await
 }
 
 pub async fn thumb_file(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     serve_photo(&state, &auth, &id, true).await
 }
 
@@ -552,11 +534,9 @@ pub struct CompareQuery {
 }
 
 pub async fn compare(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     Query(q): Query<CompareQuery>,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let profile = auth.profile.id;
     let photos = blocking(&state, move |s| s.photos(profile)).await?;
     let find = |id: &str| -> Result<Option<PhotoView>, WebError> {
@@ -575,7 +555,7 @@ pub async fn compare(
         _ => None,
     };
     Ok(page(&ComparePage {
-        chrome: Chrome::new("Compare photos", "progress", &auth),
+        chrome: auth.chrome("Compare photos", "progress"),
         photos: photos.iter().map(|p| PhotoView::new(&state, p)).collect(),
         pair,
         a: q.a,

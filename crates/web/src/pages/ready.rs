@@ -1,7 +1,6 @@
 //! The same-day readiness gate.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::response::Response;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
@@ -11,17 +10,16 @@ use needlewise_core::readiness::Readiness;
 use needlewise_core::records::Profile;
 
 use super::{checked_form, page};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
-use crate::views::{self, Chrome, ReadyForm, ReadyResultPage};
+use crate::views::{self, ReadyForm, ReadyResultPage};
 use crate::{AppState, act, blocking, forms};
 
-pub async fn form(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn form(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let devices = blocking(&state, move |s| s.devices(profile)).await?;
     Ok(page(&ReadyForm {
-        chrome: Chrome::new("Ready today?", "ready", &auth),
+        chrome: auth.chrome("Ready today?", "ready"),
         devices: devices
             .iter()
             .filter(|d| d.state != HygieneState::Retired)
@@ -60,16 +58,11 @@ pub async fn check(
     Ok(checked.readiness)
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let result = run(&state, &auth, &pairs).await?;
     Ok(page(&ReadyResultPage {
-        chrome: Chrome::new("Ready today?", "ready", &auth),
+        chrome: auth.chrome("Ready today?", "ready"),
         go: result.go,
         headline: result.headline.clone(),
         zones: result

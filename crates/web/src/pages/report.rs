@@ -2,17 +2,15 @@
 //! facial plastic surgeon (see `needlewise-report`). Only ever the session's
 //! own profile: there is no id in the path to change.
 
-use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use needlewise_report::GatherError;
 
-use crate::auth::Auth;
+use crate::auth::Me;
+use crate::blocking;
 use crate::error::WebError;
-use crate::{AppState, blocking};
 
-pub async fn pdf(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn pdf(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.clone();
     let photo_root = state.photo_dir.clone();
     let (now, today, tz) = (state.now(), state.today(), state.tz.clone());

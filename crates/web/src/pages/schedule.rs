@@ -7,13 +7,12 @@ use axum::response::{IntoResponse, Response};
 use needlewise_core::schedule::NextSession;
 
 use super::{checked_form, page, see_other};
-use crate::auth::{Auth, random_token, token_hash};
+use crate::auth::{Auth, Me, random_token, token_hash};
 use crate::error::WebError;
-use crate::views::{CalendarLinkView, Chrome, SchedulePage};
+use crate::views::{CalendarLinkView, SchedulePage};
 use crate::{AppState, act, blocking, forms, ics};
 
-pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     render(&state, &auth, None).await
 }
 
@@ -39,7 +38,7 @@ async fn render(
     };
     let (url, webcal) = new_link.unwrap_or_default();
     Ok(page(&SchedulePage {
-        chrome: Chrome::new("Schedule", "schedule", auth),
+        chrome: auth.chrome("Schedule", "schedule"),
         next: super::home::describe(state, &next),
         explanation,
         course: course
@@ -99,12 +98,10 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 
 /// Makes (or remakes) the profile's calendar link, or turns it off.
 pub async fn calendar_link(
-    State(state): State<AppState>,
-    auth: Auth,
+    Me { state, auth }: Me,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
     let pairs = checked_form(&auth, &body)?;
     let profile = auth.profile.id;
     match forms::field(&pairs, "action").unwrap_or("create") {

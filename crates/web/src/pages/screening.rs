@@ -1,21 +1,20 @@
 //! The screening form and its verdict.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::response::Response;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::screening::ScreeningResult;
 
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
 use crate::error::WebError;
-use crate::views::{self, Chrome, ScreeningForm, ScreeningResultPage};
+use crate::views::{self, ScreeningForm, ScreeningResultPage};
 use crate::{AppState, act, blocking, forms};
 
 pub async fn form(auth: Auth) -> Response {
     page(&ScreeningForm {
-        chrome: Chrome::new("Screening", "screening", &auth),
+        chrome: auth.chrome("Screening", "screening"),
         fields: forms::fields(&evidence().screening),
         procedure_rows: forms::procedure_rows(),
     })
@@ -35,20 +34,14 @@ pub async fn save(
     .await
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let answers = forms::answers(&evidence().screening, &pairs, state.today())?;
     save(&state, &auth, answers).await?;
     Ok(see_other("/screening/result"))
 }
 
-pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn latest(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let Some(record) = blocking(&state, move |s| s.latest_screening(profile)).await? else {
         return Ok(see_other("/screening"));
@@ -64,7 +57,7 @@ pub async fn latest(State(state): State<AppState>, auth: Auth) -> Result<Respons
             .join(", ")
     };
     Ok(page(&ScreeningResultPage {
-        chrome: Chrome::new("Your screening", "screening", &auth),
+        chrome: auth.chrome("Your screening", "screening"),
         verdict: record.verdict.id().to_owned(),
         headline: result.headline.clone(),
         eligible_from: result

@@ -11,7 +11,6 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::response::Response;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
@@ -27,7 +26,7 @@ use needlewise_core::zone::Zone;
 use serde::Serialize;
 
 use super::{checked_form, page, see_other};
-use crate::auth::Auth;
+use crate::auth::Me;
 use crate::error::WebError;
 use crate::views::Chrome;
 use crate::{AppState, act, forms};
@@ -448,8 +447,7 @@ fn verb(device: Option<&Device>) -> &'static str {
     }
 }
 
-pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     let today = plan(&state, load(&state, auth.profile.id, None).await?);
     let key = format!("{}:{}", auth.profile.id, today.date);
     let allowed = today.allowed();
@@ -468,7 +466,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
     };
     let total = duration_words(today.zones.iter().map(ZonePlan::seconds).sum());
     Ok(page(&SessionPage {
-        chrome: Chrome::new("Today's session", "session", &auth),
+        chrome: auth.chrome("Today's session", "session"),
         saved: today.saved.as_ref().map(|s| saved_view(&state, s)),
         device_id: device.map(|d| d.id.to_string()).unwrap_or_default(),
         device_name: device.map(|d| d.name.clone()).unwrap_or_default(),
@@ -500,12 +498,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> Result<Response,
 
 /// Stores the session and the device's use, after checking everything
 /// again. Only zones of today's plan are accepted.
-pub async fn complete(
-    State(state): State<AppState>,
-    auth: Auth,
-    body: Bytes,
-) -> Result<Response, WebError> {
-    let state = state.for_profile(&auth.profile);
+pub async fn complete(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let device_id: DeviceId = forms::required(&pairs, "device")?
         .parse()

@@ -492,3 +492,77 @@ async fn another_persons_ids_are_not_found_and_a_blocked_day_saves_nothing() {
     let (_, list) = s.api_get("/api/sessions", &other).await;
     assert_eq!(list, json!([]));
 }
+
+/// Sends a raw body with the session and its CSRF token.
+async fn raw_post(s: &Server, u: &User, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::post(path)
+        .header(header::COOKIE, &u.cookie)
+        .header("x-csrf-token", &u.csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, text) = s.send(req).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn every_json_body_is_one_object_of_at_most_64_kib_refused_alike() {
+    let s = Server::new();
+    let u = s.sign_up("bodies@example.org").await;
+    let (_, doc) = s.api_get("/api/openapi.json", &u).await;
+    // Every documented endpoint that takes JSON, but the clinic's (their
+    // caller must be a verified member before the body is read).
+    let mut paths = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op["requestBody"]["content"]
+                .get("application/json")
+                .is_some()
+                && !path.starts_with("/api/clinic/")
+            {
+                assert_eq!(method, "post", "{path}");
+                let path = path
+                    .replace("{id}", "00000000-0000-7000-8000-000000000000")
+                    .replace("{action}", "rinse");
+                paths.push(path);
+            }
+        }
+    }
+    assert!(paths.len() >= 9, "{paths:?}");
+    let large = json!({"note": "x".repeat(needlewise_web::api::MAX_BODY)}).to_string();
+    for path in &paths {
+        for body in [
+            b"[]".to_vec(),
+            br#"["R", 0.25]"#.to_vec(),
+            b"\"x\"".to_vec(),
+            b"not json".to_vec(),
+            b"{".to_vec(),
+            large.clone().into_bytes(),
+        ] {
+            let (status, v) = raw_post(&s, &u, path, body.clone()).await;
+            let shown = String::from_utf8_lossy(&body[..body.len().min(20)]).into_owned();
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} {shown}: {v}"
+            );
+            assert_eq!(v["error"]["code"], "bad_input", "{path} {shown}: {v}");
+            assert_eq!(v["error"]["fields"], json!([]), "{path} {shown}: {v}");
+            assert!(v["error"]["message"].is_string(), "{path} {shown}: {v}");
+        }
+    }
+    // The documented limit is the one applied.
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(
+        description.contains(&format!(
+            "at most {} KiB",
+            needlewise_web::api::MAX_BODY / 1024
+        )),
+        "{description}"
+    );
+    // An array of what a device is made of is not a device.
+    let (status, v) = s.api_post("/api/devices", &u, json!(["R", 0.25])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (_, dash) = s.api_get("/api/dashboard", &u).await;
+    assert_eq!(dash["devices"], json!([]), "nothing was stored");
+}

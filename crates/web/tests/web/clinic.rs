@@ -732,6 +732,12 @@ async fn the_clinic_api_follows_the_same_rules() {
         "{v}"
     );
     assert_eq!(s.store.active_protocol(profile).unwrap(), None);
+    // A body that is not one object is refused as anywhere in the API.
+    for path in [&url, &ack] {
+        let (status, v) = api(&s, "POST", path, Some(&dr.user), Some(json!([0.5, 30]))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "bad_input", "{path}: {v}");
+    }
     let good = json!({"needle_length_mm": 0.5, "zones": ["forehead"], "interval_days": 30, "course_sessions": 4});
     let (status, v) = api(&s, "POST", &url, Some(&dr.user), Some(good)).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");

@@ -10,6 +10,7 @@ mod clinic;
 mod delete;
 mod fhir;
 mod housekeeping;
+mod layering;
 mod notify;
 mod openapi;
 mod progress;

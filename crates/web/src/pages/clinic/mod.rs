@@ -22,7 +22,8 @@ use axum::routing::{get, post};
 use needlewise_core::ids::ProfileId;
 
 use crate::AppState;
-use crate::clinic_ctx::{ClinicCtx, recently_verified};
+use crate::auth::reauth;
+use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::forms;
 use crate::views::Chrome;
@@ -49,30 +50,30 @@ pub fn routes() -> Router<AppState> {
             "/clinic/red-flags/{profile}/{episode}/resolve",
             post(dashboard::resolve),
         )
-        .route("/clinic/patients/{profile}", get(patient::show))
+        .route("/clinic/patients/{profile}", get(patient::timeline::show))
         .route(
             "/clinic/patients/{profile}/photos/{photo}",
-            get(patient::photo_file),
+            get(patient::photos::photo_file),
         )
         .route(
             "/clinic/patients/{profile}/record.json",
-            get(patient::record_json),
+            get(patient::referral::record_json),
         )
         .route(
             "/clinic/patients/{profile}/report.pdf",
-            get(patient::report_pdf),
+            get(patient::referral::report_pdf),
         )
         .route(
             "/clinic/patients/{profile}/protocol",
-            get(patient::protocol_form).post(patient::prescribe),
+            get(patient::protocol::protocol_form).post(patient::protocol::prescribe),
         )
         .route(
             "/clinic/patients/{profile}/overrides",
-            post(patient::add_override),
+            post(patient::overrides::add_override),
         )
         .route(
             "/clinic/patients/{profile}/overrides/{id}/revoke",
-            post(patient::revoke_override),
+            post(patient::overrides::revoke_override),
         )
         .route("/clinic/invites", get(admin::invites).post(admin::invite))
         .route(
@@ -158,14 +159,7 @@ pub(crate) fn checked(
 /// For a sensitive change: `None` when the member proved who they are in
 /// the last few minutes, else the redirect to `/reauth?next=<back>`.
 pub(crate) fn needs_reauth(state: &AppState, ctx: &ClinicCtx, back: &str) -> Option<Response> {
-    if recently_verified(&ctx.session, state.now()) {
-        None
-    } else {
-        Some(super::see_other(&super::account_security::with_next(
-            "/reauth",
-            &ctx.link(back),
-        )))
-    }
+    reauth::require_recent(&ctx.session, state.now(), &ctx.link(back)).err()
 }
 
 /// A page with a status other than 200 (a form shown again with its

@@ -41,7 +41,7 @@ fn unusable(auth: &Auth) -> Response {
     let mut r = page(&JoinTeamPage {
         chrome: Chrome {
             profile: "Your profiles".to_owned(),
-            ..Chrome::new("Join a clinic's team", "clinic", auth)
+            ..auth.chrome("Join a clinic's team", "clinic")
         },
         invite: None,
         code: String::new(),
@@ -65,7 +65,7 @@ pub async fn form(
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
     let Some(auth) = auth else {
-        return Ok(crate::pages::account_security::log_in_then(&format!(
+        return Ok(crate::auth::reauth::log_in_then(&format!(
             "/clinic/join/{code}"
         )));
     };
@@ -93,7 +93,7 @@ pub async fn form(
         _ => return Ok(unusable(&auth)),
     };
     Ok(page(&JoinTeamPage {
-        chrome: Chrome::new("Join a clinic's team", "clinic", &auth),
+        chrome: auth.chrome("Join a clinic's team", "clinic"),
         invite: Some(view),
         code,
     }))
