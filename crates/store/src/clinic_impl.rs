@@ -1215,7 +1215,14 @@ impl<B: Backend> ClinicStore for B {
                 let sql = format!(
                     "SELECT {CHECKIN_COLUMNS} FROM checkins WHERE profile_id = ?1 ORDER BY at DESC, id DESC"
                 );
-                let checkins = tx.all(&sql, args![profile], checkin_from)?;
+                let mut checkins = tx.all(&sql, args![profile], checkin_from)?;
+                // Nothing of an unshared scope reaches the clinic, not even
+                // a session's id (a UUIDv7 says when it was logged).
+                if !held.may(Act::Read(Scope::Sessions)) {
+                    for c in &mut checkins {
+                        c.session_id = None;
+                    }
+                }
                 let sql = format!(
                     "SELECT {}, {ACK_COLUMNS} FROM episodes e
                      LEFT JOIN red_flag_acks a ON a.clinic_id = ?2

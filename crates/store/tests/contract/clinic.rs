@@ -918,6 +918,43 @@ pub mod cases {
         assert_eq!(actions(store, ada.id)[0], "left");
     }
 
+    /// Issue 17 §4: a patient who shares check-ins but not sessions: the
+    /// check-ins reach the clinic without their session's id (a UUIDv7
+    /// says when the session was logged).
+    pub fn an_unshared_scope_leaks_not_even_its_ids(store: &dyn Store) {
+        let p = practice(store, "Ids");
+        let ada = profile(store, "Ada");
+        join(
+            store,
+            &p.by,
+            ada.id,
+            &scopes(&[Scope::Screening, Scope::Checkins]),
+            1,
+        );
+        let s = session(ada.id, None, 100);
+        store.log_session(&s, None).unwrap();
+        let c = checkin(ada.id, Some(s.id), 200, TriageLevel::Expected);
+        store.save_checkin(&c, None).unwrap();
+        let record = store
+            .patient_record(&p.by, ada.id, at(300))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.sessions, None);
+        let seen = record.checkins.unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].id, c.id);
+        assert_eq!(seen[0].session_id, None, "the session's id stays home");
+        // With the sessions scope the link is there.
+        store
+            .set_consent(ada.id, p.clinic.id, Scope::Sessions, true, at(301))
+            .unwrap();
+        let record = store
+            .patient_record(&p.by, ada.id, at(302))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.checkins.unwrap()[0].session_id, Some(s.id));
+    }
+
     pub fn staff_see_the_list_but_no_clinical_data(store: &dyn Store) {
         let p = practice(store, "Staffed");
         let nurse = member(store, &p, Role::Staff, "Nurse", 1);
