@@ -329,21 +329,61 @@ impl FromRequestParts<AppState> for Me {
 }
 
 /// The client's address, when the server was started with connection info
-/// (tests call the router directly and get `"local"`).
+/// (tests that send no connection info get `"local"`). Behind a proxy or
+/// balancer named in `trusted_proxies`, the address is read from
+/// `X-Forwarded-For`, from the right: the first address that is not a
+/// trusted proxy. From anyone else the header is ignored, so a client can
+/// never choose its own address.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+        else {
+            return Ok(ClientIp("local".to_owned()));
+        };
         Ok(ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or_else(|| "local".to_owned(), |c| c.0.ip().to_string()),
+            client_address(peer, &parts.headers, &state.config.trusted_proxies).to_string(),
         ))
     }
+}
+
+/// The client behind `peer`: `peer` itself unless it is a trusted proxy,
+/// then the rightmost `X-Forwarded-For` entry that is not one (a malformed
+/// entry stops the walk at the last trusted hop).
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// The start of the minute `now` falls in: rate-limit windows are whole

@@ -29,6 +29,10 @@ pub struct Config {
     /// Accounts one address may create per hour (patients and clinics
     /// together), counted in the store across instances.
     pub signups_per_hour: u32,
+    /// The addresses of the TLS proxies or load balancers in front of
+    /// needlewise. Only a request from one of them has its
+    /// `X-Forwarded-For` read (from the right) for the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Where red-flag and escalation emails go: `smtp://host:port` (plain
     /// SMTP, for a relay on this machine or network). Without it, emails
     /// stay queued in the store's outbox.
@@ -55,6 +59,7 @@ impl Default for Config {
             session_hours: 24 * 14,
             login_attempts_per_minute: 10,
             signups_per_hour: 10,
+            trusted_proxies: Vec::new(),
             smtp_url: None,
             mail_from: "needlewise <needlewise@localhost>".into(),
             escalation_tick_seconds: 30,
@@ -77,6 +82,7 @@ impl std::fmt::Debug for Config {
             .field("session_hours", &self.session_hours)
             .field("login_attempts_per_minute", &self.login_attempts_per_minute)
             .field("signups_per_hour", &self.signups_per_hour)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
             .field("mail_from", &self.mail_from)
             .field("escalation_tick_seconds", &self.escalation_tick_seconds)
@@ -148,6 +154,19 @@ impl Config {
                 var: "NEEDLEWISE_SIGNUPS_PER_HOUR",
                 message: format!("{v:?} is not a whole number"),
             })?;
+        }
+        if let Some(v) = get("NEEDLEWISE_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    a.parse().map_err(|_| ConfigError::Env {
+                        var: "NEEDLEWISE_TRUSTED_PROXIES",
+                        message: format!("{a:?} is not an IP address"),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = get("NEEDLEWISE_LOG_FORMAT") {
             self.log_format = match v.as_str() {

@@ -242,6 +242,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            security::hsts,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             telemetry::track,
         ))
         .with_state(state)

@@ -13,6 +13,23 @@ media-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 
 /// anything, even if opened directly.
 pub const CSP_FILES: &str = "default-src 'none'; img-src 'self'; style-src 'none'; sandbox";
 
+/// `Strict-Transport-Security` when needlewise is reached over https
+/// (`public_url`): browsers then never try plain http again.
+pub async fn hsts(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if state.config.secure_cookies() {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000"),
+        );
+    }
+    response
+}
+
 /// Adds the headers. Pages that show personal data are never cached;
 /// embedded assets may be.
 pub async fn headers(request: Request, next: Next) -> Response {

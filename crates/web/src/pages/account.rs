@@ -117,8 +117,21 @@ pub async fn login(
         .unwrap_or_default()
         .to_owned();
     let next = next_of(forms::field(&pairs, "next"));
-    if auth::over_limit(&state, vec![format!("ip:{ip}"), format!("email:{email}")]).await? {
+    // An address that guesses too much is refused, and so is one address
+    // guessing one email; another address (the account's owner) is not,
+    // however much someone else guessed. Past the per-minute limit on the
+    // email from all addresses together, every attempt on it waits a
+    // second: the attacker slows, the owner still gets in.
+    if auth::over_limit(
+        &state,
+        vec![format!("ip:{ip}"), format!("email-from:{email}|{ip}")],
+    )
+    .await?
+    {
         return Ok(bad_form(false, &email, next, WebError::RateLimited));
+    }
+    if auth::over_limit(&state, vec![format!("email:{email}")]).await? {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
     let lookup = email.clone();
     let account = blocking(&state, move |s| s.account_by_email(&lookup)).await?;

@@ -796,3 +796,134 @@ async fn sign_ups_are_limited_per_address_and_hour() {
     let (status, _, _) = s.post("/signup", None, &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "a new hour");
 }
+
+/// A log-in form from a given peer, with an optional `X-Forwarded-For`.
+async fn login_from(
+    s: &Server,
+    peer: &str,
+    forwarded: Option<&str>,
+    email: &str,
+    password: &str,
+) -> StatusCode {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("email", email), ("password", password)])
+        .finish();
+    let mut req =
+        Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    let mut req = req.body(Body::from(body)).unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    s.send(req).await.0
+}
+
+/// Issue 17 §2: someone guessing another person's password from their
+/// address is stopped; the owner, from theirs, still gets in.
+#[tokio::test]
+async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out() {
+    let s = Server::new();
+    s.sign_up("owner@example.org").await;
+    let limit = s.state.config.login_attempts_per_minute;
+    for _ in 0..limit {
+        assert_eq!(
+            login_from(&s, "203.0.113.7", None, "owner@example.org", "wrong guess").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    assert_eq!(
+        login_from(&s, "203.0.113.7", None, "owner@example.org", "wrong again").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing address is stopped"
+    );
+    assert_eq!(
+        login_from(
+            &s,
+            "198.51.100.2",
+            None,
+            "owner@example.org",
+            "correct horse battery"
+        )
+        .await,
+        StatusCode::SEE_OTHER,
+        "the owner gets in from their own address"
+    );
+}
+
+/// Issue 17 §2: behind a trusted balancer, each person counts by their own
+/// address; from anyone else `X-Forwarded-For` is ignored.
+#[tokio::test]
+async fn behind_a_trusted_balancer_each_person_counts_by_their_own_address() {
+    let s = Server::with_config(Config {
+        trusted_proxies: vec!["10.0.0.5".parse().unwrap()],
+        signups_per_hour: 100,
+        ..Config::default()
+    });
+    let limit = s.state.config.login_attempts_per_minute;
+    // More people than the per-address limit log in through one balancer.
+    for n in 0..limit + 2 {
+        let email = format!("p{n}@example.org");
+        s.sign_up(&email).await;
+        let client = format!("192.0.2.{}", n + 1);
+        assert_eq!(
+            login_from(
+                &s,
+                "10.0.0.5",
+                Some(&format!("{client}, 10.0.0.5")),
+                &email,
+                "correct horse battery"
+            )
+            .await,
+            StatusCode::SEE_OTHER,
+            "{email} through the balancer"
+        );
+    }
+    // A client that is not a trusted proxy cannot pick its address: its
+    // attempts all count against its own.
+    for n in 0..limit {
+        let _ = login_from(
+            &s,
+            "203.0.113.9",
+            Some(&format!("192.0.2.{}", 100 + n)),
+            "nobody@example.org",
+            "x",
+        )
+        .await;
+    }
+    assert_eq!(
+        login_from(
+            &s,
+            "203.0.113.9",
+            Some("192.0.2.250"),
+            "nobody@example.org",
+            "x"
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let headers = axum::http::HeaderMap::new();
+    let trusted: Vec<std::net::IpAddr> = vec!["10.0.0.5".parse().unwrap()];
+    assert_eq!(
+        needlewise_web::auth::client_address("10.0.0.5".parse().unwrap(), &headers, &trusted),
+        "10.0.0.5".parse::<std::net::IpAddr>().unwrap(),
+        "a trusted proxy without the header is the client"
+    );
+}
+
+/// Issue 17 §2: HSTS only when needlewise is reached over https.
+#[tokio::test]
+async fn hsts_is_sent_only_over_https() {
+    let (_, headers, _) = Server::new().get("/healthz", None).await;
+    assert!(headers.get(header::STRICT_TRANSPORT_SECURITY).is_none());
+    let config = Config {
+        public_url: Some("https://needlewise.example.org".into()),
+        ..Config::default()
+    };
+    let (_, headers, _) = Server::with_config(config).get("/healthz", None).await;
+    assert_eq!(
+        headers.get(header::STRICT_TRANSPORT_SECURITY).unwrap(),
+        "max-age=63072000"
+    );
+}
