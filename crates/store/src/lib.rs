@@ -234,6 +234,11 @@ pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
     fn delete_web_session(&self, token_hash: &str) -> Result<()>;
     /// Ends every session of an account (log out everywhere); returns how many.
     fn delete_web_sessions_of(&self, account: AccountId) -> Result<u64>;
+    /// Sets an account's password hash and ends every other session of it
+    /// (all but `keep`, a token hash), in one transaction. An unknown or
+    /// local account is [`StoreError::NotFound`]; an empty hash
+    /// [`StoreError::Invalid`].
+    fn change_password(&self, account: AccountId, password_hash: &str, keep: &str) -> Result<()>;
     /// Removes sessions expired at `now`; returns how many.
     fn purge_expired_web_sessions(&self, now: Timestamp) -> Result<u64>;
 

@@ -734,6 +734,28 @@ impl<B: Backend> Store for B {
         })
     }
 
+    fn change_password(&self, account: AccountId, password_hash: &str, keep: &str) -> Result<()> {
+        if password_hash.is_empty() {
+            return Err(StoreError::invalid("a password hash cannot be empty"));
+        }
+        if account == AccountId::LOCAL {
+            return Err(StoreError::not_found("the local account has no password"));
+        }
+        self.write(|tx| {
+            delete_one(
+                tx,
+                "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+                args![account, password_hash],
+                || format!("account {account}"),
+            )?;
+            tx.execute(
+                "DELETE FROM web_sessions WHERE account_id = ?1 AND token_hash <> ?2",
+                args![account, keep],
+            )?;
+            Ok(())
+        })
+    }
+
     fn purge_expired_web_sessions(&self, now: Timestamp) -> Result<u64> {
         self.write(|tx| {
             tx.execute(

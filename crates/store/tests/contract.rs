@@ -106,6 +106,7 @@ contract_tests!(
     totp_steps_are_never_accepted_twice,
     totp_enrolment_is_bound_to_its_session,
     web_sessions_verified_and_listed,
+    changing_the_password_ends_the_other_sessions,
     rate_limit_counts_per_window,
     purge_rate_limits_drops_only_older_windows,
     purge_expired_invites_drops_only_unused_expired_ones,

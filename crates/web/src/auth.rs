@@ -143,18 +143,24 @@ pub fn check_credentials(email: &str, password: &str) -> Result<String, WebError
             "email: enter an address such as name@example.org".into(),
         ));
     }
+    check_password("password", password)?;
+    Ok(email)
+}
+
+/// A password of 10 to 200 characters; `field` names it in the message.
+pub fn check_password(field: &str, password: &str) -> Result<(), WebError> {
     let chars = password.chars().count();
     if chars < 10 {
-        return Err(WebError::BadInput(
-            "password: use at least 10 characters".into(),
-        ));
+        return Err(WebError::BadInput(format!(
+            "{field}: use at least 10 characters"
+        )));
     }
     if chars > 200 {
-        return Err(WebError::BadInput(
-            "password: use at most 200 characters".into(),
-        ));
+        return Err(WebError::BadInput(format!(
+            "{field}: use at most 200 characters"
+        )));
     }
-    Ok(email)
+    Ok(())
 }
 
 /// Starts a session for an account: a fresh token every time (so the id

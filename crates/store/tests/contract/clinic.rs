@@ -2292,6 +2292,34 @@ pub mod cases {
         }));
     }
 
+    /// Issue 17 §2: a new password ends every other session of the account
+    /// in the same transaction; the one that changed it stays.
+    pub fn changing_the_password_ends_the_other_sessions(store: &dyn Store) {
+        let doc = account(store, "pw@example.org");
+        let other = account(store, "pw-other@example.org");
+        let here = web_session(doc.id, None, 0);
+        let there = web_session(doc.id, None, 1);
+        let theirs = web_session(other.id, None, 2);
+        for s in [&here, &there, &theirs] {
+            store.create_web_session(s).unwrap();
+        }
+        store
+            .change_password(doc.id, "$argon2id$new", &here.token_hash)
+            .unwrap();
+        assert_eq!(
+            store.account(doc.id).unwrap().unwrap().password_hash,
+            "$argon2id$new"
+        );
+        assert_eq!(
+            store.web_sessions_of(doc.id, at(3)).unwrap(),
+            vec![here.clone()]
+        );
+        assert_eq!(store.web_sessions_of(other.id, at(3)).unwrap().len(), 1);
+        expect_not_found(store.change_password(AccountId(id()), "$x", "t"));
+        expect_not_found(store.change_password(AccountId::LOCAL, "$x", "t"));
+        expect_invalid(store.change_password(doc.id, "", &here.token_hash));
+    }
+
     pub fn web_sessions_verified_and_listed(store: &dyn Store) {
         let doc = account(store, "doc@example.org");
         let other = account(store, "other@example.org");

@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/sessions", get(sessions))
         .route("/account/sessions/end", post(end_session))
         .route("/account/sessions/end-others", post(end_others))
+        .route("/account/password", post(change_password))
         .route("/notifications", get(notifications))
         .route("/notifications/read-all", post(read_all))
         .route("/notifications/{id}/read", post(mark_read))
@@ -397,6 +398,38 @@ pub async fn sessions(Me { state, auth }: Me) -> Result<Response, WebError> {
         sessions,
         others,
     }))
+}
+
+/// Changes the password: the current one is asked again (that is the
+/// re-authentication; wrong guesses count against the per-minute limit),
+/// the new one follows the sign-up rules, and every other session of the
+/// account ends in the same transaction.
+pub async fn change_password(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
+    let pairs = checked_form(&auth, &body)?;
+    let current = forms::field(&pairs, "current_password")
+        .unwrap_or_default()
+        .to_owned();
+    let new = forms::field(&pairs, "new_password")
+        .unwrap_or_default()
+        .to_owned();
+    let account = auth.session.account_id;
+    if auth::over_limit(&state, vec![format!("password:{account}")]).await? {
+        return Err(WebError::RateLimited);
+    }
+    let stored = blocking(&state, move |s| s.account(account))
+        .await?
+        .map(|a| a.password_hash)
+        .filter(|h| !h.is_empty());
+    if !auth::verify_password(stored, current).await? {
+        return Err(WebError::BadInput(
+            "current password: that is not your password".into(),
+        ));
+    }
+    auth::check_password("new password", &new)?;
+    let hash = auth::hash_password(new).await?;
+    let keep = auth.session.token_hash.clone();
+    blocking(&state, move |s| s.change_password(account, &hash, &keep)).await?;
+    Ok(see_other("/account/sessions#password-changed"))
 }
 
 /// Ends one of the account's sessions, named by its handle. Ending the

@@ -927,3 +927,97 @@ async fn hsts_is_sent_only_over_https() {
         "max-age=63072000"
     );
 }
+
+/// Issue 17 §2: the password can be changed, with the current one asked
+/// again; every other session ends, this one stays.
+#[tokio::test]
+async fn changing_the_password_asks_the_old_one_and_ends_the_other_sessions() {
+    let s = Server::new();
+    let me = s.sign_up("change@example.org").await;
+    let (status, h, _) = s
+        .post(
+            "/login",
+            None,
+            &[
+                ("email", "change@example.org"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let elsewhere = cookie_pair(&h);
+    // Accounts and sessions; the rate-limit counter counts the guess.
+    let kept = |s: &Server| {
+        s.store
+            .checksums()
+            .unwrap()
+            .tables
+            .into_iter()
+            .filter(|t| t.table == "accounts" || t.table == "web_sessions")
+            .collect::<Vec<_>>()
+    };
+    let before = kept(&s);
+    let (status, _, page) = s
+        .post(
+            "/account/password",
+            Some(&me.cookie),
+            &[
+                ("csrf", &me.csrf),
+                ("current_password", "not my password"),
+                ("new_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert_eq!(kept(&s), before, "nothing changed");
+    let (status, _, page) = s
+        .post(
+            "/account/password",
+            Some(&me.cookie),
+            &[
+                ("csrf", &me.csrf),
+                ("current_password", "correct horse battery"),
+                ("new_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("new password: use at least 10 characters"),
+        "{page}"
+    );
+    let (status, _, _) = s
+        .post(
+            "/account/password",
+            Some(&me.cookie),
+            &[
+                ("csrf", &me.csrf),
+                ("current_password", "correct horse battery"),
+                ("new_password", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // This session stays; the other one is gone.
+    let (status, _, _) = s.get("/profiles", Some(&me.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = s.get("/profiles", Some(&elsewhere)).await;
+    assert_ne!(status, StatusCode::OK, "the other session ended");
+    let login = |pw: &'static str| {
+        let s = &s;
+        async move {
+            s.post(
+                "/login",
+                None,
+                &[("email", "change@example.org"), ("password", pw)],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(
+        login("correct horse battery").await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(login("a brand new passphrase").await, StatusCode::SEE_OTHER);
+}
