@@ -58,6 +58,26 @@ pub struct AppState {
     pub photo_dir: Option<Arc<std::path::Path>>,
     /// This instance's request and delivery counters ([`telemetry`]).
     pub metrics: Arc<telemetry::Metrics>,
+    /// Permits for whole-record exports (FHIR Bundles, PDF reports): each
+    /// holds a record in memory, so only [`HEAVY_EXPORTS`] run at once.
+    pub heavy: Arc<tokio::sync::Semaphore>,
+}
+
+/// Whole-record exports one instance builds at the same time; more wait
+/// up to [`HEAVY_WAIT`], then get 429.
+pub const HEAVY_EXPORTS: usize = 2;
+/// How long a whole-record export waits for its turn.
+pub const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A turn to build a whole-record export, or 429 when the server is busy
+/// with others (memory stays bounded whatever the number of requests).
+pub async fn heavy_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, WebError> {
+    match tokio::time::timeout(HEAVY_WAIT, state.heavy.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(WebError::TooMany(
+            "the server is busy with other exports; try again in a minute".into(),
+        )),
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -81,6 +101,7 @@ impl AppState {
             test_clock: None,
             photo_dir: None,
             metrics: Arc::new(telemetry::Metrics::new()),
+            heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_EXPORTS)),
         }
     }
 

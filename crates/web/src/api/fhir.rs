@@ -109,9 +109,12 @@ pub(super) async fn import_response(ApiMe(Me { state, auth }): ApiMe, body: Byte
         (status = 200, description = "The Bundle.", body = Object,
             content_type = "application/fhir+json"),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 429, description = "Too many whole-record exports at once (`rate_limited`); \
+            try again in a minute.", body = ErrorBody),
     )
 )]
 pub(super) async fn record(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
+    let _turn = crate::heavy_turn(&state).await?;
     let profile = auth.profile.clone();
     let now = state.now();
     let bundle = blocking(&state, move |s| {

@@ -11,6 +11,7 @@ use crate::blocking;
 use crate::error::WebError;
 
 pub async fn pdf(Me { state, auth }: Me) -> Result<Response, WebError> {
+    let _turn = crate::heavy_turn(&state).await?;
     let profile = auth.profile.clone();
     let photo_root = state.photo_dir.clone();
     let (now, today, tz) = (state.now(), state.today(), state.tz.clone());

@@ -1021,3 +1021,24 @@ async fn changing_the_password_asks_the_old_one_and_ends_the_other_sessions() {
     );
     assert_eq!(login("a brand new passphrase").await, StatusCode::SEE_OTHER);
 }
+
+/// Issue 17 §1: whole-record exports take turns, so memory stays bounded
+/// however many are asked for at once; one that waits too long gets 429.
+#[tokio::test(start_paused = true)]
+async fn whole_record_exports_take_turns() {
+    let s = Server::new();
+    let u = s.sign_up("exports@example.org").await;
+    let busy = s
+        .state
+        .heavy
+        .clone()
+        .acquire_many_owned(needlewise_web::HEAVY_EXPORTS as u32)
+        .await
+        .unwrap();
+    let (status, _, body) = s.get("/api/fhir/Bundle/record", Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("busy with other exports"), "{body}");
+    drop(busy);
+    let (status, _, _) = s.get("/api/fhir/Bundle/record", Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+}

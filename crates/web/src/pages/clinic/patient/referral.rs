@@ -55,6 +55,7 @@ pub async fn record_json(
     Path(profile): Path<String>,
 ) -> Result<Response, WebError> {
     let profile = profile_id(&profile)?;
+    let _turn = crate::heavy_turn(&state).await?;
     let r = record_of(&state, &ctx, profile).await?;
     let bundle = bundle_of(&r, state.now())?;
     let body = serde_json::to_vec(&bundle).map_err(|e| WebError::Internal(e.into()))?;
@@ -194,6 +195,7 @@ pub async fn report_pdf(
     Path(profile): Path<String>,
 ) -> Result<Response, WebError> {
     let profile = profile_id(&profile)?;
+    let _turn = crate::heavy_turn(&state).await?;
     let r = record_of(&state, &ctx, profile).await?;
     let st = state.clone();
     let pdf = tokio::task::spawn_blocking(move || {
