@@ -1448,3 +1448,86 @@ fn the_data_directory_and_its_files_are_private() {
     assert!(err.contains("can be read by other accounts"), "{err}");
     assert!(err.contains("chmod -R go-rwx"), "{err}");
 }
+
+/// Issue 17 §3: a backup can leave the machine encrypted with a
+/// passphrase (the age format); a wrong passphrase changes nothing.
+#[test]
+fn an_encrypted_backup_restores_only_with_its_passphrase() {
+    let a = Env::new();
+    some_data(&a, "me", "first session");
+    let file = a.path("store.nwbackup.age");
+    let file_s = file.display().to_string();
+    let out = a
+        .cmd(T0, &["backup", "--out", &file_s, "--encrypt"])
+        .env("NEEDLEWISE_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"), "an age file");
+    assert!(
+        !bytes
+            .windows(b"first session".len())
+            .any(|w| w == b"first session"),
+        "no plain text"
+    );
+    // No passphrase, or a short one: refused before anything is written.
+    let out = a.run(
+        T0,
+        &[
+            "backup",
+            "--out",
+            &a.path("x.age").display().to_string(),
+            "--encrypt",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!a.path("x.age").exists());
+
+    let b = Env::new();
+    b.ok(T0, &["profile", "list"], 0);
+    let before = b.json(T0, &["session", "list"], 0);
+    let wrong = b
+        .cmd(T0, &["restore", &file_s])
+        .env("NEEDLEWISE_PASSPHRASE", "not the right passphrase")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(
+        b.json(T0, &["session", "list"], 0),
+        before,
+        "nothing changed"
+    );
+    let pw = b.path("passphrase.txt");
+    std::fs::write(&pw, "a long enough passphrase\n").unwrap();
+    let right = b
+        .cmd(
+            T0,
+            &[
+                "--json",
+                "restore",
+                &file_s,
+                "--passphrase-file",
+                pw.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(
+        right.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    assert_eq!(
+        b.json(T0, &["session", "list"], 0),
+        a.json(T0, &["session", "list"], 0)
+    );
+}
