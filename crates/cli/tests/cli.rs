@@ -1531,3 +1531,45 @@ fn an_encrypted_backup_restores_only_with_its_passphrase() {
         a.json(T0, &["session", "list"], 0)
     );
 }
+
+/// Issue 17 §3: `export all --encrypt` writes only the sealed archive; the
+/// plain ZIP never stays on disk.
+#[test]
+fn export_all_can_be_encrypted() {
+    let env = Env::new();
+    some_data(&env, "me", "private notes here");
+    let out = env.path("everything.zip.age");
+    let run = env
+        .cmd(
+            T0,
+            &[
+                "export",
+                "all",
+                "--out",
+                &out.display().to_string(),
+                "--encrypt",
+            ],
+        )
+        .env("NEEDLEWISE_PASSPHRASE", "a long enough passphrase")
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    let name = b"profile.json";
+    assert!(
+        !bytes.windows(name.len()).any(|w| w == name),
+        "no plain ZIP entry names"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial") || n.starts_with(".needlewise-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -17,9 +17,22 @@ pub struct AllArgs {
     /// Only this profile (by name) instead of all of them.
     #[arg(long = "only", value_name = "NAME")]
     pub only: Option<String>,
+    /// Encrypt the archive with a passphrase, in the age format (readable
+    /// with the standard `age -d` tool). The passphrase comes from
+    /// NEEDLEWISE_PASSPHRASE or the first line of --passphrase-file.
+    #[arg(long)]
+    pub encrypt: bool,
+    /// A file whose first line is the passphrase (see --encrypt).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 pub fn run(app: &App, args: AllArgs) -> Result<Exit, Failure> {
+    let secret = if args.encrypt {
+        Some(super::sealed::passphrase(args.passphrase_file.as_deref())?)
+    } else {
+        None
+    };
     let store = app.store()?;
     let mut profiles = store.profiles(AccountId::LOCAL)?;
     if let Some(name) = &args.only {
@@ -63,14 +76,25 @@ pub fn run(app: &App, args: AllArgs) -> Result<Exit, Failure> {
     let file = out
         .into_inner()
         .map_err(|e| Failure::Other(anyhow::anyhow!("cannot write the archive: {}", e.error())))?;
-    file.sync_all()
-        .and_then(|()| std::fs::rename(&partial, &args.out))
-        .map_err(|e| {
-            Failure::Other(anyhow::anyhow!(
-                "{}: cannot write it: {e}",
-                args.out.display()
-            ))
-        })?;
+    let cannot = |e: std::io::Error| {
+        Failure::Other(anyhow::anyhow!(
+            "{}: cannot write it: {e}",
+            args.out.display()
+        ))
+    };
+    match secret {
+        // Sealed into place, then the plain archive goes.
+        Some(secret) => {
+            file.sync_all().map_err(cannot)?;
+            let sealed = super::sealed::encrypt_into(&partial, &args.out, secret);
+            let _ = std::fs::remove_file(&partial);
+            sealed?;
+        }
+        None => file
+            .sync_all()
+            .and_then(|()| std::fs::rename(&partial, &args.out))
+            .map_err(cannot)?,
+    }
     if let Some(p) = progress {
         p.finish(summary.profiles + summary.photos + summary.missing_photos);
     }

@@ -17,6 +17,7 @@ pub mod progress;
 pub mod ready;
 pub mod roller;
 pub mod screen;
+pub mod sealed;
 pub mod serve;
 pub mod session;
 
