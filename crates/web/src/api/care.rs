@@ -334,7 +334,6 @@ pub(super) struct NewSession {
     /// The device used (its id).
     device: String,
     /// The zones treated, each of today's plan.
-    #[schema(value_type = Vec<Object>)]
     zones: Vec<ZoneEntry>,
     /// Products applied straight after; each goes through the serum gate.
     #[serde(default)]

@@ -585,7 +585,7 @@ pub async fn today(
 }
 
 /// One zone as an API client reports it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneEntry {
     /// The zone's id, such as `forehead`.

@@ -301,3 +301,21 @@ async fn swagger_ui_is_served_from_vendored_files_under_the_csp() {
         assert!(body.contains("\"not_found\""), "{url}");
     }
 }
+
+/// Issue 17 §5: a session's zones are a typed schema, so a generated
+/// client knows what to send.
+#[tokio::test]
+async fn a_sessions_zones_are_described_field_by_field() {
+    let s = Server::new();
+    let doc = document(&s).await;
+    let zones = &doc["components"]["schemas"]["NewSession"]["properties"]["zones"];
+    assert_eq!(
+        zones["items"]["$ref"], "#/components/schemas/ZoneEntry",
+        "{zones}"
+    );
+    let entry = &doc["components"]["schemas"]["ZoneEntry"];
+    for field in ["zone", "seconds", "strokes", "skipped"] {
+        assert!(entry["properties"].get(field).is_some(), "{field}: {entry}");
+    }
+    assert_eq!(entry["required"], serde_json::json!(["zone"]), "{entry}");
+}
