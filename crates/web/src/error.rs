@@ -116,6 +116,9 @@ impl From<needlewise_actions::ActionError> for WebError {
             }
             A::NotFound(_) => WebError::NotFound,
             A::Forbidden(m) => WebError::Forbidden(m),
+            // A bad spec (a needle of 0 mm, an empty name) is bad input,
+            // not a step the cleaning cycle refused.
+            A::Hygiene(h @ HygieneError::InvalidSpec { .. }) => WebError::BadInput(h.to_string()),
             A::Hygiene(h) => WebError::Hygiene(h),
             A::Store(s) => s.into(),
             A::TooMany(m) => WebError::TooMany(m),

@@ -105,8 +105,8 @@ pub(super) enum DeviceKindName {
             microneedling is never for home use, and nothing is saved.", body = ErrorBody),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
-        (status = 422, description = "A bad field (`bad_input`) or a needle length outside \
-            what needlewise knows (`wrong_transition`).", body = ErrorBody),
+        (status = 422, description = "A bad field (`bad_input`), such as a needle length outside \
+            what needlewise knows.", body = ErrorBody),
     )
 )]
 pub(super) async fn add_device(

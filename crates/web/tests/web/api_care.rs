@@ -566,3 +566,16 @@ async fn every_json_body_is_one_object_of_at_most_64_kib_refused_alike() {
     let (_, dash) = s.api_get("/api/dashboard", &u).await;
     assert_eq!(dash["devices"], json!([]), "nothing was stored");
 }
+
+/// Issue 17 §5: a needle length of 0 is a bad field, not a refused
+/// cleaning step, as the OpenAPI document says.
+#[tokio::test]
+async fn an_impossible_needle_length_is_bad_input() {
+    let s = Server::new();
+    let u = s.sign_up("zero@example.org").await;
+    let (status, v) = s
+        .api_post("/api/devices", &u, json!({"name": "Zero", "needle_mm": 0}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "bad_input", "{v}");
+}
