@@ -918,13 +918,14 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
     let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
         ActionError::BadInput("no session to check in about yet; log one first".into())
     })?;
+    let earlier = ctx.store.checkins(profile.id)?;
     within_daily_limit(
         ctx,
         "check-ins",
-        ctx.store.checkins(profile.id)?.iter().map(|c| c.at),
+        earlier.iter().map(|c| c.at),
         DailyLimits::CHECKINS,
     )?;
-    let given = with_checkin_facts(ctx, profile.id, &session, &answers)?;
+    let given = with_checkin_facts(ctx, &earlier, &session, &answers);
     let triage = assess_partial(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
     let record = checkin_record(ctx, profile.id, &session, answers, &triage);
     let episode = triage.locks_sessions.then(|| Episode {
@@ -952,7 +953,7 @@ pub fn checkin_facts(ctx: Ctx<'_>, profile: ProfileId) -> Result<Option<Answers>
     let Some(session) = ctx.store.last_session(profile)? else {
         return Ok(None);
     };
-    let earlier = earlier_checkin(ctx, profile, &session)?;
+    let earlier = earlier_checkin(ctx, &ctx.store.checkins(profile)?, &session);
     Ok(Some(needlewise_core::triage::checkin_facts(
         session.ended_at,
         ctx.at(),
@@ -960,28 +961,27 @@ pub fn checkin_facts(ctx: Ctx<'_>, profile: ProfileId) -> Result<Option<Answers>
     )))
 }
 
-fn earlier_checkin(ctx: Ctx<'_>, profile: ProfileId, session: &SessionRecord) -> Result<bool> {
-    Ok(ctx
-        .store
-        .checkins(profile)?
+/// Whether `checkins` holds one about `session` taken by now.
+fn earlier_checkin(ctx: Ctx<'_>, checkins: &[CheckinRecord], session: &SessionRecord) -> bool {
+    checkins
         .iter()
-        .any(|c| c.session_id == Some(session.id) && c.at <= ctx.at()))
+        .any(|c| c.session_id == Some(session.id) && c.at <= ctx.at())
 }
 
 /// The person's answers with the store's facts added for triage (the
 /// stored check-in keeps the answers as given).
 fn with_checkin_facts(
     ctx: Ctx<'_>,
-    profile: ProfileId,
+    checkins: &[CheckinRecord],
     session: &SessionRecord,
     answers: &Answers,
-) -> Result<Answers> {
+) -> Answers {
     let mut given = answers.clone();
     given.set(
         "earlier_checkin",
-        Answer::Bool(earlier_checkin(ctx, profile, session)?),
+        Answer::Bool(earlier_checkin(ctx, checkins, session)),
     );
-    Ok(given)
+    given
 }
 
 /// A check-in about `session`, as triaged.
@@ -1075,7 +1075,7 @@ pub fn resolve_by_person(
         .store
         .last_session(profile.id)?
         .ok_or_else(|| ActionError::BadInput("no session to check in about yet".into()))?;
-    let given = with_checkin_facts(ctx, profile.id, &session, &answers)?;
+    let given = with_checkin_facts(ctx, &ctx.store.checkins(profile.id)?, &session, &answers);
     let triage =
         needlewise_core::triage::assess(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
     if triage.locks_sessions {

@@ -563,16 +563,6 @@ pub trait ClinicStore {
         notes: &[Notification],
         emails: &[Email],
     ) -> Result<bool>;
-    /// Records that a step went out; `false` if it already had (another
-    /// instance claimed it first).
-    fn claim_escalation(
-        &self,
-        clinic: ClinicId,
-        profile: ProfileId,
-        episode: EpisodeId,
-        step: usize,
-        at: Timestamp,
-    ) -> Result<bool>;
 
     // The email outbox.
     fn queue_email(&self, email: &Email) -> Result<()>;

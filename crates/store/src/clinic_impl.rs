@@ -1627,35 +1627,6 @@ impl<B: Backend> ClinicStore for B {
         })
     }
 
-    fn claim_escalation(
-        &self,
-        clinic: ClinicId,
-        profile: ProfileId,
-        episode: EpisodeId,
-        step: usize,
-        at: Timestamp,
-    ) -> Result<bool> {
-        let step = i64::try_from(step).map_err(|_| StoreError::invalid("step out of range"))?;
-        // READ COMMITTED: one atomic insert; of two workers, one claims.
-        self.write_at(Isolation::Statement, |tx| {
-            let n = tx
-                .execute(
-                    "INSERT INTO escalations (clinic_id, profile_id, episode_id, step, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (clinic_id, profile_id, episode_id, step) DO NOTHING",
-                    args![clinic, profile, episode, step, at],
-                )
-                .map_err(|e| {
-                    insert_error(
-                        e,
-                        || "escalation step".to_owned(),
-                        || format!("red flag {episode} of clinic {clinic}"),
-                    )
-                })?;
-            Ok(n == 1)
-        })
-    }
-
     fn queue_email(&self, email: &Email) -> Result<()> {
         check_recipient(email)?;
         self.write(|tx| insert_email(tx, email))

@@ -32,6 +32,38 @@ use crate::cases::{
     web_session,
 };
 
+/// Claims a ladder step without messages (`ClinicStore::escalate_step`).
+trait ClaimStep {
+    fn escalate_step_alone(
+        &self,
+        clinic: ClinicId,
+        profile: ProfileId,
+        episode: EpisodeId,
+        step: usize,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+impl ClaimStep for dyn Store + '_ {
+    fn escalate_step_alone(
+        &self,
+        clinic: ClinicId,
+        profile: ProfileId,
+        episode: EpisodeId,
+        step: usize,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let claim = EscalationClaim {
+            clinic,
+            profile,
+            episode,
+            step,
+            at,
+        };
+        self.escalate_step(&claim, &[], &[])
+    }
+}
+
 /// A clinic with its founding clinician.
 pub struct Practice {
     pub clinic: Clinic,
@@ -314,7 +346,7 @@ pub fn fill_clinic(store: &dyn Store, patients: &[ProfileId]) -> Practice {
             .unwrap();
         assert!(
             store
-                .claim_escalation(p.clinic.id, first, flag, 0, at(730))
+                .escalate_step_alone(p.clinic.id, first, flag, 0, at(730))
                 .unwrap()
         );
         store
@@ -1816,24 +1848,24 @@ pub mod cases {
 
         assert!(
             store
-                .claim_escalation(p.clinic.id, ada.id, flag, 0, at(100))
+                .escalate_step_alone(p.clinic.id, ada.id, flag, 0, at(100))
                 .unwrap()
         );
         assert!(
             !store
-                .claim_escalation(p.clinic.id, ada.id, flag, 0, at(101))
+                .escalate_step_alone(p.clinic.id, ada.id, flag, 0, at(101))
                 .unwrap()
         );
         assert!(
             store
-                .claim_escalation(p.clinic.id, ada.id, flag, 1, at(340))
+                .escalate_step_alone(p.clinic.id, ada.id, flag, 1, at(340))
                 .unwrap()
         );
         assert_eq!(
             store.open_flags().unwrap()[0].sent_steps,
             [0usize, 1].into_iter().collect()
         );
-        expect_not_found(store.claim_escalation(p.clinic.id, ada.id, EpisodeId(id()), 0, at(1)));
+        expect_not_found(store.escalate_step_alone(p.clinic.id, ada.id, EpisodeId(id()), 0, at(1)));
 
         store.acknowledge(&p.by, ada.id, flag, "", at(350)).unwrap();
         assert!(store.open_flags().unwrap()[0].acknowledged);
@@ -2490,7 +2522,7 @@ pub mod cases {
             let flag = red_flag(store, who, 200);
             store.acknowledge(&p.by, who, flag, "", at(201)).unwrap();
             store
-                .claim_escalation(p.clinic.id, who, flag, 0, at(200))
+                .escalate_step_alone(p.clinic.id, who, flag, 0, at(200))
                 .unwrap();
             store.prescribe(&p.by, &protocol(&p, who, 10, 202)).unwrap();
             store
