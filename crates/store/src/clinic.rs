@@ -164,6 +164,123 @@ pub struct PatientSummary {
     pub status: PatientStatus,
 }
 
+/// Which patients a clinic's list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PatientFilter {
+    #[default]
+    All,
+    /// Patients with an open red flag the clinic may see (check-ins
+    /// shared).
+    RedFlags,
+    /// Patients with a scheduled check-in that was not done (sessions and
+    /// check-ins shared).
+    OverdueCheckins,
+}
+
+impl PatientFilter {
+    pub const ALL: [PatientFilter; 3] = [
+        PatientFilter::All,
+        PatientFilter::RedFlags,
+        PatientFilter::OverdueCheckins,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            PatientFilter::All => "all",
+            PatientFilter::RedFlags => "red_flags",
+            PatientFilter::OverdueCheckins => "overdue_checkins",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.id() == id)
+    }
+}
+
+/// Where a page of the patient list starts: after this patient, in the
+/// list's order (the name with ASCII letters lowered, byte by byte, then
+/// the profile id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientCursor {
+    pub name_key: String,
+    pub profile_id: ProfileId,
+}
+
+impl PatientCursor {
+    /// The longest cursor [`PatientCursor::parse`] takes.
+    pub const MAX_LEN: usize = 2048;
+
+    /// The sort key of a name: ASCII letters lowered, as both backends
+    /// lower them.
+    pub fn key(name: &str) -> String {
+        name.to_ascii_lowercase()
+    }
+
+    pub fn after(p: &PatientSummary) -> Self {
+        PatientCursor {
+            name_key: Self::key(&p.name),
+            profile_id: p.profile_id,
+        }
+    }
+
+    /// The text form for a link: the profile id, then the name key.
+    pub fn encode(&self) -> String {
+        format!("{}{}", self.profile_id, self.name_key)
+    }
+
+    /// Reads [`PatientCursor::encode`]'s form; `None` if it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() > Self::MAX_LEN || !text.is_char_boundary(36.min(text.len())) {
+            return None;
+        }
+        let (id, key) = text.split_at_checked(36)?;
+        let id = uuid::Uuid::try_parse(id).ok()?;
+        Some(PatientCursor {
+            name_key: key.to_owned(),
+            profile_id: ProfileId(id),
+        })
+    }
+}
+
+/// A request for one page of a clinic's patient list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientQuery {
+    /// Part of a name, in any case of its ASCII letters; blank for all.
+    pub search: String,
+    pub filter: PatientFilter,
+    pub after: Option<PatientCursor>,
+    /// At most this many patients (1 to [`PatientQuery::MAX_LIMIT`]).
+    pub limit: u32,
+}
+
+impl PatientQuery {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+    /// The longest search text.
+    pub const MAX_SEARCH: usize = 100;
+
+    /// The first page of every patient.
+    pub fn first_page() -> Self {
+        PatientQuery {
+            search: String::new(),
+            filter: PatientFilter::All,
+            after: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// One page of a clinic's patient list, by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientPage {
+    pub patients: Vec<PatientSummary>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<PatientCursor>,
+    /// How many of the clinic's patients have an open red flag the clinic
+    /// may see, whatever the page shows (clinicians only).
+    pub red_flag_patients: Option<u32>,
+}
+
 /// A clinician's acknowledgement of a red flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acknowledgement {
@@ -455,10 +572,36 @@ pub trait ClinicStore {
 
     // What a clinic sees and does. Each call is logged in the audit log of
     // every patient whose data it read or changed.
-    /// The clinic's patients, by name, with the status each one's scopes
-    /// allow (clinicians only; staff see names and join dates). Logs
-    /// `viewed_list` for each patient whose status it showed.
-    fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>>;
+    /// One page of the clinic's patients, by name (ASCII letters lowered,
+    /// then byte order, then profile id), with the status each one's
+    /// scopes allow (clinicians only; staff see names and join dates, and
+    /// a status filter is `Invalid` for them). Logs `viewed_list` for
+    /// each patient on the page whose status it showed. `Invalid` when the
+    /// limit is 0 or above [`PatientQuery::MAX_LIMIT`], or the search is
+    /// longer than [`PatientQuery::MAX_SEARCH`].
+    fn patient_page(
+        &self,
+        by: &ClinicAccess,
+        query: &PatientQuery,
+        now: Timestamp,
+    ) -> Result<PatientPage>;
+    /// Every patient of the clinic: [`ClinicStore::patient_page`] read to
+    /// the end.
+    fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>> {
+        let mut query = PatientQuery {
+            limit: PatientQuery::MAX_LIMIT,
+            ..PatientQuery::first_page()
+        };
+        let mut all = Vec::new();
+        loop {
+            let page = self.patient_page(by, &query, now)?;
+            all.extend(page.patients);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
     /// Open red flags of patients who granted the check-ins scope, oldest
     /// first, with this clinic's acknowledgements and when the clinic could
     /// first see each ([`RedFlag::visible_since`]). Clinicians only.

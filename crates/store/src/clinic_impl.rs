@@ -27,8 +27,9 @@ use needlewise_core::triage::checkin_schedule;
 
 use crate::clinic::{
     Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, EscalationClaim, Invite,
-    LIST_VIEW_AUDIT_WINDOW, MailStatus, MemberInvite, Notification, OpenFlag, PatientLink,
-    PatientRecord, PatientSummary, RedFlag, TotpSecret, new_audit_id,
+    LIST_VIEW_AUDIT_WINDOW, MailStatus, MemberInvite, Notification, OpenFlag, PatientCursor,
+    PatientFilter, PatientLink, PatientPage, PatientQuery, PatientRecord, PatientSummary, RedFlag,
+    TotpSecret, new_audit_id,
 };
 use crate::codec::{self, to_u32, to_u64};
 use crate::sql::{
@@ -580,13 +581,19 @@ fn checkin_lookback() -> SignedDuration {
 /// are read only for a patient with open ones, and the check-ins that may
 /// count as overdue (from the lookback `?3`, in microseconds, before the
 /// last session's end up to `?2`) as a comma list of microseconds.
-fn patient_status_sql(dialect: Dialect) -> String {
-    let scope = |s: &str| {
-        format!(
-            "EXISTS (SELECT 1 FROM consents co WHERE co.clinic_id = cp.clinic_id
-                     AND co.profile_id = cp.profile_id AND co.scope = '{s}')"
-        )
-    };
+/// Whether the clinic `cp` links holds the patient's `scope`.
+fn scope_held(scope: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM consents co WHERE co.clinic_id = cp.clinic_id
+                 AND co.profile_id = cp.profile_id AND co.scope = '{scope}')"
+    )
+}
+
+/// The patient list's statement: the clinic at `?1`, now at `?2`, the
+/// check-in lookback at `?3`; `conditions` and `limit` choose the page
+/// (by name key, then profile id), and the status columns are read for
+/// that page only.
+fn patient_status_sql(dialect: Dialect, conditions: &str, limit: &str) -> String {
     format!(
         "SELECT profile_id, name, joined_at, scopes, s, c,
                 CASE WHEN s OR c THEN last_date END AS last_date,
@@ -606,15 +613,18 @@ fn patient_status_sql(dialect: Dialect) -> String {
                     SELECT {checkins_at} FROM checkins ck
                     WHERE ck.profile_id = v.profile_id
                       AND ck.at >= {from} AND ck.at <= ?2) END AS checkins_at
-         FROM (SELECT cp.profile_id AS profile_id, p.name AS name, cp.joined_at AS joined_at,
-                      {scopes} AS scopes, {s} AS s, {c} AS c,
+         FROM (SELECT cp.profile_id AS profile_id, p.name AS name, {key} AS name_key,
+                      cp.joined_at AS joined_at, {scopes} AS scopes, {s} AS s, {c} AS c,
                       p.last_session_date AS last_date, p.last_session_needle_mm AS last_needle,
                       p.last_session_ended AS last_ended, p.open_episodes AS open_episodes
                FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
-               WHERE cp.clinic_id = ?1) AS v",
+               WHERE cp.clinic_id = ?1{conditions}
+               ORDER BY {key}, cp.profile_id{limit}) AS v
+         ORDER BY name_key, profile_id",
+        key = dialect.folded("p.name"),
         scopes = scopes_of_link(dialect),
-        s = scope("sessions"),
-        c = scope("checkins"),
+        s = scope_held("sessions"),
+        c = scope_held("checkins"),
         checkins_at = dialect.comma_list(&dialect.micros_text("ck.at")),
         from = dialect.minus_micros("v.last_ended", 3),
     )
@@ -1051,12 +1061,18 @@ impl<B: Backend> ClinicStore for B {
         })
     }
 
-    fn clinic_patients(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<PatientSummary>> {
+    fn patient_page(
+        &self,
+        by: &ClinicAccess,
+        query: &PatientQuery,
+        now: Timestamp,
+    ) -> Result<PatientPage> {
+        check_patient_query(query)?;
         // Read in a read-only transaction (several views run at once);
         // the audit lines are written before anything is returned, and only
         // when this clinician's last view of a patient is older than the
         // window, so most views write nothing.
-        let (list, shown, actor_name, unlogged) = self.read(|tx| {
+        let (page, shown, actor_name, unlogged) = self.read(|tx| {
             let (role, actor_name, time_zone) = tx
                 .first(
                     "SELECT m.role AS role, m.display_name AS display_name, c.time_zone AS time_zone
@@ -1073,32 +1089,14 @@ impl<B: Backend> ClinicStore for B {
                 )?
                 .ok_or_else(|| not_a_member(by))?;
             let today = clinic_now(&time_zone, now);
-            let mut list = if role.reads_clinical_data() {
-                patient_list(tx, B::DIALECT, by.clinic, &today, now)?
+            let page = if role.reads_clinical_data() {
+                patient_list(tx, B::DIALECT, by.clinic, query, &today, now)?
             } else {
-                // Staff: names and join dates only; no clinical data read.
-                let sql = format!(
-                    "SELECT cp.profile_id AS profile_id, p.name AS name, cp.joined_at AS joined_at,
-                            {} AS scopes
-                     FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
-                     WHERE cp.clinic_id = ?1",
-                    scopes_of_link(B::DIALECT)
-                );
-                tx.all(&sql, args![by.clinic], |r| {
-                    Ok(PatientSummary {
-                        profile_id: ProfileId(r.uuid("profile_id")?),
-                        name: r.text("name")?,
-                        joined_at: r.ts("joined_at")?,
-                        scopes: scope_set(r.opt_str("scopes")?)?,
-                        status: empty_status(),
-                    })
-                })?
+                staff_patient_list(tx, B::DIALECT, by.clinic, query)?
             };
-            // By name: sorted here, so both backends agree whatever their
-            // collation.
-            list.sort_by(|a, b| a.name.cmp(&b.name).then(a.profile_id.cmp(&b.profile_id)));
             let shown: Vec<ProfileId> = if role.reads_clinical_data() {
-                list.iter()
+                page.patients
+                    .iter()
                     .filter(|p| {
                         p.scopes.contains(&Scope::Sessions) || p.scopes.contains(&Scope::Checkins)
                     })
@@ -1108,7 +1106,7 @@ impl<B: Backend> ClinicStore for B {
                 Vec::new()
             };
             let unlogged = unlogged_views(tx, B::DIALECT, &shown, by, "patient list", now)?;
-            Ok((list, shown, actor_name, unlogged))
+            Ok((page, shown, actor_name, unlogged))
         })?;
         if unlogged {
             self.write_at(Isolation::Snapshot, |tx| {
@@ -1124,7 +1122,7 @@ impl<B: Backend> ClinicStore for B {
                 )
             })?;
         }
-        Ok(list)
+        Ok(page)
     }
 
     fn red_flag_queue(&self, by: &ClinicAccess, now: Timestamp) -> Result<Vec<RedFlag>> {
@@ -1971,18 +1969,138 @@ fn members_of(tx: &mut dyn Tx, clinic: ClinicId) -> Result<Vec<Member>> {
     tx.all(&SQL, args![clinic], member_from)
 }
 
-/// The patient list for a clinician: every patient of `clinic` with the
-/// status the granted scopes allow, from one statement.
+fn check_patient_query(query: &PatientQuery) -> Result<()> {
+    if query.limit == 0 || query.limit > PatientQuery::MAX_LIMIT {
+        return Err(StoreError::invalid(format!(
+            "a page holds 1 to {} patients, not {}",
+            PatientQuery::MAX_LIMIT,
+            query.limit
+        )));
+    }
+    if query.search.chars().count() > PatientQuery::MAX_SEARCH {
+        return Err(StoreError::invalid(format!(
+            "search for at most {} characters of a name",
+            PatientQuery::MAX_SEARCH
+        )));
+    }
+    Ok(())
+}
+
+/// The page's conditions on `cp` (the clinic's link) and `p` (the
+/// profile), after `?1` (the clinic): the cursor and the search, with their
+/// values appended to `args`.
+fn page_conditions(dialect: Dialect, query: &PatientQuery, args: &mut Vec<Value>) -> String {
+    let key = dialect.folded("p.name");
+    let mut sql = String::new();
+    if let Some(after) = &query.after {
+        args.push(after.name_key.as_str().into());
+        args.push(after.profile_id.into());
+        let (k, id) = (args.len() - 1, args.len());
+        sql.push_str(&format!(" AND ({key}, cp.profile_id) > (?{k}, ?{id})"));
+    }
+    let search = PatientCursor::key(query.search.trim());
+    if !search.is_empty() {
+        args.push(search.into());
+        sql.push_str(&format!(" AND {}", dialect.contains(&key, args.len())));
+    }
+    sql
+}
+
+/// The statement's `LIMIT`: one more than the page, to learn whether a
+/// next page exists.
+fn page_limit(query: &PatientQuery, args: &mut Vec<Value>) -> String {
+    args.push(i64::from(query.limit + 1).into());
+    format!(" LIMIT ?{}", args.len())
+}
+
+/// Cuts a list read one past the page's end into the page and where the
+/// next one starts.
+fn into_page(mut patients: Vec<PatientSummary>, query: &PatientQuery) -> PatientPage {
+    let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+    let next = (patients.len() > limit).then(|| {
+        patients.truncate(limit);
+        patients.last().map(PatientCursor::after)
+    });
+    PatientPage {
+        patients,
+        next: next.flatten(),
+        red_flag_patients: None,
+    }
+}
+
+/// A staff member's page: names, join dates and scopes; no clinical data
+/// read, so no status filter.
+fn staff_patient_list(
+    tx: &mut dyn Tx,
+    dialect: Dialect,
+    clinic: ClinicId,
+    query: &PatientQuery,
+) -> Result<PatientPage> {
+    if query.filter != PatientFilter::All {
+        return Err(StoreError::invalid(
+            "staff see names only: filtering by status needs a clinician",
+        ));
+    }
+    let mut args: Vec<Value> = vec![clinic.into()];
+    let conditions = page_conditions(dialect, query, &mut args);
+    let limit = page_limit(query, &mut args);
+    let sql = format!(
+        "SELECT cp.profile_id AS profile_id, p.name AS name, cp.joined_at AS joined_at,
+                {scopes} AS scopes
+         FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
+         WHERE cp.clinic_id = ?1{conditions}
+         ORDER BY {key}, cp.profile_id{limit}",
+        scopes = scopes_of_link(dialect),
+        key = dialect.folded("p.name"),
+    );
+    let list = tx.all(&sql, &args, |r| {
+        Ok(PatientSummary {
+            profile_id: ProfileId(r.uuid("profile_id")?),
+            name: r.text("name")?,
+            joined_at: r.ts("joined_at")?,
+            scopes: scope_set(r.opt_str("scopes")?)?,
+            status: empty_status(),
+        })
+    })?;
+    Ok(into_page(list, query))
+}
+
+/// A clinician's page of the patient list, with the status the granted
+/// scopes allow, from one statement (and one count of the patients with
+/// an open red flag).
 fn patient_list(
     tx: &mut dyn Tx,
     dialect: Dialect,
     clinic: ClinicId,
+    query: &PatientQuery,
     today: &jiff::ZonedDateTime,
     now: Timestamp,
-) -> Result<Vec<PatientSummary>> {
+) -> Result<PatientPage> {
     let lookback = i64::try_from(checkin_lookback().as_micros()).unwrap_or(i64::MAX);
-    let sql = patient_status_sql(dialect);
-    tx.all(&sql, args![clinic, now, lookback], |r| {
+    let mut args: Vec<Value> = vec![clinic.into(), now.into(), lookback.into()];
+    let mut conditions = page_conditions(dialect, query, &mut args);
+    let limit = match query.filter {
+        PatientFilter::All => page_limit(query, &mut args),
+        PatientFilter::RedFlags => {
+            conditions.push_str(&format!(
+                " AND p.open_episodes > 0 AND {}",
+                scope_held("checkins")
+            ));
+            page_limit(query, &mut args)
+        }
+        // Decided from the schedule below, after the read: only the
+        // patients who share both can have overdue check-ins.
+        PatientFilter::OverdueCheckins => {
+            conditions.push_str(&format!(
+                " AND p.last_session_ended IS NOT NULL AND {} AND {}",
+                scope_held("sessions"),
+                scope_held("checkins")
+            ));
+            String::new()
+        }
+    };
+    let sql = patient_status_sql(dialect, &conditions, &limit);
+    let list = tx.all(&sql, &args, |r| {
         let profile_id = ProfileId(r.uuid("profile_id")?);
         let last = match (
             r.opt_date("last_date")?,
@@ -2020,7 +2138,30 @@ fn patient_list(
             scopes: scope_set(r.opt_str("scopes")?)?,
             status: status(input, today, now),
         })
-    })
+    })?;
+    let list = if query.filter == PatientFilter::OverdueCheckins {
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        list.into_iter()
+            .filter(|p| p.status.overdue_checkins.unwrap_or(0) > 0)
+            .take(limit + 1)
+            .collect()
+    } else {
+        list
+    };
+    let mut page = into_page(list, query);
+    let red = tx
+        .first(
+            &format!(
+                "SELECT count(*) AS n FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
+                 WHERE cp.clinic_id = ?1 AND p.open_episodes > 0 AND {}",
+                scope_held("checkins")
+            ),
+            args![clinic],
+            |r| r.int("n"),
+        )?
+        .unwrap_or(0);
+    page.red_flag_patients = Some(to_u32(red, "patients with red flags")?);
+    Ok(page)
 }
 
 fn insert_notification(tx: &mut dyn Tx, n: &Notification) -> Result<()> {

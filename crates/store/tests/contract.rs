@@ -87,6 +87,7 @@ contract_tests!(
     clinic_invites_are_single_use_and_expire,
     consent_changes_take_effect_on_the_next_read,
     staff_see_the_list_but_no_clinical_data,
+    patient_list_pages_by_name_with_search_and_filters,
     an_unshared_scope_leaks_not_even_its_ids,
     outsiders_and_other_clinics_learn_nothing,
     clinic_reads_and_acts_are_audited_for_the_patient,

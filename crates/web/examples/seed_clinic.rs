@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! cargo run --release -p needlewise-web --example seed_clinic -- DATA_DIR \
-//!     [--clinics C] [--patients P] [--sessions S]
+//!     [--clinics C] [--patients P] [--sessions S] [--first-clinic N]
 //! ```
+//!
+//! `--first-clinic N` gives the first clinic (the one whose clinician the
+//! benchmark logs in as) N patients instead of P, to measure a large
+//! clinic's list.
 //!
 //! The store file is `DATA_DIR/needlewise.sqlite3`. The first clinic's
 //! clinician gets a logged-in, second-factor-verified web session whose
@@ -38,17 +42,22 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let (mut clinics, mut patients, mut sessions) = (50_u32, 200_u32, 30_u32);
+    let mut first_clinic = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--clinics" => clinics = args.next().context("--clinics C")?.parse()?,
             "--patients" => patients = args.next().context("--patients P")?.parse()?,
             "--sessions" => sessions = args.next().context("--sessions S")?.parse()?,
+            "--first-clinic" => {
+                first_clinic = Some(args.next().context("--first-clinic N")?.parse()?);
+            }
             other if other.starts_with('-') => bail!("unknown option {other}"),
             other => dir = Some(PathBuf::from(other)),
         }
     }
-    let dir =
-        dir.context("usage: seed_clinic DATA_DIR [--clinics C] [--patients P] [--sessions S]")?;
+    let dir = dir.context(
+        "usage: seed_clinic DATA_DIR [--clinics C] [--patients P] [--sessions S] [--first-clinic N]",
+    )?;
     std::fs::create_dir_all(&dir)?;
     let store = SqliteStore::open(&dir.join("needlewise.sqlite3"))?;
     // The password is never used (the benchmark's session is made here),
@@ -123,7 +132,12 @@ fn main() -> anyhow::Result<()> {
             clinic: clinic.id,
             account: clinician.id,
         };
-        for p in 0..patients {
+        let count = if c == 0 {
+            first_clinic.unwrap_or(patients)
+        } else {
+            patients
+        };
+        for p in 0..count {
             let account = Account {
                 id: AccountId(Uuid::now_v7()),
                 email: format!("patient{c}-{p}@example.invalid"),

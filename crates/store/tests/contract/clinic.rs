@@ -987,6 +987,192 @@ pub mod cases {
         assert_eq!(record.checkins.unwrap()[0].session_id, Some(s.id));
     }
 
+    /// Issue 16: the list comes a page at a time, by name whatever the
+    /// case of its ASCII letters, with a search and status filters; the
+    /// pages read in turn are the whole list, each patient once, and only
+    /// the page's patients are logged as viewed.
+    pub fn patient_list_pages_by_name_with_search_and_filters(store: &dyn Store) {
+        use needlewise_store::clinic::{PatientCursor, PatientFilter, PatientQuery};
+        let p = practice(store, "Paged");
+        let names = [
+            "bea", "Ada", "carl", "Dora", "eli", "Émile", "Zed", "ada", "Natalie", "Al",
+        ];
+        let mut ids = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let patient = profile(store, name);
+            let shared = if i == 3 {
+                scopes(&[Scope::Screening])
+            } else {
+                all_scopes()
+            };
+            join(store, &p.by, patient.id, &shared, 1 + i as i64);
+            ids.push(patient.id);
+        }
+        // A red flag for carl (shared) and for Dora (check-ins not shared).
+        red_flag(store, ids[2], 100);
+        red_flag(store, ids[3], 101);
+        // eli had a session and no check-in since: overdue 80 h later.
+        store
+            .log_session(&session(ids[4], None, 110), None)
+            .unwrap();
+        let later = 122 + 80 * 60;
+
+        let query = |search: &str, filter, limit| PatientQuery {
+            search: search.to_owned(),
+            filter,
+            after: None,
+            limit,
+        };
+        let read_all = |q: PatientQuery, minutes: i64| {
+            let mut q = q;
+            let mut pages = Vec::new();
+            loop {
+                let page = store.patient_page(&p.by, &q, at(minutes)).unwrap();
+                assert!(page.patients.len() <= q.limit as usize);
+                pages.push(
+                    page.patients
+                        .iter()
+                        .map(|s| s.name.clone())
+                        .collect::<Vec<_>>(),
+                );
+                match page.next {
+                    Some(next) => {
+                        // The cursor survives its text form.
+                        assert_eq!(PatientCursor::parse(&next.encode()), Some(next.clone()));
+                        q.after = Some(next);
+                    }
+                    None => return pages,
+                }
+            }
+        };
+        // By the name with ASCII letters lowered, then byte order (É after
+        // z), then id; "Ada" and "ada" tie on the name and go by id.
+        let mut expected: Vec<(String, ProfileId)> = names
+            .iter()
+            .zip(&ids)
+            .map(|(n, id)| (n.to_ascii_lowercase(), *id))
+            .collect();
+        expected.sort();
+        let by_name: Vec<String> = expected
+            .iter()
+            .map(|(_, id)| names[ids.iter().position(|i| i == id).unwrap()].to_owned())
+            .collect();
+        let pages = read_all(query("", PatientFilter::All, 3), 200);
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3, 1]);
+        assert_eq!(pages.concat(), by_name);
+        assert_eq!(by_name.last().map(String::as_str), Some("Émile"));
+        // A page that ends exactly at the end has no next page.
+        assert_eq!(read_all(query("", PatientFilter::All, 5), 200).len(), 2);
+        assert_eq!(
+            store.clinic_patients(&p.by, at(200)).unwrap().len(),
+            names.len()
+        );
+
+        // Search: part of a name, any case of its ASCII letters.
+        assert_eq!(
+            read_all(query("AL", PatientFilter::All, 2), 200).concat(),
+            ["Al", "Natalie"]
+        );
+        assert_eq!(
+            read_all(query(" ada ", PatientFilter::All, 50), 200).concat(),
+            by_name
+                .iter()
+                .filter(|n| n.eq_ignore_ascii_case("ada"))
+                .cloned()
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            read_all(query("nobody", PatientFilter::All, 50), 200)
+                .concat()
+                .is_empty()
+        );
+
+        // Filters: red flags the clinic may see; overdue check-ins.
+        let first = store
+            .patient_page(&p.by, &query("", PatientFilter::RedFlags, 50), at(200))
+            .unwrap();
+        assert_eq!(
+            first
+                .patients
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["carl"]
+        );
+        assert_eq!(first.red_flag_patients, Some(1));
+        assert_eq!(
+            read_all(query("", PatientFilter::OverdueCheckins, 1), later).concat(),
+            ["eli"]
+        );
+        assert!(
+            read_all(query("", PatientFilter::OverdueCheckins, 1), 200)
+                .concat()
+                .is_empty(),
+            "nothing is overdue before the first check-in falls due"
+        );
+        // The count stands whatever the page shows.
+        let page = store
+            .patient_page(&p.by, &query("eli", PatientFilter::All, 50), at(200))
+            .unwrap();
+        assert_eq!(page.red_flag_patients, Some(1));
+
+        // Only the page's patients are logged as viewed (from a clinician
+        // who has not looked yet).
+        let colleague = member(store, &p, Role::Clinician, "Colleague", 300);
+        let page = store
+            .patient_page(&colleague, &query("", PatientFilter::All, 2), at(301))
+            .unwrap();
+        let viewed = |id: ProfileId| {
+            store
+                .audit_log(id, 1000)
+                .unwrap()
+                .iter()
+                .any(|e| e.action == "viewed_list" && e.at == at(301))
+        };
+        for (id, name) in ids.iter().zip(names) {
+            let on_page = page.patients.iter().any(|s| s.profile_id == *id);
+            assert_eq!(viewed(*id), on_page, "{name}");
+        }
+
+        // Refused: an empty or too long page, a too long search, and a
+        // status filter for staff.
+        expect_invalid(store.patient_page(&p.by, &query("", PatientFilter::All, 0), at(200)));
+        expect_invalid(store.patient_page(
+            &p.by,
+            &query("", PatientFilter::All, PatientQuery::MAX_LIMIT + 1),
+            at(200),
+        ));
+        expect_invalid(store.patient_page(
+            &p.by,
+            &query(
+                &"a".repeat(PatientQuery::MAX_SEARCH + 1),
+                PatientFilter::All,
+                5,
+            ),
+            at(200),
+        ));
+        let nurse = member(store, &p, Role::Staff, "Nurse", 302);
+        expect_invalid(store.patient_page(&nurse, &query("", PatientFilter::RedFlags, 5), at(303)));
+        let staff = store
+            .patient_page(&nurse, &query("a", PatientFilter::All, 50), at(303))
+            .unwrap();
+        assert_eq!(staff.red_flag_patients, None);
+        assert_eq!(
+            staff
+                .patients
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            by_name
+                .iter()
+                .filter(|n| n.to_ascii_lowercase().contains('a'))
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        assert!(PatientCursor::parse("not a cursor").is_none());
+        assert!(PatientCursor::parse("é").is_none());
+    }
+
     pub fn staff_see_the_list_but_no_clinical_data(store: &dyn Store) {
         let p = practice(store, "Staffed");
         let nurse = member(store, &p, Role::Staff, "Nurse", 1);

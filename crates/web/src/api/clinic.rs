@@ -11,12 +11,12 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use needlewise_core::answers::{FieldError, InvalidAnswers};
 use needlewise_core::clinic::Scope;
-use needlewise_store::clinic::{PatientRecord, RedFlag};
+use needlewise_store::clinic::{PatientCursor, PatientRecord, RedFlag};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -25,7 +25,7 @@ use super::{ApiAuth, ApiClinicCtx, ApiJson, ApiResult, openapi::ErrorBody};
 use crate::auth::reauth;
 use crate::error::WebError;
 use crate::pages::care_team;
-use crate::pages::clinic::{self as clinic_pages, Prescribed};
+use crate::pages::clinic::{self as clinic_pages, ListParams, Prescribed};
 use crate::{AppState, blocking};
 use needlewise_actions::Prescription;
 
@@ -33,34 +33,51 @@ fn scopes(s: &BTreeSet<Scope>) -> Vec<&'static str> {
     s.iter().map(|s| s.id()).collect()
 }
 
-/// The clinic's patients: names and join dates for every member; for
-/// clinicians, each one's status as far as their consent allows.
+/// One page of the clinic's patients by name: names and join dates for
+/// every member; for clinicians, each one's status as far as their consent
+/// allows.
 #[utoipa::path(
     get,
     path = "/clinic/patients",
     tag = "clinic",
     security(("session" = [])),
-    params(("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic.")),
+    params(
+        ("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic."),
+        ("q" = Option<String>, Query, description = "Part of a name (at most 100 characters); \
+            ASCII letters match in any case."),
+        ("status" = Option<String>, Query, description = "`all` (the default), `red_flags` \
+            (an open red flag the clinic may see) or `overdue_checkins`. Clinicians only."),
+        ("after" = Option<String>, Query, description = "The `next` of the page before; \
+            absent for the first page."),
+        ("limit" = Option<u32>, Query, description = "Patients per page, 1 to 200 (default 50)."),
+    ),
     responses(
-        (status = 200, description = "`clinic` and `patients`, red flags first: each with \
+        (status = 200, description = "`clinic`, `patients`, `next` and `red_flag_patients`. \
+            `patients` are by name (ASCII letters lowered, then byte order, then id), each with \
             `profile_id`, `name`, `joined_at`, `scopes` and (clinicians only) `status` \
             (`last_session`, `next_due`, `open_red_flags`, `unacknowledged_red_flags`, \
-            `overdue_checkins`; null where not shared).", body = Object),
+            `overdue_checkins`; null where not shared). `next` is the `after` of the next \
+            page, or null on the last. `red_flag_patients` counts the clinic's patients with \
+            an open red flag it may see, whatever the page (null for staff).", body = Object),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 403, description = "The second factor was not passed this session (`forbidden`).", body = ErrorBody),
         (status = 404, description = "Not a member of this clinic (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A bad `q`, `status`, `after` or `limit`, or a status \
+            filter asked by staff (`bad_input`).", body = ErrorBody),
     )
 )]
 pub(super) async fn patients(
     State(state): State<AppState>,
     ApiClinicCtx(ctx): ApiClinicCtx,
+    Query(params): Query<ListParams>,
 ) -> ApiResult {
+    let query = params.query()?;
     let access = ctx.access;
     let now = state.now();
-    let mut list = blocking(&state, move |s| s.clinic_patients(&access, now)).await?;
-    clinic_pages::sort_patients(&mut list);
+    let page = blocking(&state, move |s| s.patient_page(&access, &query, now)).await?;
     let clinician = ctx.is_clinician();
-    let patients: Vec<Value> = list
+    let patients: Vec<Value> = page
+        .patients
         .iter()
         .map(|p| {
             let mut v = json!({
@@ -78,6 +95,8 @@ pub(super) async fn patients(
     Ok(Json(json!({
         "clinic": {"id": ctx.clinic.id, "name": ctx.clinic.name, "role": ctx.role()},
         "patients": patients,
+        "next": page.next.as_ref().map(PatientCursor::encode),
+        "red_flag_patients": page.red_flag_patients,
     }))
     .into_response())
 }

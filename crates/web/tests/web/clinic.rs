@@ -1116,3 +1116,96 @@ async fn the_red_flag_queue_says_when_emails_do_not_go_out() {
     let (_, _, page) = s.get("/clinic/red-flags", Some(&other.user.cookie)).await;
     assert!(quiet(&page), "{page}");
 }
+
+/// Issue 16: the patient list comes a page at a time, by name, with a
+/// search and status filters, on the page and over the API; bad values
+/// get a clear message.
+#[tokio::test]
+async fn the_patient_list_pages_searches_and_filters() {
+    let s = Server::new();
+    let dr = clinic_signup(&s, "pager@clinic.example", "Dr Page", "Page Clinic").await;
+    let mut profiles = Vec::new();
+    for (email, name) in [
+        ("c@example.org", "cora Vale"),
+        ("a@example.org", "Abel Vale"),
+        ("b@example.org", "Bea Stone"),
+    ] {
+        let (pat, profile) = patient(&s, email, name).await;
+        let code = invite(&s, &dr).await;
+        assert_eq!(
+            join(&s, &pat, &code, &["screening", "sessions", "checkins"]).await,
+            StatusCode::SEE_OTHER
+        );
+        profiles.push(profile);
+    }
+    red_flag(&s, profiles[2], None);
+
+    let (status, _, page) = s.get("/clinic", Some(&dr.user.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let at = |name: &str| page.find(name).unwrap_or_else(|| panic!("{name}: {page}"));
+    assert!(at("Abel Vale") < at("Bea Stone") && at("Bea Stone") < at("cora Vale"));
+    assert!(page.contains("1 patient has an open red flag."), "{page}");
+    assert!(page.contains(r#"href="/clinic?status=red_flags">Show them"#));
+    assert!(!page.contains("Next page"), "one page only");
+
+    let (_, _, page) = s
+        .get("/clinic?status=red_flags", Some(&dr.user.cookie))
+        .await;
+    assert!(page.contains("Bea Stone") && !page.contains("Abel Vale"));
+    assert!(!page.contains("Show them"), "the page already shows them");
+    let (_, _, page) = s.get("/clinic?q=VALE", Some(&dr.user.cookie)).await;
+    assert!(
+        page.contains("Abel Vale") && page.contains("cora Vale") && !page.contains("Bea Stone")
+    );
+    assert!(
+        page.contains(r#"value="VALE""#),
+        "the search stays in its box"
+    );
+    let (_, _, page) = s.get("/clinic?q=nobody", Some(&dr.user.cookie)).await;
+    assert!(page.contains("No patients match."), "{page}");
+    let (status, _, page) = s.get("/clinic?status=flagged", Some(&dr.user.cookie)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("There is no such patient filter."), "{page}");
+
+    // Over the API, two at a time.
+    let (status, first) = api(
+        &s,
+        "GET",
+        "/api/clinic/patients?limit=2",
+        Some(&dr.user),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let names = |v: &Value| -> Vec<String> {
+        v["patients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["Abel Vale", "Bea Stone"]);
+    assert_eq!(first["red_flag_patients"], 1);
+    let next = first["next"].as_str().expect("a next page").to_owned();
+    let path = format!(
+        "/api/clinic/patients?limit=2&after={}",
+        form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+    );
+    let (status, second) = api(&s, "GET", &path, Some(&dr.user), None).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(names(&second), ["cora Vale"]);
+    assert_eq!(second["next"], Value::Null);
+    for bad in ["limit=0", "limit=500", "after=nonsense", "status=everyone"] {
+        let (status, body) = api(
+            &s,
+            "GET",
+            &format!("/api/clinic/patients?{bad}"),
+            Some(&dr.user),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "bad_input", "{bad}: {body}");
+    }
+}

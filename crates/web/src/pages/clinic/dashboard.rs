@@ -3,12 +3,13 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use jiff::Timestamp;
 use needlewise_core::clinic::Scope;
 use needlewise_core::ids::{EpisodeId, ProfileId};
-use needlewise_store::clinic::{MailStatus, PatientSummary, RedFlag};
+use needlewise_store::clinic::{MailStatus, PatientCursor, PatientFilter, PatientQuery, RedFlag};
+use serde::Deserialize;
 
 use super::{ClinicHead, checked, chrome, head, profile_id};
 use crate::clinic_ctx::ClinicCtx;
@@ -35,22 +36,99 @@ pub struct PatientRow {
     pub scopes: String,
 }
 
-/// Red flags first (unacknowledged before acknowledged), then overdue
-/// check-ins, then by name.
-pub fn sort_patients(list: &mut [PatientSummary]) {
-    // Stable: equal keys keep the store's order (name, then id).
-    list.sort_by_cached_key(|p| {
-        (
-            std::cmp::Reverse(p.status.unacknowledged_red_flags.unwrap_or(0)),
-            std::cmp::Reverse(p.status.open_red_flags.unwrap_or(0)),
-            std::cmp::Reverse(p.status.overdue_checkins.unwrap_or(0)),
-            p.name.to_lowercase(),
-        )
-    });
-}
-
 fn opt<T: ToString>(v: Option<T>, none: &str) -> String {
     v.map_or_else(|| none.to_owned(), |v| v.to_string())
+}
+
+/// The list's query string, as a link or a form sends it: `q` (part of a
+/// name), `status` (a [`PatientFilter`] id), `after` (a page cursor) and,
+/// over the API, `limit`. Everything is text here so that a bad value
+/// gets a clear message instead of the extractor's.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<String>,
+}
+
+impl ListParams {
+    /// The store's query; a clear `BadRequest` for a value it cannot be.
+    pub fn query(&self) -> Result<PatientQuery, WebError> {
+        let search = self.q.as_deref().unwrap_or("").trim().to_owned();
+        if search.chars().count() > PatientQuery::MAX_SEARCH {
+            return Err(WebError::BadInput(format!(
+                "Search for at most {} characters of a name.",
+                PatientQuery::MAX_SEARCH
+            )));
+        }
+        let filter = match self.status.as_deref().map(str::trim) {
+            None | Some("") => PatientFilter::All,
+            Some(id) => PatientFilter::from_id(id).ok_or_else(|| {
+                WebError::BadInput(format!(
+                    "There is no such patient filter. Choose one of: {}.",
+                    PatientFilter::ALL.map(PatientFilter::id).join(", ")
+                ))
+            })?,
+        };
+        let after = match self.after.as_deref().filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => Some(PatientCursor::parse(a).ok_or_else(|| {
+                WebError::BadInput(
+                    "That page link is not one needlewise made. Start again from the first page."
+                        .into(),
+                )
+            })?),
+        };
+        let limit = match self.limit.as_deref().map(str::trim) {
+            None | Some("") => PatientQuery::DEFAULT_LIMIT,
+            Some(l) => l
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=PatientQuery::MAX_LIMIT).contains(l))
+                .ok_or_else(|| {
+                    WebError::BadInput(format!(
+                        "limit is a whole number from 1 to {}.",
+                        PatientQuery::MAX_LIMIT
+                    ))
+                })?,
+        };
+        Ok(PatientQuery {
+            search,
+            filter,
+            after,
+            limit,
+        })
+    }
+}
+
+/// A link to the list with this search and filter, from `after` (or the
+/// first page).
+fn list_link(ctx: &ClinicCtx, query: &PatientQuery, after: Option<&PatientCursor>) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if !query.search.is_empty() {
+        q.append_pair("q", &query.search);
+    }
+    if query.filter != PatientFilter::All {
+        q.append_pair("status", query.filter.id());
+    }
+    if let Some(after) = after {
+        q.append_pair("after", &after.encode());
+    }
+    let q = q.finish();
+    ctx.link(&if q.is_empty() {
+        "/clinic".to_owned()
+    } else {
+        format!("/clinic?{q}")
+    })
+}
+
+/// A filter the page offers.
+#[derive(Debug, Clone)]
+pub struct FilterOption {
+    pub id: &'static str,
+    pub label: String,
+    pub selected: bool,
 }
 
 #[derive(Debug, Template)]
@@ -62,16 +140,36 @@ pub struct DashboardPage {
     pub patients: Vec<PatientRow>,
     pub invites: String,
     pub suffix: String,
+    /// Blank, or the search the page shows.
+    pub search: String,
+    pub filters: Vec<FilterOption>,
+    /// The clinic id to keep in the search form when the account has
+    /// several.
+    pub clinic_field: Option<String>,
+    /// "N patients have an open red flag", with a link to them, unless
+    /// the page shows only them.
+    pub red_flags: Option<(String, String)>,
+    /// True when no search, filter or page narrows the list.
+    pub unfiltered: bool,
+    pub first_page: Option<String>,
+    pub next_page: Option<String>,
+    pub show_all: String,
 }
 
-pub async fn patients(State(state): State<AppState>, ctx: ClinicCtx) -> Result<Response, WebError> {
+pub async fn patients(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Query(params): Query<ListParams>,
+) -> Result<Response, WebError> {
+    let query = params.query()?;
     let access = ctx.access;
     let now = state.now();
-    let mut list = blocking(&state, move |s| s.clinic_patients(&access, now)).await?;
-    sort_patients(&mut list);
+    let store_query = query.clone();
+    let listed = blocking(&state, move |s| s.patient_page(&access, &store_query, now)).await?;
     let clinician = ctx.is_clinician();
     let not_shared = "not shared";
-    let rows = list
+    let rows = listed
+        .patients
         .iter()
         .map(|p| PatientRow {
             id: p.profile_id.to_string(),
@@ -97,6 +195,38 @@ pub async fn patients(State(state): State<AppState>, ctx: ClinicCtx) -> Result<R
             },
         })
         .collect();
+    let red_count = listed.red_flag_patients.unwrap_or(0);
+    let filters = if clinician {
+        PatientFilter::ALL
+            .into_iter()
+            .map(|f| FilterOption {
+                id: f.id(),
+                label: match f {
+                    PatientFilter::All => "All patients".to_owned(),
+                    PatientFilter::RedFlags => format!("With an open red flag ({red_count})"),
+                    PatientFilter::OverdueCheckins => "With overdue check-ins".to_owned(),
+                },
+                selected: f == query.filter,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let red_flags = (red_count > 0 && query.filter != PatientFilter::RedFlags).then(|| {
+        let with = PatientQuery {
+            filter: PatientFilter::RedFlags,
+            search: String::new(),
+            ..query.clone()
+        };
+        (
+            if red_count == 1 {
+                "1 patient has an open red flag.".to_owned()
+            } else {
+                format!("{red_count} patients have an open red flag.")
+            },
+            list_link(&ctx, &with, None),
+        )
+    });
     Ok(page(&DashboardPage {
         chrome: chrome("Patients", &ctx),
         head: head(&ctx, "/clinic"),
@@ -104,6 +234,19 @@ pub async fn patients(State(state): State<AppState>, ctx: ClinicCtx) -> Result<R
         patients: rows,
         invites: ctx.link("/clinic/invites"),
         suffix: ctx.link(""),
+        search: query.search.clone(),
+        filters,
+        clinic_field: (ctx.memberships.len() > 1).then(|| ctx.clinic.id.to_string()),
+        red_flags,
+        unfiltered: query.search.is_empty()
+            && query.filter == PatientFilter::All
+            && query.after.is_none(),
+        first_page: query.after.is_some().then(|| list_link(&ctx, &query, None)),
+        next_page: listed
+            .next
+            .as_ref()
+            .map(|next| list_link(&ctx, &query, Some(next))),
+        show_all: ctx.link("/clinic"),
     }))
 }
 
@@ -336,40 +479,50 @@ pub async fn acknowledge(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::BTreeSet;
-
-    use needlewise_core::clinic::PatientStatus;
-    use needlewise_core::ids::ProfileId;
-
     use super::*;
 
-    fn summary(name: &str, open: Option<u32>, unacked: Option<u32>) -> PatientSummary {
-        PatientSummary {
-            profile_id: ProfileId(uuid::Uuid::now_v7()),
-            name: name.into(),
-            joined_at: jiff::Timestamp::UNIX_EPOCH,
-            scopes: BTreeSet::new(),
-            status: PatientStatus {
-                last_session: None,
-                next_due: None,
-                open_red_flags: open,
-                unacknowledged_red_flags: unacked,
-                overdue_checkins: None,
-            },
+    fn params(q: &str, status: &str, after: &str, limit: &str) -> ListParams {
+        let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        ListParams {
+            q: some(q),
+            status: some(status),
+            after: some(after),
+            limit: some(limit),
         }
     }
 
     #[test]
-    fn red_flags_come_first_then_names() {
-        let mut list = vec![
-            summary("anna", Some(0), Some(0)),
-            summary("Cleo", Some(1), Some(0)),
-            summary("bea", None, None),
-            summary("Dan", Some(2), Some(1)),
-        ];
-        sort_patients(&mut list);
-        let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["Dan", "Cleo", "anna", "bea"]);
+    fn list_params_become_the_store_query_or_a_clear_error() {
+        assert_eq!(
+            ListParams::default().query().unwrap(),
+            PatientQuery::first_page()
+        );
+        let cursor = PatientCursor {
+            name_key: "ada lovelace".into(),
+            profile_id: needlewise_core::ids::ProfileId(uuid::Uuid::now_v7()),
+        };
+        let q = params("  Ada ", "red_flags", &cursor.encode(), "7")
+            .query()
+            .unwrap();
+        assert_eq!(
+            q,
+            PatientQuery {
+                search: "Ada".into(),
+                filter: PatientFilter::RedFlags,
+                after: Some(cursor),
+                limit: 7,
+            }
+        );
+        let message = |p: ListParams| match p.query() {
+            Err(WebError::BadInput(m)) => m,
+            other => panic!("expected a bad request, got {other:?}"),
+        };
+        assert!(message(params("", "flagged", "", "")).contains("red_flags"));
+        assert!(message(params("", "", "garbage", "")).contains("first page"));
+        for limit in ["0", "201", "ten", "-1"] {
+            assert!(message(params("", "", "", limit)).contains("1 to 200"));
+        }
+        assert!(message(params(&"a".repeat(101), "", "", "")).contains("100 characters"));
     }
 
     #[test]

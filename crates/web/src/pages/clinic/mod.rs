@@ -28,7 +28,7 @@ use crate::error::WebError;
 use crate::forms;
 use crate::views::Chrome;
 
-pub use dashboard::{acknowledge_flag, resolve_flag, sort_patients};
+pub use dashboard::{ListParams, acknowledge_flag, resolve_flag};
 pub(crate) use patient::record_of;
 pub use patient::rule_title as patient_rule_title;
 pub use patient::{
