@@ -271,12 +271,19 @@ pub fn trends(ratings: &[Rating]) -> Vec<Trend> {
     out
 }
 
-const WIDTH: f64 = 480.0;
+// Sized for a phone: drawn at about its own size in a 360 px column, so
+// its 13-unit text stays at least 12 px tall (the legend goes below the
+// plot, not beside it).
+const WIDTH: f64 = 340.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 44.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 16.0;
-const BOTTOM: f64 = 40.0;
+const BOTTOM: f64 = 44.0;
+/// The text size, in the chart's units.
+const FONT: f64 = 13.0;
+/// A legend row's height.
+const ROW: f64 = 22.0;
 /// Distinguishable colours; each series also gets its own marker shape and
 /// a legend entry, so colour is never the only cue.
 const COLOURS: [&str; 9] = [
@@ -346,8 +353,8 @@ pub fn render_chart(trend: &Trend, id: &str, tz: &TimeZone) -> String {
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="trend-chart" viewBox="0 0 {w} {h}" role="img" aria-labelledby="{id}-title {id}-desc"><title id="{id}-title">{t}</title><desc id="{id}-desc">{d}</desc>"#,
-        w = WIDTH + 150.0,
-        h = HEIGHT,
+        w = WIDTH,
+        h = HEIGHT + 8.0 + ROW * trend.series.len() as f64,
         t = escape(&title),
         d = escape(&desc),
     );
@@ -356,7 +363,7 @@ pub fn render_chart(trend: &Trend, id: &str, tz: &TimeZone) -> String {
         let y = y_of(Score(level));
         let _ = write!(
             svg,
-            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}" stroke="#d8d8d8" stroke-width="1"/><text x="{tx:.1}" y="{ty:.1}" font-size="11" text-anchor="end" fill="#333">{level}</text>"##,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}" stroke="#d8d8d8" stroke-width="1"/><text x="{tx:.1}" y="{ty:.1}" font-size="{FONT}" text-anchor="end" fill="#333">{level}</text>"##,
             x2 = WIDTH - RIGHT,
             tx = LEFT - 6.0,
             ty = y + 4.0,
@@ -370,20 +377,20 @@ pub fn render_chart(trend: &Trend, id: &str, tz: &TimeZone) -> String {
     );
     let _ = write!(
         svg,
-        r##"<text x="12" y="{my:.1}" font-size="11" fill="#333" transform="rotate(-90 12 {my:.1})" text-anchor="middle">Score (0 none – 4 marked)</text>"##,
+        r##"<text x="12" y="{my:.1}" font-size="{FONT}" fill="#333" transform="rotate(-90 12 {my:.1})" text-anchor="middle">Score (0 none – 4 marked)</text>"##,
         my = TOP + plot_h / 2.0,
     );
     if let (Some(a), Some(b)) = (min, max) {
         let yb = HEIGHT - BOTTOM + 14.0;
         let _ = write!(
             svg,
-            r##"<text x="{LEFT}" y="{yb:.1}" font-size="11" fill="#333">{da}</text>"##,
+            r##"<text x="{LEFT}" y="{yb:.1}" font-size="{FONT}" fill="#333">{da}</text>"##,
             da = date(a)
         );
         if b > a {
             let _ = write!(
                 svg,
-                r##"<text x="{xr:.1}" y="{yb:.1}" font-size="11" text-anchor="end" fill="#333">{db}</text>"##,
+                r##"<text x="{xr:.1}" y="{yb:.1}" font-size="{FONT}" text-anchor="end" fill="#333">{db}</text>"##,
                 xr = WIDTH - RIGHT,
                 db = date(b)
             );
@@ -391,7 +398,7 @@ pub fn render_chart(trend: &Trend, id: &str, tz: &TimeZone) -> String {
     }
     let _ = write!(
         svg,
-        r##"<text x="{mx:.1}" y="{y:.1}" font-size="11" text-anchor="middle" fill="#333">Date rated</text>"##,
+        r##"<text x="{mx:.1}" y="{y:.1}" font-size="{FONT}" text-anchor="middle" fill="#333">Date rated</text>"##,
         mx = LEFT + plot_w / 2.0,
         y = HEIGHT - 6.0,
     );
@@ -420,15 +427,15 @@ pub fn render_chart(trend: &Trend, id: &str, tz: &TimeZone) -> String {
             ));
             svg.push_str(&marker(i, x, y, colour, &label));
         }
-        // Legend.
-        let ly = TOP + 8.0 + 18.0 * i as f64;
-        svg.push_str(&marker(i, WIDTH + 8.0, ly, colour, ""));
+        // Legend, below the plot.
+        let ly = HEIGHT + 8.0 + ROW * i as f64 + ROW / 2.0;
+        svg.push_str(&marker(i, LEFT + 6.0, ly, colour, ""));
         let _ = write!(
             svg,
-            r##"<text x="{lx:.1}" y="{ty:.1}" font-size="11" fill="#333">{}</text>"##,
+            r##"<text x="{lx:.1}" y="{ty:.1}" font-size="{FONT}" fill="#333">{}</text>"##,
             escape(s.zone.label()),
-            lx = WIDTH + 18.0,
-            ty = ly + 4.0,
+            lx = LEFT + 18.0,
+            ty = ly + 4.5,
         );
     }
     svg.push_str("</svg>");
@@ -436,28 +443,32 @@ pub fn render_chart(trend: &Trend, id: &str, tz: &TimeZone) -> String {
 }
 
 /// A marker of one of three shapes (circle, square, triangle), cycling.
+/// A labelled marker also gets a transparent disc 22 units across that
+/// carries the label, so a finger finds it and a long press shows it.
 fn marker(i: usize, x: f64, y: f64, colour: &str, label: &str) -> String {
-    let title = if label.is_empty() {
-        String::new()
-    } else {
-        format!("<title>{label}</title>")
-    };
-    match i % 3 {
-        0 => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{colour}">{title}</circle>"#),
+    let shape = match i % 3 {
+        0 => format!(r#"<circle cx="{x:.1}" cy="{y:.1}" r="5" fill="{colour}"/>"#),
         1 => format!(
-            r#"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="{colour}">{title}</rect>"#,
-            x - 4.0,
-            y - 4.0
+            r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{colour}"/>"#,
+            x - 5.0,
+            y - 5.0
         ),
         _ => format!(
-            r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{colour}">{title}</polygon>"#,
+            r#"<polygon points="{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}" fill="{colour}"/>"#,
             x,
-            y - 5.0,
-            x - 5.0,
-            y + 4.0,
-            x + 5.0,
-            y + 4.0
+            y - 6.0,
+            x - 6.0,
+            y + 5.0,
+            x + 6.0,
+            y + 5.0
         ),
+    };
+    if label.is_empty() {
+        shape
+    } else {
+        format!(
+            r#"<g>{shape}<circle cx="{x:.1}" cy="{y:.1}" r="11" fill="transparent"><title>{label}</title></circle></g>"#
+        )
     }
 }
 
@@ -575,6 +586,31 @@ mod tests {
         assert!(!svg.contains("<script"));
         assert!(!svg.contains("style="));
         assert_eq!(svg.matches("<svg").count(), 1);
+        // Issue 19: drawn in a 390 px phone's 358 px column, no text is
+        // under 12 px, and each point has a target 22 units across.
+        let width: f64 = svg
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let scale = 358.0 / width;
+        let sizes: Vec<f64> = svg
+            .split("font-size=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(!sizes.is_empty());
+        for size in sizes {
+            assert!(size * scale >= 12.0, "{size} units at {scale:.2} px each");
+        }
+        assert_eq!(
+            svg.matches(r#"r="11" fill="transparent"><title>"#).count(),
+            3
+        );
     }
 
     #[test]

@@ -230,7 +230,10 @@
     save();
     fill();
     render();
-    form.scrollIntoView({ behavior: "smooth", block: "start" });
+    form.scrollIntoView({
+      behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth",
+      block: "start",
+    });
   }
 
   // Writes the progress into the completion form.

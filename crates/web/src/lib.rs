@@ -143,6 +143,11 @@ impl AppState {
             .strftime("%a %-d %b %Y, %H:%M")
             .to_string()
     }
+
+    /// The day of a moment in local time, as [`views::day`] writes it.
+    pub fn local_date(&self, t: Timestamp) -> String {
+        views::day(t.to_zoned_datetime(self.tz.clone()).date())
+    }
 }
 
 /// Runs a store call on the blocking pool.
@@ -250,6 +255,7 @@ pub fn router(state: AppState) -> Router {
         .route("/calendar/{file}", get(pages::schedule::calendar_feed))
         .route("/evidence", get(pages::evidence::show))
         .merge(pages::progress::routes())
+        .merge(pages::more::routes())
         .merge(pages::account_security::routes())
         .merge(pages::care_team::routes())
         .merge(pages::clinic::routes())

@@ -131,6 +131,26 @@ fn percent(s: &str) -> String {
     out
 }
 
+/// The key URI as an SVG QR code for an authenticator app's camera:
+/// black modules on white, with the quiet zone, sized by the page.
+pub fn qr_svg(uri: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(uri, qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .dark_color(qrcode::render::svg::Color("#000000"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .quiet_zone(true)
+        .build();
+    // Drop the XML prolog: the SVG goes inline in the page.
+    let start = svg.find("<svg")?;
+    Some(svg[start..].replacen(
+        "<svg",
+        r#"<svg class="qr" role="img" aria-label="QR code of the key for your authenticator app""#,
+        1,
+    ))
+}
+
 /// The `otpauth://` key URI that authenticator apps import (the Google
 /// Authenticator key URI format).
 pub fn otpauth_uri(email: &str, secret: &[u8]) -> String {
@@ -229,6 +249,10 @@ mod tests {
         );
         assert_eq!(decode_base32("not base32!"), None);
         let uri = otpauth_uri("ada+clinic@example.org", RFC_SECRET);
+        let qr = qr_svg(&uri).unwrap();
+        assert!(qr.starts_with("<svg class=\"qr\" role=\"img\""), "{qr}");
+        assert!(qr.contains("<path") && qr.ends_with("</svg>"), "{qr}");
+        assert!(!qr.contains("<?xml") && !qr.contains("<script"));
         assert_eq!(
             uri,
             "otpauth://totp/needlewise:ada%2Bclinic%40example.org?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=needlewise&algorithm=SHA1&digits=6&period=30"

@@ -34,6 +34,11 @@ impl Chrome {
     }
 }
 
+/// A day as every page writes it: "Mon 7 Dec 2026".
+pub fn day(d: jiff::civil::Date) -> String {
+    d.strftime("%a %-d %b %Y").to_string()
+}
+
 /// Renders a template; a rendering bug shows a plain message, never a panic.
 pub fn render(t: &impl Template) -> String {
     t.render().unwrap_or_else(|e| {

@@ -89,6 +89,8 @@ pub struct MfaPage {
     /// While enrolling: the secret in groups of four, and the key URI.
     pub secret: String,
     pub uri: String,
+    /// The key URI as an inline SVG QR code; empty when not enrolling.
+    pub qr: String,
     pub next: String,
     pub message: String,
     pub verified: bool,
@@ -103,6 +105,9 @@ fn mfa_page(auth: &Auth, enabled: bool, secret: Option<(&[u8], &str)>, next: Str
             .unwrap_or_default(),
         uri: secret
             .map(|(s, email)| totp::otpauth_uri(email, s))
+            .unwrap_or_default(),
+        qr: secret
+            .and_then(|(s, email)| totp::qr_svg(&totp::otpauth_uri(email, s)))
             .unwrap_or_default(),
         next,
         message: String::new(),

@@ -71,6 +71,8 @@ pub struct ConcernView {
     pub chart: String,
     /// (zone label, latest score, number of ratings)
     pub latest: Vec<(&'static str, u8, usize)>,
+    /// The chart's points as table rows: (date, area, score), oldest first.
+    pub table: Vec<(String, &'static str, u8)>,
 }
 
 #[derive(Debug)]
@@ -160,6 +162,23 @@ pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
                                     .last()
                                     .map(|p| (s.zone.label(), p.score.value(), s.points.len()))
                             })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                table: trend
+                    .map(|t| {
+                        let mut rows: Vec<(jiff::Timestamp, &'static str, u8)> = t
+                            .series
+                            .iter()
+                            .flat_map(|s| {
+                                s.points
+                                    .iter()
+                                    .map(|p| (p.at, s.zone.label(), p.score.value()))
+                            })
+                            .collect();
+                        rows.sort_by_key(|r| r.0);
+                        rows.into_iter()
+                            .map(|(at, zone, score)| (state.local_date(at), zone, score))
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -1042,3 +1042,81 @@ async fn whole_record_exports_take_turns() {
     let (status, _, _) = s.get("/api/fhir/Bundle/record", Some(&u.cookie)).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// Issue 19: at phone width the pages end with a tab bar of the four most
+/// used sections and More; More lists every other section and the
+/// account's pages; "Your data" links every export; the clinic's pages
+/// carry only their own navigation; the second factor's key is also a QR
+/// code.
+#[tokio::test]
+async fn the_tab_bar_more_and_your_data_reach_every_section() {
+    let s = Server::new();
+    let user = s.sign_up("tabs@example.org").await;
+    let (status, _, home) = s.get("/", Some(&user.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let tabbar = &home[home.find(r#"<nav class="tabbar""#).expect("a tab bar")..];
+    let tabbar = &tabbar[..tabbar.find("</nav>").unwrap()];
+    for link in [
+        r#"<a href="/" aria-current="page">"#,
+        r#"<a href="/session">"#,
+        r#"<a href="/checkin">"#,
+        r#"<a href="/progress">"#,
+        r#"<a href="/more">"#,
+    ] {
+        assert!(tabbar.contains(link), "{link} in {tabbar}");
+    }
+    let (status, _, more) = s.get("/more", Some(&user.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    for href in [
+        "/screening",
+        "/devices",
+        "/ready",
+        "/aftercare",
+        "/schedule",
+        "/care-team",
+        "/evidence",
+        "/data",
+        "/profiles",
+        "/notifications",
+        "/account/sessions",
+        "/account/delete",
+    ] {
+        assert!(more.contains(&format!(r#"<a href="{href}">"#)), "{href}");
+        let (status, _, _) = s.get(href, Some(&user.cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{href}");
+    }
+    assert!(more.contains(r#"action="/logout""#));
+    assert!(more.contains(r#"<a href="/more" aria-current="page">"#));
+    // From another section, More is lit without claiming to be the page.
+    let (_, _, page) = s.get("/evidence", Some(&user.cookie)).await;
+    assert!(page.contains(r#"<a href="/more" class="current">"#));
+
+    let (_, _, data) = s.get("/data", Some(&user.cookie)).await;
+    for href in [
+        "/api/fhir/Bundle/record",
+        "/report.pdf",
+        "/api/fhir/QuestionnaireResponse/latest",
+        "/api/fhir/Questionnaire/screening",
+        "/profiles/delete",
+        "/account/delete",
+    ] {
+        assert!(data.contains(&format!(r#"<a href="{href}""#)), "{href}");
+    }
+    for href in [
+        "/api/fhir/Bundle/record",
+        "/api/fhir/Questionnaire/screening",
+    ] {
+        let (status, _, _) = s.get(href, Some(&user.cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{href}");
+    }
+    assert!(data.contains("export all --encrypt"));
+
+    // Logged out: no tab bar, and More needs a login.
+    let (_, _, login) = s.get("/login", None).await;
+    assert!(!login.contains("tabbar"));
+    let (status, _, _) = s.get("/more", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    let (_, _, mfa) = s.get("/mfa", Some(&user.cookie)).await;
+    assert!(mfa.contains(r#"<svg class="qr" role="img""#), "{mfa}");
+}

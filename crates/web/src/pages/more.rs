@@ -1,0 +1,123 @@
+//! `/more`: every section and the account's pages, for the phone's tab
+//! bar (which holds only the four most used); `/data`: every way to take
+//! one's data out, and to delete it.
+
+use askama::Template;
+use axum::Router;
+use axum::response::Response;
+use axum::routing::get;
+
+use super::page;
+use crate::AppState;
+use crate::auth::Auth;
+use crate::views::Chrome;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/more", get(more))
+        .route("/data", get(data))
+}
+
+/// A link with a line saying what is behind it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub href: &'static str,
+    pub title: &'static str,
+    pub about: &'static str,
+}
+
+const SECTIONS: [Entry; 8] = [
+    Entry {
+        href: "/screening",
+        title: "Screening",
+        about: "Whether microneedling at home suits you, with the reasons.",
+    },
+    Entry {
+        href: "/devices",
+        title: "Roller",
+        about: "Your roller's cleaning cycle, uses and replacement.",
+    },
+    Entry {
+        href: "/ready",
+        title: "Ready today?",
+        about: "The check before each session.",
+    },
+    Entry {
+        href: "/aftercare",
+        title: "Aftercare",
+        about: "What to put on your skin after a session, and when.",
+    },
+    Entry {
+        href: "/schedule",
+        title: "Schedule",
+        about: "The earliest next session, and reminders in your calendar.",
+    },
+    Entry {
+        href: "/care-team",
+        title: "Care team",
+        about: "Your facial plastic surgeon's clinic, and what you share with it.",
+    },
+    Entry {
+        href: "/evidence",
+        title: "Evidence",
+        about: "Every rule needlewise follows, and its sources.",
+    },
+    Entry {
+        href: "/data",
+        title: "Your data",
+        about: "Download your record, or delete it.",
+    },
+];
+
+const ACCOUNT: [Entry; 4] = [
+    Entry {
+        href: "/profiles",
+        title: "Profiles",
+        about: "Who you are microneedling for, and their time zone.",
+    },
+    Entry {
+        href: "/notifications",
+        title: "Notifications",
+        about: "Messages from needlewise and your clinic.",
+    },
+    Entry {
+        href: "/account/sessions",
+        title: "Security",
+        about: "Your password, second factor and logged-in devices.",
+    },
+    Entry {
+        href: "/account/delete",
+        title: "Delete my account",
+        about: "Everything, for good.",
+    },
+];
+
+#[derive(Debug, Template)]
+#[template(path = "more.html")]
+pub struct MorePage {
+    pub chrome: Chrome,
+    pub sections: &'static [Entry],
+    pub account: &'static [Entry],
+}
+
+pub async fn more(auth: Auth) -> Response {
+    page(&MorePage {
+        chrome: auth.chrome("More", "more"),
+        sections: &SECTIONS,
+        account: &ACCOUNT,
+    })
+}
+
+#[derive(Debug, Template)]
+#[template(path = "data.html")]
+pub struct DataPage {
+    pub chrome: Chrome,
+    pub profile: String,
+}
+
+pub async fn data(auth: Auth) -> Response {
+    page(&DataPage {
+        profile: auth.profile.name.clone(),
+        chrome: auth.chrome("Your data", "data"),
+    })
+}
