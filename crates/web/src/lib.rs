@@ -32,6 +32,8 @@ use axum::routing::{get, post};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use needlewise_store::{Store, StoreError};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 
 pub use config::{Config, ConfigError, DEFAULT_CONFIG};
 use error::WebError;
@@ -266,6 +268,16 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{*path}", get(assets::serve))
         .route_layer(axum::middleware::from_fn(telemetry::mark_route))
         .fallback(|| async { WebError::NotFound })
+        // Text only: photos and PDFs are compressed already.
+        .layer(
+            CompressionLayer::new().compress_when(
+                SizeAbove::new(256)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::const_new("application/pdf"))
+                    .and(NotForContentType::SSE)
+                    .and(NotForContentType::GRPC),
+            ),
+        )
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -122,6 +122,10 @@ pub struct HomePage {
     pub devices: Vec<(String, String)>,
     pub checkin: Option<(String, String)>,
     pub locked: bool,
+    /// The clinics the profile shares with, named when a red flag is open.
+    pub clinics: Vec<String>,
+    /// The first-run path, until the first session; empty after.
+    pub steps: Vec<crate::pages::home::Step>,
 }
 
 #[derive(Debug, Template)]

@@ -10,7 +10,7 @@ use needlewise_core::schedule::{NextSession, next_session};
 use super::page;
 use crate::auth::{self, Auth};
 use crate::error::WebError;
-use crate::views::HomePage;
+use crate::views::{Chrome, HomePage};
 use crate::{AppState, read};
 
 /// Plain words for the schedule; times in the state's zone.
@@ -65,14 +65,16 @@ fn home_headline(v: needlewise_core::screening::Verdict) -> String {
 
 /// The dashboard. It reads the session, the profiles and the dashboard in
 /// one store read (the `Auth` extractor would make it two): this is the
-/// page people open most.
+/// page people open most. Logged out, `/` is the landing page.
 pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    let token = auth::token_from(&headers, &state).ok_or(WebError::Unauthenticated)?;
+    let Some(token) = auth::token_from(&headers, &state) else {
+        return Ok(landing());
+    };
     let hash = auth::token_hash(&token);
     let now = state.now();
-    let found = read(&state, move |s| s.session_dashboard(&hash, now))
-        .await?
-        .ok_or(WebError::Unauthenticated)?;
+    let Some(found) = read(&state, move |s| s.session_dashboard(&hash, now)).await? else {
+        return Ok(landing());
+    };
     let state = state.for_profile(&found.profile);
     let zoned = state.zoned_now();
     let d = found.dashboard;
@@ -86,20 +88,86 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     if let Some(p) = &d.protocol {
         next = p.apply_to(next, &zoned);
     }
+    let locked = matches!(next, NextSession::Locked { .. });
+    // Whom to contact: read only when a red flag is open.
+    let clinics = if locked {
+        let profile = auth.profile.id;
+        read(&state, move |s| s.patient_clinics(profile))
+            .await?
+            .into_iter()
+            .map(|link| link.clinic.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let rules = &base.defaults.hygiene;
+    let live: Vec<_> = d
+        .devices
+        .iter()
+        .filter(|d| d.state != HygieneState::Retired)
+        .collect();
+    // The first-run path, until the first session is logged.
+    let steps = if d.last_session.is_none() && !locked {
+        let done = [
+            d.verdict.is_some(),
+            !live.is_empty(),
+            live.iter().any(|d| d.state == HygieneState::Ready),
+        ];
+        let current = done.iter().position(|done| !done).unwrap_or(done.len());
+        [
+            ("Answer the screening", "/screening"),
+            ("Add your roller", "/devices"),
+            ("Clean it: rinse, soak, dry", "/devices"),
+            ("Check you are ready today", "/ready"),
+            ("Your first session", "/session"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (title, href))| Step {
+            title,
+            href,
+            done: i < current,
+            current: i == current,
+        })
+        .collect()
+    } else {
+        Vec::new()
+    };
     Ok(page(&HomePage {
         chrome: auth.chrome("Home", "home"),
         verdict: d.verdict.map(|v| (v.id().to_owned(), home_headline(v))),
-        locked: matches!(next, NextSession::Locked { .. }),
+        locked,
         next: describe(&state, &next),
-        devices: d
-            .devices
+        devices: live
             .iter()
-            .filter(|d| d.state != HygieneState::Retired)
             .map(|d| (d.name.clone(), d.status(now, rules).next_step))
             .collect(),
         checkin: d
             .latest_checkin
             .map(|level| (level.id().to_owned(), level.headline().to_owned())),
+        clinics,
+        steps,
     }))
+}
+
+/// A step of the first-run path on the home page.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub title: &'static str,
+    pub href: &'static str,
+    pub done: bool,
+    pub current: bool,
+}
+
+/// What needlewise is and is not, for someone who has not logged in.
+fn landing() -> Response {
+    page(&LandingPage {
+        chrome: Chrome::public("Microneedling at home, the safe way"),
+    })
+}
+
+#[derive(Debug, askama::Template)]
+#[template(path = "landing.html")]
+pub struct LandingPage {
+    pub chrome: Chrome,
 }

@@ -1209,3 +1209,56 @@ async fn the_patient_list_pages_searches_and_filters() {
         assert_eq!(body["error"]["code"], "bad_input", "{bad}: {body}");
     }
 }
+
+/// Issue 19: logged out, `/` says what needlewise is and is not; a new
+/// person's home shows the first-run path; with a red flag open, home
+/// leads with the lock, what to do now and whom to contact (the clinic
+/// when there is one), and offers no readiness check.
+#[tokio::test]
+async fn home_guides_a_newcomer_and_leads_with_a_lock() {
+    let s = Server::new();
+    let (status, _, landing) = s.get("/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(landing.contains("What it is not") && landing.contains(r#"href="/signup""#));
+    assert!(landing.contains("never makes a diagnosis"));
+
+    let (pat, profile) = patient(&s, "first@example.org", "Fern Ash").await;
+    let (_, _, home) = s.get("/", Some(&pat.cookie)).await;
+    assert!(
+        home.contains("Your first safe session, step by step"),
+        "{home}"
+    );
+    assert!(
+        home.contains(r#"<li class="current" aria-current="step"><a href="/screening">Answer the screening</a>"#),
+        "{home}"
+    );
+    assert!(home.contains("Am I ready today?"));
+    assert!(!home.contains("Sessions are paused"));
+
+    red_flag(&s, profile, None);
+    let (_, _, home) = s.get("/", Some(&pat.cookie)).await;
+    let lock = home.find("Sessions are paused").expect("the lock leads");
+    assert!(lock < home.find("<h2>Screening</h2>").unwrap());
+    assert!(home.contains("Contact a facial plastic surgeon or your own doctor today"));
+    assert!(home.contains("Call your local emergency number now"));
+    assert!(
+        !home.contains("Am I ready today?"),
+        "no readiness check while locked"
+    );
+    assert!(
+        !home.contains("step by step"),
+        "no first-run path while locked"
+    );
+
+    let dr = clinic_signup(&s, "lock@clinic.example", "Dr Lock", "Lock Clinic").await;
+    let code = invite(&s, &dr).await;
+    assert_eq!(
+        join(&s, &pat, &code, &["screening"]).await,
+        StatusCode::SEE_OTHER
+    );
+    let (_, _, home) = s.get("/", Some(&pat.cookie)).await;
+    assert!(
+        home.contains("Contact your care team today: <strong>Lock Clinic</strong>"),
+        "{home}"
+    );
+}

@@ -1120,3 +1120,52 @@ async fn the_tab_bar_more_and_your_data_reach_every_section() {
     let (_, _, mfa) = s.get("/mfa", Some(&user.cookie)).await;
     assert!(mfa.contains(r#"<svg class="qr" role="img""#), "{mfa}");
 }
+
+/// Issue 19: text responses are gzip-compressed for a client that asks,
+/// and each page stays under 30 KB on the wire; PDFs and photos are not
+/// compressed again.
+#[tokio::test]
+async fn pages_are_compressed_and_small_on_the_wire() {
+    use http_body_util::BodyExt;
+    use std::io::Read;
+    use tower::ServiceExt;
+    let s = Server::new();
+    let user = s.sign_up("gzip@example.org").await;
+    for path in [
+        "/",
+        "/screening",
+        "/checkin",
+        "/ready",
+        "/session",
+        "/evidence",
+        "/assets/app.css",
+        "/assets/session.js",
+    ] {
+        let req = Request::get(path)
+            .header(header::COOKIE, &user.cookie)
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Body::empty())
+            .unwrap();
+        let res = s.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip", "{path}");
+        let wire = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(wire.len() < 30_000, "{path}: {} bytes", wire.len());
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&wire[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(text.len() > wire.len(), "{path}");
+    }
+    let req = Request::get("/report.pdf")
+        .header(header::COOKIE, &user.cookie)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let res = s.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers().get(header::CONTENT_ENCODING).is_none(),
+        "a PDF is compressed already"
+    );
+}
