@@ -58,6 +58,15 @@ document.documentElement.classList.add("js");
         beep();
       }
     }
+    // The step's button waits for its time, as the server does.
+    for (const button of document.querySelectorAll("button[data-enable-at]")) {
+      if (Date.parse(button.dataset.enableAt) <= Date.now()) {
+        button.disabled = false;
+        button.removeAttribute("data-enable-at");
+        const hint = document.getElementById(button.getAttribute("aria-describedby") || "");
+        if (hint) hint.textContent = "You can take this step now.";
+      }
+    }
   };
   tick();
   setInterval(tick, 1000);

@@ -282,6 +282,8 @@
       ui.eye.hidden = !z.periorbital;
     }
     ui.go.textContent = !started() ? "Start" : running() ? "Pause" : "Resume";
+    // Once finished, only the form is left to act on.
+    ui.go.hidden = ui.skip.hidden = ui.finish.hidden = fin;
     ui.go.disabled = fin;
     ui.skip.disabled = fin || !started();
     ui.finish.disabled = fin || !started();

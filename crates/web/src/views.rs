@@ -181,6 +181,9 @@ pub struct DeviceView {
     pub next_step: String,
     pub done_at: String,
     pub done_at_local: String,
+    /// The step under way (soaking, drying) has not run its time yet: its
+    /// next button waits, disabled, until `done_at`.
+    pub waiting: bool,
     pub uses: u32,
     pub uses_left: u32,
     /// (action, label, secondary)

@@ -60,6 +60,7 @@ pub fn view(state: &AppState, d: &Device, now: Timestamp) -> DeviceView {
             .step_done_at
             .map(|t| state.local(t))
             .unwrap_or_default(),
+        waiting: status.step_done_at.is_some_and(|t| t > now),
         uses: status.use_count,
         uses_left: status.uses_left,
         actions: actions(d),

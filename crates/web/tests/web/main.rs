@@ -579,12 +579,28 @@ async fn the_roller_cycle_by_form_with_its_refusals() {
         page.contains("data-until=\"2026-11-25T16:10:00Z\""),
         "the soak countdown has its end time"
     );
+    // Issue 19: its button waits, disabled, with the time it opens.
+    assert!(
+        page.contains(&format!(
+            r#"<button type="submit" disabled data-enable-at="2026-11-25T16:10:00Z" aria-describedby="wait-{id}">Out of the soak, air-drying</button>"#
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("Available at Wed 25 Nov 2026, 16:10."),
+        "{page}"
+    );
     let (status, _, page) = s
         .post(&step("dry"), Some(&user.cookie), &[("csrf", &user.csrf)])
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("needs at least 10 min"));
     s.advance_minutes(10);
+    let (_, _, page) = s.get("/devices", Some(&user.cookie)).await;
+    assert!(
+        page.contains(r#"<button type="submit" class="">Out of the soak, air-drying</button>"#),
+        "open once the soak has run its time: {page}"
+    );
     assert_eq!(
         s.post(&step("dry"), Some(&user.cookie), &[("csrf", &user.csrf)])
             .await
