@@ -73,7 +73,7 @@ impl From<&Reason> for ReasonView {
             explanation: r.explanation.clone(),
             grade: format!("{:?}", r.grade),
             sources: r.sources.iter().map(|s| s.id.clone()).collect(),
-            until: r.until.map(|d| d.to_string()).unwrap_or_default(),
+            until: r.until.map(day).unwrap_or_default(),
             zones: r
                 .zones
                 .iter()
@@ -125,7 +125,16 @@ pub struct HomePage {
     /// The clinics the profile shares with, named when a red flag is open.
     pub clinics: Vec<String>,
     /// The first-run path, until the first session; empty after.
-    pub steps: Vec<crate::pages::home::Step>,
+    pub steps: Vec<Step>,
+}
+
+/// A step of the first-run path on the home page.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub title: &'static str,
+    pub href: &'static str,
+    pub done: bool,
+    pub current: bool,
 }
 
 #[derive(Debug, Template)]

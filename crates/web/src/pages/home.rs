@@ -10,7 +10,7 @@ use needlewise_core::schedule::{NextSession, next_session};
 use super::page;
 use crate::auth::{self, Auth};
 use crate::error::WebError;
-use crate::views::{Chrome, HomePage};
+use crate::views::{Chrome, HomePage, Step};
 use crate::{AppState, read};
 
 /// Plain words for the schedule; times in the state's zone.
@@ -65,16 +65,18 @@ fn home_headline(v: needlewise_core::screening::Verdict) -> String {
 
 /// The dashboard. It reads the session, the profiles and the dashboard in
 /// one store read (the `Auth` extractor would make it two): this is the
-/// page people open most. Logged out, `/` is the landing page.
+/// page people open most. Without a session cookie, `/` is the landing
+/// page.
 pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
     let Some(token) = auth::token_from(&headers, &state) else {
         return Ok(landing());
     };
     let hash = auth::token_hash(&token);
     let now = state.now();
-    let Some(found) = read(&state, move |s| s.session_dashboard(&hash, now)).await? else {
-        return Ok(landing());
-    };
+    // A cookie whose session ended goes to the log-in page, as elsewhere.
+    let found = read(&state, move |s| s.session_dashboard(&hash, now))
+        .await?
+        .ok_or(WebError::Unauthenticated)?;
     let state = state.for_profile(&found.profile);
     let zoned = state.zoned_now();
     let d = found.dashboard;
@@ -148,15 +150,6 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         clinics,
         steps,
     }))
-}
-
-/// A step of the first-run path on the home page.
-#[derive(Debug, Clone)]
-pub struct Step {
-    pub title: &'static str,
-    pub href: &'static str,
-    pub done: bool,
-    pub current: bool,
 }
 
 /// What needlewise is and is not, for someone who has not logged in.

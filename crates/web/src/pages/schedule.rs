@@ -46,14 +46,14 @@ async fn render(
             .map(|c| {
                 c.sessions
                     .iter()
-                    .map(|s| (s.number, s.done, s.date.to_string()))
+                    .map(|s| (s.number, s.done, crate::views::day(s.date)))
                     .collect()
             })
             .unwrap_or_default(),
         review: course
             .as_ref()
             .and_then(|c| c.review_on)
-            .map(|d| d.to_string())
+            .map(crate::views::day)
             .unwrap_or_default(),
         course_note: course
             .map(|c| format!("{} {}", c.status_words(), c.explanation))

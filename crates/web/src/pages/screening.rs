@@ -62,7 +62,7 @@ pub async fn latest(Me { state, auth }: Me) -> Result<Response, WebError> {
         headline: result.headline.clone(),
         eligible_from: result
             .eligible_from
-            .map(|d| d.to_string())
+            .map(crate::views::day)
             .unwrap_or_default(),
         zones: if record.verdict.allows_home_sessions() {
             labels(&result.zones)

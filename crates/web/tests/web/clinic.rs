@@ -434,7 +434,7 @@ async fn a_clinic_cares_for_a_consenting_patient_from_invite_to_protocol() {
             .contains("default-src 'self'")
     );
     assert!(
-        page.contains("Zelda Quartz") && page.contains("2026-11-24"),
+        page.contains("Zelda Quartz") && page.contains("Tue 24 Nov 2026"),
         "{page}"
     );
     assert!(
@@ -446,7 +446,10 @@ async fn a_clinic_cares_for_a_consenting_patient_from_invite_to_protocol() {
     let record = format!("/clinic/patients/{profile}");
     let (status, _, page) = s.get(&record, Some(&dr.user.cookie)).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("2026-11-24: 0.25 mm, forehead"), "{page}");
+    assert!(
+        page.contains("Tue 24 Nov 2026: 0.25 mm, forehead"),
+        "{page}"
+    );
     assert!(page.contains("contact surgeon"));
     assert!(
         page.contains(&format!("/photos/{first}.jpg"))
@@ -517,7 +520,10 @@ async fn a_clinic_cares_for_a_consenting_patient_from_invite_to_protocol() {
     };
     revoke("sessions").await;
     let (_, _, page) = s.get(&record, Some(&dr.user.cookie)).await;
-    assert!(!page.contains("2026-11-24"), "sessions still shown: {page}");
+    assert!(
+        !page.contains("24 Nov 2026"),
+        "sessions still shown: {page}"
+    );
     assert!(
         page.contains("your sessions: dates, zones"),
         "says what is not shared"

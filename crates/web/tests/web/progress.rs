@@ -150,7 +150,7 @@ async fn progress_page_has_empty_states_and_rating_round_trip_draws_a_chart() {
     assert!(page.contains("not a diagnosis"));
     assert!(page.contains("None: I see no lines, even when I make expressions."));
     assert!(page.contains(r#"href="/progress" aria-current="page""#));
-    assert!(!page.contains("<svg"));
+    assert!(!page.contains("trend-chart"), "no chart before a rating");
 
     let (status, headers, _) = server
         .post(

@@ -176,11 +176,11 @@ pub async fn patients(
             name: p.name.clone(),
             joined: ctx.local(p.joined_at),
             last_session: if p.scopes.contains(&Scope::Sessions) {
-                opt(p.status.last_session, "none yet")
+                opt(p.status.last_session.map(crate::views::day), "none yet")
             } else {
                 not_shared.into()
             },
-            next_due: opt(p.status.next_due, "—"),
+            next_due: opt(p.status.next_due.map(crate::views::day), "—"),
             open_flags: opt(p.status.open_red_flags, not_shared),
             unacknowledged: p.status.unacknowledged_red_flags.unwrap_or(0),
             overdue: opt(p.status.overdue_checkins, not_shared),

@@ -126,7 +126,7 @@ pub async fn show(
         sessions: r.sessions.as_ref().map(|ss| {
             ss.iter()
                 .map(|s| SessionRow {
-                    date: s.local_date.to_string(),
+                    date: crate::views::day(s.local_date),
                     needle: format!("{} mm", s.needle_length_mm),
                     zones: s
                         .zones
