@@ -19,7 +19,8 @@ export async function signUp(page: Page, tag: string): Promise<string> {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel(/^Password/).fill(PASSWORD);
   await page.getByRole('button', { name: 'Create an account' }).click();
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  // Logged in: at phone width the tab bar stands at the foot of every page.
+  await expect(page.getByRole('navigation', { name: 'Sections' })).toBeVisible();
   return email;
 }
 
@@ -109,10 +110,14 @@ export async function cycleToReady(page: Page, name: string): Promise<void> {
   await expect(state()).toHaveText('rinsed');
   await card().getByRole('button', { name: 'Put to soak' }).click();
   await expect(state()).toHaveText(/soak/);
+  // The next step's button waits for its time, on the server's clock.
+  await expect(card().getByRole('button', { name: 'Out of the soak, air-drying' })).toBeDisabled();
   await advanceServerClock(page, 11);
+  await page.reload();
   await card().getByRole('button', { name: 'Out of the soak, air-drying' }).click();
   await expect(state()).toHaveText(/dry/);
   await advanceServerClock(page, 31);
+  await page.reload();
   await card().getByRole('button', { name: 'Dry and capped' }).click();
   await expect(state()).toHaveText('ready');
 }

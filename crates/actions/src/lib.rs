@@ -573,12 +573,24 @@ pub fn plan_for_record(ctx: Ctx<'_>, profile: ProfileId, device: DeviceId) -> Re
 /// A session to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSession {
+    /// An id the client chose, so that sending the same session again (a
+    /// phone replaying a session it kept while offline, a resubmitted form)
+    /// stores it once: when this profile already has a session with this
+    /// id, that session is the answer and nothing is written. `None`: a
+    /// new id.
+    pub id: Option<SessionId>,
     pub setting: SessionSetting,
     /// The device used; required at home.
     pub device: Option<DeviceId>,
     /// When it started; at home, left out, it is taken as the later of
-    /// "now minus the zones' time" and the check it rests on.
+    /// "now minus `ran_for`" (or minus the zones' time) and the check it
+    /// rests on.
     pub started_at: Option<Timestamp>,
+    /// How long ago the session started, by the client's own clock (the
+    /// time between its start and the sending of its form, which a phone
+    /// may send hours later after being offline): an estimate of the
+    /// start that no clock difference between phone and server spoils.
+    pub ran_for: Option<SignedDuration>,
     pub zones: Vec<ZoneRecord>,
     /// Products applied afterwards, each as a name, a colon and its
     /// ingredients (see `ProductLabel`); each passes the serum gate.
@@ -655,6 +667,13 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
             "started_at: the session cannot start in the future".into(),
         ));
     }
+    // Sent before: the first answer stands (before any check, which the
+    // session itself has since changed: its roller is now used).
+    if let Some(id) = new.id
+        && let Some(done) = ctx.store.session(profile.id, id)?
+    {
+        return Ok(done);
+    }
     let loaded = Loaded::read(ctx.store, profile.id, new.device)?;
     let (started_at, device, check_id, needle) = match new.setting {
         SessionSetting::Home => {
@@ -663,7 +682,10 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
                     "device: a home session needs the roller or pen it was done with".into(),
                 ));
             };
-            let guess = ctx.at().checked_sub(total).unwrap_or(ctx.at());
+            let guess = ctx
+                .at()
+                .checked_sub(new.ran_for.filter(|d| !d.is_negative()).unwrap_or(total))
+                .unwrap_or(ctx.at());
             let start = match new.started_at {
                 Some(t) => t,
                 // Left out: the session began no earlier than the check it
@@ -764,7 +786,7 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
     let mut zones = new.zones;
     zones.sort_by_key(|z| Zone::ALL.iter().position(|a| *a == z.zone));
     let session = SessionRecord {
-        id: SessionId(Uuid::now_v7()),
+        id: new.id.unwrap_or_else(|| SessionId(Uuid::now_v7())),
         profile_id: profile.id,
         device_id: device.as_ref().map(|d| d.id),
         started_at,
@@ -792,8 +814,15 @@ pub fn log_session(ctx: Ctx<'_>, profile: &Profile, new: NewSession) -> Result<S
         loaded.sessions.iter().map(|s| s.started_at),
         DailyLimits::SESSIONS,
     )?;
-    ctx.store.log_session(&session, used.as_ref())?;
-    Ok(session)
+    match ctx.store.log_session(&session, used.as_ref()) {
+        Ok(()) => Ok(session),
+        // The same session sent twice at once: the other one was stored
+        // first, and is the answer.
+        Err(e @ StoreError::Conflict { .. }) if new.id.is_some() => {
+            ctx.store.session(profile.id, session.id)?.ok_or(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn humanise(d: SignedDuration) -> String {

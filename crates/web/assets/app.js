@@ -71,3 +71,14 @@ document.documentElement.classList.add("js");
   tick();
   setInterval(tick, 1000);
 })();
+
+// Install to the home screen and work offline: the service worker keeps
+// the session page, and a session finished offline is sent when the
+// network is back (see /sw.js).
+(function offline() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch(() => { /* the app works online without it */ });
+  const flush = () => navigator.serviceWorker.ready.then((r) => r.active && r.active.postMessage("flush"));
+  window.addEventListener("online", flush);
+  if (navigator.onLine) flush();
+})();

@@ -74,6 +74,12 @@
   }
 
   let st = load() || fresh();
+  // One id for this session across reloads, so that the form sent twice
+  // (or replayed after being offline) stores it once.
+  const sidField = form.elements.namedItem("session_id");
+  if (sidField) {
+    if (st.sid) sidField.value = st.sid; else st.sid = sidField.value;
+  }
   let runStart = null; // performance.now() when the present run began; null while paused
   let timer = 0, audio = null, lock = null, locking = false, announced = -1;
 
@@ -176,6 +182,7 @@
     if (!started()) {
       st = fresh();
       st.started = Date.now();
+      if (sidField) st.sid = sidField.value;
       moveTo(0);
       zoneCue();
     }
@@ -237,7 +244,16 @@
   }
 
   // Writes the progress into the completion form.
+  // The server dates the session from the time between its start and the
+  // form's sending, both on this device's clock (see sw.js for a replay).
+  form.addEventListener("submit", () => {
+    const sent = form.elements.namedItem("sent_at");
+    if (sent) sent.value = new Date().toISOString();
+  });
+
   function fill() {
+    const startedField = form.elements.namedItem("started_at");
+    if (startedField && st.started) startedField.value = new Date(st.started).toISOString();
     plan.zones.forEach((z, k) => {
       const p = st.zones[k];
       const did = p.reached && (p.ms >= 1000 || p.strokes > 0);

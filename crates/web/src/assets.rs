@@ -18,6 +18,8 @@ fn content_type(path: &str) -> &'static str {
         Some("svg") => "image/svg+xml",
         Some("json") => "application/json",
         Some("wav") => "audio/wav",
+        Some("png") => "image/png",
+        Some("webmanifest") => "application/manifest+json",
         _ => "application/octet-stream",
     }
 }
@@ -35,4 +37,26 @@ pub async fn serve(Path(path): Path<String>) -> Result<Response, WebError> {
         HeaderValue::from_static("public, max-age=3600"),
     );
     Ok(response)
+}
+
+/// An embedded file at a path of its own (outside `/assets/`).
+fn root_file(name: &str) -> Result<Response, WebError> {
+    let file = Assets::get(name).ok_or(WebError::NotFound)?;
+    let mut response = file.data.into_owned().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(name)),
+    );
+    Ok(response)
+}
+
+/// `/sw.js`: the service worker, from the root so that it may look after
+/// every page.
+pub async fn service_worker() -> Result<Response, WebError> {
+    root_file("sw.js")
+}
+
+/// `/manifest.webmanifest`: what a phone needs to install the app.
+pub async fn manifest() -> Result<Response, WebError> {
+    root_file("manifest.webmanifest")
 }

@@ -266,6 +266,9 @@ pub fn router(state: AppState) -> Router {
         .merge(test_clock::routes(state.test_clock.is_some()))
         .nest("/api", api::router())
         .route("/assets/{*path}", get(assets::serve))
+        .route("/sw.js", get(assets::service_worker))
+        .route("/manifest.webmanifest", get(assets::manifest))
+        .route("/offline", get(pages::more::offline))
         .route_layer(axum::middleware::from_fn(telemetry::mark_route))
         .fallback(|| async { WebError::NotFound })
         // Text only: photos and PDFs are compressed already.

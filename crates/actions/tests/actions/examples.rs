@@ -68,6 +68,8 @@ fn zones(z: &[Zone]) -> Vec<ZoneRecord> {
 
 fn home(device: &Device, z: &[Zone]) -> NewSession {
     NewSession {
+        id: None,
+        ran_for: None,
         setting: SessionSetting::Home,
         device: Some(device.id),
         started_at: None,
@@ -203,6 +205,8 @@ fn the_course_counts_only_sessions_that_have_happened() {
             ctx(store, &now),
             &p,
             NewSession {
+                id: None,
+                ran_for: None,
                 setting: SessionSetting::Clinic,
                 device: None,
                 started_at: Some(start),
@@ -461,4 +465,51 @@ fn check_ins_are_bounded_per_day_and_the_refusal_writes_nothing() {
         support::checkin(Checkin::Fine, next_day.date()),
     )
     .expect("a new day");
+}
+
+/// Issue 19: a phone that kept a finished session offline sends it later,
+/// perhaps more than once. The session's own id makes the sending
+/// idempotent, and `ran_for` (start to sending, on the phone's clock)
+/// dates it from the server's now, no earlier than the check it rests on.
+#[test]
+fn a_session_sent_again_is_stored_once_and_dated_by_how_long_ago_it_ran() {
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let p = support::person(store, t, None);
+    let now = at(t, "UTC");
+    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
+    let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
+    let checked_at = at(t + minutes(55), "UTC");
+    check_readiness(
+        ctx(store, &checked_at),
+        &p,
+        Some(roller.id),
+        support::readiness(true, checked_at.date()),
+    )
+    .expect("go");
+    // Started at minute 60, finished offline, sent at minute 180.
+    let sent = at(t + minutes(180), "UTC");
+    let id = needlewise_core::ids::SessionId(uuid::Uuid::now_v7());
+    let new = || NewSession {
+        id: Some(id),
+        ran_for: Some(minutes(120)),
+        ..home(&roller, &[Zone::Forehead])
+    };
+    let first = log_session(ctx(store, &sent), &p, new()).expect("stored");
+    assert_eq!(first.id, id);
+    assert_eq!(first.started_at, t + minutes(60));
+    assert!(first.ended_at > first.started_at && first.ended_at <= t + minutes(180));
+    let before = store.checksums().expect("checksums");
+    let again = at(t + minutes(181), "UTC");
+    assert_eq!(
+        log_session(ctx(store, &again), &p, new()).expect("the same"),
+        first
+    );
+    assert_eq!(
+        store.checksums().expect("checksums"),
+        before,
+        "nothing written"
+    );
+    assert_eq!(store.sessions(p.id).expect("read").len(), 1);
 }

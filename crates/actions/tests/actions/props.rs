@@ -256,6 +256,8 @@ fn run_step(w: &mut World<'_>, minutes: i64, op: &Op) -> Result<(), TestCaseErro
                     c,
                     &w.profile,
                     NewSession {
+                        id: None,
+                        ran_for: None,
                         setting: SessionSetting::Home,
                         device: Some(d.id),
                         started_at: started,
@@ -281,6 +283,8 @@ fn run_step(w: &mut World<'_>, minutes: i64, op: &Op) -> Result<(), TestCaseErro
             c,
             &w.profile,
             NewSession {
+                id: None,
+                ran_for: None,
                 setting: SessionSetting::Clinic,
                 device: None,
                 started_at: Some(w.now - SignedDuration::from_mins(i64::from(*back))),

@@ -201,6 +201,8 @@ fn guide(app: &App, args: GuideArgs) -> Result<Exit, Failure> {
         app.ctx(&now)?,
         &profile,
         NewSession {
+            id: None,
+            ran_for: None,
             setting: SessionSetting::Home,
             device: Some(device.id),
             started_at: Some(started_at),
@@ -285,6 +287,8 @@ fn log(app: &App, args: LogArgs) -> Result<Exit, Failure> {
         app.ctx(&now)?,
         &profile,
         NewSession {
+            id: None,
+            ran_for: None,
             setting: if args.clinic {
                 SessionSetting::Clinic
             } else {

@@ -331,6 +331,11 @@ pub(super) async fn today(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewSession {
+    /// A UUID the client chose for this session: sending the same session
+    /// again (a retry after a lost answer) returns the stored one and
+    /// stores nothing more.
+    #[serde(default)]
+    id: Option<String>,
     /// The device used (its id).
     device: String,
     /// The zones treated, each of today's plan.
@@ -367,11 +372,17 @@ pub(super) async fn log_session(
         .parse()
         .map_err(|_| WebError::BadInput("device: not a device id".into()))?;
     let products = session::check_products(new.products.iter().map(String::as_str))?;
+    let id = new
+        .id
+        .as_deref()
+        .map(session::parse_session_id)
+        .transpose()?;
     let zones = new.zones;
     let saved = session::save(
         &state,
         &auth.profile,
         device,
+        session::Key { id, ran_for: None },
         |plan| session::check_zones(&zones, plan),
         products,
     )

@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::Query;
 use axum::response::Response;
 use axum::routing::get;
 
@@ -16,6 +17,27 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/more", get(more))
         .route("/data", get(data))
+}
+
+/// `/offline`: what the service worker shows without a network, and
+/// after keeping a finished session to send later (`?kept=session`).
+pub async fn offline(Query(q): Query<OfflineQuery>) -> Response {
+    page(&OfflinePage {
+        chrome: Chrome::public("Offline"),
+        kept: q.kept.as_deref() == Some("session"),
+    })
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OfflineQuery {
+    kept: Option<String>,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "offline.html")]
+pub struct OfflinePage {
+    pub chrome: Chrome,
+    pub kept: bool,
 }
 
 /// A link with a line saying what is behind it.

@@ -12,6 +12,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::response::Response;
+use jiff::Timestamp;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
 use needlewise_core::clinic::Protocol;
@@ -19,7 +20,7 @@ use needlewise_core::engine::Reason;
 use needlewise_core::evidence;
 use needlewise_core::guide::Section;
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneState};
-use needlewise_core::ids::{DeviceId, ProfileId};
+use needlewise_core::ids::{DeviceId, ProfileId, SessionId};
 use needlewise_core::records::{Profile, SessionRecord, SessionSetting, ZoneRecord};
 use needlewise_core::screening::ScreeningResult;
 use needlewise_core::zone::Zone;
@@ -29,7 +30,7 @@ use super::{checked_form, page, see_other};
 use crate::auth::Me;
 use crate::error::WebError;
 use crate::views::Chrome;
-use crate::{AppState, act, forms};
+use crate::{AppState, act, blocking, forms};
 
 /// The most time one zone may record.
 pub const MAX_ZONE_SECONDS: u32 = 3600;
@@ -407,6 +408,9 @@ pub struct SessionPage {
     pub key: String,
     pub saved: Option<SavedView>,
     pub blockers: Vec<Blocker>,
+    /// A new session id for the form: a form sent twice (a phone replaying
+    /// it after being offline) stores one session.
+    pub session_id: String,
     pub device_id: String,
     pub device_name: String,
     pub device_spec: String,
@@ -468,6 +472,7 @@ pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     Ok(page(&SessionPage {
         chrome: auth.chrome("Today's session", "session"),
         saved: today.saved.as_ref().map(|s| saved_view(&state, s)),
+        session_id: uuid::Uuid::now_v7().to_string(),
         device_id: device.map(|d| d.id.to_string()).unwrap_or_default(),
         device_name: device.map(|d| d.name.clone()).unwrap_or_default(),
         device_spec: device
@@ -504,10 +509,18 @@ pub async fn complete(Me { state, auth }: Me, body: Bytes) -> Result<Response, W
         .parse()
         .map_err(|_| WebError::BadInput("device: reload the session page and try again".into()))?;
     let names = parse_products(&pairs)?;
+    let key = Key {
+        id: forms::field(&pairs, "session_id")
+            .filter(|v| !v.is_empty())
+            .map(parse_session_id)
+            .transpose()?,
+        ran_for: ran_for(&pairs)?,
+    };
     let session = save(
         &state,
         &auth.profile,
         device_id,
+        key,
         |plan| parse_zones(&pairs, plan),
         names,
     )
@@ -521,17 +534,77 @@ pub async fn complete(Me { state, auth }: Me, body: Bytes) -> Result<Response, W
     }))
 }
 
+/// What makes a session sent twice the same session: the id the page (or
+/// client) chose, and when the timer started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Key {
+    pub id: Option<SessionId>,
+    /// How long before sending the session started (see `ran_for`).
+    pub ran_for: Option<jiff::SignedDuration>,
+}
+
+/// How long before its form was sent the guided session started: the
+/// page's script sends its own clock's `started_at` and `sent_at` (the
+/// moment the form went, or a phone's replay of it), and only their
+/// difference is used, so a phone whose clock is off, or that kept the
+/// form offline for hours, still dates the session right (the actions
+/// layer counts back from the server's now). Without both, `None`: the
+/// session is dated from the zones' time.
+fn ran_for(pairs: &[(String, String)]) -> Result<Option<jiff::SignedDuration>, WebError> {
+    let read = |name: &str| -> Result<Option<Timestamp>, WebError> {
+        forms::field(pairs, name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse::<Timestamp>().map_err(|_| {
+                    WebError::BadInput(
+                        "The session's times could not be read. Reload the session page and save again."
+                            .into(),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (Some(started), Some(sent)) = (read("started_at")?, read("sent_at")?) else {
+        return Ok(None);
+    };
+    let ran = sent.duration_since(started);
+    // Longer than half a day, or backwards: not a session's clock.
+    if ran.is_negative() || ran > jiff::SignedDuration::from_hours(12) {
+        return Ok(None);
+    }
+    Ok(Some(ran))
+}
+
+/// A session id a client chose: a UUID.
+pub fn parse_session_id(v: &str) -> Result<SessionId, WebError> {
+    v.trim().parse().map(SessionId).map_err(|_| {
+        WebError::BadInput(
+            "The session's id is not one needlewise made. Reload the session page and save again."
+                .into(),
+        )
+    })
+}
+
 /// Takes the zones treated from `zones` (given today's plan) and records
 /// the session through the actions layer, which checks the gate again at
-/// the session's start: a blocked day is a conflict and saves nothing.
+/// the session's start: a blocked day is a conflict and saves nothing. A
+/// session already stored under `key.id` is the answer as it is (its
+/// roller is used now, so today's gate would refuse it a second time).
 pub async fn save(
     state: &AppState,
     profile: &Profile,
     device_id: DeviceId,
+    key: Key,
     zones: impl FnOnce(&[ZonePlan]) -> Result<Vec<ZoneRecord>, WebError>,
     product_names: Vec<String>,
 ) -> Result<SessionRecord, WebError> {
     let id = profile.id;
+    if let Some(sid) = key.id
+        && let Some(done) = blocking(state, move |s| s.session(id, sid)).await?
+    {
+        return Ok(done);
+    }
     let loaded = act(state, move |ctx| {
         let plan = needlewise_actions::plan_for_record(ctx, id, device_id)?;
         let last = ctx.store.last_session(id)?;
@@ -561,6 +634,8 @@ pub async fn save(
             ctx,
             &profile,
             needlewise_actions::NewSession {
+                id: key.id,
+                ran_for: key.ran_for,
                 setting: SessionSetting::Home,
                 device: Some(device_id),
                 started_at: None,
@@ -797,5 +872,36 @@ mod tests {
         for z in Zone::ALL {
             assert!(SHAPES.iter().any(|(s, _)| *s == z), "{z}");
         }
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pairs(started: &str, sent: &str) -> Vec<(String, String)> {
+        vec![
+            ("started_at".into(), started.into()),
+            ("sent_at".into(), sent.into()),
+        ]
+    }
+
+    #[test]
+    fn only_the_time_between_start_and_sending_counts() {
+        // A phone whose clock is years ahead, replaying a session two hours
+        // after it started: it ran two hours before the sending.
+        let got = ran_for(&pairs("2030-01-01T08:00:00Z", "2030-01-01T10:00:00.5Z")).unwrap();
+        assert_eq!(got, Some(jiff::SignedDuration::from_millis(7_200_500)));
+        // Missing, backwards or longer than half a day: not used.
+        for (a, b) in [
+            ("", "2030-01-01T10:00:00Z"),
+            ("2030-01-01T08:00:00Z", ""),
+            ("2030-01-01T10:00:00Z", "2030-01-01T08:00:00Z"),
+            ("2030-01-01T08:00:00Z", "2030-01-02T08:00:00Z"),
+        ] {
+            assert_eq!(ran_for(&pairs(a, b)).unwrap(), None, "{a} {b}");
+        }
+        assert!(ran_for(&pairs("yesterday", "2030-01-01T08:00:00Z")).is_err());
     }
 }

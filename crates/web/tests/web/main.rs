@@ -1185,3 +1185,44 @@ async fn pages_are_compressed_and_small_on_the_wire() {
         "a PDF is compressed already"
     );
 }
+
+/// Issue 19: the app installs to a phone's home screen (a manifest with
+/// icons, a service worker at the root) and says what happens offline.
+#[tokio::test]
+async fn the_app_installs_and_says_what_happens_offline() {
+    let s = Server::new();
+    let (status, h, manifest) = s.get("/manifest.webmanifest", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/manifest+json");
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(manifest["display"], "standalone");
+    assert_eq!(manifest["start_url"], "/");
+    for icon in manifest["icons"].as_array().unwrap() {
+        let src = icon["src"].as_str().unwrap();
+        let (status, h, _) = s.get(src, None).await;
+        assert_eq!(status, StatusCode::OK, "{src}");
+        assert_eq!(
+            h[header::CONTENT_TYPE],
+            icon["type"].as_str().unwrap(),
+            "{src}"
+        );
+    }
+    let sizes: Vec<&str> = manifest["icons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["sizes"].as_str())
+        .collect();
+    assert!(sizes.contains(&"192x192") && sizes.contains(&"512x512"));
+    let (status, h, sw) = s.get("/sw.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+    assert!(sw.contains("addEventListener(\"fetch\""));
+    let (_, _, page) = s.get("/login", None).await;
+    assert!(page.contains(r#"<link rel="manifest" href="/manifest.webmanifest">"#));
+    let (status, _, offline) = s.get("/offline", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(offline.contains("You are offline"));
+    let (_, _, kept) = s.get("/offline?kept=session", None).await;
+    assert!(kept.contains("Session kept on this phone") && kept.contains("once"));
+}

@@ -229,35 +229,42 @@ async fn a_guided_session_from_plan_to_aftercare() {
     // The completion form, as the script fills it in.
     let device = attr(&page, "name=\"device\" value").unwrap();
     assert_eq!(device, id);
+    let session_id = attr(&page, "name=\"session_id\" value").unwrap();
+    assert!(uuid::Uuid::try_parse(&session_id).is_ok(), "{session_id}");
     let forehead_strokes: u32 = strokes_for(Zone::Forehead).iter().sum();
     let strokes = forehead_strokes.to_string();
-    let (status, h, page) = s
-        .post(
-            "/session",
-            Some(&u.cookie),
-            &[
-                ("csrf", &u.csrf),
-                ("device", &device),
-                ("zone", "forehead"),
-                ("seconds_forehead", "95"),
-                ("strokes_forehead", &strokes),
-                ("skipped_forehead", ""),
-                ("minutes_forehead", "1.6"),
-                ("zone", "left_cheek"),
-                ("seconds_left_cheek", ""),
-                ("minutes_left_cheek", "1.5"),
-                ("skipped_left_cheek", "yes"),
-                ("product", "Plain HA serum: aqua, sodium hyaluronate"),
-                ("product", ""),
-            ],
-        )
-        .await;
+    let form = [
+        ("csrf", u.csrf.as_str()),
+        ("device", &device),
+        ("session_id", &session_id),
+        ("started_at", ""),
+        ("zone", "forehead"),
+        ("seconds_forehead", "95"),
+        ("strokes_forehead", &strokes),
+        ("skipped_forehead", ""),
+        ("minutes_forehead", "1.6"),
+        ("zone", "left_cheek"),
+        ("seconds_left_cheek", ""),
+        ("minutes_left_cheek", "1.5"),
+        ("skipped_left_cheek", "yes"),
+        ("product", "Plain HA serum: aqua, sodium hyaluronate"),
+        ("product", ""),
+    ];
+    let (status, h, page) = s.post("/session", Some(&u.cookie), &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare");
 
     let profile = profile_of(&s, "plan@example.org");
     let sessions = s.store.sessions(profile).unwrap();
     assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].id.to_string(), session_id, "the page's id");
+    // Issue 19: the same form again (a phone replaying it after being
+    // offline, a resubmission) stores nothing more and answers the same,
+    // though the roller is used now and today's gate would refuse it.
+    let (status, h, page) = s.post("/session", Some(&u.cookie), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare");
+    assert_eq!(s.store.sessions(profile).unwrap(), sessions);
     let session = &sessions[0];
     assert_eq!(session.zones.len(), 2);
     assert_eq!(
