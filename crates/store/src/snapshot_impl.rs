@@ -88,6 +88,18 @@ pub(crate) fn snapshot_rows<B: Backend>(
     })
 }
 
+/// See [`crate::Store::snapshot_row_count`].
+pub(crate) fn row_count<B: Backend>(store: &B) -> Result<u64> {
+    let counts: Vec<String> = TABLES
+        .iter()
+        .map(|t| format!("(SELECT count(*) FROM {})", t.name))
+        .collect();
+    let sql = format!("SELECT {} AS n", counts.join(" + "));
+    let n = store.read_one(|tx| tx.first(&sql, &[], |r| r.int("n")))?;
+    u64::try_from(n.unwrap_or(0))
+        .map_err(|_| StoreError::invalid("a negative row count".to_owned()))
+}
+
 /// Whether the store holds anything but the local account.
 fn holds_data(tx: &mut dyn Tx) -> Result<Option<&'static str>> {
     for t in TABLES {

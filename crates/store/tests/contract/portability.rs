@@ -192,6 +192,10 @@ pub mod cases {
             rows_of(&snap, "hygiene_events").len() as u64
         );
         assert_eq!(snap.checksums().unwrap(), before);
+        assert_eq!(
+            store.snapshot_row_count().unwrap(),
+            snap.tables.iter().map(|t| t.rows.len() as u64).sum::<u64>()
+        );
         let sessions_before = store.sessions(snap_profile(&snap)).unwrap();
 
         // Refused into a store that holds data; nothing changes.
