@@ -59,6 +59,12 @@ impl BackendError {
         }
     }
 
+    /// The same error, its message followed by `suffix`.
+    pub(crate) fn with_suffix(mut self, suffix: &str) -> Self {
+        self.message.push_str(suffix);
+        self
+    }
+
     pub(crate) fn driver(
         message: String,
         kind: Kind,

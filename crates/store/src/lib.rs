@@ -403,6 +403,10 @@ pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
     /// transaction (so the store may be written meanwhile). An error from
     /// `sink` stops the read and is returned.
     fn snapshot_rows(&self, sink: &mut dyn FnMut(SnapshotRow) -> Result<()>) -> Result<()>;
+    /// How many rows [`Store::snapshot_rows`] would stream now: every
+    /// table's `count(*)`, in one statement (a copy's progress, without
+    /// reading the rows twice).
+    fn snapshot_row_count(&self) -> Result<u64>;
     /// Stores the rows in one write transaction: nothing changes unless
     /// every row is stored. Rows must come table by table in
     /// [`snapshot::TABLES`] order and must include the local account. With

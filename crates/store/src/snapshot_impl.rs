@@ -88,6 +88,18 @@ pub(crate) fn snapshot_rows<B: Backend>(
     })
 }
 
+/// See [`crate::Store::snapshot_row_count`].
+pub(crate) fn row_count<B: Backend>(store: &B) -> Result<u64> {
+    let counts: Vec<String> = TABLES
+        .iter()
+        .map(|t| format!("(SELECT count(*) FROM {})", t.name))
+        .collect();
+    let sql = format!("SELECT {} AS n", counts.join(" + "));
+    let n = store.read_one(|tx| tx.first(&sql, &[], |r| r.int("n")))?;
+    u64::try_from(n.unwrap_or(0))
+        .map_err(|_| StoreError::invalid("a negative row count".to_owned()))
+}
+
 /// Whether the store holds anything but the local account.
 fn holds_data(tx: &mut dyn Tx) -> Result<Option<&'static str>> {
     for t in TABLES {
@@ -103,24 +115,19 @@ fn holds_data(tx: &mut dyn Tx) -> Result<Option<&'static str>> {
     Ok(None)
 }
 
-fn insert_sql(t: &TableDef) -> String {
-    let cols: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
-    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        t.name,
-        cols.join(", "),
-        marks.join(", ")
-    )
-}
-
 /// See [`crate::Store::restore_rows`]. One write transaction, not retried:
 /// the rows cannot be read twice. Any error rolls all of it back.
+///
+/// Each table's rows go in as one stream ([`Tx::append`]: a binary COPY
+/// on PostgreSQL), between the dialect's bulk-load statements (on
+/// PostgreSQL the facts triggers are off meanwhile, and the facts are
+/// rebuilt once at the end).
 pub(crate) fn restore_rows<B: Backend>(
     store: &B,
     rows: &mut dyn Iterator<Item = Result<SnapshotRow>>,
     mode: RestoreMode,
 ) -> Result<u64> {
+    let dialect = B::DIALECT;
     let n = store.write_once(|tx| {
         if mode == RestoreMode::IntoEmpty
             && let Some(table) = holds_data(tx)?
@@ -129,35 +136,99 @@ pub(crate) fn restore_rows<B: Backend>(
                 "the target store is not empty (table {table} has rows); restore into a new store or replace its data"
             )));
         }
+        for sql in dialect.bulk_load_start() {
+            tx.execute(sql, &[])?;
+        }
         for t in TABLES.iter().rev() {
             tx.execute(&format!("DELETE FROM {}", t.name), &[])?;
         }
-        let inserts: Vec<String> = TABLES.iter().map(insert_sql).collect();
+        let columns: Vec<Vec<&str>> = TABLES
+            .iter()
+            .map(|t| t.columns.iter().map(|c| c.name).collect())
+            .collect();
         let mut order = OrderCheck::default();
+        // The first row of the next table, taken while appending the last.
+        let mut next: Option<SnapshotRow> = None;
         let mut n = 0u64;
-        for row in rows {
-            let row = row?;
-            order.check(&row)?;
-            let t = row.def();
-            let args = t
-                .columns
-                .iter()
-                .zip(&row.cells)
-                .map(|(c, cell)| value(c.ty, cell))
-                .collect::<Result<Vec<_>>>()?;
-            tx.execute(&inserts[row.table], &args).map_err(|e| {
-                StoreError::invalid(format!(
-                    "table {}, row ({}): cannot be stored: {e}",
-                    t.name,
-                    t.describe_key(&row.cells)
-                ))
+        loop {
+            let first = match next.take() {
+                Some(row) => row,
+                None => match rows.next() {
+                    None => break,
+                    Some(row) => {
+                        let row = row?;
+                        order.check(&row)?;
+                        row
+                    }
+                },
+            };
+            let table = first.table;
+            let t = first.def();
+            // The table's rows as values: a failed read or check ends the
+            // stream and is returned once the table is appended, so it
+            // rolls everything back. The last row taken is kept for the
+            // message if storing it fails.
+            let mut failed: Option<StoreError> = None;
+            let mut last: Option<SnapshotRow> = None;
+            let mut pending = Some(first);
+            let mut values = std::iter::from_fn(|| {
+                let row = match pending.take() {
+                    Some(row) => row,
+                    None => match rows.next()? {
+                        Err(e) => {
+                            failed = Some(e);
+                            return None;
+                        }
+                        Ok(row) => {
+                            if let Err(e) = order.check(&row) {
+                                failed = Some(e);
+                                return None;
+                            }
+                            if row.table != table {
+                                next = Some(row);
+                                return None;
+                            }
+                            row
+                        }
+                    },
+                };
+                let args = t
+                    .columns
+                    .iter()
+                    .zip(&row.cells)
+                    .map(|(c, cell)| value(c.ty, cell))
+                    .collect::<Result<Vec<_>>>();
+                last = Some(row);
+                match args {
+                    Ok(args) => Some(args),
+                    Err(e) => {
+                        failed = Some(e);
+                        None
+                    }
+                }
+            });
+            let appended = tx.append(t.name, &columns[table], &mut values);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            n += appended.map_err(|e| {
+                StoreError::invalid(match (&last, dialect.appends_in_bulk()) {
+                    (Some(row), false) => format!(
+                        "table {}, row ({}): cannot be stored: {e}",
+                        t.name,
+                        t.describe_key(&row.cells)
+                    ),
+                    _ => format!("table {}: the rows cannot be stored: {e}", t.name),
+                })
             })?;
-            n += 1;
         }
         if !tx.exists(&format!("SELECT 1 FROM accounts WHERE id = '{LOCAL}'"), &[])? {
             return Err(StoreError::invalid(
                 "the data has no local account (id 00000000-0000-0000-0000-000000000000), which every store has",
             ));
+        }
+        for sql in dialect.bulk_load_end() {
+            tx.execute(sql, &[])?;
         }
         Ok(n)
     })?;

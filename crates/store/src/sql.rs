@@ -481,6 +481,45 @@ impl Dialect {
         }
     }
 
+    /// Whether [`Tx::append`] stores a table's rows as one statement
+    /// (PostgreSQL's COPY), so that its errors belong to no single row.
+    pub fn appends_in_bulk(self) -> bool {
+        self == Dialect::Postgres
+    }
+
+    /// Statements that start a bulk load (a restore into a whole store,
+    /// in its write transaction, before anything is deleted or appended):
+    /// on PostgreSQL they switch off the triggers that keep the profiles'
+    /// facts, so no statement refreshes them on the way;
+    /// [`Dialect::bulk_load_end`] rebuilds them once. Only a table's
+    /// owner may switch its triggers off: for another role they stay on
+    /// (and fire once per COPY). The switch takes the four tables' SHARE
+    /// ROW EXCLUSIVE lock (writers wait; readers do not) and is undone by
+    /// the end statements or by a rollback. SQLite's triggers fire per
+    /// row, in process, and stay on.
+    pub fn bulk_load_start(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => &[],
+            Dialect::Postgres => &[FACT_TRIGGERS_OFF],
+        }
+    }
+
+    /// Statements that end a bulk load: the facts on every profile, from
+    /// the same functions the triggers call (so they cannot differ), and
+    /// the triggers back on.
+    pub fn bulk_load_end(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => &[],
+            Dialect::Postgres => &[
+                REFRESH_FACTS[0],
+                REFRESH_FACTS[1],
+                REFRESH_FACTS[2],
+                REFRESH_FACTS[3],
+                FACT_TRIGGERS_ON,
+            ],
+        }
+    }
+
     /// Rows a queue worker claims: locked, and skipped by the others.
     pub fn skip_locked(self) -> &'static str {
         match self {
@@ -490,6 +529,61 @@ impl Dialect {
         }
     }
 }
+
+/// PostgreSQL's tables whose triggers keep the profiles' facts
+/// (migrations 6 and 8), as a `regclass[]`.
+macro_rules! fact_tables {
+    () => {
+        "ARRAY['screenings', 'sessions', 'checkins', 'episodes']::regclass[]"
+    };
+}
+
+/// Whether this role owns every table with facts triggers, and may switch
+/// them off (a superuser may; a role the owner granted only privileges
+/// to may not).
+macro_rules! owns_fact_tables {
+    () => {
+        concat!(
+            "(SELECT bool_and(pg_has_role(relowner, 'USAGE')) FROM pg_class WHERE oid = ANY (",
+            fact_tables!(),
+            "))"
+        )
+    };
+}
+
+/// See [`Dialect::bulk_load_start`]. `DISABLE TRIGGER USER` leaves the
+/// foreign keys' system triggers on: every row is still checked.
+const FACT_TRIGGERS_OFF: &str = concat!(
+    "DO $$ BEGIN IF ",
+    owns_fact_tables!(),
+    " THEN
+        ALTER TABLE screenings DISABLE TRIGGER USER;
+        ALTER TABLE sessions DISABLE TRIGGER USER;
+        ALTER TABLE checkins DISABLE TRIGGER USER;
+        ALTER TABLE episodes DISABLE TRIGGER USER;
+    END IF; END $$"
+);
+
+const FACT_TRIGGERS_ON: &str = concat!(
+    "DO $$ BEGIN IF ",
+    owns_fact_tables!(),
+    " THEN
+        ALTER TABLE screenings ENABLE TRIGGER USER;
+        ALTER TABLE sessions ENABLE TRIGGER USER;
+        ALTER TABLE checkins ENABLE TRIGGER USER;
+        ALTER TABLE episodes ENABLE TRIGGER USER;
+    END IF; END $$"
+);
+
+/// Every profile's facts, set by the functions the triggers call (each
+/// one UPDATE of the profiles it is given, here all of them), as
+/// migrations 6 and 8 set them on the rows they found.
+const REFRESH_FACTS: [&str; 4] = [
+    "SELECT refresh_latest_verdict(ARRAY(SELECT id FROM profiles))",
+    "SELECT refresh_last_session(ARRAY(SELECT id FROM profiles))",
+    "SELECT refresh_latest_checkin(ARRAY(SELECT id FROM profiles))",
+    "SELECT refresh_open_episodes(ARRAY(SELECT id FROM profiles))",
+];
 
 /// How a write transaction isolates itself (PostgreSQL; SQLite has one
 /// writer and ignores it).
@@ -522,6 +616,31 @@ pub trait Tx {
     /// Hands each row of a query to `f` as it arrives, without holding
     /// them all (a backup of a large table).
     fn each(&mut self, sql: &str, args: &[Value], f: RowSink<'_>) -> Result<()>;
+    /// Appends `rows` (each row's values in `columns` order) to `table`,
+    /// for restores and copies; the number of rows appended. By default
+    /// one INSERT per row, so an error is the last row's. PostgreSQL
+    /// streams them as one `COPY … FROM STDIN (FORMAT binary)`, whose
+    /// error may come at its end and names the table, not the row (see
+    /// [`Dialect::appends_in_bulk`]).
+    fn append(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+    ) -> Result<u64> {
+        let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            marks.join(", ")
+        );
+        let mut n = 0;
+        for row in rows {
+            self.execute(&sql, &row)?;
+            n += 1;
+        }
+        Ok(n)
+    }
 }
 
 impl dyn Tx + '_ {

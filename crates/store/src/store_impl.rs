@@ -1302,6 +1302,10 @@ impl<B: Backend> Store for B {
         crate::snapshot_impl::snapshot_rows(self, sink)
     }
 
+    fn snapshot_row_count(&self) -> Result<u64> {
+        crate::snapshot_impl::row_count(self)
+    }
+
     fn restore_rows(
         &self,
         rows: &mut dyn Iterator<Item = Result<crate::SnapshotRow>>,

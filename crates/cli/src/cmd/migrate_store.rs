@@ -32,8 +32,9 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
     }
     let source = open(&args.from)?;
     let target = open(&args.to)?;
-    // For the bar's length only; the copy is one consistent snapshot.
-    let total: u64 = source.checksums()?.tables.iter().map(|t| t.rows).sum();
+    // For the bar's length only (counted, not read); the copy is one
+    // consistent snapshot.
+    let total = source.snapshot_row_count()?;
     let mut progress = Progress::new("Copying", Some(total), "rows");
 
     // Rows go through a bounded channel. A read error goes through it too,

@@ -192,6 +192,10 @@ pub mod cases {
             rows_of(&snap, "hygiene_events").len() as u64
         );
         assert_eq!(snap.checksums().unwrap(), before);
+        assert_eq!(
+            store.snapshot_row_count().unwrap(),
+            snap.tables.iter().map(|t| t.rows.len() as u64).sum::<u64>()
+        );
         let sessions_before = store.sessions(snap_profile(&snap)).unwrap();
 
         // Refused into a store that holds data; nothing changes.
@@ -519,6 +523,171 @@ mod cross {
             assert!(contains(&after, "Other balm"));
             let _ = zp;
         }
+    }
+
+    /// The facts the triggers keep on each profile's row, as text, by id.
+    fn facts(client: &mut ::postgres::Client) -> Vec<String> {
+        client
+            .query(
+                "SELECT concat_ws(' | ', id, quote_nullable(latest_verdict),
+                        quote_nullable(latest_checkin_level), quote_nullable(last_session_ended),
+                        quote_nullable(last_session_date), quote_nullable(last_session_needle_mm),
+                        quote_nullable(open_episodes))
+                 FROM profiles ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// The user triggers of the tables with facts, and whether each is on.
+    fn triggers(client: &mut ::postgres::Client) -> Vec<(String, String)> {
+        client
+            .query(
+                "SELECT tgname::text, tgenabled::text FROM pg_trigger
+                 WHERE NOT tgisinternal AND tgrelid = ANY (
+                     ARRAY['screenings', 'sessions', 'checkins', 'episodes']::regclass[])
+                 ORDER BY tgname",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    }
+
+    /// A restore into PostgreSQL appends with COPY while the facts
+    /// triggers are off, then rebuilds the facts once: they equal those
+    /// the triggers kept in a store filled call by call, the triggers are
+    /// on again afterwards, and later writes keep the facts on both alike.
+    #[test]
+    fn postgres_restore_rebuilds_the_facts_the_triggers_keep() {
+        let url = postgres_url();
+        let (schema_a, schema_b) = (fresh_schema_name(), fresh_schema_name());
+        let a = PostgresStore::connect_fresh_schema(&url, &schema_a).unwrap();
+        let b = PostgresStore::connect_fresh_schema(&url, &schema_b).unwrap();
+        let connect = |schema: &str| {
+            ::postgres::Client::connect(&url_in_schema(&url, schema), ::postgres::NoTls).unwrap()
+        };
+        let (mut ca, mut cb) = (connect(&schema_a), connect(&schema_b));
+
+        let (_, _, zp) = populate_all(&a);
+        // Facts with more to choose from: sessions ending in another order
+        // than they started, two at the same end (the greater id wins), an
+        // open red flag and a later check-in, a newer screening.
+        let mut early_end = session(zp.id, None, 5000);
+        early_end.ended_at = at(5001);
+        a.log_session(&early_end, None).unwrap();
+        let mut tie = [session(zp.id, None, 4000), session(zp.id, None, 4100)];
+        for (i, s) in tie.iter_mut().enumerate() {
+            s.ended_at = at(6000);
+            s.local_date = jiff::civil::date(2025, 7, 1 + i as i8);
+            s.needle_length_mm = 0.5 + i as f64 / 4.0;
+            a.log_session(s, None).unwrap();
+        }
+        let c = checkin(zp.id, None, 7000, TriageLevel::ContactSurgeon);
+        a.save_checkin(&c, Some(&episode(&c))).unwrap();
+        a.save_checkin(&checkin(zp.id, None, 7100, TriageLevel::Expected), None)
+            .unwrap();
+        a.save_screening(&screening(zp.id, 8000, Verdict::NotAtHome))
+            .unwrap();
+        let kept = facts(&mut ca);
+        assert!(kept.len() >= 3, "{kept:?}");
+        assert!(
+            kept.iter()
+                .any(|f| f.starts_with(&zp.id.to_string()) && !f.ends_with(" | '0'")),
+            "{kept:?}"
+        );
+
+        let snap = a.snapshot().unwrap();
+        b.restore_snapshot(&snap, RestoreMode::IntoEmpty).unwrap();
+        assert_eq!(b.checksums().unwrap(), a.checksums().unwrap());
+        assert_eq!(facts(&mut cb), kept);
+        let on = triggers(&mut ca);
+        assert!(on.len() >= 12, "{on:?}");
+        assert!(on.iter().all(|(_, enabled)| enabled == "O"), "{on:?}");
+        assert_eq!(triggers(&mut cb), on);
+
+        // Replacing what is there: the same again.
+        b.restore_snapshot(&snap, RestoreMode::Replace).unwrap();
+        assert_eq!(facts(&mut cb), kept);
+        assert_eq!(triggers(&mut cb), on);
+
+        // The triggers keep the facts after the restore as before it.
+        for store in [&a, &b] {
+            let s = session(zp.id, None, 9000);
+            store.log_session(&s, None).unwrap();
+            let c = checkin(zp.id, Some(s.id), 9100, TriageLevel::ContactSurgeon);
+            store.save_checkin(&c, Some(&episode(&c))).unwrap();
+        }
+        let later = facts(&mut ca);
+        assert_ne!(later, kept);
+        assert_eq!(facts(&mut cb), later);
+
+        // A restore that fails leaves the store as it was, triggers on.
+        let before = b.checksums().unwrap();
+        let mut orphan = snap.clone();
+        let sessions = table_index("sessions").unwrap();
+        let profile_id = TABLES[sessions].column("profile_id").unwrap();
+        orphan.tables[sessions].rows[0][profile_id] = Cell::Text(id().to_string());
+        match b.restore_snapshot(&orphan, RestoreMode::Replace) {
+            Err(StoreError::Invalid { what }) => {
+                assert!(what.contains("sessions"), "{what}");
+                assert!(what.contains("is not present in table"), "{what}");
+                assert!(what.contains("cannot be stored"), "{what}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert_eq!(b.checksums().unwrap(), before);
+        assert_eq!(facts(&mut cb), later);
+        assert_eq!(triggers(&mut cb), on);
+    }
+
+    /// A role that may write the tables but does not own them cannot
+    /// switch their triggers off: its restore leaves them on (they fire
+    /// once per COPY) and still ends with the same facts.
+    #[test]
+    fn postgres_restore_by_a_role_that_does_not_own_the_tables() {
+        let url = postgres_url();
+        let (schema_a, schema_b) = (fresh_schema_name(), fresh_schema_name());
+        let a = PostgresStore::connect_fresh_schema(&url, &schema_a).unwrap();
+        let owner = PostgresStore::connect_fresh_schema(&url, &schema_b).unwrap();
+        let connect = |url: &str, schema: &str| {
+            ::postgres::Client::connect(&url_in_schema(url, schema), ::postgres::NoTls).unwrap()
+        };
+        let (mut ca, mut cb) = (connect(&url, &schema_a), connect(&url, &schema_b));
+        populate_all(&a);
+        let role = format!("nw_writer_{}", uuid::Uuid::new_v4().simple());
+        cb.batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             GRANT USAGE, CREATE ON SCHEMA {schema_b} TO {role};
+             GRANT ALL ON ALL TABLES IN SCHEMA {schema_b} TO {role};"
+        ))
+        .unwrap();
+        // The same server, logged in as the role (the test server trusts
+        // loopback connections).
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let role_url = format!("{scheme}://{role}@{host}");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let writer = PostgresStore::connect(&url_in_schema(&role_url, &schema_b)).unwrap();
+            writer
+                .restore_snapshot(&a.snapshot().unwrap(), RestoreMode::IntoEmpty)
+                .unwrap();
+            assert_eq!(writer.checksums().unwrap(), a.checksums().unwrap());
+        }));
+        let same_facts = facts(&mut cb) == facts(&mut ca);
+        let on = triggers(&mut cb);
+        cb.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
+            .unwrap();
+        drop(owner);
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+        assert!(same_facts);
+        assert!(on.iter().all(|(_, enabled)| enabled == "O"), "{on:?}");
     }
 
     /// On PostgreSQL: after deleting, no row of any table refers to the
