@@ -63,6 +63,11 @@ pub struct AppState {
     /// Permits for whole-record exports (FHIR Bundles, PDF reports): each
     /// holds a record in memory, so only [`HEAVY_EXPORTS`] run at once.
     pub heavy: Arc<tokio::sync::Semaphore>,
+    /// One email delivery loop at a time on this instance (the worker's
+    /// and each red flag's [`notify::kick`]): with one email claimed at a
+    /// time, an instance that dies holds at most one, so at most one is
+    /// late by a lease or sent twice.
+    pub delivering: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Whole-record exports one instance builds at the same time; more wait
@@ -104,6 +109,7 @@ impl AppState {
             photo_dir: None,
             metrics: Arc::new(telemetry::Metrics::new()),
             heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_EXPORTS)),
+            delivering: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

@@ -268,36 +268,48 @@ fn deliver_observed(
 /// logged, never raised: the worker must keep running.
 pub async fn run_once(state: &AppState) {
     let store = state.store.clone();
-    let mailer = state.mailer.clone();
     let public_url = state.config.public_url.clone();
     let metrics = state.metrics.clone();
     let now = state.now();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let escalated =
-            escalate_observed(store.as_ref(), now, public_url.as_deref(), Some(&metrics));
-        // Deliver even when escalating failed: the outbox may hold earlier
-        // emails.
-        let delivered = deliver_observed(store.as_ref(), &mailer, now, Some(&metrics));
-        (escalated, delivered)
+    let escalated = tokio::task::spawn_blocking(move || {
+        escalate_observed(store.as_ref(), now, public_url.as_deref(), Some(&metrics))
     })
     .await;
-    match outcome {
-        Ok((escalated, delivered)) => {
-            if let Err(e) = escalated {
-                tracing::error!(error = %e, "escalation failed");
-            }
-            if let Err(e) = delivered {
-                tracing::error!(error = %e, "sending emails failed");
-            }
-        }
+    match escalated {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "escalation failed"),
         Err(e) => tracing::error!(error = %e, "the notification worker stopped abruptly"),
+    }
+    // Deliver even when escalating failed: the outbox may hold earlier
+    // emails.
+    deliver_in_turn(state).await;
+}
+
+/// Sends the outbox's emails once this instance's previous delivery loop
+/// has finished ([`AppState::delivering`]), on the blocking pool.
+async fn deliver_in_turn(state: &AppState) {
+    let _turn = state.delivering.lock().await;
+    let store = state.store.clone();
+    let mailer = state.mailer.clone();
+    let metrics = state.metrics.clone();
+    // Read after waiting for the turn: leases are taken from this moment.
+    let now = state.now();
+    let delivered = tokio::task::spawn_blocking(move || {
+        deliver_observed(store.as_ref(), &mailer, now, Some(&metrics))
+    })
+    .await;
+    match delivered {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "sending emails failed"),
+        Err(e) => tracing::error!(error = %e, "sending emails stopped abruptly"),
     }
 }
 
 /// Runs the ladder at once, after a check-in opened a red-flag episode, so
 /// the clinic hears of it without waiting for the next tick. The in-app
 /// notifications exist when this returns; emails go out in the background
-/// so the patient never waits for an SMTP server.
+/// so the patient never waits for an SMTP server, in turn with any other
+/// delivery of this instance.
 pub async fn kick(state: &AppState) {
     let store = state.store.clone();
     let public_url = state.config.public_url.clone();
@@ -313,16 +325,7 @@ pub async fn kick(state: &AppState) {
     }
     if state.mailer.enabled() {
         let state = state.clone();
-        tokio::spawn(async move {
-            let store = state.store.clone();
-            let mailer = state.mailer.clone();
-            let now = state.now();
-            match tokio::task::spawn_blocking(move || deliver(store.as_ref(), &mailer, now)).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "sending emails failed"),
-                Err(e) => tracing::error!(error = %e, "sending emails stopped abruptly"),
-            }
-        });
+        tokio::spawn(async move { deliver_in_turn(&state).await });
     }
 }
 

@@ -646,3 +646,64 @@ async fn the_background_worker_escalates_and_sends_on_its_own() {
     assert_eq!(got[0].to, ["lee@clinic.test"]);
     assert_eq!(store.notifications(lee, 10).unwrap().len(), 1);
 }
+
+/// Twenty red flags at once on one instance each start a delivery: they
+/// take turns, so the instance holds one claimed email at a time. An
+/// instance that dies then leaves at most one email late by a lease (or
+/// sent twice, with the same Message-ID), not one per red flag in flight,
+/// as scripts/multi-instance found (up to 9 repeats from one kill -9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_on_one_instance_take_turns() {
+    let sink = SmtpSink::start_slow(std::time::Duration::from_millis(20));
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("db.sqlite3")).unwrap());
+    let t0 = Timestamp::from_second(super::T0).unwrap();
+    let state = needlewise_web::AppState::new(
+        store.clone(),
+        Config {
+            smtp_url: Some(sink.url()),
+            ..Config::default()
+        },
+        Arc::new(move || t0),
+        jiff::tz::TimeZone::UTC,
+    );
+    for n in 0..8 {
+        store
+            .queue_email(&needlewise_store::clinic::Email {
+                id: needlewise_core::ids::EmailId(Uuid::now_v7()),
+                to: format!("lee{n}@clinic.test"),
+                subject: "needlewise: a patient has a warning sign to review".into(),
+                body: "A patient has a warning sign to review.\n".into(),
+                created_at: t0,
+                sent_at: None,
+                attempts: 0,
+                last_error: String::new(),
+            })
+            .unwrap();
+    }
+    let kicks: Vec<_> = (0..8)
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move { notify::kick(&state).await })
+        })
+        .collect();
+    for k in kicks {
+        k.await.unwrap();
+    }
+    assert_eq!(sink.wait_for(8).await.len(), 8);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(sink.messages().len(), 8, "each email once");
+    assert_eq!(
+        sink.peak_connections(),
+        1,
+        "one email at a time from one instance"
+    );
+    assert!(
+        store
+            .emails(10)
+            .unwrap()
+            .iter()
+            .all(|e| e.sent_at.is_some())
+    );
+}

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,24 +39,45 @@ impl Received {
 pub struct SmtpSink {
     pub addr: SocketAddr,
     messages: Arc<Mutex<Vec<Received>>>,
+    /// The most connections that were open at once.
+    peak: Arc<AtomicUsize>,
 }
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        SmtpSink::start_slow(Duration::ZERO)
+    }
+
+    /// A sink that takes `delay` to accept each message, as a busy relay
+    /// would.
+    pub fn start_slow(delay: Duration) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let messages = Arc::new(Mutex::new(Vec::new()));
-        let m = messages.clone();
+        let peak = Arc::new(AtomicUsize::new(0));
+        let open = Arc::new(AtomicUsize::new(0));
+        let (m, p) = (messages.clone(), peak.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let m = m.clone();
+                let (m, open) = (m.clone(), open.clone());
+                p.fetch_max(open.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                 std::thread::spawn(move || {
-                    let _ = session(conn, &m);
+                    let _ = session(conn, &m, delay);
+                    open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
-        SmtpSink { addr, messages }
+        SmtpSink {
+            addr,
+            messages,
+            peak,
+        }
+    }
+
+    /// The most SMTP connections that were open at the same time.
+    pub fn peak_connections(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 
     /// The `smtp_url` to configure.
@@ -81,7 +103,11 @@ impl SmtpSink {
     }
 }
 
-fn session(conn: TcpStream, messages: &Mutex<Vec<Received>>) -> std::io::Result<()> {
+fn session(
+    conn: TcpStream,
+    messages: &Mutex<Vec<Received>>,
+    delay: Duration,
+) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut out = conn.try_clone()?;
     let mut lines = BufReader::new(conn);
@@ -121,6 +147,7 @@ fn session(conn: TcpStream, messages: &Mutex<Vec<Received>>) -> std::io::Result<
                 data.push_str(unstuffed);
                 data.push_str("\r\n");
             }
+            std::thread::sleep(delay);
             messages.lock().unwrap().push(Received {
                 from: std::mem::take(&mut from),
                 to: std::mem::take(&mut to),
