@@ -6,7 +6,7 @@ use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::screening::ScreeningResult;
 
-use super::{checked_form, page, see_other};
+use super::{checked_form, form_again, page, see_other};
 use crate::auth::{Auth, Me};
 use crate::error::WebError;
 use crate::views::{self, ScreeningForm, ScreeningResultPage};
@@ -16,7 +16,7 @@ pub async fn form(auth: Auth) -> Response {
     page(&ScreeningForm {
         chrome: auth.chrome("Screening", "screening"),
         fields: forms::fields(&evidence().screening),
-        procedure_rows: forms::procedure_rows(),
+        errors: forms::FormErrors::default(),
     })
 }
 
@@ -36,9 +36,24 @@ pub async fn save(
 
 pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
-    let answers = forms::answers(&evidence().screening, &pairs, state.today())?;
-    save(&state, &auth, answers).await?;
-    Ok(see_other("/screening/result"))
+    let q = &evidence().screening;
+    let saved = match forms::answers(q, &pairs, state.today()) {
+        Ok(answers) => save(&state, &auth, answers).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => Ok(see_other("/screening/result")),
+        // Shown again as given, each problem next to its question.
+        Err(WebError::InvalidAnswers(e)) => {
+            let fields = forms::fields_as_given(q, &pairs, Some(&e));
+            Ok(form_again(&ScreeningForm {
+                chrome: auth.chrome("Screening", "screening"),
+                errors: forms::form_errors(q, &fields, &e),
+                fields,
+            }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn latest(Me { state, auth }: Me) -> Result<Response, WebError> {

@@ -510,22 +510,72 @@ async fn screening_by_form_gives_a_cited_verdict() {
     );
 }
 
+/// The page's text as a person reads it: tags (and their attributes, such
+/// as field names) left out.
+fn visible_text(page: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in page.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[tokio::test]
-async fn a_bad_screening_form_names_the_field_and_saves_nothing() {
+async fn a_bad_screening_form_is_shown_again_with_its_answers_and_plain_problems() {
     let s = Server::new();
     let user = s.sign_up("h@example.org").await;
+    let (_, _, empty) = s.get("/screening", Some(&user.cookie)).await;
+    assert!(
+        empty.contains(r#"name="cold_sores" value="yes" required"#),
+        "questions always asked are required"
+    );
+    assert!(
+        !empty.contains(r#"name="antiviral_plan_confirmed" value="yes" required"#),
+        "a question that can be hidden is never required"
+    );
     let mut form = screening_form(&user.csrf);
-    form.retain(|(k, _)| *k != "needle_length_mm");
-    form.push(("isotretinoin_date", "2026-02-30".into()));
-    form.retain(|(k, _)| *k != "isotretinoin");
+    form.retain(|(k, _)| !matches!(*k, "cold_sores" | "isotretinoin"));
     form.push(("isotretinoin", "date".into()));
+    form.push(("isotretinoin_date", "2026-02-30".into()));
     let (status, _, page) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        page.contains("isotretinoin") && page.contains("not a real calendar date"),
-        "{page}"
-    );
     assert_eq!(s.store.counts().unwrap().screenings, 0);
+    // The same form, every answer kept.
+    assert!(page.contains(r#"action="/screening""#), "{page}");
+    assert!(page.contains(r#"value="35""#), "numbers are kept");
+    assert!(page.contains(r#"value="0.25""#));
+    assert!(page.contains(r#"name="sex" value="female" checked"#));
+    assert!(page.contains(r#"name="zones" value="forehead" checked"#));
+    assert!(!page.contains(r#"name="zones" value="chin" checked"#));
+    assert!(page.contains(r#"name="isotretinoin" value="date" checked"#));
+    assert!(page.contains(r#"value="2026-02-30""#));
+    // The missing answer and the impossible date are marked and explained.
+    assert!(page.contains(
+        r#"name="cold_sores" value="yes" required aria-invalid="true" aria-describedby="err-cold_sores""#
+    ));
+    assert!(!page.contains(r#"name="sex" value="female" checked required aria-invalid"#));
+    assert!(page.contains("Please choose yes or no."), "{page}");
+    assert!(page.contains("Please give the real date it stopped."));
+    assert!(page.contains(r#"role="alert""#) && page.contains("Some answers need another look"));
+    assert!(page.contains(
+        r##"<a href="#q-cold_sores">Have you ever had cold sores (herpes simplex)?</a>"##
+    ));
+    let text = visible_text(&page);
+    for developer in [
+        "cold_sores",
+        "isotretinoin_date",
+        "is missing",
+        "expected",
+        "Unprocessable",
+    ] {
+        assert!(!text.contains(developer), "{developer} in {text}");
+    }
 }
 
 #[tokio::test]
