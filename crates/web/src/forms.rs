@@ -350,6 +350,20 @@ pub fn fact_inputs(facts: Option<Answers>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The request key a form carries (see `needlewise_actions::RequestKey`);
+/// `None` when it has none or not a well-formed one.
+pub fn request_key(pairs: &[(String, String)]) -> Option<needlewise_actions::RequestKey> {
+    field(pairs, "key").and_then(needlewise_actions::RequestKey::parse)
+}
+
+/// The key to render into a form: the one it was sent with when it is
+/// shown again (nothing was stored), else a fresh one.
+pub fn key_for(pairs: &[(String, String)]) -> String {
+    request_key(pairs)
+        .unwrap_or_else(needlewise_actions::RequestKey::fresh)
+        .to_string()
+}
+
 /// Reads a required field, naming it when missing.
 pub fn required<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, WebError> {
     field(pairs, name)

@@ -134,6 +134,8 @@ pub struct ProfilesPage {
 #[template(path = "screening_form.html")]
 pub struct ScreeningForm {
     pub chrome: Chrome,
+    /// The form's request key (see `needlewise_actions::RequestKey`).
+    pub key: String,
     pub fields: Vec<FieldView>,
     pub errors: FormErrors,
 }
@@ -190,6 +192,8 @@ pub struct DevicesPage {
 #[template(path = "ready_form.html")]
 pub struct ReadyForm {
     pub chrome: Chrome,
+    /// As [`ScreeningForm::key`].
+    pub key: String,
     pub devices: Vec<(String, String)>,
     /// The device chosen (empty: the first).
     pub device: String,
@@ -201,6 +205,10 @@ pub struct ReadyForm {
 #[template(path = "ready_result.html")]
 pub struct ReadyResultPage {
     pub chrome: Chrome,
+    /// When it was answered (local time).
+    pub taken: String,
+    /// Whether the check still holds (else the stored verdict is shown).
+    pub holds: bool,
     pub go: bool,
     pub headline: String,
     pub zones: String,
@@ -230,6 +238,8 @@ pub struct AftercarePage {
 #[template(path = "checkin_form.html")]
 pub struct CheckinForm {
     pub chrome: Chrome,
+    /// As [`ScreeningForm::key`].
+    pub key: String,
     /// The clinics that see the check-ins and so resolve red flags (empty:
     /// the person resolves them, with a doctor's examination).
     pub resolved_by_clinic: String,
@@ -250,6 +260,8 @@ pub struct CheckinForm {
 #[template(path = "checkin_result.html")]
 pub struct CheckinResultPage {
     pub chrome: Chrome,
+    /// When it was answered (local time).
+    pub taken: String,
     pub level: String,
     pub headline: String,
     pub locked: bool,
@@ -263,6 +275,8 @@ pub struct CheckinResultPage {
 #[template(path = "checkin_resolve.html")]
 pub struct CheckinResolvePage {
     pub chrome: Chrome,
+    /// As [`ScreeningForm::key`].
+    pub key: String,
     pub episode: String,
     pub opened: String,
     /// The earliest examination date the form accepts.

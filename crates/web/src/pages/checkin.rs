@@ -3,11 +3,11 @@
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::response::Response;
-use needlewise_actions::{DoctorStatement, Resolution};
+use needlewise_actions::{CheckedIn, DoctorStatement, RequestKey, Resolution};
 use needlewise_core::answers::{Answers, InvalidAnswers};
 use needlewise_core::clinic::ResolvePolicy;
 use needlewise_core::evidence;
-use needlewise_core::ids::EpisodeId;
+use needlewise_core::ids::{CheckinId, EpisodeId};
 use needlewise_core::records::Profile;
 use needlewise_core::triage::Triage;
 
@@ -51,6 +51,7 @@ async fn form_page(
     let fields = forms::fields_as_given(q, pairs, errors);
     Ok(CheckinForm {
         chrome: auth.chrome("Check-in", "checkin"),
+        key: forms::key_for(pairs),
         resolved_by_clinic: resolved_by_clinic.join(", "),
         has_session: session.is_some(),
         session: session.map(|s| state.local(s.ended_at)).unwrap_or_default(),
@@ -85,12 +86,15 @@ async fn form_page(
 
 pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
+    let key = forms::request_key(&pairs);
     let recorded = match checkin_answers(&state, &auth.profile, &pairs).await {
-        Ok(answers) => record(&state, &auth.profile, answers).await,
+        Ok(answers) => record_keyed(&state, &auth.profile, key, answers).await,
         Err(e) => Err(e),
     };
     match recorded {
-        Ok(triage) => Ok(result_page(&auth, &triage)),
+        // Post/Redirect/Get: going back to the result never sends the form
+        // again, and the same form sent twice is one check-in.
+        Ok(checked) => Ok(see_other(&format!("/checkin/{}", checked.record.id))),
         Err(WebError::InvalidAnswers(e)) => Ok(form_again(
             &form_page(&state, &auth, &pairs, Some(&e)).await?,
         )),
@@ -118,10 +122,24 @@ async fn checkin_answers(
     )?)
 }
 
-fn result_page(auth: &Auth, triage: &Triage) -> Response {
+/// One of the profile's check-ins as it was triaged (404 for anyone
+/// else's).
+pub async fn result(Me { state, auth }: Me, Path(id): Path<String>) -> Result<Response, WebError> {
+    let id: CheckinId = id.parse().map_err(|_| WebError::NotFound)?;
+    let profile = auth.profile.id;
+    let checked = act(&state, move |ctx| {
+        needlewise_actions::checkin_result(ctx, profile, id)
+    })
+    .await?;
+    Ok(result_page(&state, &auth, &checked))
+}
+
+fn result_page(state: &AppState, auth: &Auth, checked: &CheckedIn) -> Response {
     let q = &evidence().checkin;
+    let triage = &checked.triage;
     page(&CheckinResultPage {
         chrome: auth.chrome("Check-in", "checkin"),
+        taken: state.local(checked.record.at),
         level: triage.level.id().to_owned(),
         headline: triage.headline.to_owned(),
         locked: triage.locks_sessions,
@@ -146,15 +164,25 @@ pub async fn record(
     profile: &Profile,
     answers: Answers,
 ) -> Result<Triage, WebError> {
+    Ok(record_keyed(state, profile, None, answers).await?.triage)
+}
+
+/// [`record`], once per request key.
+async fn record_keyed(
+    state: &AppState,
+    profile: &Profile,
+    key: Option<RequestKey>,
+    answers: Answers,
+) -> Result<CheckedIn, WebError> {
     let profile = profile.clone();
     let checked = act(state, move |ctx| {
-        needlewise_actions::checkin(ctx, &profile, answers)
+        needlewise_actions::checkin_keyed(ctx, &profile, key, answers)
     })
     .await?;
     if checked.triage.locks_sessions {
         crate::notify::kick(state).await; // tell the clinic at once
     }
-    Ok(checked.triage)
+    Ok(checked)
 }
 
 /// The page that resolves a red flag on the person's word: who examined
@@ -258,6 +286,7 @@ async fn resolve_page(
     }
     Ok(Some(CheckinResolvePage {
         chrome: auth.chrome("Resolve a red flag", "checkin"),
+        key: forms::key_for(pairs),
         episode: episode.id.to_string(),
         opened: state.local(episode.opened_at),
         opened_on: episode
@@ -292,15 +321,24 @@ pub async fn resolve(
         .await
         .map_err(|e| problems.take(e));
     let closed = match (statement, answers) {
-        (Ok(statement), Ok(answers)) => close(&state, &auth.profile, id, statement, answers)
-            .await
-            .map_err(|e| problems.take(e)),
+        (Ok(statement), Ok(answers)) => close_keyed(
+            &state,
+            &auth.profile,
+            forms::request_key(&pairs),
+            id,
+            statement,
+            answers,
+        )
+        .await
+        .map_err(|e| problems.take(e)),
         (Err(Some(e)), _) | (_, Err(Some(e))) => return Err(e),
         _ => Err(None),
     };
     match closed {
         Ok(Resolution::Resolved(_)) => Ok(see_other("/checkin")),
-        Ok(Resolution::StillFlagged(checked)) => Ok(result_page(&auth, &checked.triage)),
+        Ok(Resolution::StillFlagged(checked)) => {
+            Ok(see_other(&format!("/checkin/{}", checked.record.id)))
+        }
         Err(Some(e)) => Err(e),
         Err(None) if !problems.is_empty() => {
             match resolve_page(&state, &auth, id, &pairs, &problems).await? {
@@ -334,9 +372,21 @@ pub async fn close(
     statement: DoctorStatement,
     answers: Answers,
 ) -> Result<Resolution, WebError> {
+    close_keyed(state, profile, None, id, statement, answers).await
+}
+
+/// [`close`], once per request key.
+async fn close_keyed(
+    state: &AppState,
+    profile: &Profile,
+    key: Option<RequestKey>,
+    id: EpisodeId,
+    statement: DoctorStatement,
+    answers: Answers,
+) -> Result<Resolution, WebError> {
     let profile = profile.clone();
     let resolution = act(state, move |ctx| {
-        needlewise_actions::resolve_by_person(ctx, &profile, id, statement, answers)
+        needlewise_actions::resolve_by_person_keyed(ctx, &profile, key, id, statement, answers)
     })
     .await?;
     if let Resolution::StillFlagged(c) = &resolution

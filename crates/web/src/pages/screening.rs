@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::response::Response;
+use needlewise_actions::RequestKey;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::screening::ScreeningResult;
@@ -15,6 +16,7 @@ use crate::{AppState, act, blocking, forms};
 pub async fn form(auth: Auth) -> Response {
     page(&ScreeningForm {
         chrome: auth.chrome("Screening", "screening"),
+        key: forms::key_for(&[]),
         fields: forms::fields(&evidence().screening),
         errors: forms::FormErrors::default(),
     })
@@ -27,9 +29,19 @@ pub async fn save(
     auth: &Auth,
     answers: Answers,
 ) -> Result<ScreeningResult, WebError> {
+    save_keyed(state, auth, None, answers).await
+}
+
+/// [`save`], once per request key.
+async fn save_keyed(
+    state: &AppState,
+    auth: &Auth,
+    key: Option<RequestKey>,
+    answers: Answers,
+) -> Result<ScreeningResult, WebError> {
     let profile = auth.profile.clone();
     act(state, move |ctx| {
-        needlewise_actions::screen(ctx, &profile, answers)
+        needlewise_actions::screen_keyed(ctx, &profile, key, answers)
     })
     .await
 }
@@ -38,7 +50,7 @@ pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, Web
     let pairs = checked_form(&auth, &body)?;
     let q = &evidence().screening;
     let saved = match forms::answers(q, &pairs, state.today()) {
-        Ok(answers) => save(&state, &auth, answers).await,
+        Ok(answers) => save_keyed(&state, &auth, forms::request_key(&pairs), answers).await,
         Err(e) => Err(e.into()),
     };
     match saved {
@@ -48,6 +60,7 @@ pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, Web
             let fields = forms::fields_as_given(q, &pairs, Some(&e));
             Ok(form_again(&ScreeningForm {
                 chrome: auth.chrome("Screening", "screening"),
+                key: forms::key_for(&pairs),
                 errors: forms::form_errors(q, &fields, &e),
                 fields,
             }))

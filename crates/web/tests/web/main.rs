@@ -119,6 +119,22 @@ impl Server {
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
+    /// Posts a form and, when it answers with a redirect (Post/Redirect/Get),
+    /// gets the page it leads to.
+    async fn post_follow(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let (status, headers, body) = self.post(path, cookie, form).await;
+        if status != StatusCode::SEE_OTHER {
+            return (status, headers, body);
+        }
+        let to = headers[header::LOCATION].to_str().unwrap().to_owned();
+        self.get(&to, cookie).await
+    }
+
     /// Signs up and returns the cookie pair and the CSRF token.
     async fn sign_up(&self, email: &str) -> User {
         let (status, headers, _) = self
@@ -678,7 +694,7 @@ async fn readiness_says_no_go_without_a_screening_or_a_ready_roller() {
         ("pregnant_now", "no"),
         ("feeling_unwell", "no"),
     ];
-    let (status, _, page) = s.post("/ready", Some(&user.cookie), &form).await;
+    let (status, _, page) = s.post_follow("/ready", Some(&user.cookie), &form).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Not today"), "{page}");
     assert!(page.contains("Please complete the screening first"));
