@@ -62,3 +62,16 @@ document.documentElement.classList.add("js");
   tick();
   setInterval(tick, 1000);
 })();
+
+// "Go back" links: the previous page when there is one to go back to;
+// otherwise (or without script) their href.
+(function backLinks() {
+  for (const a of document.querySelectorAll("a[data-back]")) {
+    a.addEventListener("click", (e) => {
+      if (window.history.length > 1) {
+        e.preventDefault();
+        window.history.back();
+      }
+    });
+  }
+})();

@@ -280,39 +280,7 @@ pub fn form_errors(q: &Questionnaire, fields: &[FieldView], errors: &InvalidAnsw
     FormErrors { items }
 }
 
-/// A problem the core found with an answer, in plain words for the
-/// question's kind. The core's message names the field and the format for
-/// files and the API; a person filling in a form needs neither.
-pub fn plain_message(question: &Question, core_message: &str) -> String {
-    let missing = core_message.starts_with("is missing");
-    let future = core_message.contains("in the future");
-    match &question.kind {
-        QuestionKind::Bool => "Please choose yes or no.".to_owned(),
-        QuestionKind::Choice { .. } => "Please choose one of the answers.".to_owned(),
-        QuestionKind::Integer { min, max } => {
-            format!("Please give a whole number from {min} to {max}.")
-        }
-        QuestionKind::Number { min, max } => format!("Please give a number from {min} to {max}."),
-        QuestionKind::Date if missing => "Please give a date.".to_owned(),
-        QuestionKind::Date if future => "Please give a date that is not in the future.".to_owned(),
-        QuestionKind::Date => "Please give a real date.".to_owned(),
-        QuestionKind::Exposure if missing => {
-            "Please choose never, currently, or the date it stopped.".to_owned()
-        }
-        QuestionKind::Exposure if future => {
-            "Please give the date it stopped; it cannot be in the future.".to_owned()
-        }
-        QuestionKind::Exposure => "Please give the real date it stopped.".to_owned(),
-        QuestionKind::Zones => "Please choose zones from the list.".to_owned(),
-        QuestionKind::Procedures if future => {
-            "Please give each procedure the date it was done; it cannot be in the future."
-                .to_owned()
-        }
-        QuestionKind::Procedures => {
-            "Please give each procedure its kind and the real date it was done.".to_owned()
-        }
-    }
-}
+pub use crate::error::plain_message;
 
 fn yes_no() -> Vec<(String, String)> {
     vec![("yes".into(), "Yes".into()), ("no".into(), "No".into())]

@@ -650,6 +650,18 @@ async fn the_roller_cycle_by_form_with_its_refusals() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("needs at least 10 min"));
+    // In plain words: no HTTP reason phrase, no machine timestamp, and a
+    // way back that works under the CSP (no javascript: link).
+    assert!(
+        page.contains("<h1>That cleaning step was not recorded</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("so about 10 min more"), "{page}");
+    let text = visible_text(&page);
+    assert!(!text.contains("Unprocessable"), "{text}");
+    assert!(!text.contains("2026-11-25T"), "{text}");
+    assert!(!page.contains("javascript:"));
+    assert!(page.contains(r#"<a href="/" data-back"#));
     s.advance_minutes(10);
     assert_eq!(
         s.post(&step("dry"), Some(&user.cookie), &[("csrf", &user.csrf)])
