@@ -1089,6 +1089,10 @@ async fn a_check_in_with_answers_missing_is_shown_again_with_them_kept() {
     assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
     s.advance_minutes(6 * 60);
     let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    // Required questions are marked, but the browser never holds back a
+    // warning sign for an unrelated answer.
+    assert!(page.contains(r#"name="fever" value="yes" required"#));
+    assert!(page.contains(r#"class="questions" novalidate"#));
     let key = key_of(&page);
     let mut form = calm_checkin(&u.csrf, &key);
     form.retain(|(k, _)| *k != "fever");
