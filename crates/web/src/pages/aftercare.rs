@@ -40,8 +40,19 @@ async fn render(
         chrome: auth.chrome("Aftercare", "aftercare"),
         session: when,
         steps,
-        decision: decision.map(|d| (d.allowed, d.product, d.reason)),
+        decision: decision.map(|d| {
+            let reason = reason_words(state, &d);
+            (d.allowed, d.product, reason)
+        }),
     }))
+}
+
+/// The serum gate's reason as a page shows it: the moment a product is
+/// allowed from in the person's own zone, in words, not as the core's
+/// RFC 3339 instant (the API keeps that).
+pub fn reason_words(state: &AppState, d: &GateDecision) -> String {
+    d.reason
+        .replace(&d.allowed_from.to_string(), &state.local(d.allowed_from))
 }
 
 pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {

@@ -496,6 +496,10 @@ async fn a_vitamin_c_serum_is_recorded_as_refused_and_the_page_says_why() {
 
     let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
     assert!(page.contains("<strong>Vitamin C serum</strong>: recorded as applied, but not advised yet. Not yet: vitamin c serum (vitamin c) may go on needled skin from"), "{page}");
+    // The moment in words, in the person's zone: never an RFC 3339 instant.
+    let i = page.find("may go on needled skin from ").unwrap() + 28;
+    let when = &page[i..i + 24];
+    assert!(!when.contains('Z') && when.contains(" 2026, "), "{when}");
 }
 
 #[tokio::test]
