@@ -285,6 +285,41 @@ async fn a_guided_session_from_plan_to_aftercare() {
 
     let (_, _, page) = s.get("/aftercare", Some(&u.cookie)).await;
     assert!(page.contains("After your session of"), "{page}");
+    // The serum gate answers at its own address (Post/Redirect/Get); an
+    // allowed product is recorded once, and showing the answer again
+    // records nothing.
+    let products = |s: &Server| {
+        s.store
+            .last_session(profile)
+            .unwrap()
+            .unwrap()
+            .products
+            .len()
+    };
+    let before = products(&s);
+    let (status, h, _) = s
+        .post(
+            "/aftercare",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("product", "HA serum: aqua, sodium hyaluronate"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let to = h[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(
+        to,
+        "/aftercare?product=HA+serum%3A+aqua%2C+sodium+hyaluronate#gate"
+    );
+    let (status, _, page) = s.get(to.split('#').next().unwrap(), Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<strong>HA serum</strong>: Allowed"),
+        "{page}"
+    );
+    assert_eq!(products(&s), before + 1);
     let (_, _, page) = s.get("/schedule", Some(&u.cookie)).await;
     assert!(
         page.contains("the next session can be from Sat 28 Nov 2026, "),
