@@ -168,7 +168,7 @@ pub async fn record(
 }
 
 /// [`record`], once per request key.
-async fn record_keyed(
+pub async fn record_keyed(
     state: &AppState,
     profile: &Profile,
     key: Option<RequestKey>,

@@ -81,7 +81,7 @@ pub async fn check(
 }
 
 /// [`check`], once per request key.
-async fn check_keyed(
+pub async fn check_keyed(
     state: &AppState,
     profile: &Profile,
     key: Option<RequestKey>,
