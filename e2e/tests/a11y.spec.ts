@@ -38,6 +38,11 @@ test('every main page passes axe-core, and is saved as a phone-size screenshot',
   await check(null, '12-aftercare');
   await check('/session', '13-session-saved');
   await check('/checkin', '14-checkin');
+  // Sent with nothing answered: the same form, each problem marked.
+  await page.getByRole('button', { name: 'Send check-in' }).click();
+  await expect(page.getByRole('alert')).toContainText('Some answers need another look');
+  await expect(page.locator('input[aria-invalid="true"]').first()).toBeVisible();
+  await check(null, '14a-checkin-problems');
   await check('/schedule', '15-schedule');
   await check('/evidence', '16-evidence');
   await check('/profiles', '17-profiles');

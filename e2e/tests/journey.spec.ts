@@ -108,6 +108,15 @@ test('a new user screens, cleans a roller, runs a guided session, checks in with
     else if (await fs.getByRole('spinbutton').count()) await fs.getByRole('spinbutton').fill('24');
   }
   await page.getByRole('button', { name: 'Send check-in' }).click();
+  // The result has its own address (Post/Redirect/Get): an evidence link
+  // and Back come home to it without sending the form again.
+  await expect(page).toHaveURL(/\/checkin\/[0-9a-f-]{36}$/);
+  const result = page.url();
+  await expect(page.locator('.lock')).toBeVisible();
+  await page.locator('.cite a[href^="/evidence#"]').first().click();
+  await expect(page).toHaveURL(/\/evidence#/);
+  await page.goBack();
+  await expect(page).toHaveURL(result);
   await expect(page.locator('.lock')).toBeVisible();
   await page.goto('/checkin');
   await expect(page.getByRole('alert')).toContainText('New sessions are locked');

@@ -136,6 +136,38 @@ fn within_daily_limit(
 
 pub type Result<T, E = ActionError> = std::result::Result<T, E>;
 
+/// What makes a request that stores a record safe to send twice: a front
+/// end renders a fresh key into each form (or a client makes one), and the
+/// record the action stores takes it as its id. The same request sent again
+/// (a double click, a resubmitted form, a retried call) finds that record
+/// and gets the first result back; nothing is stored twice. Keys are
+/// scoped by the profile, as every record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKey(pub Uuid);
+
+impl RequestKey {
+    /// A new key (time-ordered, like every id the store keeps).
+    pub fn fresh() -> RequestKey {
+        RequestKey(Uuid::now_v7())
+    }
+
+    /// A key as a form or a client sent it; `None` unless it is a UUID.
+    pub fn parse(text: &str) -> Option<RequestKey> {
+        Uuid::parse_str(text.trim()).ok().map(RequestKey)
+    }
+}
+
+impl std::fmt::Display for RequestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// The id a keyed request's record takes.
+fn id_for(key: Option<RequestKey>) -> Uuid {
+    key.map_or_else(Uuid::now_v7, |k| k.0)
+}
+
 fn base() -> &'static EvidenceBase {
     evidence()
 }
@@ -155,10 +187,27 @@ fn ensure_profile(store: &dyn Store, profile: &Profile) -> Result<()> {
 /// Screens the answers, with a clinician's overrides in force, and stores
 /// the result. Incomplete answers are refused and nothing is stored.
 pub fn screen(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<ScreeningResult> {
+    screen_keyed(ctx, profile, None, answers)
+}
+
+/// [`screen`], once per [`RequestKey`]: the same key again returns the
+/// stored result while it is the latest screening.
+pub fn screen_keyed(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+    key: Option<RequestKey>,
+    answers: Answers,
+) -> Result<ScreeningResult> {
+    if let Some(key) = key
+        && let Some(latest) = ctx.store.latest_screening(profile.id)?
+        && latest.id.0 == key.0
+    {
+        return Ok(latest.result);
+    }
     let overrides = ctx.store.active_overrides(profile.id)?;
     let result = screen_with_overrides(base(), &answers, ctx.today(), &overrides)?;
     let record = ScreeningRecord {
-        id: ScreeningId(Uuid::now_v7()),
+        id: ScreeningId(id_for(key)),
         profile_id: profile.id,
         taken_at: ctx.at(),
         answers,
@@ -470,10 +519,35 @@ pub fn check_readiness(
     device: Option<DeviceId>,
     answers: Answers,
 ) -> Result<Checked> {
+    check_readiness_keyed(ctx, profile, None, device, answers)
+}
+
+/// [`check_readiness`], once per [`RequestKey`]: the same key again
+/// stores nothing and returns that check as [`readiness_check`] shows it.
+pub fn check_readiness_keyed(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+    key: Option<RequestKey>,
+    device: Option<DeviceId>,
+    answers: Answers,
+) -> Result<Checked> {
+    if let Some(key) = key {
+        match readiness_check(ctx, profile.id, ReadinessCheckId(key.0)) {
+            Ok(first) => {
+                return Ok(Checked {
+                    check: first.check,
+                    readiness: first.readiness,
+                    device: first.device,
+                });
+            }
+            Err(ActionError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let loaded = Loaded::read(ctx.store, profile.id, device)?;
     let readiness = readiness::check(base(), &answers, &loaded.facts(ctx.now), ctx.today())?;
     let check = ReadinessCheckRecord {
-        id: ReadinessCheckId(Uuid::now_v7()),
+        id: ReadinessCheckId(id_for(key)),
         profile_id: profile.id,
         device_id: loaded.device.as_ref().map(|d| d.id),
         at: ctx.at(),
@@ -492,12 +566,107 @@ pub fn check_readiness(
         ctx.store.readiness_checks(profile.id)?.iter().map(|c| c.at),
         DailyLimits::READINESS_CHECKS,
     )?;
-    ctx.store.save_readiness_check(&check)?;
+    match ctx.store.save_readiness_check(&check) {
+        // The same key, sent twice at once: the other one stored it.
+        Err(StoreError::Conflict { .. }) if key.is_some() => {
+            let first = readiness_check(ctx, profile.id, check.id)?;
+            return Ok(Checked {
+                check: first.check,
+                readiness: first.readiness,
+                device: first.device,
+            });
+        }
+        saved => saved?,
+    }
     Ok(Checked {
         check,
         readiness,
         device: loaded.device,
     })
+}
+
+/// A stored readiness check shown again (the page a form redirects to).
+#[derive(Debug, Clone)]
+pub struct CheckShown {
+    pub check: ReadinessCheckRecord,
+    /// While the check holds (the newest for its device, within
+    /// `readiness_check.valid_for`), the verdict now, as every path shows
+    /// it; afterwards, the stored go or no-go and the rules that fired.
+    pub readiness: Readiness,
+    pub holds: bool,
+    pub device: Option<Device>,
+}
+
+/// One of the profile's readiness checks (not found otherwise), as
+/// [`CheckShown`] describes.
+pub fn readiness_check(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    id: ReadinessCheckId,
+) -> Result<CheckShown> {
+    let check = ctx
+        .store
+        .readiness_checks(profile)?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ActionError::NotFound(format!("readiness check {id}")))?;
+    // The device it was for (none: none was registered then). A device
+    // chosen now instead is another device's verdict.
+    let loaded = Loaded::read(ctx.store, profile, check.device_id)
+        .ok()
+        .filter(|l| l.device.as_ref().map(|d| d.id) == check.device_id);
+    if let Some(loaded) = &loaded
+        && let Some((held, readiness)) = verdict_at(ctx.store, profile, loaded, ctx.now)?
+        && held.id == check.id
+    {
+        return Ok(CheckShown {
+            check,
+            readiness,
+            holds: true,
+            device: loaded.device.clone(),
+        });
+    }
+    let reasons: Vec<Reason> = check
+        .rule_ids
+        .iter()
+        .filter_map(|id| base().readiness.rule(id))
+        .map(|rule| stored_reason(base(), rule))
+        .collect();
+    let headline = if check.go {
+        "It said go when you answered it; it no longer holds.".to_owned()
+    } else {
+        "Not then. The reasons are below.".to_owned()
+    };
+    Ok(CheckShown {
+        readiness: Readiness {
+            go: check.go,
+            headline,
+            zones: Vec::new(),
+            skipped_zones: Vec::new(),
+            reasons,
+        },
+        check,
+        holds: false,
+        device: loaded.and_then(|l| l.device),
+    })
+}
+
+/// A rule that fired, as a reason, from its stored id alone (without the
+/// end date or zones of the moment it fired).
+fn stored_reason(base: &EvidenceBase, rule: &needlewise_core::evidence::Rule) -> Reason {
+    Reason {
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        outcome: rule.outcome,
+        explanation: rule.explanation.clone(),
+        grade: rule.grade,
+        sources: needlewise_core::evidence::rule_sources(base, rule)
+            .into_iter()
+            .map(needlewise_core::engine::SourceRef::from)
+            .collect(),
+        until: None,
+        zones: Vec::new(),
+    }
 }
 
 // ------------------------------------------------------------------ sessions
@@ -944,10 +1113,26 @@ pub struct CheckedIn {
 /// answers missing: the check-in is stored as partial and
 /// [`Triage::missing`] lists what to ask next.
 pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<CheckedIn> {
+    checkin_keyed(ctx, profile, None, answers)
+}
+
+/// [`checkin`], once per [`RequestKey`]: the same key again stores
+/// nothing and returns the first check-in as [`checkin_result`] shows it.
+pub fn checkin_keyed(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+    key: Option<RequestKey>,
+    answers: Answers,
+) -> Result<CheckedIn> {
+    let earlier = ctx.store.checkins(profile.id)?;
+    if let Some(key) = key
+        && let Some(first) = earlier.iter().find(|c| c.id.0 == key.0)
+    {
+        return shown(ctx, profile.id, first, &earlier);
+    }
     let session = ctx.store.last_session(profile.id)?.ok_or_else(|| {
         ActionError::BadInput("no session to check in about yet; log one first".into())
     })?;
-    let earlier = ctx.store.checkins(profile.id)?;
     within_daily_limit(
         ctx,
         "check-ins",
@@ -956,7 +1141,7 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
     )?;
     let given = with_checkin_facts(ctx, &earlier, &session, &answers);
     let triage = assess_partial(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
-    let record = checkin_record(ctx, profile.id, &session, answers, &triage);
+    let record = checkin_record(ctx, profile.id, key, &session, answers, &triage);
     let episode = triage.locks_sessions.then(|| Episode {
         id: EpisodeId(Uuid::now_v7()),
         profile_id: profile.id,
@@ -967,9 +1152,83 @@ pub fn checkin(ctx: Ctx<'_>, profile: &Profile, answers: Answers) -> Result<Chec
         resolution: String::new(),
         resolver: None,
     });
-    ctx.store.save_checkin(&record, episode.as_ref())?;
+    match ctx.store.save_checkin(&record, episode.as_ref()) {
+        // The same key, sent twice at once: the other one stored it.
+        Err(StoreError::Conflict { .. }) if key.is_some() => {
+            return checkin_result(ctx, profile.id, record.id);
+        }
+        saved => saved?,
+    }
     Ok(CheckedIn {
         record,
+        triage,
+        episode,
+    })
+}
+
+/// One of the profile's check-ins (not found otherwise) as it was triaged:
+/// its answers assessed again at its own moment (the core reads no clock,
+/// so this is the triage it got), or, should the rules have changed since,
+/// its stored level and the rules that fired.
+pub fn checkin_result(ctx: Ctx<'_>, profile: ProfileId, id: CheckinId) -> Result<CheckedIn> {
+    let all = ctx.store.checkins(profile)?;
+    let record = all
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ActionError::NotFound(format!("check-in {id}")))?;
+    shown(ctx, profile, record, &all)
+}
+
+fn shown(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    record: &CheckinRecord,
+    all: &[CheckinRecord],
+) -> Result<CheckedIn> {
+    let session = match record.session_id {
+        Some(s) => ctx.store.session(profile, s)?,
+        None => None,
+    };
+    let again = session.and_then(|session| {
+        let mut given = record.answers.clone();
+        given.set(
+            "earlier_checkin",
+            Answer::Bool(all.iter().any(|c| {
+                c.id != record.id && c.session_id == Some(session.id) && c.at <= record.at
+            })),
+        );
+        assess_partial(
+            base(),
+            &given,
+            session.ended_at,
+            record.at,
+            ctx.date_of(record.at),
+        )
+        .ok()
+    });
+    let triage = match again {
+        Some(t) if t.level == record.level => t,
+        _ => Triage {
+            level: record.level,
+            headline: record.level.headline(),
+            locks_sessions: record.level.locks_sessions(),
+            hours_since_session: 0.0,
+            reasons: record
+                .rule_ids
+                .iter()
+                .filter_map(|id| base().checkin.rule(id))
+                .map(|rule| stored_reason(base(), rule))
+                .collect(),
+            missing: Vec::new(),
+        },
+    };
+    let episode = ctx
+        .store
+        .episodes(profile)?
+        .into_iter()
+        .find(|e| e.checkin_id == record.id);
+    Ok(CheckedIn {
+        record: record.clone(),
         triage,
         episode,
     })
@@ -1017,12 +1276,13 @@ fn with_checkin_facts(
 fn checkin_record(
     ctx: Ctx<'_>,
     profile: ProfileId,
+    key: Option<RequestKey>,
     session: &SessionRecord,
     answers: Answers,
     triage: &Triage,
 ) -> CheckinRecord {
     CheckinRecord {
-        id: CheckinId(Uuid::now_v7()),
+        id: CheckinId(id_for(key)),
         profile_id: profile,
         session_id: Some(session.id),
         at: ctx.at(),
@@ -1069,6 +1329,36 @@ pub fn resolve_by_person(
     statement: DoctorStatement,
     answers: Answers,
 ) -> Result<Resolution> {
+    resolve_by_person_keyed(ctx, profile, None, episode, statement, answers)
+}
+
+/// [`resolve_by_person`], once per [`RequestKey`] (the fresh check-in
+/// takes the key): the same key again stores nothing and says how the
+/// first one ended.
+pub fn resolve_by_person_keyed(
+    ctx: Ctx<'_>,
+    profile: &Profile,
+    key: Option<RequestKey>,
+    episode: EpisodeId,
+    statement: DoctorStatement,
+    answers: Answers,
+) -> Result<Resolution> {
+    if let Some(key) = key {
+        let all = ctx.store.checkins(profile.id)?;
+        if let Some(first) = all.iter().find(|c| c.id.0 == key.0) {
+            let shown = shown(ctx, profile.id, first, &all)?;
+            let resolved = ctx
+                .store
+                .episodes(profile.id)?
+                .iter()
+                .any(|e| e.id == episode && e.resolved_at.is_some());
+            return Ok(if resolved {
+                Resolution::Resolved(shown)
+            } else {
+                Resolution::StillFlagged(shown)
+            });
+        }
+    }
     if let ResolvePolicy::ClinicianOf(_) = who_resolves(ctx, profile.id)? {
         return Err(ActionError::Forbidden(
             "Your care team sees your check-ins, so a clinician of your clinic resolves this red flag. Please contact them.".into(),
@@ -1109,9 +1399,11 @@ pub fn resolve_by_person(
         needlewise_core::triage::assess(base(), &given, session.ended_at, ctx.at(), ctx.today())?;
     if triage.locks_sessions {
         // The red flag stays; the fresh answers count like any check-in.
-        return Ok(Resolution::StillFlagged(checkin(ctx, profile, answers)?));
+        return Ok(Resolution::StillFlagged(checkin_keyed(
+            ctx, profile, key, answers,
+        )?));
     }
-    let record = checkin_record(ctx, profile.id, &session, answers, &triage);
+    let record = checkin_record(ctx, profile.id, key, &session, answers, &triage);
     let resolver = Resolver::DoctorExamined {
         doctor: doctor.clone(),
         examined_on: statement.examined_on,

@@ -82,3 +82,16 @@ document.documentElement.classList.add("js");
   window.addEventListener("online", flush);
   if (navigator.onLine) flush();
 })();
+
+// "Go back" links: the previous page when there is one to go back to;
+// otherwise (or without script) their href.
+(function backLinks() {
+  for (const a of document.querySelectorAll("a[data-back]")) {
+    a.addEventListener("click", (e) => {
+      if (window.history.length > 1) {
+        e.preventDefault();
+        window.history.back();
+      }
+    });
+  }
+})();

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use needlewise_core::answers::InvalidAnswers;
+use needlewise_core::evidence::{Question, QuestionKind};
 use needlewise_core::hygiene::HygieneError;
 use needlewise_store::StoreError;
 use serde_json::json;
@@ -132,6 +133,105 @@ impl From<tokio::task::JoinError> for WebError {
     }
 }
 
+impl WebError {
+    /// A title in plain words for the page that shows this error.
+    pub fn title(&self) -> &'static str {
+        match self {
+            WebError::Unauthenticated => "Please log in",
+            WebError::Csrf => "This form has expired",
+            WebError::NotFound => "Page not found",
+            WebError::RateLimited => "Too many tries",
+            WebError::TooMany(_) => "That is all for today",
+            WebError::BadInput(_) => "Something needs another look",
+            WebError::InvalidAnswers(_) => "Some answers need another look",
+            WebError::Hygiene(_) => "That cleaning step was not recorded",
+            WebError::Conflict(_) => "That was not done",
+            WebError::Forbidden(_) => "Not allowed",
+            WebError::Internal(_) => "Something went wrong",
+        }
+    }
+
+    /// The message a page shows: no answer ids and no machine timestamps
+    /// (the API's `message` keeps the exact text).
+    pub fn page_message(&self) -> String {
+        use HygieneError as H;
+        match self {
+            WebError::InvalidAnswers(_) => {
+                "Nothing was saved. Please go back and look at these answers again.".to_owned()
+            }
+            WebError::Hygiene(H::SoakTooShort {
+                elapsed_min,
+                required_min,
+                ..
+            }) => format!(
+                "The roller has soaked for {elapsed_min} min; it needs at least {required_min} min in alcohol, so about {} min more.",
+                (required_min - elapsed_min).max(1)
+            ),
+            WebError::Hygiene(H::DryTooShort {
+                elapsed_min,
+                required_min,
+                ..
+            }) => format!(
+                "The roller has dried for {elapsed_min} min; it needs at least {required_min} min in the air, so about {} min more.",
+                (required_min - elapsed_min).max(1)
+            ),
+            WebError::Hygiene(H::TimeWentBackwards { .. }) => {
+                "The time given is before this device's last change. Check your device's date and time, then try again.".to_owned()
+            }
+            WebError::NotFound => {
+                "There is nothing here to show you. Check the link, or start again from the home page.".to_owned()
+            }
+            WebError::Internal(_) => {
+                "Something went wrong on our side. Nothing you did caused it; please try again in a moment.".to_owned()
+            }
+            // These name the form's field, as the person saw it.
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The question an answer id names, in whichever questionnaire has it.
+fn question_named(id: &str) -> Option<&'static Question> {
+    let base = needlewise_core::evidence();
+    [&base.screening, &base.readiness, &base.checkin]
+        .into_iter()
+        .find_map(|q| q.question(id))
+}
+
+/// A problem the core found with an answer, in plain words for the
+/// question's kind. The core's message names the field and the format for
+/// files and the API; a person filling in a form needs neither.
+pub fn plain_message(question: &Question, core_message: &str) -> String {
+    let missing = core_message.starts_with("is missing");
+    let future = core_message.contains("in the future");
+    match &question.kind {
+        QuestionKind::Bool => "Please choose yes or no.".to_owned(),
+        QuestionKind::Choice { .. } => "Please choose one of the answers.".to_owned(),
+        QuestionKind::Integer { min, max } => {
+            format!("Please give a whole number from {min} to {max}.")
+        }
+        QuestionKind::Number { min, max } => format!("Please give a number from {min} to {max}."),
+        QuestionKind::Date if missing => "Please give a date.".to_owned(),
+        QuestionKind::Date if future => "Please give a date that is not in the future.".to_owned(),
+        QuestionKind::Date => "Please give a real date.".to_owned(),
+        QuestionKind::Exposure if missing => {
+            "Please choose never, currently, or the date it stopped.".to_owned()
+        }
+        QuestionKind::Exposure if future => {
+            "Please give the date it stopped; it cannot be in the future.".to_owned()
+        }
+        QuestionKind::Exposure => "Please give the real date it stopped.".to_owned(),
+        QuestionKind::Zones => "Please choose zones from the list.".to_owned(),
+        QuestionKind::Procedures if future => {
+            "Please give each procedure the date it was done; it cannot be in the future."
+                .to_owned()
+        }
+        QuestionKind::Procedures => {
+            "Please give each procedure its kind and the real date it was done.".to_owned()
+        }
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         self.log();
@@ -143,20 +243,87 @@ impl IntoResponse for WebError {
             )
                 .into_response();
         }
-        let title = status.canonical_reason().unwrap_or("Error").to_owned();
+        let title = self.title().to_owned();
         let page = views::ErrorPage {
             chrome: views::Chrome::public(&title),
             title,
-            message: self.to_string(),
+            message: self.page_message(),
+            // Each problem by its question's prompt, never its answer id.
             fields: match &self {
                 WebError::InvalidAnswers(e) => {
                     e.0.iter()
-                        .map(|f| (f.field.clone(), f.message.clone()))
+                        .map(|f| match question_named(&f.field) {
+                            Some(q) => (q.prompt.clone(), plain_message(q, &f.message)),
+                            None => (
+                                "An answer".to_owned(),
+                                "It could not be read; please check it.".to_owned(),
+                            ),
+                        })
                         .collect()
                 }
                 _ => Vec::new(),
             },
         };
         (status, Html(views::render(&page))).into_response()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use needlewise_core::answers::FieldError;
+
+    fn body(e: WebError) -> (StatusCode, String) {
+        let res = e.into_response();
+        let status = res.status();
+        let bytes = text_of(res);
+        (status, bytes)
+    }
+
+    fn text_of(res: Response) -> String {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            use http_body_util::BodyExt;
+            let b = res.into_body().collect().await.expect("body").to_bytes();
+            String::from_utf8_lossy(&b).into_owned()
+        })
+    }
+
+    #[test]
+    fn an_error_page_names_questions_by_their_prompt_in_plain_words() {
+        let e = WebError::InvalidAnswers(InvalidAnswers(vec![FieldError {
+            field: "cold_sores".into(),
+            message: "is missing; expected true or false".into(),
+        }]));
+        let (status, page) = body(e);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            page.contains("<h1>Some answers need another look</h1>"),
+            "{page}"
+        );
+        assert!(page.contains("Have you ever had cold sores (herpes simplex)?"));
+        assert!(page.contains("Please choose yes or no."));
+        assert!(!page.contains("cold_sores"), "{page}");
+        assert!(!page.contains("Unprocessable Entity"));
+        assert!(!page.contains("expected true or false"));
+    }
+
+    #[test]
+    fn titles_are_plain_words() {
+        let (status, page) = body(WebError::BadInput(
+            "zones: name at least one zone you treated".into(),
+        ));
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("<h1>Something needs another look</h1>"));
+        assert!(
+            page.contains("zones: name at least one zone you treated"),
+            "{page}"
+        );
+        let (_, page) = body(WebError::NotFound);
+        assert!(page.contains("<h1>Page not found</h1>"), "{page}");
+        assert!(!page.contains("Not Found"));
     }
 }

@@ -10,7 +10,7 @@ use needlewise_core::zone::Zone;
 use serde_json::{Value, json};
 
 use crate::error::WebError;
-pub use crate::views::FieldView;
+pub use crate::views::{FieldView, FormErrors, ProcedureRowView};
 
 /// A urlencoded body as ordered pairs; repeated names are kept.
 pub fn pairs(body: &[u8]) -> Vec<(String, String)> {
@@ -61,7 +61,8 @@ pub fn answers_given(
             json.insert(question.id.clone(), v);
         }
     }
-    let mut answers = Answers::from_json(q, &Value::Object(json.clone()), today)?;
+    let mut answers = Answers::from_json(q, &Value::Object(json.clone()), today)
+        .map_err(|e| with_unanswered(q, &json, e))?;
     loop {
         let mut seen = answers.clone();
         for (id, fact) in facts.iter() {
@@ -77,6 +78,30 @@ pub fn answers_given(
         }
         answers = Answers::from_json(q, &Value::Object(json.clone()), today)?;
     }
+}
+
+/// Every problem at once: with some answers refused, the questions always
+/// asked that have no answer at all are named too (the core names them only
+/// once the rest parse). Conditional questions are left to the core, which
+/// knows whether they apply.
+fn with_unanswered(
+    q: &Questionnaire,
+    given: &serde_json::Map<String, Value>,
+    mut e: InvalidAnswers,
+) -> InvalidAnswers {
+    for question in q
+        .questions
+        .iter()
+        .filter(|q| !q.fact && q.enable_when.is_none())
+    {
+        if !given.contains_key(&question.id) && !e.0.iter().any(|f| f.field == question.id) {
+            e.0.push(needlewise_core::answers::FieldError {
+                field: question.id.clone(),
+                message: format!("is missing; expected {}", question.kind.describe()),
+            });
+        }
+    }
+    e
 }
 
 fn value(question: &Question, pairs: &[(String, String)]) -> Option<Value> {
@@ -133,12 +158,24 @@ fn value(question: &Question, pairs: &[(String, String)]) -> Option<Value> {
     }
 }
 
-/// The fields of a questionnaire, facts left out.
+/// The fields of a questionnaire, facts left out, empty.
 pub fn fields(q: &Questionnaire) -> Vec<FieldView> {
+    fields_as_given(q, &[], None)
+}
+
+/// The fields of a questionnaire shown again after a refused answer: every
+/// answer as it was given (`pairs`, the form's body) and each problem in
+/// plain words next to its question.
+pub fn fields_as_given(
+    q: &Questionnaire,
+    pairs: &[(String, String)],
+    errors: Option<&InvalidAnswers>,
+) -> Vec<FieldView> {
     q.questions
         .iter()
         .filter(|q| !q.fact)
         .map(|question| {
+            let id = question.id.as_str();
             let (kind, min, max, step, options) = match &question.kind {
                 QuestionKind::Bool => ("bool", String::new(), String::new(), "", yes_no()),
                 QuestionKind::Integer { min, max } => {
@@ -168,6 +205,12 @@ pub fn fields(q: &Questionnaire) -> Vec<FieldView> {
                 ),
                 QuestionKind::Date => ("date", String::new(), String::new(), "", vec![]),
             };
+            let error = errors
+                .into_iter()
+                .flat_map(|e| e.0.iter())
+                .find(|f| f.field == question.id)
+                .map(|f| plain_message(question, &f.message))
+                .unwrap_or_default();
             FieldView {
                 id: question.id.clone(),
                 prompt: question.prompt.clone(),
@@ -187,10 +230,57 @@ pub fn fields(q: &Questionnaire) -> Vec<FieldView> {
                     .map(condition_json)
                     .unwrap_or_default(),
                 conditional: question.enable_when.is_some(),
+                // A list of zones or procedures may be left empty.
+                required: question.enable_when.is_none()
+                    && !matches!(
+                        question.kind,
+                        QuestionKind::Zones | QuestionKind::Procedures
+                    ),
+                value: field(pairs, id).unwrap_or_default().to_owned(),
+                date_value: field(pairs, &format!("{id}_date"))
+                    .unwrap_or_default()
+                    .to_owned(),
+                chosen: all(pairs, id).map(str::to_owned).collect(),
+                rows: (0..PROCEDURE_ROWS)
+                    .map(|n| ProcedureRowView {
+                        n,
+                        kind: field(pairs, &format!("{id}_kind_{n}"))
+                            .unwrap_or_default()
+                            .to_owned(),
+                        date: field(pairs, &format!("{id}_date_{n}"))
+                            .unwrap_or_default()
+                            .to_owned(),
+                        zones: all(pairs, &format!("{id}_zones_{n}"))
+                            .map(str::to_owned)
+                            .collect(),
+                    })
+                    .collect(),
+                error,
             }
         })
         .collect()
 }
+
+/// The summary of a refused form's problems, each linking to its question
+/// by the question's prompt (never its answer id).
+pub fn form_errors(q: &Questionnaire, fields: &[FieldView], errors: &InvalidAnswers) -> FormErrors {
+    let mut items: Vec<(String, String, String)> = fields
+        .iter()
+        .filter(|f| !f.error.is_empty())
+        .map(|f| (format!("q-{}", f.id), f.prompt.clone(), f.error.clone()))
+        .collect();
+    // A problem the form has no question for (never from these forms).
+    if errors.0.iter().any(|f| q.question(&f.field).is_none()) {
+        items.push((
+            String::new(),
+            "Your answers".to_owned(),
+            "Some answers could not be read. Please check them and send the form again.".to_owned(),
+        ));
+    }
+    FormErrors { items }
+}
+
+pub use crate::error::plain_message;
 
 fn yes_no() -> Vec<(String, String)> {
     vec![("yes".into(), "Yes".into()), ("no".into(), "No".into())]
@@ -228,17 +318,26 @@ pub fn fact_inputs(facts: Option<Answers>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The request key a form carries (see `needlewise_actions::RequestKey`);
+/// `None` when it has none or not a well-formed one.
+pub fn request_key(pairs: &[(String, String)]) -> Option<needlewise_actions::RequestKey> {
+    field(pairs, "key").and_then(needlewise_actions::RequestKey::parse)
+}
+
+/// The key to render into a form: the one it was sent with when it is
+/// shown again (nothing was stored), else a fresh one.
+pub fn key_for(pairs: &[(String, String)]) -> String {
+    request_key(pairs)
+        .unwrap_or_else(needlewise_actions::RequestKey::fresh)
+        .to_string()
+}
+
 /// Reads a required field, naming it when missing.
 pub fn required<'a>(pairs: &'a [(String, String)], name: &str) -> Result<&'a str, WebError> {
     field(pairs, name)
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| WebError::BadInput(format!("{name}: this field is required")))
-}
-
-/// The numbered rows offered for procedures in a template.
-pub fn procedure_rows() -> Vec<usize> {
-    (0..PROCEDURE_ROWS).collect()
 }
 
 /// For templates that echo a previous answer set.

@@ -242,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/devices/{id}/{action}", post(pages::devices::transition))
         .route("/ready", get(pages::ready::form).post(pages::ready::submit))
+        .route("/ready/{check}", get(pages::ready::result))
         .route(
             "/aftercare",
             get(pages::aftercare::show).post(pages::aftercare::product),
@@ -250,8 +251,9 @@ pub fn router(state: AppState) -> Router {
             "/checkin",
             get(pages::checkin::form).post(pages::checkin::submit),
         )
+        .route("/checkin/{id}", get(pages::checkin::result))
         .route(
-            "/checkin/{episode}/resolve",
+            "/checkin/{id}/resolve",
             get(pages::checkin::resolve_form).post(pages::checkin::resolve),
         )
         .route(

@@ -152,8 +152,10 @@ pub struct ProfilesPage {
 #[template(path = "screening_form.html")]
 pub struct ScreeningForm {
     pub chrome: Chrome,
+    /// The form's request key (see `needlewise_actions::RequestKey`).
+    pub key: String,
     pub fields: Vec<FieldView>,
-    pub procedure_rows: Vec<usize>,
+    pub errors: FormErrors,
 }
 
 #[derive(Debug, Template)]
@@ -211,15 +213,23 @@ pub struct DevicesPage {
 #[template(path = "ready_form.html")]
 pub struct ReadyForm {
     pub chrome: Chrome,
+    /// As [`ScreeningForm::key`].
+    pub key: String,
     pub devices: Vec<(String, String)>,
+    /// The device chosen (empty: the first).
+    pub device: String,
     pub fields: Vec<FieldView>,
-    pub procedure_rows: Vec<usize>,
+    pub errors: FormErrors,
 }
 
 #[derive(Debug, Template)]
 #[template(path = "ready_result.html")]
 pub struct ReadyResultPage {
     pub chrome: Chrome,
+    /// When it was answered (local time).
+    pub taken: String,
+    /// Whether the check still holds (else the stored verdict is shown).
+    pub holds: bool,
     pub go: bool,
     pub headline: String,
     pub zones: String,
@@ -249,6 +259,8 @@ pub struct AftercarePage {
 #[template(path = "checkin_form.html")]
 pub struct CheckinForm {
     pub chrome: Chrome,
+    /// As [`ScreeningForm::key`].
+    pub key: String,
     /// The clinics that see the check-ins and so resolve red flags (empty:
     /// the person resolves them, with a doctor's examination).
     pub resolved_by_clinic: String,
@@ -262,13 +274,15 @@ pub struct CheckinForm {
     /// The facts the questions depend on, as hidden inputs for the script
     /// that hides questions (the server ignores them).
     pub facts: Vec<(String, String)>,
-    pub procedure_rows: Vec<usize>,
+    pub errors: FormErrors,
 }
 
 #[derive(Debug, Template)]
 #[template(path = "checkin_result.html")]
 pub struct CheckinResultPage {
     pub chrome: Chrome,
+    /// When it was answered (local time).
+    pub taken: String,
     pub level: String,
     pub headline: String,
     pub locked: bool,
@@ -282,15 +296,22 @@ pub struct CheckinResultPage {
 #[template(path = "checkin_resolve.html")]
 pub struct CheckinResolvePage {
     pub chrome: Chrome,
+    /// As [`ScreeningForm::key`].
+    pub key: String,
     pub episode: String,
     pub opened: String,
     /// The earliest examination date the form accepts.
     pub opened_on: String,
     pub today: String,
+    /// The doctor and the day as given, and what is wrong with each.
+    pub doctor: String,
+    pub doctor_error: String,
+    pub examined_on: String,
+    pub examined_on_error: String,
     pub fields: Vec<FieldView>,
     /// As [`CheckinForm::facts`].
     pub facts: Vec<(String, String)>,
-    pub procedure_rows: Vec<usize>,
+    pub errors: FormErrors,
 }
 
 #[derive(Debug, Template)]
@@ -354,4 +375,52 @@ pub struct FieldView {
     /// that hides questions that do not apply).
     pub show_if: String,
     pub conditional: bool,
+    /// Always asked, so the browser may insist on an answer (`required`);
+    /// never set on a question that can be hidden.
+    pub required: bool,
+    /// The answer given, for a form shown again: the text of a number or
+    /// date, and the date of an exposure that stopped.
+    pub value: String,
+    pub date_value: String,
+    /// The options chosen (radios and checkboxes).
+    pub chosen: Vec<String>,
+    /// The rows offered for past procedures, as given.
+    pub rows: Vec<ProcedureRowView>,
+    /// What is wrong with the answer, in plain words; empty when nothing is.
+    pub error: String,
+}
+
+impl FieldView {
+    /// Whether an option was chosen.
+    pub fn is_chosen(&self, value: &str) -> bool {
+        self.chosen.iter().any(|c| c == value)
+    }
+}
+
+/// One past-procedure row of a form.
+#[derive(Debug, Clone, Default)]
+pub struct ProcedureRowView {
+    pub n: usize,
+    pub kind: String,
+    pub date: String,
+    pub zones: Vec<String>,
+}
+
+impl ProcedureRowView {
+    pub fn has_zone(&self, zone: &str) -> bool {
+        self.zones.iter().any(|z| z == zone)
+    }
+}
+
+/// A form's problems at its top: (anchor, the question's prompt, the
+/// plain message), each linking to its question.
+#[derive(Debug, Clone, Default)]
+pub struct FormErrors {
+    pub items: Vec<(String, String, String)>,
+}
+
+impl FormErrors {
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }

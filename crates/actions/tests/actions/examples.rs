@@ -513,3 +513,62 @@ fn a_session_sent_again_is_stored_once_and_dated_by_how_long_ago_it_ran() {
     );
     assert_eq!(store.sessions(p.id).expect("read").len(), 1);
 }
+
+/// Issue 19 §2: a request sent twice with the same key stores one record
+/// and gets the first result back, for check-ins and readiness checks.
+#[test]
+fn a_request_sent_twice_with_its_key_is_stored_once() {
+    use needlewise_actions::{
+        RequestKey, check_readiness_keyed, checkin_keyed, checkin_result, readiness_check,
+    };
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let (p, roller) = after_a_home_session(store, t);
+    let now = at(t + jiff::SignedDuration::from_hours(30), "UTC");
+    let key = RequestKey::fresh();
+    let answers = || support::checkin(Checkin::PusOnly, now.date());
+    let first = checkin_keyed(ctx(store, &now), &p, Some(key), answers()).expect("first");
+    let later = at(t + jiff::SignedDuration::from_hours(31), "UTC");
+    let before = store.checksums().expect("checksums");
+    let again = checkin_keyed(ctx(store, &later), &p, Some(key), answers()).expect("again");
+    assert_eq!(
+        store.checksums().expect("checksums"),
+        before,
+        "nothing stored"
+    );
+    assert_eq!(again.record.id, first.record.id);
+    assert_eq!(again.triage.level, first.triage.level);
+    assert_eq!(again.triage.missing, first.triage.missing);
+    assert_eq!(
+        again.episode.map(|e| e.id),
+        first.episode.as_ref().map(|e| e.id)
+    );
+    let shown = checkin_result(ctx(store, &later), p.id, first.record.id).expect("shown");
+    assert_eq!(shown.triage.reasons, first.triage.reasons);
+    // Another profile's key is its own.
+    let other = support::person(store, t, None);
+    assert!(matches!(
+        checkin_result(ctx(store, &later), other.id, first.record.id),
+        Err(ActionError::NotFound(_))
+    ));
+
+    let q = at(t + jiff::SignedDuration::from_hours(32), "UTC");
+    let key = RequestKey::fresh();
+    let answers = || support::readiness(true, q.date());
+    let first = check_readiness_keyed(ctx(store, &q), &p, Some(key), Some(roller.id), answers())
+        .expect("first");
+    let before = store.checksums().expect("checksums");
+    let again = check_readiness_keyed(ctx(store, &q), &p, Some(key), Some(roller.id), answers())
+        .expect("again");
+    assert_eq!(
+        store.checksums().expect("checksums"),
+        before,
+        "nothing stored"
+    );
+    assert_eq!(again.check.id, first.check.id);
+    assert_eq!(again.readiness.go, first.readiness.go);
+    let shown = readiness_check(ctx(store, &q), p.id, first.check.id).expect("shown");
+    assert!(shown.holds);
+    assert_eq!(shown.readiness.reasons, first.readiness.reasons);
+}

@@ -7,8 +7,9 @@
 
 use axum::Json;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use needlewise_actions::RequestKey;
 use needlewise_core::aftercare::timeline;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
@@ -222,6 +223,7 @@ pub(super) struct ReadinessRequest {
     tag = "session",
     security(("session" = [], "csrf" = [])),
     request_body = ReadinessRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses(
         (status = 200, description = "`go`, the `headline`, the `zones` allowed today and the \
             `reasons`, each with its rule id and sources.", body = Object),
@@ -233,8 +235,10 @@ pub(super) struct ReadinessRequest {
 )]
 pub(super) async fn readiness(
     ApiMe(Me { state, auth }): ApiMe,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<ReadinessRequest>,
 ) -> ApiResult {
+    let key = idempotency_key(&headers)?;
     let answers = Answers::from_json(&evidence().readiness, &req.answers, state.today())?;
     let device = match req.device {
         None => None,
@@ -243,7 +247,9 @@ pub(super) async fn readiness(
                 .map_err(|_| WebError::BadInput("device: not a device id".into()))?,
         ),
     };
-    let result = ready::check(&state, &auth.profile, answers, device).await?;
+    let result = ready::check_keyed(&state, &auth.profile, key, answers, device)
+        .await?
+        .readiness;
     Ok(Json(result).into_response())
 }
 
@@ -498,6 +504,7 @@ pub(super) async fn checkins(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     security(("session" = [], "csrf" = [])),
     request_body(content = Object, description = "Answers keyed by question id (see \
         `checkin.questions` in `/api/evidence`)."),
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     responses(
         (status = 200, description = "The triage: `level`, `headline`, `locks_sessions`, \
             the `reasons` and, when an answer already calls for the surgeon or urgent care \
@@ -511,11 +518,33 @@ pub(super) async fn checkins(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
 )]
 pub(super) async fn add_checkin(
     ApiMe(Me { state, auth }): ApiMe,
+    headers: HeaderMap,
     ApiJson(value): ApiJson<Value>,
 ) -> ApiResult {
+    let key = idempotency_key(&headers)?;
     let answers = Answers::from_json(&evidence().checkin, &value, state.today())?;
-    let triage = checkin::record(&state, &auth.profile, answers).await?;
+    let triage = checkin::record_keyed(&state, &auth.profile, key, answers)
+        .await?
+        .triage;
     Ok(Json(triage).into_response())
+}
+
+const IDEMPOTENCY_KEY: &str = "A UUID the client makes for this request. Sent again with \
+    the same key (a retry after a lost answer), nothing more is stored and the first \
+    result comes back.";
+
+/// The request's `Idempotency-Key` header, when it has one; anything but a
+/// UUID is `bad_input`.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<RequestKey>, WebError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(RequestKey::parse)
+        .map(Some)
+        .ok_or_else(|| WebError::BadInput("Idempotency-Key: expected a UUID".into()))
 }
 
 /// A red flag resolved on the person's word: who examined them and when,

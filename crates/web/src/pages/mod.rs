@@ -42,6 +42,16 @@ pub fn page(t: &impl askama::Template) -> Response {
     Html(crate::views::render(t)).into_response()
 }
 
+/// A form shown again because its answers were refused (422), with every
+/// answer kept and each problem next to its question.
+pub fn form_again(t: &impl askama::Template) -> Response {
+    (
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        Html(crate::views::render(t)),
+    )
+        .into_response()
+}
+
 /// After a successful POST: see the result with a GET (no resubmission).
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()

@@ -2,11 +2,12 @@
 
 use axum::body::Bytes;
 use axum::response::Response;
+use needlewise_actions::RequestKey;
 use needlewise_core::answers::Answers;
 use needlewise_core::evidence;
 use needlewise_core::screening::ScreeningResult;
 
-use super::{checked_form, page, see_other};
+use super::{checked_form, form_again, page, see_other};
 use crate::auth::{Auth, Me};
 use crate::error::WebError;
 use crate::views::{self, ScreeningForm, ScreeningResultPage};
@@ -15,8 +16,9 @@ use crate::{AppState, act, blocking, forms};
 pub async fn form(auth: Auth) -> Response {
     page(&ScreeningForm {
         chrome: auth.chrome("Screening", "screening"),
+        key: forms::key_for(&[]),
         fields: forms::fields(&evidence().screening),
-        procedure_rows: forms::procedure_rows(),
+        errors: forms::FormErrors::default(),
     })
 }
 
@@ -27,18 +29,44 @@ pub async fn save(
     auth: &Auth,
     answers: Answers,
 ) -> Result<ScreeningResult, WebError> {
+    save_keyed(state, auth, None, answers).await
+}
+
+/// [`save`], once per request key.
+async fn save_keyed(
+    state: &AppState,
+    auth: &Auth,
+    key: Option<RequestKey>,
+    answers: Answers,
+) -> Result<ScreeningResult, WebError> {
     let profile = auth.profile.clone();
     act(state, move |ctx| {
-        needlewise_actions::screen(ctx, &profile, answers)
+        needlewise_actions::screen_keyed(ctx, &profile, key, answers)
     })
     .await
 }
 
 pub async fn submit(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
-    let answers = forms::answers(&evidence().screening, &pairs, state.today())?;
-    save(&state, &auth, answers).await?;
-    Ok(see_other("/screening/result"))
+    let q = &evidence().screening;
+    let saved = match forms::answers(q, &pairs, state.today()) {
+        Ok(answers) => save_keyed(&state, &auth, forms::request_key(&pairs), answers).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(_) => Ok(see_other("/screening/result")),
+        // Shown again as given, each problem next to its question.
+        Err(WebError::InvalidAnswers(e)) => {
+            let fields = forms::fields_as_given(q, &pairs, Some(&e));
+            Ok(form_again(&ScreeningForm {
+                chrome: auth.chrome("Screening", "screening"),
+                key: forms::key_for(&pairs),
+                errors: forms::form_errors(q, &fields, &e),
+                fields,
+            }))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn latest(Me { state, auth }: Me) -> Result<Response, WebError> {

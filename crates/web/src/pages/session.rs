@@ -381,10 +381,11 @@ fn saved_view(state: &AppState, s: &SessionRecord) -> SavedView {
             .iter()
             .map(|p| {
                 let d = serum_gate(evidence(), &p.name, s.ended_at, p.applied_at);
+                let words = super::aftercare::reason_words(state, &d);
                 let reason = if p.allowed {
-                    d.reason
+                    words
                 } else {
-                    format!("recorded as applied, but not advised yet. {}", d.reason)
+                    format!("recorded as applied, but not advised yet. {words}")
                 };
                 (p.name.clone(), p.allowed, reason)
             })

@@ -43,6 +43,25 @@ impl Server {
         (status, value)
     }
 
+    /// A POST with an `Idempotency-Key` header.
+    async fn keyed_post(
+        &self,
+        path: &str,
+        u: &User,
+        key: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let req = Request::post(path)
+            .header(header::COOKIE, &u.cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-csrf-token", &u.csrf)
+            .header("idempotency-key", key)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (status, _, text) = self.send(req).await;
+        (status, serde_json::from_str(&text).unwrap())
+    }
+
     async fn api_get(&self, path: &str, u: &User) -> (StatusCode, Value) {
         self.api("GET", path, u, None, None).await
     }
@@ -321,6 +340,35 @@ async fn a_whole_day_through_the_api() {
     assert_eq!(v["resolved"], true, "{status} {v}");
     let (_, dash) = s.api_get("/api/dashboard", &u).await;
     assert_eq!(dash["locked"], false);
+
+    // A check-in sent again with its Idempotency-Key is stored once and
+    // answered alike; a key that is not a UUID is refused.
+    let (_, history) = s.api_get("/api/checkins", &u).await;
+    let count = history["checkins"].as_array().unwrap().len();
+    let key = "0192f0c4-5b7a-7d3e-8f00-0123456789ab";
+    let (status, first) = s
+        .keyed_post("/api/checkins", &u, key, checkin_answers(false))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, again) = s
+        .keyed_post("/api/checkins", &u, key, checkin_answers(false))
+        .await;
+    assert_eq!((status, &again), (StatusCode::OK, &first));
+    let (_, history) = s.api_get("/api/checkins", &u).await;
+    assert_eq!(history["checkins"].as_array().unwrap().len(), count + 1);
+    assert!(
+        history["checkins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == key),
+        "the key is the check-in's id: {history}"
+    );
+    let (status, v) = s
+        .keyed_post("/api/checkins", &u, "again", checkin_answers(false))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["code"], "bad_input");
 
     // Progress ratings: add, read with trends, delete.
     let (status, r) = s

@@ -119,6 +119,22 @@ impl Server {
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
+    /// Posts a form and, when it answers with a redirect (Post/Redirect/Get),
+    /// gets the page it leads to.
+    async fn post_follow(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let (status, headers, body) = self.post(path, cookie, form).await;
+        if status != StatusCode::SEE_OTHER {
+            return (status, headers, body);
+        }
+        let to = headers[header::LOCATION].to_str().unwrap().to_owned();
+        self.get(&to, cookie).await
+    }
+
     /// Signs up and returns the cookie pair and the CSRF token.
     async fn sign_up(&self, email: &str) -> User {
         let (status, headers, _) = self
@@ -510,22 +526,72 @@ async fn screening_by_form_gives_a_cited_verdict() {
     );
 }
 
+/// The page's text as a person reads it: tags (and their attributes, such
+/// as field names) left out.
+fn visible_text(page: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in page.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[tokio::test]
-async fn a_bad_screening_form_names_the_field_and_saves_nothing() {
+async fn a_bad_screening_form_is_shown_again_with_its_answers_and_plain_problems() {
     let s = Server::new();
     let user = s.sign_up("h@example.org").await;
+    let (_, _, empty) = s.get("/screening", Some(&user.cookie)).await;
+    assert!(
+        empty.contains(r#"name="cold_sores" value="yes" required"#),
+        "questions always asked are required"
+    );
+    assert!(
+        !empty.contains(r#"name="antiviral_plan_confirmed" value="yes" required"#),
+        "a question that can be hidden is never required"
+    );
     let mut form = screening_form(&user.csrf);
-    form.retain(|(k, _)| *k != "needle_length_mm");
-    form.push(("isotretinoin_date", "2026-02-30".into()));
-    form.retain(|(k, _)| *k != "isotretinoin");
+    form.retain(|(k, _)| !matches!(*k, "cold_sores" | "isotretinoin"));
     form.push(("isotretinoin", "date".into()));
+    form.push(("isotretinoin_date", "2026-02-30".into()));
     let (status, _, page) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        page.contains("isotretinoin") && page.contains("not a real calendar date"),
-        "{page}"
-    );
     assert_eq!(s.store.counts().unwrap().screenings, 0);
+    // The same form, every answer kept.
+    assert!(page.contains(r#"action="/screening""#), "{page}");
+    assert!(page.contains(r#"value="35""#), "numbers are kept");
+    assert!(page.contains(r#"value="0.25""#));
+    assert!(page.contains(r#"name="sex" value="female" checked"#));
+    assert!(page.contains(r#"name="zones" value="forehead" checked"#));
+    assert!(!page.contains(r#"name="zones" value="chin" checked"#));
+    assert!(page.contains(r#"name="isotretinoin" value="date" checked"#));
+    assert!(page.contains(r#"value="2026-02-30""#));
+    // The missing answer and the impossible date are marked and explained.
+    assert!(page.contains(
+        r#"name="cold_sores" value="yes" required aria-invalid="true" aria-describedby="err-cold_sores""#
+    ));
+    assert!(!page.contains(r#"name="sex" value="female" checked required aria-invalid"#));
+    assert!(page.contains("Please choose yes or no."), "{page}");
+    assert!(page.contains("Please give the real date it stopped."));
+    assert!(page.contains(r#"role="alert""#) && page.contains("Some answers need another look"));
+    assert!(page.contains(
+        r##"<a href="#q-cold_sores">Have you ever had cold sores (herpes simplex)?</a>"##
+    ));
+    let text = visible_text(&page);
+    for developer in [
+        "cold_sores",
+        "isotretinoin_date",
+        "is missing",
+        "expected",
+        "Unprocessable",
+    ] {
+        assert!(!text.contains(developer), "{developer} in {text}");
+    }
 }
 
 #[tokio::test]
@@ -595,6 +661,18 @@ async fn the_roller_cycle_by_form_with_its_refusals() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("needs at least 10 min"));
+    // In plain words: no HTTP reason phrase, no machine timestamp, and a
+    // way back that works under the CSP (no javascript: link).
+    assert!(
+        page.contains("<h1>That cleaning step was not recorded</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("so about 10 min more"), "{page}");
+    let text = visible_text(&page);
+    assert!(!text.contains("Unprocessable"), "{text}");
+    assert!(!text.contains("2026-11-25T"), "{text}");
+    assert!(!page.contains("javascript:"));
+    assert!(page.contains(r#"<a href="/" data-back"#));
     s.advance_minutes(10);
     let (_, _, page) = s.get("/devices", Some(&user.cookie)).await;
     assert!(
@@ -644,7 +722,7 @@ async fn readiness_says_no_go_without_a_screening_or_a_ready_roller() {
         ("pregnant_now", "no"),
         ("feeling_unwell", "no"),
     ];
-    let (status, _, page) = s.post("/ready", Some(&user.cookie), &form).await;
+    let (status, _, page) = s.post_follow("/ready", Some(&user.cookie), &form).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Not today"), "{page}");
     assert!(page.contains("Please complete the screening first"));

@@ -99,7 +99,7 @@ async fn check_ready(s: &Server, u: &User, id: &str) -> String {
         ("pregnant_now", "no"),
         ("feeling_unwell", "no"),
     ];
-    let (status, _, page) = s.post("/ready", Some(&u.cookie), &form).await;
+    let (status, _, page) = s.post_follow("/ready", Some(&u.cookie), &form).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page
 }
@@ -292,6 +292,41 @@ async fn a_guided_session_from_plan_to_aftercare() {
 
     let (_, _, page) = s.get("/aftercare", Some(&u.cookie)).await;
     assert!(page.contains("After your session of"), "{page}");
+    // The serum gate answers at its own address (Post/Redirect/Get); an
+    // allowed product is recorded once, and showing the answer again
+    // records nothing.
+    let products = |s: &Server| {
+        s.store
+            .last_session(profile)
+            .unwrap()
+            .unwrap()
+            .products
+            .len()
+    };
+    let before = products(&s);
+    let (status, h, _) = s
+        .post(
+            "/aftercare",
+            Some(&u.cookie),
+            &[
+                ("csrf", &u.csrf),
+                ("product", "HA serum: aqua, sodium hyaluronate"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let to = h[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(
+        to,
+        "/aftercare?product=HA+serum%3A+aqua%2C+sodium+hyaluronate#gate"
+    );
+    let (status, _, page) = s.get(to.split('#').next().unwrap(), Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<strong>HA serum</strong>: Allowed"),
+        "{page}"
+    );
+    assert_eq!(products(&s), before + 1);
     let (_, _, page) = s.get("/schedule", Some(&u.cookie)).await;
     assert!(
         page.contains("the next session can be from Sat 28 Nov 2026, "),
@@ -503,6 +538,10 @@ async fn a_vitamin_c_serum_is_recorded_as_refused_and_the_page_says_why() {
 
     let (_, _, page) = s.get("/session", Some(&u.cookie)).await;
     assert!(page.contains("<strong>Vitamin C serum</strong>: recorded as applied, but not advised yet. Not yet: vitamin c serum (vitamin c) may go on needled skin from"), "{page}");
+    // The moment in words, in the person's zone: never an RFC 3339 instant.
+    let i = page.find("may go on needled skin from ").unwrap() + 28;
+    let when = &page[i..i + 24];
+    assert!(!when.contains('Z') && when.contains(" 2026, "), "{when}");
 }
 
 #[tokio::test]
@@ -761,7 +800,7 @@ async fn readiness_the_api_and_the_guided_session_agree() {
         ("pregnant_now", "no"),
         ("feeling_unwell", "no"),
     ];
-    let (_, _, result) = s.post("/ready", Some(&u.cookie), &form).await;
+    let (_, _, result) = s.post_follow("/ready", Some(&u.cookie), &form).await;
     assert!(result.contains("Not today"), "{result}");
     let (_, _, body) = s
         .get(&format!("/api/ready?device={id}"), Some(&u.cookie))
@@ -791,7 +830,7 @@ async fn a_red_flag_answer_counts_in_the_browser_with_other_answers_missing() {
         ("pus_or_spreading_warmth", "yes"),
         ("redness", "severe"),
     ];
-    let (status, _, page) = s.post("/checkin", Some(&u.cookie), &form).await;
+    let (status, _, page) = s.post_follow("/checkin", Some(&u.cookie), &form).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(
         page.contains("Please contact your facial plastic surgeon"),
@@ -815,7 +854,7 @@ async fn the_person_resolves_a_red_flag_with_a_doctors_examination_and_a_fresh_c
     assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
     s.advance_minutes(30 * 60);
     let (status, _, _) = s
-        .post(
+        .post_follow(
             "/checkin",
             Some(&u.cookie),
             &[
@@ -919,7 +958,7 @@ async fn the_check_in_form_asks_the_trend_only_once_there_is_something_to_compar
         let u = &u;
         async move {
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            s.post("/checkin", Some(&u.cookie), &pairs).await
+            s.post_follow("/checkin", Some(&u.cookie), &pairs).await
         }
     };
     s.advance_minutes(6 * 60);
@@ -959,5 +998,163 @@ async fn the_check_in_form_asks_the_trend_only_once_there_is_something_to_compar
             .iter()
             .all(|c| c.answers.get("earlier_checkin").is_none()),
         "facts are not stored as answers"
+    );
+}
+
+/// The request key a form page carries.
+fn key_of(page: &str) -> String {
+    let i = page
+        .find(r#"name="key" value=""#)
+        .expect("a form with a key")
+        + 18;
+    page[i..i + 36].to_owned()
+}
+
+fn calm_checkin<'a>(csrf: &'a str, key: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut f = vec![("csrf", csrf), ("key", key), ("redness", "mild")];
+    for q in [
+        "swelling",
+        "pus_or_spreading_warmth",
+        "fever",
+        "blisters",
+        "new_bumps",
+        "track_marks",
+        "darker_patches",
+        "numbness",
+        "allergic_reaction",
+        "anaesthetic_toxicity",
+        "feeling_unwell",
+        "widespread_rash",
+        "blood_exposure_shared_device",
+    ] {
+        f.push((q, "no"));
+    }
+    f
+}
+
+/// Issue 19 §2: Post/Redirect/Get, and the same form sent twice is one
+/// check-in.
+#[tokio::test]
+async fn a_check_in_sent_twice_is_stored_once_and_shown_at_its_own_address() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "twice@example.org").await;
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
+    s.advance_minutes(6 * 60);
+    let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    let key = key_of(&page);
+    let form = calm_checkin(&u.csrf, &key);
+    let (first, h1, _) = s.post("/checkin", Some(&u.cookie), &form).await;
+    s.advance_minutes(1);
+    let (again, h2, _) = s.post("/checkin", Some(&u.cookie), &form).await;
+    assert_eq!(
+        (first, again),
+        (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER)
+    );
+    assert_eq!(h1[header::LOCATION], h2[header::LOCATION]);
+    let profile = profile_of(&s, "twice@example.org");
+    let stored = s.store.checkins(profile).unwrap();
+    assert_eq!(stored.len(), 1, "one check-in for one key");
+    let to = h1[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(to, format!("/checkin/{}", stored[0].id));
+    let (status, _, result) = s.get(&to, Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert!(
+        result.contains("Answered Wed 25 Nov 2026, 22:40"),
+        "{result}"
+    );
+    assert!(result.contains(r#"class="level expected""#), "{result}");
+    // A fresh form has a fresh key.
+    let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    assert_ne!(key_of(&page), key);
+    // Someone else's check-in is not found, and so is no check-in at all.
+    let other = s.sign_up("other-twice@example.org").await;
+    assert_eq!(
+        s.get(&to, Some(&other.cookie)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/checkin/not-an-id", Some(&u.cookie)).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_readiness_check_sent_twice_is_stored_once_and_shown_at_its_own_address() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "ready-twice@example.org").await;
+    let profile = profile_of(&s, "ready-twice@example.org");
+    let before = s.store.readiness_checks(profile).unwrap().len();
+    let (_, _, page) = s.get("/ready", Some(&u.cookie)).await;
+    let key = key_of(&page);
+    let form = [
+        ("csrf", u.csrf.as_str()),
+        ("key", key.as_str()),
+        ("device", id.as_str()),
+        ("skin_cleansed", "yes"),
+        ("device_damaged", "no"),
+        ("cold_sore_now", "no"),
+        ("sunburn_or_tan", "no"),
+        ("actives_recently", "no"),
+        ("new_medication", "no"),
+        ("pregnant_now", "no"),
+        ("feeling_unwell", "no"),
+    ];
+    let (first, h1, _) = s.post("/ready", Some(&u.cookie), &form).await;
+    let (again, h2, _) = s.post("/ready", Some(&u.cookie), &form).await;
+    assert_eq!(
+        (first, again),
+        (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER)
+    );
+    assert_eq!(h1[header::LOCATION], h2[header::LOCATION]);
+    let checks = s.store.readiness_checks(profile).unwrap();
+    assert_eq!(checks.len(), before + 1, "one check for one key");
+    let to = h1[header::LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(to, format!("/ready/{}", checks[0].id));
+    let (status, _, result) = s.get(&to, Some(&u.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(result.contains("Go: you are ready"), "{result}");
+    assert!(
+        result.contains("Today's zones: forehead, left cheek"),
+        "{result}"
+    );
+    let other = s.sign_up("other-ready@example.org").await;
+    assert_eq!(
+        s.get(&to, Some(&other.cookie)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Hours later it no longer holds, and says so.
+    s.advance_minutes(3 * 60);
+    let (_, _, later) = s.get(&to, Some(&u.cookie)).await;
+    assert!(later.contains("no longer holds"), "{later}");
+}
+
+#[tokio::test]
+async fn a_check_in_with_answers_missing_is_shown_again_with_them_kept() {
+    let s = Server::new();
+    let (u, id) = ready_person(&s, "again@example.org").await;
+    assert_eq!(save_session(&s, &u, &id).await, StatusCode::SEE_OTHER);
+    s.advance_minutes(6 * 60);
+    let (_, _, page) = s.get("/checkin", Some(&u.cookie)).await;
+    // Required questions are marked, but the browser never holds back a
+    // warning sign for an unrelated answer.
+    assert!(page.contains(r#"name="fever" value="yes" required"#));
+    assert!(page.contains(r#"class="questions" novalidate"#));
+    let key = key_of(&page);
+    let mut form = calm_checkin(&u.csrf, &key);
+    form.retain(|(k, _)| *k != "fever");
+    let (status, _, page) = s.post("/checkin", Some(&u.cookie), &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains(r#"name="redness" value="mild" checked"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"name="fever" value="yes" required aria-invalid="true""#));
+    assert!(page.contains("Please choose yes or no."));
+    assert_eq!(key_of(&page), key, "nothing was stored: the same key again");
+    assert!(
+        s.store
+            .checkins(profile_of(&s, "again@example.org"))
+            .unwrap()
+            .is_empty()
     );
 }
