@@ -1304,3 +1304,38 @@ async fn the_app_installs_and_says_what_happens_offline() {
     let (_, _, kept) = s.get("/offline?kept=session", None).await;
     assert!(kept.contains("Session kept on this phone") && kept.contains("once"));
 }
+
+/// Issue 19: every result ends with the next action: a screening that
+/// allows home sessions points to the roller, with a word on why there
+/// are no reasons; a no-go readiness check offers no session.
+#[tokio::test]
+async fn results_end_with_the_next_action() {
+    let s = Server::new();
+    let user = s.sign_up("next@example.org").await;
+    let form = screening_form(&user.csrf);
+    let (status, _, _) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = s.get("/screening/result", Some(&user.cookie)).await;
+    assert!(page.contains("<h2>What next</h2>"), "{page}");
+    assert!(page.contains(r#"<a class="button" href="/devices">Your roller</a>"#));
+    if !page.contains("<h2>Why</h2>") {
+        assert!(page.contains("None of your answers matched a rule"));
+    }
+    // No roller: the readiness check says no, and offers no session.
+    let (_, _, ready) = s.get("/ready", Some(&user.cookie)).await;
+    let csrf = csrf_of(&ready);
+    let (status, h, page) = s
+        .post(
+            "/ready",
+            Some(&user.cookie),
+            &[("csrf", csrf.as_str()), ("skin_cleansed", "yes")],
+        )
+        .await;
+    let page = if status == StatusCode::SEE_OTHER {
+        let to = h[header::LOCATION].to_str().unwrap().to_owned();
+        s.get(&to, Some(&user.cookie)).await.2
+    } else {
+        page
+    };
+    assert!(!page.contains("Start today's session"), "{page}");
+}
