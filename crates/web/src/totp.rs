@@ -146,7 +146,7 @@ pub fn qr_svg(uri: &str) -> Option<String> {
     let start = svg.find("<svg")?;
     Some(svg[start..].replacen(
         "<svg",
-        r#"<svg class="qr" role="img" aria-label="QR code of the key for your authenticator app""#,
+        r#"<svg class="qr" role="img" aria-label="Scannable square of your authenticator key (QR)""#,
         1,
     ))
 }
