@@ -260,9 +260,10 @@ fn a_refused_screening_writes_nothing() {
     assert!(store.profile(p.id).expect("read").is_none());
 }
 
-/// A person screened for 0.25 mm with a home session of the forehead an
-/// hour after `t`; returns them and their roller.
-fn after_a_home_session(store: &dyn Store, t: Timestamp) -> (Profile, Device) {
+/// A person screened for 0.25 mm whose roller is ready and whose
+/// readiness check said go 55 minutes after `t`; returns them and their
+/// roller.
+fn ready_to_roll(store: &dyn Store, t: Timestamp) -> (Profile, Device) {
     let p = support::person(store, t, None);
     let now = at(t, "UTC");
     screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
@@ -275,6 +276,13 @@ fn after_a_home_session(store: &dyn Store, t: Timestamp) -> (Profile, Device) {
         support::readiness(true, now.date()),
     )
     .expect("go");
+    (p, roller)
+}
+
+/// [`ready_to_roll`], then a home session of the forehead at once.
+fn after_a_home_session(store: &dyn Store, t: Timestamp) -> (Profile, Device) {
+    let (p, roller) = ready_to_roll(store, t);
+    let now = at(t + minutes(55), "UTC");
     log_session(ctx(store, &now), &p, home(&roller, &[Zone::Forehead])).expect("session");
     (p, roller)
 }
@@ -476,18 +484,7 @@ fn a_session_sent_again_is_stored_once_and_dated_by_how_long_ago_it_ran() {
     let s = support::sqlite();
     let store = s.store.as_ref();
     let t = ts("2026-09-01T08:00:00Z");
-    let p = support::person(store, t, None);
-    let now = at(t, "UTC");
-    screen(ctx(store, &now), &p, support::screening(0.25, now.date())).expect("screened");
-    let roller = ready_roller(store, &p, 0.25, t + minutes(50), "UTC");
-    let checked_at = at(t + minutes(55), "UTC");
-    check_readiness(
-        ctx(store, &checked_at),
-        &p,
-        Some(roller.id),
-        support::readiness(true, checked_at.date()),
-    )
-    .expect("go");
+    let (p, roller) = ready_to_roll(store, t);
     // Started at minute 60, finished offline, sent at minute 180.
     let sent = at(t + minutes(180), "UTC");
     let id = needlewise_core::ids::SessionId(uuid::Uuid::now_v7());
