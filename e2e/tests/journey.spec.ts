@@ -88,7 +88,8 @@ test('a new user screens, cleans a roller, runs a guided session, checks in with
   await page.getByRole('button', { name: 'Save the session' }).click();
 
   // Saving leads to the aftercare timeline.
-  await expect(page).toHaveURL(/\/aftercare$/);
+  await expect(page).toHaveURL(/\/aftercare\?saved=session$/);
+  await expect(page.getByRole('status')).toContainText('Your session is saved');
   await expect(page.getByRole('heading', { level: 1, name: 'Aftercare' })).toBeVisible();
   await expect(page.locator('ol.timeline > li.active').first()).toBeVisible();
   await expect(page.locator('ol.timeline')).toContainText('Only plain hyaluronic acid');

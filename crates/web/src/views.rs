@@ -249,6 +249,8 @@ pub struct StepView {
 #[template(path = "aftercare.html")]
 pub struct AftercarePage {
     pub chrome: Chrome,
+    /// Just after a session was saved: say so.
+    pub saved: bool,
     pub session: String,
     pub steps: Vec<StepView>,
     /// (allowed, product, reason)

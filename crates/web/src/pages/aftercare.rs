@@ -17,6 +17,7 @@ async fn render(
     state: &AppState,
     auth: &Auth,
     decision: Option<GateDecision>,
+    saved: bool,
 ) -> Result<Response, WebError> {
     let profile = auth.profile.id;
     let session = blocking(state, move |s| s.last_session(profile)).await?;
@@ -39,6 +40,7 @@ async fn render(
     };
     Ok(page(&AftercarePage {
         chrome: auth.chrome("Aftercare", "aftercare"),
+        saved,
         session: when,
         steps,
         decision: decision.map(|d| {
@@ -71,7 +73,8 @@ pub async fn show(Me { state, auth }: Me, RawQuery(query): RawQuery) -> Result<R
         }
         None => None,
     };
-    render(&state, &auth, decision).await
+    let saved = forms::field(&pairs, "saved") == Some("session");
+    render(&state, &auth, decision, saved).await
 }
 
 /// Asks the serum gate; an allowed product is recorded as applied. Then

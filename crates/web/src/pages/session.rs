@@ -531,7 +531,7 @@ pub async fn complete(Me { state, auth }: Me, body: Bytes) -> Result<Response, W
     Ok(see_other(if session.products.iter().any(|p| !p.allowed) {
         "/session#saved"
     } else {
-        "/aftercare"
+        "/aftercare?saved=session"
     }))
 }
 

@@ -252,7 +252,7 @@ async fn a_guided_session_from_plan_to_aftercare() {
     ];
     let (status, h, page) = s.post("/session", Some(&u.cookie), &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare");
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare?saved=session");
 
     let profile = profile_of(&s, "plan@example.org");
     let sessions = s.store.sessions(profile).unwrap();
@@ -263,7 +263,7 @@ async fn a_guided_session_from_plan_to_aftercare() {
     // though the roller is used now and today's gate would refuse it.
     let (status, h, page) = s.post("/session", Some(&u.cookie), &form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare");
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/aftercare?saved=session");
     assert_eq!(s.store.sessions(profile).unwrap(), sessions);
     let session = &sessions[0];
     assert_eq!(session.zones.len(), 2);
@@ -290,8 +290,11 @@ async fn a_guided_session_from_plan_to_aftercare() {
     let roller = &s.store.devices(profile).unwrap()[0];
     assert_eq!((roller.state, roller.use_count), (HygieneState::Used, 1));
 
+    let (_, _, page) = s.get("/aftercare?saved=session", Some(&u.cookie)).await;
+    assert!(page.contains("Your session is saved."), "{page}");
     let (_, _, page) = s.get("/aftercare", Some(&u.cookie)).await;
     assert!(page.contains("After your session of"), "{page}");
+    assert!(!page.contains("Your session is saved."));
     // The serum gate answers at its own address (Post/Redirect/Get); an
     // allowed product is recorded once, and showing the answer again
     // records nothing.
