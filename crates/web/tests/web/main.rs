@@ -18,6 +18,7 @@ mod report;
 mod scale_out;
 mod session;
 mod smtp_sink;
+mod smtp_tls;
 mod team;
 mod test_clock;
 
