@@ -5,6 +5,7 @@
 mod account_security;
 mod api_care;
 mod authz;
+mod authz_fields;
 mod calendar;
 mod clinic;
 mod delete;
