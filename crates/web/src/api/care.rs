@@ -303,7 +303,9 @@ impl TodayQuery {
     security(("session" = [])),
     params(("device" = Option<String>, Query, description = "A device id; else the best ready device.")),
     responses(
-        (status = 200, description = "`allowed`, `date`, `device`, `zones` (each with `sections`), \
+        (status = 200, description = "`allowed`, `date`, `device`, `zones` (each with `id`, \
+            `label`, `periorbital` and `sections`, and also as a `ZoneEntry`: `zone`, the planned \
+            `seconds` and `strokes`, `skipped`, so they post back unchanged to `POST /api/sessions`), \
             `excluded`, `blockers` and `saved` (today's session, if logged).", body = Object),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),

@@ -161,6 +161,64 @@ async fn screened_with_ready_roller(s: &Server, u: &User) -> String {
     id
 }
 
+/// A client may post today's zones back exactly as `/api/session/today`
+/// gave them: each zone carries the session endpoint's fields (`zone`, the
+/// planned `seconds` and `strokes`, `skipped`) beside the plan's own.
+#[tokio::test]
+async fn todays_zones_post_back_unchanged() {
+    let s = Server::new();
+    let u = s.sign_up("echo@example.org").await;
+    let id = screened_with_ready_roller(&s, &u).await;
+    let (status, v) = s
+        .api_post(
+            "/api/readiness",
+            &u,
+            json!({"device": id, "answers": ready_answers()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, today) = s.api_get("/api/session/today", &u).await;
+    assert_eq!(status, StatusCode::OK);
+    let zones = today["zones"].clone();
+    for z in zones.as_array().unwrap() {
+        assert_eq!(z["zone"], z["id"], "{z}");
+        assert_eq!(z["skipped"], false, "{z}");
+        let planned: u64 = z["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["seconds"].as_u64().unwrap())
+            .sum();
+        assert_eq!(z["seconds"], planned, "{z}");
+    }
+    // The echoed plan fields must agree with the zone they sit beside;
+    // a disagreement saves nothing.
+    let mut wrong = today["zones"].clone();
+    wrong[0]["id"] = json!("nose");
+    let (status, v) = s
+        .api_post("/api/sessions", &u, json!({"device": id, "zones": wrong}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("zones[0].id"),
+        "{v}"
+    );
+    let (status, saved) = s
+        .api_post("/api/sessions", &u, json!({"device": id, "zones": zones}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let stored = saved["zones"].as_array().unwrap();
+    assert_eq!(stored.len(), zones.as_array().unwrap().len(), "{saved}");
+    for (z, plan) in stored.iter().zip(zones.as_array().unwrap()) {
+        assert_eq!(z["zone"], plan["zone"]);
+        assert_eq!(z["seconds"], plan["seconds"]);
+        assert_eq!(z["strokes"], plan["strokes"]);
+    }
+}
+
 #[tokio::test]
 async fn a_whole_day_through_the_api() {
     let s = Server::new();
