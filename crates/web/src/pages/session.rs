@@ -629,8 +629,10 @@ pub struct ZoneEntry {
     /// The zone's id, such as `forehead`.
     pub zone: String,
     /// Seconds spent; the plan's time when left out.
+    #[schema(maximum = 3600)]
     pub seconds: Option<u32>,
     /// Strokes counted, if counted.
+    #[schema(maximum = 10000)]
     pub strokes: Option<u32>,
     /// Whether the zone was skipped.
     #[serde(default)]

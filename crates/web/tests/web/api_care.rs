@@ -637,3 +637,35 @@ async fn an_impossible_needle_length_is_bad_input() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["code"], "bad_input", "{v}");
 }
+
+/// JSON has one number type: `2.0` is the whole number 2 (as JSON Schema's
+/// `integer` says), so it is read as one; `2.5` is still refused.
+#[tokio::test]
+async fn a_whole_number_written_as_a_float_is_a_whole_number() {
+    let s = Server::new();
+    let u = s.sign_up("floats@example.org").await;
+    let (status, v) = s
+        .api_post(
+            "/api/ratings",
+            &u,
+            json!({"zone": "forehead", "concern": "laxity", "score": 2.0}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {v}");
+    assert_eq!(v["score"], 2, "{v}");
+    let (status, v) = s
+        .api_post(
+            "/api/ratings",
+            &u,
+            json!({"zone": "forehead", "concern": "laxity", "score": 2.5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("score:"),
+        "{v}"
+    );
+}
