@@ -19,9 +19,20 @@ export async function signUp(page: Page, tag: string): Promise<string> {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel(/^Password/).fill(PASSWORD);
   await page.getByRole('button', { name: 'Create an account' }).click();
+  // Signing up logs nobody in (a taken email gets the same answer): log in.
+  await expect(page).toHaveURL(/\/login\?signed_up=1/);
+  await expect(page.getByRole('status')).toContainText('your account is ready');
+  await logIn(page, email);
   // Logged in: at phone width the tab bar stands at the foot of every page.
   await expect(page.getByRole('navigation', { name: 'Sections' })).toBeVisible();
   return email;
+}
+
+/** Fills the log-in form the page shows. */
+export async function logIn(page: Page, email: string): Promise<void> {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel(/^Password/).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
 }
 
 /** The fieldset of one question. */
@@ -199,7 +210,7 @@ export async function currentTotp(page: Page, secretBase32: string): Promise<str
 
 export type ClinicSignUp = { email: string; clinic: string; clinician: string };
 
-/** Fills /clinic/signup as a new account; the page is then on /mfa, enrolling. */
+/** Fills /clinic/signup as a new account and logs in; the page is then on /mfa, enrolling. */
 export async function startClinicSignUp(page: Page, tag: string): Promise<ClinicSignUp> {
   const email = uniqueEmail(tag);
   const suffix = email.split('@')[0].split('-').slice(1).join('-');
@@ -211,6 +222,9 @@ export async function startClinicSignUp(page: Page, tag: string): Promise<Clinic
   await page.getByLabel('Clinic name').fill(who.clinic);
   await expect(page.getByLabel("The clinic's time zone")).toHaveValue('Europe/London');
   await page.getByRole('button', { name: 'Create the clinic' }).click();
+  await expect(page).toHaveURL(/\/login\?signed_up=clinic/);
+  await expect(page.getByRole('status')).toContainText('your clinic');
+  await logIn(page, email);
   await expect(page).toHaveURL(/\/mfa\?next=%2Fclinic$/);
   await expect(page.locator('#secret')).toBeVisible();
   return who;

@@ -189,12 +189,26 @@ pub async fn start_session(
     Ok(token)
 }
 
-/// Creates an account with its first profile.
+/// What a sign-up form was for, to word the note to an address that
+/// already has an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpFor {
+    Person,
+    Clinic,
+}
+
+/// Creates an account with its first profile, or, when the email has an
+/// account already, changes nothing and returns `None`. Both paths hash
+/// the password and write to the store (the new account, or a note to the
+/// address's owner when emails go out), so neither their answer nor their
+/// time tells the requester whether the email was known; the callers give
+/// the same response for both and log nobody in.
 pub async fn sign_up(
     state: &AppState,
     email: String,
     password: String,
-) -> Result<(Account, Profile), WebError> {
+    purpose: SignUpFor,
+) -> Result<Option<(Account, Profile)>, WebError> {
     let hash = hash_password(password).await?;
     let now = state.now();
     let account = Account {
@@ -211,18 +225,71 @@ pub async fn sign_up(
         time_zone: None,
     };
     let (a, p) = (account.clone(), profile.clone());
-    blocking(state, move |s| {
+    let created = blocking(state, move |s| {
         s.create_account(&a)?;
         s.create_profile(&p)
     })
-    .await
-    .map_err(|e| match e {
-        WebError::Conflict(_) => {
-            WebError::Conflict("an account with this email exists; log in instead".into())
+    .await;
+    match created {
+        Ok(()) => Ok(Some((account, profile))),
+        Err(WebError::Conflict(_)) => {
+            if state.mailer.enabled() {
+                let note = account_exists_note(&account.email, now, purpose, state);
+                blocking(state, move |s| s.queue_email(&note)).await?;
+            }
+            Ok(None)
         }
-        other => other,
-    })?;
-    Ok((account, profile))
+        Err(other) => Err(other),
+    }
+}
+
+/// The email to an address that already has an account when someone signs
+/// up with it again: nothing changed, and how to get in.
+fn account_exists_note(
+    to: &str,
+    now: Timestamp,
+    purpose: SignUpFor,
+    state: &AppState,
+) -> needlewise_store::clinic::Email {
+    let login = state
+        .config
+        .public_url
+        .as_deref()
+        .map(|u| format!("{}/login", u.trim_end_matches('/')))
+        .unwrap_or_else(|| "the log-in page".into());
+    let what = match purpose {
+        SignUpFor::Person => "create a needlewise account",
+        SignUpFor::Clinic => "sign up a clinic on needlewise with a new account",
+    };
+    let after = match purpose {
+        SignUpFor::Person => "",
+        SignUpFor::Clinic => " Once logged in, sign up the clinic again from your account.",
+    };
+    needlewise_store::clinic::Email {
+        id: needlewise_core::ids::EmailId(Uuid::now_v7()),
+        to: to.to_owned(),
+        subject: "needlewise: someone tried to sign up with your email".into(),
+        body: format!(
+            "Hello,\n\nSomeone, perhaps you, tried to {what} with this email address, which already has an account. Nothing was created and nothing about your account changed.\n\nIf it was you, log in at {login} with your existing password.{after}\n\nIf it was not you, you can ignore this email.\n\n-- needlewise\n"
+        ),
+        created_at: now,
+        sent_at: None,
+        attempts: 0,
+        last_error: String::new(),
+    }
+}
+
+/// Where both answers of a sign-up send the browser: the log-in page, with
+/// a note that does not say whether the email was new, then `next`.
+pub fn after_sign_up(kind: &str, next: &str) -> String {
+    let mut to = format!("/login?signed_up={kind}");
+    if !next.is_empty() {
+        let next = reauth::safe_next(next);
+        let encoded: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        to.push_str("&next=");
+        to.push_str(&encoded);
+    }
+    to
 }
 
 /// The logged-in browser: its session, account and current profile.

@@ -33,10 +33,16 @@ pub struct Config {
     /// needlewise. Only a request from one of them has its
     /// `X-Forwarded-For` read (from the right) for the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Where red-flag and escalation emails go: `smtp://host:port` (plain
-    /// SMTP, for a relay on this machine or network). Without it, emails
-    /// stay queued in the store's outbox.
+    /// Where red-flag and escalation emails go, in lettre's URL form:
+    /// `smtps://user:password@host:465` (TLS), `smtp://user:password@host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25` (plain, for a relay on this machine or
+    /// network; no credentials). Without it, emails stay queued in the
+    /// store's outbox.
     pub smtp_url: Option<String>,
+    /// A PEM file with one more CA certificate to trust for the SMTP
+    /// server's certificate, besides the public roots (a private CA, or a
+    /// test's). Certificates are always verified.
+    pub smtp_ca_file: Option<PathBuf>,
     /// The sender of those emails.
     pub mail_from: String,
     /// How often the escalation and email worker runs, in seconds.
@@ -61,6 +67,7 @@ impl Default for Config {
             signups_per_hour: 10,
             trusted_proxies: Vec::new(),
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "needlewise <needlewise@localhost>".into(),
             escalation_tick_seconds: 30,
             log_format: crate::telemetry::LogFormat::Plain,
@@ -84,6 +91,7 @@ impl std::fmt::Debug for Config {
             .field("signups_per_hour", &self.signups_per_hour)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .field("mail_from", &self.mail_from)
             .field("escalation_tick_seconds", &self.escalation_tick_seconds)
             .field("log_format", &self.log_format)
@@ -145,6 +153,9 @@ impl Config {
         }
         if let Some(v) = get("NEEDLEWISE_SMTP_URL") {
             self.smtp_url = Some(v);
+        }
+        if let Some(v) = get("NEEDLEWISE_SMTP_CA_FILE") {
+            self.smtp_ca_file = Some(PathBuf::from(v));
         }
         if let Some(v) = get("NEEDLEWISE_MAIL_FROM") {
             self.mail_from = v;
@@ -213,8 +224,21 @@ impl Config {
                 "public_url {url:?} must start with http:// or https://"
             )));
         }
-        if let Some(url) = &self.smtp_url {
-            crate::mail::SmtpServer::parse(url).map_err(ConfigError::Invalid)?;
+        match (&self.smtp_url, &self.smtp_ca_file) {
+            (Some(url), ca) => {
+                let ca = ca
+                    .as_deref()
+                    .map(crate::mail::read_ca)
+                    .transpose()
+                    .map_err(ConfigError::Invalid)?;
+                crate::mail::transport(url, ca.as_deref()).map_err(ConfigError::Invalid)?;
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "smtp_ca_file is set without smtp_url".into(),
+                ));
+            }
+            (None, None) => {}
         }
         crate::mail::parse_mailbox(&self.mail_from).map_err(ConfigError::Invalid)?;
         if self.escalation_tick_seconds == 0 || self.escalation_tick_seconds > 3600 {
@@ -259,9 +283,30 @@ mod tests {
         c.validate().unwrap();
         assert!(!format!("{c:?}").contains("2525"), "the URL is not logged");
 
+        for good in [
+            "smtps://user:pw@mail.example.org:465",
+            "smtp://user:pw@mail.example.org:587?tls=required",
+            "smtp://mail.example.org:25",
+        ] {
+            Config {
+                smtp_url: Some(good.into()),
+                ..Config::default()
+            }
+            .validate()
+            .unwrap();
+        }
         for bad in [
             Config {
+                smtp_url: Some("smtp://user:pw@mail.example.org".into()),
+                ..Config::default()
+            },
+            Config {
+                smtp_ca_file: Some("/nonexistent/ca.pem".into()),
+                ..Config::default()
+            },
+            Config {
                 smtp_url: Some("smtps://mail.example.org".into()),
+                smtp_ca_file: Some("/nonexistent/ca.pem".into()),
                 ..Config::default()
             },
             Config {

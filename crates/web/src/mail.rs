@@ -1,16 +1,22 @@
-//! Sending the outbox's emails over plain SMTP.
+//! Sending the outbox's emails over SMTP.
 //!
 //! Emails are never sent from a request: they are queued in the store
 //! (`ClinicStore::queue_email`) and a worker claims, sends and finishes them
 //! (see [`crate::notify::deliver`]), so any instance may send and each email
-//! goes out once. The transport is lettre's synchronous SMTP client,
-//! without TLS: point `smtp_url` at a relay on this machine or a trusted
-//! network. It runs on the blocking pool.
+//! goes out once. The transport is lettre's synchronous SMTP client, built
+//! from `smtp_url` in lettre's own URL form ([`transport`]): `smtps://` for
+//! TLS from the start, `smtp://…?tls=required` for STARTTLS, plain
+//! `smtp://` for a relay on this machine or a trusted network; credentials
+//! as `user:password@`. TLS is rustls with the public web roots, plus the
+//! CA of `smtp_ca_file` when set; certificates are always verified. It
+//! runs on the blocking pool.
 
+use std::path::Path;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use needlewise_store::clinic::Email;
 
@@ -19,47 +25,115 @@ use crate::Config;
 /// How long one SMTP conversation may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An SMTP server from `smtp://host[:port]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpServer {
-    pub host: String,
-    pub port: u16,
+/// `url` with its password, if any, replaced by `***`, for messages.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(not a URL)".into(),
+    }
 }
 
-impl SmtpServer {
-    /// Parses `smtp://host[:port]` (port 25 by default). Anything else,
-    /// including credentials and `smtps://`, is refused with a message that
-    /// says why.
-    pub fn parse(url: &str) -> Result<SmtpServer, String> {
-        let rest = url.strip_prefix("smtp://").ok_or_else(|| {
-            format!("smtp_url {url:?} must look like smtp://host:port (plain SMTP to a relay)")
-        })?;
-        let rest = rest.strip_suffix('/').unwrap_or(rest);
-        if rest.is_empty() || rest.contains(['@', '/', '?', '#']) {
+/// How a `smtp_url` asks for TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// `smtp://host` without `tls=`: no TLS at all.
+    Plain,
+    /// `smtp://host?tls=opportunistic`: STARTTLS when offered.
+    Opportunistic,
+    /// `smtp://host?tls=required`: STARTTLS or nothing.
+    Required,
+    /// `smtps://host`: TLS from the first byte.
+    Wrapper,
+}
+
+/// Checks `url` the way lettre reads it, and says how it asks for TLS.
+/// Credentials without TLS are refused: they would cross the network in
+/// clear. Messages never contain the password.
+pub fn check_url(url: &str) -> Result<TlsMode, String> {
+    let shown = redacted(url);
+    let u = url::Url::parse(url).map_err(|e| {
+        format!(
+            "smtp_url {shown}: {e}; use smtps://user:password@host:465, \
+             smtp://user:password@host:587?tls=required or smtp://host:25"
+        )
+    })?;
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("smtp_url {shown} names no host"));
+    }
+    if u.port() == Some(0) {
+        return Err(format!("smtp_url {shown}: 0 is not a port"));
+    }
+    let tls = u.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v);
+    let mode = match (u.scheme(), tls.as_deref()) {
+        ("smtp", None) => TlsMode::Plain,
+        ("smtp", Some("required")) => TlsMode::Required,
+        ("smtp", Some("opportunistic")) => TlsMode::Opportunistic,
+        ("smtps", None) => TlsMode::Wrapper,
+        (scheme, tls) => {
             return Err(format!(
-                "smtp_url {url:?} must be smtp://host:port, without a user, path or query"
+                "smtp_url {shown}: scheme {scheme:?} with tls={tls:?} is not understood; \
+                 use smtps://, smtp://…?tls=required or plain smtp://"
             ));
         }
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-                let port = p
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| format!("smtp_url {url:?}: {p:?} is not a port"))?;
-                (h, port)
-            }
-            _ => (rest, 25),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(format!("smtp_url {url:?} names no host"));
-        }
-        Ok(SmtpServer {
-            host: host.to_owned(),
-            port,
-        })
+    };
+    let credentials = !u.username().is_empty() || u.password().is_some();
+    if credentials && matches!(mode, TlsMode::Plain | TlsMode::Opportunistic) {
+        return Err(format!(
+            "smtp_url {shown}: a user and password need TLS; use smtps:// or add ?tls=required"
+        ));
     }
+    Ok(mode)
+}
+
+/// The SMTP transport for `url` (lettre's `SmtpTransport::from_url`), also
+/// trusting the CA certificate in `ca_pem` (PEM) when given. An extra CA
+/// needs a URL with TLS.
+pub fn transport(url: &str, ca_pem: Option<&[u8]>) -> Result<SmtpTransport, String> {
+    let mode = check_url(url)?;
+    let shown = redacted(url);
+    let mut builder = SmtpTransport::from_url(url)
+        .map_err(|e| format!("smtp_url {shown}: {e}"))?
+        .timeout(Some(TIMEOUT));
+    if let Some(pem) = ca_pem {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()))
+            .unwrap_or_default();
+        // lettre's rustls reader skips what is not a certificate, so a
+        // file without one would trust nothing extra, silently.
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(
+                "smtp_ca_file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            );
+        }
+        let cert = Certificate::from_pem(pem)
+            .map_err(|e| format!("smtp_ca_file is not a PEM certificate: {e}"))?;
+        let params = TlsParameters::builder(host)
+            .add_root_certificate(cert)
+            .build()
+            .map_err(|e| format!("smtp_ca_file: {e}"))?;
+        builder = builder.tls(match mode {
+            TlsMode::Required => Tls::Required(params),
+            TlsMode::Opportunistic => Tls::Opportunistic(params),
+            TlsMode::Wrapper => Tls::Wrapper(params),
+            TlsMode::Plain => {
+                return Err(format!(
+                    "smtp_ca_file is set but smtp_url {shown} uses no TLS; \
+                     use smtps:// or add ?tls=required"
+                ));
+            }
+        });
+    }
+    Ok(builder.build())
+}
+
+/// Reads `smtp_ca_file`.
+pub fn read_ca(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("smtp_ca_file {}: {e}", path.display()))
 }
 
 /// A `Message-ID` that stays the same for every attempt at one outbox row:
@@ -80,7 +154,8 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
 #[derive(Clone)]
 pub struct Mailer {
     transport: Option<SmtpTransport>,
-    server: Option<SmtpServer>,
+    /// The URL without its password, for the log.
+    server: Option<String>,
     from: Option<Mailbox>,
 }
 
@@ -96,17 +171,27 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// A mailer for `smtp_url` (none: emails stay queued).
     pub fn new(smtp_url: Option<&str>, from: &str) -> Result<Mailer, String> {
+        Mailer::with_ca(smtp_url, None, from)
+    }
+
+    /// A mailer for `smtp_url` that also trusts the CA certificate in the
+    /// PEM file `ca_file` (`smtp_ca_file`).
+    pub fn with_ca(
+        smtp_url: Option<&str>,
+        ca_file: Option<&Path>,
+        from: &str,
+    ) -> Result<Mailer, String> {
         let from = parse_mailbox(from)?;
-        let server = smtp_url.map(SmtpServer::parse).transpose()?;
-        let transport = server.as_ref().map(|s| {
-            SmtpTransport::builder_dangerous(s.host.clone())
-                .port(s.port)
-                .timeout(Some(TIMEOUT))
-                .build()
-        });
+        let ca = ca_file.map(read_ca).transpose()?;
+        if ca.is_some() && smtp_url.is_none() {
+            return Err("smtp_ca_file is set without smtp_url".into());
+        }
+        let transport = smtp_url
+            .map(|url| transport(url, ca.as_deref()))
+            .transpose()?;
         Ok(Mailer {
             transport,
-            server,
+            server: smtp_url.map(redacted),
             from: Some(from),
         })
     }
@@ -114,7 +199,12 @@ impl Mailer {
     /// From the configuration; a bad setting (which `Config::validate`
     /// refuses first) leaves emails queued and says so in the log.
     pub fn from_config(config: &Config) -> Mailer {
-        Mailer::new(config.smtp_url.as_deref(), &config.mail_from).unwrap_or_else(|e| {
+        Mailer::with_ca(
+            config.smtp_url.as_deref(),
+            config.smtp_ca_file.as_deref(),
+            &config.mail_from,
+        )
+        .unwrap_or_else(|e| {
             tracing::error!(error = %e, "emails will stay queued");
             Mailer::disabled()
         })
@@ -165,33 +255,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn smtp_urls() {
-        assert_eq!(
-            SmtpServer::parse("smtp://127.0.0.1:2525").unwrap(),
-            SmtpServer {
-                host: "127.0.0.1".into(),
-                port: 2525
-            }
-        );
-        assert_eq!(
-            SmtpServer::parse("smtp://mail.example.org/").unwrap(),
-            SmtpServer {
-                host: "mail.example.org".into(),
-                port: 25
-            }
-        );
-        assert_eq!(SmtpServer::parse("smtp://[::1]:2525").unwrap().host, "::1");
+    fn smtp_urls_in_lettres_form() {
+        for (url, mode) in [
+            ("smtp://127.0.0.1:2525", TlsMode::Plain),
+            ("smtp://mail.example.org", TlsMode::Plain),
+            ("smtp://[::1]:2525", TlsMode::Plain),
+            (
+                "smtp://user:pw@mail.example.org:587?tls=required",
+                TlsMode::Required,
+            ),
+            (
+                "smtp://mail.example.org:587?tls=opportunistic",
+                TlsMode::Opportunistic,
+            ),
+            ("smtps://user:pw@mail.example.org:465", TlsMode::Wrapper),
+            ("smtps://mail.example.org", TlsMode::Wrapper),
+        ] {
+            assert_eq!(check_url(url).unwrap(), mode, "{url}");
+            transport(url, None).unwrap();
+        }
         for bad in [
             "mail.example.org",
-            "smtps://mail.example.org",
-            "smtp://user:pw@mail.example.org",
+            "http://mail.example.org",
+            "smtp://user:secret@mail.example.org",
+            "smtp://user:secret@mail.example.org?tls=opportunistic",
+            "smtp://mail.example.org?tls=sometimes",
             "smtp://mail.example.org:0",
             "smtp://mail.example.org:99999",
             "smtp://",
             "smtp://:25",
         ] {
-            assert!(SmtpServer::parse(bad).is_err(), "{bad}");
+            let e = check_url(bad).unwrap_err();
+            assert!(!e.contains("secret"), "the password is never shown: {e}");
         }
+        assert_eq!(
+            redacted("smtps://u:secret@mail.example.org:465"),
+            "smtps://u:***@mail.example.org:465"
+        );
+    }
+
+    #[test]
+    fn an_extra_ca_needs_tls_and_a_pem_certificate() {
+        assert!(transport("smtp://127.0.0.1:2525", Some(b"x")).is_err());
+        let e = transport("smtps://mail.example.org", Some(b"not pem")).unwrap_err();
+        assert!(e.contains("smtp_ca_file"), "{e}");
     }
 
     #[test]

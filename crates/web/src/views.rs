@@ -106,6 +106,8 @@ pub struct AuthPage {
     pub signup: bool,
     pub email: String,
     pub message: String,
+    /// A note that is not an error (after a sign-up), or empty.
+    pub notice: String,
     /// Where to go afterwards (a same-site path), or empty.
     pub next: String,
     /// The other form (log in from sign-up, sign up from log-in), carrying

@@ -73,14 +73,21 @@ pub(super) async fn dashboard(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewDevice {
-    /// A name to tell it apart, such as "0.25 roller".
+    /// A name to tell it apart, such as "0.25 roller" (1 to 80 characters
+    /// on one line, not only spaces).
+    #[schema(
+        min_length = 1,
+        max_length = 80,
+        pattern = "^[^\\x00-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f][^\\x00-\\x1f\\x7f]*$"
+    )]
     name: String,
     /// `roller` (192 needles on a 2 × 2 cm drum) or `pen` (12-needle
     /// cartridges). `rf_microneedling` is refused (`refused`): RF
     /// microneedling is never for home use.
     #[serde(default)]
     kind: DeviceKindName,
-    /// The needle length in millimetres.
+    /// The needle length in millimetres (above 0, at most 3).
+    #[schema(exclusive_minimum = 0.0, maximum = 3.0)]
     needle_mm: f64,
 }
 
@@ -131,6 +138,7 @@ pub(super) async fn add_device(
 #[serde(deny_unknown_fields)]
 pub(super) struct StepDetails {
     /// For `soak`: the alcohol strength in percent, 70 to 90 (default 70).
+    #[schema(minimum = 70, maximum = 90)]
     alcohol_percent: Option<u8>,
     /// For `damage`: what is wrong.
     note: Option<String>,
@@ -210,6 +218,7 @@ pub(super) async fn device_log(
 #[serde(deny_unknown_fields)]
 pub(super) struct ReadinessRequest {
     /// The device to use today (its id); without one the gate says no device is ready.
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     device: Option<String>,
     /// Answers keyed by question id (see `readiness.questions` in `/api/evidence`).
     #[schema(value_type = Object)]
@@ -309,7 +318,9 @@ impl TodayQuery {
     security(("session" = [])),
     params(("device" = Option<String>, Query, description = "A device id; else the best ready device.")),
     responses(
-        (status = 200, description = "`allowed`, `date`, `device`, `zones` (each with `sections`), \
+        (status = 200, description = "`allowed`, `date`, `device`, `zones` (each with `id`, \
+            `label`, `periorbital` and `sections`, and also as a `ZoneEntry`: `zone`, the planned \
+            `seconds` and `strokes`, `skipped`, so they post back unchanged to `POST /api/sessions`), \
             `excluded`, `blockers` and `saved` (today's session, if logged).", body = Object),
         (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
         (status = 404, description = "No such device in this profile (`not_found`).", body = ErrorBody),
@@ -343,11 +354,14 @@ pub(super) struct NewSession {
     #[serde(default)]
     id: Option<String>,
     /// The device used (its id).
+    #[schema(pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     device: String,
     /// The zones treated, each of today's plan.
     zones: Vec<ZoneEntry>,
-    /// Products applied straight after; each goes through the serum gate.
+    /// Products applied straight after (at most 10, each at most 200
+    /// characters); each goes through the serum gate.
     #[serde(default)]
+    #[schema(max_items = 10, value_type = Vec<String>)]
     products: Vec<String>,
 }
 
@@ -443,7 +457,8 @@ pub(super) async fn aftercare(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ProductRequest {
-    /// The product's name as on its label.
+    /// The product's name as on its label (1 to 1000 characters).
+    #[schema(min_length = 1, max_length = 1000)]
     product: String,
 }
 
@@ -637,11 +652,18 @@ pub(super) async fn progress_json(ApiMe(Me { state, auth }): ApiMe) -> ApiResult
 #[serde(deny_unknown_fields)]
 pub(super) struct NewRating {
     /// A zone id, such as `forehead`.
+    #[schema(
+        pattern = "^(forehead|nose|left_cheek|right_cheek|chin|upper_lip|periorbital_left|periorbital_right|neck)$"
+    )]
     zone: String,
     /// `lines_and_wrinkles`, `acne_scars`, `hyperpigmentation_and_brown_spots`,
     /// `laxity` or `tone_and_texture`.
+    #[schema(
+        pattern = "^(lines_and_wrinkles|acne_scars|hyperpigmentation_and_brown_spots|laxity|tone_and_texture)$"
+    )]
     concern: String,
     /// 0 (none) to 4 (severe), as anchored on the progress page.
+    #[schema(minimum = 0, maximum = 4)]
     score: u8,
     #[serde(default)]
     note: String,

@@ -117,16 +117,52 @@ impl<T: DeserializeOwned> ApiJson<T> {
             ));
         }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let value = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            WebError::BadInput(if path == "." {
-                format!("the body: {inner}")
-            } else {
-                format!("{path}: {inner}")
-            })
-        })?;
-        Ok(value)
+        match serde_path_to_error::deserialize(de) {
+            Ok(value) => Ok(value),
+            // JSON has one number type: `70.0` is a whole number, as JSON
+            // Schema's `integer` says, but serde reads it as a float only.
+            // Such a body is read again with its whole floats as integers;
+            // every other refusal stands as it is.
+            Err(e)
+                if e.inner()
+                    .to_string()
+                    .contains("invalid type: floating point") =>
+            {
+                let mut value: serde_json::Value =
+                    serde_json::from_slice(bytes).map_err(|e| bad_body(".", &e))?;
+                whole_floats_to_integers(&mut value);
+                serde_path_to_error::deserialize(value)
+                    .map_err(|e| bad_body(&e.path().to_string(), e.inner()))
+            }
+            Err(e) => Err(bad_body(&e.path().to_string(), e.inner())),
+        }
+    }
+}
+
+fn bad_body(path: &str, inner: &serde_json::Error) -> WebError {
+    WebError::BadInput(if path == "." {
+        format!("the body: {inner}")
+    } else {
+        format!("{path}: {inner}")
+    })
+}
+
+/// Writes every float with no fraction (within ±2⁵³) as an integer.
+fn whole_floats_to_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() <= 9_007_199_254_740_992.0
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let i = f as i64;
+                *v = serde_json::Value::from(i);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(whole_floats_to_integers),
+        serde_json::Value::Object(m) => m.values_mut().for_each(whole_floats_to_integers),
+        _ => {}
     }
 }
 

@@ -25,7 +25,39 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    /// Set by a sign-up (`1`, or `clinic` from the clinic's form).
+    signed_up: Option<String>,
+}
+
+/// The note on the log-in page after a sign-up. It reads the same whether
+/// the email was new or not: the sign-up's answer must not tell.
+fn signed_up_note(kind: Option<&str>) -> String {
+    match kind {
+        Some("clinic") => "If this email address had no account yet, your account and your clinic \
+            are ready: log in to set up the second factor. If it had one already, nothing was \
+            created: log in with that account's password and sign up the clinic from there."
+            .into(),
+        Some(_) => "If this email address had no account yet, your account is ready: log in. \
+            If it had one already, nothing changed: log in with that account's password."
+            .into(),
+        None => String::new(),
+    }
+}
+
 fn auth_page(signup: bool, email: String, message: String, next: String) -> AuthPage {
+    auth_page_noted(signup, email, message, String::new(), next)
+}
+
+fn auth_page_noted(
+    signup: bool,
+    email: String,
+    message: String,
+    notice: String,
+    next: String,
+) -> AuthPage {
     let heading = if signup {
         "Create an account"
     } else {
@@ -39,6 +71,7 @@ fn auth_page(signup: bool, email: String, message: String, next: String) -> Auth
         signup,
         email,
         message,
+        notice,
         other: if next.is_empty() {
             other.to_owned()
         } else {
@@ -57,11 +90,12 @@ pub async fn signup_form(Query(q): Query<NextQuery>) -> Response {
     ))
 }
 
-pub async fn login_form(Query(q): Query<NextQuery>) -> Response {
-    page(&auth_page(
+pub async fn login_form(Query(q): Query<LoginQuery>) -> Response {
+    page(&auth_page_noted(
         false,
         String::new(),
         String::new(),
+        signed_up_note(q.signed_up.as_deref()),
         next_of(q.next.as_deref()),
     ))
 }
@@ -91,16 +125,15 @@ pub async fn signup(
         Ok(e) => e,
         Err(e) => return Ok(bad_form(true, email, next, e)),
     };
-    let (account, profile) = match auth::sign_up(&state, email.clone(), password.to_owned()).await {
-        Ok(created) => created,
-        Err(e @ WebError::Conflict(_)) => return Ok(bad_form(true, &email, next, e)),
-        Err(e) => return Err(e),
+    // A new email and a taken one get the same answer: no session, the
+    // log-in page with a note that does not say which (`auth::sign_up`).
+    auth::sign_up(&state, email, password.to_owned(), auth::SignUpFor::Person).await?;
+    let next = if next.is_empty() {
+        "/screening".to_owned()
+    } else {
+        next
     };
-    let token = auth::start_session(&state, account.id, Some(profile.id)).await?;
-    Ok(see_other_with_cookie(
-        if next.is_empty() { "/screening" } else { &next },
-        auth::session_cookie(&state, &token),
-    ))
+    Ok(see_other(&auth::after_sign_up("1", &next)))
 }
 
 pub async fn login(

@@ -43,19 +43,57 @@ const MAX_PRODUCT_CHARS: usize = 200;
 
 /// One step of a zone: a direction, its strokes and its time.
 /// A zone of today's plan.
-#[derive(Debug, Clone, Serialize)]
+///
+/// In JSON it also carries a [`ZoneEntry`]'s fields (`zone`, the planned
+/// `seconds` and `strokes`, `skipped: false`), so an API client can post
+/// today's zones back unchanged when the session went as planned.
+#[derive(Debug, Clone)]
 pub struct ZonePlan {
     pub id: &'static str,
     pub label: &'static str,
     pub periorbital: bool,
     pub sections: Vec<Section>,
-    #[serde(skip)]
     pub zone: Zone,
+}
+
+impl Serialize for ZonePlan {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            zone: &'a str,
+            seconds: u32,
+            strokes: Option<u32>,
+            skipped: bool,
+            id: &'a str,
+            label: &'a str,
+            periorbital: bool,
+            sections: &'a [Section],
+        }
+        Json {
+            zone: self.id,
+            seconds: self.seconds(),
+            strokes: self.strokes(),
+            skipped: false,
+            id: self.id,
+            label: self.label,
+            periorbital: self.periorbital,
+            sections: &self.sections,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl ZonePlan {
     pub fn seconds(&self) -> u32 {
         self.sections.iter().map(|s| s.seconds).sum()
+    }
+
+    /// The planned strokes, for rollers (none for pens).
+    pub fn strokes(&self) -> Option<u32> {
+        self.sections
+            .iter()
+            .map(|s| s.strokes)
+            .try_fold(0u32, |sum, n| n.map(|n| sum.saturating_add(n)))
     }
 
     /// About how long, in words.
@@ -667,12 +705,30 @@ pub struct ZoneEntry {
     /// The zone's id, such as `forehead`.
     pub zone: String,
     /// Seconds spent; the plan's time when left out.
+    #[schema(maximum = 3600)]
     pub seconds: Option<u32>,
     /// Strokes counted, if counted.
+    #[schema(maximum = 10000)]
     pub strokes: Option<u32>,
     /// Whether the zone was skipped.
     #[serde(default)]
     pub skipped: bool,
+    /// Echoed from today's plan (`/api/session/today`) and ignored; when
+    /// given, `id` must be `zone`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Echoed from today's plan and ignored.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub label: Option<serde::de::IgnoredAny>,
+    /// Echoed from today's plan and ignored.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub periorbital: Option<serde::de::IgnoredAny>,
+    /// Echoed from today's plan and ignored.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub sections: Option<serde::de::IgnoredAny>,
 }
 
 /// Checks zones reported through the API against today's plan, with the
@@ -681,6 +737,12 @@ pub fn check_zones(entries: &[ZoneEntry], plan: &[ZonePlan]) -> Result<Vec<ZoneR
     let listed = plan.iter().map(|p| p.id).collect::<Vec<_>>().join(", ");
     let mut out: Vec<ZoneRecord> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
+        if let Some(id) = e.id.as_deref().filter(|id| *id != e.zone) {
+            return Err(WebError::BadInput(format!(
+                "zones[{i}].id: {id:?} is not the zone {:?}; leave id out or give the same",
+                e.zone
+            )));
+        }
         let Some(p) = plan.iter().find(|p| p.id == e.zone) else {
             return Err(WebError::BadInput(format!(
                 "zones[{i}].zone: {:?} is not in today's plan ({listed})",

@@ -653,7 +653,8 @@ async fn clinic_founder(s: &Server, email: &str) -> User {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let cookie = cookie_pair(&h);
+    assert!(h.get(header::SET_COOKIE).is_none());
+    let cookie = super::clinic::clinic_log_in(s, email).await;
     let (_, _, page) = s.get("/profiles", Some(&cookie)).await;
     User {
         cookie,

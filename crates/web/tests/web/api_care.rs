@@ -180,6 +180,64 @@ async fn screened_with_ready_roller(s: &Server, u: &User) -> String {
     id
 }
 
+/// A client may post today's zones back exactly as `/api/session/today`
+/// gave them: each zone carries the session endpoint's fields (`zone`, the
+/// planned `seconds` and `strokes`, `skipped`) beside the plan's own.
+#[tokio::test]
+async fn todays_zones_post_back_unchanged() {
+    let s = Server::new();
+    let u = s.sign_up("echo@example.org").await;
+    let id = screened_with_ready_roller(&s, &u).await;
+    let (status, v) = s
+        .api_post(
+            "/api/readiness",
+            &u,
+            json!({"device": id, "answers": ready_answers()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, today) = s.api_get("/api/session/today", &u).await;
+    assert_eq!(status, StatusCode::OK);
+    let zones = today["zones"].clone();
+    for z in zones.as_array().unwrap() {
+        assert_eq!(z["zone"], z["id"], "{z}");
+        assert_eq!(z["skipped"], false, "{z}");
+        let planned: u64 = z["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["seconds"].as_u64().unwrap())
+            .sum();
+        assert_eq!(z["seconds"], planned, "{z}");
+    }
+    // The echoed plan fields must agree with the zone they sit beside;
+    // a disagreement saves nothing.
+    let mut wrong = today["zones"].clone();
+    wrong[0]["id"] = json!("nose");
+    let (status, v) = s
+        .api_post("/api/sessions", &u, json!({"device": id, "zones": wrong}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("zones[0].id"),
+        "{v}"
+    );
+    let (status, saved) = s
+        .api_post("/api/sessions", &u, json!({"device": id, "zones": zones}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let stored = saved["zones"].as_array().unwrap();
+    assert_eq!(stored.len(), zones.as_array().unwrap().len(), "{saved}");
+    for (z, plan) in stored.iter().zip(zones.as_array().unwrap()) {
+        assert_eq!(z["zone"], plan["zone"]);
+        assert_eq!(z["seconds"], plan["seconds"]);
+        assert_eq!(z["strokes"], plan["strokes"]);
+    }
+}
+
 #[tokio::test]
 async fn a_whole_day_through_the_api() {
     let s = Server::new();
@@ -626,4 +684,36 @@ async fn an_impossible_needle_length_is_bad_input() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["code"], "bad_input", "{v}");
+}
+
+/// JSON has one number type: `2.0` is the whole number 2 (as JSON Schema's
+/// `integer` says), so it is read as one; `2.5` is still refused.
+#[tokio::test]
+async fn a_whole_number_written_as_a_float_is_a_whole_number() {
+    let s = Server::new();
+    let u = s.sign_up("floats@example.org").await;
+    let (status, v) = s
+        .api_post(
+            "/api/ratings",
+            &u,
+            json!({"zone": "forehead", "concern": "laxity", "score": 2.0}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {v}");
+    assert_eq!(v["score"], 2, "{v}");
+    let (status, v) = s
+        .api_post(
+            "/api/ratings",
+            &u,
+            json!({"zone": "forehead", "concern": "laxity", "score": 2.5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("score:"),
+        "{v}"
+    );
 }

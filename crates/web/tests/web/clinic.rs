@@ -59,8 +59,37 @@ pub(super) struct Member {
     pub clinic: String,
 }
 
-/// Signs a clinic up; the founder is sent to `/mfa` first, and clinic
-/// pages refuse them until the second factor is passed.
+/// Where `/clinic/signup` sends an anonymous browser, whether the email was
+/// new or not: log in, then the second factor.
+pub(super) const AFTER_CLINIC_SIGNUP: &str =
+    "/login?signed_up=clinic&next=%2Fmfa%3Fnext%3D%252Fclinic";
+
+/// Logs in as the log-in page after a clinic's sign-up does (its `next`
+/// is the second factor's page) and returns the session cookie.
+pub(super) async fn clinic_log_in(s: &Server, email: &str) -> String {
+    let (_, _, page) = s.get(AFTER_CLINIC_SIGNUP, None).await;
+    assert!(
+        page.contains(r#"name="next" value="/mfa?next=%2Fclinic""#),
+        "{page}"
+    );
+    let (status, h, page) = s
+        .post(
+            "/login",
+            None,
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("next", "/mfa?next=%2Fclinic"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(h[header::LOCATION], "/mfa?next=%2Fclinic");
+    cookie_pair(&h)
+}
+
+/// Signs a clinic up; the founder logs in and is sent to `/mfa` first, and
+/// clinic pages refuse them until the second factor is passed.
 pub(super) async fn clinic_signup(s: &Server, email: &str, name: &str, clinic: &str) -> Member {
     let (status, h, page) = s
         .post(
@@ -76,8 +105,12 @@ pub(super) async fn clinic_signup(s: &Server, email: &str, name: &str, clinic: &
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    assert_eq!(h[header::LOCATION], "/mfa?next=%2Fclinic");
-    let cookie = cookie_pair(&h);
+    assert_eq!(h[header::LOCATION], AFTER_CLINIC_SIGNUP);
+    assert!(
+        h.get(header::SET_COOKIE).is_none(),
+        "signing up logs nobody in"
+    );
+    let cookie = clinic_log_in(s, email).await;
     let (status, h, _) = s.get("/clinic", Some(&cookie)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "no second factor yet");
     assert_eq!(h[header::LOCATION], "/mfa?next=%2Fclinic");
@@ -850,6 +883,72 @@ async fn clinic_signup_checks_every_field_before_creating_anything() {
     let m = s.store.memberships(account.id).unwrap();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].0.time_zone, "America/New_York");
+}
+
+#[tokio::test]
+async fn clinic_signup_answers_a_taken_email_like_a_new_one_and_creates_nothing() {
+    // With emails going out, the taken address's owner gets a note.
+    let s = Server::with_config(needlewise_web::Config {
+        smtp_url: Some("smtp://127.0.0.1:1".into()),
+        ..needlewise_web::Config::default()
+    });
+    let patient = s.sign_up("taken@example.org").await;
+    let form = |email: &'static str, password: &'static str| {
+        [
+            ("email", email),
+            ("password", password),
+            ("your_name", "Dr Who"),
+            ("clinic_name", "Who Clinic"),
+            ("time_zone", "UTC"),
+        ]
+    };
+    let new = s
+        .post(
+            "/clinic/signup",
+            None,
+            &form("fresh@clinic.example", PASSWORD),
+        )
+        .await;
+    let taken = s
+        .post(
+            "/clinic/signup",
+            None,
+            &form("Taken@Example.org", "another long password"),
+        )
+        .await;
+    super::assert_same_answer(&new, &taken);
+    assert_eq!(new.0, StatusCode::SEE_OTHER);
+    assert_eq!(new.1[header::LOCATION], AFTER_CLINIC_SIGNUP);
+    assert!(new.1.get(header::SET_COOKIE).is_none());
+    // The new account has its clinic; the existing one got none, and its
+    // password is unchanged.
+    let fresh = s
+        .store
+        .account_by_email("fresh@clinic.example")
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.store.memberships(fresh.id).unwrap().len(), 1);
+    let taken = s
+        .store
+        .account_by_email("taken@example.org")
+        .unwrap()
+        .unwrap();
+    assert!(s.store.memberships(taken.id).unwrap().is_empty());
+    let (status, _, page) = s.get("/profiles", Some(&patient.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    clinic_log_in(&s, "taken@example.org").await;
+    // One note, to the existing address only.
+    let queued = s
+        .store
+        .claim_emails(now(&s), jiff::SignedDuration::from_secs(30), 10)
+        .unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].to, "taken@example.org");
+    assert!(
+        queued[0].body.contains("already has an account"),
+        "{}",
+        queued[0].body
+    );
 }
 
 #[tokio::test]

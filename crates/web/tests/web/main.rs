@@ -5,6 +5,7 @@
 mod account_security;
 mod api_care;
 mod authz;
+mod authz_fields;
 mod calendar;
 mod clinic;
 mod delete;
@@ -18,6 +19,7 @@ mod report;
 mod scale_out;
 mod session;
 mod smtp_sink;
+mod smtp_tls;
 mod team;
 mod test_clock;
 
@@ -136,7 +138,15 @@ impl Server {
     }
 
     /// Signs up and returns the cookie pair and the CSRF token.
+    /// Signs up (which logs nobody in: the answer is the same whether the
+    /// email was new) and then logs in.
     async fn sign_up(&self, email: &str) -> User {
+        self.sign_up_only(email).await;
+        self.log_in(email).await
+    }
+
+    /// Signs up without logging in (a log-in counts against the limits).
+    async fn sign_up_only(&self, email: &str) {
         let (status, headers, _) = self
             .post(
                 "/signup",
@@ -145,6 +155,22 @@ impl Server {
             )
             .await;
         assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            headers[header::LOCATION],
+            "/login?signed_up=1&next=%2Fscreening"
+        );
+        assert!(headers.get(header::SET_COOKIE).is_none());
+    }
+
+    async fn log_in(&self, email: &str) -> User {
+        let (status, headers, page) = self
+            .post(
+                "/login",
+                None,
+                &[("email", email), ("password", "correct horse battery")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
         let cookie = cookie_pair(&headers);
         let (_, _, page) = self.get("/profiles", Some(&cookie)).await;
         User {
@@ -284,12 +310,12 @@ async fn pages_need_a_login_and_the_api_says_so_in_json() {
     assert!(body.contains("\"not_found\""));
 }
 
-#[tokio::test]
-async fn session_cookies_are_http_only_and_secure_behind_tls() {
-    let s = Server::new();
+/// Signs up, logs in and returns the log-in's `Set-Cookie`.
+async fn log_in_cookie(s: &Server) -> String {
+    s.sign_up("b@example.org").await;
     let (_, h, _) = s
         .post(
-            "/signup",
+            "/login",
             None,
             &[
                 ("email", "b@example.org"),
@@ -297,7 +323,17 @@ async fn session_cookies_are_http_only_and_secure_behind_tls() {
             ],
         )
         .await;
-    let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    h.get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn session_cookies_are_http_only_and_secure_behind_tls() {
+    let s = Server::new();
+    let set = log_in_cookie(&s).await;
     assert!(
         set.starts_with("nw_session=") && set.contains("HttpOnly") && set.contains("SameSite=Lax"),
         "{set}"
@@ -308,17 +344,7 @@ async fn session_cookies_are_http_only_and_secure_behind_tls() {
         public_url: Some("https://needlewise.example.org".into()),
         ..Config::default()
     });
-    let (_, h, _) = tls
-        .post(
-            "/signup",
-            None,
-            &[
-                ("email", "b@example.org"),
-                ("password", "correct horse battery"),
-            ],
-        )
-        .await;
-    let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    let set = log_in_cookie(&tls).await;
     assert!(
         set.starts_with("__Host-nw_session=") && set.contains("; Secure") && set.contains("Path=/"),
         "{set}"
@@ -326,7 +352,7 @@ async fn session_cookies_are_http_only_and_secure_behind_tls() {
 }
 
 #[tokio::test]
-async fn sign_up_checks_its_input_and_refuses_a_taken_email() {
+async fn sign_up_checks_its_input_and_answers_a_taken_email_like_a_new_one() {
     let s = Server::new();
     let (status, _, page) = s
         .post(
@@ -349,8 +375,19 @@ async fn sign_up_checks_its_input_and_refuses_a_taken_email() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("at least 10 characters"));
-    s.sign_up("c@example.org").await;
-    let (status, _, page) = s
+    // A new email and a taken one (in another case, another password): the
+    // same status, the same headers but the request id, the same body.
+    let new = s
+        .post(
+            "/signup",
+            None,
+            &[
+                ("email", "c@example.org"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    let taken = s
         .post(
             "/signup",
             None,
@@ -360,8 +397,58 @@ async fn sign_up_checks_its_input_and_refuses_a_taken_email() {
             ],
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert!(page.contains("log in instead"));
+    assert_same_answer(&new, &taken);
+    assert_eq!(new.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        new.1[header::LOCATION],
+        "/login?signed_up=1&next=%2Fscreening"
+    );
+    assert!(
+        new.1.get(header::SET_COOKIE).is_none(),
+        "nobody is logged in"
+    );
+    // The taken email's account is unchanged: its own password still
+    // works, the one typed at the second sign-up does not.
+    s.log_in("c@example.org").await;
+    let (status, _, _) = s
+        .post(
+            "/login",
+            None,
+            &[
+                ("email", "c@example.org"),
+                ("password", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The log-in page after a sign-up says the same either way.
+    let (status, _, page) = s.get(new.1[header::LOCATION].to_str().unwrap(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("If this email address had no account yet"),
+        "{page}"
+    );
+    assert!(page.contains(r#"name="next" value="/screening""#), "{page}");
+}
+
+/// Two answers a requester cannot tell apart: status, every header but the
+/// request id, and body.
+fn assert_same_answer(
+    a: &(StatusCode, axum::http::HeaderMap, String),
+    b: &(StatusCode, axum::http::HeaderMap, String),
+) {
+    let headers = |h: &axum::http::HeaderMap| {
+        let mut v: Vec<(String, Vec<u8>)> = h
+            .iter()
+            .filter(|(k, _)| k.as_str() != "x-request-id")
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(a.0, b.0, "status");
+    assert_eq!(headers(&a.1), headers(&b.1), "headers");
+    assert_eq!(a.2, b.2, "body");
 }
 
 #[tokio::test]
@@ -443,7 +530,17 @@ async fn an_invitation_link_survives_log_in_and_sign_up_but_never_leaves_the_sit
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(h.get(header::LOCATION).unwrap(), "/join/abc123");
+    assert_eq!(
+        h.get(header::LOCATION).unwrap(),
+        "/login?signed_up=1&next=%2Fjoin%2Fabc123"
+    );
+    let (_, _, page) = s
+        .get("/login?signed_up=1&next=%2Fjoin%2Fabc123", None)
+        .await;
+    assert!(
+        page.contains(r#"name="next" value="/join/abc123""#),
+        "{page}"
+    );
     // A bad sign-up keeps the link in the form it shows again.
     let (_, _, page) = s
         .post(
@@ -468,7 +565,7 @@ async fn wrong_passwords_are_refused_then_rate_limited() {
         login_attempts_per_minute: 3,
         ..Config::default()
     });
-    s.sign_up("e@example.org").await;
+    s.sign_up_only("e@example.org").await;
     for _ in 0..3 {
         let (status, _, page) = s
             .post(
@@ -959,7 +1056,7 @@ async fn behind_a_trusted_balancer_each_person_counts_by_their_own_address() {
     // More people than the per-address limit log in through one balancer.
     for n in 0..limit + 2 {
         let email = format!("p{n}@example.org");
-        s.sign_up(&email).await;
+        s.sign_up_only(&email).await;
         let client = format!("192.0.2.{}", n + 1);
         assert_eq!(
             login_from(

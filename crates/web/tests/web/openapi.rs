@@ -319,3 +319,31 @@ async fn a_sessions_zones_are_described_field_by_field() {
     }
     assert_eq!(entry["required"], serde_json::json!(["zone"]), "{entry}");
 }
+
+/// The rating's `zone` and `concern` patterns list exactly the ids the
+/// server accepts, so a new zone or concern cannot leave the document
+/// behind.
+#[tokio::test]
+async fn the_rating_patterns_list_every_zone_and_concern() {
+    let s = Server::new();
+    let doc = document(&s).await;
+    let rating = &doc["components"]["schemas"]["NewRating"]["properties"];
+    let ids = |pattern: &Value| -> BTreeSet<String> {
+        let p = pattern.as_str().unwrap();
+        p.trim_start_matches("^(")
+            .trim_end_matches(")$")
+            .split('|')
+            .map(str::to_owned)
+            .collect()
+    };
+    let zones: BTreeSet<String> = needlewise_core::zone::Zone::ALL
+        .iter()
+        .map(|z| z.id().to_owned())
+        .collect();
+    assert_eq!(ids(&rating["zone"]["pattern"]), zones, "{rating}");
+    let concerns: BTreeSet<String> = needlewise_core::progress::Concern::ALL
+        .iter()
+        .map(|c| c.id().to_owned())
+        .collect();
+    assert_eq!(ids(&rating["concern"]["pattern"]), concerns, "{rating}");
+}

@@ -1,7 +1,9 @@
 //! `/clinic/signup`: a practice signs up. A new account is made (or the
 //! logged-in one used), the clinic is created with the default escalation
-//! ladder and the founder as its first clinician, and the founder is sent
-//! to set up the second factor, which clinic roles require.
+//! ladder and the founder as its first clinician. A new account is sent to
+//! log in and then to set up the second factor, which clinic roles
+//! require; an email that already has an account gets that same answer
+//! and nothing is created.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -14,7 +16,7 @@ use uuid::Uuid;
 use super::page_with;
 use crate::clinic_ctx::Session;
 use crate::error::WebError;
-use crate::pages::{page, see_other, see_other_with_cookie};
+use crate::pages::{page, see_other};
 use crate::views::Chrome;
 use crate::{AppState, auth, blocking, forms};
 
@@ -117,8 +119,8 @@ pub async fn submit(
         Ok(v) => v,
         Err(e) => return Ok(again(e)),
     };
-    let (account, new_session): (AccountId, Option<String>) = match &session {
-        Some(s) => (s.session.account_id, None),
+    let account: AccountId = match &session {
+        Some(s) => s.session.account_id,
         None => {
             if auth::signups_over_limit(&state, &ip).await? {
                 return Ok(again(WebError::TooMany(
@@ -129,13 +131,12 @@ pub async fn submit(
                 Ok(e) => e,
                 Err(e) => return Ok(again(e)),
             };
-            let (account, profile) = match auth::sign_up(&state, email, get("password")).await {
-                Ok(created) => created,
-                Err(e @ WebError::Conflict(_)) => return Ok(again(e)),
-                Err(e) => return Err(e),
-            };
-            let token = auth::start_session(&state, account.id, Some(profile.id)).await?;
-            (account.id, Some(token))
+            // A taken email gets the same answer as a new one, and no
+            // clinic is made for the existing account (`auth::sign_up`).
+            match auth::sign_up(&state, email, get("password"), auth::SignUpFor::Clinic).await? {
+                Some((account, _)) => account.id,
+                None => return Ok(see_other(&after_clinic_sign_up())),
+            }
         }
     };
     let now = state.now();
@@ -155,14 +156,17 @@ pub async fn submit(
     };
     let id = clinic.id;
     blocking(&state, move |s| s.create_clinic(&clinic, &founder)).await?;
-    let next = format!("/clinic?clinic={id}");
-    Ok(match new_session {
-        // Clinic roles need the second factor: set it up first.
-        Some(token) => {
-            see_other_with_cookie("/mfa?next=%2Fclinic", auth::session_cookie(&state, &token))
-        }
-        None => see_other(&next),
+    Ok(match session {
+        Some(_) => see_other(&format!("/clinic?clinic={id}")),
+        // Log in, then set up the second factor, which clinic roles need.
+        None => see_other(&after_clinic_sign_up()),
     })
+}
+
+/// Where a clinic's sign-up without a session sends the browser, whether
+/// the email was new or not: log in, then the second factor.
+fn after_clinic_sign_up() -> String {
+    auth::after_sign_up("clinic", "/mfa?next=%2Fclinic")
 }
 
 #[cfg(test)]
