@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use needlewise_core::schedule::NextSession;
 
@@ -78,30 +78,21 @@ async fn render(
     }))
 }
 
-/// Where people reach this server: the configured public URL, else the
-/// request's host.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .map(|h| format!("http://{h}"))
+/// Where people reach this server: the configured public URL only. The
+/// request's `Host` header is never trusted for a link that leaves the
+/// page (anyone can send any); without `public_url` the link stays
+/// relative and the page says so.
+fn base_url(state: &AppState) -> String {
+    state
+        .config
+        .public_url
+        .as_deref()
+        .map(|url| url.trim_end_matches('/').to_owned())
         .unwrap_or_default()
 }
 
 /// Makes (or remakes) the profile's calendar link, or turns it off.
-pub async fn calendar_link(
-    Me { state, auth }: Me,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, WebError> {
+pub async fn calendar_link(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let profile = auth.profile.id;
     match forms::field(&pairs, "action").unwrap_or("create") {
@@ -110,7 +101,7 @@ pub async fn calendar_link(
             let hash = token_hash(&token);
             let now = state.now();
             blocking(&state, move |s| s.set_calendar_token(profile, &hash, now)).await?;
-            let url = format!("{}/calendar/{token}.ics", base_url(&state, &headers));
+            let url = format!("{}/calendar/{token}.ics", base_url(&state));
             let webcal = url
                 .strip_prefix("https://")
                 .or_else(|| url.strip_prefix("http://"))

@@ -70,6 +70,12 @@ fn list_needs(path: &str) -> Option<&'static [&'static str]> {
             &["checkins"]
         }
         "patients[].status.overdue_checkins" => &["checkins", "sessions"],
+        // The next page's cursor: a name key and a profile id, both on
+        // the list already.
+        "next" => &[],
+        // A count over the patients who share their check-ins only: it
+        // tells nothing of one who does not.
+        "red_flag_patients" => &[],
         _ => return None,
     })
 }

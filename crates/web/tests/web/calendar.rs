@@ -368,3 +368,29 @@ async fn the_link_uses_the_public_url() {
     );
     assert!(page.contains(&format!("webcal://nw.example.org/calendar/{token}.ics")));
 }
+
+/// Issue 17: without `public_url` the link is never built from the
+/// request's Host header (anyone can send any): it stays relative.
+#[tokio::test]
+async fn the_link_never_trusts_the_host_header() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let s = Server::new();
+    let user = s.sign_up("host@example.org").await;
+    let req = Request::post("/schedule/calendar")
+        .header(header::COOKIE, &user.cookie)
+        .header(header::HOST, "evil.example")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&action=create", user.csrf)))
+        .unwrap();
+    let (status, _, page) = s.send(req).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let token = token_in(&page);
+    assert!(
+        page.contains(&format!("value=\"/calendar/{token}.ics\"")),
+        "{page}"
+    );
+    assert!(!page.contains("evil.example"), "{page}");
+    assert!(!page.contains("webcal://"));
+    assert!(page.contains("public_url"));
+}
