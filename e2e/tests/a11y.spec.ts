@@ -34,7 +34,7 @@ test('every main page passes axe-core, and is saved as a phone-size screenshot',
   await check(null, '10-ready-result');
   await check('/session', '11-session-plan');
   await page.getByRole('button', { name: 'Save the session' }).click();
-  await expect(page).toHaveURL(/\/aftercare$/);
+  await expect(page).toHaveURL(/\/aftercare\?saved=session$/);
   await check(null, '12-aftercare');
   await check('/session', '13-session-saved');
   await check('/checkin', '14-checkin');

@@ -120,7 +120,7 @@ test.describe.serial('a clinic and its patient', () => {
     expect(await planZones()).toEqual(['forehead', 'left_cheek']);
     await expect(patient.locator('#protocol')).toHaveCount(0);
     await patient.getByRole('button', { name: 'Save the session' }).click();
-    await expect(patient).toHaveURL(/\/aftercare$/);
+    await expect(patient).toHaveURL(/\/aftercare\?saved=session$/);
 
     await checkInRedFlag(patient);
     await expect(patient.locator('.lock')).toBeVisible();
@@ -247,7 +247,7 @@ test.describe.serial('a clinic and its patient', () => {
     await expectNoAxeViolations(patient, 'session with a protocol');
     await screenshot(patient, 'clinic-06-session-protocol');
     await patient.getByRole('button', { name: 'Save the session' }).click();
-    await expect(patient).toHaveURL(/\/aftercare$/);
+    await expect(patient).toHaveURL(/\/aftercare\?saved=session$/);
 
     // The clinic sees the second session: the forehead only.
     await clinic.goto(patientPage());

@@ -589,10 +589,28 @@ fn scope_held(scope: &str) -> String {
     )
 }
 
+/// The page itself: the clinic's links with their profiles' facts, chosen
+/// by `conditions` and cut by `limit` before anything per patient is
+/// read (the scopes, the status), so a page costs the same in a clinic of
+/// 200 or of 2,000. Its columns keep the link's names (`clinic_id`,
+/// `profile_id`) so that the layer above can call it `cp`.
+fn page_sql(dialect: Dialect, conditions: &str, limit: &str) -> String {
+    format!(
+        "SELECT cp.clinic_id AS clinic_id, cp.profile_id AS profile_id, p.name AS name,
+                {key} AS name_key, cp.joined_at AS joined_at,
+                p.last_session_date AS last_date, p.last_session_needle_mm AS last_needle,
+                p.last_session_ended AS last_ended, p.open_episodes AS open_episodes
+         FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
+         WHERE cp.clinic_id = ?1{conditions}
+         ORDER BY {key}, cp.profile_id{limit}",
+        key = dialect.folded("p.name"),
+    )
+}
+
 /// The patient list's statement: the clinic at `?1`, now at `?2`, the
 /// check-in lookback at `?3`; `conditions` and `limit` choose the page
-/// (by name key, then profile id), and the status columns are read for
-/// that page only.
+/// (by name key, then profile id), and the scopes and status columns are
+/// read for that page only.
 fn patient_status_sql(dialect: Dialect, conditions: &str, limit: &str) -> String {
     format!(
         "SELECT profile_id, name, joined_at, scopes, s, c,
@@ -613,15 +631,10 @@ fn patient_status_sql(dialect: Dialect, conditions: &str, limit: &str) -> String
                     SELECT {checkins_at} FROM checkins ck
                     WHERE ck.profile_id = v.profile_id
                       AND ck.at >= {from} AND ck.at <= ?2) END AS checkins_at
-         FROM (SELECT cp.profile_id AS profile_id, p.name AS name, {key} AS name_key,
-                      cp.joined_at AS joined_at, {scopes} AS scopes, {s} AS s, {c} AS c,
-                      p.last_session_date AS last_date, p.last_session_needle_mm AS last_needle,
-                      p.last_session_ended AS last_ended, p.open_episodes AS open_episodes
-               FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
-               WHERE cp.clinic_id = ?1{conditions}
-               ORDER BY {key}, cp.profile_id{limit}) AS v
+         FROM (SELECT cp.*, {scopes} AS scopes, {s} AS s, {c} AS c
+               FROM ({PAGE}) AS cp) AS v
          ORDER BY name_key, profile_id",
-        key = dialect.folded("p.name"),
+        PAGE = page_sql(dialect, conditions, limit),
         scopes = scopes_of_link(dialect),
         s = scope_held("sessions"),
         c = scope_held("checkins"),
@@ -2045,13 +2058,12 @@ fn staff_patient_list(
     let conditions = page_conditions(dialect, query, &mut args);
     let limit = page_limit(query, &mut args);
     let sql = format!(
-        "SELECT cp.profile_id AS profile_id, p.name AS name, cp.joined_at AS joined_at,
+        "SELECT cp.profile_id AS profile_id, cp.name AS name, cp.joined_at AS joined_at,
                 {scopes} AS scopes
-         FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
-         WHERE cp.clinic_id = ?1{conditions}
-         ORDER BY {key}, cp.profile_id{limit}",
+         FROM ({page}) AS cp
+         ORDER BY cp.name_key, cp.profile_id",
         scopes = scopes_of_link(dialect),
-        key = dialect.folded("p.name"),
+        page = page_sql(dialect, &conditions, &limit),
     );
     let list = tx.all(&sql, &args, |r| {
         Ok(PatientSummary {
