@@ -194,7 +194,14 @@ pub async fn logout(Me { state, auth }: Me, body: Bytes) -> Result<Response, Web
     checked_form(&auth, &body)?;
     let hash = auth.session.token_hash.clone();
     blocking(&state, move |s| s.delete_web_session(&hash)).await?;
-    Ok(see_other_with_cookie("/login", auth::clear_cookie(&state)))
+    let mut response = see_other_with_cookie("/login", auth::clear_cookie(&state));
+    // The phone forgets what the service worker kept (today's session
+    // page, a session waiting to be sent) and the timer's progress.
+    response.headers_mut().insert(
+        "clear-site-data",
+        axum::http::HeaderValue::from_static("\"cache\", \"storage\""),
+    );
+    Ok(response)
 }
 
 pub async fn profiles(State(state): State<AppState>, auth: Auth) -> Response {

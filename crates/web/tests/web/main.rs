@@ -468,10 +468,12 @@ async fn log_in_rotates_the_session_and_log_out_ends_it() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let second = cookie_pair(&h);
     assert_ne!(first.cookie, second, "a new log-in gets a new session id");
-    let (status, _, _) = s
+    let (status, h, _) = s
         .post("/logout", Some(&first.cookie), &[("csrf", &first.csrf)])
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
+    // The browser also drops what the service worker kept for offline use.
+    assert_eq!(h["clear-site-data"], "\"cache\", \"storage\"");
     let (status, _, _) = s.get("/", Some(&first.cookie)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "the old session is gone");
     let (status, _, _) = s.get("/", Some(&second)).await;
