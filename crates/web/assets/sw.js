@@ -87,8 +87,8 @@ async function sendOrKeep(req) {
 
 let flushing = null;
 // Sends every kept session, oldest first; one the server answered (saved,
-// or refused with a reason) leaves the queue, one that met no network
-// stays for the next try.
+// or refused with a reason) leaves the queue; one that met no network, or
+// no log-in (the answer is the log-in page), stays for the next try.
 function flush() {
   if (!flushing) {
     flushing = (async () => {
@@ -100,13 +100,13 @@ function flush() {
         const body = new URLSearchParams(await kept.text());
         if (body.has("started_at") && body.get("started_at")) body.set("sent_at", new Date().toISOString());
         try {
-          await fetch("/session", {
+          const res = await fetch("/session", {
             method: "POST",
             body: body.toString(),
             headers: { "content-type": kept.headers.get("content-type") },
             credentials: "same-origin",
-            redirect: "manual",
           });
+          if (new URL(res.url).pathname === "/login") break;
           await queue.delete(key);
         } catch {
           break;
