@@ -594,16 +594,15 @@ fn scope_held(scope: &str) -> String {
 /// read (the scopes, the status), so a page costs the same in a clinic of
 /// 200 or of 2,000. Its columns keep the link's names (`clinic_id`,
 /// `profile_id`) so that the layer above can call it `cp`.
-fn page_sql(dialect: Dialect, conditions: &str, limit: &str) -> String {
+fn page_sql(conditions: &str, limit: &str) -> String {
     format!(
         "SELECT cp.clinic_id AS clinic_id, cp.profile_id AS profile_id, p.name AS name,
-                {key} AS name_key, cp.joined_at AS joined_at,
+                cp.name_key AS name_key, cp.joined_at AS joined_at,
                 p.last_session_date AS last_date, p.last_session_needle_mm AS last_needle,
                 p.last_session_ended AS last_ended, p.open_episodes AS open_episodes
          FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
          WHERE cp.clinic_id = ?1{conditions}
-         ORDER BY {key}, cp.profile_id{limit}",
-        key = dialect.folded("p.name"),
+         ORDER BY cp.name_key, cp.profile_id{limit}"
     )
 }
 
@@ -634,7 +633,7 @@ fn patient_status_sql(dialect: Dialect, conditions: &str, limit: &str) -> String
          FROM (SELECT cp.*, {scopes} AS scopes, {s} AS s, {c} AS c
                FROM ({PAGE}) AS cp) AS v
          ORDER BY name_key, profile_id",
-        PAGE = page_sql(dialect, conditions, limit),
+        PAGE = page_sql(conditions, limit),
         scopes = scopes_of_link(dialect),
         s = scope_held("sessions"),
         c = scope_held("checkins"),
@@ -2003,7 +2002,7 @@ fn check_patient_query(query: &PatientQuery) -> Result<()> {
 /// profile), after `?1` (the clinic): the cursor and the search, with their
 /// values appended to `args`.
 fn page_conditions(dialect: Dialect, query: &PatientQuery, args: &mut Vec<Value>) -> String {
-    let key = dialect.folded("p.name");
+    let key = "cp.name_key";
     let mut sql = String::new();
     if let Some(after) = &query.after {
         args.push(after.name_key.as_str().into());
@@ -2014,7 +2013,7 @@ fn page_conditions(dialect: Dialect, query: &PatientQuery, args: &mut Vec<Value>
     let search = PatientCursor::key(query.search.trim());
     if !search.is_empty() {
         args.push(search.into());
-        sql.push_str(&format!(" AND {}", dialect.contains(&key, args.len())));
+        sql.push_str(&format!(" AND {}", dialect.contains(key, args.len())));
     }
     sql
 }
@@ -2063,7 +2062,7 @@ fn staff_patient_list(
          FROM ({page}) AS cp
          ORDER BY cp.name_key, cp.profile_id",
         scopes = scopes_of_link(dialect),
-        page = page_sql(dialect, &conditions, &limit),
+        page = page_sql(&conditions, &limit),
     );
     let list = tx.all(&sql, &args, |r| {
         Ok(PatientSummary {
@@ -2094,10 +2093,7 @@ fn patient_list(
     let limit = match query.filter {
         PatientFilter::All => page_limit(query, &mut args),
         PatientFilter::RedFlags => {
-            conditions.push_str(&format!(
-                " AND p.open_episodes > 0 AND {}",
-                scope_held("checkins")
-            ));
+            conditions.push_str(&format!(" AND cp.flagged AND {}", scope_held("checkins")));
             page_limit(query, &mut args)
         }
         // Decided from the schedule below, after the read: only the
@@ -2164,8 +2160,8 @@ fn patient_list(
     let red = tx
         .first(
             &format!(
-                "SELECT count(*) AS n FROM clinic_patients cp JOIN profiles p ON p.id = cp.profile_id
-                 WHERE cp.clinic_id = ?1 AND p.open_episodes > 0 AND {}",
+                "SELECT count(*) AS n FROM clinic_patients cp
+                 WHERE cp.clinic_id = ?1 AND cp.flagged AND {}",
                 scope_held("checkins")
             ),
             args![clinic],

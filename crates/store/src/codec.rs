@@ -220,6 +220,7 @@ migrations! {
     6 "0006": "profile_facts", "patient_list_summary";
     7 "0007": "readiness_checks_resolvers", "readiness_checks_resolvers";
     8 "0008": "home_facts", "home_facts";
+    9 "0009": "patient_list_keys", "patient_list_keys";
 }
 
 impl Migration {

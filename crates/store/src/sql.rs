@@ -436,17 +436,6 @@ impl Dialect {
         }
     }
 
-    /// A text with its ASCII letters lowered, compared byte by byte: the
-    /// same order and the same matches on both backends (PostgreSQL's
-    /// `lower` folds only ASCII letters under the "C" collation, as
-    /// SQLite's always does), and Rust's `to_ascii_lowercase`.
-    pub fn folded(self, x: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("lower({x})"),
-            Dialect::Postgres => format!("lower({x} COLLATE \"C\") COLLATE \"C\""),
-        }
-    }
-
     /// Whether the text `x` contains the text bound at `?n`.
     pub fn contains(self, x: &str, n: usize) -> String {
         match self {

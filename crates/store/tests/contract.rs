@@ -2107,7 +2107,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 8, "one row per migration");
+        assert_eq!(rows, 9, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2152,9 +2152,80 @@ mod sqlite_only {
         assert_eq!(again.dashboard(ada).unwrap(), expected);
     }
 
+    /// Undoes migration 9 on a SQLite file: the list keys on the clinic
+    /// link, their indexes and triggers gone, no record of 9 (8 changed
+    /// nothing on SQLite).
+    fn back_to_version_8(conn: &rusqlite::Connection) {
+        conn.execute_batch(
+            "DROP TRIGGER clinic_patients_list_keys;
+             DROP TRIGGER profiles_list_keys;
+             DROP INDEX clinic_patients_by_name;
+             DROP INDEX clinic_patients_flagged;
+             ALTER TABLE clinic_patients DROP COLUMN name_key;
+             ALTER TABLE clinic_patients DROP COLUMN flagged;
+             DELETE FROM schema_migrations WHERE version >= 8;",
+        )
+        .unwrap();
+    }
+
+    /// Migration 9 fills the list keys of the clinic links already there,
+    /// so the paged list reads as before.
+    #[test]
+    fn migration_9_fills_the_list_keys_of_existing_links() {
+        use needlewise_store::ClinicStore;
+        use needlewise_store::clinic::{PatientFilter, PatientQuery};
+        let db = SqliteDb::new();
+        let patients: Vec<_> = ["eve", "Bob", "ada"]
+            .iter()
+            .map(|n| cases::populate(&db.store, n).id)
+            .collect();
+        let practice = super::clinic::fill_clinic(&db.store, &patients);
+        let now = cases::at(2000);
+        let query = |filter| PatientQuery {
+            search: String::new(),
+            filter,
+            after: None,
+            limit: 50,
+        };
+        let all = db
+            .store
+            .patient_page(&practice.by, &query(PatientFilter::All), now)
+            .unwrap();
+        let red = db
+            .store
+            .patient_page(&practice.by, &query(PatientFilter::RedFlags), now)
+            .unwrap();
+        assert_eq!(
+            all.patients
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["ada", "Bob", "eve"]
+        );
+        assert_eq!(red.red_flag_patients, Some(3));
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        back_to_version_8(&conn);
+        drop(conn);
+        let again = SqliteStore::open(&db.path).unwrap();
+        assert_eq!(
+            again
+                .patient_page(&practice.by, &query(PatientFilter::All), now)
+                .unwrap(),
+            all
+        );
+        assert_eq!(
+            again
+                .patient_page(&practice.by, &query(PatientFilter::RedFlags), now)
+                .unwrap(),
+            red
+        );
+    }
+
     /// Undoes migration 7 on a SQLite file: its table, columns and index
-    /// dropped, the session triggers of migration 6 back, no record of 7.
+    /// dropped, the session triggers of migration 6 back, no record of 7
+    /// (nor of 8 and 9, which go first).
     fn back_to_version_6(conn: &rusqlite::Connection) {
+        back_to_version_8(conn);
         conn.execute_batch(
             "DROP TRIGGER sessions_facts_insert;
              DROP TRIGGER sessions_facts_update;
@@ -2403,7 +2474,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 8, "one row per migration");
+        assert_eq!(rows, 9, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2443,7 +2514,7 @@ mod postgres_only {
     /// migrations run, so the home page and the patient list read the same
     /// as before.
     #[test]
-    fn migrations_6_to_8_fill_the_facts_of_existing_profiles() {
+    fn migrations_6_to_9_fill_the_facts_of_existing_profiles() {
         let url = postgres_url();
         let schema = fresh_schema_name();
         let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
@@ -2454,13 +2525,17 @@ mod postgres_only {
         assert!(expected.locked && expected.last_session.is_some());
         assert!(expected.verdict.is_some() && expected.latest_checkin.is_some());
         let list = owner.clinic_patients(&practice.by, now).unwrap();
-        // Back to version 5: the facts, their triggers and functions, and
-        // what 7 added (no readiness checks here) gone, no record of 6 to 8.
+        // Back to version 5: the list keys of 9, the facts, their triggers
+        // and functions, and what 7 added (no readiness checks here) gone,
+        // no record of 6 to 9.
         let mut client =
             postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
         client
             .batch_execute(
-                "DROP FUNCTION screenings_changed(), sessions_changed(), episodes_changed(),
+                "DROP FUNCTION clinic_patient_list_keys(), profile_list_keys() CASCADE;
+                 DROP INDEX clinic_patients_by_name, clinic_patients_flagged;
+                 ALTER TABLE clinic_patients DROP COLUMN name_key, DROP COLUMN flagged;
+                 DROP FUNCTION screenings_changed(), sessions_changed(), episodes_changed(),
                      checkins_changed() CASCADE;
                  DROP FUNCTION refresh_latest_verdict(uuid[]), refresh_latest_checkin(uuid[]),
                      refresh_last_session(uuid[]), refresh_open_episodes(uuid[]);
@@ -2483,7 +2558,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 8, "6 to 8 applied again");
+        assert_eq!(rows, 9, "6 to 9 applied again");
     }
 
     #[test]

@@ -1171,6 +1171,46 @@ pub mod cases {
         );
         assert!(PatientCursor::parse("not a cursor").is_none());
         assert!(PatientCursor::parse("é").is_none());
+
+        // The list's keys follow the red flags: one raised before the
+        // patient joined counts, a resolved one no longer does.
+        let fay = profile(store, "Fay");
+        let fay_flag = red_flag(store, fay.id, 400);
+        join(store, &p.by, fay.id, &all_scopes(), 401);
+        let red_names = |minutes| {
+            let page = store
+                .patient_page(&p.by, &query("", PatientFilter::RedFlags, 50), at(minutes))
+                .unwrap();
+            let names: Vec<String> = page.patients.iter().map(|s| s.name.clone()).collect();
+            (names, page.red_flag_patients)
+        };
+        assert_eq!(
+            red_names(402),
+            (vec!["carl".to_owned(), "Fay".to_owned()], Some(2))
+        );
+        let carl_flag = store.open_episodes(ids[2]).unwrap()[0].id;
+        store
+            .resolve_episode(
+                ids[2],
+                carl_flag,
+                at(403),
+                "seen",
+                &crate::cases::doctor_examined(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(red_names(404), (vec!["Fay".to_owned()], Some(1)));
+        store
+            .resolve_episode(
+                fay.id,
+                fay_flag,
+                at(405),
+                "seen",
+                &crate::cases::doctor_examined(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(red_names(406), (Vec::new(), Some(0)));
     }
 
     pub fn staff_see_the_list_but_no_clinical_data(store: &dyn Store) {
