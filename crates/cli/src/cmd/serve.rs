@@ -43,7 +43,8 @@ pub fn run(app: &App, args: Args) -> Result<Exit, Failure> {
         config.listen = listen;
     }
     config.validate().map_err(|e| bad(e.to_string()))?;
-    needlewise_web::telemetry::init_logging(config.log_format);
+    let _log = needlewise_web::telemetry::init_logging(config.log_format)
+        .map_err(|e| Failure::Other(e.into()))?;
     if args.test_clock && config.secure_cookies() {
         return Err(bad(
             "--test-clock is for the test suite only and cannot run with an https public_url",
