@@ -156,3 +156,16 @@ test('logging out with a session not sent yet warns in plain words and can send 
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.getByRole('dialog')).toHaveCount(0);
 });
+
+test('without script, Log out logs out at once, as before', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signUp(page, 'logout-noscript');
+  await page.goto('/more');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await page.goto('/more');
+  await expect(page).toHaveURL(/\/login$/);
+  await context.close();
+});
