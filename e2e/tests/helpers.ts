@@ -1,5 +1,5 @@
 // Shared steps of the journeys: each test signs up its own user.
-import { expect, type Page } from '@playwright/test';
+import { expect, type BrowserContext, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import path from 'node:path';
 import { createHmac } from 'node:crypto';
@@ -112,25 +112,33 @@ export async function deviceId(card: ReturnType<Page['locator']>): Promise<strin
   return id!.slice('device-'.length);
 }
 
-/** Rinse, soak (11 minutes pass), dry (31 minutes pass), ready. */
-export async function cycleToReady(page: Page, name: string): Promise<void> {
+/**
+ * Rinse, soak (11 minutes pass), dry (31 minutes pass), ready. `after`, when
+ * given, runs after each step with the state reached (`rinsed`, `soaking`,
+ * `drying`, `ready`), on the roller page as it stands.
+ */
+export async function cycleToReady(page: Page, name: string, after?: (state: string) => Promise<void>): Promise<void> {
   const card = () => page.locator('article.device').filter({ has: page.getByRole('heading', { name: new RegExp(`^${name}`) }) });
   const state = () => card().locator('.state');
   await page.goto('/devices');
   await card().getByRole('button', { name: 'Rinsed' }).click();
   await expect(state()).toHaveText('rinsed');
+  await after?.('rinsed');
   await card().getByRole('button', { name: 'Put to soak' }).click();
   await expect(state()).toHaveText(/soak/);
   // The next step's button waits for its time, on the server's clock.
   await expect(card().getByRole('button', { name: 'Out of the soak, air-drying' })).toBeDisabled();
+  await after?.('soaking');
   await advanceServerClock(page, 11);
   await page.reload();
   await card().getByRole('button', { name: 'Out of the soak, air-drying' }).click();
   await expect(state()).toHaveText(/dry/);
+  await after?.('drying');
   await advanceServerClock(page, 31);
   await page.reload();
   await card().getByRole('button', { name: 'Dry and capped' }).click();
   await expect(state()).toHaveText('ready');
+  await after?.('ready');
 }
 
 /** Today's readiness questions, all clear. */
@@ -143,6 +151,50 @@ export async function readyAllClear(page: Page): Promise<void> {
   }
   await page.getByRole('button', { name: 'Check' }).click();
   await expect(page.locator('p.verdict')).toHaveClass(/\bgo\b/);
+}
+
+/** The sessions stored for the logged-in profile, counted through the API. */
+export async function sessionCount(page: Page): Promise<number> {
+  const res = await page.request.get('/api/sessions');
+  expect(res.status()).toBe(200);
+  return (await res.json()).length;
+}
+
+/**
+ * Opens today's session page until the service worker controls it and
+ * keeps a copy for use offline.
+ */
+export async function workerKeepsSessionPage(page: Page): Promise<void> {
+  await page.goto('/session');
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload();
+  await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller)).toBe(true);
+  await expect.poll(() => page.evaluate(async () => !!(await caches.match('/session')))).toBe(true);
+}
+
+/** How many finished sessions the phone keeps, not sent yet (the service worker's queue). */
+export async function keptSessions(page: Page): Promise<number> {
+  return page.evaluate(async () => (await caches.has('nw-queue-v1'))
+    ? (await (await caches.open('nw-queue-v1')).keys()).length : 0);
+}
+
+/**
+ * With the network off (the page's clock installed, `page.clock.install()`):
+ * today's session page from the phone, three seconds of the guided
+ * session, finished early and saved; the phone keeps it to send later.
+ */
+export async function keepSessionOffline(page: Page, context: BrowserContext): Promise<void> {
+  await context.setOffline(true);
+  await page.goto('/session');
+  await expect(page.getByRole('heading', { name: 'Zone by zone' })).toBeVisible();
+  await page.locator('#g-go').click(); // Start
+  await expect(page.locator('#g-go')).toHaveText('Pause');
+  await page.clock.runFor(3_000);
+  await page.locator('#g-finish').click(); // Finish early
+  await expect(page.locator('#g-zone')).toHaveText('Session finished');
+  await page.getByRole('button', { name: 'Save the session' }).click();
+  await expect(page.getByRole('heading', { name: 'Session kept on this phone' })).toBeVisible();
+  expect(await keptSessions(page)).toBe(1);
 }
 
 /** axe-core on the page as it stands: no violations. */

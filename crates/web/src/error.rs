@@ -93,6 +93,22 @@ impl WebError {
     }
 }
 
+impl WebError {
+    /// The error as the service worker reads it when it sends a session
+    /// kept offline (it asks for JSON): the stable code, and the page's own
+    /// title and message in plain words, which the phone shows the person
+    /// so that a refused session is never lost in silence.
+    pub fn into_replay_json(self) -> Response {
+        self.log();
+        let body = json!({"error": {
+            "code": self.code(),
+            "title": self.title(),
+            "message": self.page_message(),
+        }});
+        (self.status(), Json(body)).into_response()
+    }
+}
+
 impl From<StoreError> for WebError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -309,6 +325,28 @@ mod tests {
         assert!(!page.contains("cold_sores"), "{page}");
         assert!(!page.contains("Unprocessable Entity"));
         assert!(!page.contains("expected true or false"));
+    }
+
+    #[test]
+    fn a_replayed_session_learns_why_in_plain_words() {
+        let res = WebError::Conflict(
+            "Not today: open red flag. Nothing was saved; see the session page for what to do."
+                .into(),
+        )
+        .into_replay_json();
+        assert_eq!(res.status(), StatusCode::CONFLICT);
+        let v: serde_json::Value = serde_json::from_str(&text_of(res)).expect("JSON");
+        assert_eq!(v["error"]["code"], "conflict");
+        assert_eq!(v["error"]["title"], "That was not done");
+        assert_eq!(
+            v["error"]["message"],
+            "Not today: open red flag. Nothing was saved; see the session page for what to do."
+        );
+        // The page's words, not the machine's.
+        let res = WebError::Internal(anyhow::anyhow!("disk on fire")).into_replay_json();
+        let text = text_of(res);
+        assert!(!text.contains("disk on fire"), "{text}");
+        assert!(text.contains("Something went wrong on our side"), "{text}");
     }
 
     #[test]

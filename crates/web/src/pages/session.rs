@@ -11,7 +11,8 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::response::Response;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use needlewise_core::aftercare::serum_gate;
@@ -542,7 +543,24 @@ pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
 
 /// Stores the session and the device's use, after checking everything
 /// again. Only zones of today's plan are accepted.
-pub async fn complete(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
+///
+/// The service worker sends a session kept offline with `Accept:
+/// application/json`: a refusal then answers in JSON (`into_replay_json`),
+/// so the phone can tell the person it was not saved, and why. A browser's
+/// own form gets the error page as always.
+pub async fn complete(me: Me, headers: HeaderMap, body: Bytes) -> Response {
+    let replay = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    match record(me, body).await {
+        Ok(res) => res,
+        Err(e) if replay => e.into_replay_json(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn record(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebError> {
     let pairs = checked_form(&auth, &body)?;
     let device_id: DeviceId = forms::required(&pairs, "device")?
         .parse()

@@ -501,6 +501,41 @@ async fn without_a_screening_or_a_ready_roller_the_page_says_why_and_the_post_is
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(page.contains("device not ready"), "{page}");
     assert_eq!(s.store.counts().unwrap().sessions, 0);
+
+    // The service worker sending a session kept offline asks for JSON, and
+    // learns why in the page's plain words.
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", u.csrf.as_str()),
+            ("device", id.as_str()),
+            ("zone", "forehead"),
+            ("minutes_forehead", "2"),
+        ])
+        .finish();
+    let req = axum::http::Request::post("/session")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::COOKIE, &u.cookie)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let (status, headers, text) = s.send(req).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["error"]["code"], "conflict", "{text}");
+    assert_eq!(v["error"]["title"], "That was not done", "{text}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Not today: device not ready.")
+            && message.contains("Nothing was saved"),
+        "{message}"
+    );
+    assert_eq!(s.store.counts().unwrap().sessions, 0);
 }
 
 #[tokio::test]
