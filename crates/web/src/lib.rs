@@ -235,6 +235,7 @@ pub fn router(state: AppState) -> Router {
             "/screening",
             get(pages::screening::form).post(pages::screening::submit),
         )
+        .route("/screening/step", post(pages::screening::step))
         .route("/screening/result", get(pages::screening::latest))
         .route(
             "/devices",

@@ -156,8 +156,27 @@ pub struct ScreeningForm {
     pub chrome: Chrome,
     /// The form's request key (see `needlewise_actions::RequestKey`).
     pub key: String,
+    /// This step, counted from 1, of `steps`, and what it asks about.
+    pub step: usize,
+    pub steps: usize,
+    pub topic: String,
+    /// The next step's topic (empty on the last step).
+    pub next_topic: String,
+    /// This step's questions.
     pub fields: Vec<FieldView>,
+    /// The other steps' answers, carried as hidden inputs.
+    pub carried: Vec<(String, String)>,
     pub errors: FormErrors,
+}
+
+impl ScreeningForm {
+    pub fn is_first(&self) -> bool {
+        self.step == 1
+    }
+
+    pub fn is_last(&self) -> bool {
+        self.step == self.steps
+    }
 }
 
 #[derive(Debug, Template)]
