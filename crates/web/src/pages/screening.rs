@@ -195,7 +195,10 @@ pub async fn latest(Me { state, auth }: Me) -> Result<Response, WebError> {
             .excluded_zones
             .iter()
             .map(|e| {
-                let until = e.until.map(|u| format!(" until {u}")).unwrap_or_default();
+                let until = e
+                    .until
+                    .map(|u| format!(" until {}", views::day(u)))
+                    .unwrap_or_default();
                 format!("{}{until}", e.zone.label())
             })
             .collect(),

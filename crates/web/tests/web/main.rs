@@ -8,6 +8,7 @@ mod authz;
 mod authz_fields;
 mod calendar;
 mod clinic;
+mod dates;
 mod delete;
 mod fhir;
 mod housekeeping;
@@ -664,9 +665,15 @@ async fn a_bad_screening_form_is_shown_again_with_its_answers_and_plain_problems
     assert_eq!(s.store.counts().unwrap().screenings, 0);
     // The first step with a problem, every answer kept: this step's as
     // given, the others' as hidden inputs.
-    assert!(page.contains("Step 3 of 7: Medicines and treatments"), "{page}");
+    assert!(
+        page.contains("Step 3 of 7: Medicines and treatments"),
+        "{page}"
+    );
     assert!(page.contains(r#"action="/screening/step""#), "{page}");
-    assert!(page.contains(r#"<input type="hidden" name="age" value="35">"#), "numbers are kept");
+    assert!(
+        page.contains(r#"<input type="hidden" name="age" value="35">"#),
+        "numbers are kept"
+    );
     assert!(page.contains(r#"<input type="hidden" name="needle_length_mm" value="0.25">"#));
     assert!(page.contains(r#"<input type="hidden" name="sex" value="female">"#));
     assert!(page.contains(r#"<input type="hidden" name="zones" value="forehead">"#));

@@ -68,8 +68,11 @@ fn send_from(page: &str, answers: &[(&'static str, String)], go: &str) -> Vec<(S
         answers
             .iter()
             .filter(|(k, _)| {
-                here.iter()
-                    .any(|q| *k == q || k.strip_prefix(q.as_str()).is_some_and(|r| r.starts_with('_')))
+                here.iter().any(|q| {
+                    *k == q
+                        || k.strip_prefix(q.as_str())
+                            .is_some_and(|r| r.starts_with('_'))
+                })
             })
             .map(|(k, v)| ((*k).to_owned(), v.clone())),
     );
@@ -123,10 +126,16 @@ async fn stepping_forward_and_back_keeps_every_answer_and_screens_like_the_one_p
     assert_eq!(status, StatusCode::OK);
     let (_, steps) = step_of(&page);
     assert!(steps >= 5, "{steps} steps");
-    assert!(page.contains(&format!("Step 1 of {steps}: About you")), "{page}");
+    assert!(
+        page.contains(&format!("Step 1 of {steps}: About you")),
+        "{page}"
+    );
     assert_eq!(shown(&page), ["age", "sex", "pregnant", "breastfeeding"]);
     assert!(page.contains(r#"action="/screening/step""#));
-    assert!(!page.contains(r#"value="back""#), "no Back on the first step");
+    assert!(
+        !page.contains(r#"value="back""#),
+        "no Back on the first step"
+    );
 
     let mut seen = Vec::new();
     for n in 1..steps {
@@ -136,11 +145,19 @@ async fn stepping_forward_and_back_keeps_every_answer_and_screens_like_the_one_p
             // Back from step 4 to step 3, and on again: both steps' answers
             // come back as given.
             let body = send_from(&page, &given, "back");
-            let (status, _, back) = s.post("/screening/step", Some(&user.cookie), &pairs(&body)).await;
+            let (status, _, back) = s
+                .post("/screening/step", Some(&user.cookie), &pairs(&body))
+                .await;
             assert_eq!(status, StatusCode::OK);
             assert_eq!(step_of(&back).0, 3);
-            assert!(back.contains(r#"name="isotretinoin" value="never" checked"#), "{back}");
-            assert!(back.contains(r#"<input type="hidden" name="fitzpatrick" value="5">"#), "{back}");
+            assert!(
+                back.contains(r#"name="isotretinoin" value="never" checked"#),
+                "{back}"
+            );
+            assert!(
+                back.contains(r#"<input type="hidden" name="fitzpatrick" value="5">"#),
+                "{back}"
+            );
             let body: Vec<(String, String)> = hidden(&back)
                 .into_iter()
                 .chain(
@@ -151,22 +168,32 @@ async fn stepping_forward_and_back_keeps_every_answer_and_screens_like_the_one_p
                 )
                 .chain([("go".to_owned(), "next".to_owned())])
                 .collect();
-            let (_, _, again) = s.post("/screening/step", Some(&user.cookie), &pairs(&body)).await;
+            let (_, _, again) = s
+                .post("/screening/step", Some(&user.cookie), &pairs(&body))
+                .await;
             assert_eq!(step_of(&again).0, 4, "{again}");
             assert!(again.contains(r#"name="fitzpatrick" id="fitzpatrick" min="1" max="6" step="1" inputmode="decimal" aria-label="#));
             assert!(again.contains(r#"value="5""#), "the skin type is kept");
             assert!(again.contains(r#"name="keloid_tendency" value="no" checked"#));
         }
         let body = send_from(&page, &given, "next");
-        let (status, _, next) = s.post("/screening/step", Some(&user.cookie), &pairs(&body)).await;
+        let (status, _, next) = s
+            .post("/screening/step", Some(&user.cookie), &pairs(&body))
+            .await;
         assert_eq!(status, StatusCode::OK, "step {n}: {next}");
         page = next;
     }
     // The last step: its questions, every earlier answer carried.
     assert_eq!(step_of(&page), (steps, steps));
-    assert!(page.contains(r#"action="/screening""#), "the last step sends everything");
+    assert!(
+        page.contains(r#"action="/screening""#),
+        "the last step sends everything"
+    );
     assert!(page.contains("See my verdict"));
-    assert!(page.contains(r#"<input type="hidden" name="zones" value="chin">"#), "{page}");
+    assert!(
+        page.contains(r#"<input type="hidden" name="zones" value="chin">"#),
+        "{page}"
+    );
     assert!(page.contains(r#"<input type="hidden" name="age" value="35">"#));
     seen.extend(shown(&page));
     let mut all: Vec<String> = needlewise_core::evidence()
@@ -178,17 +205,25 @@ async fn stepping_forward_and_back_keeps_every_answer_and_screens_like_the_one_p
     seen.sort();
     all.sort();
     assert_eq!(seen, all, "every question is asked on exactly one step");
-    assert_eq!(s.store.counts().unwrap().screenings, 0, "steps store nothing");
+    assert_eq!(
+        s.store.counts().unwrap().screenings,
+        0,
+        "steps store nothing"
+    );
 
     let body = send_from(&page, &given, "next");
-    let (status, _, _) = s.post("/screening", Some(&user.cookie), &pairs(&body)).await;
+    let (status, _, _) = s
+        .post("/screening", Some(&user.cookie), &pairs(&body))
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     // The same answers on the one-page form, for someone else.
     let other = s.sign_up("one-page@example.org").await;
     let mut one_page = answers(&other.csrf);
     one_page.push(("csrf", other.csrf.clone()));
-    let (status, _, _) = s.post("/screening", Some(&other.cookie), &refs(&one_page)).await;
+    let (status, _, _) = s
+        .post("/screening", Some(&other.cookie), &refs(&one_page))
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     let stepped = s
@@ -205,7 +240,12 @@ async fn stepping_forward_and_back_keeps_every_answer_and_screens_like_the_one_p
     assert_eq!(stepped.verdict, whole.verdict);
     assert_eq!(stepped.result, whole.result);
     // Not a trivial verdict: the answers on far-apart steps each counted.
-    let rules: Vec<&str> = stepped.result.reasons.iter().map(|r| r.rule_id.as_str()).collect();
+    let rules: Vec<&str> = stepped
+        .result
+        .reasons
+        .iter()
+        .map(|r| r.rule_id.as_str())
+        .collect();
     for rule in [
         "screen.fitzpatrick_iv_vi",
         "screen.device.pen",
@@ -224,21 +264,31 @@ async fn a_missing_answer_is_shown_on_its_own_step_with_no_answer_lost() {
     let mut given = answers(&user.csrf);
     let (_, _, step1) = s.get("/screening", Some(&user.cookie)).await;
     let body = send_from(&step1, &given, "next");
-    let (_, _, step2) = s.post("/screening/step", Some(&user.cookie), &pairs(&body)).await;
+    let (_, _, step2) = s
+        .post("/screening/step", Some(&user.cookie), &pairs(&body))
+        .await;
     assert_eq!(step_of(&step2).0, 2);
     assert!(shown(&step2).contains(&"diabetes".to_owned()));
 
     // Step 2 sent without the diabetes answer.
     given.retain(|(k, _)| *k != "diabetes");
     let body = send_from(&step2, &given, "next");
-    let (status, _, again) = s.post("/screening/step", Some(&user.cookie), &pairs(&body)).await;
+    let (status, _, again) = s
+        .post("/screening/step", Some(&user.cookie), &pairs(&body))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(step_of(&again).0, 2, "the same step again");
     assert!(
-        again.contains(r#"<p class="field-error" id="err-diabetes">Please choose one of the answers.</p>"#),
+        again.contains(
+            r#"<p class="field-error" id="err-diabetes">Please choose one of the answers.</p>"#
+        ),
         "{again}"
     );
-    assert!(again.contains(r##"<a href="#q-diabetes">Diabetes: none, controlled, or uncontrolled?</a>"##));
+    assert!(
+        again.contains(
+            r##"<a href="#q-diabetes">Diabetes: none, controlled, or uncontrolled?</a>"##
+        )
+    );
     // This step's other answers, and the first step's, are all kept.
     assert!(again.contains(r#"name="cardiac_condition" value="no" checked"#));
     assert!(again.contains(r#"name="other_serious_condition" value="no" checked"#));
@@ -255,7 +305,9 @@ async fn a_missing_answer_is_shown_on_its_own_step_with_no_answer_lost() {
             *v = "many".into();
         }
     }
-    let (status, _, first) = s.post("/screening/step", Some(&user.cookie), &pairs(&body)).await;
+    let (status, _, first) = s
+        .post("/screening/step", Some(&user.cookie), &pairs(&body))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(step_of(&first).0, 1);
     assert!(first.contains(r#"id="err-age""#), "{first}");
