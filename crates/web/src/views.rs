@@ -66,8 +66,9 @@ impl DateStyle {
             let q = parts
                 .find_map(|p| p.strip_prefix("q="))
                 .and_then(|q| q.trim().parse::<f32>().ok())
+                .filter(|q| q.is_finite())
                 .unwrap_or(1.0);
-            if tag.is_empty() || tag == "*" || !(q > 0.0) {
+            if tag.is_empty() || tag == "*" || q <= 0.0 {
                 continue;
             }
             if best.is_none_or(|(b, _)| q > b) {
