@@ -78,7 +78,7 @@ const q = (page, id) => page.locator(`#q-${id}`);
 const choose = (page, id, label) => q(page, id).getByLabel(label, { exact: true }).check();
 const next = async (page, m, n) => {
   await page.getByRole('button', { name: /^Next: / }).click();
-  await page.locator('.steps progress[value="' + n + '"]').waitFor();
+  await page.locator('.step-progress progress[value="' + n + '"]').waitFor();
   await visited(page, m, `screening step ${n}`);
 };
 
@@ -100,7 +100,7 @@ await page.getByLabel('Email').fill(email);
 await page.getByLabel(/^Password/).fill(PASSWORD);
 await page.getByRole('button', { name: 'Log in' }).click();
 await page.getByRole('navigation', { name: 'Sections' }).waitFor();
-await visited(page, m, 'home (first run)');
+await visited(page, m, 'after log-in');
 
 await page.goto('/screening');
 await visited(page, m, 'screening step 1');

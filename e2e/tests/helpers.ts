@@ -53,8 +53,8 @@ export async function advanceServerClock(page: Page, minutes: number): Promise<v
 
 /** The step of the screening the page shows, checked on its progress element. */
 export async function expectStep(page: Page, n: number): Promise<void> {
-  await expect(page.locator('.steps p')).toHaveText(new RegExp(`^Step ${n} of \\d+: `));
-  await expect(page.locator('.steps progress')).toHaveAttribute('value', String(n));
+  await expect(page.locator('.step-progress p')).toHaveText(new RegExp(`^Step ${n} of \\d+: `));
+  await expect(page.locator('.step-progress progress')).toHaveAttribute('value', String(n));
 }
 
 /** Next, to step `n` of the screening. */
