@@ -8,8 +8,9 @@ import {
 } from './helpers';
 
 test('every main page passes axe-core, and is saved as a phone-size screenshot', async ({ page }) => {
-  // Twenty pages, each with axe: slow on a busy machine.
-  test.setTimeout(120_000);
+  // Twenty-two pages, each with axe, and the screening's seven steps: slow
+  // on a busy machine.
+  test.setTimeout(180_000);
   const check = async (path: string | null, name: string) => {
     if (path) await page.goto(path);
     await expect(page.locator('main h1')).toBeVisible();
