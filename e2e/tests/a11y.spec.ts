@@ -4,12 +4,13 @@ import { test, expect } from '@playwright/test';
 import type { Page } from '@playwright/test';
 import {
   signUp, screenGo, addRoller, cycleToReady, readyAllClear, expectNoAxeViolations, screenshot,
-  startClinicSignUp, enrolTotp, createInvite, joinClinic,
+  fillScreening, backStep, expectStep, question, startClinicSignUp, enrolTotp, createInvite, joinClinic,
 } from './helpers';
 
 test('every main page passes axe-core, and is saved as a phone-size screenshot', async ({ page }) => {
-  // Twenty pages, each with axe: slow on a busy machine.
-  test.setTimeout(120_000);
+  // Twenty-two pages, each with axe, and the screening's seven steps: slow
+  // on a busy machine.
+  test.setTimeout(180_000);
   const check = async (path: string | null, name: string) => {
     if (path) await page.goto(path);
     await expect(page.locator('main h1')).toBeVisible();
@@ -22,6 +23,16 @@ test('every main page passes axe-core, and is saved as a phone-size screenshot',
   await signUp(page, 'a11y');
   await check('/', '03-home-new');
   await check('/screening', '04-screening');
+  // A later step, with Back, and one shown again with a problem on it.
+  await fillScreening(page);
+  await check(null, '04a-screening-last-step');
+  await backStep(page, 6);
+  await question(page, 'needle_length_mm').getByRole('spinbutton').fill('');
+  await page.locator('form.questions').evaluate((f: HTMLFormElement) => { f.noValidate = true; });
+  await page.getByRole('button', { name: /^Next: / }).click();
+  await expectStep(page, 6);
+  await expect(page.locator('#err-needle_length_mm')).toBeVisible();
+  await check(null, '04b-screening-step-problem');
   await screenGo(page);
   await check(null, '05-screening-result');
   await check('/devices', '06-devices-empty');

@@ -51,33 +51,60 @@ export async function advanceServerClock(page: Page, minutes: number): Promise<v
   expect(res.status(), await res.text()).toBe(200);
 }
 
+/** The step of the screening the page shows, checked on its progress element. */
+export async function expectStep(page: Page, n: number): Promise<void> {
+  await expect(page.locator('.step-progress p')).toHaveText(new RegExp(`^Step ${n} of \\d+: `));
+  await expect(page.locator('.step-progress progress')).toHaveAttribute('value', String(n));
+}
+
+/** Next, to step `n` of the screening. */
+export async function nextStep(page: Page, n: number): Promise<void> {
+  await page.getByRole('button', { name: /^Next: / }).click();
+  await expectStep(page, n);
+}
+
+/** Back, to step `n` of the screening. */
+export async function backStep(page: Page, n: number): Promise<void> {
+  await page.getByRole('button', { name: 'Back', exact: true }).click();
+  await expectStep(page, n);
+}
+
 /**
- * Fills the screening form as a user would, one visible question at a
- * time, with answers that end in `go`; `overrides` change single answers.
+ * Fills the screening a topic at a time as a user would, one visible
+ * question at a time, with answers that end in `go`; `overrides` change
+ * single answers. It stops on the last step, before "See my verdict".
  */
 export async function fillScreening(page: Page, overrides: Record<string, string> = {}): Promise<void> {
   const no = (id: string) => choose(page, id, overrides[id] ?? 'No');
   await page.goto('/screening');
+  await expectStep(page, 1);
   await question(page, 'age').getByRole('spinbutton').fill('35');
   await choose(page, 'sex', 'female');
-  for (const id of ['pregnant', 'breastfeeding', 'cardiac_condition', 'collagen_vascular_disease',
-    'bleeding_disorder', 'anticoagulants']) await no(id);
+  for (const id of ['pregnant', 'breastfeeding']) await no(id);
+  await nextStep(page, 2);
+  for (const id of ['cardiac_condition', 'collagen_vascular_disease', 'bleeding_disorder', 'anticoagulants',
+    'immunosuppressed', 'systemic_infection']) await no(id);
+  await choose(page, 'diabetes', 'none');
+  await no('other_serious_condition');
+  await nextStep(page, 3);
   for (const id of ['isotretinoin', 'chemo_or_radiotherapy', 'high_dose_steroids']) {
     await choose(page, id, 'Never');
   }
-  for (const id of ['chemo_or_radiotherapy_planned', 'high_dose_steroids_planned',
-    'immunosuppressed', 'systemic_infection']) await no(id);
+  for (const id of ['chemo_or_radiotherapy_planned', 'high_dose_steroids_planned']) await no(id);
   // The planned start dates show only after a yes.
   await expect(question(page, 'chemo_or_radiotherapy_start')).toBeHidden();
-  await choose(page, 'diabetes', 'none');
-  await no('other_serious_condition');
-  for (const id of ['keloid_tendency', 'metal_allergy', 'anaesthetic_allergy', 'plans_topical_anaesthetic',
-    'skin_cancer_or_suspicious_lesion', 'chronic_skin_condition', 'treating_young_scar']) await no(id);
+  await nextStep(page, 4);
+  for (const id of ['keloid_tendency', 'skin_cancer_or_suspicious_lesion', 'chronic_skin_condition',
+    'treating_young_scar']) await no(id);
   await question(page, 'fitzpatrick').getByRole('spinbutton').fill('2');
+  await nextStep(page, 5);
+  for (const id of ['metal_allergy', 'anaesthetic_allergy', 'plans_topical_anaesthetic']) await no(id);
+  await nextStep(page, 6);
   await choose(page, 'device_kind', overrides.device_kind ?? 'roller');
   await question(page, 'needle_length_mm').getByRole('spinbutton').fill('0.25');
   await choose(page, 'zones', 'forehead');
   await choose(page, 'zones', 'left cheek');
+  await nextStep(page, 7);
   await no('cold_sores');
   // Not applicable with these answers, so hidden by the page's script.
   await expect(question(page, 'antiviral_plan_confirmed')).toBeHidden();

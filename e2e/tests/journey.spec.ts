@@ -1,22 +1,36 @@
 // Journey 1: a new user's whole way from sign-up to a locked next session.
 import { test, expect } from '@playwright/test';
-import { signUp, fillScreening, submitScreening, question, choose, addRoller, cycleToReady, readyAllClear } from './helpers';
+import {
+  signUp, fillScreening, submitScreening, question, choose, addRoller, cycleToReady, readyAllClear, expectStep, nextStep, backStep,
+} from './helpers';
 
 type Plan = { zones: { id: string; label: string; sections: { seconds: number }[] }[] };
 
 test('a new user screens, cleans a roller, runs a guided session, checks in with a red flag and is locked', async ({ page }) => {
   await signUp(page, 'journey');
 
-  // Screening: the form hides questions that do not apply.
-  await fillScreening(page);
+  // Screening, a topic at a time: each step hides the questions that do
+  // not apply, reading earlier steps' answers too.
+  await page.goto('/screening');
+  await expectStep(page, 1);
   await choose(page, 'sex', 'male');
   await expect(question(page, 'pregnant')).toBeHidden();
   await choose(page, 'sex', 'female');
   await expect(question(page, 'pregnant')).toBeVisible();
+  await fillScreening(page);
+  // The antiviral question (last step) follows the zones (the step before).
   await choose(page, 'cold_sores', 'Yes');
+  await expect(question(page, 'antiviral_plan_confirmed')).toBeHidden();
+  await backStep(page, 6);
+  await expect(question(page, 'zones').getByLabel('forehead', { exact: true })).toBeChecked();
   await choose(page, 'zones', 'chin');
+  await nextStep(page, 7);
+  // Back and Next kept the answer given on this step before going back.
+  await expect(question(page, 'cold_sores').getByLabel('Yes', { exact: true })).toBeChecked();
   await expect(question(page, 'antiviral_plan_confirmed')).toBeVisible();
+  await backStep(page, 6);
   await question(page, 'zones').getByLabel('chin', { exact: true }).uncheck();
+  await nextStep(page, 7);
   await choose(page, 'cold_sores', 'No');
   await expect(question(page, 'antiviral_plan_confirmed')).toBeHidden();
   await submitScreening(page);

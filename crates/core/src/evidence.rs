@@ -217,6 +217,18 @@ pub struct Question {
     /// Filled in by needlewise from what it knows, never asked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fact: bool,
+    /// What the question is about ("Your skin"): a questionnaire with
+    /// topics is asked a topic at a time (see [`Questionnaire::steps`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+}
+
+/// One screen of a questionnaire asked a topic at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step<'a> {
+    pub topic: &'a str,
+    /// In the questionnaire's order.
+    pub questions: Vec<&'a Question>,
 }
 
 /// A calendar wait such as `P6M` or `P4W`, added to dates.
@@ -458,6 +470,56 @@ impl Questionnaire {
 
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The questions asked, by topic: the topics in the order of their
+    /// first question, each with its questions in the questionnaire's
+    /// order. Facts and questions without a topic are in no step, so a
+    /// questionnaire without topics has none.
+    pub fn steps(&self) -> Vec<Step<'_>> {
+        let mut steps: Vec<Step<'_>> = Vec::new();
+        for question in self.questions.iter().filter(|q| !q.fact) {
+            let Some(topic) = question.topic.as_deref() else {
+                continue;
+            };
+            match steps.iter_mut().find(|s| s.topic == topic) {
+                Some(step) => step.questions.push(question),
+                None => steps.push(Step {
+                    topic,
+                    questions: vec![question],
+                }),
+            }
+        }
+        steps
+    }
+
+    /// The questionnaire as far as step `n` (counted from 0): the
+    /// questions of that step and the ones before, facts kept, no rules.
+    /// Its answers parse and are complete exactly when those steps are
+    /// answered, since no question depends on a later step (see
+    /// [`EvidenceBase::problems`]).
+    pub fn through_step(&self, n: usize) -> Questionnaire {
+        let asked: Vec<&str> = self
+            .steps()
+            .into_iter()
+            .take(n + 1)
+            .flat_map(|s| s.questions)
+            .map(|q| q.id.as_str())
+            .collect();
+        Questionnaire {
+            questionnaire: self.questionnaire,
+            planned_zones: self
+                .planned_zones
+                .clone()
+                .filter(|z| asked.contains(&z.as_str())),
+            questions: self
+                .questions
+                .iter()
+                .filter(|q| q.fact || asked.contains(&q.id.as_str()))
+                .cloned()
+                .collect(),
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -1080,6 +1142,7 @@ impl EvidenceBase {
                     check_condition(q, &format!("question {}", question.id), cond, &mut problems);
                 }
             }
+            check_topics(q, &mut problems);
             if let Some(planned) = &q.planned_zones {
                 match q.question(planned) {
                     Some(question) if question.kind == QuestionKind::Zones => {}
@@ -1228,6 +1291,46 @@ fn kind_name(kind: &QuestionKind) -> &'static str {
         QuestionKind::Zones => "zones",
         QuestionKind::Procedures => "procedures",
         QuestionKind::Date => "date",
+    }
+}
+
+/// A questionnaire with topics is asked a step at a time: every question
+/// asked has a topic, and a question's condition reads only questions of
+/// its own step or earlier ones (a later answer is not known yet).
+fn check_topics(q: &Questionnaire, problems: &mut Vec<String>) {
+    let asked: Vec<&Question> = q.questions.iter().filter(|q| !q.fact).collect();
+    if asked.iter().all(|q| q.topic.is_none()) {
+        return;
+    }
+    for question in asked.iter().filter(|q| q.topic.is_none()) {
+        problems.push(format!(
+            "{}: question {} has no topic, but the others do",
+            q.questionnaire.id(),
+            question.id
+        ));
+    }
+    let steps = q.steps();
+    let step_of = |id: &str| {
+        steps
+            .iter()
+            .position(|s| s.questions.iter().any(|q| q.id == id))
+    };
+    for (n, step) in steps.iter().enumerate() {
+        for question in &step.questions {
+            let Some(cond) = &question.enable_when else {
+                continue;
+            };
+            let mut refs = Vec::new();
+            cond.visit_questions(&mut refs);
+            for (id, _) in refs {
+                if step_of(id).is_some_and(|m| m > n) {
+                    problems.push(format!(
+                        "question {} is asked before {id}, which its condition reads",
+                        question.id
+                    ));
+                }
+            }
+        }
     }
 }
 

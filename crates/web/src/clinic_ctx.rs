@@ -128,9 +128,7 @@ impl ClinicCtx {
 /// A moment in an IANA time zone (UTC if the name is unknown), to the minute.
 pub fn local_in(tz: &str, t: Timestamp) -> String {
     let tz = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    t.to_zoned_datetime(tz)
-        .strftime("%a %-d %b %Y, %H:%M")
-        .to_string()
+    crate::views::moment(&t.to_zoned_datetime(tz))
 }
 
 /// Why a clinic page was refused.

@@ -158,6 +158,47 @@ fn value(question: &Question, pairs: &[(String, String)]) -> Option<Value> {
     }
 }
 
+/// The answers `pairs` (a form's body) gives to the questions not in
+/// `except`, as the pairs they came in: the hidden inputs that carry one
+/// step's answers through the others. Only names a question of `q` owns
+/// are kept (its id, an exposure's `_date`, a procedure row's `_kind_N`,
+/// `_date_N` and `_zones_N`), so nothing else a body holds is echoed.
+pub fn answer_pairs(
+    q: &Questionnaire,
+    pairs: &[(String, String)],
+    except: &[&str],
+) -> Vec<(String, String)> {
+    let owns = |question: &Question, name: &str| {
+        let id = question.id.as_str();
+        let Some(rest) = name.strip_prefix(id) else {
+            return false;
+        };
+        let row = |s: &str, prefix: &str| {
+            s.strip_prefix(prefix)
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n < PROCEDURE_ROWS)
+        };
+        match &question.kind {
+            _ if rest.is_empty() => true,
+            QuestionKind::Exposure => rest == "_date",
+            QuestionKind::Procedures => {
+                row(rest, "_kind_") || row(rest, "_date_") || row(rest, "_zones_")
+            }
+            _ => false,
+        }
+    };
+    pairs
+        .iter()
+        .filter(|(name, _)| {
+            q.questions
+                .iter()
+                .filter(|question| !question.fact && !except.contains(&question.id.as_str()))
+                .any(|question| owns(question, name))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The fields of a questionnaire, facts left out, empty.
 pub fn fields(q: &Questionnaire) -> Vec<FieldView> {
     fields_as_given(q, &[], None)

@@ -145,17 +145,30 @@ impl AppState {
         self.now().to_zoned_datetime(self.tz.clone())
     }
 
-    /// A moment in local time, to the minute.
+    /// A moment in local time, to the minute, as [`views::moment`] writes it.
     pub fn local(&self, t: Timestamp) -> String {
-        t.to_zoned_datetime(self.tz.clone())
-            .strftime("%a %-d %b %Y, %H:%M")
-            .to_string()
+        views::moment(&t.to_zoned_datetime(self.tz.clone()))
     }
 
     /// The day of a moment in local time, as [`views::day`] writes it.
     pub fn local_date(&self, t: Timestamp) -> String {
         views::day(t.to_zoned_datetime(self.tz.clone()).date())
     }
+}
+
+/// Answers a request with the date style its `Accept-Language` asks for
+/// (see [`views::DateStyle`]).
+async fn date_style(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let style = req
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(views::DateStyle::from_accept_language)
+        .unwrap_or_default();
+    style.scope(next.run(req)).await
 }
 
 /// Runs a store call on the blocking pool.
@@ -235,6 +248,7 @@ pub fn router(state: AppState) -> Router {
             "/screening",
             get(pages::screening::form).post(pages::screening::submit),
         )
+        .route("/screening/step", post(pages::screening::step))
         .route("/screening/result", get(pages::screening::latest))
         .route(
             "/devices",
@@ -279,6 +293,8 @@ pub fn router(state: AppState) -> Router {
         .route("/offline", get(pages::more::offline))
         .route_layer(axum::middleware::from_fn(telemetry::mark_route))
         .fallback(|| async { WebError::NotFound })
+        // Every date a page writes follows the reader's Accept-Language.
+        .layer(axum::middleware::from_fn(date_style))
         // Text only: photos and PDFs are compressed already.
         .layer(
             CompressionLayer::new().compress_when(

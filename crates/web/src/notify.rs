@@ -151,9 +151,8 @@ fn words(flag: &OpenFlag, step: usize, now: Timestamp) -> (String, String, Strin
 /// A moment in the clinic's time zone.
 fn local(flag: &OpenFlag, at: Timestamp) -> String {
     let tz = jiff::tz::TimeZone::get(&flag.clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    at.to_zoned_datetime(tz)
-        .strftime("%a %-d %b %Y, %H:%M %Z")
-        .to_string()
+    let at = at.to_zoned_datetime(tz);
+    format!("{} {}", crate::views::moment(&at), at.strftime("%Z"))
 }
 
 /// A step's in-app notifications and emails, written with its claim.

@@ -34,9 +34,101 @@ impl Chrome {
     }
 }
 
-/// A day as every page writes it: "Mon 7 Dec 2026".
+/// How a request's dates are written, from its `Accept-Language`: the
+/// pages are in English, so English forms, in the order the reader's own
+/// English writes them. Set for each request by the router
+/// ([`DateStyle::scope`]); everything that writes a date for a page reads
+/// it through [`day`] and [`moment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DateStyle {
+    /// "Mon 7 Dec 2026, 14:05": British and most other English, and the
+    /// default for every other language.
+    #[default]
+    DayFirst,
+    /// "Mon, Dec 7, 2026, 2:05 PM": American English.
+    MonthFirst,
+}
+
+tokio::task_local! {
+    static DATE_STYLE: DateStyle;
+}
+
+impl DateStyle {
+    /// The style for an `Accept-Language` header: that of the language the
+    /// reader prefers most (highest `q`, then the first). American English,
+    /// and a bare `en` (which CLDR writes as American), write the month
+    /// first; the other Englishes and every other language, the day.
+    pub fn from_accept_language(header: &str) -> DateStyle {
+        let mut best: Option<(f32, &str)> = None;
+        for range in header.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let tag = parts.next().unwrap_or_default();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .filter(|q| q.is_finite())
+                .unwrap_or(1.0);
+            if tag.is_empty() || tag == "*" || q <= 0.0 {
+                continue;
+            }
+            if best.is_none_or(|(b, _)| q > b) {
+                best = Some((q, tag));
+            }
+        }
+        let Some((_, tag)) = best else {
+            return DateStyle::DayFirst;
+        };
+        let mut subtags = tag.split(['-', '_']);
+        let language = subtags.next().unwrap_or_default();
+        if !language.eq_ignore_ascii_case("en") {
+            return DateStyle::DayFirst;
+        }
+        // The region, skipping a script subtag (en-Latn-US).
+        let region =
+            subtags.find(|s| s.len() == 2 || s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()));
+        match region {
+            None => DateStyle::MonthFirst,
+            Some(r)
+                if ["US", "UM", "AS", "GU", "MP", "PR", "VI", "PH"]
+                    .iter()
+                    .any(|us| r.eq_ignore_ascii_case(us)) =>
+            {
+                DateStyle::MonthFirst
+            }
+            Some(_) => DateStyle::DayFirst,
+        }
+    }
+
+    /// The style of the request being answered (the default outside one,
+    /// such as an email the worker writes).
+    pub fn current() -> DateStyle {
+        DATE_STYLE.try_with(|s| *s).unwrap_or_default()
+    }
+
+    /// Runs `f` (a request's handling) with this style.
+    pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
+        DATE_STYLE.scope(self, f).await
+    }
+}
+
+/// A day as every page writes it: "Mon 7 Dec 2026", or "Mon, Dec 7, 2026"
+/// for American English (see [`DateStyle`]).
 pub fn day(d: jiff::civil::Date) -> String {
-    d.strftime("%a %-d %b %Y").to_string()
+    match DateStyle::current() {
+        DateStyle::DayFirst => d.strftime("%a %-d %b %Y").to_string(),
+        DateStyle::MonthFirst => d.strftime("%a, %b %-d, %Y").to_string(),
+    }
+}
+
+/// A moment as every page writes it, in the zone it is given in (the
+/// person's, or the clinic's): "Mon 7 Dec 2026, 14:05", or
+/// "Mon, Dec 7, 2026, 2:05 PM" for American English.
+pub fn moment(t: &jiff::ZonedDateTime) -> String {
+    let time = match DateStyle::current() {
+        DateStyle::DayFirst => t.strftime("%H:%M").to_string(),
+        DateStyle::MonthFirst => t.strftime("%-I:%M %p").to_string(),
+    };
+    format!("{}, {time}", day(t.date()))
 }
 
 /// Renders a template; a rendering bug shows a plain message, never a panic.
@@ -156,8 +248,27 @@ pub struct ScreeningForm {
     pub chrome: Chrome,
     /// The form's request key (see `needlewise_actions::RequestKey`).
     pub key: String,
+    /// This step, counted from 1, of `steps`, and what it asks about.
+    pub step: usize,
+    pub steps: usize,
+    pub topic: String,
+    /// The next step's topic (empty on the last step).
+    pub next_topic: String,
+    /// This step's questions.
     pub fields: Vec<FieldView>,
+    /// The other steps' answers, carried as hidden inputs.
+    pub carried: Vec<(String, String)>,
     pub errors: FormErrors,
+}
+
+impl ScreeningForm {
+    pub fn is_first(&self) -> bool {
+        self.step == 1
+    }
+
+    pub fn is_last(&self) -> bool {
+        self.step == self.steps
+    }
 }
 
 #[derive(Debug, Template)]

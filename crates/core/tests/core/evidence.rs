@@ -353,3 +353,64 @@ fn an_impossible_alcohol_range_is_reported() {
         base.problems()
     );
 }
+
+#[test]
+fn the_screening_is_asked_a_topic_at_a_time_with_every_question_once() {
+    let base = loaded();
+    let q = &base.screening;
+    let steps = q.steps();
+    assert!(steps.len() >= 5, "{} steps", steps.len());
+    let mut asked: Vec<&str> = steps
+        .iter()
+        .flat_map(|s| s.questions.iter().map(|q| q.id.as_str()))
+        .collect();
+    let mut all: Vec<&str> = q.questions.iter().map(|q| q.id.as_str()).collect();
+    asked.sort_unstable();
+    all.sort_unstable();
+    assert_eq!(asked, all);
+    assert_eq!(steps[0].topic, "About you");
+    assert_eq!(steps[0].questions[0].id, "age");
+    // Through the second step: its questions and the first's, no rules.
+    let two = q.through_step(1);
+    assert_eq!(
+        two.questions.len(),
+        steps[0].questions.len() + steps[1].questions.len()
+    );
+    assert!(two.rules.is_empty());
+    assert_eq!(two.planned_zones, None, "the zones are asked later");
+    assert_eq!(
+        q.through_step(steps.len() - 1).questions,
+        q.questions,
+        "the last step holds them all"
+    );
+}
+
+#[test]
+fn a_question_asked_before_the_answer_its_condition_reads_is_reported() {
+    // "About you" stays first (with the age); the sex question moves to a
+    // step of its own after it.
+    let mut base = loaded();
+    let sex = base
+        .screening
+        .questions
+        .iter_mut()
+        .find(|q| q.id == "sex")
+        .unwrap();
+    sex.topic = Some("Later".into());
+    let problems = base.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p == "question pregnant is asked before sex, which its condition reads"),
+        "{problems:?}"
+    );
+    let mut base = loaded();
+    base.screening.questions[3].topic = None;
+    let problems = base.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.ends_with("has no topic, but the others do")),
+        "{problems:?}"
+    );
+}

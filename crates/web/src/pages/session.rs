@@ -30,7 +30,7 @@ use serde::Serialize;
 use super::{checked_form, page, see_other};
 use crate::auth::Me;
 use crate::error::WebError;
-use crate::views::Chrome;
+use crate::views::{self, Chrome};
 use crate::{AppState, act, blocking, forms};
 
 /// The most time one zone may record.
@@ -156,7 +156,7 @@ impl Blocker {
             title: r.title.clone(),
             explanation: r.explanation.clone(),
             detail,
-            until: r.until.map(|d| d.to_string()).unwrap_or_default(),
+            until: r.until.map(views::day).unwrap_or_default(),
             grade: format!("{:?}", r.grade),
             sources: r.sources.iter().map(|s| s.id.clone()).collect(),
             fix_href,
@@ -321,7 +321,7 @@ fn excluded(result: &ScreeningResult) -> Vec<ExcludedView> {
                 } else {
                     why.join("; ")
                 },
-                until: e.until.map(|d| d.to_string()).unwrap_or_default(),
+                until: e.until.map(views::day).unwrap_or_default(),
             }
         })
         .collect()

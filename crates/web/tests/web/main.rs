@@ -8,6 +8,7 @@ mod authz;
 mod authz_fields;
 mod calendar;
 mod clinic;
+mod dates;
 mod delete;
 mod fhir;
 mod housekeeping;
@@ -17,6 +18,7 @@ mod openapi;
 mod progress;
 mod report;
 mod scale_out;
+mod screening;
 mod session;
 mod smtp_sink;
 mod smtp_tls;
@@ -647,11 +649,11 @@ async fn a_bad_screening_form_is_shown_again_with_its_answers_and_plain_problems
     let user = s.sign_up("h@example.org").await;
     let (_, _, empty) = s.get("/screening", Some(&user.cookie)).await;
     assert!(
-        empty.contains(r#"name="cold_sores" value="yes" required"#),
+        empty.contains(r#"name="sex" value="female" required"#),
         "questions always asked are required"
     );
     assert!(
-        !empty.contains(r#"name="antiviral_plan_confirmed" value="yes" required"#),
+        !empty.contains(r#"name="pregnant" value="yes" required"#),
         "a question that can be hidden is never required"
     );
     let mut form = screening_form(&user.csrf);
@@ -661,26 +663,45 @@ async fn a_bad_screening_form_is_shown_again_with_its_answers_and_plain_problems
     let (status, _, page) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(s.store.counts().unwrap().screenings, 0);
-    // The same form, every answer kept.
-    assert!(page.contains(r#"action="/screening""#), "{page}");
-    assert!(page.contains(r#"value="35""#), "numbers are kept");
-    assert!(page.contains(r#"value="0.25""#));
-    assert!(page.contains(r#"name="sex" value="female" checked"#));
-    assert!(page.contains(r#"name="zones" value="forehead" checked"#));
-    assert!(!page.contains(r#"name="zones" value="chin" checked"#));
+    // The first step with a problem, every answer kept: this step's as
+    // given, the others' as hidden inputs.
+    assert!(
+        page.contains("Step 3 of 7: Medicines and treatments"),
+        "{page}"
+    );
+    assert!(page.contains(r#"action="/screening/step""#), "{page}");
+    assert!(
+        page.contains(r#"<input type="hidden" name="age" value="35">"#),
+        "numbers are kept"
+    );
+    assert!(page.contains(r#"<input type="hidden" name="needle_length_mm" value="0.25">"#));
+    assert!(page.contains(r#"<input type="hidden" name="sex" value="female">"#));
+    assert!(page.contains(r#"<input type="hidden" name="zones" value="forehead">"#));
+    assert!(!page.contains(r#"name="zones" value="chin""#));
     assert!(page.contains(r#"name="isotretinoin" value="date" checked"#));
     assert!(page.contains(r#"value="2026-02-30""#));
-    // The missing answer and the impossible date are marked and explained.
+    // The impossible date is marked and explained on its step.
+    assert!(page.contains(r#"aria-invalid="true" aria-describedby="err-isotretinoin""#));
+    assert!(page.contains("Please give the real date it stopped."));
+    assert!(page.contains(r#"role="alert""#) && page.contains("Some answers need another look"));
+    // Fixed, the last step's missing answer is marked on the last step.
+    let mut form: Vec<(&str, String)> = form
+        .into_iter()
+        .filter(|(k, _)| *k != "isotretinoin_date")
+        .collect();
+    form.push(("isotretinoin_date", "2026-02-03".into()));
+    let (status, _, page) = s.post("/screening", Some(&user.cookie), &refs(&form)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Step 7 of 7"), "{page}");
+    assert!(page.contains(r#"action="/screening""#), "{page}");
     assert!(page.contains(
         r#"name="cold_sores" value="yes" required aria-invalid="true" aria-describedby="err-cold_sores""#
     ));
-    assert!(!page.contains(r#"name="sex" value="female" checked required aria-invalid"#));
     assert!(page.contains("Please choose yes or no."), "{page}");
-    assert!(page.contains("Please give the real date it stopped."));
-    assert!(page.contains(r#"role="alert""#) && page.contains("Some answers need another look"));
     assert!(page.contains(
         r##"<a href="#q-cold_sores">Have you ever had cold sores (herpes simplex)?</a>"##
     ));
+    assert!(page.contains(r#"<input type="hidden" name="isotretinoin_date" value="2026-02-03">"#));
     let text = visible_text(&page);
     for developer in [
         "cold_sores",

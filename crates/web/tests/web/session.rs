@@ -342,7 +342,9 @@ async fn a_guided_session_from_plan_to_aftercare() {
         page.contains("Today's session is saved") && page.contains("Not today"),
         "{page}"
     );
-    assert!(page.contains("Too soon since the last session") && page.contains("until 2026-11-28"));
+    assert!(
+        page.contains("Too soon since the last session") && page.contains("until Sat 28 Nov 2026")
+    );
     assert!(page.contains("Device not ready") && page.contains("href=\"/devices\""));
     assert!(
         !page.contains("data-plan"),
