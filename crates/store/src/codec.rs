@@ -220,6 +220,7 @@ migrations! {
     6 "0006": "profile_facts", "patient_list_summary";
     7 "0007": "readiness_checks_resolvers", "readiness_checks_resolvers";
     8 "0008": "home_facts", "home_facts";
+    10 "0010": "conversations", "conversations";
 }
 
 impl Migration {
