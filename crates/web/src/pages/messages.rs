@@ -206,6 +206,16 @@ impl MessageForm {
         }
     }
 
+    /// A refused text (or too many photos) next to its field.
+    pub fn text_problem(&mut self, e: &needlewise_core::conversation::TextProblem) {
+        use needlewise_core::conversation::TextProblem;
+        let text = plain_problem(&e.to_string());
+        match e {
+            TextProblem::TooManyPhotos { .. } => self.photos_error = text,
+            _ => self.body_error = text,
+        }
+    }
+
     fn has_errors(&self) -> bool {
         !(self.subject_error.is_empty()
             && self.body_error.is_empty()
@@ -485,7 +495,7 @@ pub async fn start(Me { state, auth }: Me, multipart: Multipart) -> Result<Respo
         form.subject_error = plain_problem(&e.to_string());
     }
     if let Err(e) = needlewise_core::conversation::message_text(&form.body, files.len()) {
-        form.body_error = plain_problem(&e.to_string());
+        form.text_problem(&e);
     }
     if form.has_errors() {
         return Ok(form_again(
@@ -656,7 +666,7 @@ pub async fn reply(
         }
     };
     if let Err(e) = needlewise_core::conversation::message_text(&form.body, files.len()) {
-        form.body_error = plain_problem(&e.to_string());
+        form.text_problem(&e);
         return again(form).await;
     }
     let profile = auth.profile.id;

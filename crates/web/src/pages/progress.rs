@@ -429,8 +429,10 @@ pub fn remove_quietly(paths: &[&PathBuf]) {
 }
 
 /// A multipart form's text fields (each at most `max_text` bytes) and its
-/// `photo` files (at most `max_photos`, each at most 10 MB; an empty file
-/// input is skipped), read with the progress photos' limits.
+/// `photo` files (each at most 10 MB; an empty file input is skipped),
+/// read with the progress photos' limits. One file more than `max_photos`
+/// is still returned, for the caller to refuse next to its field; more
+/// than that is refused here.
 pub async fn read_photo_form(
     mut multipart: Multipart,
     max_photos: usize,
@@ -471,7 +473,9 @@ pub async fn read_photo_form(
             if buf.is_empty() {
                 continue;
             }
-            if files.len() == max_photos {
+            // One more than allowed is kept, so the caller can say so next
+            // to the field with the rest of the form kept.
+            if files.len() > max_photos {
                 return Err(WebError::BadInput(format!(
                     "photos: at most {max_photos} photo{}",
                     if max_photos == 1 { "" } else { "s" }
@@ -494,6 +498,7 @@ pub async fn read_photo_form(
 
 pub async fn upload(Me { state, auth }: Me, multipart: Multipart) -> Result<Response, WebError> {
     let (fields, mut files) = read_photo_form(multipart, 1, 256).await?;
+    // As before: the last photo of the form counts.
     let csrf = forms::field(&fields, "csrf").unwrap_or_default().to_owned();
     let zone = forms::field(&fields, "zone").unwrap_or_default().to_owned();
     let file = files.pop();

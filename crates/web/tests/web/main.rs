@@ -12,6 +12,7 @@ mod delete;
 mod fhir;
 mod housekeeping;
 mod layering;
+mod messages;
 mod notify;
 mod openapi;
 mod progress;

@@ -185,7 +185,7 @@ pub async fn reply(
     // (this read is audited like any other).
     let thread = load(&state, &ctx, profile, id).await?;
     if let Err(e) = needlewise_core::conversation::message_text(&form.body, files.len()) {
-        form.take(WebError::BadInput(format!("message: {e}")));
+        form.text_problem(&e);
         return Ok(form_again(&thread_page(&state, &ctx, &thread, form)));
     }
     let message = needlewise_actions::message_id_for(Some(key));
