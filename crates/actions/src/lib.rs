@@ -1699,7 +1699,7 @@ pub fn message_id_for(key: Option<RequestKey>) -> needlewise_core::ids::MessageI
 /// red flag comes along when it opened one). The store checks the link,
 /// logs it and queues `mail` to the clinic's members who may read it, in
 /// one transaction. The same `key` again stores nothing and answers the
-/// same id.
+/// same id, with [`needlewise_store::conversation::Posted::AlreadyStored`].
 #[allow(clippy::too_many_arguments)]
 pub fn start_conversation(
     ctx: Ctx<'_>,
@@ -1711,7 +1711,10 @@ pub fn start_conversation(
     photos: Vec<needlewise_core::conversation::MessagePhoto>,
     key: Option<RequestKey>,
     mail: &needlewise_store::conversation::MessageMail,
-) -> Result<needlewise_core::ids::ConversationId> {
+) -> Result<(
+    needlewise_core::ids::ConversationId,
+    needlewise_store::conversation::Posted,
+)> {
     let subject = needlewise_core::conversation::subject(subject)
         .map_err(|e| ActionError::BadInput(format!("subject: {e}")))?;
     let first = new_message(&ctx, key, body, photos)?;
@@ -1729,12 +1732,9 @@ pub fn start_conversation(
                 .episodes(profile)?
                 .into_iter()
                 .find(|e| e.checkin_id == id);
-            let card = needlewise_core::conversation::OriginCard::of(
-                base(),
-                &checkin,
-                episode.as_ref(),
-            )
-            .map_err(ActionError::BadInput)?;
+            let card =
+                needlewise_core::conversation::OriginCard::of(base(), &checkin, episode.as_ref())
+                    .map_err(ActionError::BadInput)?;
             (Some(card), false)
         }
     };
@@ -1747,8 +1747,8 @@ pub fn start_conversation(
         origin: card,
         shared_with_staff,
     };
-    ctx.store.start_conversation(profile, &new, &first, mail)?;
-    Ok(new.id)
+    let posted = ctx.store.start_conversation(profile, &new, &first, mail)?;
+    Ok((new.id, posted))
 }
 
 /// The patient writes in one of their conversations (the clinic still

@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::answers::{Answer, Exposure};
 use crate::evidence::{EvidenceBase, QuestionKind};
 use crate::ids::{
-    AccountId, CheckinId, ClinicId, ConversationId, EpisodeId, MessageId, MessagePhotoId,
-    ProfileId,
+    AccountId, CheckinId, ClinicId, ConversationId, EpisodeId, MessageId, MessagePhotoId, ProfileId,
 };
 use crate::records::{CheckinRecord, Episode};
 
@@ -165,11 +164,7 @@ fn answer_text(kind: &QuestionKind, a: &Answer) -> String {
         Answer::Exposure(Exposure::Never) => "Never".into(),
         Answer::Exposure(Exposure::Current) => "Currently".into(),
         Answer::Exposure(Exposure::Ended(d)) | Answer::Date(d) => d.to_string(),
-        Answer::Zones(zs) => zs
-            .iter()
-            .map(|z| z.label())
-            .collect::<Vec<_>>()
-            .join(", "),
+        Answer::Zones(zs) => zs.iter().map(|z| z.label()).collect::<Vec<_>>().join(", "),
         Answer::Procedures(_) => a.to_json().to_string(),
     }
 }

@@ -179,4 +179,3 @@ pub trait ConversationStore {
         now: Timestamp,
     ) -> Result<MessagePhoto>;
 }
-

@@ -31,8 +31,7 @@ const CONVERSATION_COLUMNS: &str = "clinic_id, profile_id, id, subject, origin_c
      shared_with_staff, created_at, last_message_at, last_side, last_patient_at, \
      last_clinic_at, patient_read_at, clinic_read_at";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, author, side, author_name, body, created_at";
-const PHOTO_COLUMNS: &str =
-    "id, message_id, position, width, height, bytes, sha256, stored_name";
+const PHOTO_COLUMNS: &str = "id, message_id, position, width, height, bytes, sha256, stored_name";
 
 fn conversation_from(r: Cols<'_>) -> Result<Conversation> {
     Ok(Conversation {
@@ -178,7 +177,10 @@ fn check_message(m: &NewMessage) -> Result<()> {
             return Err(StoreError::invalid("photos are numbered from 0 in order"));
         }
         if !codec::is_sha256_hex(&p.sha256) || p.width == 0 || p.height == 0 || p.bytes == 0 {
-            return Err(StoreError::invalid(format!("photo {} is not a stored photo", p.id)));
+            return Err(StoreError::invalid(format!(
+                "photo {} is not a stored photo",
+                p.id
+            )));
         }
     }
     Ok(())
@@ -562,9 +564,8 @@ impl<B: Backend> ConversationStore for B {
         profile: ProfileId,
         photo: MessagePhotoId,
     ) -> Result<Option<MessagePhoto>> {
-        let sql = format!(
-            "SELECT {PHOTO_COLUMNS} FROM message_photos WHERE profile_id = ?1 AND id = ?2"
-        );
+        let sql =
+            format!("SELECT {PHOTO_COLUMNS} FROM message_photos WHERE profile_id = ?1 AND id = ?2");
         self.read_one(|tx| tx.first(&sql, args![profile, photo], photo_from))
     }
 

@@ -78,7 +78,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(clinic::prescribe))
         .routes(utoipa_axum::routes!(clinic::care_team))
         .routes(utoipa_axum::routes!(clinic::consent))
-        .routes(utoipa_axum::routes!(messages::conversations, messages::start))
+        .routes(utoipa_axum::routes!(
+            messages::conversations,
+            messages::start
+        ))
         .routes(utoipa_axum::routes!(messages::conversation))
         .routes(utoipa_axum::routes!(messages::post_message))
         .routes(utoipa_axum::routes!(messages::clinic_conversations))

@@ -647,7 +647,10 @@ fn a_red_flag_goes_to_the_surgeon_as_a_card() {
     )
     .expect_err("not linked");
     assert!(
-        matches!(err, ActionError::Store(needlewise_store::StoreError::NotFound { .. })),
+        matches!(
+            err,
+            ActionError::Store(needlewise_store::StoreError::NotFound { .. })
+        ),
         "{err:?}"
     );
     assert_eq!(store.checksums().expect("checksums"), before);
@@ -674,7 +677,11 @@ fn a_red_flag_goes_to_the_surgeon_as_a_card() {
 
     // Too long, or empty: refused by the core's rule, nothing written.
     let before = store.checksums().expect("checksums");
-    for (subject, body) in [("My check-in", "x".repeat(4001)), ("My check-in", " ".into()), ("", "hi".into())] {
+    for (subject, body) in [
+        ("My check-in", "x".repeat(4001)),
+        ("My check-in", " ".into()),
+        ("", "hi".into()),
+    ] {
         let err = start_conversation(
             ctx(store, &now),
             p.id,
@@ -691,7 +698,7 @@ fn a_red_flag_goes_to_the_surgeon_as_a_card() {
     }
     assert_eq!(store.checksums().expect("checksums"), before);
 
-    let id = start_conversation(
+    let (id, first) = start_conversation(
         ctx(store, &now),
         p.id,
         clinic.id,
@@ -715,7 +722,11 @@ fn a_red_flag_goes_to_the_surgeon_as_a_card() {
         &mail,
     )
     .expect("the same request");
-    assert_eq!(again, id);
+    assert_eq!(first, needlewise_store::conversation::Posted::Stored);
+    assert_eq!(
+        again,
+        (id, needlewise_store::conversation::Posted::AlreadyStored)
+    );
     assert_eq!(store.patient_conversations(p.id).expect("list").len(), 1);
     assert_eq!(
         store

@@ -147,10 +147,22 @@ fn permits_is_the_table_of_roles_links_and_scopes() {
 fn conversations_are_for_clinicians_and_shared_front_desk_questions() {
     use needlewise_core::clinic::{Conversing, patient_may_write};
     let kinds = [
-        Conversing { clinical: false, shared_with_staff: false },
-        Conversing { clinical: false, shared_with_staff: true },
-        Conversing { clinical: true, shared_with_staff: false },
-        Conversing { clinical: true, shared_with_staff: true },
+        Conversing {
+            clinical: false,
+            shared_with_staff: false,
+        },
+        Conversing {
+            clinical: false,
+            shared_with_staff: true,
+        },
+        Conversing {
+            clinical: true,
+            shared_with_staff: false,
+        },
+        Conversing {
+            clinical: true,
+            shared_with_staff: true,
+        },
     ];
     for c in kinds {
         let act = Act::Converse(c);

@@ -83,7 +83,10 @@ pub mod cases {
 
     /// A patient with an account (so emails reach them) of their own.
     fn patient(store: &dyn Store, name: &str) -> (Account, ProfileId) {
-        let a = account(store, &format!("{}.{}@example.org", name.to_lowercase(), id().simple()));
+        let a = account(
+            store,
+            &format!("{}.{}@example.org", name.to_lowercase(), id().simple()),
+        );
         let p = profile_in(store, a.id, name);
         (a, p.id)
     }
@@ -140,9 +143,14 @@ pub mod cases {
         assert_eq!(inbox[0].clinic_name, "Lakeside");
         assert!(inbox[0].conversation.unread_by(Side::Clinic));
 
-        let thread = store.clinic_conversation(&p.by, ada, new.id, at(12)).unwrap();
+        let thread = store
+            .clinic_conversation(&p.by, ada, new.id, at(12))
+            .unwrap();
         assert_eq!(thread.messages.len(), 1);
-        assert_eq!(thread.messages[0].body, "Is a little redness on day two normal?\nThanks");
+        assert_eq!(
+            thread.messages[0].body,
+            "Is a little redness on day two normal?\nThanks"
+        );
         assert_eq!(thread.messages[0].side, Side::Patient);
         assert_eq!(thread.messages[0].author, ada_account.id);
         assert_eq!(thread.messages[0].author_name, "Ada");
@@ -172,7 +180,10 @@ pub mod cases {
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].conversation.last_side, Side::Clinic);
         assert_eq!(list[0].conversation.last_message_at, at(20));
-        let mine = store.patient_conversation(ada, new.id, at(21)).unwrap().unwrap();
+        let mine = store
+            .patient_conversation(ada, new.id, at(21))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             mine.messages.iter().map(|m| m.side).collect::<Vec<_>>(),
             vec![Side::Patient, Side::Clinic]
@@ -228,27 +239,51 @@ pub mod cases {
             ..general(p.clinic.id, false)
         };
         store
-            .start_conversation(ada, &clinical, &message(12, "see my check-in"), &mail("clinic"))
+            .start_conversation(
+                ada,
+                &clinical,
+                &message(12, "see my check-in"),
+                &mail("clinic"),
+            )
             .unwrap();
 
         // The front desk: the shared one only; the clinical one forbidden,
         // the unshared one hidden.
         let staff_inbox = store.clinic_inbox(&front, None, at(20)).unwrap();
         assert_eq!(
-            staff_inbox.iter().map(|s| s.conversation.id).collect::<Vec<_>>(),
+            staff_inbox
+                .iter()
+                .map(|s| s.conversation.id)
+                .collect::<Vec<_>>(),
             vec![shared.id]
         );
         assert_eq!(store.clinic_unread(&front).unwrap(), 1);
-        assert!(store.clinic_conversation(&front, ada, shared.id, at(21)).is_ok());
+        assert!(
+            store
+                .clinic_conversation(&front, ada, shared.id, at(21))
+                .is_ok()
+        );
         store
-            .post_clinic_message(&front, ada, shared.id, &message(22, "We will call."), &mail("patient"))
+            .post_clinic_message(
+                &front,
+                ada,
+                shared.id,
+                &message(22, "We will call."),
+                &mail("patient"),
+            )
             .unwrap();
         assert!(matches!(
             store.clinic_conversation(&front, ada, clinical.id, at(21)),
             Err(StoreError::Forbidden { .. })
         ));
         assert!(matches!(
-            store.post_clinic_message(&front, ada, clinical.id, &message(23, "x"), &mail("patient")),
+            store.post_clinic_message(
+                &front,
+                ada,
+                clinical.id,
+                &message(23, "x"),
+                &mail("patient")
+            ),
             Err(StoreError::Forbidden { .. })
         ));
         assert!(matches!(
@@ -265,19 +300,37 @@ pub mod cases {
         assert_eq!(inbox.len(), 3);
         assert_eq!(inbox[0].conversation.id, clinical.id);
         assert!(inbox[0].conversation.from_red_flag());
-        assert_eq!(store.clinic_inbox(&p.by, Some(bea), at(30)).unwrap(), vec![]);
+        assert_eq!(
+            store.clinic_inbox(&p.by, Some(bea), at(30)).unwrap(),
+            vec![]
+        );
 
         // Another clinic's clinician, and a patient of another clinic.
         assert!(matches!(
             store.clinic_conversation(&other.by, ada, unshared.id, at(31)),
             Err(StoreError::NotFound { .. })
         ));
-        assert!(store.clinic_inbox(&other.by, None, at(31)).unwrap().is_empty());
+        assert!(
+            store
+                .clinic_inbox(&other.by, None, at(31))
+                .unwrap()
+                .is_empty()
+        );
         assert!(matches!(
-            store.start_conversation(bea, &general(p.clinic.id, false), &message(32, "hi"), &mail("clinic")),
+            store.start_conversation(
+                bea,
+                &general(p.clinic.id, false),
+                &message(32, "hi"),
+                &mail("clinic")
+            ),
             Err(StoreError::NotFound { .. })
         ));
-        assert!(store.patient_conversation(bea, unshared.id, at(33)).unwrap().is_none());
+        assert!(
+            store
+                .patient_conversation(bea, unshared.id, at(33))
+                .unwrap()
+                .is_none()
+        );
         assert!(matches!(
             store.post_patient_message(bea, unshared.id, &message(33, "hi"), &mail("clinic")),
             Err(StoreError::NotFound { .. })
@@ -344,7 +397,9 @@ pub mod cases {
         store
             .start_conversation(bea, &own, &message(10, "see the card"), &mail("clinic"))
             .unwrap();
-        let thread = store.clinic_conversation(&p.by, bea, own.id, at(11)).unwrap();
+        let thread = store
+            .clinic_conversation(&p.by, bea, own.id, at(11))
+            .unwrap();
         assert_eq!(thread.summary.conversation.origin, Some(card));
         assert!(!thread.summary.conversation.from_red_flag());
     }
@@ -371,7 +426,10 @@ pub mod cases {
         store
             .start_conversation(ada, &new, &first, &mail("clinic"))
             .unwrap();
-        let thread = store.patient_conversation(ada, new.id, at(11)).unwrap().unwrap();
+        let thread = store
+            .patient_conversation(ada, new.id, at(11))
+            .unwrap()
+            .unwrap();
         assert_eq!(thread.messages[0].photos, first.photos);
         let one = first.photos[2].id;
         assert_eq!(
@@ -431,6 +489,14 @@ pub mod cases {
         let left = store.clinic_inbox(&p.by, None, at(20)).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].conversation.profile_id, bea);
-        assert_eq!(store.checksums().unwrap().get("message_photos").unwrap().rows, 1);
+        assert_eq!(
+            store
+                .checksums()
+                .unwrap()
+                .get("message_photos")
+                .unwrap()
+                .rows,
+            1
+        );
     }
 }

@@ -90,7 +90,10 @@ fn key_of(raw: &Option<String>) -> Result<Option<RequestKey>, WebError> {
 pub(super) async fn conversations(ApiMe(Me { state, auth }): ApiMe) -> ApiResult {
     let profile = auth.profile.id;
     let (list, unread) = blocking(&state, move |s| {
-        Ok((s.patient_conversations(profile)?, s.patient_unread(profile)?))
+        Ok((
+            s.patient_conversations(profile)?,
+            s.patient_unread(profile)?,
+        ))
     })
     .await?;
     Ok(Json(json!({
@@ -160,9 +163,7 @@ pub(super) async fn start(
                 )
                 .into());
             }
-            ConversationOrigin::Checkin(
-                id.parse::<CheckinId>().map_err(|_| WebError::NotFound)?,
-            )
+            ConversationOrigin::Checkin(id.parse::<CheckinId>().map_err(|_| WebError::NotFound)?)
         }
     };
     let key = key_of(&b.key)?;
@@ -170,7 +171,15 @@ pub(super) async fn start(
     let mail = mail_for(&state, Side::Clinic);
     let (id, posted) = act(&state, move |ctx| {
         needlewise_actions::start_conversation(
-            ctx, profile, clinic, &b.subject, &b.body, origin, vec![], key, &mail,
+            ctx,
+            profile,
+            clinic,
+            &b.subject,
+            &b.body,
+            origin,
+            vec![],
+            key,
+            &mail,
         )
     })
     .await?;
@@ -351,8 +360,10 @@ pub(super) async fn clinic_conversation(
     let (profile, id) = clinic_ids(&profile, &id)?;
     let access = ctx.access;
     let now = state.now();
-    let thread =
-        blocking(&state, move |s| s.clinic_conversation(&access, profile, id, now)).await?;
+    let thread = blocking(&state, move |s| {
+        s.clinic_conversation(&access, profile, id, now)
+    })
+    .await?;
     Ok(Json(thread_json(&thread, Side::Clinic)).into_response())
 }
 
@@ -391,7 +402,14 @@ pub(super) async fn clinic_post_message(
     let mail = mail_for(&state, Side::Patient);
     let posted = act(&state, move |c| {
         needlewise_actions::send_clinic_message(
-            c, &access, profile, id, &b.body, vec![], key, &mail,
+            c,
+            &access,
+            profile,
+            id,
+            &b.body,
+            vec![],
+            key,
+            &mail,
         )
     })
     .await?;

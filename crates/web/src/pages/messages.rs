@@ -395,8 +395,8 @@ async fn card_of(
         .find(|c| c.id == checkin)
         .ok_or(WebError::NotFound)?;
     let episode = episodes.iter().find(|e| e.checkin_id == checkin);
-    let card = OriginCard::of(needlewise_core::evidence(), record, episode)
-        .map_err(WebError::BadInput)?;
+    let card =
+        OriginCard::of(needlewise_core::evidence(), record, episode).map_err(WebError::BadInput)?;
     Ok(CardView::new(state, &card))
 }
 
@@ -573,7 +573,13 @@ pub struct ThreadPage {
     pub max_chars: usize,
 }
 
-fn thread_page(state: &AppState, auth: &Auth, t: &Thread, linked: bool, form: MessageForm) -> ThreadPage {
+fn thread_page(
+    state: &AppState,
+    auth: &Auth,
+    t: &Thread,
+    linked: bool,
+    form: MessageForm,
+) -> ThreadPage {
     let c = &t.summary.conversation;
     ThreadPage {
         chrome: auth.chrome(&c.subject, "more"),
@@ -637,7 +643,13 @@ async fn load_thread(
 pub async fn show(Me { state, auth }: Me, Path(id): Path<String>) -> Result<Response, WebError> {
     let id: ConversationId = id.parse().map_err(|_| WebError::NotFound)?;
     let (thread, linked) = load_thread(&state, &auth, id).await?;
-    Ok(page(&thread_page(&state, &auth, &thread, linked, MessageForm::fresh())))
+    Ok(page(&thread_page(
+        &state,
+        &auth,
+        &thread,
+        linked,
+        MessageForm::fresh(),
+    )))
 }
 
 pub async fn reply(
@@ -662,7 +674,9 @@ pub async fn reply(
         let auth = auth.clone();
         async move {
             let (thread, linked) = load_thread(&state, &auth, id).await?;
-            Ok::<_, WebError>(form_again(&thread_page(&state, &auth, &thread, linked, form)))
+            Ok::<_, WebError>(form_again(&thread_page(
+                &state, &auth, &thread, linked, form,
+            )))
         }
     };
     if let Err(e) = needlewise_core::conversation::message_text(&form.body, files.len()) {

@@ -11,8 +11,8 @@ use axum::routing::get;
 use super::page;
 use crate::auth::{Auth, Me};
 use crate::error::WebError;
-use crate::{AppState, blocking};
 use crate::views::Chrome;
+use crate::{AppState, blocking};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -10,9 +10,7 @@ use axum::http::{Request, StatusCode, header};
 use needlewise_core::ids::{ConversationId, ProfileId};
 use serde_json::{Value, json};
 
-use super::clinic::{
-    Member, add_member, api, clinic_signup, invite, jpeg, join, patient, seed,
-};
+use super::clinic::{Member, add_member, api, clinic_signup, invite, join, jpeg, patient, seed};
 use super::{Server, User};
 
 const ALICE: &str = "Alice Ardent";
@@ -136,11 +134,17 @@ async fn world() -> World {
     let (a, pa) = patient(&s, "alice@example.org", ALICE).await;
     let (b, pb) = patient(&s, "bruno@example.org", "Bruno Bright").await;
     let code = invite(&s, &c1).await;
-    assert_eq!(join(&s, &a, &code, &ALL_SCOPES).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        join(&s, &a, &code, &ALL_SCOPES).await,
+        StatusCode::SEE_OTHER
+    );
     let code = invite(&s, &c2).await;
     assert_eq!(join(&s, &a, &code, &[]).await, StatusCode::SEE_OTHER);
     let code = invite(&s, &c3).await;
-    assert_eq!(join(&s, &b, &code, &ALL_SCOPES).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        join(&s, &b, &code, &ALL_SCOPES).await,
+        StatusCode::SEE_OTHER
+    );
     let episode = seed(&s, &a, pa).await;
     let checkin = s
         .store
@@ -216,7 +220,12 @@ struct Route {
     expect: [&'static str; 7],
 }
 
-async fn send(s: &Server, r: &Route, u: Option<&User>, c1: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+async fn send(
+    s: &Server,
+    r: &Route,
+    u: Option<&User>,
+    c1: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     match &r.send {
         Send_::Get => {
             let mut req = Request::get(&r.path);
@@ -225,15 +234,17 @@ async fn send(s: &Server, r: &Route, u: Option<&User>, c1: &str) -> (StatusCode,
             }
             s.send(req.body(Body::empty()).unwrap()).await
         }
-        Send_::Message => {
-            post_multipart(s, &r.path, u, &[("body", "An answer")], &[]).await
-        }
+        Send_::Message => post_multipart(s, &r.path, u, &[("body", "An answer")], &[]).await,
         Send_::Start => {
             post_multipart(
                 s,
                 &r.path,
                 u,
-                &[("clinic", c1), ("subject", "Another question"), ("body", "Hello")],
+                &[
+                    ("clinic", c1),
+                    ("subject", "Another question"),
+                    ("body", "Hello"),
+                ],
                 &[],
             )
             .await
@@ -263,68 +274,170 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
     let (u, sh, cl) = (w.unshared, w.shared, w.clinical);
     let routes = vec![
         // The patient's pages.
-        Route { method: "GET", path: "/messages".into(), send: Send_::Get,
+        Route {
+            method: "GET",
+            path: "/messages".into(),
+            send: Send_::Get,
             about: &[UNSHARED, SHARED, CLINICAL],
-            expect: ["login", "200", "200", "200", "200", "200", "200"] },
-        Route { method: "GET", path: "/messages/new".into(), send: Send_::Get, about: &[],
-            expect: ["login", "200", "200", "200", "200", "200", "200"] },
-        Route { method: "GET", path: format!("/messages/{u}"), send: Send_::Get, about: &[UNSHARED],
-            expect: ["login", "200", "404", "404", "404", "404", "404"] },
-        Route { method: "GET", path: format!("/messages/{cl}"), send: Send_::Get, about: &[CLINICAL],
-            expect: ["login", "200", "404", "404", "404", "404", "404"] },
-        Route { method: "POST", path: format!("/messages/{u}"), send: Send_::Message, about: &[],
-            expect: ["login", "303", "404", "404", "404", "404", "404"] },
-        Route { method: "GET", path: format!("/files/messages/{}.jpg", w.photo), send: Send_::Get, about: &[],
-            expect: ["login", "200", "404", "404", "404", "404", "404"] },
-        // Only a patient of clinic one may write to it.
-        Route { method: "POST", path: "/messages".into(), send: Send_::Start, about: &[],
-            expect: ["login", "303", "404", "404", "404", "404", "404"] },
-        // The clinic's pages.
-        Route { method: "GET", path: "/clinic/messages".into(), send: Send_::Get,
-            about: &[UNSHARED, SHARED, CLINICAL],
-            expect: ["login", "404", "404", "200", "200", "200", "200"] },
-        Route { method: "GET", path: format!("/clinic/messages/patients/{a}"), send: Send_::Get,
-            about: &[UNSHARED, SHARED, CLINICAL],
-            expect: ["login", "404", "404", "200", "200", "200", "200"] },
-        Route { method: "GET", path: format!("/clinic/messages/{a}/{u}"), send: Send_::Get, about: &[UNSHARED],
-            expect: ["login", "404", "404", "200", "404", "404", "404"] },
-        Route { method: "GET", path: format!("/clinic/messages/{a}/{sh}"), send: Send_::Get, about: &[SHARED],
-            expect: ["login", "404", "404", "200", "404", "404", "200"] },
-        Route { method: "GET", path: format!("/clinic/messages/{a}/{cl}"), send: Send_::Get, about: &[CLINICAL],
-            expect: ["login", "404", "404", "200", "404", "404", "403"] },
-        Route { method: "POST", path: format!("/clinic/messages/{a}/{cl}"), send: Send_::Message, about: &[],
-            expect: ["login", "404", "404", "303", "404", "404", "403"] },
-        Route { method: "POST", path: format!("/clinic/messages/{a}/{sh}"), send: Send_::Message, about: &[],
-            expect: ["login", "404", "404", "303", "404", "404", "303"] },
-        Route { method: "GET", path: format!("/clinic/messages/{a}/photos/{}.thumb.jpg", w.photo),
-            send: Send_::Get, about: &[],
-            expect: ["login", "404", "404", "200", "404", "404", "403"] },
-        // The API.
-        Route { method: "GET", path: "/api/conversations".into(), send: Send_::Json(Value::Null),
-            about: &[UNSHARED, SHARED, CLINICAL],
-            expect: ["401", "200", "200", "200", "200", "200", "200"] },
-        Route { method: "GET", path: format!("/api/conversations/{cl}"), send: Send_::Json(Value::Null),
+            expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: "/messages/new".into(),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/messages/{u}"),
+            send: Send_::Get,
+            about: &[UNSHARED],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/messages/{cl}"),
+            send: Send_::Get,
             about: &[CLINICAL],
-            expect: ["401", "200", "404", "404", "404", "404", "404"] },
-        Route { method: "POST", path: format!("/api/conversations/{sh}/messages"),
-            send: Send_::Json(json!({"body": "by the API"})), about: &[],
-            expect: ["401", "201", "404", "404", "404", "404", "404"] },
-        Route { method: "POST", path: "/api/conversations".into(),
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/messages/{u}"),
+            send: Send_::Message,
+            about: &[],
+            expect: ["login", "303", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/files/messages/{}.jpg", w.photo),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        // Only a patient of clinic one may write to it.
+        Route {
+            method: "POST",
+            path: "/messages".into(),
+            send: Send_::Start,
+            about: &[],
+            expect: ["login", "303", "404", "404", "404", "404", "404"],
+        },
+        // The clinic's pages.
+        Route {
+            method: "GET",
+            path: "/clinic/messages".into(),
+            send: Send_::Get,
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/patients/{a}"),
+            send: Send_::Get,
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{u}"),
+            send: Send_::Get,
+            about: &[UNSHARED],
+            expect: ["login", "404", "404", "200", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{sh}"),
+            send: Send_::Get,
+            about: &[SHARED],
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{cl}"),
+            send: Send_::Get,
+            about: &[CLINICAL],
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/messages/{a}/{cl}"),
+            send: Send_::Message,
+            about: &[],
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/messages/{a}/{sh}"),
+            send: Send_::Message,
+            about: &[],
+            expect: ["login", "404", "404", "303", "404", "404", "303"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/photos/{}.thumb.jpg", w.photo),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        // The API.
+        Route {
+            method: "GET",
+            path: "/api/conversations".into(),
+            send: Send_::Json(Value::Null),
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["401", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/conversations/{cl}"),
+            send: Send_::Json(Value::Null),
+            about: &[CLINICAL],
+            expect: ["401", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/conversations/{sh}/messages"),
+            send: Send_::Json(json!({"body": "by the API"})),
+            about: &[],
+            expect: ["401", "201", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: "/api/conversations".into(),
             send: Send_::Json(json!({"clinic_id": c1, "subject": "API question", "body": "hi"})),
             about: &[],
-            expect: ["401", "201", "404", "404", "404", "404", "404"] },
-        Route { method: "GET", path: "/api/clinic/conversations".into(), send: Send_::Json(Value::Null),
+            expect: ["401", "201", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: "/api/clinic/conversations".into(),
+            send: Send_::Json(Value::Null),
             about: &[UNSHARED, SHARED, CLINICAL],
-            expect: ["401", "404", "404", "200", "200", "200", "200"] },
-        Route { method: "GET", path: format!("/api/clinic/conversations/{a}/{cl}"),
-            send: Send_::Json(Value::Null), about: &[CLINICAL],
-            expect: ["401", "404", "404", "200", "404", "404", "403"] },
-        Route { method: "GET", path: format!("/api/clinic/conversations/{a}/{sh}"),
-            send: Send_::Json(Value::Null), about: &[SHARED],
-            expect: ["401", "404", "404", "200", "404", "404", "200"] },
-        Route { method: "POST", path: format!("/api/clinic/conversations/{a}/{cl}/messages"),
-            send: Send_::Json(json!({"body": "by the clinic's API"})), about: &[],
-            expect: ["401", "404", "404", "201", "404", "404", "403"] },
+            expect: ["401", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/clinic/conversations/{a}/{cl}"),
+            send: Send_::Json(Value::Null),
+            about: &[CLINICAL],
+            expect: ["401", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/clinic/conversations/{a}/{sh}"),
+            send: Send_::Json(Value::Null),
+            about: &[SHARED],
+            expect: ["401", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/clinic/conversations/{a}/{cl}/messages"),
+            send: Send_::Json(json!({"body": "by the clinic's API"})),
+            about: &[],
+            expect: ["401", "404", "404", "201", "404", "404", "403"],
+        },
     ];
     let mut checked = 0;
     for r in &routes {
@@ -347,7 +460,10 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
                 assert_eq!(shown, may, "{cell}: {subject} shown {shown}: {text}");
             }
             if !(status.is_success() || status.is_redirection()) {
-                assert!(!text.contains(ALICE), "{cell} leaks the patient's name: {text}");
+                assert!(
+                    !text.contains(ALICE),
+                    "{cell} leaks the patient's name: {text}"
+                );
                 assert!(!text.contains("normal"), "{cell} leaks a message: {text}");
                 if r.path.starts_with("/api/") {
                     let v: Value = serde_json::from_str(&text).unwrap();
@@ -382,10 +498,17 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
     }
     // The staff member's refusals changed nothing: no staff reply in the
     // clinical conversation.
-    let t = w.s.store.patient_conversation(a, cl, w.s.now()).unwrap().unwrap();
+    let t =
+        w.s.store
+            .patient_conversation(a, cl, w.s.now())
+            .unwrap()
+            .unwrap();
     assert!(t.messages.iter().all(|m| m.author_name != "Stella Staff"));
     assert_eq!(
-        t.messages.iter().filter(|m| m.author_name == "Dr One").count(),
+        t.messages
+            .iter()
+            .filter(|m| m.author_name == "Dr One")
+            .count(),
         2,
         "one reply by page, one by the API"
     );
@@ -413,7 +536,10 @@ async fn a_patient_asks_and_the_clinic_answers() {
     assert_eq!(to("staff@clinic.example").len(), 1);
     for e in &emails {
         for secret in [UNSHARED, SHARED, CLINICAL, "normal", ALICE] {
-            assert!(!e.body.contains(secret) && !e.subject.contains(secret), "{e:?}");
+            assert!(
+                !e.body.contains(secret) && !e.subject.contains(secret),
+                "{e:?}"
+            );
         }
     }
 
@@ -422,7 +548,10 @@ async fn a_patient_asks_and_the_clinic_answers() {
         .get(&format!("/messages/{}", w.clinical), Some(&alice.cookie))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("Is this &#60;b&#62;normal&#60;/b&#62;?"), "{page}");
+    assert!(
+        page.contains("Is this &#60;b&#62;normal&#60;/b&#62;?"),
+        "{page}"
+    );
     assert!(!page.contains("<b>normal</b>"));
     assert!(!page.contains("href=\"https://example.org/x\""));
     // The check-in travels as a card: its rules and answers, structured.
@@ -434,8 +563,7 @@ async fn a_patient_asks_and_the_clinic_answers() {
     // The clinic's inbox: the red flag waiting for an answer first.
     let (status, _, inbox) = s.get("/clinic/messages", Some(&dr.cookie)).await;
     assert_eq!(status, StatusCode::OK);
-    let first = [CLINICAL, SHARED, UNSHARED]
-        .map(|subject| inbox.find(subject).unwrap());
+    let first = [CLINICAL, SHARED, UNSHARED].map(|subject| inbox.find(subject).unwrap());
     assert!(first[0] < first[1] && first[0] < first[2], "{inbox}");
     assert!(inbox.contains("Red flag, waiting"));
     assert!(inbox.contains("<span class=\"badge unread\">3<"), "{inbox}");
@@ -462,7 +590,10 @@ async fn a_patient_asks_and_the_clinic_answers() {
     let location = h[header::LOCATION].to_str().unwrap();
     assert!(location.starts_with(&format!("{path}#m-")), "{location}");
     let emails = s.store.emails(100).unwrap();
-    let to_alice: Vec<_> = emails.iter().filter(|e| e.to == "alice@example.org").collect();
+    let to_alice: Vec<_> = emails
+        .iter()
+        .filter(|e| e.to == "alice@example.org")
+        .collect();
     assert_eq!(to_alice.len(), 1);
     assert!(!to_alice[0].body.contains("tomorrow"));
 
@@ -489,7 +620,8 @@ async fn a_patient_asks_and_the_clinic_answers() {
     let (_, _, list) = s.get("/messages", Some(&alice.cookie)).await;
     assert!(list.contains("New answer"), "{list}");
     // Opening it reads it.
-    s.get(&format!("/messages/{}", w.clinical), Some(&alice.cookie)).await;
+    s.get(&format!("/messages/{}", w.clinical), Some(&alice.cookie))
+        .await;
     let (_, _, more) = s.get("/more", Some(&alice.cookie)).await;
     assert!(!more.contains("unread"), "{more}");
 
@@ -498,12 +630,23 @@ async fn a_patient_asks_and_the_clinic_answers() {
         .patient_conversation(w.a, w.clinical, s.now())
         .unwrap()
         .unwrap();
-    assert_eq!(t.messages.iter().filter(|m| m.body == "Sent twice").count(), 1);
-    let answer = t.messages.iter().find(|m| m.body.contains("tomorrow")).unwrap();
+    assert_eq!(
+        t.messages.iter().filter(|m| m.body == "Sent twice").count(),
+        1
+    );
+    let answer = t
+        .messages
+        .iter()
+        .find(|m| m.body.contains("tomorrow"))
+        .unwrap();
     assert_eq!(answer.photos.len(), 2);
 
     // Five photos are refused next to the field; nothing is stored.
-    let before = s.store.patient_conversation(w.a, w.shared, s.now()).unwrap().unwrap();
+    let before = s
+        .store
+        .patient_conversation(w.a, w.shared, s.now())
+        .unwrap()
+        .unwrap();
     let five: Vec<Vec<u8>> = (0..5).map(|i| jpeg(i * 10)).collect();
     let (status, _, page) = post_multipart(
         s,
@@ -516,7 +659,11 @@ async fn a_patient_asks_and_the_clinic_answers() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(page.contains("At most 4 photos."), "{page}");
     assert!(page.contains("five"), "the text is kept");
-    let after = s.store.patient_conversation(w.a, w.shared, s.now()).unwrap().unwrap();
+    let after = s
+        .store
+        .patient_conversation(w.a, w.shared, s.now())
+        .unwrap()
+        .unwrap();
     assert_eq!(before.messages.len(), after.messages.len());
 
     // A file that is not an image is refused; an empty message too.
@@ -529,29 +676,47 @@ async fn a_patient_asks_and_the_clinic_answers() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("Only JPEG, PNG or WebP images are accepted."), "{page}");
-    let (status, _, page) =
-        post_multipart(s, &format!("/messages/{}", w.shared), Some(alice), &[("body", "  ")], &[])
-            .await;
+    assert!(
+        page.contains("Only JPEG, PNG or WebP images are accepted."),
+        "{page}"
+    );
+    let (status, _, page) = post_multipart(
+        s,
+        &format!("/messages/{}", w.shared),
+        Some(alice),
+        &[("body", "  ")],
+        &[],
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("Write a message, or add a photo."), "{page}");
 
     // "Send this to my surgeon" from the check-in's result and the lock.
     let checkin = t.summary.conversation.origin.as_ref().unwrap().checkin_id;
-    let (_, _, result) = s.get(&format!("/checkin/{checkin}"), Some(&alice.cookie)).await;
+    let (_, _, result) = s
+        .get(&format!("/checkin/{checkin}"), Some(&alice.cookie))
+        .await;
     assert!(
         result.contains(&format!("/messages/new?checkin={checkin}")),
         "{result}"
     );
     let (_, _, form) = s
-        .get(&format!("/messages/new?checkin={checkin}"), Some(&alice.cookie))
+        .get(
+            &format!("/messages/new?checkin={checkin}"),
+            Some(&alice.cookie),
+        )
         .await;
     assert!(form.contains("Your check-in goes with it"), "{form}");
     assert!(form.contains(&format!("name=\"checkin\" value=\"{checkin}\"")));
-    assert!(!form.contains("name=\"shared\""), "clinicians only: no staff box");
+    assert!(
+        !form.contains("name=\"shared\""),
+        "clinicians only: no staff box"
+    );
     let (_, _, home) = s.get("/", Some(&alice.cookie)).await;
     assert!(home.contains("/messages/new?red_flag=open"), "{home}");
-    let (_, _, form) = s.get("/messages/new?red_flag=open", Some(&alice.cookie)).await;
+    let (_, _, form) = s
+        .get("/messages/new?red_flag=open", Some(&alice.cookie))
+        .await;
     assert!(form.contains(&format!("value=\"{checkin}\"")), "{form}");
 
     // The staff member's inbox holds the shared conversation only, and the
@@ -585,7 +750,10 @@ async fn a_patient_asks_and_the_clinic_answers() {
     let (s1, v1) = api(s, "POST", &path, Some(alice), Some(body.clone())).await;
     let (s2, v2) = api(s, "POST", &path, Some(alice), Some(body)).await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
-    assert_eq!((v1["stored"].clone(), v2["stored"].clone()), (json!(true), json!(false)));
+    assert_eq!(
+        (v1["stored"].clone(), v2["stored"].clone()),
+        (json!(true), json!(false))
+    );
     assert_eq!(v1["id"], v2["id"]);
     let (status, v) = api(
         s,

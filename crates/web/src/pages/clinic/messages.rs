@@ -146,7 +146,10 @@ async fn load(
 ) -> Result<Thread, WebError> {
     let access = ctx.access;
     let now = state.now();
-    Ok(blocking(state, move |s| s.clinic_conversation(&access, profile, id, now)).await?)
+    Ok(blocking(state, move |s| {
+        s.clinic_conversation(&access, profile, id, now)
+    })
+    .await?)
 }
 
 pub async fn show(
@@ -156,7 +159,12 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let (profile, id) = ids(&profile, &conversation)?;
     let thread = load(&state, &ctx, profile, id).await?;
-    Ok(page(&thread_page(&state, &ctx, &thread, MessageForm::fresh())))
+    Ok(page(&thread_page(
+        &state,
+        &ctx,
+        &thread,
+        MessageForm::fresh(),
+    )))
 }
 
 pub async fn reply(
