@@ -323,6 +323,7 @@ pub fn subject(value: &str) -> Result<String, crate::text::LineError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -55,14 +55,11 @@ async fn inbox_of(
     .await?;
     let mut head = head(ctx, "/clinic/messages");
     head.unread = unread;
-    let patient = match profile {
-        Some(_) => Some(
-            list.first()
-                .map(|s| s.patient_name.clone())
-                .unwrap_or_default(),
-        ),
-        None => None,
-    };
+    let patient = profile.map(|_| {
+        list.first()
+            .map(|s| s.patient_name.clone())
+            .unwrap_or_default()
+    });
     Ok(page(&InboxPage {
         chrome: chrome("Messages", ctx),
         head,
@@ -146,10 +143,10 @@ async fn load(
 ) -> Result<Thread, WebError> {
     let access = ctx.access;
     let now = state.now();
-    Ok(blocking(state, move |s| {
+    blocking(state, move |s| {
         s.clinic_conversation(&access, profile, id, now)
     })
-    .await?)
+    .await
 }
 
 pub async fn show(
