@@ -1648,3 +1648,141 @@ pub fn acknowledge(
 pub fn is_no_go(r: &Reason) -> bool {
     r.outcome == Outcome::NoGo
 }
+
+// ------------------------------------------------------------- conversations
+
+/// What a patient's new conversation starts from: nothing (a question of
+/// their own) or one of their check-ins (and the red flag it opened, if
+/// any), whose answers and rules travel as a structured card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationOrigin {
+    Question {
+        /// The patient lets the clinic's front-desk staff read it.
+        shared_with_staff: bool,
+    },
+    Checkin(CheckinId),
+}
+
+fn message_problem(e: needlewise_core::conversation::TextProblem) -> ActionError {
+    use needlewise_core::conversation::TextProblem;
+    match e {
+        TextProblem::TooManyPhotos { .. } => ActionError::BadInput(format!("photos: {e}")),
+        _ => ActionError::BadInput(format!("message: {e}")),
+    }
+}
+
+fn new_message(
+    ctx: &Ctx<'_>,
+    key: Option<RequestKey>,
+    body: &str,
+    photos: Vec<needlewise_core::conversation::MessagePhoto>,
+) -> Result<needlewise_store::conversation::NewMessage> {
+    let body =
+        needlewise_core::conversation::message_text(body, photos.len()).map_err(message_problem)?;
+    Ok(needlewise_store::conversation::NewMessage {
+        id: needlewise_core::ids::MessageId(id_for(key)),
+        body,
+        photos,
+        at: ctx.at(),
+    })
+}
+
+/// The id of the message a keyed request stores, so a caller can name its
+/// photos' files before the message is stored.
+pub fn message_id_for(key: Option<RequestKey>) -> needlewise_core::ids::MessageId {
+    needlewise_core::ids::MessageId(id_for(key))
+}
+
+/// Starts a conversation with one of the patient's clinics, with its first
+/// message: the subject and text checked by the core's rules, a check-in
+/// origin turned into its card (the check-in must be the profile's; its
+/// red flag comes along when it opened one). The store checks the link,
+/// logs it and queues `mail` to the clinic's members who may read it, in
+/// one transaction. The same `key` again stores nothing and answers the
+/// same id, with [`needlewise_store::conversation::Posted::AlreadyStored`].
+#[allow(clippy::too_many_arguments)]
+pub fn start_conversation(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    clinic: needlewise_core::ids::ClinicId,
+    subject: &str,
+    body: &str,
+    origin: ConversationOrigin,
+    photos: Vec<needlewise_core::conversation::MessagePhoto>,
+    key: Option<RequestKey>,
+    mail: &needlewise_store::conversation::MessageMail,
+) -> Result<(
+    needlewise_core::ids::ConversationId,
+    needlewise_store::conversation::Posted,
+)> {
+    let subject = needlewise_core::conversation::subject(subject)
+        .map_err(|e| ActionError::BadInput(format!("subject: {e}")))?;
+    let first = new_message(&ctx, key, body, photos)?;
+    let (card, shared_with_staff) = match origin {
+        ConversationOrigin::Question { shared_with_staff } => (None, shared_with_staff),
+        ConversationOrigin::Checkin(id) => {
+            let checkin = ctx
+                .store
+                .checkins(profile)?
+                .into_iter()
+                .find(|c| c.id == id)
+                .ok_or_else(|| ActionError::NotFound(format!("check-in {id}")))?;
+            let episode = ctx
+                .store
+                .episodes(profile)?
+                .into_iter()
+                .find(|e| e.checkin_id == id);
+            let card =
+                needlewise_core::conversation::OriginCard::of(base(), &checkin, episode.as_ref())
+                    .map_err(ActionError::BadInput)?;
+            (Some(card), false)
+        }
+    };
+    let new = needlewise_store::conversation::NewConversation {
+        // The conversation takes the request's key too: its id and its
+        // first message's are the same request.
+        id: needlewise_core::ids::ConversationId(first.id.0),
+        clinic_id: clinic,
+        subject,
+        origin: card,
+        shared_with_staff,
+    };
+    let posted = ctx.store.start_conversation(profile, &new, &first, mail)?;
+    Ok((new.id, posted))
+}
+
+/// The patient writes in one of their conversations (the clinic still
+/// theirs); the store logs it and queues `mail` to the clinic.
+pub fn send_patient_message(
+    ctx: Ctx<'_>,
+    profile: ProfileId,
+    conversation: needlewise_core::ids::ConversationId,
+    body: &str,
+    photos: Vec<needlewise_core::conversation::MessagePhoto>,
+    key: Option<RequestKey>,
+    mail: &needlewise_store::conversation::MessageMail,
+) -> Result<needlewise_store::conversation::Posted> {
+    let message = new_message(&ctx, key, body, photos)?;
+    Ok(ctx
+        .store
+        .post_patient_message(profile, conversation, &message, mail)?)
+}
+
+/// A member of the clinic answers; the store decides whether they may
+/// (`Act::Converse`), logs it and queues `mail` to the patient.
+#[allow(clippy::too_many_arguments)]
+pub fn send_clinic_message(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    profile: ProfileId,
+    conversation: needlewise_core::ids::ConversationId,
+    body: &str,
+    photos: Vec<needlewise_core::conversation::MessagePhoto>,
+    key: Option<RequestKey>,
+    mail: &needlewise_store::conversation::MessageMail,
+) -> Result<needlewise_store::conversation::Posted> {
+    let message = new_message(&ctx, key, body, photos)?;
+    Ok(ctx
+        .store
+        .post_clinic_message(by, profile, conversation, &message, mail)?)
+}

@@ -186,6 +186,28 @@ pub enum Act {
     Prescribe,
     /// Override a conservative home rule (needs the screening scope).
     Override,
+    /// Read or answer one of the patient's conversations with the clinic
+    /// (see [`Conversing`]).
+    Converse(Conversing),
+}
+
+/// What decides who of a clinic may read and answer a conversation.
+///
+/// The rule: the patient wrote to the clinic, so its clinicians read and
+/// answer every conversation of a patient linked to it, whatever the
+/// consent scopes (the patient chose to send it; an origin card holds only
+/// what the patient sent). Front-desk staff never see clinical data, so
+/// they read and answer only a conversation that is not clinical (no
+/// check-in or red flag behind it) **and** that the patient shared with the
+/// front desk when starting it. A clinical conversation is `Forbidden` to
+/// staff (their role can never see it); an unshared one is hidden from
+/// them, as a scope not granted hides data from a clinician.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conversing {
+    /// Started from a check-in or red flag (carries an origin card).
+    pub clinical: bool,
+    /// The patient let the clinic's staff read it.
+    pub shared_with_staff: bool,
 }
 
 /// The one authorization rule for clinic access to a patient. The store
@@ -205,6 +227,7 @@ pub fn permits(grant: &Grant, act: Act) -> bool {
         Act::Acknowledge | Act::Resolve => clinical && grant.scopes.contains(&Scope::Checkins),
         Act::Prescribe => clinical && grant.scopes.contains(&Scope::Sessions),
         Act::Override => clinical && grant.scopes.contains(&Scope::Screening),
+        Act::Converse(c) => clinical || (!c.clinical && c.shared_with_staff),
     }
 }
 
@@ -227,11 +250,35 @@ pub fn decide(grant: &Grant, act: Act) -> Result<(), Refusal> {
         return Ok(());
     }
     match grant.role {
-        Some(role) if grant.linked && act != Act::SeeListed && !role.reads_clinical_data() => {
+        Some(role)
+            if grant.linked
+                && act != Act::SeeListed
+                && !role.reads_clinical_data()
+                && role_never_may(act) =>
+        {
             Err(Refusal::Forbidden(role_may_not(role)))
         }
         _ => Err(Refusal::Hidden),
     }
+}
+
+/// Whether a role without clinical reads can never do `act`, whatever the
+/// patient shares: every clinical act, and a clinical conversation. A
+/// non-clinical conversation the patient did not share with the front desk
+/// is hidden instead, as the patient could share the next one.
+fn role_never_may(act: Act) -> bool {
+    match act {
+        Act::Converse(c) => c.clinical,
+        _ => true,
+    }
+}
+
+/// Whether a patient may start a conversation with a clinic, or write in
+/// one: only while linked to it (after leaving, the history stays readable
+/// to the patient, and nobody at the clinic reads it). A refusal is
+/// [`Refusal::Hidden`]: an unlinked clinic is not the patient's to write to.
+pub fn patient_may_write(linked: bool) -> Result<(), Refusal> {
+    if linked { Ok(()) } else { Err(Refusal::Hidden) }
 }
 
 /// Whether a member's role may do what only clinicians do (manage the

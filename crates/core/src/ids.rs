@@ -106,3 +106,18 @@ id_type!(
     EmailId,
     "email"
 );
+id_type!(
+    /// A conversation between a patient and a clinic.
+    ConversationId,
+    "conversation"
+);
+id_type!(
+    /// One message of a conversation.
+    MessageId,
+    "message"
+);
+id_type!(
+    /// A photo attached to a message (its bytes live on disk).
+    MessagePhotoId,
+    "message photo"
+);

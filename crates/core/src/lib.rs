@@ -13,6 +13,7 @@ pub mod aftercare;
 pub mod answers;
 pub mod calendar;
 pub mod clinic;
+pub mod conversation;
 pub mod coverage;
 pub mod engine;
 pub mod evidence;

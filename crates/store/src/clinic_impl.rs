@@ -252,11 +252,11 @@ fn scopes_of_link(dialect: Dialect) -> String {
 const MAX_EMAIL_ATTEMPTS: i64 = 5;
 
 /// The patient's own actions show as "you" in their audit log.
-const PATIENT: &str = "you";
+pub(crate) const PATIENT: &str = "you";
 
 /// One line of a patient's audit log.
 #[allow(clippy::too_many_arguments)]
-fn audit(
+pub(crate) fn audit(
     tx: &mut dyn Tx,
     profile: ProfileId,
     clinic: ClinicId,
@@ -287,7 +287,7 @@ fn audit(
 /// views within [`LIST_VIEW_AUDIT_WINDOW`] are logged once; any other
 /// action's window is empty.
 #[allow(clippy::too_many_arguments)]
-fn audit_many(
+pub(crate) fn audit_many(
     tx: &mut dyn Tx,
     dialect: Dialect,
     profiles: &[ProfileId],
@@ -307,7 +307,7 @@ fn audit_many(
             .map(|_| Value::Id(new_audit_id().0))
             .collect(),
     );
-    let since = if action == "viewed_list" {
+    let since = if action == "viewed_list" || action == "viewed_inbox" {
         at.checked_sub(LIST_VIEW_AUDIT_WINDOW).unwrap_or(at)
     } else {
         at.checked_add(SignedDuration::from_micros(1)).unwrap_or(at)
@@ -390,7 +390,7 @@ fn not_a_member(by: &ClinicAccess) -> StoreError {
 }
 
 /// A member's role and name, or `NotFound` for anyone else.
-fn member_of(tx: &mut dyn Tx, by: &ClinicAccess) -> Result<(Role, String)> {
+pub(crate) fn member_of(tx: &mut dyn Tx, by: &ClinicAccess) -> Result<(Role, String)> {
     membership(tx, by)?.ok_or_else(|| not_a_member(by))
 }
 
@@ -402,15 +402,15 @@ fn clinician_of(tx: &mut dyn Tx, by: &ClinicAccess) -> Result<String> {
 }
 
 /// What the asker holds over one patient, and the asker's display name.
-struct Held {
-    grant: Grant,
-    name: String,
+pub(crate) struct Held {
+    pub(crate) grant: Grant,
+    pub(crate) name: String,
     joined_at: Option<Timestamp>,
 }
 
 impl Held {
     /// [`decide`]: a refusal as `NotFound` (`what`) or `Forbidden`.
-    fn check(&self, act: Act, what: impl FnOnce() -> String) -> Result<()> {
+    pub(crate) fn check(&self, act: Act, what: impl FnOnce() -> String) -> Result<()> {
         decide(&self.grant, act).map_err(|refusal| match refusal {
             Refusal::Hidden => StoreError::not_found(what()),
             Refusal::Forbidden(why) => StoreError::forbidden(why),
@@ -424,7 +424,7 @@ impl Held {
 
 /// Loads the asker's role and the patient's link and scopes, in one query
 /// (a row per scope granted, or one).
-fn held(tx: &mut dyn Tx, by: &ClinicAccess, profile: ProfileId) -> Result<Held> {
+pub(crate) fn held(tx: &mut dyn Tx, by: &ClinicAccess, profile: ProfileId) -> Result<Held> {
     let rows = tx.query(
         "SELECT m.role AS role, m.display_name AS display_name, cp.joined_at AS joined_at,
                 co.scope AS scope
@@ -464,7 +464,7 @@ fn held(tx: &mut dyn Tx, by: &ClinicAccess, profile: ProfileId) -> Result<Held> 
 }
 
 /// A `NotFound` as `None`, for reads that tell outsiders nothing.
-fn or_none<T>(r: Result<T>) -> Result<Option<T>> {
+pub(crate) fn or_none<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(StoreError::NotFound { .. }) => Ok(None),
@@ -2200,7 +2200,7 @@ fn check_recipient(email: &Email) -> Result<()> {
     Ok(())
 }
 
-fn insert_email(tx: &mut dyn Tx, email: &Email) -> Result<()> {
+pub(crate) fn insert_email(tx: &mut dyn Tx, email: &Email) -> Result<()> {
     tx.insert(
         "INSERT INTO email_outbox (id, recipient, subject, body, created_at, sent_at, attempts, last_error)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -221,6 +221,7 @@ migrations! {
     7 "0007": "readiness_checks_resolvers", "readiness_checks_resolvers";
     8 "0008": "home_facts", "home_facts";
     9 "0009": "patient_list_keys", "patient_list_keys";
+    10 "0010": "conversations", "conversations";
 }
 
 impl Migration {

@@ -31,6 +31,8 @@ pub mod backup;
 pub mod clinic;
 mod clinic_impl;
 mod codec;
+pub mod conversation;
+mod conversation_impl;
 mod error;
 pub mod export;
 mod postgres_store;
@@ -41,6 +43,7 @@ mod sqlite_store;
 mod store_impl;
 
 pub use clinic::ClinicStore;
+pub use conversation::ConversationStore;
 pub use error::{BackendError, StoreError};
 pub use postgres_store::PostgresStore;
 pub use snapshot::{Checksums, RestoreMode, Snapshot, SnapshotRow};
@@ -154,7 +157,7 @@ pub struct Counts {
 
 /// Everything needlewise persists. All methods that read or change a
 /// profile's data take its id: there is no query that crosses profiles.
-pub trait Store: ClinicStore + Send + Sync + std::fmt::Debug {
+pub trait Store: ClinicStore + ConversationStore + Send + Sync + std::fmt::Debug {
     /// Which backend this is, for messages: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

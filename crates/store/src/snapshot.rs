@@ -25,8 +25,9 @@ use crate::{Result, StoreError};
 /// only an index (5) or derived columns and triggers (6) changes no table
 /// here; 7 adds readiness checks, a session's setting and readiness check,
 /// and an episode's resolver; 8 (the same derived facts on both backends)
-/// changes no table either, so snapshots stay at version 7.
-pub const SCHEMA_VERSION: i64 = 7;
+/// changes no table either; 10 adds conversations, their messages and
+/// the messages' photos.
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables added since are left empty, columns added since take
@@ -601,6 +602,64 @@ pub static TABLES: &[TableDef] = &[
         ],
         key: &[0, 1],
         since: 2,
+    },
+    // Schema 10: conversations between a patient and their clinic.
+    TableDef {
+        name: "conversations",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("subject", Text),
+            opt("origin_checkin_id", Uuid),
+            opt("origin_episode_id", Uuid),
+            opt("origin_card", Json),
+            col("shared_with_staff", Bool),
+            col("started_by", Uuid),
+            col("created_at", Timestamp),
+            col("last_message_at", Timestamp),
+            col("last_side", Text),
+            opt("last_patient_at", Timestamp),
+            opt("last_clinic_at", Timestamp),
+            opt("patient_read_at", Timestamp),
+            opt("clinic_read_at", Timestamp),
+        ],
+        key: &[0, 1, 2],
+        since: 10,
+    },
+    TableDef {
+        name: "messages",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("conversation_id", Uuid),
+            col("id", Uuid),
+            col("author", Uuid),
+            col("side", Text),
+            col("author_name", Text),
+            col("body", Text),
+            col("created_at", Timestamp),
+        ],
+        key: &[0, 1, 2, 3],
+        since: 10,
+    },
+    TableDef {
+        name: "message_photos",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("conversation_id", Uuid),
+            col("message_id", Uuid),
+            col("id", Uuid),
+            col("position", Int),
+            col("width", Int),
+            col("height", Int),
+            col("bytes", Int),
+            col("sha256", Text),
+            col("stored_name", Text),
+        ],
+        key: &[0, 1, 2, 3, 4],
+        since: 10,
     },
 ];
 

@@ -126,6 +126,9 @@ macro_rules! id_values {
     )*};
 }
 id_values!(
+    ConversationId,
+    MessageId,
+    MessagePhotoId,
     AccountId,
     ProfileId,
     DeviceId,

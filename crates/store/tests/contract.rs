@@ -127,12 +127,20 @@ contract_tests!(
     version_6_data_restores_as_home_sessions,
     screening_results_from_before_versioning_read_back_typed,
     export_holds_readiness_checks_and_settings,
+    // Conversations (contract/conversations.rs).
+    a_conversation_is_started_answered_and_read_on_both_sides,
+    who_of_the_clinic_reads_a_conversation_is_the_core_rule,
+    an_origin_card_is_the_profiles_own_and_clinicians_only,
+    message_photos_are_kept_with_their_message_for_the_two_sides,
+    conversations_go_with_the_profile_and_survive_a_snapshot,
 );
 
 #[path = "contract/backup.rs"]
 mod backup;
 #[path = "contract/clinic.rs"]
 mod clinic;
+#[path = "contract/conversations.rs"]
+mod conversations;
 #[path = "contract/portability.rs"]
 mod portability;
 #[path = "contract/readiness.rs"]
@@ -214,6 +222,7 @@ mod cases {
     use uuid::Uuid;
 
     pub use super::clinic::cases::*;
+    pub use super::conversations::cases::*;
     pub use super::readiness::cases::*;
 
     pub fn id() -> Uuid {
@@ -2107,7 +2116,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 9, "one row per migration");
+        assert_eq!(rows, 10, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2163,7 +2172,7 @@ mod sqlite_only {
              DROP INDEX clinic_patients_flagged;
              ALTER TABLE clinic_patients DROP COLUMN name_key;
              ALTER TABLE clinic_patients DROP COLUMN flagged;
-             DELETE FROM schema_migrations WHERE version >= 8;",
+             DELETE FROM schema_migrations WHERE version IN (8, 9);",
         )
         .unwrap();
     }
@@ -2474,7 +2483,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 9, "one row per migration");
+        assert_eq!(rows, 10, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2514,7 +2523,7 @@ mod postgres_only {
     /// migrations run, so the home page and the patient list read the same
     /// as before.
     #[test]
-    fn migrations_6_to_9_fill_the_facts_of_existing_profiles() {
+    fn migrations_6_to_10_fill_the_facts_of_existing_profiles() {
         let url = postgres_url();
         let schema = fresh_schema_name();
         let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
@@ -2527,7 +2536,7 @@ mod postgres_only {
         let list = owner.clinic_patients(&practice.by, now).unwrap();
         // Back to version 5: the list keys of 9, the facts, their triggers
         // and functions, and what 7 added (no readiness checks here) gone,
-        // no record of 6 to 9.
+        // nor the conversations of 10, no record of 6 to 10.
         let mut client =
             postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
         client
@@ -2548,6 +2557,7 @@ mod postgres_only {
                  DROP INDEX sessions_last_ended;
                  ALTER TABLE sessions DROP COLUMN setting, DROP COLUMN readiness_check_id;
                  ALTER TABLE episodes DROP COLUMN resolver;
+                 DROP TABLE message_photos, messages, conversations;
                  DELETE FROM schema_migrations WHERE version >= 6;",
             )
             .unwrap();
@@ -2558,7 +2568,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 9, "6 to 9 applied again");
+        assert_eq!(rows, 10, "6 to 10 applied again");
     }
 
     #[test]
@@ -2684,6 +2694,18 @@ mod written_by_main {
     }
 
     fn assert_same(found: &Checksums, expected: &Checksums) {
+        // Tables added after the fixture's schema 7 are empty.
+        let mut found = found.clone();
+        found.tables.retain(|t| {
+            let def = needlewise_store::snapshot::TABLES
+                .iter()
+                .find(|d| d.name == t.table)
+                .unwrap();
+            if def.since > 7 {
+                assert_eq!(t.rows, 0, "{}", t.table);
+            }
+            def.since <= 7
+        });
         let differences = found.differences(expected);
         assert!(differences.is_empty(), "{differences:#?}");
         assert!(

@@ -9,6 +9,7 @@ mod care;
 mod clinic;
 mod extract;
 mod fhir;
+mod messages;
 pub mod openapi;
 
 pub use extract::{ApiAuth, ApiClinicCtx, ApiJson, ApiMe, MAX_BODY};
@@ -77,6 +78,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(clinic::prescribe))
         .routes(utoipa_axum::routes!(clinic::care_team))
         .routes(utoipa_axum::routes!(clinic::consent))
+        .routes(utoipa_axum::routes!(
+            messages::conversations,
+            messages::start
+        ))
+        .routes(utoipa_axum::routes!(messages::conversation))
+        .routes(utoipa_axum::routes!(messages::post_message))
+        .routes(utoipa_axum::routes!(messages::clinic_conversations))
+        .routes(utoipa_axum::routes!(messages::clinic_conversation))
+        .routes(utoipa_axum::routes!(messages::clinic_post_message))
         .routes(utoipa_axum::routes!(openapi::document))
 }
 

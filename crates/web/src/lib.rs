@@ -282,6 +282,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::more::routes())
         .merge(pages::account_security::routes())
         .merge(pages::care_team::routes())
+        .merge(pages::messages::routes())
         .merge(pages::clinic::routes())
         .route("/report.pdf", get(pages::report::pdf))
         .route("/healthz", get(|| async { "ok" }))

@@ -342,6 +342,38 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// The email that tells one side of a conversation there is a new message:
+/// where to read it, and nothing of what it says (nor who wrote, nor about
+/// what), queued by the store with the message itself.
+pub fn message_mail(
+    to: needlewise_core::conversation::Side,
+    public_url: Option<&str>,
+) -> needlewise_store::conversation::MessageMail {
+    use needlewise_core::conversation::Side;
+    let path = match to {
+        Side::Patient => "/messages",
+        Side::Clinic => "/clinic/messages",
+    };
+    let link = match public_url {
+        Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+        None => format!("needlewise ({path})"),
+    };
+    match to {
+        Side::Patient => needlewise_store::conversation::MessageMail {
+            subject: "needlewise: a new message from your care team".to_owned(),
+            body: format!(
+                "Hello,\n\nYour care team has answered you in needlewise.\n\nPlease log in to read it: {link}\n\nThis email holds nothing of the message on purpose.\n\n-- needlewise\n"
+            ),
+        },
+        Side::Clinic => needlewise_store::conversation::MessageMail {
+            subject: "needlewise: a patient sent a new message".to_owned(),
+            body: format!(
+                "Hello,\n\nA patient has sent your clinic a new message in needlewise.\n\nPlease log in to read it: {link}\n\nThis email holds no patient details on purpose; you will see them after logging in.\n\n-- needlewise\n"
+            ),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -11,6 +11,10 @@ pub struct Chrome {
     pub csrf: String,
     pub profile: String,
     pub logged_in: bool,
+    /// Conversations with a message the reader has not opened, on the
+    /// pages that count them (the messages pages, More, the care team and
+    /// the clinic's pages); 0 elsewhere, so the home page stays one read.
+    pub unread: u32,
 }
 
 impl Chrome {
@@ -23,6 +27,7 @@ impl Chrome {
             csrf: csrf.to_owned(),
             profile: profile.to_owned(),
             logged_in: true,
+            unread: 0,
         }
     }
 
@@ -396,6 +401,9 @@ pub struct CheckinForm {
 #[template(path = "checkin_result.html")]
 pub struct CheckinResultPage {
     pub chrome: Chrome,
+    /// "Send this to my surgeon": a new conversation carrying this
+    /// check-in as its card.
+    pub send_href: String,
     /// When it was answered (local time).
     pub taken: String,
     pub level: String,

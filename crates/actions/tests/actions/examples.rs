@@ -569,3 +569,192 @@ fn a_request_sent_twice_with_its_key_is_stored_once() {
     assert!(shown.holds);
     assert_eq!(shown.readiness.reasons, first.readiness.reasons);
 }
+
+/// "Send this to my surgeon": a conversation started from a check-in that
+/// raised a red flag carries the check-in's answers and the fired rule as
+/// its card; a refused message writes nothing; the same request twice is
+/// stored once; a clinic the patient is not linked to is not found.
+#[test]
+fn a_red_flag_goes_to_the_surgeon_as_a_card() {
+    use needlewise_actions::{ConversationOrigin, RequestKey, start_conversation};
+    use needlewise_core::clinic::{Clinic, Ladder, Member, Role};
+    use needlewise_core::ids::{AccountId, ClinicId};
+    use needlewise_core::records::Account;
+    use needlewise_store::clinic::{ClinicAccess, Invite};
+    use needlewise_store::conversation::MessageMail;
+
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-09-01T08:00:00Z");
+    let (p, _) = after_a_home_session(store, t);
+    let now = at(t + jiff::SignedDuration::from_hours(30), "UTC");
+    let result = checkin(
+        ctx(store, &now),
+        &p,
+        support::checkin(Checkin::Pus, now.date()),
+    )
+    .expect("check-in");
+    let flag = result.episode.clone().expect("a red flag");
+
+    let doctor = Account {
+        id: AccountId(uuid::Uuid::now_v7()),
+        email: "dr@example.org".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$x".into(),
+        created_at: t,
+    };
+    store.create_account(&doctor).expect("account");
+    let clinic = Clinic {
+        id: ClinicId(uuid::Uuid::now_v7()),
+        name: "Lakeside".into(),
+        time_zone: "UTC".into(),
+        ladder: Ladder::default(),
+        created_at: t,
+    };
+    store
+        .create_clinic(
+            &clinic,
+            &Member {
+                clinic_id: clinic.id,
+                account_id: doctor.id,
+                role: Role::Clinician,
+                display_name: "Dr Lee".into(),
+                joined_at: t,
+            },
+        )
+        .expect("clinic");
+    let by = ClinicAccess {
+        clinic: clinic.id,
+        account: doctor.id,
+    };
+    let mail = MessageMail {
+        subject: "needlewise: a new message".into(),
+        body: "A patient sent a new message.".into(),
+    };
+    let origin = ConversationOrigin::Checkin(result.record.id);
+    let key = RequestKey::fresh();
+    // Not linked yet: not found, nothing written.
+    let before = store.checksums().expect("checksums");
+    let err = start_conversation(
+        ctx(store, &now),
+        p.id,
+        clinic.id,
+        "My check-in",
+        "Please look",
+        origin,
+        vec![],
+        Some(key),
+        &mail,
+    )
+    .expect_err("not linked");
+    assert!(
+        matches!(
+            err,
+            ActionError::Store(needlewise_store::StoreError::NotFound { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.checksums().expect("checksums"), before);
+
+    let code = "ab".repeat(32);
+    store
+        .create_invite(
+            &by,
+            &Invite {
+                clinic_id: clinic.id,
+                code_hash: code.clone(),
+                label: String::new(),
+                created_by: doctor.id,
+                created_at: t,
+                expires_at: t + jiff::SignedDuration::from_hours(100),
+                used_by: None,
+                used_at: None,
+            },
+        )
+        .expect("invite");
+    store
+        .redeem_invite(&code, p.id, &Default::default(), now.timestamp())
+        .expect("joined");
+
+    // Too long, or empty: refused by the core's rule, nothing written.
+    let before = store.checksums().expect("checksums");
+    for (subject, body) in [
+        ("My check-in", "x".repeat(4001)),
+        ("My check-in", " ".into()),
+        ("", "hi".into()),
+    ] {
+        let err = start_conversation(
+            ctx(store, &now),
+            p.id,
+            clinic.id,
+            subject,
+            &body,
+            origin,
+            vec![],
+            Some(key),
+            &mail,
+        )
+        .expect_err("refused");
+        assert!(matches!(err, ActionError::BadInput(_)), "{err:?}");
+    }
+    assert_eq!(store.checksums().expect("checksums"), before);
+
+    let (id, first) = start_conversation(
+        ctx(store, &now),
+        p.id,
+        clinic.id,
+        "My check-in",
+        "Please look",
+        origin,
+        vec![],
+        Some(key),
+        &mail,
+    )
+    .expect("started");
+    let again = start_conversation(
+        ctx(store, &now),
+        p.id,
+        clinic.id,
+        "My check-in",
+        "Please look",
+        origin,
+        vec![],
+        Some(key),
+        &mail,
+    )
+    .expect("the same request");
+    assert_eq!(first, needlewise_store::conversation::Posted::Stored);
+    assert_eq!(
+        again,
+        (id, needlewise_store::conversation::Posted::AlreadyStored)
+    );
+    assert_eq!(store.patient_conversations(p.id).expect("list").len(), 1);
+    assert_eq!(
+        store
+            .emails(10)
+            .expect("emails")
+            .iter()
+            .filter(|e| e.to == "dr@example.org")
+            .count(),
+        1
+    );
+    let thread = store
+        .clinic_conversation(&by, p.id, id, now.timestamp())
+        .expect("the clinician reads it");
+    let card = thread.summary.conversation.origin.clone().expect("a card");
+    assert_eq!(card.episode_id, Some(flag.id));
+    assert_eq!(card.checkin_id, result.record.id);
+    assert_eq!(
+        card.rules.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        result.record.rule_ids
+    );
+    assert!(card.rules.iter().all(|r| !r.explanation.is_empty()));
+    assert!(
+        card.answers
+            .iter()
+            .any(|a| a.answer == "Yes" && a.question.to_lowercase().contains("pus")),
+        "{:?}",
+        card.answers
+    );
+    assert!(thread.summary.conversation.from_red_flag());
+    assert_eq!(thread.messages[0].body, "Please look");
+}

@@ -139,6 +139,64 @@ fn permits_is_the_table_of_roles_links_and_scopes() {
     assert!(all_acts[1..].iter().all(|a| !permits(&none, *a)));
 }
 
+/// Conversations: clinicians of the patient's clinic read and answer
+/// every one, whatever the scopes; staff only a non-clinical one the
+/// patient shared with the front desk; a clinical one is forbidden to
+/// staff, an unshared one hidden; outsiders and unlinked patients see none.
+#[test]
+fn conversations_are_for_clinicians_and_shared_front_desk_questions() {
+    use needlewise_core::clinic::{Conversing, patient_may_write};
+    let kinds = [
+        Conversing {
+            clinical: false,
+            shared_with_staff: false,
+        },
+        Conversing {
+            clinical: false,
+            shared_with_staff: true,
+        },
+        Conversing {
+            clinical: true,
+            shared_with_staff: false,
+        },
+        Conversing {
+            clinical: true,
+            shared_with_staff: true,
+        },
+    ];
+    for c in kinds {
+        let act = Act::Converse(c);
+        for scopes in [&[][..], &Scope::ALL[..]] {
+            let clinician = grant(Some(Role::Clinician), true, scopes);
+            assert_eq!(decide(&clinician, act), Ok(()), "{c:?} {scopes:?}");
+            let staff = grant(Some(Role::Staff), true, scopes);
+            let expected = match (c.clinical, c.shared_with_staff) {
+                (true, _) => "forbidden",
+                (false, true) => "allowed",
+                (false, false) => "hidden",
+            };
+            let got = match decide(&staff, act) {
+                Ok(()) => "allowed",
+                Err(Refusal::Hidden) => "hidden",
+                Err(Refusal::Forbidden(why)) => {
+                    assert!(why.contains("staff member"), "{why}");
+                    "forbidden"
+                }
+            };
+            assert_eq!(got, expected, "staff {c:?} {scopes:?}");
+            for outsider in [
+                grant(None, true, scopes),
+                grant(Some(Role::Clinician), false, scopes),
+                grant(Some(Role::Staff), false, scopes),
+            ] {
+                assert_eq!(decide(&outsider, act), Err(Refusal::Hidden), "{outsider:?}");
+            }
+        }
+    }
+    assert_eq!(patient_may_write(true), Ok(()));
+    assert_eq!(patient_may_write(false), Err(Refusal::Hidden));
+}
+
 #[test]
 fn roles_and_scopes_parse_from_their_ids() {
     for r in Role::ALL {

@@ -147,12 +147,12 @@ fn foreign_and_damaged_files_are_refused_by_name() {
             "\"schema_version\":{}",
             needlewise_store::snapshot::SCHEMA_VERSION
         ),
-        "\"schema_version\":9",
+        "\"schema_version\":99",
     );
     assert_ne!(schema, header);
     assert_mentions(
         &refused(&gzip(format!("{schema}{rest}").as_bytes())),
-        &["schema version 9"],
+        &["schema version 99"],
     );
 
     // Cut off: at a line end (no end marker), mid-line, and mid-gzip.

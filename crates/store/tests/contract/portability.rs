@@ -136,7 +136,8 @@ pub fn populate_all(store: &dyn Store) -> (Marks, AccountId, Profile) {
     super::readiness::fill_readiness(store, zp.id);
     super::readiness::fill_readiness(store, op.id);
     // The clinic side: every clinic table gets rows, zelda's the most.
-    super::clinic::fill_clinic(store, &[zp.id, op.id]);
+    let practice = super::clinic::fill_clinic(store, &[zp.id, op.id]);
+    super::conversations::fill_conversations(store, &practice, &[zp.id, op.id]);
     (m, zelda.id, zp)
 }
 

@@ -54,6 +54,7 @@ and code `bad_input`, its `message` naming the field by its path.",
         (name = "fhir", description = "FHIR R4 JSON: the screening Questionnaire, responses and the whole record."),
         (name = "clinic", description = "For clinic members: patients, red flags, records and protocols, as far as each patient's consent allows."),
         (name = "care_team", description = "For patients: the clinics they share with, consent, and who saw what."),
+        (name = "messages", description = "Conversations between a patient and their clinic (text only over the API)."),
         (name = "meta", description = "This document."),
     )
 )]

@@ -214,6 +214,12 @@ pub fn action_words(action: &str, detail: &str) -> String {
         "left" => "left the clinic, and stopped sharing everything with it".to_owned(),
         "consent_granted" => format!("shared {}", scope(detail)),
         "consent_revoked" => format!("stopped sharing {}", scope(detail)),
+        "conversation_started" => "started a conversation with the clinic".to_owned(),
+        "message_sent" => "sent the clinic a message".to_owned(),
+        "viewed_inbox" => "saw your conversations in the clinic's inbox".to_owned(),
+        "viewed_conversation" => "read a conversation with you".to_owned(),
+        "replied" => "answered you in a conversation".to_owned(),
+        "viewed_message_photo" => "viewed a photo you sent".to_owned(),
         other => other.replace('_', " "),
     }
 }
@@ -273,8 +279,9 @@ pub(crate) fn audit_views(
 
 pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
     let profile = auth.profile.id;
-    let (links, protocol, overrides, log, left) = blocking(&state, move |s| {
+    let (links, protocol, overrides, log, left, unread) = blocking(&state, move |s| {
         let links = s.patient_clinics(profile)?;
+        let unread = s.patient_unread(profile)?;
         let log = s.audit_log(profile, 200)?;
         // The names of clinics the patient has left, for their log.
         let mut left = Vec::new();
@@ -295,6 +302,7 @@ pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
             s.active_overrides(profile)?,
             log,
             left,
+            unread,
         ))
     })
     .await?;
@@ -305,8 +313,10 @@ pub async fn show(Me { state, auth }: Me) -> Result<Response, WebError> {
             .find(|l| l.clinic.id == id)
             .map_or_else(String::new, |l| l.clinic.name.clone())
     };
+    let mut chrome = auth.chrome("Care team", "care");
+    chrome.unread = unread;
     Ok(page(&CareTeamPage {
-        chrome: auth.chrome("Care team", "care"),
+        chrome,
         links: links.iter().map(|l| link_view(&state, l)).collect(),
         protocol: protocol
             .as_ref()

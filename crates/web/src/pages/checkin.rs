@@ -138,6 +138,7 @@ fn result_page(state: &AppState, auth: &Auth, checked: &CheckedIn) -> Response {
     let q = &evidence().checkin;
     let triage = &checked.triage;
     page(&CheckinResultPage {
+        send_href: format!("/messages/new?checkin={}", checked.record.id),
         chrome: auth.chrome("Check-in", "checkin"),
         taken: state.local(checked.record.at),
         level: triage.level.id().to_owned(),

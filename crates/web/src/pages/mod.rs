@@ -11,6 +11,7 @@ pub mod delete;
 pub mod devices;
 pub mod evidence;
 pub mod home;
+pub mod messages;
 pub mod more;
 pub mod progress;
 pub mod ready;

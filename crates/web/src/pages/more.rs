@@ -9,9 +9,10 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::page;
-use crate::AppState;
-use crate::auth::Auth;
+use crate::auth::{Auth, Me};
+use crate::error::WebError;
 use crate::views::Chrome;
+use crate::{AppState, blocking};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,7 +49,7 @@ pub struct Entry {
     pub about: &'static str,
 }
 
-const SECTIONS: [Entry; 8] = [
+const SECTIONS: [Entry; 9] = [
     Entry {
         href: "/screening",
         title: "Screening",
@@ -73,6 +74,11 @@ const SECTIONS: [Entry; 8] = [
         href: "/schedule",
         title: "Schedule",
         about: "The earliest next session, and reminders in your calendar.",
+    },
+    Entry {
+        href: "/messages",
+        title: "Ask my care team",
+        about: "Messages with your facial plastic surgeon's clinic.",
     },
     Entry {
         href: "/care-team",
@@ -120,14 +126,21 @@ pub struct MorePage {
     pub chrome: Chrome,
     pub sections: &'static [Entry],
     pub account: &'static [Entry],
+    /// Conversations with an answer not opened yet.
+    pub unread: u32,
 }
 
-pub async fn more(auth: Auth) -> Response {
-    page(&MorePage {
-        chrome: auth.chrome("More", "more"),
+pub async fn more(Me { state, auth }: Me) -> Result<Response, WebError> {
+    let profile = auth.profile.id;
+    let unread = blocking(&state, move |s| s.patient_unread(profile)).await?;
+    let mut chrome = auth.chrome("More", "more");
+    chrome.unread = unread;
+    Ok(page(&MorePage {
+        chrome,
         sections: &SECTIONS,
         account: &ACCOUNT,
-    })
+        unread,
+    }))
 }
 
 #[derive(Debug, Template)]

@@ -346,7 +346,62 @@ pub fn process_photo(bytes: &[u8]) -> Result<Processed, WebError> {
     })
 }
 
-fn photo_paths(dir: &FsPath, profile: ProfileId, id: PhotoId) -> (PathBuf, PathBuf) {
+/// A photo's files written under the profile's photo directory.
+#[derive(Debug)]
+pub struct StoredPhoto {
+    pub full: PathBuf,
+    pub thumb: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub sha256: String,
+    /// `<profile>/<id>.jpg`, relative to the photo directory.
+    pub stored_name: String,
+}
+
+/// The one photo pipeline, for progress photos and message photos alike:
+/// judged by content, decoded with limits (two at a time), re-encoded as
+/// JPEG with a thumbnail, so EXIF/GPS never reach the disk, and written
+/// whole as `<profile>/<id>.jpg` and `<profile>/<id>_thumb.jpg`.
+pub async fn save_photo_files(
+    state: &AppState,
+    profile: ProfileId,
+    id: Uuid,
+    bytes: Vec<u8>,
+) -> Result<StoredPhoto, WebError> {
+    let dir = state.photo_dir.clone().ok_or_else(|| {
+        WebError::BadInput("photo: photo storage is not set up on this server".into())
+    })?;
+    let permit = DECODES
+        .acquire()
+        .await
+        .map_err(|e| WebError::Internal(e.into()))?;
+    let processed = tokio::task::spawn_blocking(move || process_photo(&bytes)).await??;
+    drop(permit);
+    let (full, thumb) = photo_paths(&dir, profile, PhotoId(id));
+    let stored = StoredPhoto {
+        full: full.clone(),
+        thumb: thumb.clone(),
+        width: processed.width,
+        height: processed.height,
+        bytes: processed.jpeg.len() as u64,
+        sha256: HEXLOWER.encode(&Sha256::digest(&processed.jpeg)),
+        stored_name: format!("{profile}/{id}.jpg"),
+    };
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_atomic(&full, &processed.jpeg)?;
+        write_atomic(&thumb, &processed.thumb).inspect_err(|_| remove_quietly(&[&full]))
+    })
+    .await?
+    .map_err(|e| WebError::Internal(anyhow::anyhow!("cannot write a photo: {e}")))?;
+    Ok(stored)
+}
+
+/// The files of a photo (full size, thumbnail) under the photo directory.
+pub fn photo_paths(dir: &FsPath, profile: ProfileId, id: PhotoId) -> (PathBuf, PathBuf) {
     let d = dir.join(profile.to_string());
     (
         d.join(format!("{id}.jpg")),
@@ -363,7 +418,7 @@ fn write_atomic(path: &FsPath, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
-fn remove_quietly(paths: &[&PathBuf]) {
+pub fn remove_quietly(paths: &[&PathBuf]) {
     for p in paths {
         if let Err(e) = std::fs::remove_file(p)
             && e.kind() != std::io::ErrorKind::NotFound
@@ -373,14 +428,20 @@ fn remove_quietly(paths: &[&PathBuf]) {
     }
 }
 
-pub async fn upload(
-    Me { state, auth }: Me,
+/// A multipart form's text fields (each at most `max_text` bytes) and its
+/// `photo` files (each at most 10 MB; an empty file input is skipped),
+/// read with the progress photos' limits. One file more than `max_photos`
+/// is still returned, for the caller to refuse next to its field; more
+/// than that is refused here.
+pub async fn read_photo_form(
     mut multipart: Multipart,
-) -> Result<Response, WebError> {
+    max_photos: usize,
+    max_text: usize,
+) -> Result<(Vec<(String, String)>, Vec<Vec<u8>>), WebError> {
     let too_large = || WebError::BadInput("photo: the file is larger than 10 MB".into());
-    let mut csrf = String::new();
-    let mut zone = String::new();
-    let mut file: Option<Vec<u8>> = None;
+    let incomplete = || WebError::BadInput("photo: the upload was incomplete".into());
+    let mut fields = Vec::new();
+    let mut files = Vec::new();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
@@ -388,96 +449,81 @@ pub async fn upload(
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(too_large());
             }
-            Err(_) => {
-                return Err(WebError::BadInput(
-                    "photo: the upload was incomplete".into(),
-                ));
-            }
+            Err(_) => return Err(incomplete()),
         };
         let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "csrf" | "zone" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|_| WebError::BadInput(format!("{name}: could not be read")))?;
-                if text.len() > 256 {
-                    return Err(WebError::BadInput(format!("{name}: too long")));
-                }
-                if name == "csrf" {
-                    csrf = text;
-                } else {
-                    zone = text;
-                }
-            }
-            "photo" => {
-                let mut field = field;
-                let mut buf = Vec::new();
-                loop {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => {
-                            if buf.len() + chunk.len() > MAX_PHOTO_BYTES {
-                                return Err(too_large());
-                            }
-                            buf.extend_from_slice(&chunk);
-                        }
-                        Ok(None) => break,
-                        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        if name == "photo" || name == "photos" {
+            let mut field = field;
+            let mut buf = Vec::new();
+            loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if buf.len() + chunk.len() > MAX_PHOTO_BYTES {
                             return Err(too_large());
                         }
-                        Err(_) => {
-                            return Err(WebError::BadInput(
-                                "photo: the upload was incomplete".into(),
-                            ));
-                        }
+                        buf.extend_from_slice(&chunk);
                     }
+                    Ok(None) => break,
+                    Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        return Err(too_large());
+                    }
+                    Err(_) => return Err(incomplete()),
                 }
-                file = Some(buf);
             }
-            _ => {}
+            if buf.is_empty() {
+                continue;
+            }
+            // One more than allowed is kept, so the caller can say so next
+            // to the field with the rest of the form kept.
+            if files.len() > max_photos {
+                return Err(WebError::BadInput(format!(
+                    "photos: at most {max_photos} photo{}",
+                    if max_photos == 1 { "" } else { "s" }
+                )));
+            }
+            files.push(buf);
+        } else {
+            let text = field
+                .text()
+                .await
+                .map_err(|_| WebError::BadInput(format!("{name}: could not be read")))?;
+            if text.len() > max_text {
+                return Err(WebError::BadInput(format!("{name}: too long")));
+            }
+            fields.push((name, text));
         }
     }
+    Ok((fields, files))
+}
+
+pub async fn upload(Me { state, auth }: Me, multipart: Multipart) -> Result<Response, WebError> {
+    let (fields, mut files) = read_photo_form(multipart, 1, 256).await?;
+    // As before: the last photo of the form counts.
+    let csrf = forms::field(&fields, "csrf").unwrap_or_default().to_owned();
+    let zone = forms::field(&fields, "zone").unwrap_or_default().to_owned();
+    let file = files.pop();
     auth.check_csrf(&csrf)?;
     let zone = match zone.trim() {
         "" => None,
         z => Some(parse_zone(z)?),
     };
     let bytes = file.ok_or_else(|| WebError::BadInput("photo: choose a photo to upload".into()))?;
-    let dir = state.photo_dir.clone().ok_or_else(|| {
-        WebError::BadInput("photo: photo storage is not set up on this server".into())
-    })?;
-    let permit = DECODES
-        .acquire()
-        .await
-        .map_err(|e| WebError::Internal(e.into()))?;
-    let processed = tokio::task::spawn_blocking(move || process_photo(&bytes)).await??;
-    drop(permit);
-
     let profile = auth.profile.id;
     let id = PhotoId(Uuid::now_v7());
-    let (full, thumb) = photo_paths(&dir, profile, id);
+    let stored = save_photo_files(&state, profile, id.0, bytes).await?;
+    let (full, thumb) = (stored.full.clone(), stored.thumb.clone());
     let record = Photo {
         profile_id: profile,
         id,
         taken_at: state.now(),
         zone,
-        width: processed.width,
-        height: processed.height,
-        bytes: processed.jpeg.len() as u64,
-        sha256: HEXLOWER.encode(&Sha256::digest(&processed.jpeg)),
+        width: stored.width,
+        height: stored.height,
+        bytes: stored.bytes,
+        sha256: stored.sha256,
         content_type: "image/jpeg".into(),
-        stored_name: format!("{profile}/{id}.jpg"),
+        stored_name: stored.stored_name,
     };
-    let (f2, t2) = (full.clone(), thumb.clone());
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        if let Some(parent) = f2.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        write_atomic(&f2, &processed.jpeg)?;
-        write_atomic(&t2, &processed.thumb).inspect_err(|_| remove_quietly(&[&f2]))
-    })
-    .await?
-    .map_err(|e| WebError::Internal(anyhow::anyhow!("cannot write a photo: {e}")))?;
     if let Err(e) = blocking(&state, move |s| s.add_photo(&record)).await {
         remove_quietly(&[&full, &thumb]);
         return Err(e);

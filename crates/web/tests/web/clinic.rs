@@ -305,7 +305,7 @@ pub(super) fn red_flag(s: &Server, profile: ProfileId, session: Option<SessionId
     episode.id
 }
 
-fn jpeg(shade: u8) -> Vec<u8> {
+pub(super) fn jpeg(shade: u8) -> Vec<u8> {
     let img =
         image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 4, shade]));
     let mut out = Vec::new();

@@ -13,6 +13,7 @@ mod delete;
 mod fhir;
 mod housekeeping;
 mod layering;
+mod messages;
 mod notify;
 mod openapi;
 mod progress;

@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 36] = [
+const API: [(&str, &str); 43] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -51,6 +51,13 @@ const API: [(&str, &str); 36] = [
     ("post", "/api/clinic/patients/{profile}/protocol"),
     ("get", "/api/care-team"),
     ("post", "/api/care-team/{clinic}/consent"),
+    ("get", "/api/conversations"),
+    ("post", "/api/conversations"),
+    ("get", "/api/conversations/{id}"),
+    ("post", "/api/conversations/{id}/messages"),
+    ("get", "/api/clinic/conversations"),
+    ("get", "/api/clinic/conversations/{profile}/{id}"),
+    ("post", "/api/clinic/conversations/{profile}/{id}/messages"),
     ("get", "/api/openapi.json"),
 ];
 

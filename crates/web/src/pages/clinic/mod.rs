@@ -12,6 +12,7 @@
 
 mod admin;
 pub(crate) mod dashboard;
+pub(crate) mod messages;
 mod patient;
 mod signup;
 mod team_join;
@@ -75,6 +76,23 @@ pub fn routes() -> Router<AppState> {
             "/clinic/patients/{profile}/overrides/{id}/revoke",
             post(patient::overrides::revoke_override),
         )
+        .route("/clinic/messages", get(messages::inbox))
+        .route(
+            "/clinic/messages/patients/{profile}",
+            get(messages::patient_inbox),
+        )
+        .route(
+            "/clinic/messages/{profile}/{conversation}",
+            get(messages::show)
+                .post(messages::reply)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::pages::messages::MAX_MESSAGE_FORM,
+                )),
+        )
+        .route(
+            "/clinic/messages/{profile}/photos/{file}",
+            get(messages::photo_file),
+        )
         .route("/clinic/invites", get(admin::invites).post(admin::invite))
         .route(
             "/clinic/members",
@@ -98,6 +116,7 @@ pub(crate) fn chrome(title: &str, ctx: &ClinicCtx) -> Chrome {
         csrf: ctx.csrf().to_owned(),
         profile: ctx.member.display_name.clone(),
         logged_in: true,
+        unread: 0,
     }
 }
 
@@ -110,6 +129,9 @@ pub struct ClinicHead {
     pub links: Vec<(String, &'static str, bool)>,
     /// Other clinics of this account: (href, name).
     pub others: Vec<(String, String)>,
+    /// Conversations with a patient message nobody here has opened, on
+    /// the pages that count them (the messages pages).
+    pub unread: u32,
 }
 
 pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
@@ -117,6 +139,7 @@ pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
     if ctx.is_clinician() {
         links.push(("/clinic/red-flags", "Red flags"));
     }
+    links.push(("/clinic/messages", "Messages"));
     links.extend([
         ("/clinic/invites", "Invite a patient"),
         ("/clinic/members", "Team"),
@@ -135,6 +158,7 @@ pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
             .filter(|(c, _)| c.id != ctx.clinic.id)
             .map(|(c, _)| (format!("/clinic?clinic={}", c.id), c.name.clone()))
             .collect(),
+        unread: 0,
     }
 }
 

@@ -43,6 +43,7 @@ fn chrome(session: Option<&Session>) -> Chrome {
             csrf: s.session.csrf_token.clone(),
             profile: String::new(),
             logged_in: true,
+            unread: 0,
         },
         None => Chrome::public("Sign up your clinic"),
     }

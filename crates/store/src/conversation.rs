@@ -1,0 +1,181 @@
+//! Conversations between a patient and their clinic: the store's side.
+//!
+//! The patient's methods take the profile (the caller has checked that it
+//! is the session's own); they refuse a clinic the profile is not linked to
+//! ([`needlewise_core::clinic::patient_may_write`]) and find only the
+//! profile's own conversations. The clinic's methods take a
+//! [`ClinicAccess`] and, in one transaction, load the asker's role and the
+//! patient's link, ask the core ([`needlewise_core::clinic::Act::Converse`]:
+//! `NotFound` for outsiders and conversations hidden from the asker,
+//! `Forbidden` for staff and a clinical conversation), read or write, and
+//! append to the patient's audit log. Every message queues, in the same
+//! transaction, an email to the other side that says only that there is a
+//! new message (a transactional outbox, like the red-flag ladder's).
+
+use jiff::Timestamp;
+use needlewise_core::conversation::{Conversation, Message, MessagePhoto, OriginCard};
+use needlewise_core::ids::{ClinicId, ConversationId, MessageId, MessagePhotoId, ProfileId};
+
+use crate::Result;
+use crate::clinic::ClinicAccess;
+
+/// A conversation to start, with its first message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConversation {
+    /// Chosen by the caller (the form's request key): starting the same
+    /// id again stores nothing and answers the stored conversation.
+    pub id: ConversationId,
+    pub clinic_id: ClinicId,
+    pub subject: String,
+    pub origin: Option<OriginCard>,
+    /// Whether the patient lets the clinic's front-desk staff read it;
+    /// `Invalid` together with an origin card.
+    pub shared_with_staff: bool,
+}
+
+/// A message to post. The author is the asker (the patient's account for
+/// the patient's methods, the member for the clinic's); its name is the
+/// store's (the profile's name, the member's display name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Chosen by the caller (the form's request key): posting the same id
+    /// again stores nothing.
+    pub id: MessageId,
+    pub body: String,
+    /// At most [`needlewise_core::conversation::MAX_PHOTOS_PER_MESSAGE`],
+    /// their files already written under the patient's photo directory.
+    pub photos: Vec<MessagePhoto>,
+    pub at: Timestamp,
+}
+
+/// The email queued for the other side: the same words for each
+/// recipient, never the message's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMail {
+    pub subject: String,
+    pub body: String,
+}
+
+/// A conversation with the names its pages show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    pub clinic_name: String,
+    pub patient_name: String,
+}
+
+/// A conversation with every message, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    pub summary: ConversationSummary,
+    pub messages: Vec<Message>,
+}
+
+/// What a posted message did: stored now, or already stored (the same
+/// request again), in which case nothing was written or queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Posted {
+    Stored,
+    AlreadyStored,
+}
+
+/// The most conversations one inbox or list shows.
+pub const MAX_LISTED: u32 = 500;
+
+pub trait ConversationStore {
+    // The patient's side.
+    /// Starts a conversation with a clinic the profile is linked to, with
+    /// its first message, in one transaction: logged `conversation_started`
+    /// in the profile's audit log, and an email queued to each member of
+    /// the clinic who may read it. `NotFound` when the profile is not the
+    /// clinic's patient (or does not exist); `Invalid` for an empty
+    /// subject, an origin card with `shared_with_staff`, an origin card of
+    /// another profile's check-in, or more than four photos. The same id
+    /// again answers `AlreadyStored` and writes nothing.
+    fn start_conversation(
+        &self,
+        profile: ProfileId,
+        new: &NewConversation,
+        first: &NewMessage,
+        mail: &MessageMail,
+    ) -> Result<Posted>;
+    /// Posts the patient's message to one of the profile's conversations
+    /// (the clinic still linked), logged `message_sent`, with an email to
+    /// the clinic's members who may read it. `NotFound` for another
+    /// profile's or an unknown conversation, or a clinic the profile left.
+    fn post_patient_message(
+        &self,
+        profile: ProfileId,
+        conversation: ConversationId,
+        message: &NewMessage,
+        mail: &MessageMail,
+    ) -> Result<Posted>;
+    /// The profile's conversations, newest activity first (at most
+    /// [`MAX_LISTED`]), with clinics it has left too.
+    fn patient_conversations(&self, profile: ProfileId) -> Result<Vec<ConversationSummary>>;
+    /// One of the profile's conversations, marked read by the patient at
+    /// `now`; `None` for any other.
+    fn patient_conversation(
+        &self,
+        profile: ProfileId,
+        conversation: ConversationId,
+        now: Timestamp,
+    ) -> Result<Option<Thread>>;
+    /// How many of the profile's conversations have a clinic message the
+    /// patient has not opened.
+    fn patient_unread(&self, profile: ProfileId) -> Result<u32>;
+    /// A photo of one of the profile's messages; `None` otherwise.
+    fn patient_message_photo(
+        &self,
+        profile: ProfileId,
+        photo: MessagePhotoId,
+    ) -> Result<Option<MessagePhoto>>;
+
+    // The clinic's side.
+    /// The clinic's conversations the asker may read (clinicians: every
+    /// linked patient's; staff: the non-clinical ones patients shared with
+    /// them), in [`needlewise_core::conversation::inbox_order`], at most
+    /// [`MAX_LISTED`]; only one patient's with `profile`. Logs
+    /// `viewed_inbox` for each patient shown (once per
+    /// [`crate::clinic::LIST_VIEW_AUDIT_WINDOW`]). `NotFound` for
+    /// non-members.
+    fn clinic_inbox(
+        &self,
+        by: &ClinicAccess,
+        profile: Option<ProfileId>,
+        now: Timestamp,
+    ) -> Result<Vec<ConversationSummary>>;
+    /// One conversation, marked read by the clinic at `now` and logged
+    /// `viewed_conversation`. `NotFound` when hidden from the asker,
+    /// `Forbidden` for staff and a clinical conversation.
+    fn clinic_conversation(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        conversation: ConversationId,
+        now: Timestamp,
+    ) -> Result<Thread>;
+    /// Posts the asker's answer, logged `replied`, with an email to the
+    /// patient's account; refusals as [`ConversationStore::clinic_conversation`].
+    fn post_clinic_message(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        conversation: ConversationId,
+        message: &NewMessage,
+        mail: &MessageMail,
+    ) -> Result<Posted>;
+    /// How many conversations the asker may read have a patient message
+    /// nobody at the clinic has opened. `NotFound` for non-members.
+    fn clinic_unread(&self, by: &ClinicAccess) -> Result<u32>;
+    /// A photo of a message in a conversation the asker may read, logged
+    /// `viewed_message_photo`; refusals as
+    /// [`ConversationStore::clinic_conversation`].
+    fn clinic_message_photo(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        photo: MessagePhotoId,
+        now: Timestamp,
+    ) -> Result<MessagePhoto>;
+}

@@ -1,0 +1,768 @@
+//! "Ask your surgeon": conversations by page and API, and their
+//! authorization matrix. Every conversation route (patient and clinic
+//! pages, photo files, API) × every kind of asker, with the status each
+//! cell must get and, on every answer, which conversations' text it may
+//! show: a conversation's subject appears exactly where the asker may read
+//! it, never in a refusal, never to another patient or clinic.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use needlewise_core::ids::{ConversationId, ProfileId};
+use serde_json::{Value, json};
+
+use super::clinic::{Member, add_member, api, clinic_signup, invite, join, jpeg, patient, seed};
+use super::{Server, User};
+
+const ALICE: &str = "Alice Ardent";
+/// Subjects: each names what the conversation is.
+const UNSHARED: &str = "zq-unshared";
+const SHARED: &str = "zq-shared";
+const CLINICAL: &str = "zq-clinical";
+const ALL_SCOPES: [&str; 5] = [
+    "screening",
+    "sessions",
+    "checkins",
+    "photos_clinical",
+    "photos_teaching",
+];
+
+/// A multipart message form: text fields and `photos` files.
+fn multipart(fields: &[(&str, &str)], photos: &[Vec<u8>]) -> (String, Vec<u8>) {
+    let boundary = "nwMSGx7";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (i, p) in photos.iter().enumerate() {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"p{i}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(p);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(
+    s: &Server,
+    path: &str,
+    u: Option<&User>,
+    fields: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let csrf = u.map(|u| u.csrf.clone()).unwrap_or_default();
+    let key = uuid::Uuid::now_v7().to_string();
+    let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf), ("key", &key)];
+    all.extend_from_slice(fields);
+    let (ct, body) = multipart(&all, photos);
+    let mut req = Request::post(path).header(header::CONTENT_TYPE, ct);
+    if let Some(u) = u {
+        req = req.header(header::COOKIE, &u.cookie);
+    }
+    s.send(req.body(Body::from(body)).unwrap()).await
+}
+
+/// Starts a conversation by the page; returns its id from the redirect.
+async fn start(
+    s: &Server,
+    u: &User,
+    clinic: &str,
+    subject: &str,
+    extra: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> ConversationId {
+    let mut fields = vec![
+        ("clinic", clinic),
+        ("subject", subject),
+        ("body", "Is this <b>normal</b>? See https://example.org/x"),
+    ];
+    fields.extend_from_slice(extra);
+    let (status, h, page) = post_multipart(s, "/messages", Some(u), &fields, photos).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let to = h[header::LOCATION].to_str().unwrap();
+    to.strip_prefix("/messages/").unwrap().parse().unwrap()
+}
+
+struct World {
+    s: Server,
+    /// anonymous, patient A, patient B, clinician of A's clinic, clinician
+    /// of a clinic A shares nothing with, clinician of B's clinic, staff
+    /// of A's clinic.
+    users: Vec<Option<User>>,
+    c1: Member,
+    a: ProfileId,
+    unshared: ConversationId,
+    shared: ConversationId,
+    clinical: ConversationId,
+    photo: String,
+}
+
+const ROLES: [&str; 7] = [
+    "anonymous",
+    "patient A",
+    "patient B",
+    "clinician of A's clinic",
+    "clinician of a clinic A shares nothing with",
+    "clinician of another clinic",
+    "staff of A's clinic",
+];
+
+/// Which subjects each role may read on the patient's side (A only) or
+/// the clinic's (A's clinician all three, the staff only the one A shared
+/// with the front desk); nobody else any.
+fn may_read(role: usize, clinic_side: bool) -> &'static [&'static str] {
+    match (role, clinic_side) {
+        (1, false) | (3, true) => &[UNSHARED, SHARED, CLINICAL],
+        (6, true) => &[SHARED],
+        _ => &[],
+    }
+}
+
+async fn world() -> World {
+    let s = Server::new();
+    let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
+    let c2 = clinic_signup(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
+    let c3 = clinic_signup(&s, "three@clinic.example", "Dr Three", "Clinic Three").await;
+    let (a, pa) = patient(&s, "alice@example.org", ALICE).await;
+    let (b, pb) = patient(&s, "bruno@example.org", "Bruno Bright").await;
+    let code = invite(&s, &c1).await;
+    assert_eq!(
+        join(&s, &a, &code, &ALL_SCOPES).await,
+        StatusCode::SEE_OTHER
+    );
+    let code = invite(&s, &c2).await;
+    assert_eq!(join(&s, &a, &code, &[]).await, StatusCode::SEE_OTHER);
+    let code = invite(&s, &c3).await;
+    assert_eq!(
+        join(&s, &b, &code, &ALL_SCOPES).await,
+        StatusCode::SEE_OTHER
+    );
+    let episode = seed(&s, &a, pa).await;
+    let checkin = s
+        .store
+        .episodes(pa)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.id == episode)
+        .unwrap()
+        .checkin_id
+        .to_string();
+    let _ = pb;
+    let unshared = start(&s, &a, &c1.clinic, UNSHARED, &[], &[]).await;
+    let shared = start(&s, &a, &c1.clinic, SHARED, &[("shared", "on")], &[]).await;
+    let clinical = start(
+        &s,
+        &a,
+        &c1.clinic,
+        CLINICAL,
+        &[("checkin", &checkin)],
+        &[jpeg(30)],
+    )
+    .await;
+    let photo = s
+        .store
+        .patient_conversation(pa, clinical, s.now())
+        .unwrap()
+        .unwrap()
+        .messages[0]
+        .photos[0]
+        .id
+        .to_string();
+    World {
+        users: vec![
+            None,
+            Some(a),
+            Some(b),
+            Some(clone_user(&c1.user)),
+            Some(c2.user),
+            Some(c3.user),
+            Some(staff.user),
+        ],
+        s,
+        c1,
+        a: pa,
+        unshared,
+        shared,
+        clinical,
+        photo,
+    }
+}
+
+fn clone_user(u: &User) -> User {
+    User {
+        cookie: u.cookie.clone(),
+        csrf: u.csrf.clone(),
+    }
+}
+
+enum Send_ {
+    Get,
+    Message,
+    Start,
+    Json(Value),
+}
+
+struct Route {
+    method: &'static str,
+    path: String,
+    send: Send_,
+    /// The subjects this route could show.
+    about: &'static [&'static str],
+    /// Per role: a status, or "login" for the redirect to `/login`.
+    expect: [&'static str; 7],
+}
+
+async fn send(
+    s: &Server,
+    r: &Route,
+    u: Option<&User>,
+    c1: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    match &r.send {
+        Send_::Get => {
+            let mut req = Request::get(&r.path);
+            if let Some(u) = u {
+                req = req.header(header::COOKIE, &u.cookie);
+            }
+            s.send(req.body(Body::empty()).unwrap()).await
+        }
+        Send_::Message => post_multipart(s, &r.path, u, &[("body", "An answer")], &[]).await,
+        Send_::Start => {
+            post_multipart(
+                s,
+                &r.path,
+                u,
+                &[
+                    ("clinic", c1),
+                    ("subject", "Another question"),
+                    ("body", "Hello"),
+                ],
+                &[],
+            )
+            .await
+        }
+        Send_::Json(v) => {
+            let mut req = Request::builder().method(r.method).uri(&r.path);
+            if let Some(u) = u {
+                req = req
+                    .header(header::COOKIE, &u.cookie)
+                    .header("x-csrf-token", &u.csrf);
+            }
+            let req = if r.method == "GET" {
+                req.body(Body::empty())
+            } else {
+                req.header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(v.to_string()))
+            };
+            s.send(req.unwrap()).await
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_conversation_route_answers_each_role_as_the_table_says() {
+    let w = world().await;
+    let (a, c1) = (w.a, w.c1.clinic.clone());
+    let (u, sh, cl) = (w.unshared, w.shared, w.clinical);
+    let routes = vec![
+        // The patient's pages.
+        Route {
+            method: "GET",
+            path: "/messages".into(),
+            send: Send_::Get,
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: "/messages/new".into(),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/messages/{u}"),
+            send: Send_::Get,
+            about: &[UNSHARED],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/messages/{cl}"),
+            send: Send_::Get,
+            about: &[CLINICAL],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/messages/{u}"),
+            send: Send_::Message,
+            about: &[],
+            expect: ["login", "303", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/files/messages/{}.jpg", w.photo),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        // Only a patient of clinic one may write to it.
+        Route {
+            method: "POST",
+            path: "/messages".into(),
+            send: Send_::Start,
+            about: &[],
+            expect: ["login", "303", "404", "404", "404", "404", "404"],
+        },
+        // The clinic's pages.
+        Route {
+            method: "GET",
+            path: "/clinic/messages".into(),
+            send: Send_::Get,
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/patients/{a}"),
+            send: Send_::Get,
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{u}"),
+            send: Send_::Get,
+            about: &[UNSHARED],
+            expect: ["login", "404", "404", "200", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{sh}"),
+            send: Send_::Get,
+            about: &[SHARED],
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{cl}"),
+            send: Send_::Get,
+            about: &[CLINICAL],
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/messages/{a}/{cl}"),
+            send: Send_::Message,
+            about: &[],
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/messages/{a}/{sh}"),
+            send: Send_::Message,
+            about: &[],
+            expect: ["login", "404", "404", "303", "404", "404", "303"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/photos/{}.thumb.jpg", w.photo),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        // The API.
+        Route {
+            method: "GET",
+            path: "/api/conversations".into(),
+            send: Send_::Json(Value::Null),
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["401", "200", "200", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/conversations/{cl}"),
+            send: Send_::Json(Value::Null),
+            about: &[CLINICAL],
+            expect: ["401", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/conversations/{sh}/messages"),
+            send: Send_::Json(json!({"body": "by the API"})),
+            about: &[],
+            expect: ["401", "201", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: "/api/conversations".into(),
+            send: Send_::Json(json!({"clinic_id": c1, "subject": "API question", "body": "hi"})),
+            about: &[],
+            expect: ["401", "201", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: "/api/clinic/conversations".into(),
+            send: Send_::Json(Value::Null),
+            about: &[UNSHARED, SHARED, CLINICAL],
+            expect: ["401", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/clinic/conversations/{a}/{cl}"),
+            send: Send_::Json(Value::Null),
+            about: &[CLINICAL],
+            expect: ["401", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/api/clinic/conversations/{a}/{sh}"),
+            send: Send_::Json(Value::Null),
+            about: &[SHARED],
+            expect: ["401", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/clinic/conversations/{a}/{cl}/messages"),
+            send: Send_::Json(json!({"body": "by the clinic's API"})),
+            about: &[],
+            expect: ["401", "404", "404", "201", "404", "404", "403"],
+        },
+    ];
+    let mut checked = 0;
+    for r in &routes {
+        for (role, user) in w.users.iter().enumerate() {
+            let (status, h, text) = send(&w.s, r, user.as_ref(), &c1).await;
+            let cell = format!("{} {} as {}", r.method, r.path, ROLES[role]);
+            let want = r.expect[role];
+            if want == "login" {
+                assert_eq!(status, StatusCode::SEE_OTHER, "{cell}: {text}");
+                assert_eq!(h[header::LOCATION], "/login", "{cell}");
+            } else {
+                assert_eq!(status.as_str(), want, "{cell}: {text}");
+            }
+            // The text of a conversation appears exactly where the asker
+            // may read it.
+            for subject in r.about {
+                let shown = text.contains(subject);
+                let clinic_side = r.path.contains("/clinic/");
+                let may = status.is_success() && may_read(role, clinic_side).contains(subject);
+                assert_eq!(shown, may, "{cell}: {subject} shown {shown}: {text}");
+            }
+            if !(status.is_success() || status.is_redirection()) {
+                assert!(
+                    !text.contains(ALICE),
+                    "{cell} leaks the patient's name: {text}"
+                );
+                assert!(!text.contains("normal"), "{cell} leaks a message: {text}");
+                if r.path.starts_with("/api/") {
+                    let v: Value = serde_json::from_str(&text).unwrap();
+                    assert!(v["error"]["code"].is_string(), "{cell}: {text}");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, routes.len() * ROLES.len());
+    // Every clinic read of A's conversations is in A's audit log; the
+    // clinicians who were refused left no line.
+    let log = w.s.store.audit_log(a, 500).unwrap();
+    let actor = |email: &str| w.s.store.account_by_email(email).unwrap().unwrap().id;
+    for (email, action) in [
+        ("one@clinic.example", "viewed_conversation"),
+        ("one@clinic.example", "viewed_inbox"),
+        ("one@clinic.example", "replied"),
+        ("one@clinic.example", "viewed_message_photo"),
+        ("staff@clinic.example", "viewed_conversation"),
+        ("staff@clinic.example", "replied"),
+    ] {
+        let who = actor(email);
+        assert!(
+            log.iter().any(|e| e.actor == who && e.action == action),
+            "{email} {action}: {log:?}"
+        );
+    }
+    for email in ["two@clinic.example", "three@clinic.example"] {
+        let who = actor(email);
+        assert!(log.iter().all(|e| e.actor != who), "{email}: {log:?}");
+    }
+    // The staff member's refusals changed nothing: no staff reply in the
+    // clinical conversation.
+    let t =
+        w.s.store
+            .patient_conversation(a, cl, w.s.now())
+            .unwrap()
+            .unwrap();
+    assert!(t.messages.iter().all(|m| m.author_name != "Stella Staff"));
+    assert_eq!(
+        t.messages
+            .iter()
+            .filter(|m| m.author_name == "Dr One")
+            .count(),
+        2,
+        "one reply by page, one by the API"
+    );
+}
+
+#[tokio::test]
+async fn a_patient_asks_and_the_clinic_answers() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let dr = &w.c1.user;
+    let staff = w.users[6].as_ref().unwrap();
+
+    // Emails: the clinician heard of all three, the staff of the shared
+    // one only; none holds a word of the messages.
+    let emails = s.store.emails(100).unwrap();
+    // (The red flag's own ladder emails the clinician too.)
+    let to = |addr: &str| {
+        emails
+            .iter()
+            .filter(|e| e.to == addr && e.subject == "needlewise: a patient sent a new message")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(to("one@clinic.example").len(), 3);
+    assert_eq!(to("staff@clinic.example").len(), 1);
+    for e in &emails {
+        for secret in [UNSHARED, SHARED, CLINICAL, "normal", ALICE] {
+            assert!(
+                !e.body.contains(secret) && !e.subject.contains(secret),
+                "{e:?}"
+            );
+        }
+    }
+
+    // The patient's page: text as typed, escaped, no link made.
+    let (status, _, page) = s
+        .get(&format!("/messages/{}", w.clinical), Some(&alice.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Is this &#60;b&#62;normal&#60;/b&#62;?"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>normal</b>"));
+    assert!(!page.contains("href=\"https://example.org/x\""));
+    // The check-in travels as a card: its rules and answers, structured.
+    assert!(page.contains("The check-in this is about"), "{page}");
+    assert!(page.contains("<table class=\"answers\">"), "{page}");
+    assert!(page.contains("Red flag"));
+    assert!(page.contains(&format!("/files/messages/{}.thumb.jpg", w.photo)));
+
+    // The clinic's inbox: the red flag waiting for an answer first.
+    let (status, _, inbox) = s.get("/clinic/messages", Some(&dr.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    let first = [CLINICAL, SHARED, UNSHARED].map(|subject| inbox.find(subject).unwrap());
+    assert!(first[0] < first[1] && first[0] < first[2], "{inbox}");
+    assert!(inbox.contains("Red flag, waiting"));
+    assert!(inbox.contains("<span class=\"badge unread\">3<"), "{inbox}");
+
+    // A reply, a minute later: a refused one comes back with its problem
+    // and its text, nothing stored; then by PRG.
+    s.advance_minutes(1);
+    let path = format!("/clinic/messages/{}/{}", w.a, w.clinical);
+    let long = "x".repeat(4001);
+    let (status, _, page) =
+        post_multipart(s, &path, Some(dr), &[("body", long.as_str())], &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("At most 4000 characters."), "{page}");
+    assert!(page.contains("aria-invalid=\"true\""));
+    let (status, h, _) = post_multipart(
+        s,
+        &path,
+        Some(dr),
+        &[("body", "Please come in tomorrow at 9.")],
+        &[jpeg(60), jpeg(90)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let location = h[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with(&format!("{path}#m-")), "{location}");
+    let emails = s.store.emails(100).unwrap();
+    let to_alice: Vec<_> = emails
+        .iter()
+        .filter(|e| e.to == "alice@example.org")
+        .collect();
+    assert_eq!(to_alice.len(), 1);
+    assert!(!to_alice[0].body.contains("tomorrow"));
+
+    // The same form sent twice is stored once.
+    let key = uuid::Uuid::now_v7().to_string();
+    for _ in 0..2 {
+        let (ct, body) = multipart(
+            &[("csrf", &dr.csrf), ("key", &key), ("body", "Sent twice")],
+            &[],
+        );
+        let req = Request::post(&path)
+            .header(header::CONTENT_TYPE, ct)
+            .header(header::COOKIE, &dr.cookie)
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(s.send(req).await.0, StatusCode::SEE_OTHER);
+    }
+    // Unread on the patient's side: a badge on More and the care team.
+    let (_, _, more) = s.get("/more", Some(&alice.cookie)).await;
+    assert!(more.contains("1 unread"), "{more}");
+    let (_, _, care) = s.get("/care-team", Some(&alice.cookie)).await;
+    assert!(care.contains("Ask my care team"));
+    assert!(care.contains("1 unread"));
+    let (_, _, list) = s.get("/messages", Some(&alice.cookie)).await;
+    assert!(list.contains("New answer"), "{list}");
+    // Opening it reads it.
+    s.get(&format!("/messages/{}", w.clinical), Some(&alice.cookie))
+        .await;
+    let (_, _, more) = s.get("/more", Some(&alice.cookie)).await;
+    assert!(!more.contains("unread"), "{more}");
+
+    let t = s
+        .store
+        .patient_conversation(w.a, w.clinical, s.now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        t.messages.iter().filter(|m| m.body == "Sent twice").count(),
+        1
+    );
+    let answer = t
+        .messages
+        .iter()
+        .find(|m| m.body.contains("tomorrow"))
+        .unwrap();
+    assert_eq!(answer.photos.len(), 2);
+
+    // Five photos are refused next to the field; nothing is stored.
+    let before = s
+        .store
+        .patient_conversation(w.a, w.shared, s.now())
+        .unwrap()
+        .unwrap();
+    let five: Vec<Vec<u8>> = (0..5).map(|i| jpeg(i * 10)).collect();
+    let (status, _, page) = post_multipart(
+        s,
+        &format!("/messages/{}", w.shared),
+        Some(alice),
+        &[("body", "five")],
+        &five,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("At most 4 photos."), "{page}");
+    assert!(page.contains("five"), "the text is kept");
+    let after = s
+        .store
+        .patient_conversation(w.a, w.shared, s.now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.messages.len(), after.messages.len());
+
+    // A file that is not an image is refused; an empty message too.
+    let (status, _, page) = post_multipart(
+        s,
+        &format!("/messages/{}", w.shared),
+        Some(alice),
+        &[("body", "")],
+        &[b"GIF89a not really".to_vec()],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("Only JPEG, PNG or WebP images are accepted."),
+        "{page}"
+    );
+    let (status, _, page) = post_multipart(
+        s,
+        &format!("/messages/{}", w.shared),
+        Some(alice),
+        &[("body", "  ")],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Write a message, or add a photo."), "{page}");
+
+    // "Send this to my surgeon" from the check-in's result and the lock.
+    let checkin = t.summary.conversation.origin.as_ref().unwrap().checkin_id;
+    let (_, _, result) = s
+        .get(&format!("/checkin/{checkin}"), Some(&alice.cookie))
+        .await;
+    assert!(
+        result.contains(&format!("/messages/new?checkin={checkin}")),
+        "{result}"
+    );
+    let (_, _, form) = s
+        .get(
+            &format!("/messages/new?checkin={checkin}"),
+            Some(&alice.cookie),
+        )
+        .await;
+    assert!(form.contains("Your check-in goes with it"), "{form}");
+    assert!(form.contains(&format!("name=\"checkin\" value=\"{checkin}\"")));
+    assert!(
+        !form.contains("name=\"shared\""),
+        "clinicians only: no staff box"
+    );
+    let (_, _, home) = s.get("/", Some(&alice.cookie)).await;
+    assert!(home.contains("/messages/new?red_flag=open"), "{home}");
+    let (_, _, form) = s
+        .get("/messages/new?red_flag=open", Some(&alice.cookie))
+        .await;
+    assert!(form.contains(&format!("value=\"{checkin}\"")), "{form}");
+
+    // The staff member's inbox holds the shared conversation only, and the
+    // API agrees.
+    let (status, v) = api(s, "GET", "/api/clinic/conversations", Some(staff), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let subjects: Vec<&str> = v["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, vec![SHARED]);
+    // The API thread carries the card as structured fields.
+    let (status, v) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{}", w.clinical),
+        Some(alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["origin"]["checkin_id"], checkin.to_string());
+    assert!(!v["origin"]["rules"].as_array().unwrap().is_empty());
+    assert!(v["origin"]["episode_id"].is_string());
+    assert_eq!(v["clinical"], true);
+    // A key sent twice over the API stores once.
+    let body = json!({"body": "twice by API", "key": uuid::Uuid::now_v7().to_string()});
+    let path = format!("/api/conversations/{}/messages", w.unshared);
+    let (s1, v1) = api(s, "POST", &path, Some(alice), Some(body.clone())).await;
+    let (s2, v2) = api(s, "POST", &path, Some(alice), Some(body)).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(
+        (v1["stored"].clone(), v2["stored"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(v1["id"], v2["id"]);
+    let (status, v) = api(
+        s,
+        "POST",
+        &path,
+        Some(alice),
+        Some(json!({"body": "y".repeat(4001)})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "bad_input");
+}
