@@ -1149,7 +1149,7 @@ impl<B: Backend> ClinicStore for B {
              JOIN checkins ck ON ck.profile_id = e.profile_id AND ck.id = e.checkin_id
              LEFT JOIN red_flag_acks a ON a.clinic_id = cp.clinic_id
                  AND a.profile_id = e.profile_id AND a.episode_id = e.id
-             WHERE cp.clinic_id = ?1
+             WHERE cp.clinic_id = ?1 AND cp.flagged
              ORDER BY e.opened_at, e.id",
             episode = episode_columns(),
             since = B::DIALECT.greatest("e.opened_at", "co.granted_at"),
