@@ -42,21 +42,30 @@ use error::WebError;
 /// clock use a fixed or shifted one.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-/// What every handler shares.
+/// What every handler shares: the server-wide parts behind one `Arc`
+/// (a request's clone is one reference count, not one per part), and the
+/// time zone of the person being served.
 #[derive(Clone)]
 pub struct AppState {
+    shared: Arc<Shared>,
+    /// The zone "today" and the times shown are in: the server's, or the
+    /// person's own after [`AppState::for_profile`].
+    pub tz: TimeZone,
+}
+
+/// The server-wide parts of [`AppState`], reached through it by `Deref`.
+#[derive(Clone)]
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
     pub clock: Clock,
-    pub tz: TimeZone,
     /// Sends the outbox's emails (or holds them, without `smtp_url`).
     pub mailer: Arc<mail::Mailer>,
     /// The test clock's offset in seconds, only with `serve --test-clock`
     /// (see [`test_clock`]).
     pub test_clock: Option<Arc<AtomicI64>>,
     /// Where progress photos are written (`<dir>/<profile>/<photo>.jpg`);
-    /// without it, uploads are refused. Shared, not owned: the state is
-    /// cloned for every request.
+    /// without it, uploads are refused.
     pub photo_dir: Option<Arc<std::path::Path>>,
     /// This instance's request and delivery counters ([`telemetry`]).
     pub metrics: Arc<telemetry::Metrics>,
@@ -68,6 +77,22 @@ pub struct AppState {
     /// time, an instance that dies holds at most one, so at most one is
     /// late by a lease or sent twice.
     pub delivering: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl AppState {
+    /// The server-wide parts, to change while the state is being built
+    /// (copied first if a clone of this state already shares them).
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
 }
 
 /// Whole-record exports one instance builds at the same time; more wait
@@ -87,11 +112,20 @@ pub async fn heavy_turn(state: &AppState) -> Result<tokio::sync::OwnedSemaphoreP
     }
 }
 
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("store", &self.store)
-            .field("config", &self.config)
+            .field("shared", &self.shared)
+            .field("tz", &self.tz)
             .finish()
     }
 }
@@ -100,22 +134,24 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config, clock: Clock, tz: TimeZone) -> AppState {
         let mailer = Arc::new(mail::Mailer::from_config(&config));
         AppState {
-            store,
-            config: Arc::new(config),
-            clock,
+            shared: Arc::new(Shared {
+                store,
+                config: Arc::new(config),
+                clock,
+                mailer,
+                test_clock: None,
+                photo_dir: None,
+                metrics: Arc::new(telemetry::Metrics::new()),
+                heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_EXPORTS)),
+                delivering: Arc::new(tokio::sync::Mutex::new(())),
+            }),
             tz,
-            mailer,
-            test_clock: None,
-            photo_dir: None,
-            metrics: Arc::new(telemetry::Metrics::new()),
-            heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_EXPORTS)),
-            delivering: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
     /// Stores progress photos under `dir`.
     pub fn with_photo_dir(mut self, dir: std::path::PathBuf) -> AppState {
-        self.photo_dir = Some(dir.into());
+        self.shared_mut().photo_dir = Some(dir.into());
         self
     }
 
@@ -127,7 +163,10 @@ impl AppState {
             .as_deref()
             .and_then(|name| TimeZone::get(name).ok())
         {
-            Some(tz) => AppState { tz, ..self.clone() },
+            Some(tz) => AppState {
+                shared: self.shared.clone(),
+                tz,
+            },
             None => self.clone(),
         }
     }

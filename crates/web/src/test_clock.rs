@@ -26,12 +26,13 @@ impl AppState {
         let offset = Arc::new(AtomicI64::new(0));
         let base = self.clock.clone();
         let o = offset.clone();
-        self.clock = Arc::new(move || {
+        let shared = self.shared_mut();
+        shared.clock = Arc::new(move || {
             base()
                 .checked_add(SignedDuration::from_secs(o.load(Ordering::SeqCst)))
                 .unwrap_or(Timestamp::MAX)
         });
-        self.test_clock = Some(offset);
+        shared.test_clock = Some(offset);
         self
     }
 }
