@@ -4,13 +4,14 @@
 // is back, then sends it. The form carries the session's id, so sending it
 // more than once stores one session.
 "use strict";
-const SHELL = "nw-shell-v1";
+// v2: pages carry their stylesheet inline; app.css is no longer kept.
+const SHELL = "nw-shell-v2";
 const QUEUE = "nw-queue-v1";
 // Kept sessions the server answered with a refusal, with its reason, until
 // the person has read it (app.js shows them on every page).
 const REFUSED = "nw-refused-v1";
 const ASSETS = [
-  "/assets/app.css", "/assets/app.js", "/assets/session.js", "/assets/icon.svg",
+  "/assets/app.js", "/assets/session.js", "/assets/icon.svg",
   "/assets/icon-192.png", "/offline", "/offline?kept=session",
 ];
 // Pages kept for use offline: today's session, and "More", where the phone

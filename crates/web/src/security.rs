@@ -4,10 +4,24 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use data_encoding::BASE64;
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
 
-/// The content security policy: everything from this server, nothing else.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-media-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+/// The content security policy: everything from this server, nothing
+/// else, and of inline code only the app's own stylesheet (by its SHA-256,
+/// see [`crate::assets::style`]): no inline script, no other inline style.
+pub fn csp() -> &'static str {
+    static CSP: LazyLock<String> = LazyLock::new(|| {
+        let hash = BASE64.encode(&Sha256::digest(crate::assets::style().as_bytes()));
+        format!(
+            "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-{hash}'; \
+             img-src 'self' data:; media-src 'self' data:; connect-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+        )
+    });
+    &CSP
+}
 
 /// A stricter policy for photos and other user files: they can never run
 /// anything, even if opened directly.
@@ -41,7 +55,7 @@ pub async fn headers(request: Request, next: Next) -> Response {
     {
         CSP_FILES
     } else {
-        CSP
+        csp()
     };
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -92,7 +92,35 @@ impl Server {
         let status = res.status();
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, String::from_utf8_lossy(&body).into_owned())
+        let text = String::from_utf8_lossy(&body);
+        // A page's inline stylesheet is the same 17 KB everywhere; it is
+        // left out here so that a test's "the page does not say X" is about
+        // what the page says, not about a class name in the stylesheet.
+        // `pages_inline_the_stylesheet_and_the_csp_allows_only_that` reads
+        // the raw pages and checks the stylesheet itself.
+        let text = text.replacen(
+            &format!("<style>{}</style>", needlewise_web::assets::style()),
+            "<style></style>",
+            1,
+        );
+        (status, headers, text)
+    }
+
+    /// A page as it is sent, inline stylesheet included.
+    async fn get_raw(&self, path: &str, cookie: Option<&str>) -> (axum::http::HeaderMap, String) {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let res: Response<Body> = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (headers, String::from_utf8(body.to_vec()).unwrap())
     }
 
     async fn get(
@@ -295,6 +323,48 @@ async fn security_headers_on_every_route_family() {
         } else {
             assert_eq!(cache, "no-store", "{path}");
         }
+    }
+}
+
+/// Every page carries the stylesheet inline (no request of its own before
+/// the first paint), and the CSP allows exactly that style by its hash:
+/// no other inline style, and no inline script at all.
+#[tokio::test]
+async fn pages_inline_the_stylesheet_and_the_csp_allows_only_that() {
+    use data_encoding::BASE64;
+    use sha2::{Digest, Sha256};
+    let s = Server::new();
+    let user = s.sign_up("inline-style@example.org").await;
+    let (_, _, css) = s.get("/assets/app.css", None).await;
+    let hash = BASE64.encode(&Sha256::digest(css.as_bytes()));
+    for (path, cookie) in [
+        ("/", None),
+        ("/login", None),
+        ("/nothing-here", None),
+        ("/", Some(user.cookie.as_str())),
+        ("/screening", Some(user.cookie.as_str())),
+        ("/session", Some(user.cookie.as_str())),
+        ("/clinic/signup", None),
+    ] {
+        let (h, page) = s.get_raw(path, cookie).await;
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains(&format!("style-src 'self' 'sha256-{hash}';")),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("script-src 'self';"), "{path}: {csp}");
+        assert_eq!(page.matches("<style").count(), 1, "{path}");
+        let inline = page
+            .split_once("<style>")
+            .and_then(|(_, rest)| rest.split_once("</style>"))
+            .map(|(inside, _)| inside)
+            .unwrap();
+        assert_eq!(
+            inline, css,
+            "{path}: the inline style is app.css, byte for byte"
+        );
+        assert!(!page.contains("rel=\"stylesheet\""), "{path}");
+        assert!(!page.contains(" style=\""), "{path}");
     }
 }
 

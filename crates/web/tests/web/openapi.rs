@@ -254,7 +254,7 @@ async fn swagger_ui_is_served_from_vendored_files_under_the_csp() {
     );
     assert_eq!(
         h.get(header::CONTENT_SECURITY_POLICY).unwrap(),
-        needlewise_web::security::CSP
+        needlewise_web::security::csp()
     );
     assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
     assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
