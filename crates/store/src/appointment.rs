@@ -122,8 +122,9 @@ pub trait AppointmentStore {
     /// old one `rescheduled`, the new one booked, in one transaction),
     /// logged `appointment_cancelled` or `appointment_rescheduled`.
     /// `Invalid` with the core's problem (no reason, already ended or
-    /// begun); `Conflict` when the new slot is taken. Cancelling one that
-    /// is already cancelled by this same change answers the stored one.
+    /// begun); `Conflict` when the new slot is taken. The same change sent
+    /// again (same asker, reason and new appointment) answers the stored
+    /// one and writes nothing.
     fn change_appointment(
         &self,
         asker: Asker<'_>,

@@ -544,10 +544,12 @@ impl<B: Backend> AppointmentStore for B {
                 })?
                 .appointment;
             let (actor, audit_name) = actor_for(tx, asker, profile, a.clinic_id, true)?;
-            // The same change sent again: answer what it stored.
+            // The same change sent again (the same asker, reason and
+            // new appointment): answer what it stored.
             if let Some(e) = &a.ended
-                && e.at == change.at
                 && e.by.account == actor.account
+                && e.by.side == actor.side
+                && e.reason == change.reason.trim()
                 && e.replaced_by == change.to.map(|t| t.0)
             {
                 return Ok(a);
