@@ -123,6 +123,7 @@ pub struct Problems {
 #[derive(Debug, Clone)]
 pub struct Offer {
     pub proposal: String,
+    pub clinic_id: String,
     pub clinic: String,
     pub by: String,
     pub when: String,
@@ -285,6 +286,7 @@ async fn list_page(
             .iter()
             .map(|p| Offer {
                 proposal: p.id.to_string(),
+                clinic_id: p.clinic_id.to_string(),
                 clinic: clinic_names.get(&p.clinic_id).cloned().unwrap_or_default(),
                 by: p.by.name.clone(),
                 when: state.local(p.at),
