@@ -1050,6 +1050,12 @@ pub fn calendar(
     let sessions = ctx.store.sessions(profile.id)?;
     let locked = !ctx.store.open_episodes(profile.id)?.is_empty();
     let devices = ctx.store.devices(profile.id)?;
+    let appointments: Vec<(needlewise_core::appointment::Appointment, String)> = ctx
+        .store
+        .patient_appointments(profile.id)?
+        .into_iter()
+        .map(|v| (v.appointment, v.clinic_name))
+        .collect();
     Ok(needlewise_core::calendar::build(
         base(),
         &needlewise_core::calendar::CalendarFacts {
@@ -1058,6 +1064,7 @@ pub fn calendar(
             sessions: &sessions,
             locked,
             devices: &devices,
+            appointments: &appointments,
         },
         ctx.now,
     ))

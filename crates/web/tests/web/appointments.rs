@@ -588,3 +588,62 @@ async fn lists_have_empty_states() {
         "{page}"
     );
 }
+
+/// A booked appointment is in the patient's calendar feed, from its start
+/// to its end with a reminder two hours before; a cancelled one leaves it.
+#[tokio::test]
+async fn booked_appointments_are_in_the_calendar_feed() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let (status, _, page) = s
+        .post(
+            "/schedule/calendar",
+            Some(&alice.cookie),
+            &[("csrf", alice.csrf.as_str()), ("action", "create")],
+        )
+        .await;
+    assert!(status.is_success(), "{page}");
+    let i = page.find("/calendar/").expect("a calendar link") + "/calendar/".len();
+    let token = page[i..i + 64].to_owned();
+    let (status, _, ics) = s.get(&format!("/calendar/{token}.ics"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let uid = |id: AppointmentId| format!("UID:appointment-{id}@needlewise");
+    for id in [w.cancel, w.moving, w.kept] {
+        assert!(ics.contains(&uid(id)), "{id}: {ics}");
+    }
+    assert!(ics.contains("SUMMARY:Appointment at Clinic One"), "{ics}");
+    assert!(ics.contains("TRIGGER;RELATED=START:-PT2H"), "{ics}");
+    let kept = s
+        .store
+        .patient_appointments(w.a)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.appointment.id == w.kept)
+        .unwrap()
+        .appointment;
+    let start = kept
+        .slot
+        .start
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("DTSTART:%Y%m%dT%H%M%SZ")
+        .to_string();
+    let end = kept
+        .slot
+        .end
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("DTEND:%Y%m%dT%H%M%SZ")
+        .to_string();
+    assert!(ics.contains(&start) && ics.contains(&end), "{ics}");
+    let (status, _, _) = post(
+        s,
+        &format!("/appointments/{}/cancel", w.kept),
+        Some(alice),
+        &form(Some(alice), &[("reason", "I am away")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, ics) = s.get(&format!("/calendar/{token}.ics"), None).await;
+    assert!(!ics.contains(&uid(w.kept)), "{ics}");
+    assert!(ics.contains(&uid(w.cancel)), "{ics}");
+}
