@@ -1050,6 +1050,12 @@ pub fn calendar(
     let sessions = ctx.store.sessions(profile.id)?;
     let locked = !ctx.store.open_episodes(profile.id)?.is_empty();
     let devices = ctx.store.devices(profile.id)?;
+    let appointments: Vec<(needlewise_core::appointment::Appointment, String)> = ctx
+        .store
+        .patient_appointments(profile.id)?
+        .into_iter()
+        .map(|v| (v.appointment, v.clinic_name))
+        .collect();
     Ok(needlewise_core::calendar::build(
         base(),
         &needlewise_core::calendar::CalendarFacts {
@@ -1058,6 +1064,7 @@ pub fn calendar(
             sessions: &sessions,
             locked,
             devices: &devices,
+            appointments: &appointments,
         },
         ctx.now,
     ))
@@ -1785,4 +1792,156 @@ pub fn send_clinic_message(
     Ok(ctx
         .store
         .post_clinic_message(by, profile, conversation, &message, mail)?)
+}
+
+// Appointments ("Ask your surgeon", part 2). The store decides who may do
+// what (`Act::Schedule`, `patient_may_schedule`) and asks the core whether
+// a slot may be booked, in the same transaction as the write.
+
+pub use needlewise_store::appointment::Asker;
+
+/// The core's refusal, or the store's in plain words (a taken slot, a
+/// passed time, a missing reason), as bad input the person can fix.
+fn scheduling_error(e: StoreError) -> ActionError {
+    match e {
+        StoreError::Invalid { what } | StoreError::Conflict { what } => ActionError::BadInput(what),
+        e => e.into(),
+    }
+}
+
+/// Sets the clinic's opening hours, slot length and closed days. Returns
+/// the core's problems, each naming its field (nothing stored), or none
+/// (stored).
+pub fn set_clinic_hours(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    hours: &needlewise_core::appointment::Hours,
+) -> Result<Vec<needlewise_core::clinic::FieldProblem>> {
+    if let Err(problems) = hours.validate() {
+        return Ok(problems);
+    }
+    ctx.store.set_clinic_hours(by, hours, ctx.at())?;
+    Ok(Vec::new())
+}
+
+/// The clinic's free slots from now for `days` days (at most
+/// [`needlewise_core::appointment::MAX_RANGE_DAYS`]).
+pub fn free_slots(
+    ctx: Ctx<'_>,
+    clinic: needlewise_core::ids::ClinicId,
+    days: i64,
+) -> Result<Vec<needlewise_core::appointment::Slot>> {
+    let days = days.clamp(1, needlewise_core::appointment::MAX_RANGE_DAYS);
+    let until = ctx
+        .at()
+        .checked_add(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap_or(Timestamp::MAX);
+    Ok(ctx.store.free_slots(clinic, ctx.at(), until, ctx.at())?)
+}
+
+/// Books the slot starting at `start` (from `proposal`'s slots, or the
+/// clinic's free ones), keyed by the request: the appointment takes the
+/// key as its id, so the same request again stores nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn book_appointment(
+    ctx: Ctx<'_>,
+    asker: Asker<'_>,
+    profile: ProfileId,
+    clinic: needlewise_core::ids::ClinicId,
+    start: Timestamp,
+    proposal: Option<needlewise_core::ids::ProposalId>,
+    note: &str,
+    key: Option<RequestKey>,
+) -> Result<(
+    needlewise_core::appointment::Appointment,
+    needlewise_store::conversation::Posted,
+)> {
+    let note = needlewise_core::appointment::note(note)
+        .map_err(|e| ActionError::BadInput(e.to_string()))?;
+    let new = needlewise_store::appointment::NewAppointment {
+        id: needlewise_core::ids::AppointmentId(id_for(key)),
+        clinic_id: clinic,
+        start,
+        proposal,
+        note,
+        at: ctx.at(),
+    };
+    ctx.store
+        .book_appointment(asker, profile, &new)
+        .map_err(scheduling_error)
+}
+
+/// Cancels a booked appointment with a reason.
+pub fn cancel_appointment(
+    ctx: Ctx<'_>,
+    asker: Asker<'_>,
+    profile: ProfileId,
+    appointment: needlewise_core::ids::AppointmentId,
+    reason: &str,
+) -> Result<needlewise_core::appointment::Appointment> {
+    let change = needlewise_store::appointment::Change {
+        appointment,
+        reason: reason.to_owned(),
+        to: None,
+        at: ctx.at(),
+    };
+    ctx.store
+        .change_appointment(asker, profile, &change)
+        .map_err(scheduling_error)
+}
+
+/// Moves a booked appointment to the free slot starting at `start`, with
+/// a reason; the new appointment takes the request's key as its id.
+pub fn reschedule_appointment(
+    ctx: Ctx<'_>,
+    asker: Asker<'_>,
+    profile: ProfileId,
+    appointment: needlewise_core::ids::AppointmentId,
+    start: Timestamp,
+    reason: &str,
+    key: Option<RequestKey>,
+) -> Result<needlewise_core::appointment::Appointment> {
+    let change = needlewise_store::appointment::Change {
+        appointment,
+        reason: reason.to_owned(),
+        to: Some((needlewise_core::ids::AppointmentId(id_for(key)), start)),
+        at: ctx.at(),
+    };
+    ctx.store
+        .change_appointment(asker, profile, &change)
+        .map_err(scheduling_error)
+}
+
+/// A member offers the free slots starting at `starts` (one to three) in
+/// a conversation, with the message `body`; the proposal and its message
+/// take the request's key as their ids.
+#[allow(clippy::too_many_arguments)]
+pub fn propose_slots(
+    ctx: Ctx<'_>,
+    by: &ClinicAccess,
+    profile: ProfileId,
+    conversation: needlewise_core::ids::ConversationId,
+    starts: &[Timestamp],
+    body: &str,
+    key: Option<RequestKey>,
+    mail: &needlewise_store::conversation::MessageMail,
+) -> Result<needlewise_store::conversation::Posted> {
+    let length = ctx.store.clinic_schedule(by.clinic)?.hours.slot_length();
+    let slots = starts
+        .iter()
+        .map(|s| needlewise_core::appointment::Slot {
+            start: *s,
+            end: s.checked_add(length).unwrap_or(Timestamp::MAX),
+        })
+        .collect();
+    let message = new_message(&ctx, key, body, Vec::new())?;
+    let proposal = needlewise_store::appointment::NewProposal {
+        id: needlewise_core::ids::ProposalId(message.id.0),
+        conversation,
+        slots,
+        message,
+    };
+    ctx.store
+        .propose_slots(by, profile, &proposal, mail)
+        .map_err(scheduling_error)
 }

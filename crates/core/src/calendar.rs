@@ -44,6 +44,8 @@ pub enum EventKind {
     CourseReview,
     Checkin,
     ReplaceDevice,
+    /// A booked appointment at the clinic.
+    Appointment,
 }
 
 impl EventKind {
@@ -55,6 +57,7 @@ impl EventKind {
             EventKind::CourseReview => "course-review",
             EventKind::Checkin => "checkin",
             EventKind::ReplaceDevice => "replace-device",
+            EventKind::Appointment => "appointment",
         }
     }
 }
@@ -67,6 +70,8 @@ pub enum EventTime {
     AllDay(Date),
     /// A moment.
     At(Timestamp),
+    /// From one moment to another (an appointment).
+    Between(Timestamp, Timestamp),
 }
 
 impl EventTime {
@@ -75,7 +80,9 @@ impl EventTime {
     pub fn date(&self) -> Date {
         match self {
             EventTime::AllDay(d) => *d,
-            EventTime::At(t) => t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date(),
+            EventTime::At(t) | EventTime::Between(t, _) => {
+                t.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+            }
         }
     }
 }
@@ -123,6 +130,35 @@ pub struct CalendarFacts<'a> {
     /// A warning sign is open: no session dates until it is resolved.
     pub locked: bool,
     pub devices: &'a [Device],
+    /// The profile's appointments, with their clinic's name; the booked
+    /// ones still to come are events.
+    pub appointments: &'a [(crate::appointment::Appointment, String)],
+}
+
+/// An appointment's reminder: this long before it starts.
+pub const APPOINTMENT_ALARM: SignedDuration = SignedDuration::from_hours(-2);
+
+/// The UID of an appointment's event, the same in the feed and in the
+/// invitation emailed when it is booked or cancelled.
+pub fn appointment_uid(id: crate::ids::AppointmentId) -> String {
+    format!("appointment-{id}@needlewise")
+}
+
+/// An appointment's event.
+pub fn appointment_event(a: &crate::appointment::Appointment, clinic: &str) -> CalendarEvent {
+    CalendarEvent {
+        uid: appointment_uid(a.id),
+        kind: EventKind::Appointment,
+        when: EventTime::Between(a.slot.start, a.slot.end),
+        summary: format!("Appointment at {clinic}"),
+        description: format!(
+            "Your appointment at {clinic}. If you cannot come, cancel or move it in needlewise, or call the clinic."
+        ),
+        alarm: Alarm {
+            after_start: APPOINTMENT_ALARM,
+            description: format!("Your appointment at {clinic} is in two hours."),
+        },
+    }
 }
 
 /// Builds the calendar for `facts` at `now` (in the person's zone).
@@ -293,6 +329,12 @@ pub fn build(
                 "Check your {what} before your next microneedling session."
             )),
         });
+    }
+
+    for (a, clinic) in facts.appointments {
+        if a.is_booked() && a.slot.end > now {
+            events.push(appointment_event(a, clinic));
+        }
     }
 
     events.sort_by(|a, b| (a.when.date(), a.kind, &a.uid).cmp(&(b.when.date(), b.kind, &b.uid)));

@@ -189,6 +189,12 @@ pub enum Act {
     /// Read or answer one of the patient's conversations with the clinic
     /// (see [`Conversing`]).
     Converse(Conversing),
+    /// See, propose, book, cancel or reschedule the patient's appointments
+    /// (see [`crate::appointment`]). Scheduling is front-desk work too:
+    /// clinicians and staff alike, but only for a patient linked to the
+    /// clinic, and an appointment carries no clinical data (its note is
+    /// what the patient or the clinic wrote to arrange it).
+    Schedule,
 }
 
 /// What decides who of a clinic may read and answer a conversation.
@@ -228,6 +234,7 @@ pub fn permits(grant: &Grant, act: Act) -> bool {
         Act::Prescribe => clinical && grant.scopes.contains(&Scope::Sessions),
         Act::Override => clinical && grant.scopes.contains(&Scope::Screening),
         Act::Converse(c) => clinical || (!c.clinical && c.shared_with_staff),
+        Act::Schedule => true,
     }
 }
 
@@ -279,6 +286,22 @@ fn role_never_may(act: Act) -> bool {
 /// [`Refusal::Hidden`]: an unlinked clinic is not the patient's to write to.
 pub fn patient_may_write(linked: bool) -> Result<(), Refusal> {
     if linked { Ok(()) } else { Err(Refusal::Hidden) }
+}
+
+/// Whether a member may set the clinic's opening hours, slot length and
+/// closed days: clinicians and front-desk staff alike (scheduling is the
+/// front desk's work); only members reach this question.
+pub fn may_set_hours(role: Role) -> Result<(), String> {
+    match role {
+        Role::Clinician | Role::Staff => Ok(()),
+    }
+}
+
+/// Whether a patient may book, cancel or reschedule with a clinic: only
+/// while linked to it, as for writing ([`patient_may_write`]). Their own
+/// appointments stay readable after leaving.
+pub fn patient_may_schedule(linked: bool) -> Result<(), Refusal> {
+    patient_may_write(linked)
 }
 
 /// Whether a member's role may do what only clinicians do (manage the

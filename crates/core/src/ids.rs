@@ -121,3 +121,13 @@ id_type!(
     MessagePhotoId,
     "message photo"
 );
+id_type!(
+    /// A booked (or once booked) appointment at a clinic.
+    AppointmentId,
+    "appointment"
+);
+id_type!(
+    /// A set of one to three slots a clinic member offered a patient.
+    ProposalId,
+    "proposal"
+);

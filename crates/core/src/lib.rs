@@ -11,6 +11,7 @@
 
 pub mod aftercare;
 pub mod answers;
+pub mod appointment;
 pub mod calendar;
 pub mod clinic;
 pub mod conversation;

@@ -222,6 +222,7 @@ migrations! {
     8 "0008": "home_facts", "home_facts";
     9 "0009": "patient_list_keys", "patient_list_keys";
     10 "0010": "conversations", "conversations";
+    11 "0011": "appointments", "appointments";
 }
 
 impl Migration {

@@ -157,7 +157,7 @@ fn messages_of(tx: &mut dyn Tx, c: &Conversation) -> Result<Vec<Message>> {
     Ok(messages)
 }
 
-fn check_message(m: &NewMessage) -> Result<()> {
+pub(crate) fn check_message(m: &NewMessage) -> Result<()> {
     if m.photos.len() > MAX_PHOTOS_PER_MESSAGE {
         return Err(StoreError::invalid(format!(
             "a message carries at most {MAX_PHOTOS_PER_MESSAGE} photos"
@@ -187,7 +187,7 @@ fn check_message(m: &NewMessage) -> Result<()> {
 }
 
 /// Whether this message is stored already (the same request again).
-fn message_exists(tx: &mut dyn Tx, c: &Conversation, id: MessageId) -> Result<bool> {
+pub(crate) fn message_exists(tx: &mut dyn Tx, c: &Conversation, id: MessageId) -> Result<bool> {
     tx.exists(
         "SELECT 1 FROM messages WHERE clinic_id = ?1 AND profile_id = ?2 AND conversation_id = ?3 AND id = ?4",
         args![c.clinic_id, c.profile_id, c.id, id],
@@ -197,7 +197,7 @@ fn message_exists(tx: &mut dyn Tx, c: &Conversation, id: MessageId) -> Result<bo
 /// Stores a message and its photos and moves the conversation's markers:
 /// its last message, the author's side's last message, and the author's
 /// side has read it.
-fn insert_message(
+pub(crate) fn insert_message(
     tx: &mut dyn Tx,
     c: &Conversation,
     side: Side,
@@ -260,7 +260,11 @@ fn insert_message(
 }
 
 /// The emails to queue: one per address, the same words for each.
-fn emails(to: impl IntoIterator<Item = String>, mail: &MessageMail, at: Timestamp) -> Vec<Email> {
+pub(crate) fn emails(
+    to: impl IntoIterator<Item = String>,
+    mail: &MessageMail,
+    at: Timestamp,
+) -> Vec<Email> {
     let unique: BTreeSet<String> = to.into_iter().filter(|e| !e.trim().is_empty()).collect();
     unique
         .into_iter()
@@ -305,7 +309,10 @@ fn clinic_recipients(tx: &mut dyn Tx, c: &Conversation) -> Result<Vec<String>> {
 }
 
 /// The patient's account and its address, and the profile's name.
-fn patient_of(tx: &mut dyn Tx, profile: ProfileId) -> Result<(AccountId, Option<String>, String)> {
+pub(crate) fn patient_of(
+    tx: &mut dyn Tx,
+    profile: ProfileId,
+) -> Result<(AccountId, Option<String>, String)> {
     tx.first(
         "SELECT p.account_id AS account_id, p.name AS name, a.email AS email
          FROM profiles p JOIN accounts a ON a.id = p.account_id WHERE p.id = ?1",
@@ -321,7 +328,7 @@ fn patient_of(tx: &mut dyn Tx, profile: ProfileId) -> Result<(AccountId, Option<
     .ok_or_else(|| StoreError::not_found(format!("profile {profile}")))
 }
 
-fn linked(tx: &mut dyn Tx, clinic: ClinicId, profile: ProfileId) -> Result<bool> {
+pub(crate) fn linked(tx: &mut dyn Tx, clinic: ClinicId, profile: ProfileId) -> Result<bool> {
     tx.exists(
         "SELECT 1 FROM clinic_patients WHERE clinic_id = ?1 AND profile_id = ?2",
         args![clinic, profile],
@@ -336,7 +343,7 @@ fn patient_writes(tx: &mut dyn Tx, clinic: ClinicId, profile: ProfileId) -> Resu
 
 /// A conversation the clinic asker may read or answer, with the asker's
 /// display name: `NotFound` or `Forbidden` as the core decides.
-fn clinic_side(
+pub(crate) fn clinic_side(
     tx: &mut dyn Tx,
     by: &ClinicAccess,
     profile: ProfileId,

@@ -27,6 +27,8 @@ use needlewise_core::schedule::LastSession;
 use needlewise_core::screening::Verdict;
 use needlewise_core::triage::TriageLevel;
 
+pub mod appointment;
+mod appointment_impl;
 pub mod backup;
 pub mod clinic;
 mod clinic_impl;
@@ -42,6 +44,7 @@ mod sql;
 mod sqlite_store;
 mod store_impl;
 
+pub use appointment::AppointmentStore;
 pub use clinic::ClinicStore;
 pub use conversation::ConversationStore;
 pub use error::{BackendError, StoreError};
@@ -157,7 +160,9 @@ pub struct Counts {
 
 /// Everything needlewise persists. All methods that read or change a
 /// profile's data take its id: there is no query that crosses profiles.
-pub trait Store: ClinicStore + ConversationStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    ClinicStore + ConversationStore + AppointmentStore + Send + Sync + std::fmt::Debug
+{
     /// Which backend this is, for messages: `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 

@@ -26,8 +26,9 @@ use crate::{Result, StoreError};
 /// here; 7 adds readiness checks, a session's setting and readiness check,
 /// and an episode's resolver; 8 (the same derived facts on both backends)
 /// changes no table either; 10 adds conversations, their messages and
-/// the messages' photos.
-pub const SCHEMA_VERSION: i64 = 10;
+/// the messages' photos; 11 adds the clinics' hours, appointments and the
+/// slots proposed in conversations.
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables added since are left empty, columns added since take
@@ -660,6 +661,77 @@ pub static TABLES: &[TableDef] = &[
         ],
         key: &[0, 1, 2, 3, 4],
         since: 10,
+    },
+    // Schema 11: appointments at the clinic.
+    TableDef {
+        name: "clinic_hours",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("week", Json),
+            col("slot_minutes", Int),
+            col("closed", Json),
+            col("updated_by", Uuid),
+            col("updated_at", Timestamp),
+        ],
+        key: &[0],
+        since: 11,
+    },
+    TableDef {
+        name: "appointment_proposals",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("conversation_id", Uuid),
+            col("message_id", Uuid),
+            col("proposed_by", Uuid),
+            col("proposed_by_name", Text),
+            col("created_at", Timestamp),
+            opt("booked", Uuid),
+        ],
+        key: &[0, 1, 2],
+        since: 11,
+    },
+    TableDef {
+        name: "proposed_slots",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("proposal_id", Uuid),
+            col("position", Int),
+            col("starts_at", Timestamp),
+            col("ends_at", Timestamp),
+        ],
+        key: &[0, 1, 2, 3],
+        since: 11,
+    },
+    TableDef {
+        name: "appointments",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("id", Uuid),
+            col("starts_at", Timestamp),
+            col("ends_at", Timestamp),
+            col("status", Text),
+            col("note", Text),
+            opt("conversation_id", Uuid),
+            opt("proposal_id", Uuid),
+            opt("replaces", Uuid),
+            col("booked_by", Uuid),
+            col("booked_side", Text),
+            col("booked_by_name", Text),
+            col("booked_at", Timestamp),
+            opt("ended_by", Uuid),
+            opt("ended_side", Text),
+            opt("ended_by_name", Text),
+            opt("ended_at", Timestamp),
+            opt("end_reason", Text),
+            opt("replaced_by", Uuid),
+            col("sequence", Int),
+        ],
+        key: &[0, 1, 2],
+        since: 11,
     },
 ];
 

@@ -126,6 +126,8 @@ macro_rules! id_values {
     )*};
 }
 id_values!(
+    AppointmentId,
+    ProposalId,
     ConversationId,
     MessageId,
     MessagePhotoId,

@@ -133,8 +133,16 @@ contract_tests!(
     an_origin_card_is_the_profiles_own_and_clinicians_only,
     message_photos_are_kept_with_their_message_for_the_two_sides,
     conversations_go_with_the_profile_and_survive_a_snapshot,
+    // Appointments (contract/appointments.rs).
+    clinic_hours_are_set_by_members_and_make_the_free_slots,
+    a_patient_books_cancels_and_reschedules_with_the_clinic_seeing_it,
+    one_slot_is_booked_once,
+    slots_proposed_in_a_conversation_are_booked_once,
+    appointments_go_with_the_profile_and_survive_a_snapshot,
 );
 
+#[path = "contract/appointments.rs"]
+mod appointments;
 #[path = "contract/backup.rs"]
 mod backup;
 #[path = "contract/clinic.rs"]
@@ -221,6 +229,7 @@ mod cases {
     use serde_json::json;
     use uuid::Uuid;
 
+    pub use super::appointments::cases::*;
     pub use super::clinic::cases::*;
     pub use super::conversations::cases::*;
     pub use super::readiness::cases::*;
@@ -2103,6 +2112,39 @@ mod sqlite_only {
     use super::SqliteDb;
     use super::cases;
 
+    /// The database itself refuses a second booked appointment at one
+    /// clinic and start time (a cancelled one at that time does not
+    /// count), whatever the application checked.
+    #[test]
+    fn the_database_refuses_a_double_booking() {
+        let db = SqliteDb::new();
+        let p = cases::profile(&db.store, "Ada");
+        let practice = super::clinic::practice(&db.store, "Lakeside");
+        let conn = rusqlite::Connection::open(&db.path).unwrap();
+        let insert = |id: &str, status: &str, ended: &str| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO appointments (clinic_id, profile_id, id, starts_at, ends_at, status,
+                         note, booked_by, booked_side, booked_by_name, booked_at, ended_by,
+                         ended_side, ended_by_name, ended_at, end_reason, sequence)
+                     VALUES (?1, ?2, ?3, 1000000, 2000000, '{status}', '', ?3, 'patient', 'x', 1, {ended})"
+                ),
+                rusqlite::params![practice.clinic.id.to_string(), p.id.to_string(), id],
+            )
+        };
+        let ended = "?3, 'patient', 'x', 2, 'r', 1";
+        let open = "NULL, NULL, NULL, NULL, NULL, 0";
+        insert("00000000-0000-0000-0000-000000000001", "cancelled", ended).unwrap();
+        insert("00000000-0000-0000-0000-000000000002", "booked", open).unwrap();
+        let e = insert("00000000-0000-0000-0000-000000000003", "booked", open).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "UNIQUE constraint failed: appointments.clinic_id, appointments.starts_at"
+            ),
+            "{e}"
+        );
+    }
+
     #[test]
     fn reopening_keeps_data_and_applies_no_migration_twice() {
         let db = SqliteDb::new();
@@ -2116,7 +2158,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 10, "one row per migration");
+        assert_eq!(rows, 11, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2483,7 +2525,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 10, "one row per migration");
+        assert_eq!(rows, 11, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2523,7 +2565,7 @@ mod postgres_only {
     /// migrations run, so the home page and the patient list read the same
     /// as before.
     #[test]
-    fn migrations_6_to_10_fill_the_facts_of_existing_profiles() {
+    fn migrations_6_to_11_fill_the_facts_of_existing_profiles() {
         let url = postgres_url();
         let schema = fresh_schema_name();
         let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
@@ -2536,7 +2578,8 @@ mod postgres_only {
         let list = owner.clinic_patients(&practice.by, now).unwrap();
         // Back to version 5: the list keys of 9, the facts, their triggers
         // and functions, and what 7 added (no readiness checks here) gone,
-        // nor the conversations of 10, no record of 6 to 10.
+        // nor the conversations of 10 and appointments of 11, no record of
+        // 6 to 11.
         let mut client =
             postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
         client
@@ -2557,6 +2600,7 @@ mod postgres_only {
                  DROP INDEX sessions_last_ended;
                  ALTER TABLE sessions DROP COLUMN setting, DROP COLUMN readiness_check_id;
                  ALTER TABLE episodes DROP COLUMN resolver;
+                 DROP TABLE appointments, proposed_slots, appointment_proposals, clinic_hours;
                  DROP TABLE message_photos, messages, conversations;
                  DELETE FROM schema_migrations WHERE version >= 6;",
             )
@@ -2568,7 +2612,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 10, "6 to 10 applied again");
+        assert_eq!(rows, 11, "6 to 11 applied again");
     }
 
     #[test]
@@ -2609,6 +2653,140 @@ mod postgres_only {
         assert_eq!((ok, conflicts), (1, 1), "{results:?}");
         assert_eq!(owner.hygiene_log(p.id, d.id).unwrap().len(), 1);
         assert_eq!(owner.device(p.id, d.id).unwrap().unwrap().version, 1);
+    }
+
+    /// Two instances of the app (two stores, each its own pool) book the
+    /// same slot for two patients at the same moment, round after round:
+    /// exactly one booking commits, the other is a conflict in plain words.
+    #[test]
+    fn two_instances_booking_one_slot_one_wins_one_conflicts() {
+        use needlewise_core::ids::AppointmentId;
+        use needlewise_store::AppointmentStore;
+        use needlewise_store::appointment::{Asker, NewAppointment};
+
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
+        let p = super::clinic::practice(&owner, "Lakeside");
+        owner
+            .set_clinic_hours(&p.by, &super::appointments::mornings(), cases::at(0))
+            .unwrap();
+        let patients: Vec<_> = ["Ada", "Bea"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let a = cases::account(&owner, &format!("{}@example.org", name.to_lowercase()));
+                let pr = cases::profile_in(&owner, a.id, name);
+                super::clinic::join(&owner, &p.by, pr.id, &Default::default(), i as i64);
+                pr.id
+            })
+            .collect();
+        let free = owner
+            .free_slots(
+                p.clinic.id,
+                cases::at(0),
+                cases::at(60 * 24 * 7),
+                cases::at(0),
+            )
+            .unwrap();
+        let instances: Vec<Arc<PostgresStore>> = (0..2)
+            .map(|_| Arc::new(PostgresStore::connect(&url_in_schema(&url, &schema)).unwrap()))
+            .collect();
+        let rounds = 8;
+        for (round, slot) in free.iter().take(rounds).enumerate() {
+            let barrier = Arc::new(Barrier::new(2));
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (store, barrier) = (Arc::clone(&instances[i]), barrier.clone());
+                    let (profile, clinic, start) = (patients[i], p.clinic.id, slot.start);
+                    std::thread::spawn(move || {
+                        let new = NewAppointment {
+                            id: AppointmentId(cases::id()),
+                            clinic_id: clinic,
+                            start,
+                            proposal: None,
+                            note: String::new(),
+                            at: cases::at(1),
+                        };
+                        barrier.wait();
+                        store.book_appointment(Asker::Patient, profile, &new)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            let ok = results.iter().filter(|r| r.is_ok()).count();
+            let conflicts: Vec<&str> = results
+                .iter()
+                .filter_map(|r| match r {
+                    Err(StoreError::Conflict { what }) => Some(what.as_str()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ok, 1, "round {round}: {results:?}");
+            assert_eq!(
+                conflicts,
+                ["Someone has just booked that time. Choose another one."],
+                "round {round}: {results:?}"
+            );
+        }
+        let booked: usize = patients
+            .iter()
+            .map(|p| owner.patient_appointments(*p).unwrap().len())
+            .sum();
+        assert_eq!(booked, rounds);
+    }
+
+    /// The database itself refuses a second booked appointment at one
+    /// clinic and start time, whatever the application checked (and
+    /// accepts it once the first is cancelled).
+    #[test]
+    fn the_database_refuses_a_double_booking() {
+        let url = postgres_url();
+        let schema = fresh_schema_name();
+        let _owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
+        let mut client =
+            postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
+        let e = client
+            .batch_execute(&double_booking_sql("now()"))
+            .unwrap_err();
+        assert_eq!(
+            e.code(),
+            Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            "{e}"
+        );
+        assert!(
+            format!("{e:?}").contains("appointments_one_per_slot"),
+            "{e:?}"
+        );
+    }
+
+    fn double_booking_sql(now: &str) -> String {
+        let row = |id: &str, profile: &str, status: &str, ended: &str| {
+            format!(
+                "INSERT INTO appointments (clinic_id, profile_id, id, starts_at, ends_at, status, note,
+                     booked_by, booked_side, booked_by_name, booked_at, ended_by, ended_side,
+                     ended_by_name, ended_at, end_reason, sequence)
+                 VALUES ('00000000-0000-0000-0000-0000000000c1', '{profile}', '{id}',
+                     '2030-01-01T09:00:00Z', '2030-01-01T09:30:00Z', '{status}', '',
+                     '00000000-0000-0000-0000-000000000000', 'patient', 'x', {now}, {ended});"
+            )
+        };
+        let ended =
+            format!("'00000000-0000-0000-0000-000000000000', 'patient', 'x', {now}, 'r', 1");
+        let open = "NULL, NULL, NULL, NULL, NULL, 0";
+        format!(
+            "INSERT INTO clinics (id, name, time_zone, ladder, created_at)
+                 VALUES ('00000000-0000-0000-0000-0000000000c1', 'C', 'UTC', '{{\"steps\": []}}', {now});
+             INSERT INTO profiles (id, account_id, name, created_at)
+                 VALUES ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-000000000000', 'A', {now}),
+                        ('00000000-0000-0000-0000-0000000000b1', '00000000-0000-0000-0000-000000000000', 'B', {now});
+             {}
+             {}
+             {}",
+            row("00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-0000000000a1", "cancelled", &ended),
+            row("00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0000-0000000000a1", "booked", open),
+            row("00000000-0000-0000-0000-000000000003", "00000000-0000-0000-0000-0000000000b1", "booked", open),
+        )
     }
 
     /// Many more threads than pooled connections, each reading and

@@ -64,6 +64,11 @@ pub fn render(model: &CalendarModel) -> String {
                     .add_property("DTSTART", utc(t))
                     .add_property("DTEND", utc(end));
             }
+            EventTime::Between(start, end) => {
+                event
+                    .add_property("DTSTART", utc(start))
+                    .add_property("DTEND", utc(end));
+            }
         }
         // The crate's constructor takes a chrono trigger; the property is
         // then replaced with the exact RFC 5545 duration.
@@ -82,6 +87,83 @@ pub fn render(model: &CalendarModel) -> String {
         event.alarm(alarm.done());
         cal.push(event.done());
     }
+    cal.done().to_string()
+}
+
+/// What an appointment invitation asks of the calendar app (RFC 5546).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Put it in the calendar (booked, or moved to this time).
+    Request,
+    /// Take it out (cancelled, or moved away from this time).
+    Cancel,
+}
+
+/// An appointment as an iTIP invitation, for the email that confirms or
+/// cancels it: the feed's UID, its SEQUENCE (one more for each change, so
+/// a cancellation replaces the request), the clinic as organizer and the
+/// patient as attendee, a reminder two hours before.
+pub fn invitation(
+    a: &needlewise_core::appointment::Appointment,
+    clinic: &str,
+    organizer: &str,
+    attendee: &str,
+    method: Method,
+    now: Timestamp,
+) -> String {
+    let model = needlewise_core::calendar::appointment_event(a, clinic);
+    let mut cal = Calendar::empty();
+    cal.append_property(Property::new("VERSION", "2.0"))
+        .append_property(Property::new("PRODID", PRODID))
+        .append_property(Property::new("CALSCALE", "GREGORIAN"))
+        .append_property(Property::new(
+            "METHOD",
+            match method {
+                Method::Request => "REQUEST",
+                Method::Cancel => "CANCEL",
+            },
+        ));
+    let stamp = utc(now);
+    let mut event = icalendar::Event::new();
+    event
+        .uid(&model.uid)
+        .add_property("DTSTAMP", &stamp)
+        .add_property("SEQUENCE", a.sequence.to_string())
+        .add_property("DTSTART", utc(a.slot.start))
+        .add_property("DTEND", utc(a.slot.end))
+        .summary(&text(&model.summary))
+        .description(&text(&model.description))
+        .add_property(
+            "STATUS",
+            match method {
+                Method::Request => "CONFIRMED",
+                Method::Cancel => "CANCELLED",
+            },
+        )
+        .append_property(
+            Property::new("ORGANIZER", format!("mailto:{}", header_text(organizer)))
+                .add_parameter("CN", &header_text(clinic))
+                .done(),
+        )
+        .append_property(
+            Property::new("ATTENDEE", format!("mailto:{}", header_text(attendee)))
+                .add_parameter("ROLE", "REQ-PARTICIPANT")
+                .add_parameter("PARTSTAT", "ACCEPTED")
+                .done(),
+        );
+    if method == Method::Request {
+        let mut alarm = Alarm::display(&text(&model.alarm.description), chrono::TimeDelta::zero());
+        alarm
+            .append_property(
+                Property::new("TRIGGER", duration(model.alarm.after_start))
+                    .add_parameter("RELATED", "START")
+                    .done(),
+            )
+            .uid(&format!("alarm-{}", model.uid))
+            .add_property("DTSTAMP", &stamp);
+        event.alarm(alarm.done());
+    }
+    cal.push(event.done());
     cal.done().to_string()
 }
 
@@ -156,6 +238,95 @@ pub fn duration(d: SignedDuration) -> String {
 mod tests {
     use super::*;
     use needlewise_core::calendar::{Alarm as ModelAlarm, CalendarEvent, EventKind};
+
+    fn appointment() -> needlewise_core::appointment::Appointment {
+        use needlewise_core::appointment::{Actor, Appointment, Slot, Status};
+        use needlewise_core::conversation::Side;
+        use needlewise_core::ids::{AccountId, AppointmentId, ClinicId, ProfileId};
+        let start: Timestamp = "2026-12-01T09:00:00Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        Appointment {
+            id: AppointmentId(uuid::Uuid::from_u128(5)),
+            clinic_id: ClinicId(uuid::Uuid::from_u128(6)),
+            profile_id: ProfileId(uuid::Uuid::from_u128(7)),
+            slot: Slot {
+                start,
+                end: start + SignedDuration::from_mins(30),
+            },
+            status: Status::Booked,
+            note: String::new(),
+            conversation_id: None,
+            proposal_id: None,
+            replaces: None,
+            booked_by: Actor {
+                side: Side::Patient,
+                account: AccountId(uuid::Uuid::from_u128(8)),
+                name: "Ada".into(),
+            },
+            booked_at: start,
+            ended: None,
+            sequence: 0,
+        }
+    }
+
+    /// A request and its cancellation: the same UID (the feed's), the
+    /// cancellation's SEQUENCE one more, the times in UTC, an alarm on
+    /// the request only.
+    #[test]
+    fn an_invitation_and_its_cancellation_share_the_uid() {
+        let now: Timestamp = "2026-11-25T16:00:00Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let a = appointment();
+        let request = invitation(
+            &a,
+            "Lakeside; Clinic",
+            "desk@lakeside.example",
+            "ada@example.org",
+            Method::Request,
+            now,
+        );
+        let uid = "UID:appointment-00000000-0000-0000-0000-000000000005@needlewise";
+        for line in [
+            "METHOD:REQUEST",
+            uid,
+            "SEQUENCE:0",
+            "DTSTART:20261201T090000Z",
+            "DTEND:20261201T093000Z",
+            "STATUS:CONFIRMED",
+            "TRIGGER;RELATED=START:-PT2H",
+            "ATTENDEE;PARTSTAT=ACCEPTED;ROLE=REQ-PARTICIPANT:mailto:ada@example.org",
+        ] {
+            assert!(request.contains(line), "{line}: {request}");
+        }
+        // A parameter cannot hold a bare ';': it is dropped, never passed on.
+        assert!(
+            request.contains("ORGANIZER;CN=Lakeside  Clinic:mailto:desk@lakeside.example"),
+            "{request}"
+        );
+        let by = needlewise_core::appointment::Actor {
+            side: needlewise_core::conversation::Side::Clinic,
+            account: needlewise_core::ids::AccountId(uuid::Uuid::from_u128(9)),
+            name: "Dr Lee".into(),
+        };
+        let Ok(cancelled) = a.end(by, now, "The surgeon is away", None) else {
+            panic!("a booked appointment to come can be cancelled");
+        };
+        let cancel = invitation(
+            &cancelled,
+            "Lakeside; Clinic",
+            "desk@lakeside.example",
+            "ada@example.org",
+            Method::Cancel,
+            now,
+        );
+        for line in ["METHOD:CANCEL", uid, "SEQUENCE:1", "STATUS:CANCELLED"] {
+            assert!(cancel.contains(line), "{line}: {cancel}");
+        }
+        assert!(!cancel.contains("BEGIN:VALARM"), "{cancel}");
+        assert!(request.contains("\r\n"), "CRLF line endings");
+    }
 
     fn model(summary: &str) -> CalendarModel {
         let at: Timestamp = "2026-11-21T19:30:00Z"

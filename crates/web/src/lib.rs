@@ -322,6 +322,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::account_security::routes())
         .merge(pages::care_team::routes())
         .merge(pages::messages::routes())
+        .merge(pages::appointments::routes())
         .merge(pages::clinic::routes())
         .route("/report.pdf", get(pages::report::pdf))
         .route("/healthz", get(|| async { "ok" }))

@@ -758,3 +758,181 @@ fn a_red_flag_goes_to_the_surgeon_as_a_card() {
     assert!(thread.summary.conversation.from_red_flag());
     assert_eq!(thread.messages[0].body, "Please look");
 }
+
+/// Appointments through the actions: hours refused with the core's
+/// problems (nothing stored), a booking sent twice stored once, a taken
+/// slot refused in plain words, a reschedule and a cancellation sent twice
+/// each done once, the free slots following along, in the clinic's zone.
+#[test]
+fn appointments_are_booked_moved_and_cancelled_once_per_request() {
+    use needlewise_actions::{
+        Asker, RequestKey, book_appointment, cancel_appointment, free_slots,
+        reschedule_appointment, set_clinic_hours,
+    };
+    use needlewise_core::appointment::{Hours, Opening, Status};
+    use needlewise_core::clinic::{Clinic, Ladder, Member, Role};
+    use needlewise_core::ids::{AccountId, ClinicId};
+    use needlewise_core::records::Account;
+    use needlewise_store::clinic::{ClinicAccess, Invite};
+
+    let s = support::sqlite();
+    let store = s.store.as_ref();
+    let t = ts("2026-10-20T08:00:00Z");
+    let now = at(t, "Europe/Paris");
+    let doctor = Account {
+        id: AccountId(uuid::Uuid::now_v7()),
+        email: "dr@example.org".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$x".into(),
+        created_at: t,
+    };
+    store.create_account(&doctor).expect("account");
+    let clinic = Clinic {
+        id: ClinicId(uuid::Uuid::now_v7()),
+        name: "Lakeside".into(),
+        time_zone: "Europe/Paris".into(),
+        ladder: Ladder::default(),
+        created_at: t,
+    };
+    store
+        .create_clinic(
+            &clinic,
+            &Member {
+                clinic_id: clinic.id,
+                account_id: doctor.id,
+                role: Role::Clinician,
+                display_name: "Dr Lee".into(),
+                joined_at: t,
+            },
+        )
+        .expect("clinic");
+    let by = ClinicAccess {
+        clinic: clinic.id,
+        account: doctor.id,
+    };
+    let morning = Opening {
+        start: jiff::civil::time(9, 0, 0, 0),
+        end: jiff::civil::time(10, 0, 0, 0),
+    };
+    let mut hours = Hours {
+        week: std::array::from_fn(|_| vec![morning]),
+        slot_minutes: 200,
+        closed: Default::default(),
+    };
+    let before = store.checksums().expect("checksums");
+    let problems = set_clinic_hours(ctx(store, &now), &by, &hours).expect("checked");
+    assert_eq!(problems.len(), 1 + 7, "{problems:?}");
+    assert_eq!(problems[0].field, "slot_minutes");
+    assert_eq!(store.checksums().expect("checksums"), before);
+    hours.slot_minutes = 30;
+    assert!(
+        set_clinic_hours(ctx(store, &now), &by, &hours)
+            .expect("set")
+            .is_empty()
+    );
+
+    let ada = support::person(store, t, Some("America/New_York"));
+    let code = "cd".repeat(32);
+    store
+        .create_invite(
+            &by,
+            &Invite {
+                clinic_id: clinic.id,
+                code_hash: code.clone(),
+                label: String::new(),
+                created_by: doctor.id,
+                created_at: t,
+                expires_at: t + jiff::SignedDuration::from_hours(100),
+                used_by: None,
+                used_at: None,
+            },
+        )
+        .expect("invite");
+    store
+        .redeem_invite(&code, ada.id, &Default::default(), t)
+        .expect("joined");
+
+    // 08:00Z is 10:00 in Paris: today's morning has gone. The clocks go
+    // back on Sunday 25 October; 09:00 in Paris is 07:00Z before, 08:00Z
+    // after.
+    let free = free_slots(ctx(store, &now), clinic.id, 7).expect("free");
+    // Six mornings of two slots: the seventh ends after the week.
+    assert_eq!(free.len(), 12);
+    assert_eq!(free[0].start, ts("2026-10-21T07:00:00Z"));
+    assert_eq!(free[8].start, ts("2026-10-25T08:00:00Z"));
+
+    let key = RequestKey::fresh();
+    let book = |key| {
+        book_appointment(
+            ctx(store, &now),
+            Asker::Patient,
+            ada.id,
+            clinic.id,
+            free[0].start,
+            None,
+            "First visit",
+            Some(key),
+        )
+    };
+    let (a, first) = book(key).expect("booked");
+    let (again, second) = book(key).expect("the same request");
+    assert_eq!(a, again);
+    assert_eq!(
+        (first, second),
+        (
+            needlewise_store::conversation::Posted::Stored,
+            needlewise_store::conversation::Posted::AlreadyStored
+        )
+    );
+    let err = book(RequestKey::fresh()).expect_err("taken");
+    assert_eq!(
+        err.to_string(),
+        "Someone has just booked that time. Choose another one."
+    );
+    assert_eq!(
+        free_slots(ctx(store, &now), clinic.id, 7)
+            .expect("free")
+            .len(),
+        11
+    );
+
+    let move_key = RequestKey::fresh();
+    let moved = || {
+        reschedule_appointment(
+            ctx(store, &now),
+            Asker::Patient,
+            ada.id,
+            a.id,
+            free[1].start,
+            "Thursday suits me better",
+            Some(move_key),
+        )
+    };
+    let old = moved().expect("moved");
+    assert_eq!(old.status, Status::Rescheduled);
+    assert_eq!(moved().expect("the same request"), old);
+    let new_id = needlewise_core::ids::AppointmentId(move_key.0);
+    let cancel = || {
+        cancel_appointment(
+            ctx(store, &now),
+            Asker::Clinic(&by),
+            ada.id,
+            new_id,
+            "The surgeon is away",
+        )
+    };
+    let cancelled = cancel().expect("cancelled");
+    assert_eq!(cancelled.status, Status::Cancelled);
+    assert_eq!(cancel().expect("the same request"), cancelled);
+    let err = cancel_appointment(ctx(store, &now), Asker::Patient, ada.id, new_id, "again")
+        .expect_err("already cancelled");
+    assert_eq!(
+        err.to_string(),
+        "This appointment is no longer booked (cancelled)."
+    );
+    assert_eq!(
+        free_slots(ctx(store, &now), clinic.id, 7)
+            .expect("free")
+            .len(),
+        12
+    );
+}

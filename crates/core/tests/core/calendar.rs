@@ -77,6 +77,7 @@ fn calendar_in(
             sessions,
             locked,
             devices,
+            appointments: &[],
         },
         &t(now).to_zoned_datetime(tz),
     )
@@ -142,6 +143,7 @@ fn a_logged_session_gives_next_session_course_checkins_and_alarms() {
         let expected = match e.when {
             EventTime::AllDay(_) => ALL_DAY_ALARM,
             EventTime::At(_) => SignedDuration::ZERO,
+            EventTime::Between(..) => unreachable!("no appointments here: {e:?}"),
         };
         assert_eq!(e.alarm.after_start, expected, "{e:?}");
         assert!(!e.alarm.description.is_empty());
@@ -193,6 +195,7 @@ fn uids_are_stable_across_calls_and_unique() {
             sessions: &sessions,
             locked: false,
             devices: &devices,
+            appointments: &[],
         },
         &t("2026-11-21T08:00:00Z").to_zoned_datetime(jiff::tz::TimeZone::UTC),
     );
@@ -399,4 +402,77 @@ fn the_next_session_is_the_end_instant_plus_the_wait_in_the_persons_zone() {
         );
         assert!(next.uid.contains(day), "{name}: {}", next.uid);
     }
+}
+
+/// A booked appointment still to come is an event from its start to its
+/// end with a reminder two hours before, under a UID made from its id
+/// only (the invitation's); a cancelled or past one is not.
+#[test]
+fn booked_appointments_to_come_are_events_with_a_reminder() {
+    use needlewise_core::appointment::{Actor, Appointment, Slot, Status};
+    use needlewise_core::calendar::appointment_uid;
+    use needlewise_core::conversation::Side;
+    use needlewise_core::ids::{AccountId, AppointmentId, ClinicId};
+    let appointment = |n: u128, start: &str, status: Status| Appointment {
+        id: AppointmentId(Uuid::from_u128(n)),
+        clinic_id: ClinicId(Uuid::from_u128(7)),
+        profile_id: profile(),
+        slot: Slot {
+            start: t(start),
+            end: t(start) + SignedDuration::from_mins(30),
+        },
+        status,
+        note: String::new(),
+        conversation_id: None,
+        proposal_id: None,
+        replaces: None,
+        booked_by: Actor {
+            side: Side::Patient,
+            account: AccountId(Uuid::from_u128(8)),
+            name: "Ada".into(),
+        },
+        booked_at: t("2026-11-01T08:00:00Z"),
+        ended: None,
+        sequence: 0,
+    };
+    let list = vec![
+        (
+            appointment(1, "2026-11-25T09:00:00Z", Status::Booked),
+            "Lakeside".to_owned(),
+        ),
+        (
+            appointment(2, "2026-11-26T09:00:00Z", Status::Cancelled),
+            "Lakeside".to_owned(),
+        ),
+        (
+            appointment(3, "2026-11-20T09:00:00Z", Status::Booked),
+            "Lakeside".to_owned(),
+        ),
+    ];
+    let c = build(
+        evidence(),
+        &CalendarFacts {
+            profile: profile(),
+            profile_name: "Ada",
+            sessions: &[],
+            locked: false,
+            devices: &[],
+            appointments: &list,
+        },
+        &t("2026-11-21T08:00:00Z").to_zoned_datetime(jiff::tz::TimeZone::UTC),
+    );
+    let events: Vec<_> = c
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Appointment)
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = events[0];
+    assert_eq!(
+        e.when,
+        EventTime::Between(t("2026-11-25T09:00:00Z"), t("2026-11-25T09:30:00Z"))
+    );
+    assert_eq!(e.uid, appointment_uid(AppointmentId(Uuid::from_u128(1))));
+    assert_eq!(e.summary, "Appointment at Lakeside");
+    assert_eq!(e.alarm.after_start, SignedDuration::from_hours(-2));
 }

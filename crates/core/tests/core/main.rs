@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aftercare;
+mod appointment;
 mod calendar;
 mod cases;
 mod clinic;

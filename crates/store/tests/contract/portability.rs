@@ -138,6 +138,7 @@ pub fn populate_all(store: &dyn Store) -> (Marks, AccountId, Profile) {
     // The clinic side: every clinic table gets rows, zelda's the most.
     let practice = super::clinic::fill_clinic(store, &[zp.id, op.id]);
     super::conversations::fill_conversations(store, &practice, &[zp.id, op.id]);
+    super::appointments::fill_appointments(store, &practice, &[zp.id, op.id]);
     (m, zelda.id, zp)
 }
 

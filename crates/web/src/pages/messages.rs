@@ -568,6 +568,9 @@ pub struct ThreadPage {
     pub closed: String,
     pub staff_note: String,
     pub back: String,
+    /// Appointments from this conversation: (href, label); the clinic
+    /// proposes times, the patient books one of those offered.
+    pub appointments: (String, String),
     pub form: MessageForm,
     pub max_photos: usize,
     pub max_chars: usize,
@@ -584,6 +587,10 @@ fn thread_page(
     ThreadPage {
         chrome: auth.chrome(&c.subject, "more"),
         head: None,
+        appointments: (
+            format!("/appointments?conversation={}", c.id),
+            "Times offered for an appointment".to_owned(),
+        ),
         subject: c.subject.clone(),
         with: t.summary.clinic_name.clone(),
         card: c.origin.as_ref().map(|o| CardView::new(state, o)),

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod account_security;
 pub mod aftercare;
+pub mod appointments;
 pub mod care_team;
 pub mod checkin;
 pub mod clinic;

@@ -49,7 +49,7 @@ pub struct Entry {
     pub about: &'static str,
 }
 
-const SECTIONS: [Entry; 9] = [
+const SECTIONS: [Entry; 10] = [
     Entry {
         href: "/screening",
         title: "Screening",
@@ -79,6 +79,11 @@ const SECTIONS: [Entry; 9] = [
         href: "/messages",
         title: "Ask my care team",
         about: "Messages with your facial plastic surgeon's clinic.",
+    },
+    Entry {
+        href: "/appointments",
+        title: "Your appointments",
+        about: "Book, move or cancel an appointment at your clinic.",
     },
     Entry {
         href: "/care-team",

@@ -4,6 +4,7 @@
 
 mod account_security;
 mod api_care;
+mod appointments;
 mod authz;
 mod authz_fields;
 mod calendar;

@@ -104,6 +104,13 @@ fn thread_page(state: &AppState, ctx: &ClinicCtx, t: &Thread, form: MessageForm)
     ThreadPage {
         chrome: chrome(&c.subject, ctx),
         head: Some(head(ctx, "/clinic/messages")),
+        appointments: (
+            ctx.link(&format!(
+                "/clinic/messages/{}/{}/propose",
+                c.profile_id, c.id
+            )),
+            "Propose times for an appointment".to_owned(),
+        ),
         subject: c.subject.clone(),
         with: t.summary.patient_name.clone(),
         card: c.origin.as_ref().map(|o| CardView::new(state, o)),

@@ -11,6 +11,7 @@
 //! patient-side store methods with a profile id from a clinic request.
 
 mod admin;
+pub(crate) mod appointments;
 pub(crate) mod dashboard;
 pub(crate) mod messages;
 mod patient;
@@ -76,6 +77,19 @@ pub fn routes() -> Router<AppState> {
             "/clinic/patients/{profile}/overrides/{id}/revoke",
             post(patient::overrides::revoke_override),
         )
+        .route("/clinic/appointments", get(appointments::list))
+        .route(
+            "/clinic/appointments/hours",
+            get(appointments::hours_form).post(appointments::save_hours),
+        )
+        .route(
+            "/clinic/appointments/{profile}/{id}/cancel",
+            post(appointments::cancel),
+        )
+        .route(
+            "/clinic/messages/{profile}/{conversation}/propose",
+            get(appointments::propose_form).post(appointments::propose),
+        )
         .route("/clinic/messages", get(messages::inbox))
         .route(
             "/clinic/messages/patients/{profile}",
@@ -140,6 +154,7 @@ pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
         links.push(("/clinic/red-flags", "Red flags"));
     }
     links.push(("/clinic/messages", "Messages"));
+    links.push(("/clinic/appointments", "Appointments"));
     links.extend([
         ("/clinic/invites", "Invite a patient"),
         ("/clinic/members", "Team"),
