@@ -121,3 +121,8 @@ id_type!(
     MessagePhotoId,
     "message photo"
 );
+id_type!(
+    /// One of a clinic's canned replies.
+    CannedReplyId,
+    "canned reply"
+);

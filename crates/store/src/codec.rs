@@ -222,6 +222,7 @@ migrations! {
     8 "0008": "home_facts", "home_facts";
     9 "0009": "patient_list_keys", "patient_list_keys";
     10 "0010": "conversations", "conversations";
+    12 "0012": "canned_replies", "canned_replies";
 }
 
 impl Migration {

@@ -26,8 +26,9 @@ use crate::{Result, StoreError};
 /// here; 7 adds readiness checks, a session's setting and readiness check,
 /// and an episode's resolver; 8 (the same derived facts on both backends)
 /// changes no table either; 10 adds conversations, their messages and
-/// the messages' photos.
-pub const SCHEMA_VERSION: i64 = 10;
+/// the messages' photos; 12 adds canned replies and the ladder's steps
+/// sent for red-flag conversations.
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables added since are left empty, columns added since take
@@ -660,6 +661,32 @@ pub static TABLES: &[TableDef] = &[
         ],
         key: &[0, 1, 2, 3, 4],
         since: 10,
+    },
+    // Schema 12: canned replies; ladder steps of red-flag conversations.
+    TableDef {
+        name: "canned_replies",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("id", Uuid),
+            col("title", Text),
+            col("body", Text),
+            col("updated_by", Uuid),
+            col("updated_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 12,
+    },
+    TableDef {
+        name: "conversation_escalations",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("conversation_id", Uuid),
+            col("step", Int),
+            col("at", Timestamp),
+        ],
+        key: &[0, 1, 2, 3],
+        since: 12,
     },
 ];
 

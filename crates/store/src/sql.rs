@@ -129,6 +129,7 @@ id_values!(
     ConversationId,
     MessageId,
     MessagePhotoId,
+    CannedReplyId,
     AccountId,
     ProfileId,
     DeviceId,

@@ -129,6 +129,8 @@ contract_tests!(
     export_holds_readiness_checks_and_settings,
     // Conversations (contract/conversations.rs).
     a_conversation_is_started_answered_and_read_on_both_sides,
+    an_unanswered_red_flag_conversation_is_claimed_once_until_answered,
+    canned_replies_are_the_clinics_and_only_clinicians_write_them,
     who_of_the_clinic_reads_a_conversation_is_the_core_rule,
     an_origin_card_is_the_profiles_own_and_clinicians_only,
     message_photos_are_kept_with_their_message_for_the_two_sides,
@@ -2116,7 +2118,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 10, "one row per migration");
+        assert_eq!(rows, 11, "one row per migration (1 to 10, and 12)");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2483,7 +2485,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 10, "one row per migration");
+        assert_eq!(rows, 11, "one row per migration (1 to 10, and 12)");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2557,7 +2559,7 @@ mod postgres_only {
                  DROP INDEX sessions_last_ended;
                  ALTER TABLE sessions DROP COLUMN setting, DROP COLUMN readiness_check_id;
                  ALTER TABLE episodes DROP COLUMN resolver;
-                 DROP TABLE message_photos, messages, conversations;
+                 DROP TABLE conversation_escalations, canned_replies, message_photos, messages, conversations;
                  DELETE FROM schema_migrations WHERE version >= 6;",
             )
             .unwrap();
@@ -2568,7 +2570,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 10, "6 to 10 applied again");
+        assert_eq!(rows, 11, "6 to 10 and 12 applied again");
     }
 
     #[test]

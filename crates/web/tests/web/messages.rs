@@ -766,3 +766,171 @@ async fn a_patient_asks_and_the_clinic_answers() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["code"], "bad_input");
 }
+
+/// A conversation started from a red flag climbs the clinic's ladder like
+/// the flag itself while nobody at the clinic has answered it: in-app
+/// notifications at once (the clinicians had the new-message email
+/// already), then the next rungs with emails that hold nothing of it. The
+/// clinic's first answer stops it, and records who advised what and when,
+/// for the patient to see and in the audit log.
+#[tokio::test]
+async fn an_unanswered_red_flag_conversation_climbs_the_ladder_until_answered() {
+    use needlewise_core::clinic::{Ladder, Role, Step, Target};
+    use needlewise_store::clinic::ClinicAccess;
+    use needlewise_web::notify;
+
+    let w = world().await;
+    let s = &w.s;
+    let store = s.store.as_ref();
+    let account = |email: &str| store.account_by_email(email).unwrap().unwrap().id;
+    let (dr, staff) = (
+        account("one@clinic.example"),
+        account("staff@clinic.example"),
+    );
+    let clinic = w.c1.clinic.parse().unwrap();
+    // A third rung: the clinician in person after 8 hours.
+    let ladder = Ladder {
+        steps: vec![
+            Step {
+                after: jiff::SignedDuration::ZERO,
+                notify: Target::Role {
+                    role: Role::Clinician,
+                },
+            },
+            Step {
+                after: jiff::SignedDuration::from_hours(4),
+                notify: Target::Role { role: Role::Staff },
+            },
+            Step {
+                after: jiff::SignedDuration::from_hours(8),
+                notify: Target::Member { account_id: dr },
+            },
+        ],
+    };
+    store
+        .set_ladder(
+            &ClinicAccess {
+                clinic,
+                account: dr,
+            },
+            &ladder,
+        )
+        .unwrap();
+    let thread = format!("/clinic/messages/{}/{}", w.a, w.clinical);
+    let about = |who| {
+        store
+            .notifications(who, 50)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind.starts_with("red_flag_message"))
+            .collect::<Vec<_>>()
+    };
+    let ladder_emails = || {
+        store
+            .emails(200)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.subject.contains("warning sign") && e.body.contains("/clinic/messages"))
+            .collect::<Vec<_>>()
+    };
+
+    // Started (and kicked) from a red flag: the clinician was told in-app
+    // at once, pointed at the conversation; the staff not yet; no ladder
+    // email to the clinician, who had the new-message email already.
+    let notes = about(dr);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].kind, "red_flag_message");
+    assert_eq!(notes[0].link, thread);
+    assert_eq!(notes[0].profile_id, Some(w.a));
+    assert!(!notes[0].body.contains(ALICE) && !notes[0].body.contains(CLINICAL));
+    assert!(about(staff).is_empty());
+    assert!(ladder_emails().is_empty());
+    // Nothing more before the next rung, however often the worker runs.
+    s.advance_minutes(3 * 60 + 59);
+    notify::escalate(store, s.now()).unwrap();
+    assert_eq!(about(dr).len(), 1);
+    assert!(about(staff).is_empty());
+
+    // Four hours on: the staff, who may not read it, are told without the
+    // patient and sent to the inbox; their email says nothing of it.
+    s.advance_minutes(1);
+    notify::escalate(store, s.now()).unwrap();
+    notify::escalate(store, s.now()).unwrap();
+    let notes = about(staff);
+    assert_eq!(notes.len(), 1, "each rung once: {notes:?}");
+    assert_eq!(notes[0].kind, "red_flag_message_escalation");
+    assert_eq!(notes[0].link, "/clinic/messages");
+    assert_eq!(notes[0].profile_id, None);
+    assert!(
+        notes[0].body.contains("about 4 hours ago"),
+        "{}",
+        notes[0].body
+    );
+    let emails = ladder_emails();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0].to, "staff@clinic.example");
+    for secret in [ALICE, CLINICAL, "normal"] {
+        assert!(!emails[0].body.contains(secret) && !emails[0].subject.contains(secret));
+    }
+
+    // The clinician answers: who advised what, and when.
+    s.advance_minutes(60);
+    let answered_at = s.now();
+    let (status, _, _) = post_multipart(
+        s,
+        &thread,
+        Some(&w.c1.user),
+        &[("body", "Please stop and come in today.")],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let t = store
+        .patient_conversation(w.a, w.clinical, s.now())
+        .unwrap()
+        .unwrap();
+    let advice = t.messages.last().unwrap();
+    assert_eq!(advice.author, dr);
+    assert_eq!(advice.author_name, "Dr One");
+    assert_eq!(advice.created_at, answered_at);
+    let log = store.audit_log(w.a, 500).unwrap();
+    let advised: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "advised_on_red_flag")
+        .collect();
+    assert_eq!(advised.len(), 1, "{log:?}");
+    assert_eq!(advised[0].actor, dr);
+    assert_eq!(advised[0].at, answered_at);
+    assert!(advised[0].detail.contains(&advice.id.to_string()));
+    // The patient sees who answered and when, and the care team's log says
+    // it in plain words.
+    let alice = w.users[1].as_ref().unwrap();
+    let (_, _, page) = s
+        .get(&format!("/messages/{}", w.clinical), Some(&alice.cookie))
+        .await;
+    assert!(page.contains("Dr One"), "{page}");
+    assert!(page.contains(&s.state.local(answered_at)), "{page}");
+    let (_, _, care) = s.get("/care-team", Some(&alice.cookie)).await;
+    assert!(
+        care.contains("answered your message about a warning sign"),
+        "{care}"
+    );
+
+    // Answered: the third rung never comes, and a second answer logs no
+    // second advice line.
+    s.advance_minutes(5 * 60);
+    notify::escalate(store, s.now()).unwrap();
+    assert_eq!(about(dr).len(), 1);
+    assert_eq!(about(staff).len(), 1);
+    assert_eq!(ladder_emails().len(), 1);
+    let (status, _, _) =
+        post_multipart(s, &thread, Some(&w.c1.user), &[("body", "And rest.")], &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let log = store.audit_log(w.a, 500).unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "advised_on_red_flag")
+            .count(),
+        1
+    );
+}
