@@ -418,6 +418,27 @@ mod tests {
     }
 
     #[test]
+    fn canned_replies_are_titled_texts_written_by_clinicians_only() {
+        use crate::clinic::{Role, may_edit_canned_replies};
+        assert_eq!(
+            canned_reply(" Aftercare ", "Water only.\nNo make-up."),
+            Ok((
+                "Aftercare".to_owned(),
+                "Water only.\nNo make-up.".to_owned()
+            ))
+        );
+        let problems = canned_reply("a\nb", " ").unwrap_err();
+        assert_eq!(
+            problems.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec!["title", "body"]
+        );
+        assert!(canned_reply(&"t".repeat(81), "x").is_err());
+        assert!(canned_reply("t", &"x".repeat(4001)).is_err());
+        assert!(may_edit_canned_replies(Role::Clinician).is_ok());
+        assert!(may_edit_canned_replies(Role::Staff).is_err());
+    }
+
+    #[test]
     fn message_text_is_bounded_and_keeps_line_breaks() {
         assert_eq!(message_text("  hi\r\nthere ", 0).unwrap(), "hi\nthere");
         assert_eq!(message_text("  ", 0), Err(TextProblem::Empty));

@@ -225,7 +225,7 @@ impl MessageForm {
 }
 
 /// A problem as a sentence.
-fn plain_problem(text: &str) -> String {
+pub(crate) fn plain_problem(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => {
@@ -571,6 +571,14 @@ pub struct ThreadPage {
     pub form: MessageForm,
     pub max_photos: usize,
     pub max_chars: usize,
+    /// The clinic's canned replies (id, title), on the clinic's side only.
+    pub canned: Vec<(String, String)>,
+    /// The conversation's path (no query) and the clinic's id, for the
+    /// canned replies' GET form.
+    pub canned_path: String,
+    pub clinic_id: String,
+    /// The canned replies' page.
+    pub canned_link: String,
 }
 
 fn thread_page(
@@ -616,6 +624,10 @@ fn thread_page(
         form,
         max_photos: MAX_PHOTOS_PER_MESSAGE,
         max_chars: MAX_MESSAGE_CHARS,
+        canned: Vec::new(),
+        canned_path: String::new(),
+        clinic_id: String::new(),
+        canned_link: String::new(),
     }
 }
 

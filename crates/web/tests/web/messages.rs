@@ -18,6 +18,8 @@ const ALICE: &str = "Alice Ardent";
 const UNSHARED: &str = "zq-unshared";
 const SHARED: &str = "zq-shared";
 const CLINICAL: &str = "zq-clinical";
+/// The title of clinic one's canned reply.
+const CANNED: &str = "zq-canned";
 const ALL_SCOPES: [&str; 5] = [
     "screening",
     "sessions",
@@ -102,6 +104,7 @@ struct World {
     shared: ConversationId,
     clinical: ConversationId,
     photo: String,
+    canned: needlewise_core::ids::CannedReplyId,
 }
 
 const ROLES: [&str; 7] = [
@@ -119,8 +122,9 @@ const ROLES: [&str; 7] = [
 /// with the front desk); nobody else any.
 fn may_read(role: usize, clinic_side: bool) -> &'static [&'static str] {
     match (role, clinic_side) {
-        (1, false) | (3, true) => &[UNSHARED, SHARED, CLINICAL],
-        (6, true) => &[SHARED],
+        (1, false) => &[UNSHARED, SHARED, CLINICAL],
+        (3, true) => &[UNSHARED, SHARED, CLINICAL, CANNED],
+        (6, true) => &[SHARED, CANNED],
         _ => &[],
     }
 }
@@ -176,7 +180,27 @@ async fn world() -> World {
         .photos[0]
         .id
         .to_string();
+    let dr = s
+        .store
+        .account_by_email("one@clinic.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    let canned = needlewise_core::ids::CannedReplyId(uuid::Uuid::now_v7());
+    s.store
+        .save_canned_reply(
+            &needlewise_store::clinic::ClinicAccess {
+                clinic: c1.clinic.parse().unwrap(),
+                account: dr,
+            },
+            canned,
+            CANNED,
+            "Keep the skin clean and use only water for a day.",
+            s.now(),
+        )
+        .unwrap();
     World {
+        canned,
         users: vec![
             None,
             Some(a),
@@ -205,6 +229,8 @@ fn clone_user(u: &User) -> User {
 
 enum Send_ {
     Get,
+    /// A urlencoded form with the CSRF token (and a fresh `id`).
+    Form(&'static [(&'static str, &'static str)]),
     Message,
     Start,
     Json(Value),
@@ -233,6 +259,21 @@ async fn send(
                 req = req.header(header::COOKIE, &u.cookie);
             }
             s.send(req.body(Body::empty()).unwrap()).await
+        }
+        Send_::Form(fields) => {
+            let csrf = u.map(|u| u.csrf.clone()).unwrap_or_default();
+            let id = uuid::Uuid::now_v7().to_string();
+            let mut body = form_urlencoded::Serializer::new(String::new());
+            body.append_pair("csrf", &csrf).append_pair("id", &id);
+            for (k, v) in *fields {
+                body.append_pair(k, v);
+            }
+            let mut req = Request::post(&r.path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            if let Some(u) = u {
+                req = req.header(header::COOKIE, &u.cookie);
+            }
+            s.send(req.body(Body::from(body.finish())).unwrap()).await
         }
         Send_::Message => post_multipart(s, &r.path, u, &[("body", "An answer")], &[]).await,
         Send_::Start => {
@@ -437,6 +478,38 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
             send: Send_::Json(json!({"body": "by the clinic's API"})),
             about: &[],
             expect: ["401", "404", "404", "201", "404", "404", "403"],
+        },
+        // Canned replies: every member lists and uses their clinic's own,
+        // only clinicians write them (other clinics' clinicians write
+        // their own clinic's).
+        Route {
+            method: "GET",
+            path: "/clinic/canned-replies".into(),
+            send: Send_::Get,
+            about: &[CANNED],
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{sh}?canned={}", w.canned),
+            send: Send_::Get,
+            about: &[SHARED, CANNED],
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: "/clinic/canned-replies".into(),
+            send: Send_::Form(&[("title", "By the matrix"), ("body", "Rest.")]),
+            about: &[],
+            expect: ["login", "404", "404", "303", "303", "303", "403"],
+        },
+        // Last: the clinician deletes it.
+        Route {
+            method: "POST",
+            path: format!("/clinic/canned-replies/{}/delete", w.canned),
+            send: Send_::Form(&[]),
+            about: &[],
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
         },
     ];
     let mut checked = 0;
@@ -933,4 +1006,152 @@ async fn an_unanswered_red_flag_conversation_climbs_the_ladder_until_answered() 
             .count(),
         1
     );
+}
+
+async fn post_form(
+    s: &Server,
+    path: &str,
+    u: &User,
+    fields: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    body.append_pair("csrf", &u.csrf);
+    for (k, v) in fields {
+        body.append_pair(k, v);
+    }
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &u.cookie)
+        .body(Body::from(body.finish()))
+        .unwrap();
+    s.send(req).await
+}
+
+/// Canned replies by the pages: an empty state, a clinician's new reply by
+/// Post/Redirect/Get (sent twice, stored once), a refused one back with its
+/// problems next to its fields and every answer kept, the staff's read-only
+/// page, and a reply started from one without JavaScript.
+#[tokio::test]
+async fn clinicians_keep_canned_replies_and_a_reply_starts_from_one() {
+    let s = Server::new();
+    let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
+    let (a, _pa) = patient(&s, "alice@example.org", ALICE).await;
+    let code = invite(&s, &c1).await;
+    assert_eq!(
+        join(&s, &a, &code, &ALL_SCOPES).await,
+        StatusCode::SEE_OTHER
+    );
+    let conversation = start(&s, &a, &c1.clinic, SHARED, &[("shared", "on")], &[]).await;
+    let dr = &c1.user;
+
+    let (status, _, page) = s.get("/clinic/canned-replies", Some(&dr.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("No canned replies yet. Write the first one below."),
+        "{page}"
+    );
+    assert!(
+        page.contains("<label for=\"title-new\">Title</label>"),
+        "{page}"
+    );
+    let (_, _, page) = s
+        .get("/clinic/canned-replies", Some(&staff.user.cookie))
+        .await;
+    assert!(
+        page.contains("No canned replies yet. Ask a clinician to write some."),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"title\""), "{page}");
+    // The thread says where to write some.
+    let thread = format!("/clinic/messages/{}/{}", _pa, conversation);
+    let (_, _, page) = s.get(&thread, Some(&dr.cookie)).await;
+    assert!(page.contains("No canned replies yet"), "{page}");
+
+    // A refused one: both problems, both answers kept, nothing stored.
+    let id = uuid::Uuid::now_v7().to_string();
+    let (status, _, page) = post_form(
+        &s,
+        "/clinic/canned-replies",
+        dr,
+        &[
+            ("id", &id),
+            ("title", "Line one\nline two"),
+            ("body", "   "),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"err-title-new\""), "{page}");
+    assert!(
+        page.contains("Write the reply&#39;s text.") || page.contains("Write the reply's text."),
+        "{page}"
+    );
+    assert!(
+        page.contains("Line one\nline two") || page.contains("Line one&#10;line two"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("value=\"{id}\"")),
+        "the request key is kept"
+    );
+    // Then right, twice: stored once.
+    for _ in 0..2 {
+        let (status, h, _) = post_form(
+            &s,
+            "/clinic/canned-replies",
+            dr,
+            &[
+                ("id", &id),
+                ("title", "Aftercare"),
+                ("body", "Water only for a day.\nNo make-up."),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            h[header::LOCATION],
+            format!("/clinic/canned-replies#r-{id}")
+        );
+    }
+    let (_, _, page) = s.get("/clinic/canned-replies", Some(&dr.cookie)).await;
+    assert_eq!(page.matches("<h2>Aftercare</h2>").count(), 1, "{page}");
+    assert!(!page.contains("No canned replies yet"));
+    // Staff see it and cannot write.
+    let (_, _, page) = s
+        .get("/clinic/canned-replies", Some(&staff.user.cookie))
+        .await;
+    assert!(page.contains("<h2>Aftercare</h2>"), "{page}");
+    assert!(page.contains("Only a clinician can write canned replies."));
+    let (status, _, page) = post_form(
+        &s,
+        "/clinic/canned-replies",
+        &staff.user,
+        &[("id", &id), ("title", "Mine"), ("body", "changed")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+
+    // The reply form offers it; choosing it fills the text (no script).
+    let (_, _, page) = s.get(&thread, Some(&staff.user.cookie)).await;
+    assert!(
+        page.contains(&format!("<option value=\"{id}\">Aftercare</option>")),
+        "{page}"
+    );
+    assert!(page.contains("<label for=\"canned\">Start from a canned reply</label>"));
+    let (status, _, page) = s
+        .get(&format!("{thread}?canned={id}"), Some(&staff.user.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(">Water only for a day.\nNo make-up.</textarea>"),
+        "{page}"
+    );
+    let (status, _, _) = s
+        .get(
+            &format!("{thread}?canned={}", uuid::Uuid::now_v7()),
+            Some(&staff.user.cookie),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -11,6 +11,7 @@
 //! patient-side store methods with a profile id from a clinic request.
 
 mod admin;
+mod canned;
 pub(crate) mod dashboard;
 pub(crate) mod messages;
 mod patient;
@@ -93,6 +94,8 @@ pub fn routes() -> Router<AppState> {
             "/clinic/messages/{profile}/photos/{file}",
             get(messages::photo_file),
         )
+        .route(canned::PATH, get(canned::list).post(canned::save))
+        .route("/clinic/canned-replies/{id}/delete", post(canned::delete))
         .route("/clinic/invites", get(admin::invites).post(admin::invite))
         .route(
             "/clinic/members",
@@ -140,6 +143,7 @@ pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
         links.push(("/clinic/red-flags", "Red flags"));
     }
     links.push(("/clinic/messages", "Messages"));
+    links.push((canned::PATH, "Canned replies"));
     links.extend([
         ("/clinic/invites", "Invite a patient"),
         ("/clinic/members", "Team"),
