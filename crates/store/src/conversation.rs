@@ -152,6 +152,14 @@ pub trait ConversationStore {
         conversation: ConversationId,
         now: Timestamp,
     ) -> Result<Option<Thread>>;
+    /// When one of the profile's conversations last changed (its newest
+    /// message), without reading its messages or marking it read; `None`
+    /// for any other. What a page polls for new messages.
+    fn patient_conversation_version(
+        &self,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Option<Timestamp>>;
     /// How many of the profile's conversations have a clinic message the
     /// patient has not opened.
     fn patient_unread(&self, profile: ProfileId) -> Result<u32>;
@@ -186,6 +194,16 @@ pub trait ConversationStore {
         conversation: ConversationId,
         now: Timestamp,
     ) -> Result<Thread>;
+    /// When a conversation the asker may read last changed (its newest
+    /// message), refusals as [`ConversationStore::clinic_conversation`];
+    /// no message is read, so nothing is logged (reading the new messages
+    /// is, by [`ConversationStore::clinic_conversation`]).
+    fn clinic_conversation_version(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Timestamp>;
     /// Posts the asker's answer, logged `replied`, with an email to the
     /// patient's account; refusals as [`ConversationStore::clinic_conversation`].
     /// The clinic's first answer to a conversation started from a red flag

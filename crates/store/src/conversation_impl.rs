@@ -551,6 +551,20 @@ impl<B: Backend> ConversationStore for B {
         })
     }
 
+    fn patient_conversation_version(
+        &self,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Option<Timestamp>> {
+        self.read_one(|tx| {
+            tx.first(
+                "SELECT last_message_at FROM conversations WHERE profile_id = ?1 AND id = ?2",
+                args![profile, conversation],
+                |r| r.ts("last_message_at"),
+            )
+        })
+    }
+
     fn patient_unread(&self, profile: ProfileId) -> Result<u32> {
         self.read_one(|tx| {
             let n = tx
@@ -666,6 +680,18 @@ impl<B: Backend> ConversationStore for B {
                 summary: found,
                 messages,
             })
+        })
+    }
+
+    fn clinic_conversation_version(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Timestamp> {
+        self.read(|tx| {
+            let (found, _) = clinic_side(tx, by, profile, conversation)?;
+            Ok(found.conversation.last_message_at)
         })
     }
 

@@ -479,6 +479,28 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
             about: &[],
             expect: ["401", "404", "404", "201", "404", "404", "403"],
         },
+        // New messages for the pages' poller.
+        Route {
+            method: "GET",
+            path: format!("/messages/{cl}/updates"),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{cl}/updates"),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{sh}/updates"),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
         // Canned replies: every member lists and uses their clinic's own,
         // only clinicians write them (other clinics' clinicians write
         // their own clinic's).
@@ -1154,4 +1176,118 @@ async fn clinicians_keep_canned_replies_and_a_reply_starts_from_one() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// `GET` with `If-None-Match`.
+async fn get_tagged(
+    s: &Server,
+    path: &str,
+    u: &User,
+    etag: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::get(path).header(header::COOKIE, &u.cookie);
+    if let Some(t) = etag {
+        req = req.header(header::IF_NONE_MATCH, t);
+    }
+    s.send(req.body(Body::empty()).unwrap()).await
+}
+
+/// New messages without a reload: the thread pages carry the updates
+/// address, its tag and the script; the address answers 304 while nothing
+/// changed (and then logs no read) and, once a message arrives, 200 with
+/// only the messages after the one named, and a new tag.
+#[tokio::test]
+async fn thread_updates_answer_304_until_a_new_message_then_only_the_new_ones() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let dr = &w.c1.user;
+    let mine = format!("/messages/{}", w.shared);
+    let theirs = format!("/clinic/messages/{}/{}", w.a, w.shared);
+
+    let (_, _, page) = s.get(&mine, Some(&alice.cookie)).await;
+    assert!(page.contains("<script src=\"/assets/thread.js\" defer></script>"));
+    assert!(
+        page.contains(&format!("data-updates=\"{mine}/updates\"")),
+        "{page}"
+    );
+    let tag = page
+        .split("data-etag=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"");
+    assert!(tag.starts_with("\"m"), "{tag}");
+    let (_, _, page) = s.get(&theirs, Some(&dr.cookie)).await;
+    assert!(
+        page.contains(&format!("data-updates=\"{theirs}/updates\"")),
+        "{page}"
+    );
+    let (status, _, js) = s.get("/assets/thread.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.contains("If-None-Match"));
+
+    // Nothing new: 304 on both sides, with the tag; the clinic's poll
+    // logs no read.
+    let (status, h, body) = get_tagged(s, &format!("{mine}/updates"), alice, Some(&tag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED, "{body}");
+    assert_eq!(h[header::ETAG], tag.as_str());
+    assert!(body.is_empty());
+    let reads = || {
+        s.store
+            .audit_log(w.a, 500)
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "viewed_conversation")
+            .count()
+    };
+    let before = reads();
+    let (status, _, _) = get_tagged(s, &format!("{theirs}/updates"), dr, Some(&tag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(reads(), before);
+    // Without a tag: 200, every message.
+    let (status, h, body) = get_tagged(s, &format!("{mine}/updates"), alice, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::ETAG], tag.as_str());
+    assert_eq!(body.matches("<li id=\"m-").count(), 1, "{body}");
+    let first = body
+        .split("<li id=\"m-")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    // The clinic answers: the patient's poll gets just that message.
+    s.advance_minutes(1);
+    let (status, _, _) =
+        post_multipart(s, &theirs, Some(dr), &[("body", "zq-new-answer")], &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let path = format!("{mine}/updates?after={first}");
+    let (status, h, body) = get_tagged(s, &path, alice, Some(&tag)).await;
+    assert_eq!(status, StatusCode::OK);
+    let new_tag = h[header::ETAG].to_str().unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    assert_eq!(body.matches("<li id=\"m-").count(), 1, "{body}");
+    assert!(
+        body.contains("zq-new-answer") && body.contains("Dr One"),
+        "{body}"
+    );
+    assert!(!body.contains("normal"), "only what is new: {body}");
+    // Read by that poll, as opening it would.
+    assert_eq!(s.store.patient_unread(w.a).unwrap(), 0);
+    let (status, _, _) = get_tagged(s, &path, alice, Some(&new_tag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    // The clinic's poll with the old tag: 200, logged as a read.
+    let before = reads();
+    let (status, _, body) = get_tagged(
+        s,
+        &format!("{theirs}/updates?after={first}"),
+        dr,
+        Some(&tag),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("zq-new-answer"));
+    assert_eq!(reads(), before + 1);
 }

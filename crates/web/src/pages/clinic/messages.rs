@@ -21,8 +21,9 @@ use super::{chrome, head, profile_id};
 use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::pages::messages::{
-    CardView, ConversationRow, MessageForm, MessageView, ThreadPage, mail_for,
-    remove_message_photos, save_message_photos, serve_message_photo,
+    CardView, ConversationRow, MessageForm, MessageView, ThreadPage, UpdatesParams, holds_etag,
+    mail_for, not_modified, remove_message_photos, save_message_photos, serve_message_photo,
+    thread_etag, updates_fragment,
 };
 use crate::pages::{form_again, page, progress, see_other};
 use crate::views::Chrome;
@@ -138,6 +139,11 @@ fn thread_page(
         canned_path: format!("/clinic/messages/{}/{}", c.profile_id, c.id),
         clinic_id: ctx.clinic.id.to_string(),
         canned_link: ctx.link("/clinic/canned-replies"),
+        updates: ctx.link(&format!(
+            "/clinic/messages/{}/{}/updates",
+            c.profile_id, c.id
+        )),
+        etag: thread_etag(c.last_message_at),
     }
 }
 
@@ -270,6 +276,47 @@ pub async fn reply(
             )))
         }
     }
+}
+
+/// `GET /clinic/messages/{profile}/{conversation}/updates?after=<message>`:
+/// 304 while nothing has changed since the tag the page holds (no message
+/// read, nothing logged), else the newer messages, read (and logged) as
+/// opening the conversation is.
+pub async fn updates(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path((profile, conversation)): Path<(String, String)>,
+    Query(params): Query<UpdatesParams>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, WebError> {
+    let (profile, id) = ids(&profile, &conversation)?;
+    let access = ctx.access;
+    let version = blocking(&state, move |s| {
+        s.clinic_conversation_version(&access, profile, id)
+    })
+    .await?;
+    let etag = thread_etag(version);
+    if holds_etag(&headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    let now = state.now();
+    let thread = blocking(&state, move |s| {
+        s.clinic_conversation(&access, profile, id, now)
+    })
+    .await?;
+    let etag = thread_etag(thread.summary.conversation.last_message_at);
+    let suffix = if ctx.memberships.len() > 1 {
+        format!("?clinic={}", ctx.clinic.id)
+    } else {
+        String::new()
+    };
+    let photo_base = format!("/clinic/messages/{profile}/photos/");
+    Ok(updates_fragment(
+        &etag,
+        &thread.messages,
+        params.after.as_deref(),
+        |m| MessageView::new(&state, m, Side::Clinic, &photo_base, &suffix),
+    ))
 }
 
 /// A photo of a message in a conversation the asker may read (the store

@@ -91,6 +91,10 @@ pub fn routes() -> Router<AppState> {
                 )),
         )
         .route(
+            "/clinic/messages/{profile}/{conversation}/updates",
+            get(messages::updates),
+        )
+        .route(
             "/clinic/messages/{profile}/photos/{file}",
             get(messages::photo_file),
         )
