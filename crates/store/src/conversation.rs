@@ -152,6 +152,9 @@ pub trait ConversationStore {
         conversation: ConversationId,
         now: Timestamp,
     ) -> Result<Option<Thread>>;
+    /// Every conversation of the profile with all its messages, oldest
+    /// first, without marking any read: for the profile's own exports.
+    fn patient_threads(&self, profile: ProfileId) -> Result<Vec<Thread>>;
     /// When one of the profile's conversations last changed (its newest
     /// message), without reading its messages or marking it read; `None`
     /// for any other. What a page polls for new messages.

@@ -551,6 +551,22 @@ impl<B: Backend> ConversationStore for B {
         })
     }
 
+    fn patient_threads(&self, profile: ProfileId) -> Result<Vec<Thread>> {
+        let sql = format!(
+            "{} WHERE c.profile_id = ?1 ORDER BY c.created_at, c.id",
+            summary_select()
+        );
+        self.read(|tx| {
+            let list = tx.all(&sql, args![profile], summary_from)?;
+            list.into_iter()
+                .map(|summary| {
+                    let messages = messages_of(tx, &summary.conversation)?;
+                    Ok(Thread { summary, messages })
+                })
+                .collect()
+        })
+    }
+
     fn patient_conversation_version(
         &self,
         profile: ProfileId,

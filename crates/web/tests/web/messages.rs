@@ -1291,3 +1291,60 @@ async fn thread_updates_answer_304_until_a_new_message_then_only_the_new_ones() 
     assert!(body.contains("zq-new-answer"));
     assert_eq!(reads(), before + 1);
 }
+
+/// The patient's FHIR Bundle holds every message of their conversations as
+/// a `Communication` (the red flag's about its check-in and red flag), and
+/// exporting reads nothing as read; the clinic's referral Bundle holds
+/// none (no scope shares conversations).
+#[tokio::test]
+async fn the_patients_bundle_holds_their_conversations_as_communications() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    s.advance_minutes(1);
+    let theirs = format!("/clinic/messages/{}/{}", w.a, w.clinical);
+    let (status, _, _) =
+        post_multipart(s, &theirs, Some(&w.c1.user), &[("body", "zq-advice")], &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(s.store.patient_unread(w.a).unwrap(), 1);
+    let (status, _, body) = s.get("/api/fhir/Bundle/record", Some(&alice.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let b: Value = serde_json::from_str(&body).unwrap();
+    let comms: Vec<&Value> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Communication")
+        .collect();
+    assert_eq!(comms.len(), 4, "three questions and one answer");
+    let advice = comms
+        .iter()
+        .find(|c| c["payload"][0]["contentString"] == "zq-advice")
+        .unwrap();
+    assert_eq!(advice["sender"]["display"], "Dr One (Clinic One)");
+    assert_eq!(advice["identifier"][0]["value"], w.clinical.to_string());
+    assert_eq!(advice["inResponseTo"].as_array().unwrap().len(), 1);
+    let question = comms
+        .iter()
+        .find(|c| c["topic"]["text"] == CLINICAL && c.get("inResponseTo").is_none())
+        .unwrap();
+    assert_eq!(question["reasonReference"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        question["payload"].as_array().unwrap().len(),
+        2,
+        "text and photo"
+    );
+    // Exporting is not reading.
+    assert_eq!(s.store.patient_unread(w.a).unwrap(), 1);
+    // The clinic's referral Bundle: no conversation.
+    let (status, _, body) = s
+        .get(
+            &format!("/clinic/patients/{}/record.json", w.a),
+            Some(&w.c1.user.cookie),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.contains("Communication"));
+    assert!(!body.contains("zq-advice"));
+}
