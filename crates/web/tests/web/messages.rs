@@ -229,6 +229,8 @@ fn clone_user(u: &User) -> User {
 
 enum Send_ {
     Get,
+    /// A multipart message with one photo to the API (CSRF in the header).
+    ApiPhotos,
     /// A urlencoded form with the CSRF token (and a fresh `id`).
     Form(&'static [(&'static str, &'static str)]),
     Message,
@@ -260,6 +262,7 @@ async fn send(
             }
             s.send(req.body(Body::empty()).unwrap()).await
         }
+        Send_::ApiPhotos => api_photos(s, &r.path, u, &[("body", "api photo")], &[jpeg(40)]).await,
         Send_::Form(fields) => {
             let csrf = u.map(|u| u.csrf.clone()).unwrap_or_default();
             let id = uuid::Uuid::now_v7().to_string();
@@ -501,6 +504,21 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
             about: &[],
             expect: ["login", "404", "404", "200", "404", "404", "200"],
         },
+        // Messages with photos over the API.
+        Route {
+            method: "POST",
+            path: format!("/api/conversations/{sh}/messages/photos"),
+            send: Send_::ApiPhotos,
+            about: &[],
+            expect: ["401", "201", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/clinic/conversations/{a}/{cl}/messages/photos"),
+            send: Send_::ApiPhotos,
+            about: &[],
+            expect: ["401", "404", "404", "201", "404", "404", "403"],
+        },
         // Canned replies: every member lists and uses their clinic's own,
         // only clinicians write them (other clinics' clinicians write
         // their own clinic's).
@@ -604,8 +622,8 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
             .iter()
             .filter(|m| m.author_name == "Dr One")
             .count(),
-        2,
-        "one reply by page, one by the API"
+        3,
+        "one reply by page, one by the API, one with a photo by the API"
     );
 }
 
@@ -1030,6 +1048,24 @@ async fn an_unanswered_red_flag_conversation_climbs_the_ladder_until_answered() 
     );
 }
 
+/// A multipart message to the API: the CSRF token in `x-csrf-token`.
+async fn api_photos(
+    s: &Server,
+    path: &str,
+    u: Option<&User>,
+    fields: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let (ct, body) = multipart(fields, photos);
+    let mut req = Request::post(path).header(header::CONTENT_TYPE, ct);
+    if let Some(u) = u {
+        req = req
+            .header(header::COOKIE, &u.cookie)
+            .header("x-csrf-token", &u.csrf);
+    }
+    s.send(req.body(Body::from(body)).unwrap()).await
+}
+
 async fn post_form(
     s: &Server,
     path: &str,
@@ -1347,4 +1383,93 @@ async fn the_patients_bundle_holds_their_conversations_as_communications() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(!body.contains("Communication"));
     assert!(!body.contains("zq-advice"));
+}
+
+/// Photos over the API: the pages' pipeline (re-encoded JPEGs, at most
+/// four, images only), keyed like text messages, listed in the thread.
+#[tokio::test]
+async fn messages_with_photos_go_through_the_api() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let path = format!("/api/conversations/{}/messages/photos", w.shared);
+    let key = uuid::Uuid::now_v7().to_string();
+    let fields = [("body", "zq-two-photos"), ("key", key.as_str())];
+    let (status, _, body) = api_photos(s, &path, Some(alice), &fields, &[jpeg(10), jpeg(20)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["stored"].clone(), v["photos"].clone()),
+        (json!(true), json!(2))
+    );
+    // The same key again stores nothing.
+    let (status, _, body) = api_photos(s, &path, Some(alice), &fields, &[jpeg(10), jpeg(20)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (again["stored"].clone(), again["id"].clone()),
+        (json!(false), v["id"].clone())
+    );
+    let (status, t) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{}", w.shared),
+        Some(alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sent: Vec<&Value> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body"] == "zq-two-photos")
+        .collect();
+    assert_eq!(sent.len(), 1, "{t}");
+    assert_eq!(sent[0]["photos"].as_array().unwrap().len(), 2);
+    // The photo is served to the patient, re-encoded as JPEG.
+    let photo = sent[0]["photos"][0]["id"].as_str().unwrap();
+    let (status, h, _) = s
+        .get(&format!("/files/messages/{photo}.jpg"), Some(&alice.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "image/jpeg");
+    // Refusals in JSON: five photos, a file that is no image, nothing.
+    let five: Vec<Vec<u8>> = (0..5).map(|i| jpeg(i * 10)).collect();
+    for (photos, text) in [
+        (five, "five"),
+        (vec![b"GIF89a not really".to_vec()], ""),
+        (vec![], " "),
+    ] {
+        let (status, _, body) = api_photos(s, &path, Some(alice), &[("body", text)], &photos).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "bad_input", "{body}");
+    }
+    // The clinician answers with a photo; the patient sees it.
+    let path = format!(
+        "/api/clinic/conversations/{}/{}/messages/photos",
+        w.a, w.clinical
+    );
+    let (status, _, body) = api_photos(
+        s,
+        &path,
+        Some(&w.c1.user),
+        &[("body", "zq-see-this")],
+        &[jpeg(70)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, t) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{}", w.clinical),
+        Some(alice),
+        None,
+    )
+    .await;
+    let answer = t["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(answer["body"], "zq-see-this");
+    assert_eq!(answer["side"], "clinic");
+    assert_eq!(answer["photos"].as_array().unwrap().len(), 1);
 }
