@@ -1473,3 +1473,125 @@ async fn messages_with_photos_go_through_the_api() {
     assert_eq!(answer["side"], "clinic");
     assert_eq!(answer["photos"].as_array().unwrap().len(), 1);
 }
+
+/// The care team page's statements about conversations, each held: a
+/// revoked scope leaves them readable and answerable by the clinic;
+/// leaving the clinic keeps them readable by the patient only, who can no
+/// longer write; deleting the account deletes them, photos included.
+#[tokio::test]
+async fn the_care_team_page_says_what_happens_to_conversations_and_it_does() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let dr = &w.c1.user;
+    let staff = w.users[6].as_ref().unwrap();
+    let (_, _, care) = s.get("/care-team", Some(&alice.cookie)).await;
+    for statement in [
+        "Stopping sharing something does not touch your conversations: you sent them, so the clinic&#39;s clinicians still read and answer them, and front-desk staff still read the ones you shared with the front desk.",
+        "If you leave a clinic, you keep reading your conversations with it, but you can no longer write in them, and nobody at the clinic can read them any more.",
+        "If you delete your account (or this profile), your conversations, their messages and their photos are deleted too, for the clinic as well.",
+    ] {
+        let alt = statement.replace("&#39;", "'");
+        assert!(
+            care.contains(statement) || care.contains(&alt),
+            "{statement}: {care}"
+        );
+    }
+    let clinic = |p: &str| format!("/clinic/messages/{}/{p}", w.a);
+
+    // 1. Every scope revoked: clinicians still read and answer, staff
+    //    still read the shared one.
+    for scope in ALL_SCOPES {
+        let (status, _, _) = s
+            .post(
+                &format!("/care-team/{}/consent", w.c1.clinic),
+                Some(&alice.cookie),
+                &[("csrf", &alice.csrf), ("scope", scope), ("grant", "0")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{scope}");
+    }
+    let (status, _, page) = s
+        .get(&clinic(&w.clinical.to_string()), Some(&dr.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(CLINICAL));
+    let (status, _, _) = post_multipart(
+        s,
+        &clinic(&w.clinical.to_string()),
+        Some(dr),
+        &[("body", "still here")],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = s
+        .get(&clinic(&w.shared.to_string()), Some(&staff.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(SHARED));
+
+    // 2. Leaving: the patient reads, cannot write; the clinic reads nothing.
+    let (status, _, _) = s
+        .post(
+            &format!("/care-team/{}/leave", w.c1.clinic),
+            Some(&alice.cookie),
+            &[("csrf", &alice.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mine = format!("/messages/{}", w.clinical);
+    let (status, _, page) = s.get(&mine, Some(&alice.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("still here"));
+    assert!(
+        page.contains("nobody there reads this conversation any more"),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"body\""), "no reply form: {page}");
+    let (status, _, _) = post_multipart(s, &mine, Some(alice), &[("body", "hello?")], &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (who, path) in [
+        (dr, clinic(&w.clinical.to_string())),
+        (staff, clinic(&w.shared.to_string())),
+        (dr, format!("{}/updates", clinic(&w.clinical.to_string()))),
+    ] {
+        let (status, _, page) = s.get(&path, Some(&who.cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("still here") && !page.contains(ALICE));
+    }
+    let (_, _, inbox) = s.get("/clinic/messages", Some(&dr.cookie)).await;
+    assert!(
+        !inbox.contains(CLINICAL) && !inbox.contains(ALICE),
+        "{inbox}"
+    );
+
+    // 3. Deleting the account deletes them, photos included.
+    let stored = s
+        .store
+        .patient_conversation(w.a, w.clinical, s.now())
+        .unwrap()
+        .unwrap()
+        .messages[0]
+        .photos[0]
+        .stored_name
+        .clone();
+    let file = s.state.photo_dir.as_ref().unwrap().join(&stored);
+    assert!(file.exists(), "{}", file.display());
+    let (status, _, _) = s
+        .post(
+            "/account/delete",
+            Some(&alice.cookie),
+            &[("csrf", &alice.csrf), ("password", "correct horse battery")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!file.exists(), "the photo file is gone");
+    assert!(s.store.patient_threads(w.a).unwrap().is_empty());
+    assert_eq!(
+        s.store
+            .patient_conversation_version(w.a, w.clinical)
+            .unwrap(),
+        None
+    );
+}
