@@ -84,6 +84,15 @@ test('every clinic, care-team and security page passes axe-core, and is saved as
   await check(page, null, '24-clinic-invite-made');
   await check(page, '/clinic/members', '25-clinic-members');
   await check(page, '/clinic/settings', '26-clinic-settings');
+  await check(page, '/clinic/canned-replies', '26b-clinic-canned-replies-empty');
+  // A refused canned reply (inline errors), then a saved one.
+  await page.getByLabel('Text').fill('Water only for a day.');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await check(page, null, '26c-clinic-canned-reply-problems');
+  await page.getByLabel('Title').fill('Aftercare');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('heading', { name: 'Aftercare' })).toBeVisible();
+  await check(page, null, '26d-clinic-canned-replies');
   await check(page, '/clinic/red-flags', '27-clinic-red-flags-empty');
   await check(page, '/notifications', '28-notifications-empty');
   await check(page, '/mfa', '29-mfa-verify');

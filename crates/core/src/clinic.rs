@@ -314,6 +314,15 @@ pub fn clinician_only(role: Role) -> Result<(), String> {
     }
 }
 
+/// Who of a clinic may use and who may write its canned replies (standard
+/// answers such as aftercare advice). Every member lists them and inserts
+/// one into a reply (front-desk staff answer the conversations patients
+/// share with them); only clinicians write, change or delete them, as
+/// what they say is advice. `Err` with the one refusal message.
+pub fn may_edit_canned_replies(role: Role) -> Result<(), String> {
+    clinician_only(role)
+}
+
 /// The refusal message for a role that may not do something.
 fn role_may_not(role: Role) -> String {
     format!(

@@ -279,6 +279,56 @@ pub struct MessagePhoto {
     pub stored_name: String,
 }
 
+/// The most canned replies one clinic keeps.
+pub const MAX_CANNED_REPLIES: usize = 100;
+/// The longest title of a canned reply, in characters.
+pub const MAX_CANNED_TITLE_CHARS: usize = 80;
+
+/// One of a clinic's canned replies: a title to pick it by and the text it
+/// puts into a reply (the message text rule, never empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CannedReply {
+    pub id: crate::ids::CannedReplyId,
+    pub clinic_id: ClinicId,
+    pub title: String,
+    pub body: String,
+    /// The clinician who wrote it last, and when.
+    pub updated_by: AccountId,
+    pub updated_at: Timestamp,
+}
+
+/// A canned reply's title and text, checked: the title one line of 1 to
+/// [`MAX_CANNED_TITLE_CHARS`] characters, the text a message's (not
+/// empty). Every problem at once, by field (`title`, `body`).
+pub fn canned_reply(
+    title: &str,
+    body: &str,
+) -> Result<(String, String), Vec<(&'static str, String)>> {
+    let mut problems = Vec::new();
+    let title = match crate::text::single_line(title, MAX_CANNED_TITLE_CHARS) {
+        Ok(t) => Some(t.to_owned()),
+        Err(e) => {
+            problems.push(("title", e.to_string()));
+            None
+        }
+    };
+    let body = match message_text(body, 0) {
+        Ok(b) => Some(b),
+        Err(TextProblem::Empty) => {
+            problems.push(("body", "write the reply's text".to_owned()));
+            None
+        }
+        Err(e) => {
+            problems.push(("body", e.to_string()));
+            None
+        }
+    };
+    match (title, body) {
+        (Some(t), Some(b)) if problems.is_empty() => Ok((t, b)),
+        _ => Err(problems),
+    }
+}
+
 /// Why a message or subject was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextProblem {
@@ -365,6 +415,27 @@ mod tests {
         inbox_order(&mut list);
         let ids: Vec<u128> = list.iter().map(|c| c.id.0.as_u128()).collect();
         assert_eq!(ids, vec![4, 3, 5, 2, 1]);
+    }
+
+    #[test]
+    fn canned_replies_are_titled_texts_written_by_clinicians_only() {
+        use crate::clinic::{Role, may_edit_canned_replies};
+        assert_eq!(
+            canned_reply(" Aftercare ", "Water only.\nNo make-up."),
+            Ok((
+                "Aftercare".to_owned(),
+                "Water only.\nNo make-up.".to_owned()
+            ))
+        );
+        let problems = canned_reply("a\nb", " ").unwrap_err();
+        assert_eq!(
+            problems.iter().map(|p| p.0).collect::<Vec<_>>(),
+            vec!["title", "body"]
+        );
+        assert!(canned_reply(&"t".repeat(81), "x").is_err());
+        assert!(canned_reply("t", &"x".repeat(4001)).is_err());
+        assert!(may_edit_canned_replies(Role::Clinician).is_ok());
+        assert!(may_edit_canned_replies(Role::Staff).is_err());
     }
 
     #[test]

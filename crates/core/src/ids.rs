@@ -131,3 +131,8 @@ id_type!(
     ProposalId,
     "proposal"
 );
+id_type!(
+    /// One of a clinic's canned replies.
+    CannedReplyId,
+    "canned reply"
+);

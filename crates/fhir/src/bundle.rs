@@ -9,6 +9,7 @@
 
 use jiff::Timestamp;
 use needlewise_core::answers::Answer;
+use needlewise_core::conversation::{Conversation, Message, Side};
 use needlewise_core::evidence::{EvidenceBase, QuestionKind};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneState};
 use needlewise_core::progress::{Photo, Rating};
@@ -38,6 +39,14 @@ pub struct ConsentInput {
     pub scope: ConsentScope,
 }
 
+/// A conversation with a clinic, with every message (oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationInput {
+    pub conversation: Conversation,
+    pub clinic_name: String,
+    pub messages: Vec<Message>,
+}
+
 /// Everything the Bundle is built from.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordInput<'a> {
@@ -55,6 +64,8 @@ pub struct RecordInput<'a> {
     pub next_session: Option<&'a NextSession>,
     pub course: Option<&'a CoursePlan>,
     pub consents: &'a [ConsentInput],
+    /// Conversations with clinics: a `Communication` per message.
+    pub conversations: &'a [ConversationInput],
 }
 
 /// `Bundle` of type `collection`.
@@ -276,6 +287,38 @@ pub fn bundle(
     // Consents.
     for c in input.consents {
         entries.push((c.id, consent(c, &patient)));
+    }
+
+    // Conversations with clinics: a Communication per message.
+    for c in input.conversations {
+        let mut previous: Option<Uuid> = None;
+        for (i, m) in c.messages.iter().enumerate() {
+            let mut res = communication(c, m, &patient);
+            if let Some(p) = previous {
+                res["inResponseTo"] = json!([Reference::urn(p)]);
+            }
+            // The first message carries what the conversation is about:
+            // the check-in (and its red flag) it was started from, where
+            // this Bundle holds them.
+            if i == 0
+                && let Some(o) = &c.conversation.origin
+            {
+                let mut about = Vec::new();
+                if input.checkins.iter().any(|k| k.id == o.checkin_id) {
+                    about.push(to_value(&Reference::urn(o.checkin_id.as_uuid())));
+                }
+                if let Some(e) = o.episode_id
+                    && input.episodes.iter().any(|k| k.id == e)
+                {
+                    about.push(to_value(&Reference::urn(e.as_uuid())));
+                }
+                if !about.is_empty() {
+                    res["reasonReference"] = Value::Array(about);
+                }
+            }
+            previous = Some(m.id.as_uuid());
+            entries.push((m.id.as_uuid(), res));
+        }
     }
 
     Ok(Bundle {
@@ -656,5 +699,53 @@ fn consent(c: &ConsentInput, patient: &Value) -> Value {
             }],
             "purpose": [Coding::new("http://terminology.hl7.org/CodeSystem/v3-ActReason", "PATRQT", Some("patient requested"))],
         },
+    })
+}
+
+/// One message as a `Communication`: who sent it to whom and when, its
+/// text and its photos (described, not embedded), the conversation as
+/// an identifier and topic.
+fn communication(c: &ConversationInput, m: &Message, patient: &Value) -> Value {
+    let clinic = json!({ "display": c.clinic_name });
+    let (sender, recipient) = match m.side {
+        Side::Patient => (patient.clone(), clinic),
+        Side::Clinic => (
+            json!({ "display": format!("{} ({})", m.author_name, c.clinic_name) }),
+            patient.clone(),
+        ),
+    };
+    let mut payload = Vec::new();
+    if !m.body.is_empty() {
+        payload.push(json!({ "contentString": m.body }));
+    }
+    for (i, p) in m.photos.iter().enumerate() {
+        let mut attachment = json!({
+            "contentType": "image/jpeg",
+            "title": format!("Photo {} of this message, {}×{} px", i + 1, p.width, p.height),
+            "creation": m.created_at.to_string(),
+        });
+        if let Ok(size) = i32::try_from(p.bytes) {
+            attachment["size"] = json!(size);
+        }
+        payload.push(json!({ "contentAttachment": attachment }));
+    }
+    json!({
+        "resourceType": "Communication",
+        "id": m.id.as_uuid().to_string(),
+        "identifier": [Identifier {
+            system: format!("{BASE_URL}/identifier/conversation"),
+            value: c.conversation.id.to_string(),
+        }],
+        "status": "completed",
+        "category": [CodeableConcept::coded(
+            code("record", "care-team-message", "Message between the patient and their care team"),
+            None,
+        )],
+        "subject": patient,
+        "topic": { "text": c.conversation.subject },
+        "sent": m.created_at.to_string(),
+        "sender": sender,
+        "recipient": [recipient],
+        "payload": payload,
     })
 }

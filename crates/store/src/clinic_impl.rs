@@ -2172,7 +2172,7 @@ fn patient_list(
     Ok(page)
 }
 
-fn insert_notification(tx: &mut dyn Tx, n: &Notification) -> Result<()> {
+pub(crate) fn insert_notification(tx: &mut dyn Tx, n: &Notification) -> Result<()> {
     tx.insert(
         "INSERT INTO notifications (account_id, id, clinic_id, profile_id, kind, title, body, link, created_at, read_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -2193,7 +2193,7 @@ fn insert_notification(tx: &mut dyn Tx, n: &Notification) -> Result<()> {
     )
 }
 
-fn check_recipient(email: &Email) -> Result<()> {
+pub(crate) fn check_recipient(email: &Email) -> Result<()> {
     if email.to.trim().is_empty() {
         return Err(StoreError::invalid("an email needs a recipient"));
     }

@@ -223,6 +223,7 @@ migrations! {
     9 "0009": "patient_list_keys", "patient_list_keys";
     10 "0010": "conversations", "conversations";
     11 "0011": "appointments", "appointments";
+    12 "0012": "canned_replies", "canned_replies";
 }
 
 impl Migration {

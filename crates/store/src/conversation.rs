@@ -12,12 +12,43 @@
 //! transaction, an email to the other side that says only that there is a
 //! new message (a transactional outbox, like the red-flag ladder's).
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
-use needlewise_core::conversation::{Conversation, Message, MessagePhoto, OriginCard};
-use needlewise_core::ids::{ClinicId, ConversationId, MessageId, MessagePhotoId, ProfileId};
+use needlewise_core::clinic::Clinic;
+use needlewise_core::conversation::{CannedReply, Conversation, Message, MessagePhoto, OriginCard};
+use needlewise_core::ids::{
+    CannedReplyId, ClinicId, ConversationId, EpisodeId, MessageId, MessagePhotoId, ProfileId,
+};
 
 use crate::Result;
-use crate::clinic::ClinicAccess;
+use crate::clinic::{ClinicAccess, Email, Notification};
+
+/// A conversation started from a red flag that nobody at the clinic has
+/// answered yet, of a patient still linked to the clinic: the escalation
+/// worker climbs the clinic's ladder for it, timed from when it was
+/// started, until the clinic's first answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnansweredRedFlag {
+    pub clinic: Clinic,
+    pub profile_id: ProfileId,
+    pub conversation_id: ConversationId,
+    pub episode_id: EpisodeId,
+    /// When the patient started it: the ladder is timed from here.
+    pub since: Timestamp,
+    /// The ladder steps already sent for it.
+    pub sent_steps: BTreeSet<usize>,
+}
+
+/// One ladder step of an unanswered red-flag conversation, claimed at `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationClaim {
+    pub clinic: ClinicId,
+    pub profile: ProfileId,
+    pub conversation: ConversationId,
+    pub step: usize,
+    pub at: Timestamp,
+}
 
 /// A conversation to start, with its first message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +152,17 @@ pub trait ConversationStore {
         conversation: ConversationId,
         now: Timestamp,
     ) -> Result<Option<Thread>>;
+    /// Every conversation of the profile with all its messages, oldest
+    /// first, without marking any read: for the profile's own exports.
+    fn patient_threads(&self, profile: ProfileId) -> Result<Vec<Thread>>;
+    /// When one of the profile's conversations last changed (its newest
+    /// message), without reading its messages or marking it read; `None`
+    /// for any other. What a page polls for new messages.
+    fn patient_conversation_version(
+        &self,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Option<Timestamp>>;
     /// How many of the profile's conversations have a clinic message the
     /// patient has not opened.
     fn patient_unread(&self, profile: ProfileId) -> Result<u32>;
@@ -155,8 +197,21 @@ pub trait ConversationStore {
         conversation: ConversationId,
         now: Timestamp,
     ) -> Result<Thread>;
+    /// When a conversation the asker may read last changed (its newest
+    /// message), refusals as [`ConversationStore::clinic_conversation`];
+    /// no message is read, so nothing is logged (reading the new messages
+    /// is, by [`ConversationStore::clinic_conversation`]).
+    fn clinic_conversation_version(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Timestamp>;
     /// Posts the asker's answer, logged `replied`, with an email to the
     /// patient's account; refusals as [`ConversationStore::clinic_conversation`].
+    /// The clinic's first answer to a conversation started from a red flag
+    /// also logs `advised_on_red_flag` (the red flag and the message: who
+    /// advised what, and when) and stops the conversation's ladder.
     fn post_clinic_message(
         &self,
         by: &ClinicAccess,
@@ -178,4 +233,42 @@ pub trait ConversationStore {
         photo: MessagePhotoId,
         now: Timestamp,
     ) -> Result<MessagePhoto>;
+
+    // Canned replies.
+    /// The clinic's canned replies, by title; every member may list them.
+    /// `NotFound` for non-members.
+    fn canned_replies(&self, by: &ClinicAccess) -> Result<Vec<CannedReply>>;
+    /// Writes (adds, or changes by its id) one of the clinic's canned
+    /// replies, as the asker at `at`: clinicians only
+    /// ([`needlewise_core::clinic::may_edit_canned_replies`]), else
+    /// `Forbidden`; `NotFound` for non-members; `Invalid` for a bad title
+    /// or text, or past [`needlewise_core::conversation::MAX_CANNED_REPLIES`].
+    fn save_canned_reply(
+        &self,
+        by: &ClinicAccess,
+        id: CannedReplyId,
+        title: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// Deletes one of the clinic's canned replies (clinicians only, as
+    /// [`ConversationStore::save_canned_reply`]); `false` when there was none.
+    fn delete_canned_reply(&self, by: &ClinicAccess, id: CannedReplyId) -> Result<bool>;
+
+    // The escalation worker.
+    /// Every conversation started from a red flag that awaits the clinic's
+    /// first answer, of a patient still linked to the clinic, oldest
+    /// first, with the ladder steps sent for it.
+    fn unanswered_red_flags(&self) -> Result<Vec<UnansweredRedFlag>>;
+    /// Claims one ladder step of an unanswered red-flag conversation and,
+    /// in the same transaction, writes its notifications and emails.
+    /// `false` (nothing written) when the step was claimed already, or the
+    /// conversation has been answered or its patient has left the clinic
+    /// meanwhile.
+    fn escalate_conversation_step(
+        &self,
+        claim: &ConversationClaim,
+        notes: &[Notification],
+        emails: &[Email],
+    ) -> Result<bool>;
 }

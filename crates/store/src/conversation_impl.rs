@@ -8,23 +8,30 @@
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
-use needlewise_core::clinic::{Act, Conversing, Grant, Role, patient_may_write, permits};
+use needlewise_core::clinic::{
+    Act, Conversing, Grant, Role, may_edit_canned_replies, patient_may_write, permits,
+};
 use needlewise_core::conversation::{
-    Conversation, MAX_PHOTOS_PER_MESSAGE, Message, MessagePhoto, Side, inbox_order,
+    CannedReply, Conversation, MAX_CANNED_REPLIES, MAX_PHOTOS_PER_MESSAGE, Message, MessagePhoto,
+    Side, canned_reply, inbox_order,
 };
 use needlewise_core::ids::{
-    AccountId, ClinicId, ConversationId, EmailId, MessageId, MessagePhotoId, ProfileId,
+    AccountId, CannedReplyId, ClinicId, ConversationId, EmailId, MessageId, MessagePhotoId,
+    ProfileId,
 };
 use uuid::Uuid;
 
-use crate::clinic::{ClinicAccess, Email};
-use crate::clinic_impl::{PATIENT, audit, audit_many, held, insert_email, member_of};
+use crate::clinic::{ClinicAccess, Email, Notification};
+use crate::clinic_impl::{
+    CLINIC_COLUMNS, PATIENT, audit, audit_many, check_recipient, clinic_from, held, insert_email,
+    insert_notification, member_of,
+};
 use crate::codec::{self, to_i64, to_u32, to_u64};
 use crate::conversation::{
-    ConversationStore, ConversationSummary, MAX_LISTED, MessageMail, NewConversation, NewMessage,
-    Posted, Thread,
+    ConversationClaim, ConversationStore, ConversationSummary, MAX_LISTED, MessageMail,
+    NewConversation, NewMessage, Posted, Thread, UnansweredRedFlag,
 };
-use crate::sql::{Backend, Cols, Isolation, Tx, Value, args, json, qualified};
+use crate::sql::{Backend, Cols, Isolation, Tx, Value, aliased, args, json, qualified};
 use crate::{Result, StoreError};
 
 const CONVERSATION_COLUMNS: &str = "clinic_id, profile_id, id, subject, origin_card, \
@@ -551,6 +558,36 @@ impl<B: Backend> ConversationStore for B {
         })
     }
 
+    fn patient_threads(&self, profile: ProfileId) -> Result<Vec<Thread>> {
+        let sql = format!(
+            "{} WHERE c.profile_id = ?1 ORDER BY c.created_at, c.id",
+            summary_select()
+        );
+        self.read(|tx| {
+            let list = tx.all(&sql, args![profile], summary_from)?;
+            list.into_iter()
+                .map(|summary| {
+                    let messages = messages_of(tx, &summary.conversation)?;
+                    Ok(Thread { summary, messages })
+                })
+                .collect()
+        })
+    }
+
+    fn patient_conversation_version(
+        &self,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Option<Timestamp>> {
+        self.read_one(|tx| {
+            tx.first(
+                "SELECT last_message_at FROM conversations WHERE profile_id = ?1 AND id = ?2",
+                args![profile, conversation],
+                |r| r.ts("last_message_at"),
+            )
+        })
+    }
+
     fn patient_unread(&self, profile: ProfileId) -> Result<u32> {
         self.read_one(|tx| {
             let n = tx
@@ -669,6 +706,18 @@ impl<B: Backend> ConversationStore for B {
         })
     }
 
+    fn clinic_conversation_version(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        conversation: ConversationId,
+    ) -> Result<Timestamp> {
+        self.read(|tx| {
+            let (found, _) = clinic_side(tx, by, profile, conversation)?;
+            Ok(found.conversation.last_message_at)
+        })
+    }
+
     fn post_clinic_message(
         &self,
         by: &ClinicAccess,
@@ -695,6 +744,26 @@ impl<B: Backend> ConversationStore for B {
                 &conversation.to_string(),
                 message.at,
             )?;
+            // The first answer to a red flag's conversation: who advised
+            // what (this message), and when, in the patient's audit log.
+            if let (Some(episode), None) = (
+                c.origin.as_ref().and_then(|o| o.episode_id),
+                c.last_clinic_at,
+            ) {
+                audit(
+                    tx,
+                    profile,
+                    by.clinic,
+                    by.account,
+                    &name,
+                    "advised_on_red_flag",
+                    &format!(
+                        "red flag {episode}, conversation {conversation}, message {}",
+                        message.id
+                    ),
+                    message.at,
+                )?;
+            }
             let (_, email, _) = patient_of(tx, profile)?;
             for e in emails(email, mail, message.at) {
                 insert_email(tx, &e)?;
@@ -753,6 +822,192 @@ impl<B: Backend> ConversationStore for B {
                 now,
             )?;
             Ok(p)
+        })
+    }
+
+    fn canned_replies(&self, by: &ClinicAccess) -> Result<Vec<CannedReply>> {
+        self.read(|tx| {
+            member_of(tx, by)?;
+            tx.all(
+                "SELECT clinic_id, id, title, body, updated_by, updated_at FROM canned_replies
+                 WHERE clinic_id = ?1 ORDER BY title, id",
+                args![by.clinic],
+                |r| {
+                    Ok(CannedReply {
+                        id: CannedReplyId(r.uuid("id")?),
+                        clinic_id: ClinicId(r.uuid("clinic_id")?),
+                        title: r.text("title")?,
+                        body: r.text("body")?,
+                        updated_by: AccountId(r.uuid("updated_by")?),
+                        updated_at: r.ts("updated_at")?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn save_canned_reply(
+        &self,
+        by: &ClinicAccess,
+        id: CannedReplyId,
+        title: &str,
+        body: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let (title, body) = canned_reply(title, body).map_err(|problems| {
+            StoreError::invalid(
+                problems
+                    .iter()
+                    .map(|(f, p)| format!("{f}: {p}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        self.write(|tx| {
+            let (role, _) = member_of(tx, by)?;
+            may_edit_canned_replies(role).map_err(StoreError::forbidden)?;
+            let changed = tx.execute(
+                "UPDATE canned_replies SET title = ?3, body = ?4, updated_by = ?5, updated_at = ?6
+                 WHERE clinic_id = ?1 AND id = ?2",
+                args![by.clinic, id, &title, &body, by.account, at],
+            )?;
+            if changed == 1 {
+                return Ok(());
+            }
+            let n = tx
+                .first(
+                    "SELECT COUNT(*) AS n FROM canned_replies WHERE clinic_id = ?1",
+                    args![by.clinic],
+                    |r| r.int("n"),
+                )?
+                .unwrap_or(0);
+            if n >= to_i64(MAX_CANNED_REPLIES as u64, "canned replies")? {
+                return Err(StoreError::invalid(format!(
+                    "a clinic keeps at most {MAX_CANNED_REPLIES} canned replies"
+                )));
+            }
+            tx.insert(
+                "INSERT INTO canned_replies (clinic_id, id, title, body, updated_by, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                args![by.clinic, id, &title, &body, by.account, at],
+                || format!("canned reply {id} already exists"),
+                || format!("clinic {}", by.clinic),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn delete_canned_reply(&self, by: &ClinicAccess, id: CannedReplyId) -> Result<bool> {
+        self.write(|tx| {
+            let (role, _) = member_of(tx, by)?;
+            may_edit_canned_replies(role).map_err(StoreError::forbidden)?;
+            Ok(tx.execute(
+                "DELETE FROM canned_replies WHERE clinic_id = ?1 AND id = ?2",
+                args![by.clinic, id],
+            )? == 1)
+        })
+    }
+
+    fn unanswered_red_flags(&self) -> Result<Vec<UnansweredRedFlag>> {
+        let sql = format!(
+            "SELECT {clinic}, c.profile_id AS profile_id, c.id AS id,
+                    c.origin_episode_id AS episode_id, c.created_at AS created_at
+             FROM conversations c
+             JOIN clinic_patients cp ON cp.clinic_id = c.clinic_id AND cp.profile_id = c.profile_id
+             JOIN clinics cl ON cl.id = c.clinic_id
+             WHERE c.origin_episode_id IS NOT NULL AND c.last_clinic_at IS NULL
+             ORDER BY c.created_at, c.id",
+            clinic = aliased(CLINIC_COLUMNS, "cl", "cl_"),
+        );
+        self.read(|tx| {
+            let rows = tx.query(&sql, &[])?;
+            let mut found = rows
+                .iter()
+                .map(|row| {
+                    let r = row.cols();
+                    Ok(UnansweredRedFlag {
+                        clinic: clinic_from(row.prefixed("cl_"))?,
+                        profile_id: ProfileId(r.uuid("profile_id")?),
+                        conversation_id: ConversationId(r.uuid("id")?),
+                        episode_id: needlewise_core::ids::EpisodeId(r.uuid("episode_id")?),
+                        since: r.ts("created_at")?,
+                        sent_steps: BTreeSet::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if found.is_empty() {
+                return Ok(found);
+            }
+            let sent = tx.all(
+                "SELECT x.clinic_id AS clinic_id, x.profile_id AS profile_id,
+                        x.conversation_id AS conversation_id, x.step AS step
+                 FROM conversation_escalations x
+                 JOIN conversations c ON c.clinic_id = x.clinic_id
+                     AND c.profile_id = x.profile_id AND c.id = x.conversation_id
+                 WHERE c.origin_episode_id IS NOT NULL AND c.last_clinic_at IS NULL",
+                &[],
+                |r| {
+                    let step = usize::try_from(r.int("step")?)
+                        .map_err(|_| StoreError::invalid("stored escalation step is negative"))?;
+                    Ok((
+                        (
+                            ClinicId(r.uuid("clinic_id")?),
+                            ProfileId(r.uuid("profile_id")?),
+                            ConversationId(r.uuid("conversation_id")?),
+                        ),
+                        step,
+                    ))
+                },
+            )?;
+            let mut by_key: HashMap<(ClinicId, ProfileId, ConversationId), BTreeSet<usize>> =
+                HashMap::new();
+            for (key, step) in sent {
+                by_key.entry(key).or_default().insert(step);
+            }
+            for f in &mut found {
+                if let Some(steps) = by_key.remove(&(f.clinic.id, f.profile_id, f.conversation_id))
+                {
+                    f.sent_steps = steps;
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn escalate_conversation_step(
+        &self,
+        claim: &ConversationClaim,
+        notes: &[Notification],
+        emails: &[Email],
+    ) -> Result<bool> {
+        emails.iter().try_for_each(check_recipient)?;
+        let step =
+            i64::try_from(claim.step).map_err(|_| StoreError::invalid("step out of range"))?;
+        // One transaction: still unanswered and still linked, then the
+        // claim (the primary key lets one of two workers have it), then its
+        // notifications and emails, all or nothing.
+        self.write(|tx| {
+            let awaits = tx.exists(
+                "SELECT 1 FROM conversations c
+                 JOIN clinic_patients cp ON cp.clinic_id = c.clinic_id AND cp.profile_id = c.profile_id
+                 WHERE c.clinic_id = ?1 AND c.profile_id = ?2 AND c.id = ?3
+                   AND c.origin_episode_id IS NOT NULL AND c.last_clinic_at IS NULL",
+                args![claim.clinic, claim.profile, claim.conversation],
+            )?;
+            if !awaits {
+                return Ok(false);
+            }
+            let claimed = tx.execute(
+                "INSERT INTO conversation_escalations (clinic_id, profile_id, conversation_id, step, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (clinic_id, profile_id, conversation_id, step) DO NOTHING",
+                args![claim.clinic, claim.profile, claim.conversation, step, claim.at],
+            )? == 1;
+            if claimed {
+                notes.iter().try_for_each(|n| insert_notification(tx, n))?;
+                emails.iter().try_for_each(|e| insert_email(tx, e))?;
+            }
+            Ok(claimed)
         })
     }
 }

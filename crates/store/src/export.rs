@@ -229,6 +229,15 @@ pub fn fhir_bundle(
         given_at: now,
         scope: ConsentScope::OwnExport,
     }];
+    let conversations: Vec<needlewise_fhir::ConversationInput> = store
+        .patient_threads(profile.id)?
+        .into_iter()
+        .map(|t| needlewise_fhir::ConversationInput {
+            conversation: t.summary.conversation,
+            clinic_name: t.summary.clinic_name,
+            messages: t.messages,
+        })
+        .collect();
     let input = RecordInput {
         profile,
         account_email: email.as_deref(),
@@ -242,6 +251,7 @@ pub fn fhir_bundle(
         next_session: Some(&next),
         course: course.as_ref(),
         consents: &consents,
+        conversations: &conversations,
     };
     needlewise_fhir::bundle(base, &input, now, Uuid::now_v7())
         .map_err(|e| StoreError::backend(format!("cannot build the FHIR bundle: {e}")))

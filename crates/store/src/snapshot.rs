@@ -27,8 +27,9 @@ use crate::{Result, StoreError};
 /// and an episode's resolver; 8 (the same derived facts on both backends)
 /// changes no table either; 10 adds conversations, their messages and
 /// the messages' photos; 11 adds the clinics' hours, appointments and the
-/// slots proposed in conversations.
-pub const SCHEMA_VERSION: i64 = 11;
+/// slots proposed in conversations; 12 adds canned replies and the ladder's
+/// steps sent for red-flag conversations.
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables added since are left empty, columns added since take
@@ -732,6 +733,32 @@ pub static TABLES: &[TableDef] = &[
         ],
         key: &[0, 1, 2],
         since: 11,
+    },
+    // Schema 12: canned replies; ladder steps of red-flag conversations.
+    TableDef {
+        name: "canned_replies",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("id", Uuid),
+            col("title", Text),
+            col("body", Text),
+            col("updated_by", Uuid),
+            col("updated_at", Timestamp),
+        ],
+        key: &[0, 1],
+        since: 12,
+    },
+    TableDef {
+        name: "conversation_escalations",
+        columns: &[
+            col("clinic_id", Uuid),
+            col("profile_id", Uuid),
+            col("conversation_id", Uuid),
+            col("step", Int),
+            col("at", Timestamp),
+        ],
+        key: &[0, 1, 2, 3],
+        since: 12,
     },
 ];
 

@@ -131,6 +131,7 @@ id_values!(
     ConversationId,
     MessageId,
     MessagePhotoId,
+    CannedReplyId,
     AccountId,
     ProfileId,
     DeviceId,

@@ -129,6 +129,8 @@ contract_tests!(
     export_holds_readiness_checks_and_settings,
     // Conversations (contract/conversations.rs).
     a_conversation_is_started_answered_and_read_on_both_sides,
+    an_unanswered_red_flag_conversation_is_claimed_once_until_answered,
+    canned_replies_are_the_clinics_and_only_clinicians_write_them,
     who_of_the_clinic_reads_a_conversation_is_the_core_rule,
     an_origin_card_is_the_profiles_own_and_clinicians_only,
     message_photos_are_kept_with_their_message_for_the_two_sides,
@@ -2158,7 +2160,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 11, "one row per migration");
+        assert_eq!(rows, 12, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2525,7 +2527,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 11, "one row per migration");
+        assert_eq!(rows, 12, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2565,7 +2567,7 @@ mod postgres_only {
     /// migrations run, so the home page and the patient list read the same
     /// as before.
     #[test]
-    fn migrations_6_to_11_fill_the_facts_of_existing_profiles() {
+    fn migrations_6_to_12_fill_the_facts_of_existing_profiles() {
         let url = postgres_url();
         let schema = fresh_schema_name();
         let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
@@ -2578,8 +2580,8 @@ mod postgres_only {
         let list = owner.clinic_patients(&practice.by, now).unwrap();
         // Back to version 5: the list keys of 9, the facts, their triggers
         // and functions, and what 7 added (no readiness checks here) gone,
-        // nor the conversations of 10 and appointments of 11, no record of
-        // 6 to 11.
+        // nor the conversations of 10, appointments of 11 and canned replies
+        // of 12, no record of 6 to 12.
         let mut client =
             postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
         client
@@ -2601,7 +2603,7 @@ mod postgres_only {
                  ALTER TABLE sessions DROP COLUMN setting, DROP COLUMN readiness_check_id;
                  ALTER TABLE episodes DROP COLUMN resolver;
                  DROP TABLE appointments, proposed_slots, appointment_proposals, clinic_hours;
-                 DROP TABLE message_photos, messages, conversations;
+                 DROP TABLE conversation_escalations, canned_replies, message_photos, messages, conversations;
                  DELETE FROM schema_migrations WHERE version >= 6;",
             )
             .unwrap();
@@ -2612,7 +2614,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 11, "6 to 11 applied again");
+        assert_eq!(rows, 12, "6 to 12 applied again");
     }
 
     #[test]

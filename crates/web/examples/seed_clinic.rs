@@ -1,12 +1,18 @@
 //! Seeds a SQLite store for `scripts/bench-clinic`: C clinics, each with
 //! one clinician and P consenting patients, every patient with S sessions,
 //! a check-in after the last one, and every 20th patient with an open red
-//! flag.
+//! flag; every patient with one conversation with the clinic of M messages
+//! (the patient's and the clinic's in turn; started from the red flag for
+//! those who have one).
 //!
 //! ```text
 //! cargo run --release -p needlewise-web --example seed_clinic -- DATA_DIR \
-//!     [--clinics C] [--patients P] [--sessions S] [--first-clinic N]
+//!     [--clinics C] [--patients P] [--sessions S] [--messages M] [--first-clinic N]
 //! ```
+//!
+//! The first clinic's first patient gets a logged-in web session too: its
+//! token is written to `DATA_DIR/patient.token` and its conversation's id
+//! to `DATA_DIR/patient.conversation`.
 //!
 //! `--first-clinic N` gives the first clinic (the one whose clinician the
 //! benchmark logs in as) N patients instead of P, to measure a large
@@ -42,12 +48,14 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let (mut clinics, mut patients, mut sessions) = (50_u32, 200_u32, 30_u32);
+    let mut messages = 20_u32;
     let mut first_clinic = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--clinics" => clinics = args.next().context("--clinics C")?.parse()?,
             "--patients" => patients = args.next().context("--patients P")?.parse()?,
             "--sessions" => sessions = args.next().context("--sessions S")?.parse()?,
+            "--messages" => messages = args.next().context("--messages M")?.parse()?,
             "--first-clinic" => {
                 first_clinic = Some(args.next().context("--first-clinic N")?.parse()?);
             }
@@ -74,6 +82,7 @@ fn main() -> anyhow::Result<()> {
     ];
     let started = Instant::now();
     let mut token = None;
+    let mut patient_token = None;
     for c in 0..clinics {
         let clinician = Account {
             id: AccountId(Uuid::now_v7()),
@@ -236,6 +245,34 @@ fn main() -> anyhow::Result<()> {
                 resolver: None,
             });
             store.save_checkin(&checkin, episode.as_ref())?;
+            if messages > 0 {
+                let id = seed_conversation(
+                    &store,
+                    &access,
+                    &clinic,
+                    &checkin,
+                    episode.as_ref(),
+                    messages,
+                    now,
+                )?;
+                if c == 0 && p == 0 {
+                    let t = format!(
+                        "{:032x}{:032x}",
+                        Uuid::new_v4().as_u128(),
+                        Uuid::new_v4().as_u128()
+                    );
+                    store.create_web_session(&WebSession {
+                        token_hash: needlewise_web::auth::token_hash(&t),
+                        account_id: account.id,
+                        csrf_token: Uuid::new_v4().simple().to_string(),
+                        profile_id: Some(profile.id),
+                        created_at: now,
+                        expires_at: now + SignedDuration::from_hours(24),
+                        verified_at: None,
+                    })?;
+                    patient_token = Some((t, id));
+                }
+            }
         }
         eprintln!(
             "seeded {} clinics in {:.1} s",
@@ -245,9 +282,72 @@ fn main() -> anyhow::Result<()> {
     }
     let token = token.context("no clinic was seeded")?;
     std::fs::write(dir.join("clinician.token"), &token)?;
+    if let Some((t, id)) = patient_token {
+        std::fs::write(dir.join("patient.token"), t)?;
+        std::fs::write(dir.join("patient.conversation"), id.to_string())?;
+    }
     println!(
-        "seeded {clinics} clinics x {patients} patients x {sessions} sessions in {:.1} s",
+        "seeded {clinics} clinics x {patients} patients x {sessions} sessions x {messages} messages in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// One conversation of the check-in's patient with the clinic, started
+/// from its red flag when it raised one, with `messages` messages, the
+/// patient's and the clinic's in turn, a minute apart (ending before
+/// `now`). No emails: the mail text is empty and nobody sends them.
+fn seed_conversation(
+    store: &SqliteStore,
+    access: &needlewise_store::clinic::ClinicAccess,
+    clinic: &Clinic,
+    checkin: &CheckinRecord,
+    episode: Option<&Episode>,
+    messages: u32,
+    now: Timestamp,
+) -> anyhow::Result<needlewise_core::ids::ConversationId> {
+    use needlewise_core::conversation::OriginCard;
+    use needlewise_core::ids::{ConversationId, MessageId};
+    use needlewise_store::ConversationStore;
+    use needlewise_store::conversation::{MessageMail, NewConversation, NewMessage};
+    let mail = MessageMail {
+        subject: "needlewise: a new message".into(),
+        body: "Log in to read it.".into(),
+    };
+    let origin = match episode {
+        Some(e) => Some(
+            OriginCard::of(needlewise_core::evidence::evidence(), checkin, Some(e))
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    let new = NewConversation {
+        id: ConversationId(Uuid::now_v7()),
+        clinic_id: clinic.id,
+        subject: if origin.is_some() {
+            "About my red flag".into()
+        } else {
+            "A question about my next session".into()
+        },
+        shared_with_staff: origin.is_none(),
+        origin,
+    };
+    let start = now - SignedDuration::from_mins(i64::from(messages) + 5);
+    let message = |k: u32| NewMessage {
+        id: MessageId(Uuid::now_v7()),
+        body: format!(
+            "Message {k} of this conversation: a few plain sentences, as a patient or a clinician would write them."
+        ),
+        photos: Vec::new(),
+        at: start + SignedDuration::from_mins(i64::from(k)),
+    };
+    store.start_conversation(checkin.profile_id, &new, &message(0), &mail)?;
+    for k in 1..messages {
+        if k % 2 == 1 {
+            store.post_clinic_message(access, checkin.profile_id, new.id, &message(k), &mail)?;
+        } else {
+            store.post_patient_message(checkin.profile_id, new.id, &message(k), &mail)?;
+        }
+    }
+    Ok(new.id)
 }

@@ -87,6 +87,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(messages::clinic_conversations))
         .routes(utoipa_axum::routes!(messages::clinic_conversation))
         .routes(utoipa_axum::routes!(messages::clinic_post_message))
+        // Messages with photos: multipart, up to four photos.
+        .merge(
+            OpenApiRouter::new()
+                .routes(utoipa_axum::routes!(messages::post_message_with_photos))
+                .routes(utoipa_axum::routes!(
+                    messages::clinic_post_message_with_photos
+                ))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::pages::messages::MAX_MESSAGE_FORM,
+                )),
+        )
         .routes(utoipa_axum::routes!(openapi::document))
 }
 

@@ -25,6 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use needlewise_core::clinic::Member;
 use needlewise_core::ids::{EmailId, NotificationId};
 use needlewise_store::clinic::{Email, EscalationClaim, Notification, OpenFlag};
+use needlewise_store::conversation::{ConversationClaim, UnansweredRedFlag};
 use needlewise_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -101,10 +102,186 @@ fn escalate_observed(
             }
         }
     }
+    let (conversations, conversation_lag) = escalate_conversations(store, now, public_url)?;
+    sent += conversations;
+    if let Some(waited) = conversation_lag {
+        lag = Some(lag.map_or(waited, |l| l.max(waited)));
+    }
     if let (Some(m), Some(lag)) = (metrics, lag) {
         m.escalation_lag(lag);
     }
     Ok(sent)
+}
+
+/// Climbs the clinic's ladder for every conversation started from a red
+/// flag that the clinic has not answered yet, like the flag itself, timed
+/// from when the patient started it; the clinic's first answer stops it.
+/// Returns the steps claimed and how long the latest-claimed had been due
+/// at most, in seconds.
+fn escalate_conversations(
+    store: &dyn Store,
+    now: Timestamp,
+    public_url: Option<&str>,
+) -> Result<(u32, Option<i64>), StoreError> {
+    let mut sent = 0;
+    let mut lag: Option<i64> = None;
+    for open in store.unanswered_red_flags()? {
+        let ladder = &open.clinic.ladder;
+        let mut members: Option<Vec<Member>> = None;
+        for step in ladder.due(open.since, false, now) {
+            if open.sent_steps.contains(&step) {
+                continue;
+            }
+            if members.is_none() {
+                members = Some(store.members_of(open.clinic.id)?);
+            }
+            let all = members.as_deref().unwrap_or_default();
+            let recipients = ladder.recipients(step, all);
+            let (notes, emails) =
+                conversation_messages(store, &open, step, &recipients, now, public_url)?;
+            let claim = ConversationClaim {
+                clinic: open.clinic.id,
+                profile: open.profile_id,
+                conversation: open.conversation_id,
+                step,
+                at: now,
+            };
+            if !store.escalate_conversation_step(&claim, &notes, &emails)? {
+                continue; // another instance has it, or it was answered
+            }
+            sent += 1;
+            if let Some(after) = ladder.steps.get(step).map(|s| s.after) {
+                let due_at = open.since.checked_add(after).unwrap_or(now);
+                let waited = now.duration_since(due_at).as_secs().max(0);
+                lag = Some(lag.map_or(waited, |l| l.max(waited)));
+            }
+        }
+    }
+    Ok((sent, lag))
+}
+
+/// Where a conversation's notification sends a member: the conversation
+/// for those who may read it, the inbox for the others.
+pub fn conversation_link(open: &UnansweredRedFlag, reads_clinical: bool) -> String {
+    if reads_clinical {
+        format!(
+            "/clinic/messages/{}/{}",
+            open.profile_id, open.conversation_id
+        )
+    } else {
+        "/clinic/messages".to_owned()
+    }
+}
+
+/// The words of a conversation's step: no name, no symptom, no text.
+fn conversation_words(open: &UnansweredRedFlag, step: usize, now: Timestamp) -> (String, String) {
+    let clinic = &open.clinic.name;
+    let asked = local_in(&open.clinic.time_zone, open.since);
+    if step == 0 {
+        (
+            "A patient asks about a warning sign".to_owned(),
+            format!(
+                "A patient of {clinic} wrote to the clinic about a warning sign at {asked} and is waiting for an answer. Please answer in the clinic's messages."
+            ),
+        )
+    } else {
+        (
+            "A question about a warning sign is still unanswered".to_owned(),
+            format!(
+                "A patient of {clinic} wrote to the clinic about a warning sign at {asked}, {} ago, and nobody has answered yet. Please answer in the clinic's messages, or make sure a clinician does.",
+                waited(now.duration_since(open.since))
+            ),
+        )
+    }
+}
+
+/// A wait in plain words.
+fn waited(waited: SignedDuration) -> String {
+    let hours = waited.as_secs() / 3600;
+    if hours >= 1 {
+        format!("about {hours} hour{}", if hours == 1 { "" } else { "s" })
+    } else {
+        format!("{} minutes", waited.as_secs() / 60)
+    }
+}
+
+/// A conversation step's in-app notifications and emails. A step due at
+/// once does not email those who may read the conversation: the message
+/// itself queued them an email already.
+fn conversation_messages(
+    store: &dyn Store,
+    open: &UnansweredRedFlag,
+    step: usize,
+    recipients: &[&Member],
+    now: Timestamp,
+    public_url: Option<&str>,
+) -> Result<(Vec<Notification>, Vec<Email>), StoreError> {
+    if recipients.is_empty() {
+        tracing::warn!(clinic = %open.clinic.id, step, "an escalation step reaches nobody: check the clinic's ladder");
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (title, body) = conversation_words(open, step, now);
+    let kind = if step == 0 {
+        "red_flag_message"
+    } else {
+        "red_flag_message_escalation"
+    };
+    let notes = recipients
+        .iter()
+        .map(|m| {
+            let clinical = m.role.reads_clinical_data();
+            Notification {
+                id: NotificationId(Uuid::now_v7()),
+                account_id: m.account_id,
+                clinic_id: Some(open.clinic.id),
+                profile_id: clinical.then_some(open.profile_id),
+                kind: kind.to_owned(),
+                title: title.clone(),
+                body: body.clone(),
+                link: conversation_link(open, clinical),
+                created_at: now,
+                read_at: None,
+            }
+        })
+        .collect();
+    let at_once = open
+        .clinic
+        .ladder
+        .steps
+        .get(step)
+        .is_some_and(|s| s.after <= SignedDuration::ZERO);
+    let mut emails = Vec::new();
+    for m in recipients {
+        let clinical = m.role.reads_clinical_data();
+        if at_once && clinical {
+            continue;
+        }
+        let Some(account) = store.account(m.account_id)? else {
+            continue;
+        };
+        if account.email.is_empty() {
+            continue;
+        }
+        let path = conversation_link(open, clinical);
+        let link = match public_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => format!("needlewise, Clinic, Messages ({path})"),
+        };
+        emails.push(Email {
+            id: EmailId(Uuid::now_v7()),
+            to: account.email,
+            subject: format!("needlewise: {}", title.to_lowercase()),
+            body: format!(
+                "Hello {},\n\nA patient has asked the clinic about a warning sign and is waiting for an answer.\n\nPlease open {link} and make sure a clinician answers.\n\nThis email holds no patient details on purpose; you will see them after logging in.\n\n-- needlewise for {}\n",
+                m.display_name, open.clinic.name
+            ),
+            created_at: now,
+            sent_at: None,
+            attempts: 0,
+            last_error: String::new(),
+        });
+    }
+    Ok((notes, emails))
 }
 
 /// The words of a step. Plain, kind, and free of clinical detail.
@@ -150,7 +327,12 @@ fn words(flag: &OpenFlag, step: usize, now: Timestamp) -> (String, String, Strin
 
 /// A moment in the clinic's time zone.
 fn local(flag: &OpenFlag, at: Timestamp) -> String {
-    let tz = jiff::tz::TimeZone::get(&flag.clinic.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    local_in(&flag.clinic.time_zone, at)
+}
+
+/// A moment in a time zone.
+fn local_in(zone: &str, at: Timestamp) -> String {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let at = at.to_zoned_datetime(tz);
     format!("{} {}", crate::views::moment(&at), at.strftime("%Z"))
 }

@@ -16,7 +16,7 @@ use needlewise_core::schedule::{CourseStatus, NextSession, course_plan};
 use needlewise_core::screening::{Verdict, screen};
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
-use needlewise_fhir::{ConsentInput, ConsentScope, RecordInput, bundle};
+use needlewise_fhir::{ConsentInput, ConsentScope, ConversationInput, RecordInput, bundle};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -157,8 +157,72 @@ pub fn sample() -> Value {
         next_session: Some(&next),
         course: Some(&course),
         consents: &consents,
+        conversations: &conversations(&profile, &checkin, &episode),
     };
     serde_json::to_value(bundle(base, &input, at("2026-11-25T20:00:00Z"), id(11)).unwrap()).unwrap()
+}
+
+/// A conversation started from the red flag's check-in: the patient's
+/// question with a photo, and the clinician's answer.
+fn conversations(
+    profile: &Profile,
+    checkin: &CheckinRecord,
+    episode: &Episode,
+) -> Vec<ConversationInput> {
+    use needlewise_core::conversation::{Conversation, Message, MessagePhoto, OriginCard, Side};
+    use needlewise_core::ids::{ConversationId, MessageId, MessagePhotoId};
+    let card = OriginCard::of(evidence::evidence(), checkin, Some(episode)).unwrap();
+    let question = MessageId(id(21));
+    let conversation = Conversation {
+        id: ConversationId(id(20)),
+        clinic_id: needlewise_core::ids::ClinicId(id(19)),
+        profile_id: profile.id,
+        subject: "Send this to my surgeon".into(),
+        origin: Some(card),
+        shared_with_staff: false,
+        created_at: at("2026-11-05T02:05:00Z"),
+        last_message_at: at("2026-11-05T03:00:00Z"),
+        last_side: Side::Clinic,
+        patient_read_at: None,
+        clinic_read_at: Some(at("2026-11-05T03:00:00Z")),
+        last_patient_at: Some(at("2026-11-05T02:05:00Z")),
+        last_clinic_at: Some(at("2026-11-05T03:00:00Z")),
+    };
+    vec![ConversationInput {
+        conversation: conversation.clone(),
+        clinic_name: "Harbour Skin".into(),
+        messages: vec![
+            Message {
+                id: question,
+                conversation_id: conversation.id,
+                author: profile.account_id,
+                side: Side::Patient,
+                author_name: "Ada".into(),
+                body: "There is pus on my cheek since this morning.".into(),
+                created_at: at("2026-11-05T02:05:00Z"),
+                photos: vec![MessagePhoto {
+                    id: MessagePhotoId(id(23)),
+                    message_id: question,
+                    position: 0,
+                    width: 640,
+                    height: 480,
+                    bytes: 23456,
+                    sha256: "cd".repeat(32),
+                    stored_name: format!("{}/{}.jpg", profile.id, id(23)),
+                }],
+            },
+            Message {
+                id: MessageId(id(22)),
+                conversation_id: conversation.id,
+                author: AccountId(id(24)),
+                side: Side::Clinic,
+                author_name: "Dr Lee".into(),
+                body: "Please stop the sessions and come in today at 11.".into(),
+                created_at: at("2026-11-05T03:00:00Z"),
+                photos: vec![],
+            },
+        ],
+    }]
 }
 
 fn of_type<'a>(b: &'a Value, ty: &str) -> Vec<&'a Value> {
@@ -228,6 +292,8 @@ fn the_bundle_holds_every_record_with_resolvable_references() {
         [
             "AdverseEvent",
             "CarePlan",
+            "Communication",
+            "Communication",
             "Consent",
             "Device",
             "DocumentReference",
@@ -240,6 +306,52 @@ fn the_bundle_holds_every_record_with_resolvable_references() {
             "QuestionnaireResponse"
         ]
     );
+}
+
+#[test]
+fn conversations_are_communications_in_order_about_their_red_flag() {
+    let b = sample();
+    let messages = of_type(&b, "Communication");
+    assert_eq!(messages.len(), 2);
+    let (question, answer) = (messages[0], messages[1]);
+    assert_eq!(question["id"], id(21).to_string());
+    assert_eq!(question["status"], "completed");
+    assert_eq!(question["identifier"][0]["value"], id(20).to_string());
+    assert_eq!(question["topic"]["text"], "Send this to my surgeon");
+    assert_eq!(question["sent"], "2026-11-05T02:05:00Z");
+    assert_eq!(
+        question["sender"]["reference"],
+        format!("urn:uuid:{}", id(1))
+    );
+    assert_eq!(question["recipient"][0]["display"], "Harbour Skin");
+    assert_eq!(
+        question["payload"][0]["contentString"],
+        "There is pus on my cheek since this morning."
+    );
+    assert_eq!(question["payload"][1]["contentAttachment"]["size"], 23456);
+    // About the check-in and its red flag, both in the Bundle.
+    let reasons: Vec<&str> = question["reasonReference"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![format!("urn:uuid:{}", id(6)), format!("urn:uuid:{}", id(7))]
+    );
+    // The answer: who advised what, and when.
+    assert_eq!(answer["sender"]["display"], "Dr Lee (Harbour Skin)");
+    assert_eq!(
+        answer["recipient"][0]["reference"],
+        format!("urn:uuid:{}", id(1))
+    );
+    assert_eq!(answer["sent"], "2026-11-05T03:00:00Z");
+    assert_eq!(
+        answer["inResponseTo"][0]["reference"],
+        format!("urn:uuid:{}", id(21))
+    );
+    assert!(answer.get("reasonReference").is_none());
 }
 
 #[test]
@@ -386,6 +498,7 @@ fn care_plan_at(sessions: &[SessionRecord], now: &str) -> (Value, CourseStatus) 
         next_session: None,
         course: Some(&course),
         consents: &[],
+        conversations: &[],
     };
     let b = serde_json::to_value(bundle(base, &input, now, id(12)).unwrap()).unwrap();
     let plan = of_type(&b, "CarePlan")[0].clone();

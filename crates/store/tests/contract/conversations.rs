@@ -26,6 +26,34 @@ pub fn fill_conversations(
                 .unwrap();
         }
     }
+    // A canned reply.
+    store
+        .save_canned_reply(
+            &p.by,
+            needlewise_core::ids::CannedReplyId(crate::cases::id()),
+            "Aftercare",
+            "Keep the skin clean and use only the products we agreed.",
+            crate::cases::at(749),
+        )
+        .unwrap();
+    // A red-flag conversation of the first patient, its first ladder step
+    // claimed.
+    let (new, _) = cases::red_flag_conversation(store, patients[0], p.clinic.id, 752);
+    assert!(
+        store
+            .escalate_conversation_step(
+                &needlewise_store::conversation::ConversationClaim {
+                    clinic: p.clinic.id,
+                    profile: patients[0],
+                    conversation: new.id,
+                    step: 0,
+                    at: crate::cases::at(753),
+                },
+                &[],
+                &[],
+            )
+            .unwrap()
+    );
 }
 
 pub mod cases {
@@ -79,6 +107,288 @@ pub mod cases {
             sha256: "ab".repeat(32),
             stored_name: format!("{profile}/{pid}.jpg"),
         }
+    }
+
+    /// A check-in of `profile` that opened a red flag at `minutes`, and a
+    /// conversation started from it with the clinic (not stored yet).
+    pub fn red_flag_conversation(
+        store: &dyn Store,
+        profile: ProfileId,
+        clinic: needlewise_core::ids::ClinicId,
+        minutes: i64,
+    ) -> (NewConversation, needlewise_core::ids::EpisodeId) {
+        let c = checkin(profile, None, minutes, TriageLevel::UrgentCare);
+        let e = episode(&c);
+        store.save_checkin(&c, Some(&e)).unwrap();
+        let card = OriginCard::of(evidence::evidence(), &c, Some(&e)).unwrap();
+        let new = NewConversation {
+            origin: Some(card),
+            subject: "Send this to my surgeon".to_owned(),
+            ..general(clinic, false)
+        };
+        store
+            .start_conversation(
+                profile,
+                &new,
+                &message(minutes, "pus since this morning"),
+                &mail("clinic"),
+            )
+            .unwrap();
+        (new, e.id)
+    }
+
+    /// The escalation worker sees a red-flag conversation while the clinic
+    /// has not answered it and the patient is linked; each step is claimed
+    /// once, with its notifications and emails; the clinic's first answer
+    /// ends it (no claim written after) and logs who advised what, when.
+    pub fn an_unanswered_red_flag_conversation_is_claimed_once_until_answered(store: &dyn Store) {
+        use needlewise_core::ids::{EmailId, NotificationId};
+        use needlewise_store::clinic::{Email, Notification};
+        use needlewise_store::conversation::ConversationClaim;
+
+        let p = practice(store, "Lakeside");
+        let (_, ada) = patient(store, "Ada");
+        let (_, bea) = patient(store, "Bea");
+        join(store, &p.by, ada, &all_scopes(), 1);
+        join(store, &p.by, bea, &all_scopes(), 1);
+        // A conversation that is not from a red flag never climbs.
+        store
+            .start_conversation(
+                bea,
+                &general(p.clinic.id, false),
+                &message(5, "hi"),
+                &mail("clinic"),
+            )
+            .unwrap();
+        assert!(store.unanswered_red_flags().unwrap().is_empty());
+        let (new, episode) = red_flag_conversation(store, ada, p.clinic.id, 10);
+        let open = store.unanswered_red_flags().unwrap();
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0].conversation_id, new.id);
+        assert_eq!(open[0].episode_id, episode);
+        assert_eq!(open[0].profile_id, ada);
+        assert_eq!(open[0].clinic.id, p.clinic.id);
+        assert_eq!(open[0].since, at(10));
+        assert!(open[0].sent_steps.is_empty());
+
+        let claim = |step: usize, minutes: i64| ConversationClaim {
+            clinic: p.clinic.id,
+            profile: ada,
+            conversation: new.id,
+            step,
+            at: at(minutes),
+        };
+        let note = || Notification {
+            id: NotificationId(id()),
+            account_id: p.doctor.id,
+            clinic_id: Some(p.clinic.id),
+            profile_id: Some(ada),
+            kind: "red_flag_message".into(),
+            title: "A patient asks about a warning sign".into(),
+            body: "Please answer.".into(),
+            link: "/clinic/messages".into(),
+            created_at: at(11),
+            read_at: None,
+        };
+        let email = || Email {
+            id: EmailId(id()),
+            to: p.doctor.email.clone(),
+            subject: "needlewise: a question about a warning sign".into(),
+            body: "Please log in.".into(),
+            created_at: at(11),
+            sent_at: None,
+            attempts: 0,
+            last_error: String::new(),
+        };
+        let before = store.emails(1000).unwrap().len();
+        assert!(
+            store
+                .escalate_conversation_step(&claim(0, 11), &[note()], &[email()])
+                .unwrap()
+        );
+        // The same step again (another instance): nothing written.
+        assert!(
+            !store
+                .escalate_conversation_step(&claim(0, 11), &[note()], &[email()])
+                .unwrap()
+        );
+        assert_eq!(store.notifications(p.doctor.id, 10).unwrap().len(), 1);
+        assert_eq!(store.emails(1000).unwrap().len(), before + 1);
+        let open = store.unanswered_red_flags().unwrap();
+        assert_eq!(open[0].sent_steps, [0].into_iter().collect());
+
+        // The patient writing again changes nothing; the clinic's answer
+        // ends it.
+        store
+            .post_patient_message(ada, new.id, &message(12, "worse now"), &mail("clinic"))
+            .unwrap();
+        assert_eq!(store.unanswered_red_flags().unwrap().len(), 1);
+        let answer = message(13, "Please come in now.");
+        store
+            .post_clinic_message(&p.by, ada, new.id, &answer, &mail("patient"))
+            .unwrap();
+        assert!(store.unanswered_red_flags().unwrap().is_empty());
+        assert!(
+            !store
+                .escalate_conversation_step(&claim(1, 300), &[note()], &[email()])
+                .unwrap()
+        );
+        assert_eq!(store.notifications(p.doctor.id, 10).unwrap().len(), 1);
+        // The patient's new message and the answer queued one each.
+        assert_eq!(store.emails(1000).unwrap().len(), before + 3);
+        let advised: Vec<_> = store
+            .audit_log(ada, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "advised_on_red_flag")
+            .collect();
+        assert_eq!(advised.len(), 1);
+        assert_eq!(advised[0].actor, p.doctor.id);
+        assert_eq!(advised[0].at, at(13));
+        assert!(advised[0].detail.contains(&answer.id.to_string()));
+        assert!(advised[0].detail.contains(&episode.to_string()));
+        // A second answer is not advice on the flag again.
+        store
+            .post_clinic_message(
+                &p.by,
+                ada,
+                new.id,
+                &message(14, "And rest."),
+                &mail("patient"),
+            )
+            .unwrap();
+        assert_eq!(
+            store
+                .audit_log(ada, 100)
+                .unwrap()
+                .iter()
+                .filter(|e| e.action == "advised_on_red_flag")
+                .count(),
+            1
+        );
+
+        // A patient who left the clinic: nobody there is told.
+        let (_, cy) = patient(store, "Cy");
+        join(store, &p.by, cy, &all_scopes(), 1);
+        let (left, _) = red_flag_conversation(store, cy, p.clinic.id, 20);
+        store.leave_clinic(cy, p.clinic.id, at(21)).unwrap();
+        assert!(store.unanswered_red_flags().unwrap().is_empty());
+        assert!(
+            !store
+                .escalate_conversation_step(
+                    &ConversationClaim {
+                        profile: cy,
+                        conversation: left.id,
+                        ..claim(0, 22)
+                    },
+                    &[],
+                    &[]
+                )
+                .unwrap()
+        );
+    }
+
+    /// A clinic's canned replies: every member lists them, only clinicians
+    /// add, change and delete them; another clinic never sees them; titles
+    /// and texts follow the text rules; a clinic keeps at most 100.
+    pub fn canned_replies_are_the_clinics_and_only_clinicians_write_them(store: &dyn Store) {
+        use needlewise_core::ids::CannedReplyId;
+        let p = practice(store, "Lakeside");
+        let other = practice(store, "Hillside");
+        let front = member(store, &p, Role::Staff, "Front", 1);
+        assert!(store.canned_replies(&p.by).unwrap().is_empty());
+        let aftercare = CannedReplyId(id());
+        store
+            .save_canned_reply(
+                &p.by,
+                aftercare,
+                "  Aftercare ",
+                "Keep it clean.\nNo make-up for a day.",
+                at(5),
+            )
+            .unwrap();
+        let come_in = CannedReplyId(id());
+        store
+            .save_canned_reply(&p.by, come_in, "Come in", "Please come in today.", at(6))
+            .unwrap();
+        let list = store.canned_replies(&p.by).unwrap();
+        assert_eq!(
+            list.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(),
+            vec!["Aftercare", "Come in"]
+        );
+        assert_eq!(list[0].body, "Keep it clean.\nNo make-up for a day.");
+        assert_eq!(list[0].updated_by, p.doctor.id);
+        assert_eq!(list[0].updated_at, at(5));
+        assert_eq!(list[0].clinic_id, p.clinic.id);
+        // Staff read them, and may not write or delete one.
+        assert_eq!(store.canned_replies(&front).unwrap(), list);
+        assert!(matches!(
+            store.save_canned_reply(&front, aftercare, "Mine", "changed", at(7)),
+            Err(StoreError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            store.save_canned_reply(&front, CannedReplyId(id()), "New", "text", at(7)),
+            Err(StoreError::Forbidden { .. })
+        ));
+        assert!(matches!(
+            store.delete_canned_reply(&front, come_in),
+            Err(StoreError::Forbidden { .. })
+        ));
+        assert_eq!(store.canned_replies(&p.by).unwrap(), list);
+        // Another clinic sees none of them and changes none.
+        assert!(store.canned_replies(&other.by).unwrap().is_empty());
+        store
+            .save_canned_reply(&other.by, aftercare, "Theirs", "text", at(8))
+            .unwrap();
+        assert_eq!(store.canned_replies(&p.by).unwrap(), list);
+        assert!(!store.delete_canned_reply(&other.by, come_in).unwrap());
+        // A stranger is no member.
+        let stranger = needlewise_store::clinic::ClinicAccess {
+            clinic: p.clinic.id,
+            account: other.doctor.id,
+        };
+        assert!(matches!(
+            store.canned_replies(&stranger),
+            Err(StoreError::NotFound { .. })
+        ));
+        // A clinician changes one; bad titles and texts are refused.
+        store
+            .save_canned_reply(&p.by, aftercare, "Aftercare", "Keep it clean.", at(9))
+            .unwrap();
+        assert_eq!(
+            store.canned_replies(&p.by).unwrap()[0].body,
+            "Keep it clean."
+        );
+        for (title, body) in [
+            ("", "x"),
+            ("a\nb", "x"),
+            ("ok", "   "),
+            ("ok", &"x".repeat(4001)),
+        ] {
+            assert!(
+                matches!(
+                    store.save_canned_reply(&p.by, CannedReplyId(id()), title, body, at(10)),
+                    Err(StoreError::Invalid { .. })
+                ),
+                "{title:?} {body:?}"
+            );
+        }
+        assert!(store.delete_canned_reply(&p.by, come_in).unwrap());
+        assert!(!store.delete_canned_reply(&p.by, come_in).unwrap());
+        assert_eq!(store.canned_replies(&p.by).unwrap().len(), 1);
+        for i in 0..99 {
+            store
+                .save_canned_reply(&p.by, CannedReplyId(id()), &format!("r{i}"), "x", at(11))
+                .unwrap();
+        }
+        assert!(matches!(
+            store.save_canned_reply(&p.by, CannedReplyId(id()), "one too many", "x", at(12)),
+            Err(StoreError::Invalid { .. })
+        ));
+        // Changing one at the limit is still fine.
+        store
+            .save_canned_reply(&p.by, aftercare, "Aftercare", "Clean.", at(12))
+            .unwrap();
     }
 
     /// A patient with an account (so emails reach them) of their own.

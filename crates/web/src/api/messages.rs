@@ -1,9 +1,11 @@
 //! Conversations over the API, for patients (`/conversations`) and for
 //! clinic members (`/clinic/conversations`). The handlers call the same
 //! actions and store methods as the pages; the store decides who of the
-//! clinic may read or answer (`Act::Converse`) and logs it. Messages are
-//! text only over the API (part 1); photos are sent from the pages, and a
-//! message's photos are listed by id and size.
+//! clinic may read or answer (`Act::Converse`) and logs it. A message with
+//! photos is sent as `multipart/form-data` to `…/messages/photos` (the
+//! pages' pipeline: type judged by content, decoded with limits,
+//! re-encoded without metadata); a message's photos are listed by id and
+//! size.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -417,4 +419,170 @@ pub(super) async fn clinic_post_message(
         crate::notify::kick(&state).await;
     }
     Ok(posted_response(posted, key))
+}
+
+/// A message with photos, as `multipart/form-data`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; the handler reads the parts
+pub(super) struct MessageWithPhotos {
+    /// Up to 4,000 characters; may be empty when photos come with it.
+    body: Option<String>,
+    /// A UUID chosen by the client: the same key again stores nothing.
+    key: Option<String>,
+    /// One to four JPEG, PNG or WebP images, 10 MB each, each a `photos`
+    /// part.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    photos: Vec<Vec<u8>>,
+}
+
+/// The text, key and photos of a multipart message.
+async fn read_message_parts(
+    multipart: axum::extract::Multipart,
+) -> Result<(String, Option<String>, Vec<Vec<u8>>), WebError> {
+    use needlewise_core::conversation::{MAX_MESSAGE_CHARS, MAX_PHOTOS_PER_MESSAGE};
+    let (fields, files) = crate::pages::progress::read_photo_form(
+        multipart,
+        MAX_PHOTOS_PER_MESSAGE,
+        4 * MAX_MESSAGE_CHARS + 1024,
+    )
+    .await?;
+    let field = |name: &str| crate::forms::field(&fields, name).map(str::to_owned);
+    let body = field("body").unwrap_or_default();
+    needlewise_core::conversation::message_text(&body, files.len())
+        .map_err(|e| WebError::BadInput(format!("message: {e}")))?;
+    Ok((body, field("key").filter(|k| !k.is_empty()), files))
+}
+
+/// Writes in one of the profile's conversations with photos; the clinic is
+/// told by email that there is a new message.
+#[utoipa::path(
+    post,
+    path = "/conversations/{id}/messages/photos",
+    tag = "messages",
+    security(("session" = [], "csrf" = [])),
+    params(("id" = String, Path, description = "The conversation's id.")),
+    request_body(content = MessageWithPhotos, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "`{\"id\", \"stored\", \"photos\"}` (`photos`: how many \
+            the message carries).", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`).", body = ErrorBody),
+        (status = 404, description = "Not one of this profile's conversations, or its clinic \
+            was left (`not_found`).", body = ErrorBody),
+        (status = 413, description = "The upload is larger than four photos.", body = ErrorBody),
+        (status = 422, description = "A bad message, key or photo: not an image, too large, \
+            more than four (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn post_message_with_photos(
+    ApiMe(Me { state, auth }): ApiMe,
+    Path(id): Path<String>,
+    multipart: axum::extract::Multipart,
+) -> ApiResult {
+    let id: ConversationId = id.parse().map_err(|_| WebError::NotFound)?;
+    let profile = auth.profile.id;
+    // The profile's own conversation, before any photo is decoded.
+    blocking(&state, move |s| s.patient_conversation_version(profile, id))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let (body, key, files) = read_message_parts(multipart).await?;
+    let key = Some(key_of(&key)?.unwrap_or_else(RequestKey::fresh));
+    let message = needlewise_actions::message_id_for(key);
+    let photos =
+        crate::pages::messages::save_message_photos(&state, profile, message, files).await?;
+    let count = photos.len();
+    let mail = mail_for(&state, Side::Clinic);
+    let kept = photos.clone();
+    let posted = act(&state, move |ctx| {
+        needlewise_actions::send_patient_message(ctx, profile, id, &body, kept, key, &mail)
+    })
+    .await;
+    photos_posted(&state, profile, &photos, posted, key, count).await
+}
+
+/// The answer to a message with photos; its files are removed when it was
+/// not stored now.
+async fn photos_posted(
+    state: &AppState,
+    profile: ProfileId,
+    photos: &[needlewise_core::conversation::MessagePhoto],
+    posted: Result<Posted, WebError>,
+    key: Option<RequestKey>,
+    count: usize,
+) -> ApiResult {
+    match posted {
+        Ok(Posted::Stored) => {
+            crate::notify::kick(state).await;
+            let mut r = posted_response(Posted::Stored, key);
+            *r.body_mut() = axum::body::Body::from(
+                json!({
+                    "id": needlewise_actions::message_id_for(key),
+                    "stored": true,
+                    "photos": count,
+                })
+                .to_string(),
+            );
+            Ok(r)
+        }
+        Ok(Posted::AlreadyStored) => {
+            crate::pages::messages::remove_message_photos(state, profile, photos);
+            Ok(posted_response(Posted::AlreadyStored, key))
+        }
+        Err(e) => {
+            crate::pages::messages::remove_message_photos(state, profile, photos);
+            Err(e.into())
+        }
+    }
+}
+
+/// Answers a conversation with photos, as `POST
+/// /clinic/conversations/{profile}/{id}/messages` does with text.
+#[utoipa::path(
+    post,
+    path = "/clinic/conversations/{profile}/{id}/messages/photos",
+    tag = "messages",
+    security(("session" = [], "csrf" = [])),
+    params(
+        ("profile" = String, Path, description = "The patient's profile id."),
+        ("id" = String, Path, description = "The conversation's id."),
+        ("clinic" = Option<String>, Query, description = "A clinic id; else the account's first clinic."),
+    ),
+    request_body(content = MessageWithPhotos, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "`{\"id\", \"stored\", \"photos\"}`.", body = Object),
+        (status = 401, description = "No valid session (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "A missing or wrong `x-csrf-token` (`csrf`); staff, and a \
+            conversation about a check-in; or no second factor (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such conversation the asker may read (`not_found`).",
+            body = ErrorBody),
+        (status = 413, description = "The upload is larger than four photos.", body = ErrorBody),
+        (status = 422, description = "A bad message, key or photo (`bad_input`).", body = ErrorBody),
+    )
+)]
+pub(super) async fn clinic_post_message_with_photos(
+    State(state): State<AppState>,
+    ApiClinicCtx(ctx): ApiClinicCtx,
+    Path((profile, id)): Path<(String, String)>,
+    multipart: axum::extract::Multipart,
+) -> ApiResult {
+    let (profile, id) = clinic_ids(&profile, &id)?;
+    let access = ctx.access;
+    // Whether the asker may answer at all, before any photo is decoded.
+    blocking(&state, move |s| {
+        s.clinic_conversation_version(&access, profile, id)
+    })
+    .await?;
+    let (body, key, files) = read_message_parts(multipart).await?;
+    let key = Some(key_of(&key)?.unwrap_or_else(RequestKey::fresh));
+    let message = needlewise_actions::message_id_for(key);
+    let photos =
+        crate::pages::messages::save_message_photos(&state, profile, message, files).await?;
+    let count = photos.len();
+    let mail = mail_for(&state, Side::Patient);
+    let kept = photos.clone();
+    let posted = act(&state, move |c| {
+        needlewise_actions::send_clinic_message(c, &access, profile, id, &body, kept, key, &mail)
+    })
+    .await;
+    photos_posted(&state, profile, &photos, posted, key, count).await
 }

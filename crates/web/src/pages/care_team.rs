@@ -220,6 +220,7 @@ pub fn action_words(action: &str, detail: &str) -> String {
         "viewed_conversation" => "read a conversation with you".to_owned(),
         "replied" => "answered you in a conversation".to_owned(),
         "viewed_message_photo" => "viewed a photo you sent".to_owned(),
+        "advised_on_red_flag" => "answered your message about a warning sign".to_owned(),
         other => other.replace('_', " "),
     }
 }

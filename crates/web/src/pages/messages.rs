@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
                 .post(reply)
                 .layer(DefaultBodyLimit::max(MAX_MESSAGE_FORM)),
         )
+        .route("/messages/{id}/updates", get(updates))
         .route("/files/messages/{file}", get(photo_file))
 }
 
@@ -225,7 +226,7 @@ impl MessageForm {
 }
 
 /// A problem as a sentence.
-fn plain_problem(text: &str) -> String {
+pub(crate) fn plain_problem(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => {
@@ -574,6 +575,113 @@ pub struct ThreadPage {
     pub form: MessageForm,
     pub max_photos: usize,
     pub max_chars: usize,
+    /// The clinic's canned replies (id, title), on the clinic's side only.
+    pub canned: Vec<(String, String)>,
+    /// The conversation's path (no query) and the clinic's id, for the
+    /// canned replies' GET form.
+    pub canned_path: String,
+    pub clinic_id: String,
+    /// The canned replies' page.
+    pub canned_link: String,
+    /// Where the page's script asks for new messages, and the tag of the
+    /// messages shown.
+    pub updates: String,
+    pub etag: String,
+}
+
+/// New messages of a thread as list items, for the page's script.
+#[derive(Debug, Template)]
+#[template(path = "message_items.html")]
+pub struct MessageItems {
+    pub messages: Vec<MessageView>,
+}
+
+/// What the poller asks: the messages after this one.
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdatesParams {
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// A conversation's version as an entity tag: its newest message's time.
+pub fn thread_etag(last_message_at: jiff::Timestamp) -> String {
+    format!("\"m{}\"", last_message_at.as_microsecond())
+}
+
+/// Whether the request already holds `etag` (`If-None-Match`).
+pub fn holds_etag(headers: &axum::http::HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == etag || t == "*" || t.strip_prefix("W/") == Some(etag))
+}
+
+/// 304 Not Modified with its tag.
+pub fn not_modified(etag: &str) -> Response {
+    let mut r = axum::http::StatusCode::NOT_MODIFIED.into_response();
+    set_etag(&mut r, etag);
+    r
+}
+
+fn set_etag(r: &mut Response, etag: &str) {
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+}
+
+/// The messages after `after` (all of them when it is not one of them),
+/// as list items with the thread's tag.
+pub fn updates_fragment(
+    etag: &str,
+    messages: &[Message],
+    after: Option<&str>,
+    view: impl Fn(&Message) -> MessageView,
+) -> Response {
+    let start = after
+        .and_then(|a| messages.iter().position(|m| m.id.to_string() == a))
+        .map_or(0, |i| i + 1);
+    let items = MessageItems {
+        messages: messages[start..].iter().map(view).collect(),
+    };
+    let mut r = page(&items);
+    set_etag(&mut r, etag);
+    r
+}
+
+/// `GET /messages/{id}/updates?after=<message>`: 304 while nothing has
+/// changed since the tag the page holds, else the newer messages (which
+/// marks the conversation read, as opening it does).
+pub async fn updates(
+    Me { state, auth }: Me,
+    Path(id): Path<String>,
+    Query(params): Query<UpdatesParams>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, WebError> {
+    let id: ConversationId = id.parse().map_err(|_| WebError::NotFound)?;
+    let profile = auth.profile.id;
+    let version = blocking(&state, move |s| s.patient_conversation_version(profile, id))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let etag = thread_etag(version);
+    if holds_etag(&headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    let (thread, _) = load_thread(&state, &auth, id).await?;
+    let etag = thread_etag(thread.summary.conversation.last_message_at);
+    Ok(updates_fragment(
+        &etag,
+        &thread.messages,
+        params.after.as_deref(),
+        |m| MessageView::new(&state, m, Side::Patient, "/files/messages/", ""),
+    ))
 }
 
 fn thread_page(
@@ -623,6 +731,12 @@ fn thread_page(
         form,
         max_photos: MAX_PHOTOS_PER_MESSAGE,
         max_chars: MAX_MESSAGE_CHARS,
+        canned: Vec::new(),
+        canned_path: String::new(),
+        clinic_id: String::new(),
+        canned_link: String::new(),
+        updates: format!("/messages/{}/updates", c.id),
+        etag: thread_etag(c.last_message_at),
     }
 }
 

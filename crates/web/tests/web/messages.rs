@@ -18,6 +18,8 @@ const ALICE: &str = "Alice Ardent";
 const UNSHARED: &str = "zq-unshared";
 const SHARED: &str = "zq-shared";
 const CLINICAL: &str = "zq-clinical";
+/// The title of clinic one's canned reply.
+const CANNED: &str = "zq-canned";
 const ALL_SCOPES: [&str; 5] = [
     "screening",
     "sessions",
@@ -102,6 +104,7 @@ struct World {
     shared: ConversationId,
     clinical: ConversationId,
     photo: String,
+    canned: needlewise_core::ids::CannedReplyId,
 }
 
 const ROLES: [&str; 7] = [
@@ -119,8 +122,9 @@ const ROLES: [&str; 7] = [
 /// with the front desk); nobody else any.
 fn may_read(role: usize, clinic_side: bool) -> &'static [&'static str] {
     match (role, clinic_side) {
-        (1, false) | (3, true) => &[UNSHARED, SHARED, CLINICAL],
-        (6, true) => &[SHARED],
+        (1, false) => &[UNSHARED, SHARED, CLINICAL],
+        (3, true) => &[UNSHARED, SHARED, CLINICAL, CANNED],
+        (6, true) => &[SHARED, CANNED],
         _ => &[],
     }
 }
@@ -176,7 +180,27 @@ async fn world() -> World {
         .photos[0]
         .id
         .to_string();
+    let dr = s
+        .store
+        .account_by_email("one@clinic.example")
+        .unwrap()
+        .unwrap()
+        .id;
+    let canned = needlewise_core::ids::CannedReplyId(uuid::Uuid::now_v7());
+    s.store
+        .save_canned_reply(
+            &needlewise_store::clinic::ClinicAccess {
+                clinic: c1.clinic.parse().unwrap(),
+                account: dr,
+            },
+            canned,
+            CANNED,
+            "Keep the skin clean and use only water for a day.",
+            s.now(),
+        )
+        .unwrap();
     World {
+        canned,
         users: vec![
             None,
             Some(a),
@@ -205,6 +229,10 @@ fn clone_user(u: &User) -> User {
 
 enum Send_ {
     Get,
+    /// A multipart message with one photo to the API (CSRF in the header).
+    ApiPhotos,
+    /// A urlencoded form with the CSRF token (and a fresh `id`).
+    Form(&'static [(&'static str, &'static str)]),
     Message,
     Start,
     Json(Value),
@@ -233,6 +261,22 @@ async fn send(
                 req = req.header(header::COOKIE, &u.cookie);
             }
             s.send(req.body(Body::empty()).unwrap()).await
+        }
+        Send_::ApiPhotos => api_photos(s, &r.path, u, &[("body", "api photo")], &[jpeg(40)]).await,
+        Send_::Form(fields) => {
+            let csrf = u.map(|u| u.csrf.clone()).unwrap_or_default();
+            let id = uuid::Uuid::now_v7().to_string();
+            let mut body = form_urlencoded::Serializer::new(String::new());
+            body.append_pair("csrf", &csrf).append_pair("id", &id);
+            for (k, v) in *fields {
+                body.append_pair(k, v);
+            }
+            let mut req = Request::post(&r.path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            if let Some(u) = u {
+                req = req.header(header::COOKIE, &u.cookie);
+            }
+            s.send(req.body(Body::from(body.finish())).unwrap()).await
         }
         Send_::Message => post_multipart(s, &r.path, u, &[("body", "An answer")], &[]).await,
         Send_::Start => {
@@ -438,6 +482,75 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
             about: &[],
             expect: ["401", "404", "404", "201", "404", "404", "403"],
         },
+        // New messages for the pages' poller.
+        Route {
+            method: "GET",
+            path: format!("/messages/{cl}/updates"),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "200", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{cl}/updates"),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "404", "404", "200", "404", "404", "403"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{sh}/updates"),
+            send: Send_::Get,
+            about: &[],
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        // Messages with photos over the API.
+        Route {
+            method: "POST",
+            path: format!("/api/conversations/{sh}/messages/photos"),
+            send: Send_::ApiPhotos,
+            about: &[],
+            expect: ["401", "201", "404", "404", "404", "404", "404"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/api/clinic/conversations/{a}/{cl}/messages/photos"),
+            send: Send_::ApiPhotos,
+            about: &[],
+            expect: ["401", "404", "404", "201", "404", "404", "403"],
+        },
+        // Canned replies: every member lists and uses their clinic's own,
+        // only clinicians write them (other clinics' clinicians write
+        // their own clinic's).
+        Route {
+            method: "GET",
+            path: "/clinic/canned-replies".into(),
+            send: Send_::Get,
+            about: &[CANNED],
+            expect: ["login", "404", "404", "200", "200", "200", "200"],
+        },
+        Route {
+            method: "GET",
+            path: format!("/clinic/messages/{a}/{sh}?canned={}", w.canned),
+            send: Send_::Get,
+            about: &[SHARED, CANNED],
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: "/clinic/canned-replies".into(),
+            send: Send_::Form(&[("title", "By the matrix"), ("body", "Rest.")]),
+            about: &[],
+            expect: ["login", "404", "404", "303", "303", "303", "403"],
+        },
+        // Last: the clinician deletes it.
+        Route {
+            method: "POST",
+            path: format!("/clinic/canned-replies/{}/delete", w.canned),
+            send: Send_::Form(&[]),
+            about: &[],
+            expect: ["login", "404", "404", "303", "404", "404", "403"],
+        },
     ];
     let mut checked = 0;
     for r in &routes {
@@ -509,8 +622,8 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
             .iter()
             .filter(|m| m.author_name == "Dr One")
             .count(),
-        2,
-        "one reply by page, one by the API"
+        3,
+        "one reply by page, one by the API, one with a photo by the API"
     );
 }
 
@@ -765,4 +878,720 @@ async fn a_patient_asks_and_the_clinic_answers() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["code"], "bad_input");
+}
+
+/// A conversation started from a red flag climbs the clinic's ladder like
+/// the flag itself while nobody at the clinic has answered it: in-app
+/// notifications at once (the clinicians had the new-message email
+/// already), then the next rungs with emails that hold nothing of it. The
+/// clinic's first answer stops it, and records who advised what and when,
+/// for the patient to see and in the audit log.
+#[tokio::test]
+async fn an_unanswered_red_flag_conversation_climbs_the_ladder_until_answered() {
+    use needlewise_core::clinic::{Ladder, Role, Step, Target};
+    use needlewise_store::clinic::ClinicAccess;
+    use needlewise_web::notify;
+
+    let w = world().await;
+    let s = &w.s;
+    let store = s.store.as_ref();
+    let account = |email: &str| store.account_by_email(email).unwrap().unwrap().id;
+    let (dr, staff) = (
+        account("one@clinic.example"),
+        account("staff@clinic.example"),
+    );
+    let clinic = w.c1.clinic.parse().unwrap();
+    // A third rung: the clinician in person after 8 hours.
+    let ladder = Ladder {
+        steps: vec![
+            Step {
+                after: jiff::SignedDuration::ZERO,
+                notify: Target::Role {
+                    role: Role::Clinician,
+                },
+            },
+            Step {
+                after: jiff::SignedDuration::from_hours(4),
+                notify: Target::Role { role: Role::Staff },
+            },
+            Step {
+                after: jiff::SignedDuration::from_hours(8),
+                notify: Target::Member { account_id: dr },
+            },
+        ],
+    };
+    store
+        .set_ladder(
+            &ClinicAccess {
+                clinic,
+                account: dr,
+            },
+            &ladder,
+        )
+        .unwrap();
+    let thread = format!("/clinic/messages/{}/{}", w.a, w.clinical);
+    let about = |who| {
+        store
+            .notifications(who, 50)
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind.starts_with("red_flag_message"))
+            .collect::<Vec<_>>()
+    };
+    let ladder_emails = || {
+        store
+            .emails(200)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.subject.contains("warning sign") && e.body.contains("/clinic/messages"))
+            .collect::<Vec<_>>()
+    };
+
+    // Started (and kicked) from a red flag: the clinician was told in-app
+    // at once, pointed at the conversation; the staff not yet; no ladder
+    // email to the clinician, who had the new-message email already.
+    let notes = about(dr);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].kind, "red_flag_message");
+    assert_eq!(notes[0].link, thread);
+    assert_eq!(notes[0].profile_id, Some(w.a));
+    assert!(!notes[0].body.contains(ALICE) && !notes[0].body.contains(CLINICAL));
+    assert!(about(staff).is_empty());
+    assert!(ladder_emails().is_empty());
+    // Nothing more before the next rung, however often the worker runs.
+    s.advance_minutes(3 * 60 + 59);
+    notify::escalate(store, s.now()).unwrap();
+    assert_eq!(about(dr).len(), 1);
+    assert!(about(staff).is_empty());
+
+    // Four hours on: the staff, who may not read it, are told without the
+    // patient and sent to the inbox; their email says nothing of it.
+    s.advance_minutes(1);
+    notify::escalate(store, s.now()).unwrap();
+    notify::escalate(store, s.now()).unwrap();
+    let notes = about(staff);
+    assert_eq!(notes.len(), 1, "each rung once: {notes:?}");
+    assert_eq!(notes[0].kind, "red_flag_message_escalation");
+    assert_eq!(notes[0].link, "/clinic/messages");
+    assert_eq!(notes[0].profile_id, None);
+    assert!(
+        notes[0].body.contains("about 4 hours ago"),
+        "{}",
+        notes[0].body
+    );
+    let emails = ladder_emails();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0].to, "staff@clinic.example");
+    for secret in [ALICE, CLINICAL, "normal"] {
+        assert!(!emails[0].body.contains(secret) && !emails[0].subject.contains(secret));
+    }
+
+    // The clinician answers: who advised what, and when.
+    s.advance_minutes(60);
+    let answered_at = s.now();
+    let (status, _, _) = post_multipart(
+        s,
+        &thread,
+        Some(&w.c1.user),
+        &[("body", "Please stop and come in today.")],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let t = store
+        .patient_conversation(w.a, w.clinical, s.now())
+        .unwrap()
+        .unwrap();
+    let advice = t.messages.last().unwrap();
+    assert_eq!(advice.author, dr);
+    assert_eq!(advice.author_name, "Dr One");
+    assert_eq!(advice.created_at, answered_at);
+    let log = store.audit_log(w.a, 500).unwrap();
+    let advised: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "advised_on_red_flag")
+        .collect();
+    assert_eq!(advised.len(), 1, "{log:?}");
+    assert_eq!(advised[0].actor, dr);
+    assert_eq!(advised[0].at, answered_at);
+    assert!(advised[0].detail.contains(&advice.id.to_string()));
+    // The patient sees who answered and when, and the care team's log says
+    // it in plain words.
+    let alice = w.users[1].as_ref().unwrap();
+    let (_, _, page) = s
+        .get(&format!("/messages/{}", w.clinical), Some(&alice.cookie))
+        .await;
+    assert!(page.contains("Dr One"), "{page}");
+    assert!(page.contains(&s.state.local(answered_at)), "{page}");
+    let (_, _, care) = s.get("/care-team", Some(&alice.cookie)).await;
+    assert!(
+        care.contains("answered your message about a warning sign"),
+        "{care}"
+    );
+
+    // Answered: the third rung never comes, and a second answer logs no
+    // second advice line.
+    s.advance_minutes(5 * 60);
+    notify::escalate(store, s.now()).unwrap();
+    assert_eq!(about(dr).len(), 1);
+    assert_eq!(about(staff).len(), 1);
+    assert_eq!(ladder_emails().len(), 1);
+    let (status, _, _) =
+        post_multipart(s, &thread, Some(&w.c1.user), &[("body", "And rest.")], &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let log = store.audit_log(w.a, 500).unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "advised_on_red_flag")
+            .count(),
+        1
+    );
+}
+
+/// A multipart message to the API: the CSRF token in `x-csrf-token`.
+async fn api_photos(
+    s: &Server,
+    path: &str,
+    u: Option<&User>,
+    fields: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let (ct, body) = multipart(fields, photos);
+    let mut req = Request::post(path).header(header::CONTENT_TYPE, ct);
+    if let Some(u) = u {
+        req = req
+            .header(header::COOKIE, &u.cookie)
+            .header("x-csrf-token", &u.csrf);
+    }
+    s.send(req.body(Body::from(body)).unwrap()).await
+}
+
+async fn post_form(
+    s: &Server,
+    path: &str,
+    u: &User,
+    fields: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    body.append_pair("csrf", &u.csrf);
+    for (k, v) in fields {
+        body.append_pair(k, v);
+    }
+    let req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &u.cookie)
+        .body(Body::from(body.finish()))
+        .unwrap();
+    s.send(req).await
+}
+
+/// Canned replies by the pages: an empty state, a clinician's new reply by
+/// Post/Redirect/Get (sent twice, stored once), a refused one back with its
+/// problems next to its fields and every answer kept, the staff's read-only
+/// page, and a reply started from one without JavaScript.
+#[tokio::test]
+async fn clinicians_keep_canned_replies_and_a_reply_starts_from_one() {
+    let s = Server::new();
+    let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
+    let (a, _pa) = patient(&s, "alice@example.org", ALICE).await;
+    let code = invite(&s, &c1).await;
+    assert_eq!(
+        join(&s, &a, &code, &ALL_SCOPES).await,
+        StatusCode::SEE_OTHER
+    );
+    let conversation = start(&s, &a, &c1.clinic, SHARED, &[("shared", "on")], &[]).await;
+    let dr = &c1.user;
+
+    let (status, _, page) = s.get("/clinic/canned-replies", Some(&dr.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("No canned replies yet. Write the first one below."),
+        "{page}"
+    );
+    assert!(
+        page.contains("<label for=\"title-new\">Title</label>"),
+        "{page}"
+    );
+    let (_, _, page) = s
+        .get("/clinic/canned-replies", Some(&staff.user.cookie))
+        .await;
+    assert!(
+        page.contains("No canned replies yet. Ask a clinician to write some."),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"title\""), "{page}");
+    // The thread says where to write some.
+    let thread = format!("/clinic/messages/{}/{}", _pa, conversation);
+    let (_, _, page) = s.get(&thread, Some(&dr.cookie)).await;
+    assert!(page.contains("No canned replies yet"), "{page}");
+
+    // A refused one: both problems, both answers kept, nothing stored.
+    let id = uuid::Uuid::now_v7().to_string();
+    let (status, _, page) = post_form(
+        &s,
+        "/clinic/canned-replies",
+        dr,
+        &[
+            ("id", &id),
+            ("title", "Line one\nline two"),
+            ("body", "   "),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"err-title-new\""), "{page}");
+    assert!(
+        page.contains("Write the reply&#39;s text.") || page.contains("Write the reply's text."),
+        "{page}"
+    );
+    assert!(
+        page.contains("Line one\nline two") || page.contains("Line one&#10;line two"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("value=\"{id}\"")),
+        "the request key is kept"
+    );
+    // Then right, twice: stored once.
+    for _ in 0..2 {
+        let (status, h, _) = post_form(
+            &s,
+            "/clinic/canned-replies",
+            dr,
+            &[
+                ("id", &id),
+                ("title", "Aftercare"),
+                ("body", "Water only for a day.\nNo make-up."),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            h[header::LOCATION],
+            format!("/clinic/canned-replies#r-{id}")
+        );
+    }
+    let (_, _, page) = s.get("/clinic/canned-replies", Some(&dr.cookie)).await;
+    assert_eq!(page.matches("<h2>Aftercare</h2>").count(), 1, "{page}");
+    assert!(!page.contains("No canned replies yet"));
+    // Staff see it and cannot write.
+    let (_, _, page) = s
+        .get("/clinic/canned-replies", Some(&staff.user.cookie))
+        .await;
+    assert!(page.contains("<h2>Aftercare</h2>"), "{page}");
+    assert!(page.contains("Only a clinician can write canned replies."));
+    let (status, _, page) = post_form(
+        &s,
+        "/clinic/canned-replies",
+        &staff.user,
+        &[("id", &id), ("title", "Mine"), ("body", "changed")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+
+    // The reply form offers it; choosing it fills the text (no script).
+    let (_, _, page) = s.get(&thread, Some(&staff.user.cookie)).await;
+    assert!(
+        page.contains(&format!("<option value=\"{id}\">Aftercare</option>")),
+        "{page}"
+    );
+    assert!(page.contains("<label for=\"canned\">Start from a canned reply</label>"));
+    let (status, _, page) = s
+        .get(&format!("{thread}?canned={id}"), Some(&staff.user.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(">Water only for a day.\nNo make-up.</textarea>"),
+        "{page}"
+    );
+    let (status, _, _) = s
+        .get(
+            &format!("{thread}?canned={}", uuid::Uuid::now_v7()),
+            Some(&staff.user.cookie),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// `GET` with `If-None-Match`.
+async fn get_tagged(
+    s: &Server,
+    path: &str,
+    u: &User,
+    etag: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::get(path).header(header::COOKIE, &u.cookie);
+    if let Some(t) = etag {
+        req = req.header(header::IF_NONE_MATCH, t);
+    }
+    s.send(req.body(Body::empty()).unwrap()).await
+}
+
+/// New messages without a reload: the thread pages carry the updates
+/// address, its tag and the script; the address answers 304 while nothing
+/// changed (and then logs no read) and, once a message arrives, 200 with
+/// only the messages after the one named, and a new tag.
+#[tokio::test]
+async fn thread_updates_answer_304_until_a_new_message_then_only_the_new_ones() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let dr = &w.c1.user;
+    let mine = format!("/messages/{}", w.shared);
+    let theirs = format!("/clinic/messages/{}/{}", w.a, w.shared);
+
+    let (_, _, page) = s.get(&mine, Some(&alice.cookie)).await;
+    assert!(page.contains("<script src=\"/assets/thread.js\" defer></script>"));
+    assert!(
+        page.contains(&format!("data-updates=\"{mine}/updates\"")),
+        "{page}"
+    );
+    let tag = page
+        .split("data-etag=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"");
+    assert!(tag.starts_with("\"m"), "{tag}");
+    let (_, _, page) = s.get(&theirs, Some(&dr.cookie)).await;
+    assert!(
+        page.contains(&format!("data-updates=\"{theirs}/updates\"")),
+        "{page}"
+    );
+    let (status, _, js) = s.get("/assets/thread.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.contains("If-None-Match"));
+
+    // Nothing new: 304 on both sides, with the tag; the clinic's poll
+    // logs no read.
+    let (status, h, body) = get_tagged(s, &format!("{mine}/updates"), alice, Some(&tag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED, "{body}");
+    assert_eq!(h[header::ETAG], tag.as_str());
+    assert!(body.is_empty());
+    let reads = || {
+        s.store
+            .audit_log(w.a, 500)
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "viewed_conversation")
+            .count()
+    };
+    let before = reads();
+    let (status, _, _) = get_tagged(s, &format!("{theirs}/updates"), dr, Some(&tag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(reads(), before);
+    // Without a tag: 200, every message.
+    let (status, h, body) = get_tagged(s, &format!("{mine}/updates"), alice, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::ETAG], tag.as_str());
+    assert_eq!(body.matches("<li id=\"m-").count(), 1, "{body}");
+    let first = body
+        .split("<li id=\"m-")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+
+    // The clinic answers: the patient's poll gets just that message.
+    s.advance_minutes(1);
+    let (status, _, _) =
+        post_multipart(s, &theirs, Some(dr), &[("body", "zq-new-answer")], &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let path = format!("{mine}/updates?after={first}");
+    let (status, h, body) = get_tagged(s, &path, alice, Some(&tag)).await;
+    assert_eq!(status, StatusCode::OK);
+    let new_tag = h[header::ETAG].to_str().unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    assert_eq!(body.matches("<li id=\"m-").count(), 1, "{body}");
+    assert!(
+        body.contains("zq-new-answer") && body.contains("Dr One"),
+        "{body}"
+    );
+    assert!(!body.contains("normal"), "only what is new: {body}");
+    // Read by that poll, as opening it would.
+    assert_eq!(s.store.patient_unread(w.a).unwrap(), 0);
+    let (status, _, _) = get_tagged(s, &path, alice, Some(&new_tag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    // The clinic's poll with the old tag: 200, logged as a read.
+    let before = reads();
+    let (status, _, body) = get_tagged(
+        s,
+        &format!("{theirs}/updates?after={first}"),
+        dr,
+        Some(&tag),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("zq-new-answer"));
+    assert_eq!(reads(), before + 1);
+}
+
+/// The patient's FHIR Bundle holds every message of their conversations as
+/// a `Communication` (the red flag's about its check-in and red flag), and
+/// exporting reads nothing as read; the clinic's referral Bundle holds
+/// none (no scope shares conversations).
+#[tokio::test]
+async fn the_patients_bundle_holds_their_conversations_as_communications() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    s.advance_minutes(1);
+    let theirs = format!("/clinic/messages/{}/{}", w.a, w.clinical);
+    let (status, _, _) =
+        post_multipart(s, &theirs, Some(&w.c1.user), &[("body", "zq-advice")], &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(s.store.patient_unread(w.a).unwrap(), 1);
+    let (status, _, body) = s.get("/api/fhir/Bundle/record", Some(&alice.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let b: Value = serde_json::from_str(&body).unwrap();
+    let comms: Vec<&Value> = b["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Communication")
+        .collect();
+    assert_eq!(comms.len(), 4, "three questions and one answer");
+    let advice = comms
+        .iter()
+        .find(|c| c["payload"][0]["contentString"] == "zq-advice")
+        .unwrap();
+    assert_eq!(advice["sender"]["display"], "Dr One (Clinic One)");
+    assert_eq!(advice["identifier"][0]["value"], w.clinical.to_string());
+    assert_eq!(advice["inResponseTo"].as_array().unwrap().len(), 1);
+    let question = comms
+        .iter()
+        .find(|c| c["topic"]["text"] == CLINICAL && c.get("inResponseTo").is_none())
+        .unwrap();
+    assert_eq!(question["reasonReference"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        question["payload"].as_array().unwrap().len(),
+        2,
+        "text and photo"
+    );
+    // Exporting is not reading.
+    assert_eq!(s.store.patient_unread(w.a).unwrap(), 1);
+    // The clinic's referral Bundle: no conversation.
+    let (status, _, body) = s
+        .get(
+            &format!("/clinic/patients/{}/record.json", w.a),
+            Some(&w.c1.user.cookie),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body.contains("Communication"));
+    assert!(!body.contains("zq-advice"));
+}
+
+/// Photos over the API: the pages' pipeline (re-encoded JPEGs, at most
+/// four, images only), keyed like text messages, listed in the thread.
+#[tokio::test]
+async fn messages_with_photos_go_through_the_api() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let path = format!("/api/conversations/{}/messages/photos", w.shared);
+    let key = uuid::Uuid::now_v7().to_string();
+    let fields = [("body", "zq-two-photos"), ("key", key.as_str())];
+    let (status, _, body) = api_photos(s, &path, Some(alice), &fields, &[jpeg(10), jpeg(20)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["stored"].clone(), v["photos"].clone()),
+        (json!(true), json!(2))
+    );
+    // The same key again stores nothing.
+    let (status, _, body) = api_photos(s, &path, Some(alice), &fields, &[jpeg(10), jpeg(20)]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (again["stored"].clone(), again["id"].clone()),
+        (json!(false), v["id"].clone())
+    );
+    let (status, t) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{}", w.shared),
+        Some(alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sent: Vec<&Value> = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["body"] == "zq-two-photos")
+        .collect();
+    assert_eq!(sent.len(), 1, "{t}");
+    assert_eq!(sent[0]["photos"].as_array().unwrap().len(), 2);
+    // The photo is served to the patient, re-encoded as JPEG.
+    let photo = sent[0]["photos"][0]["id"].as_str().unwrap();
+    let (status, h, _) = s
+        .get(&format!("/files/messages/{photo}.jpg"), Some(&alice.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "image/jpeg");
+    // Refusals in JSON: five photos, a file that is no image, nothing.
+    let five: Vec<Vec<u8>> = (0..5).map(|i| jpeg(i * 10)).collect();
+    for (photos, text) in [
+        (five, "five"),
+        (vec![b"GIF89a not really".to_vec()], ""),
+        (vec![], " "),
+    ] {
+        let (status, _, body) = api_photos(s, &path, Some(alice), &[("body", text)], &photos).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "bad_input", "{body}");
+    }
+    // The clinician answers with a photo; the patient sees it.
+    let path = format!(
+        "/api/clinic/conversations/{}/{}/messages/photos",
+        w.a, w.clinical
+    );
+    let (status, _, body) = api_photos(
+        s,
+        &path,
+        Some(&w.c1.user),
+        &[("body", "zq-see-this")],
+        &[jpeg(70)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, t) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{}", w.clinical),
+        Some(alice),
+        None,
+    )
+    .await;
+    let answer = t["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(answer["body"], "zq-see-this");
+    assert_eq!(answer["side"], "clinic");
+    assert_eq!(answer["photos"].as_array().unwrap().len(), 1);
+}
+
+/// The care team page's statements about conversations, each held: a
+/// revoked scope leaves them readable and answerable by the clinic;
+/// leaving the clinic keeps them readable by the patient only, who can no
+/// longer write; deleting the account deletes them, photos included.
+#[tokio::test]
+async fn the_care_team_page_says_what_happens_to_conversations_and_it_does() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let dr = &w.c1.user;
+    let staff = w.users[6].as_ref().unwrap();
+    let (_, _, care) = s.get("/care-team", Some(&alice.cookie)).await;
+    for statement in [
+        "Stopping sharing something does not touch your conversations: you sent them, so the clinic&#39;s clinicians still read and answer them, and front-desk staff still read the ones you shared with the front desk.",
+        "If you leave a clinic, you keep reading your conversations with it, but you can no longer write in them, and nobody at the clinic can read them any more.",
+        "If you delete your account (or this profile), your conversations, their messages and their photos are deleted too, for the clinic as well.",
+    ] {
+        let alt = statement.replace("&#39;", "'");
+        assert!(
+            care.contains(statement) || care.contains(&alt),
+            "{statement}: {care}"
+        );
+    }
+    let clinic = |p: &str| format!("/clinic/messages/{}/{p}", w.a);
+
+    // 1. Every scope revoked: clinicians still read and answer, staff
+    //    still read the shared one.
+    for scope in ALL_SCOPES {
+        let (status, _, _) = s
+            .post(
+                &format!("/care-team/{}/consent", w.c1.clinic),
+                Some(&alice.cookie),
+                &[("csrf", &alice.csrf), ("scope", scope), ("grant", "0")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{scope}");
+    }
+    let (status, _, page) = s
+        .get(&clinic(&w.clinical.to_string()), Some(&dr.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(CLINICAL));
+    let (status, _, _) = post_multipart(
+        s,
+        &clinic(&w.clinical.to_string()),
+        Some(dr),
+        &[("body", "still here")],
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, page) = s
+        .get(&clinic(&w.shared.to_string()), Some(&staff.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(SHARED));
+
+    // 2. Leaving: the patient reads, cannot write; the clinic reads nothing.
+    let (status, _, _) = s
+        .post(
+            &format!("/care-team/{}/leave", w.c1.clinic),
+            Some(&alice.cookie),
+            &[("csrf", &alice.csrf)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let mine = format!("/messages/{}", w.clinical);
+    let (status, _, page) = s.get(&mine, Some(&alice.cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("still here"));
+    assert!(
+        page.contains("nobody there reads this conversation any more"),
+        "{page}"
+    );
+    assert!(!page.contains("name=\"body\""), "no reply form: {page}");
+    let (status, _, _) = post_multipart(s, &mine, Some(alice), &[("body", "hello?")], &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (who, path) in [
+        (dr, clinic(&w.clinical.to_string())),
+        (staff, clinic(&w.shared.to_string())),
+        (dr, format!("{}/updates", clinic(&w.clinical.to_string()))),
+    ] {
+        let (status, _, page) = s.get(&path, Some(&who.cookie)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("still here") && !page.contains(ALICE));
+    }
+    let (_, _, inbox) = s.get("/clinic/messages", Some(&dr.cookie)).await;
+    assert!(
+        !inbox.contains(CLINICAL) && !inbox.contains(ALICE),
+        "{inbox}"
+    );
+
+    // 3. Deleting the account deletes them, photos included.
+    let stored = s
+        .store
+        .patient_conversation(w.a, w.clinical, s.now())
+        .unwrap()
+        .unwrap()
+        .messages[0]
+        .photos[0]
+        .stored_name
+        .clone();
+    let file = s.state.photo_dir.as_ref().unwrap().join(&stored);
+    assert!(file.exists(), "{}", file.display());
+    let (status, _, _) = s
+        .post(
+            "/account/delete",
+            Some(&alice.cookie),
+            &[("csrf", &alice.csrf), ("password", "correct horse battery")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!file.exists(), "the photo file is gone");
+    assert!(s.store.patient_threads(w.a).unwrap().is_empty());
+    assert_eq!(
+        s.store
+            .patient_conversation_version(w.a, w.clinical)
+            .unwrap(),
+        None
+    );
 }

@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 43] = [
+const API: [(&str, &str); 45] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -55,9 +55,14 @@ const API: [(&str, &str); 43] = [
     ("post", "/api/conversations"),
     ("get", "/api/conversations/{id}"),
     ("post", "/api/conversations/{id}/messages"),
+    ("post", "/api/conversations/{id}/messages/photos"),
     ("get", "/api/clinic/conversations"),
     ("get", "/api/clinic/conversations/{profile}/{id}"),
     ("post", "/api/clinic/conversations/{profile}/{id}/messages"),
+    (
+        "post",
+        "/api/clinic/conversations/{profile}/{id}/messages/photos",
+    ),
     ("get", "/api/openapi.json"),
 ];
 
@@ -353,4 +358,35 @@ async fn the_rating_patterns_list_every_zone_and_concern() {
         .map(|c| c.id().to_owned())
         .collect();
     assert_eq!(ids(&rating["concern"]["pattern"]), concerns, "{rating}");
+}
+
+/// A message with photos is documented as a multipart form.
+#[tokio::test]
+async fn messages_with_photos_are_documented_as_multipart() {
+    let s = Server::new();
+    let doc = document(&s).await;
+    for path in [
+        "/conversations/{id}/messages/photos",
+        "/clinic/conversations/{profile}/{id}/messages/photos",
+    ] {
+        let op = if doc["paths"][path].is_null() {
+            &doc["paths"][format!("/api{path}")]["post"]
+        } else {
+            &doc["paths"][path]["post"]
+        };
+        let content = &op["requestBody"]["content"];
+        let form = &content["multipart/form-data"]["schema"];
+        assert!(!form.is_null(), "{path}: {content}");
+        let text = form.to_string();
+        let resolved = if let Some(r) = form["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap();
+            doc["components"]["schemas"][name].to_string()
+        } else {
+            text
+        };
+        assert!(
+            resolved.contains("photos") && resolved.contains("binary"),
+            "{path}: {resolved}"
+        );
+    }
 }

@@ -10,10 +10,10 @@
 //! patient's audit log.
 
 use askama::Template;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::response::Response;
 use needlewise_actions::RequestKey;
-use needlewise_core::conversation::{MAX_MESSAGE_CHARS, MAX_PHOTOS_PER_MESSAGE, Side};
+use needlewise_core::conversation::{CannedReply, MAX_MESSAGE_CHARS, MAX_PHOTOS_PER_MESSAGE, Side};
 use needlewise_core::ids::{ConversationId, ProfileId};
 use needlewise_store::conversation::{Posted, Thread};
 
@@ -21,8 +21,9 @@ use super::{chrome, head, profile_id};
 use crate::clinic_ctx::ClinicCtx;
 use crate::error::WebError;
 use crate::pages::messages::{
-    CardView, ConversationRow, MessageForm, MessageView, ThreadPage, mail_for,
-    remove_message_photos, save_message_photos, serve_message_photo,
+    CardView, ConversationRow, MessageForm, MessageView, ThreadPage, UpdatesParams, holds_etag,
+    mail_for, not_modified, remove_message_photos, save_message_photos, serve_message_photo,
+    thread_etag, updates_fragment,
 };
 use crate::pages::{form_again, page, progress, see_other};
 use crate::views::Chrome;
@@ -93,7 +94,13 @@ pub async fn patient_inbox(
     inbox_of(&state, &ctx, Some(profile)).await
 }
 
-fn thread_page(state: &AppState, ctx: &ClinicCtx, t: &Thread, form: MessageForm) -> ThreadPage {
+fn thread_page(
+    state: &AppState,
+    ctx: &ClinicCtx,
+    t: &Thread,
+    canned: &[CannedReply],
+    form: MessageForm,
+) -> ThreadPage {
     let c = &t.summary.conversation;
     let suffix = if ctx.memberships.len() > 1 {
         format!("?clinic={}", ctx.clinic.id)
@@ -132,6 +139,18 @@ fn thread_page(state: &AppState, ctx: &ClinicCtx, t: &Thread, form: MessageForm)
         form,
         max_photos: MAX_PHOTOS_PER_MESSAGE,
         max_chars: MAX_MESSAGE_CHARS,
+        canned: canned
+            .iter()
+            .map(|r| (r.id.to_string(), r.title.clone()))
+            .collect(),
+        canned_path: format!("/clinic/messages/{}/{}", c.profile_id, c.id),
+        clinic_id: ctx.clinic.id.to_string(),
+        canned_link: ctx.link("/clinic/canned-replies"),
+        updates: ctx.link(&format!(
+            "/clinic/messages/{}/{}/updates",
+            c.profile_id, c.id
+        )),
+        etag: thread_etag(c.last_message_at),
     }
 }
 
@@ -142,33 +161,47 @@ fn ids(profile: &str, conversation: &str) -> Result<(ProfileId, ConversationId),
     ))
 }
 
+/// The conversation (the store decides, marks it read and logs it) and
+/// the clinic's canned replies.
 async fn load(
     state: &AppState,
     ctx: &ClinicCtx,
     profile: ProfileId,
     id: ConversationId,
-) -> Result<Thread, WebError> {
+) -> Result<(Thread, Vec<CannedReply>), WebError> {
     let access = ctx.access;
     let now = state.now();
     blocking(state, move |s| {
-        s.clinic_conversation(&access, profile, id, now)
+        let thread = s.clinic_conversation(&access, profile, id, now)?;
+        Ok((thread, s.canned_replies(&access)?))
     })
     .await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShowParams {
+    /// A canned reply to start the reply's text with.
+    #[serde(default)]
+    canned: Option<String>,
 }
 
 pub async fn show(
     State(state): State<AppState>,
     ctx: ClinicCtx,
     Path((profile, conversation)): Path<(String, String)>,
+    Query(params): Query<ShowParams>,
 ) -> Result<Response, WebError> {
     let (profile, id) = ids(&profile, &conversation)?;
-    let thread = load(&state, &ctx, profile, id).await?;
-    Ok(page(&thread_page(
-        &state,
-        &ctx,
-        &thread,
-        MessageForm::fresh(),
-    )))
+    let (thread, canned) = load(&state, &ctx, profile, id).await?;
+    let mut form = MessageForm::fresh();
+    if let Some(chosen) = params.canned.as_deref().filter(|c| !c.is_empty()) {
+        let chosen = canned
+            .iter()
+            .find(|r| r.id.to_string() == chosen)
+            .ok_or(WebError::NotFound)?;
+        form.body = chosen.body.clone();
+    }
+    Ok(page(&thread_page(&state, &ctx, &thread, &canned, form)))
 }
 
 pub async fn reply(
@@ -195,10 +228,12 @@ pub async fn reply(
     };
     // Whether the asker may answer at all, before any photo is decoded
     // (this read is audited like any other).
-    let thread = load(&state, &ctx, profile, id).await?;
+    let (thread, canned) = load(&state, &ctx, profile, id).await?;
     if let Err(e) = needlewise_core::conversation::message_text(&form.body, files.len()) {
         form.text_problem(&e);
-        return Ok(form_again(&thread_page(&state, &ctx, &thread, form)));
+        return Ok(form_again(&thread_page(
+            &state, &ctx, &thread, &canned, form,
+        )));
     }
     let message = needlewise_actions::message_id_for(Some(key));
     let photos = match save_message_photos(&state, profile, message, files).await {
@@ -207,7 +242,9 @@ pub async fn reply(
             if let Some(e) = form.take(e) {
                 return Err(e);
             }
-            return Ok(form_again(&thread_page(&state, &ctx, &thread, form)));
+            return Ok(form_again(&thread_page(
+                &state, &ctx, &thread, &canned, form,
+            )));
         }
     };
     let mail = mail_for(&state, Side::Patient);
@@ -241,9 +278,52 @@ pub async fn reply(
             if let Some(e) = form.take(e) {
                 return Err(e);
             }
-            Ok(form_again(&thread_page(&state, &ctx, &thread, form)))
+            Ok(form_again(&thread_page(
+                &state, &ctx, &thread, &canned, form,
+            )))
         }
     }
+}
+
+/// `GET /clinic/messages/{profile}/{conversation}/updates?after=<message>`:
+/// 304 while nothing has changed since the tag the page holds (no message
+/// read, nothing logged), else the newer messages, read (and logged) as
+/// opening the conversation is.
+pub async fn updates(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path((profile, conversation)): Path<(String, String)>,
+    Query(params): Query<UpdatesParams>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, WebError> {
+    let (profile, id) = ids(&profile, &conversation)?;
+    let access = ctx.access;
+    let version = blocking(&state, move |s| {
+        s.clinic_conversation_version(&access, profile, id)
+    })
+    .await?;
+    let etag = thread_etag(version);
+    if holds_etag(&headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    let now = state.now();
+    let thread = blocking(&state, move |s| {
+        s.clinic_conversation(&access, profile, id, now)
+    })
+    .await?;
+    let etag = thread_etag(thread.summary.conversation.last_message_at);
+    let suffix = if ctx.memberships.len() > 1 {
+        format!("?clinic={}", ctx.clinic.id)
+    } else {
+        String::new()
+    };
+    let photo_base = format!("/clinic/messages/{profile}/photos/");
+    Ok(updates_fragment(
+        &etag,
+        &thread.messages,
+        params.after.as_deref(),
+        |m| MessageView::new(&state, m, Side::Clinic, &photo_base, &suffix),
+    ))
 }
 
 /// A photo of a message in a conversation the asker may read (the store

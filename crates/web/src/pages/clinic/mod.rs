@@ -12,6 +12,7 @@
 
 mod admin;
 pub(crate) mod appointments;
+mod canned;
 pub(crate) mod dashboard;
 pub(crate) mod messages;
 mod patient;
@@ -104,9 +105,15 @@ pub fn routes() -> Router<AppState> {
                 )),
         )
         .route(
+            "/clinic/messages/{profile}/{conversation}/updates",
+            get(messages::updates),
+        )
+        .route(
             "/clinic/messages/{profile}/photos/{file}",
             get(messages::photo_file),
         )
+        .route(canned::PATH, get(canned::list).post(canned::save))
+        .route("/clinic/canned-replies/{id}/delete", post(canned::delete))
         .route("/clinic/invites", get(admin::invites).post(admin::invite))
         .route(
             "/clinic/members",
@@ -155,6 +162,7 @@ pub(crate) fn head(ctx: &ClinicCtx, current: &str) -> ClinicHead {
     }
     links.push(("/clinic/messages", "Messages"));
     links.push(("/clinic/appointments", "Appointments"));
+    links.push((canned::PATH, "Canned replies"));
     links.extend([
         ("/clinic/invites", "Invite a patient"),
         ("/clinic/members", "Team"),

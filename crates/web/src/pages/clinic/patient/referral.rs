@@ -44,6 +44,9 @@ pub fn bundle_of(r: &PatientRecord, now: Timestamp) -> Result<needlewise_fhir::B
         next_session: None,
         course: None,
         consents: &[],
+        // Conversations stay in needlewise: the referral holds what the
+        // patient's scopes share, and no scope shares conversations.
+        conversations: &[],
     };
     needlewise_fhir::bundle(evidence(), &input, now, Uuid::now_v7())
         .map_err(|e| WebError::Internal(anyhow::anyhow!("cannot build the FHIR bundle: {e}")))
