@@ -4,7 +4,6 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
-use std::sync::LazyLock;
 
 use crate::error::WebError;
 
@@ -32,11 +31,7 @@ fn content_type(path: &str) -> &'static str {
 /// wait before the screening's first step showed). `/assets/app.css` is
 /// still served, for anything that links it.
 pub fn style() -> &'static str {
-    static STYLE: LazyLock<String> = LazyLock::new(|| {
-        let file = Assets::get("app.css").expect("app.css is embedded");
-        String::from_utf8(file.data.into_owned()).expect("app.css is UTF-8")
-    });
-    &STYLE
+    include_str!("../assets/app.css")
 }
 
 pub async fn serve(Path(path): Path<String>) -> Result<Response, WebError> {
