@@ -337,6 +337,31 @@ pub(crate) fn audit_many(
     Ok(())
 }
 
+/// The escalation ladder's steps already sent, by what they were sent for:
+/// `sql` reads `clinic_id`, `profile_id`, `step` and whatever `item` reads
+/// of the same row (the red flag, or the conversation).
+pub(crate) fn sent_steps<K: Eq + std::hash::Hash>(
+    tx: &mut dyn Tx,
+    sql: &str,
+    item: impl Fn(Cols<'_>) -> Result<K>,
+) -> Result<HashMap<(ClinicId, ProfileId, K), BTreeSet<usize>>> {
+    let sent = tx.all(sql, &[], |r| {
+        let step = usize::try_from(r.int("step")?)
+            .map_err(|_| StoreError::invalid("stored escalation step is negative"))?;
+        let key = (
+            ClinicId(r.uuid("clinic_id")?),
+            ProfileId(r.uuid("profile_id")?),
+            item(r)?,
+        );
+        Ok((key, step))
+    })?;
+    let mut by_key: HashMap<_, BTreeSet<usize>> = HashMap::new();
+    for (key, step) in sent {
+        by_key.entry(key).or_default().insert(step);
+    }
+    Ok(by_key)
+}
+
 /// Whether any of `profiles` has no list-view line (`detail`) from this
 /// clinician within [`LIST_VIEW_AUDIT_WINDOW`] before `at`: then the view
 /// must be logged.
@@ -1604,30 +1629,14 @@ impl<B: Backend> ClinicStore for B {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let sent = tx.all(
+            let mut by_flag = sent_steps(
+                tx,
                 "SELECT x.clinic_id AS clinic_id, x.profile_id AS profile_id,
                         x.episode_id AS episode_id, x.step AS step
                  FROM escalations x JOIN episodes e ON e.profile_id = x.profile_id
                      AND e.id = x.episode_id AND e.resolved_at IS NULL",
-                &[],
-                |r| {
-                    let step = usize::try_from(r.int("step")?)
-                        .map_err(|_| StoreError::invalid("stored escalation step is negative"))?;
-                    Ok((
-                        (
-                            ClinicId(r.uuid("clinic_id")?),
-                            ProfileId(r.uuid("profile_id")?),
-                            EpisodeId(r.uuid("episode_id")?),
-                        ),
-                        step,
-                    ))
-                },
+                |r| Ok(EpisodeId(r.uuid("episode_id")?)),
             )?;
-            let mut by_flag: HashMap<(ClinicId, ProfileId, EpisodeId), BTreeSet<usize>> =
-                HashMap::new();
-            for (k, step) in sent {
-                by_flag.entry(k).or_default().insert(step);
-            }
             for f in &mut flags {
                 if let Some(steps) = by_flag.remove(&(f.clinic.id, f.profile_id, f.episode.id)) {
                     f.sent_steps = steps;

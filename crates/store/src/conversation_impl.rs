@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::clinic::{ClinicAccess, Email, Notification};
 use crate::clinic_impl::{
     CLINIC_COLUMNS, PATIENT, audit, audit_many, check_recipient, clinic_from, held, insert_email,
-    insert_notification, member_of,
+    insert_notification, member_of, sent_steps,
 };
 use crate::codec::{self, to_i64, to_u32, to_u64};
 use crate::conversation::{
@@ -938,32 +938,16 @@ impl<B: Backend> ConversationStore for B {
             if found.is_empty() {
                 return Ok(found);
             }
-            let sent = tx.all(
+            let mut by_key = sent_steps(
+                tx,
                 "SELECT x.clinic_id AS clinic_id, x.profile_id AS profile_id,
                         x.conversation_id AS conversation_id, x.step AS step
                  FROM conversation_escalations x
                  JOIN conversations c ON c.clinic_id = x.clinic_id
                      AND c.profile_id = x.profile_id AND c.id = x.conversation_id
                  WHERE c.origin_episode_id IS NOT NULL AND c.last_clinic_at IS NULL",
-                &[],
-                |r| {
-                    let step = usize::try_from(r.int("step")?)
-                        .map_err(|_| StoreError::invalid("stored escalation step is negative"))?;
-                    Ok((
-                        (
-                            ClinicId(r.uuid("clinic_id")?),
-                            ProfileId(r.uuid("profile_id")?),
-                            ConversationId(r.uuid("conversation_id")?),
-                        ),
-                        step,
-                    ))
-                },
+                |r| Ok(ConversationId(r.uuid("conversation_id")?)),
             )?;
-            let mut by_key: HashMap<(ClinicId, ProfileId, ConversationId), BTreeSet<usize>> =
-                HashMap::new();
-            for (key, step) in sent {
-                by_key.entry(key).or_default().insert(step);
-            }
             for f in &mut found {
                 if let Some(steps) = by_key.remove(&(f.clinic.id, f.profile_id, f.conversation_id))
                 {
