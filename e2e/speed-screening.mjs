@@ -15,7 +15,12 @@
 //      with a cold cache and arriving from the home page (its assets
 //      cached), and the same for a static page with the same questions as
 //      plain HTML (generated from /api/evidence), served over loopback
-//      with gzip by a small server process of its own;
+//      with gzip by a small server process of its own, with the security
+//      headers needlewise sends with every page (copied from its own
+//      answer to /screening). Cross-Origin-Opener-Policy among them makes
+//      Chromium move a page out of the new tab's first process, which
+//      costs the same for any page that sends it; the plain form without
+//      those headers is timed too and printed, for information;
 //   4. adds up what the session page needs offline: the page itself, what
 //      it loads, and what the service worker keeps (its ASSETS list).
 // Prints the medians, the per-page bytes and the verdicts; exits 1 when a
@@ -221,20 +226,36 @@ const plainHtml = plainForm(firstStep);
 // this script's own work never delays it.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'speed-screening-'));
 fs.writeFileSync(path.join(dir, 'plain.html'), plainHtml);
+// needlewise's own page headers, the same for every page: the security
+// policy (CSP, COOP, framing, referrer, permissions, nosniff).
+const policy = await fetch(new URL('/screening', base), {
+  headers: { cookie: storage.cookies.map((c) => `${c.name}=${c.value}`).join('; ') },
+  redirect: 'manual',
+});
+if (policy.status !== 200) throw new Error(`GET /screening with the journey's log-in answered ${policy.status}`);
+const POLICY_HEADERS = ['content-security-policy', 'cross-origin-opener-policy', 'x-frame-options',
+  'referrer-policy', 'permissions-policy', 'x-content-type-options'];
+const policyHeaders = Object.fromEntries(POLICY_HEADERS.map((h) => [h, policy.headers.get(h)]).filter(([, v]) => v));
+if (!policyHeaders['cross-origin-opener-policy']) throw new Error('needlewise sent no Cross-Origin-Opener-Policy; update this script');
+fs.writeFileSync(path.join(dir, 'headers.json'), JSON.stringify(policyHeaders));
 const plain = spawn(process.execPath, ['-e', `
   const http = require('node:http'), zlib = require('node:zlib'), fs = require('node:fs');
   const html = fs.readFileSync(process.argv[1]);
+  const policy = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const gz = zlib.gzipSync(html);
   const s = http.createServer((req, res) => {
     const z = /\\bgzip\\b/.test(req.headers['accept-encoding'] || '');
     const body = z ? gz : html;
+    // /bare: the same form without needlewise's security headers.
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store',
-      'content-length': body.length, ...(z ? { 'content-encoding': 'gzip' } : {}) });
+      'content-length': body.length, ...(z ? { 'content-encoding': 'gzip' } : {}),
+      ...(req.url.startsWith('/bare') ? {} : policy) });
     res.end(body);
   }).listen(0, '127.0.0.1', () => console.log(s.address().port));
-`, path.join(dir, 'plain.html')], { stdio: ['ignore', 'pipe', 'inherit'] });
+`, path.join(dir, 'plain.html'), path.join(dir, 'headers.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise((ok) => plain.stdout.once('data', (d) => ok(Number(String(d).trim()))));
 const plainUrl = `http://127.0.0.1:${port}/`;
+const bareUrl = `http://127.0.0.1:${port}/bare`;
 
 /** Milliseconds from navigation start to the question's fieldset shown. */
 async function timeToLast(url, withLogin, from) {
@@ -257,11 +278,12 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const h = s.le
 const app = [], flat = [];
 await timeToLast(`${base}/screening`, true); // warm the server once
 await timeToLast(plainUrl, false);
-const appDoc = [], flatDoc = [], appWarm = [], flatWarm = [];
+const appDoc = [], flatDoc = [], appWarm = [], flatWarm = [], bare = [];
 for (let i = 0; i < runs; i++) {
   const [a1, a2] = await timeToLast(`${base}/screening`, true);
   const [f1, f2] = await timeToLast(plainUrl, false);
   app.push(a1); appDoc.push(a2); flat.push(f1); flatDoc.push(f2);
+  bare.push((await timeToLast(bareUrl, false))[0]);
   appWarm.push((await timeToLast(`${base}/screening`, true, `${base}/`))[0]);
   flatWarm.push((await timeToLast(plainUrl, false, plainUrl))[0]);
 }
@@ -277,9 +299,12 @@ console.log('navigation start to the last question shown:');
 const row = (name, xs) => console.log(`  ${name.padEnd(40)} median ${median(xs).toFixed(1).padStart(6)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
 row('needlewise /screening, cold cache', app);
 row('plain static form, cold cache', flat);
+row('  (the same without the security headers)', bare);
 row('needlewise /screening, from the home page', appWarm);
 row('plain static form, from itself', flatWarm);
 console.log(`  (cold, the page's own bytes in: needlewise median ${median(appDoc).toFixed(1)} ms, plain ${median(flatDoc).toFixed(1)} ms)`);
+console.log(`  (for information, cold against the plain form without needlewise's security headers: ${(median(app) / median(bare)).toFixed(2)} x;`);
+console.log('   its Cross-Origin-Opener-Policy moves the page to a process of its own, whatever the page holds)');
 for (const [name, a, b] of [['cold', app, flat], ['warm', appWarm, flatWarm]]) {
   const r = median(a) / median(b);
   ok &&= r <= RATIO_LIMIT;
