@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 45] = [
+const API: [(&str, &str); 58] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -63,6 +63,19 @@ const API: [(&str, &str); 45] = [
         "post",
         "/api/clinic/conversations/{profile}/{id}/messages/photos",
     ),
+    ("get", "/api/appointments"),
+    ("post", "/api/appointments"),
+    ("get", "/api/appointments/slots"),
+    ("post", "/api/appointments/{id}/cancel"),
+    ("post", "/api/appointments/{id}/reschedule"),
+    ("get", "/api/conversations/{id}/proposals"),
+    ("get", "/api/clinic/appointments"),
+    ("post", "/api/clinic/appointments"),
+    ("get", "/api/clinic/appointments/slots"),
+    ("post", "/api/clinic/appointments/{profile}/{id}/cancel"),
+    ("post", "/api/clinic/appointments/{profile}/{id}/reschedule"),
+    ("get", "/api/clinic/conversations/{profile}/{id}/proposals"),
+    ("post", "/api/clinic/conversations/{profile}/{id}/proposals"),
     ("get", "/api/openapi.json"),
 ];
 
