@@ -12,6 +12,7 @@
 //! may not reach is `404 not_found`.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -278,6 +279,13 @@ fn optional_id<T: std::str::FromStr>(
     }
 }
 
+/// A query string that does not read (a number that is not one, say) is
+/// bad input in the API's own JSON, not axum's plain-text 400.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, WebError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| WebError::BadInput(format!("query: {}", e.body_text())))
+}
+
 fn days_of(raw: Option<i64>) -> Result<i64, WebError> {
     match raw {
         None => Ok(BOOKING_DAYS),
@@ -335,8 +343,9 @@ pub(super) async fn appointments(ApiMe(Me { state, auth }): ApiMe) -> ApiResult 
 )]
 pub(super) async fn free_slots(
     ApiMe(Me { state, auth }): ApiMe,
-    Query(q): Query<SlotsQuery>,
+    q: Result<Query<SlotsQuery>, QueryRejection>,
 ) -> ApiResult {
+    let q = query(q)?;
     let clinic: ClinicId = id_or_not_found(&q.clinic_id)?;
     let days = days_of(q.days)?;
     let profile = auth.profile.id;
@@ -704,8 +713,9 @@ pub(super) struct ClinicSlotsQuery {
 pub(super) async fn clinic_appointments(
     State(state): State<AppState>,
     ApiClinicCtx(ctx): ApiClinicCtx,
-    Query(q): Query<WindowQuery>,
+    q: Result<Query<WindowQuery>, QueryRejection>,
 ) -> ApiResult {
+    let q = query(q)?;
     let now = state.now();
     let from = match q.from.as_deref() {
         None | Some("") => now
@@ -754,8 +764,9 @@ pub(super) async fn clinic_appointments(
 pub(super) async fn clinic_free_slots(
     State(state): State<AppState>,
     ApiClinicCtx(ctx): ApiClinicCtx,
-    Query(q): Query<ClinicSlotsQuery>,
+    q: Result<Query<ClinicSlotsQuery>, QueryRejection>,
 ) -> ApiResult {
+    let q = query(q)?;
     let days = days_of(q.days)?;
     slots_answer(&state, ctx.clinic.id, days).await
 }

@@ -760,11 +760,12 @@ async fn the_appointments_api_books_cancels_moves_and_proposes_as_documented() {
             None,
         )
         .await;
-        assert!(
-            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
-            "{days}: {status} {v}"
-        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{days}: {v}");
+        assert_eq!(v["error"]["code"], "bad_input", "{days}: {v}");
     }
+    let (status, v) = api(s, "GET", "/api/appointments/slots", alice, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no clinic: {v}");
+    assert_eq!(v["error"]["code"], "bad_input", "{v}");
     let (status, v) = api(
         s,
         "GET",
