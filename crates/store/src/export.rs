@@ -238,6 +238,14 @@ pub fn fhir_bundle(
             messages: t.messages,
         })
         .collect();
+    let appointments: Vec<needlewise_fhir::AppointmentInput> = store
+        .patient_appointments(profile.id)?
+        .into_iter()
+        .map(|v| needlewise_fhir::AppointmentInput {
+            appointment: v.appointment,
+            clinic_name: v.clinic_name,
+        })
+        .collect();
     let input = RecordInput {
         profile,
         account_email: email.as_deref(),
@@ -252,6 +260,7 @@ pub fn fhir_bundle(
         course: course.as_ref(),
         consents: &consents,
         conversations: &conversations,
+        appointments: &appointments,
     };
     needlewise_fhir::bundle(base, &input, now, Uuid::now_v7())
         .map_err(|e| StoreError::backend(format!("cannot build the FHIR bundle: {e}")))

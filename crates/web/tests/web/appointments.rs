@@ -1107,4 +1107,37 @@ async fn the_appointments_api_books_cancels_moves_and_proposes_as_documented() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Alice's record as FHIR holds each of her appointments, booked or
+    // cancelled (moved ones too), as the list says.
+    let (_, list) = api(s, "GET", "/api/appointments", alice, None).await;
+    let (status, bundle) = api(s, "GET", "/api/fhir/Bundle/record", alice, None).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let fhir: Vec<&serde_json::Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Appointment")
+        .collect();
+    let list = list["appointments"].as_array().unwrap();
+    assert_eq!(fhir.len(), list.len(), "{bundle}");
+    for a in list {
+        let r = fhir.iter().find(|r| r["id"] == a["id"]).unwrap();
+        let want = if a["status"] == "booked" {
+            "booked"
+        } else {
+            "cancelled"
+        };
+        assert_eq!(r["status"], want, "{r}");
+        assert_eq!(r["start"], a["start"], "{r}");
+        assert_eq!(r["description"], "Appointment at Clinic One", "{r}");
+        assert_eq!(
+            r.get("cancelationReason").is_some(),
+            want == "cancelled",
+            "{r}"
+        );
+    }
+    assert!(list.iter().any(|a| a["status"] == "rescheduled"));
+    assert!(list.iter().any(|a| a["status"] == "cancelled"));
 }
