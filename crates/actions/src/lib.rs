@@ -86,6 +86,10 @@ pub enum ActionError {
         message: String,
         reasons: Vec<Reason>,
     },
+    /// Someone else took it first (a slot booked meanwhile); the message
+    /// says so in plain words. Nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     /// The thing asked about is not the person's, or does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -1800,11 +1804,13 @@ pub fn send_clinic_message(
 
 pub use needlewise_store::appointment::Asker;
 
-/// The core's refusal, or the store's in plain words (a taken slot, a
-/// passed time, a missing reason), as bad input the person can fix.
+/// The core's refusal, or the store's in plain words: a passed time or a
+/// missing reason is bad input the person can fix; a slot someone else
+/// booked first is a conflict (choose another time).
 fn scheduling_error(e: StoreError) -> ActionError {
     match e {
-        StoreError::Invalid { what } | StoreError::Conflict { what } => ActionError::BadInput(what),
+        StoreError::Invalid { what } => ActionError::BadInput(what),
+        StoreError::Conflict { what } => ActionError::Conflict(what),
         e => e.into(),
     }
 }

@@ -9,6 +9,7 @@
 
 use jiff::Timestamp;
 use needlewise_core::answers::Answer;
+use needlewise_core::appointment::{Appointment, Status as AppointmentStatus};
 use needlewise_core::conversation::{Conversation, Message, Side};
 use needlewise_core::evidence::{EvidenceBase, QuestionKind};
 use needlewise_core::hygiene::{Device, DeviceKind, HygieneState};
@@ -47,6 +48,13 @@ pub struct ConversationInput {
     pub messages: Vec<Message>,
 }
 
+/// An appointment at a clinic, with the clinic's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointmentInput {
+    pub appointment: Appointment,
+    pub clinic_name: String,
+}
+
 /// Everything the Bundle is built from.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordInput<'a> {
@@ -66,6 +74,8 @@ pub struct RecordInput<'a> {
     pub consents: &'a [ConsentInput],
     /// Conversations with clinics: a `Communication` per message.
     pub conversations: &'a [ConversationInput],
+    /// Appointments at clinics: an `Appointment` each.
+    pub appointments: &'a [AppointmentInput],
 }
 
 /// `Bundle` of type `collection`.
@@ -319,6 +329,11 @@ pub fn bundle(
             previous = Some(m.id.as_uuid());
             entries.push((m.id.as_uuid(), res));
         }
+    }
+
+    // Appointments at clinics.
+    for a in input.appointments {
+        entries.push((a.appointment.id.as_uuid(), appointment(a, &patient)));
     }
 
     Ok(Bundle {
@@ -748,4 +763,89 @@ fn communication(c: &ConversationInput, m: &Message, patient: &Value) -> Value {
         "recipient": [recipient],
         "payload": payload,
     })
+}
+
+/// An appointment as an R4 `Appointment`: `booked`, or `cancelled` (also
+/// when it was moved to another time, which its `cancelationReason` says,
+/// with the reason given) with who ended it, when and why; its start and
+/// end as instants; the patient and the clinic as participants, and the
+/// clinic member who booked it when one did. The description names only
+/// the clinic: what the appointment is about stays in the patient's own
+/// note (`comment`), never in the description.
+fn appointment(input: &AppointmentInput, patient: &Value) -> Value {
+    let a = &input.appointment;
+    let status = match a.status {
+        AppointmentStatus::Booked => "booked",
+        AppointmentStatus::Cancelled | AppointmentStatus::Rescheduled => "cancelled",
+    };
+    let clinic = json!({ "type": "HealthcareService", "display": input.clinic_name });
+    let mut participant = vec![
+        json!({ "actor": patient, "required": "required", "status": "accepted" }),
+        json!({ "actor": clinic, "required": "required", "status": "accepted" }),
+    ];
+    if a.booked_by.side == Side::Clinic {
+        participant.push(json!({
+            "type": [CodeableConcept::coded(
+                Coding::new(
+                    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                    "AUT",
+                    Some("author (originator)"),
+                ),
+                Some("Booked the appointment"),
+            )],
+            "actor": {
+                "type": "Practitioner",
+                "display": format!("{} ({})", a.booked_by.name, input.clinic_name),
+            },
+            "required": "information-only",
+            "status": "accepted",
+        }));
+    }
+    let mut v = json!({
+        "resourceType": "Appointment",
+        "id": a.id.as_uuid().to_string(),
+        "identifier": [Identifier {
+            system: format!("{BASE_URL}/identifier/appointment"),
+            value: a.id.to_string(),
+        }],
+        "status": status,
+        "description": format!("Appointment at {}", input.clinic_name),
+        "start": a.slot.start.to_string(),
+        "end": a.slot.end.to_string(),
+        "created": a.booked_at.to_string(),
+        "participant": participant,
+    });
+    if let Ok(minutes) = u32::try_from(a.slot.end.duration_since(a.slot.start).as_mins())
+        && minutes > 0
+    {
+        v["minutesDuration"] = json!(minutes);
+    }
+    if !a.note.is_empty() {
+        v["comment"] = json!(a.note);
+    }
+    if let Some(e) = &a.ended {
+        let (code_id, display) = match (a.status, e.by.side) {
+            (AppointmentStatus::Rescheduled, Side::Patient) => {
+                ("patient-moved", "Moved to another time by the patient")
+            }
+            (AppointmentStatus::Rescheduled, Side::Clinic) => {
+                ("clinic-moved", "Moved to another time by the clinic")
+            }
+            (_, Side::Patient) => ("patient-cancelled", "Cancelled by the patient"),
+            (_, Side::Clinic) => ("clinic-cancelled", "Cancelled by the clinic"),
+        };
+        let by = match e.by.side {
+            Side::Patient => String::new(),
+            Side::Clinic => format!(" ({}, {})", e.by.name, input.clinic_name),
+        };
+        let moved = e
+            .replaced_by
+            .map(|r| format!(" The new appointment is {r}."))
+            .unwrap_or_default();
+        v["cancelationReason"] = to_value(&CodeableConcept::coded(
+            code("appointment-ending", code_id, display),
+            Some(&format!("{display}{by} on {}: {}{moved}", e.at, e.reason)),
+        ));
+    }
+    v
 }

@@ -21,7 +21,8 @@ use std::fmt;
 use needlewise_core::evidence::ProcedureKind;
 
 pub use bundle::{
-    Bundle, BundleEntry, ConsentInput, ConsentScope, ConversationInput, RecordInput, bundle,
+    AppointmentInput, Bundle, BundleEntry, ConsentInput, ConsentScope, ConversationInput,
+    RecordInput, bundle,
 };
 pub use questionnaire::{canonical, evidence_version, questionnaire};
 pub use response::{MAX_IMPORT_BYTES, export_response, import_response, import_value};

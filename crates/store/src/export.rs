@@ -7,8 +7,11 @@
 //!   typed, and every screening as stored, with their answers, devices with their hygiene logs, sessions with zones and
 //!   products, readiness checks, check-ins, episodes, ratings, photo
 //!   metadata, whether a calendar link exists);
-//! - `sessions.csv`, `readiness_checks.csv`, `checkins.csv`, `ratings.csv`:
-//!   the same records as spreadsheets (RFC 4180 quoting);
+//!   and the appointments at clinics with the times clinics offered in
+//!   conversations;
+//! - `sessions.csv`, `readiness_checks.csv`, `checkins.csv`, `ratings.csv`,
+//!   `appointments.csv`: the same records as spreadsheets (RFC 4180
+//!   quoting);
 //! - `photos/<photo id>.jpg`: the progress photos (already re-encoded
 //!   without EXIF/GPS when they were uploaded);
 //! - `fhir-bundle.json`: the whole record as a FHIR R4 Bundle (see
@@ -41,6 +44,7 @@ pub struct ExportSummary {
     pub readiness_checks: u64,
     pub checkins: u64,
     pub ratings: u64,
+    pub appointments: u64,
     pub photos: u64,
     /// Photos in the store whose file was missing on disk.
     pub missing_photos: u64,
@@ -238,6 +242,14 @@ pub fn fhir_bundle(
             messages: t.messages,
         })
         .collect();
+    let appointments: Vec<needlewise_fhir::AppointmentInput> = store
+        .patient_appointments(profile.id)?
+        .into_iter()
+        .map(|v| needlewise_fhir::AppointmentInput {
+            appointment: v.appointment,
+            clinic_name: v.clinic_name,
+        })
+        .collect();
     let input = RecordInput {
         profile,
         account_email: email.as_deref(),
@@ -252,6 +264,7 @@ pub fn fhir_bundle(
         course: course.as_ref(),
         consents: &consents,
         conversations: &conversations,
+        appointments: &appointments,
     };
     needlewise_fhir::bundle(base, &input, now, Uuid::now_v7())
         .map_err(|e| StoreError::backend(format!("cannot build the FHIR bundle: {e}")))
@@ -302,6 +315,18 @@ fn add_profile<W: Write + Seek>(
     }
     let calendar = store.calendar_token_created(p.id)?;
     let care_team = care_team(store, p)?;
+    let appointments = store.patient_appointments(p.id)?;
+    // The times clinics offered in the profile's conversations (read as
+    // the patient reads them: nothing is marked read or logged).
+    let mut proposals = Vec::new();
+    for c in store.patient_conversations(p.id)? {
+        proposals.extend(store.proposals(
+            crate::appointment::Asker::Patient,
+            p.id,
+            c.conversation.id,
+            now,
+        )?);
+    }
     let doc = json!({
         "exported_at": now,
         "profile": p,
@@ -316,6 +341,15 @@ fn add_profile<W: Write + Seek>(
         "photos": photos,
         "calendar_link_created_at": calendar,
         "care_team": care_team,
+        "appointments": appointments
+            .iter()
+            .map(|v| {
+                let mut a = json!(v.appointment);
+                a["clinic"] = json!(v.clinic_name);
+                a
+            })
+            .collect::<Vec<_>>(),
+        "appointment_proposals": proposals,
     });
     let text = serde_json::to_vec_pretty(&doc).map_err(zip_err)?;
     zip.start_file(format!("{dir}/profile.json"), options())
@@ -442,6 +476,53 @@ fn add_profile<W: Write + Seek>(
     }
     add_csv(zip, &format!("{dir}/ratings.csv"), w)?;
     summary.ratings += ratings.len() as u64;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "id",
+        "clinic",
+        "start",
+        "end",
+        "status",
+        "note",
+        "booked_by",
+        "booked_at",
+        "ended_by",
+        "ended_at",
+        "reason",
+        "replaces",
+        "replaced_by",
+    ])
+    .map_err(csv_err)?;
+    for v in &appointments {
+        let a = &v.appointment;
+        let who = |actor: &needlewise_core::appointment::Actor| match actor.side {
+            needlewise_core::conversation::Side::Patient => "you".to_owned(),
+            needlewise_core::conversation::Side::Clinic => actor.name.clone(),
+        };
+        let ended = a.ended.as_ref();
+        w.write_record([
+            a.id.to_string(),
+            v.clinic_name.clone(),
+            a.slot.start.to_string(),
+            a.slot.end.to_string(),
+            a.status.id().to_owned(),
+            a.note.clone(),
+            who(&a.booked_by),
+            a.booked_at.to_string(),
+            ended.map(|e| who(&e.by)).unwrap_or_default(),
+            ended.map(|e| e.at.to_string()).unwrap_or_default(),
+            ended.map(|e| e.reason.clone()).unwrap_or_default(),
+            a.replaces.map(|r| r.to_string()).unwrap_or_default(),
+            ended
+                .and_then(|e| e.replaced_by)
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+        ])
+        .map_err(csv_err)?;
+    }
+    add_csv(zip, &format!("{dir}/appointments.csv"), w)?;
+    summary.appointments += appointments.len() as u64;
     Ok(())
 }
 
@@ -502,7 +583,9 @@ fn readme(profiles: &[Profile], now: Timestamp) -> String {
          \x20                checks, check-ins, red-flag episodes and who resolved them,\n\
          \x20                self-ratings, photo details, and your care team: the\n\
          \x20                clinics you joined, what each may see, their protocol\n\
-         \x20                and overrides, and the log of what they read or changed.\n\
+         \x20                and overrides, the log of what they read or changed,\n\
+         \x20                your appointments at clinics and the times clinics\n\
+         \x20                offered you in conversations.\n\
          \x20                Times are UTC (RFC 3339).\n\
          \x20 sessions.csv   one line per session: date, times, needle length,\n\
          \x20                zones, products applied, notes, home or clinic, the\n\
@@ -512,6 +595,8 @@ fn readme(profiles: &[Profile], now: Timestamp) -> String {
          \x20 checkins.csv   one line per check-in: time, triage level, the rules\n\
          \x20                that fired, the answers as JSON.\n\
          \x20 ratings.csv    one line per self-rating (0 = none to 4 = severe).\n\
+         \x20 appointments.csv  one line per appointment: clinic, start and end,\n\
+         \x20                booked, cancelled or moved, who did it, when and why.\n\
          \x20 fhir-bundle.json  the same record as a FHIR R4 Bundle, the format\n\
          \x20                clinics' software reads.\n\
          \x20 photos/        the progress photos as JPEG, named by photo id\n\

@@ -141,6 +141,7 @@ contract_tests!(
     one_slot_is_booked_once,
     slots_proposed_in_a_conversation_are_booked_once,
     appointments_go_with_the_profile_and_survive_a_snapshot,
+    the_export_archive_holds_appointments_and_proposals,
 );
 
 #[path = "contract/appointments.rs"]

@@ -5,6 +5,7 @@
 //! `/api/openapi.json` are both built from it, so neither can list a path
 //! the other lacks. See [`openapi`].
 
+mod appointments;
 mod care;
 mod clinic;
 mod extract;
@@ -87,6 +88,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(messages::clinic_conversations))
         .routes(utoipa_axum::routes!(messages::clinic_conversation))
         .routes(utoipa_axum::routes!(messages::clinic_post_message))
+        .routes(utoipa_axum::routes!(
+            appointments::appointments,
+            appointments::book
+        ))
+        .routes(utoipa_axum::routes!(appointments::free_slots))
+        .routes(utoipa_axum::routes!(appointments::cancel))
+        .routes(utoipa_axum::routes!(appointments::reschedule))
+        .routes(utoipa_axum::routes!(appointments::proposals))
+        .routes(utoipa_axum::routes!(
+            appointments::clinic_appointments,
+            appointments::clinic_book
+        ))
+        .routes(utoipa_axum::routes!(appointments::clinic_free_slots))
+        .routes(utoipa_axum::routes!(appointments::clinic_cancel))
+        .routes(utoipa_axum::routes!(appointments::clinic_reschedule))
+        .routes(utoipa_axum::routes!(
+            appointments::clinic_proposals,
+            appointments::clinic_propose
+        ))
         // Messages with photos: multipart, up to four photos.
         .merge(
             OpenApiRouter::new()

@@ -131,6 +131,7 @@ impl From<needlewise_actions::ActionError> for WebError {
             A::Refused { message, .. } => {
                 WebError::Conflict(format!("{message} Nothing was saved."))
             }
+            A::Conflict(m) => WebError::Conflict(m),
             A::NotFound(_) => WebError::NotFound,
             A::Forbidden(m) => WebError::Forbidden(m),
             // A bad spec (a needle of 0 mm, an empty name) is bad input,

@@ -884,6 +884,7 @@ fn appointments_are_booked_moved_and_cancelled_once_per_request() {
         )
     );
     let err = book(RequestKey::fresh()).expect_err("taken");
+    assert!(matches!(err, ActionError::Conflict(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
         "Someone has just booked that time. Choose another one."

@@ -16,7 +16,9 @@ use needlewise_core::schedule::{CourseStatus, NextSession, course_plan};
 use needlewise_core::screening::{Verdict, screen};
 use needlewise_core::triage::TriageLevel;
 use needlewise_core::zone::Zone;
-use needlewise_fhir::{ConsentInput, ConsentScope, ConversationInput, RecordInput, bundle};
+use needlewise_fhir::{
+    AppointmentInput, ConsentInput, ConsentScope, ConversationInput, RecordInput, bundle,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -158,6 +160,7 @@ pub fn sample() -> Value {
         course: Some(&course),
         consents: &consents,
         conversations: &conversations(&profile, &checkin, &episode),
+        appointments: &appointments(&profile),
     };
     serde_json::to_value(bundle(base, &input, at("2026-11-25T20:00:00Z"), id(11)).unwrap()).unwrap()
 }
@@ -223,6 +226,156 @@ fn conversations(
             },
         ],
     }]
+}
+
+/// Appointments at the clinic: one booked by the clinic (still booked),
+/// one the patient cancelled, and one the clinic moved to another time
+/// (the booked one), each with a note that says something clinical the
+/// description must never repeat.
+fn appointments(profile: &Profile) -> Vec<AppointmentInput> {
+    use needlewise_core::appointment::{Actor, Appointment, Ending, Slot, Status};
+    use needlewise_core::conversation::Side;
+    let patient = Actor {
+        side: Side::Patient,
+        account: profile.account_id,
+        name: "Ada".into(),
+    };
+    let doctor = Actor {
+        side: Side::Clinic,
+        account: AccountId(id(24)),
+        name: "Dr Lee".into(),
+    };
+    let slot = |start: &str, end: &str| Slot {
+        start: at(start),
+        end: at(end),
+    };
+    let booked = Appointment {
+        id: AppointmentId(id(30)),
+        clinic_id: ClinicId(id(19)),
+        profile_id: profile.id,
+        slot: slot("2026-12-02T11:00:00Z", "2026-12-02T11:30:00Z"),
+        status: Status::Booked,
+        note: "zq-pus-on-cheek review".into(),
+        conversation_id: Some(ConversationId(id(20))),
+        proposal_id: None,
+        replaces: Some(AppointmentId(id(32))),
+        booked_by: doctor.clone(),
+        booked_at: at("2026-11-06T09:00:00Z"),
+        ended: None,
+        sequence: 0,
+    };
+    let cancelled = Appointment {
+        id: AppointmentId(id(31)),
+        slot: slot("2026-11-20T09:00:00Z", "2026-11-20T09:30:00Z"),
+        status: Status::Cancelled,
+        note: "zq-pus-on-cheek first look".into(),
+        conversation_id: None,
+        replaces: None,
+        booked_by: patient.clone(),
+        booked_at: at("2026-11-05T04:00:00Z"),
+        ended: Some(Ending {
+            by: patient,
+            at: at("2026-11-06T08:00:00Z"),
+            reason: "I am away that week".into(),
+            replaced_by: None,
+        }),
+        sequence: 1,
+        ..booked.clone()
+    };
+    let moved = Appointment {
+        id: AppointmentId(id(32)),
+        slot: slot("2026-12-01T10:00:00Z", "2026-12-01T10:30:00Z"),
+        status: Status::Rescheduled,
+        replaces: None,
+        booked_at: at("2026-11-05T05:00:00Z"),
+        ended: Some(Ending {
+            by: doctor,
+            at: at("2026-11-06T09:00:00Z"),
+            reason: "The surgeon is in theatre".into(),
+            replaced_by: Some(AppointmentId(id(30))),
+        }),
+        sequence: 1,
+        ..booked.clone()
+    };
+    [cancelled, moved, booked]
+        .into_iter()
+        .map(|appointment| AppointmentInput {
+            appointment,
+            clinic_name: "Harbour Skin".into(),
+        })
+        .collect()
+}
+
+#[test]
+fn appointments_are_booked_or_cancelled_with_their_reason_and_participants() {
+    let b = sample();
+    let list = of_type(&b, "Appointment");
+    assert_eq!(list.len(), 3);
+    let by_id = |n: u128| *list.iter().find(|a| a["id"] == id(n).to_string()).unwrap();
+    let patient = format!("urn:uuid:{}", id(1));
+
+    let booked = by_id(30);
+    assert_eq!(booked["status"], "booked");
+    assert_eq!(booked["start"], "2026-12-02T11:00:00Z");
+    assert_eq!(booked["end"], "2026-12-02T11:30:00Z");
+    assert_eq!(booked["minutesDuration"], 30);
+    assert_eq!(booked["created"], "2026-11-06T09:00:00Z");
+    assert_eq!(booked["identifier"][0]["value"], id(30).to_string());
+    assert!(booked.get("cancelationReason").is_none(), "{booked}");
+    // The patient, the clinic, and the clinician who booked it.
+    let participants = booked["participant"].as_array().unwrap();
+    assert_eq!(participants.len(), 3, "{booked}");
+    assert_eq!(participants[0]["actor"]["reference"], patient.as_str());
+    assert_eq!(participants[1]["actor"]["display"], "Harbour Skin");
+    assert_eq!(participants[1]["actor"]["type"], "HealthcareService");
+    assert_eq!(participants[2]["actor"]["display"], "Dr Lee (Harbour Skin)");
+    assert_eq!(participants[2]["actor"]["type"], "Practitioner");
+    assert!(participants.iter().all(|p| p["status"] == "accepted"));
+
+    // Cancelled by the patient: her reason, no clinician among the
+    // participants.
+    let cancelled = by_id(31);
+    assert_eq!(cancelled["status"], "cancelled");
+    let reason = &cancelled["cancelationReason"];
+    assert_eq!(reason["coding"][0]["code"], "patient-cancelled");
+    assert_eq!(
+        reason["text"],
+        "Cancelled by the patient on 2026-11-06T08:00:00Z: I am away that week"
+    );
+    assert_eq!(cancelled["participant"].as_array().unwrap().len(), 2);
+
+    // Moved by the clinic: cancelled in FHIR's words, with who moved it
+    // and the appointment that replaced it.
+    let moved = by_id(32);
+    assert_eq!(moved["status"], "cancelled");
+    assert_eq!(
+        moved["cancelationReason"]["coding"][0]["code"],
+        "clinic-moved"
+    );
+    let text = moved["cancelationReason"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Moved to another time by the clinic (Dr Lee, Harbour Skin)"),
+        "{text}"
+    );
+    assert!(text.contains("The surgeon is in theatre"), "{text}");
+    assert!(text.contains(&id(30).to_string()), "{text}");
+
+    // The description names the clinic only; the patient's own note is
+    // the comment.
+    for a in &list {
+        assert_eq!(a["description"], "Appointment at Harbour Skin");
+        assert!(
+            a["comment"]
+                .as_str()
+                .unwrap()
+                .starts_with("zq-pus-on-cheek")
+        );
+    }
+    assert_eq!(
+        b.to_string().matches("zq-pus-on-cheek").count(),
+        3,
+        "the note appears once per appointment, as its comment"
+    );
 }
 
 fn of_type<'a>(b: &'a Value, ty: &str) -> Vec<&'a Value> {
@@ -291,6 +444,9 @@ fn the_bundle_holds_every_record_with_resolvable_references() {
         types,
         [
             "AdverseEvent",
+            "Appointment",
+            "Appointment",
+            "Appointment",
             "CarePlan",
             "Communication",
             "Communication",
@@ -499,6 +655,7 @@ fn care_plan_at(sessions: &[SessionRecord], now: &str) -> (Value, CourseStatus) 
         course: Some(&course),
         consents: &[],
         conversations: &[],
+        appointments: &[],
     };
     let b = serde_json::to_value(bundle(base, &input, now, id(12)).unwrap()).unwrap();
     let plan = of_type(&b, "CarePlan")[0].clone();

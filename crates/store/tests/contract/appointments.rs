@@ -547,4 +547,115 @@ pub mod cases {
         }
         assert_eq!(store.patient_appointments(bea).unwrap().len(), 1);
     }
+
+    /// The "export everything" archive holds the profile's appointments
+    /// (JSON with the clinic's name, a CSV line each, an `Appointment` in
+    /// the FHIR Bundle, a moved one `cancelled` with its reason) and the
+    /// times the clinic offered in its conversations.
+    pub fn the_export_archive_holds_appointments_and_proposals(store: &dyn Store) {
+        use std::io::Read;
+
+        let p = practice(store, "Lakeside");
+        let (_, ada) = patient(store, "Ada");
+        let (_, bea) = patient(store, "Bea");
+        join(store, &p.by, ada, &Default::default(), 1);
+        join(store, &p.by, bea, &Default::default(), 2);
+        for who in [ada, bea] {
+            store
+                .start_conversation(
+                    who,
+                    &general(p.clinic.id, false),
+                    &message(2, "hi"),
+                    &mail("clinic"),
+                )
+                .unwrap();
+        }
+        super::fill_appointments(store, &p, &[ada, bea]);
+        let profiles = [
+            store.profile(ada).unwrap().unwrap(),
+            store.profile(bea).unwrap().unwrap(),
+        ];
+        let (out, summary) = needlewise_store::export::write_archive(
+            store,
+            &profiles,
+            None,
+            at(10),
+            std::io::Cursor::new(Vec::new()),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        // Ada's moved one and its replacement, and Bea's.
+        assert_eq!(summary.appointments, 3);
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(out.into_inner())).unwrap();
+        let mut read = |p: &needlewise_core::records::Profile, name: &str| {
+            let dir = needlewise_store::export::folder_name(p);
+            let mut text = String::new();
+            zip.by_name(&format!("{dir}/{name}"))
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        };
+
+        let doc: serde_json::Value =
+            serde_json::from_str(&read(&profiles[0], "profile.json")).unwrap();
+        let list = doc["appointments"].as_array().unwrap();
+        assert_eq!(list.len(), 2, "{doc}");
+        let moved = list.iter().find(|a| a["status"] == "rescheduled").unwrap();
+        let booked = list.iter().find(|a| a["status"] == "booked").unwrap();
+        assert_eq!(moved["clinic"], "Lakeside");
+        assert_eq!(moved["note"], "note 0");
+        assert_eq!(moved["ended"]["reason"], "The surgeon is away");
+        assert_eq!(moved["ended"]["replaced_by"], booked["id"]);
+        assert_eq!(booked["replaces"], moved["id"]);
+        // Ada's conversation had no times offered; Bea's had one.
+        assert_eq!(doc["appointment_proposals"], serde_json::json!([]));
+        let bea_doc: serde_json::Value =
+            serde_json::from_str(&read(&profiles[1], "profile.json")).unwrap();
+        let offered = bea_doc["appointment_proposals"].as_array().unwrap();
+        assert_eq!(offered.len(), 1, "{bea_doc}");
+        assert_eq!(offered[0]["slots"].as_array().unwrap().len(), 1);
+        assert_eq!(offered[0]["by"]["name"], "Dr Lakeside");
+        assert_eq!(bea_doc["appointments"].as_array().unwrap().len(), 1);
+
+        let csv = read(&profiles[0], "appointments.csv");
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "id,clinic,start,end,status,note,booked_by,booked_at,ended_by,ended_at,reason,replaces,replaced_by"
+        );
+        let rows: Vec<&str> = lines.collect();
+        assert_eq!(rows.len(), 2, "{csv}");
+        let moved_id = moved["id"].as_str().unwrap();
+        let booked_id = booked["id"].as_str().unwrap();
+        let moved_row = rows.iter().find(|r| r.starts_with(moved_id)).unwrap();
+        assert!(
+            moved_row.contains(",rescheduled,note 0,you,"),
+            "{moved_row}"
+        );
+        assert!(moved_row.contains(",Dr Lakeside,"), "{moved_row}");
+        assert!(moved_row.contains(",The surgeon is away,"), "{moved_row}");
+        assert!(moved_row.ends_with(booked_id), "{moved_row}");
+
+        let bundle: serde_json::Value =
+            serde_json::from_str(&read(&profiles[0], "fhir-bundle.json")).unwrap();
+        let fhir: Vec<&serde_json::Value> = bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["resource"])
+            .filter(|r| r["resourceType"] == "Appointment")
+            .collect();
+        assert_eq!(fhir.len(), 2);
+        let by_id = |id: &str| *fhir.iter().find(|r| r["id"] == id).unwrap();
+        assert_eq!(by_id(booked_id)["status"], "booked");
+        assert_eq!(by_id(moved_id)["status"], "cancelled");
+        assert!(
+            by_id(moved_id)["cancelationReason"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("The surgeon is away")
+        );
+        assert_eq!(by_id(booked_id)["description"], "Appointment at Lakeside");
+    }
 }

@@ -67,7 +67,7 @@ fn thread_json(t: &Thread, side: Side) -> Value {
     v
 }
 
-fn key_of(raw: &Option<String>) -> Result<Option<RequestKey>, WebError> {
+pub(super) fn key_of(raw: &Option<String>) -> Result<Option<RequestKey>, WebError> {
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(k) => RequestKey::parse(k)

@@ -55,6 +55,7 @@ and code `bad_input`, its `message` naming the field by its path.",
         (name = "clinic", description = "For clinic members: patients, red flags, records and protocols, as far as each patient's consent allows."),
         (name = "care_team", description = "For patients: the clinics they share with, consent, and who saw what."),
         (name = "messages", description = "Conversations between a patient and their clinic (text only over the API)."),
+        (name = "appointments", description = "Appointments at the clinic: free slots, booking, cancelling and moving with a reason, and times offered in a conversation (for patients and for clinic members)."),
         (name = "meta", description = "This document."),
     )
 )]

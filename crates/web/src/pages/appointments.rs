@@ -341,6 +341,11 @@ fn take(problems: &mut Problems, e: WebError) -> Option<WebError> {
     .map(|p| p.to_string());
     let ended = [Problem::Started.to_string()];
     match e {
+        // A slot someone booked first: choose another time.
+        WebError::Conflict(m) => {
+            problems.slot = m;
+            None
+        }
         WebError::BadInput(m) => {
             let text = m.split_once(": ").map_or(m.as_str(), |(_, t)| t).to_owned();
             if about_text.contains(&m) {

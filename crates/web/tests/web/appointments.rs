@@ -647,3 +647,497 @@ async fn booked_appointments_are_in_the_calendar_feed() {
     assert!(!ics.contains(&uid(w.kept)), "{ics}");
     assert!(ics.contains(&uid(w.cancel)), "{ics}");
 }
+
+/// Checks that `v` has exactly the fields the document's schema `name`
+/// describes (every required one, none it does not list), following
+/// `$ref`s into objects and arrays of objects.
+fn conforms(doc: &serde_json::Value, name: &str, v: &serde_json::Value, at: &str) {
+    let schema = &doc["components"]["schemas"][name];
+    assert!(schema.is_object(), "{name} is documented");
+    if let Some(values) = schema["enum"].as_array() {
+        assert!(values.contains(v), "{at}: {v} is not one of {name}");
+        return;
+    }
+    let props = schema["properties"].as_object().unwrap();
+    let obj = v.as_object().unwrap_or_else(|| panic!("{at}: {v}"));
+    for k in obj.keys() {
+        assert!(props.contains_key(k), "{at}.{k} is not in {name}");
+    }
+    for r in schema["required"].as_array().into_iter().flatten() {
+        let r = r.as_str().unwrap();
+        assert!(obj.contains_key(r), "{at}.{r} ({name}) is missing: {v}");
+    }
+    for (k, p) in props {
+        let Some(value) = obj.get(k) else { continue };
+        let refs = |p: &serde_json::Value| -> Option<String> {
+            p["$ref"]
+                .as_str()
+                .or_else(|| {
+                    p["oneOf"]
+                        .as_array()
+                        .and_then(|a| a.iter().find_map(|x| x["$ref"].as_str()))
+                })
+                .map(|r| r.rsplit('/').next().unwrap().to_owned())
+        };
+        if let Some(inner) = refs(p) {
+            if !value.is_null() {
+                conforms(doc, &inner, value, &format!("{at}.{k}"));
+            }
+        } else if let Some(inner) = refs(&p["items"]) {
+            for (i, item) in value.as_array().unwrap().iter().enumerate() {
+                conforms(doc, &inner, item, &format!("{at}.{k}[{i}]"));
+            }
+        }
+    }
+}
+
+async fn api(
+    s: &Server,
+    method: &str,
+    path: &str,
+    u: &User,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    super::clinic::api(s, method, path, Some(u), body).await
+}
+
+/// The API end to end: free slots, booking (a key sent twice books once;
+/// a taken slot is 409 with the plain message), bad input named by its
+/// field, cancelling and moving with a reason, the clinic's list, slots,
+/// booking and proposals, and a proposal booked once. Every answer has
+/// exactly the fields the OpenAPI document describes.
+#[tokio::test]
+async fn the_appointments_api_books_cancels_moves_and_proposes_as_documented() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let bruno = w.users[2].as_ref().unwrap();
+    let doctor = &w.c1.user;
+    let c1 = w.c1.clinic.clone();
+    let (_, _, doc) = s.get("/api/openapi.json", None).await;
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+
+    // Alice's list: the three appointments booked by the pages.
+    let (status, v) = api(s, "GET", "/api/appointments", alice, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    conforms(&doc, "AppointmentList", &v, "list");
+    let list = v["appointments"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{v}");
+    assert!(
+        list.iter()
+            .all(|a| a["status"] == "booked" && a["note"] == NOTE)
+    );
+    assert_eq!(list[0]["clinic_name"], "Clinic One");
+    assert_eq!(list[0]["booked_by"]["side"], "patient");
+
+    // Free slots: a bounded window of Alice's clinic only.
+    let (status, v) = api(
+        s,
+        "GET",
+        &format!("/api/appointments/slots?clinic_id={c1}&days=2"),
+        alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    conforms(&doc, "FreeSlots", &v, "slots");
+    assert_eq!(v["time_zone"], "Europe/London");
+    assert_eq!(v["hours_set"], true);
+    let slots: Vec<String> = v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["start"].as_str().unwrap().to_owned())
+        .collect();
+    // Two mornings of six half-hour slots, less the three booked.
+    assert_eq!(slots.len(), 12 - 3, "{v}");
+    for days in ["0", "63", "x"] {
+        let (status, v) = api(
+            s,
+            "GET",
+            &format!("/api/appointments/slots?clinic_id={c1}&days={days}"),
+            alice,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{days}: {v}");
+        assert_eq!(v["error"]["code"], "bad_input", "{days}: {v}");
+    }
+    let (status, v) = api(s, "GET", "/api/appointments/slots", alice, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no clinic: {v}");
+    assert_eq!(v["error"]["code"], "bad_input", "{v}");
+    let (status, v) = api(
+        s,
+        "GET",
+        &format!("/api/appointments/slots?clinic_id={c1}"),
+        bruno,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "not_found");
+
+    // Booking with a key: sent twice, stored once.
+    let key = uuid::Uuid::now_v7().to_string();
+    let body =
+        serde_json::json!({"clinic_id": c1, "start": slots[0], "note": "API visit", "key": key});
+    let (status, first) = api(s, "POST", "/api/appointments", alice, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    conforms(&doc, "Booked", &first, "booked");
+    assert_eq!(first["stored"], true);
+    assert_eq!(first["appointment"]["id"], key.as_str());
+    assert_eq!(first["appointment"]["start"], slots[0].as_str());
+    assert_eq!(first["appointment"]["sequence"], 0);
+    let (status, again) = api(s, "POST", "/api/appointments", alice, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["stored"], false);
+    assert_eq!(again["appointment"], first["appointment"]);
+
+    // The same slot with another key: taken, 409 in plain words.
+    let (status, v) = api(
+        s,
+        "POST",
+        "/api/appointments",
+        alice,
+        Some(serde_json::json!({"clinic_id": c1, "start": slots[0]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "conflict");
+    assert_eq!(
+        v["error"]["message"],
+        "Someone has just booked that time. Choose another one."
+    );
+    conforms(&doc, "ErrorBody", &v, "conflict");
+
+    // Bad input is named by its field; nothing is stored.
+    for (body, says) in [
+        (
+            serde_json::json!({"clinic_id": c1, "start": "tomorrow"}),
+            "start:",
+        ),
+        (
+            serde_json::json!({"clinic_id": c1, "start": slots[1], "key": "nope"}),
+            "key:",
+        ),
+        (
+            serde_json::json!({"clinic_id": c1, "start": slots[1], "colour": "red"}),
+            "colour",
+        ),
+        (
+            serde_json::json!({"clinic_id": c1, "start": "2026-11-25T09:00:00Z"}),
+            "That time has passed",
+        ),
+        (
+            serde_json::json!({"clinic_id": c1, "start": "2026-11-26T09:10:00Z"}),
+            "does not offer that time",
+        ),
+    ] {
+        let (status, v) = api(s, "POST", "/api/appointments", alice, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert_eq!(v["error"]["code"], "bad_input", "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(m.contains(says), "{body}: {m}");
+    }
+    let (status, v) = api(
+        s,
+        "POST",
+        "/api/appointments",
+        bruno,
+        Some(serde_json::json!({"clinic_id": c1, "start": slots[1]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let (_, v) = api(s, "GET", "/api/appointments", alice, None).await;
+    assert_eq!(v["appointments"].as_array().unwrap().len(), 4, "{v}");
+
+    // Cancelling needs a reason; then it is cancelled, once.
+    let id = key.clone();
+    let (status, v) = api(
+        s,
+        "POST",
+        &format!("/api/appointments/{id}/cancel"),
+        alice,
+        Some(serde_json::json!({"reason": "  "})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["message"], "Please say why, in a few words.");
+    let (status, v) = api(
+        s,
+        "POST",
+        &format!("/api/appointments/{id}/cancel"),
+        alice,
+        Some(serde_json::json!({"reason": "I am away"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    conforms(&doc, "AppointmentOut", &v, "cancelled");
+    assert_eq!(v["status"], "cancelled");
+    assert_eq!(v["ended"]["reason"], "I am away");
+    assert_eq!(v["ended"]["by"]["side"], "patient");
+    assert_eq!(v["sequence"], 1);
+    let (status, v) = api(
+        s,
+        "POST",
+        &format!("/api/appointments/{id}/cancel"),
+        alice,
+        Some(serde_json::json!({"reason": "Another reason"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("This appointment is no longer booked"),
+        "{v}"
+    );
+    let (status, _) = api(
+        s,
+        "POST",
+        &format!("/api/appointments/{}/cancel", uuid::Uuid::now_v7()),
+        alice,
+        Some(serde_json::json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Moving: the previous one rescheduled, the new one booked at the new
+    // time with the note kept; the freed slot is free again.
+    let (status, v) = api(
+        s,
+        "POST",
+        &format!("/api/appointments/{}/reschedule", w.moving),
+        alice,
+        Some(serde_json::json!({"start": slots[2], "reason": "Later suits me"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    conforms(&doc, "Moved", &v, "moved");
+    assert_eq!(v["previous"]["status"], "rescheduled");
+    assert_eq!(
+        v["previous"]["ended"]["replaced_by"],
+        v["appointment"]["id"]
+    );
+    assert_eq!(v["appointment"]["replaces"], w.moving.to_string().as_str());
+    assert_eq!(v["appointment"]["start"], slots[2].as_str());
+    assert_eq!(v["appointment"]["note"], NOTE);
+
+    // The clinic: its list in a window, a bad window refused.
+    let (status, v) = api(s, "GET", "/api/clinic/appointments", doctor, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    conforms(&doc, "AppointmentList", &v, "clinic list");
+    assert!(
+        v["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["patient_name"] == ALICE),
+        "{v}"
+    );
+    for q in [
+        "from=2026-12-01T00:00:00Z&until=2026-11-30T00:00:00Z",
+        "from=2026-11-01T00:00:00Z&until=2027-01-15T00:00:00Z",
+        "from=yesterday",
+    ] {
+        let (status, v) = api(
+            s,
+            "GET",
+            &format!("/api/clinic/appointments?{q}"),
+            doctor,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {v}");
+    }
+    let (status, v) = api(
+        s,
+        "GET",
+        "/api/clinic/appointments?from=2027-01-01T00:00:00Z&until=2027-01-02T00:00:00Z",
+        doctor,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["appointments"], serde_json::json!([]));
+
+    // The clinic books for Alice; the same slot again is a conflict.
+    let (status, v) = api(
+        s,
+        "POST",
+        "/api/clinic/appointments",
+        doctor,
+        Some(serde_json::json!({"profile_id": w.a, "start": slots[3], "note": "Review"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["appointment"]["booked_by"]["side"], "clinic");
+    assert_eq!(v["appointment"]["booked_by"]["name"], "Dr One");
+    let by_clinic = v["appointment"]["id"].as_str().unwrap().to_owned();
+    let (status, v) = api(
+        s,
+        "POST",
+        "/api/clinic/appointments",
+        doctor,
+        Some(serde_json::json!({"profile_id": w.a, "start": slots[3]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (status, v) = api(
+        s,
+        "POST",
+        &format!("/api/clinic/appointments/{}/{by_clinic}/reschedule", w.a),
+        doctor,
+        Some(serde_json::json!({"start": slots[2], "reason": "Moved"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "taken by Alice's move: {v}");
+    let (status, v) = api(
+        s,
+        "POST",
+        &format!("/api/clinic/appointments/{}/{by_clinic}/cancel", w.a),
+        doctor,
+        Some(serde_json::json!({"reason": "The surgeon is away"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["ended"]["by"]["name"], "Dr One");
+
+    // Proposals: one to three times, each a free slot.
+    let conv = w.conversation;
+    let path = format!("/api/clinic/conversations/{}/{conv}/proposals", w.a);
+    for (starts, says) in [
+        (serde_json::json!([]), "at least one"),
+        (
+            serde_json::json!([slots[4], slots[5], slots[6], slots[7]]),
+            "at most 3",
+        ),
+        (serde_json::json!([slots[4], slots[4]]), "once"),
+        (serde_json::json!(["soon"]), "starts[]"),
+    ] {
+        let (status, v) = api(
+            s,
+            "POST",
+            &path,
+            doctor,
+            Some(serde_json::json!({"starts": starts, "body": "Times"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{starts}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{v}"
+        );
+    }
+    let key = uuid::Uuid::now_v7().to_string();
+    let body = serde_json::json!({"starts": [slots[4], slots[5]], "body": "Two times", "key": key});
+    let (status, v) = api(s, "POST", &path, doctor, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["id"].as_str(), &v["stored"]),
+        (Some(key.as_str()), &serde_json::json!(true))
+    );
+    let (status, v) = api(s, "POST", &path, doctor, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["stored"], false);
+    let (status, v) = api(s, "GET", &path, doctor, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    conforms(&doc, "ProposalList", &v, "clinic proposals");
+    let (status, v) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{conv}/proposals"),
+        alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    conforms(&doc, "ProposalList", &v, "proposals");
+    let p = &v["proposals"][0];
+    assert_eq!(p["id"], key.as_str());
+    assert_eq!(p["by"]["name"], "Dr One");
+    assert_eq!(p["slots"].as_array().unwrap().len(), 2);
+    assert_eq!(p["booked"], serde_json::Value::Null);
+
+    // Alice books the second time offered; the proposal is then used.
+    let (status, v) = api(
+        s,
+        "POST",
+        "/api/appointments",
+        alice,
+        Some(serde_json::json!({"clinic_id": c1, "start": slots[5], "proposal_id": key})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["appointment"]["proposal_id"], key.as_str());
+    assert_eq!(
+        v["appointment"]["conversation_id"],
+        conv.to_string().as_str()
+    );
+    let booked = v["appointment"]["id"].clone();
+    let (status, v) = api(
+        s,
+        "POST",
+        "/api/appointments",
+        alice,
+        Some(serde_json::json!({"clinic_id": c1, "start": slots[4], "proposal_id": key})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        v["error"]["message"],
+        "An appointment was already booked from these times."
+    );
+    let (_, v) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{conv}/proposals"),
+        alice,
+        None,
+    )
+    .await;
+    assert_eq!(v["proposals"][0]["booked"], booked);
+    let (status, _) = api(
+        s,
+        "GET",
+        &format!("/api/conversations/{}/proposals", uuid::Uuid::now_v7()),
+        alice,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Alice's record as FHIR holds each of her appointments, booked or
+    // cancelled (moved ones too), as the list says.
+    let (_, list) = api(s, "GET", "/api/appointments", alice, None).await;
+    let (status, bundle) = api(s, "GET", "/api/fhir/Bundle/record", alice, None).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    let fhir: Vec<&serde_json::Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .filter(|r| r["resourceType"] == "Appointment")
+        .collect();
+    let list = list["appointments"].as_array().unwrap();
+    assert_eq!(fhir.len(), list.len(), "{bundle}");
+    for a in list {
+        let r = fhir.iter().find(|r| r["id"] == a["id"]).unwrap();
+        let want = if a["status"] == "booked" {
+            "booked"
+        } else {
+            "cancelled"
+        };
+        assert_eq!(r["status"], want, "{r}");
+        assert_eq!(r["start"], a["start"], "{r}");
+        assert_eq!(r["description"], "Appointment at Clinic One", "{r}");
+        assert_eq!(
+            r.get("cancelationReason").is_some(),
+            want == "cancelled",
+            "{r}"
+        );
+    }
+    assert!(list.iter().any(|a| a["status"] == "rescheduled"));
+    assert!(list.iter().any(|a| a["status"] == "cancelled"));
+}

@@ -635,3 +635,557 @@ fn swapped_ids_never_reach_a_patient_who_did_not_consent() {
     // Sanity: the clock did not move, so no check was skipped for staleness.
     assert_eq!(now(&w.s), Timestamp::from_second(super::T0).unwrap());
 }
+
+// ------------------------------------------------------------ appointments
+
+/// The note on A's appointments: only A and A's clinic's members may read
+/// it.
+const NOTE: &str = "zq-api-appointment-note";
+
+/// Makes the session behind `cookie` pass the second factor now (the
+/// store's side of `/mfa`), on any backend: a plain function for the
+/// blocking pool.
+fn verify_in(store: &dyn needlewise_store::Store, cookie: &str, at: Timestamp) {
+    let hash = needlewise_web::auth::token_hash(cookie.split_once('=').unwrap().1);
+    let account = store.web_session(&hash, at).unwrap().unwrap().account_id;
+    if store.totp(account).unwrap().is_none() {
+        store
+            .set_totp(
+                account,
+                Some(&needlewise_store::clinic::TotpSecret {
+                    account_id: account,
+                    secret: vec![7; 20],
+                    enabled_at: Some(at),
+                    last_step: 0,
+                    pending_session: None,
+                }),
+            )
+            .unwrap();
+    }
+    store.mark_web_session_verified(&hash, at).unwrap();
+}
+
+/// Runs direct store calls on the blocking pool (the synchronous
+/// PostgreSQL client may not run on the executor's threads).
+async fn off<T, F>(s: &Server, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn needlewise_store::Store) -> T + Send + 'static,
+{
+    let store = s.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .unwrap()
+}
+
+/// A clinic signed up by the page, its founder past the second factor.
+async fn founder(s: &Server, email: &str, name: &str, clinic: &str) -> Member {
+    let (status, _, page) = s
+        .post(
+            "/clinic/signup",
+            None,
+            &[
+                ("email", email),
+                ("password", super::clinic::PASSWORD),
+                ("your_name", name),
+                ("clinic_name", clinic),
+                ("time_zone", "Europe/London"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let cookie = super::clinic::clinic_log_in(s, email).await;
+    let at = s.now();
+    let (c, email) = (cookie.clone(), email.to_owned());
+    let clinic = off(s, move |store| {
+        verify_in(store, &c, at);
+        let account = super::notify::account_of(store, &email);
+        store.memberships(account).unwrap()[0].0.id.to_string()
+    })
+    .await;
+    let (status, _, page) = s.get("/clinic", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    Member {
+        user: User {
+            cookie,
+            csrf: super::csrf_of(&page),
+        },
+        clinic,
+    }
+}
+
+/// A front-desk member of `by`'s clinic, past the second factor.
+async fn staff_of(s: &Server, by: &Member, email: &str) -> Member {
+    let user = s.sign_up(email).await;
+    let at = s.now();
+    let (clinic, cookie, founder_cookie, email) = (
+        by.clinic.parse::<ClinicId>().unwrap(),
+        user.cookie.clone(),
+        by.user.cookie.clone(),
+        email.to_owned(),
+    );
+    off(s, move |store| {
+        let hash = needlewise_web::auth::token_hash(founder_cookie.split_once('=').unwrap().1);
+        let founder = store.web_session(&hash, at).unwrap().unwrap().account_id;
+        let who = super::notify::account_of(store, &email);
+        super::notify::member(
+            store,
+            clinic,
+            founder,
+            who,
+            needlewise_core::clinic::Role::Staff,
+            "Stella Staff",
+            at,
+        );
+        verify_in(store, &cookie, at);
+    })
+    .await;
+    let (status, _, page) = s
+        .get(&format!("/clinic?clinic={}", by.clinic), Some(&user.cookie))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    Member {
+        user: User {
+            cookie: user.cookie,
+            csrf: super::csrf_of(&page),
+        },
+        clinic: by.clinic.clone(),
+    }
+}
+
+/// A signed-up patient working in a profile of this name.
+async fn patient_in(s: &Server, email: &str, name: &str) -> (User, ProfileId) {
+    let user = s.sign_up(email).await;
+    let at = s.now();
+    let (cookie, email, name) = (user.cookie.clone(), email.to_owned(), name.to_owned());
+    let p = off(s, move |store| {
+        let account = super::notify::account_of(store, &email);
+        let p = super::notify::profile(store, account, &name, at);
+        let hash = needlewise_web::auth::token_hash(cookie.split_once('=').unwrap().1);
+        store.set_web_session_profile(&hash, p).unwrap();
+        p
+    })
+    .await;
+    (user, p)
+}
+
+async fn api_as(
+    s: &Server,
+    method: &str,
+    path: &str,
+    u: Option<&User>,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let b = match body {
+        Some(v) => Body_::Json(v),
+        None => Body_::None,
+    };
+    let (status, _, text) = send(s, method, path, u, &b).await;
+    (status, text)
+}
+
+/// Mornings 09:00–12:00 every day, half-hour slots, by the hours page.
+async fn open_mornings(s: &Server, m: &Member) {
+    let mut f: Vec<(&str, &str)> = vec![
+        ("csrf", m.user.csrf.as_str()),
+        ("slot_minutes", "30"),
+        ("closed", ""),
+    ];
+    for d in needlewise_core::appointment::WEEKDAYS {
+        f.push((d, "09:00-12:00"));
+    }
+    let (status, _, page) = s
+        .post(
+            &format!("/clinic/appointments/hours?clinic={}", m.clinic),
+            Some(&m.user.cookie),
+            &f,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+}
+
+/// The clinic's free slot starts, by the API.
+async fn free_starts(s: &Server, m: &Member) -> Vec<String> {
+    let (status, text) = api_as(
+        s,
+        "GET",
+        &format!("/api/clinic/appointments/slots?clinic={}&days=21", m.clinic),
+        Some(&m.user),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["start"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// One cell per role: the path and body each role sends (most rows send
+/// the same to everyone; rows that change an appointment give each role
+/// an appointment or a slot of its own, so one role's success never
+/// changes what the next one meets).
+struct ApiRow {
+    method: &'static str,
+    paths: Vec<String>,
+    bodies: Vec<Option<Value>>,
+    expect: [&'static str; 7],
+    /// Whether the answer could show A's appointment note.
+    about: bool,
+}
+
+fn same(
+    method: &'static str,
+    path: String,
+    body: Option<Value>,
+    expect: [&'static str; 7],
+) -> ApiRow {
+    ApiRow {
+        method,
+        about: method == "GET" && path == "/api/appointments",
+        paths: vec![path; 7],
+        bodies: vec![body; 7],
+        expect,
+    }
+}
+
+/// Every appointment route of the API × the seven askers, on the given
+/// server (SQLite or PostgreSQL): statuses, what each answer shows of A's
+/// appointments, what changed, and the audit lines.
+async fn appointment_api_matrix(s: Server) {
+    let c1 = founder(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let staff = staff_of(&s, &c1, "staff@clinic.example").await;
+    let c2 = founder(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
+    let c3 = founder(&s, "three@clinic.example", "Dr Three", "Clinic Three").await;
+    let (a_user, a) = patient_in(&s, "alice@example.org", ALICE).await;
+    let (b_user, _) = patient_in(&s, "bruno@example.org", "Bruno Bright").await;
+    for (m, p) in [(&c1, &a_user), (&c2, &a_user), (&c3, &b_user)] {
+        let code = invite(&s, m).await;
+        assert_eq!(join(&s, p, &code, &[]).await, StatusCode::SEE_OTHER);
+    }
+    for m in [&c1, &c2, &c3] {
+        open_mornings(&s, m).await;
+    }
+    // A's conversation with clinic one, shared with the front desk.
+    let (status, text) = api_as(
+        &s,
+        "POST",
+        "/api/conversations",
+        Some(&a_user),
+        Some(json!({"clinic_id": c1.clinic, "subject": "Booking",
+            "body": "When can I come in?", "shared_with_staff": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let conv = serde_json::from_str::<Value>(&text).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A books sixteen appointments at clinic one by the API: one to
+    // cancel and one to move on her own, and one of each per role for the
+    // clinic's rows.
+    let free = free_starts(&s, &c1).await;
+    let mut booked = Vec::new();
+    for start in free.iter().take(16) {
+        let (status, text) = api_as(
+            &s,
+            "POST",
+            "/api/appointments",
+            Some(&a_user),
+            Some(json!({"clinic_id": c1.clinic, "start": start, "note": NOTE})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        booked.push(v["appointment"]["id"].as_str().unwrap().to_owned());
+    }
+    let free = free_starts(&s, &c1).await;
+    let free2 = free_starts(&s, &c2).await;
+    let (mine_cancel, mine_move) = (booked[0].clone(), booked[1].clone());
+    let clinic_cancel: Vec<String> = booked[2..9].to_vec();
+    let clinic_move: Vec<String> = booked[9..16].to_vec();
+    let users: Vec<Option<&User>> = vec![
+        None,
+        Some(&a_user),
+        Some(&b_user),
+        Some(&c1.user),
+        Some(&c2.user),
+        Some(&c3.user),
+        Some(&staff.user),
+    ];
+    // Each clinic asks about its own clinic (the `clinic` query).
+    let q = |role: usize| match role {
+        4 => format!("?clinic={}", c2.clinic),
+        5 => format!("?clinic={}", c3.clinic),
+        _ => format!("?clinic={}", c1.clinic),
+    };
+    let rows =
+        vec![
+        same(
+            "GET",
+            "/api/appointments".into(),
+            None,
+            ["401", "200", "200", "200", "200", "200", "200"],
+        ),
+        same(
+            "GET",
+            format!("/api/appointments/slots?clinic_id={}&days=7", c1.clinic),
+            None,
+            ["401", "200", "404", "404", "404", "404", "404"],
+        ),
+        same(
+            "POST",
+            "/api/appointments".into(),
+            Some(json!({"clinic_id": c1.clinic, "start": free[0], "note": "matrix"})),
+            ["401", "201", "404", "404", "404", "404", "404"],
+        ),
+        same(
+            "POST",
+            format!("/api/appointments/{mine_cancel}/cancel"),
+            Some(json!({"reason": "I am away"})),
+            ["401", "200", "404", "404", "404", "404", "404"],
+        ),
+        same(
+            "POST",
+            format!("/api/appointments/{mine_move}/reschedule"),
+            Some(json!({"start": free[1], "reason": "Later suits me"})),
+            ["401", "201", "404", "404", "404", "404", "404"],
+        ),
+        same(
+            "GET",
+            format!("/api/conversations/{conv}/proposals"),
+            None,
+            ["401", "200", "404", "404", "404", "404", "404"],
+        ),
+        ApiRow {
+            method: "GET",
+            paths: (0..7).map(|r| format!("/api/clinic/appointments{}", q(r))).collect(),
+            bodies: vec![None; 7],
+            expect: ["401", "404", "404", "200", "200", "200", "200"],
+            about: true,
+        },
+        ApiRow {
+            method: "GET",
+            paths: (0..7)
+                .map(|r| format!("/api/clinic/appointments/slots{}", q(r)))
+                .collect(),
+            bodies: vec![None; 7],
+            expect: ["401", "404", "404", "200", "200", "200", "200"],
+            about: false,
+        },
+        // Clinic one's clinician and staff book A at clinic one; clinic
+        // two's clinician books A there (A is its patient too, scopes do
+        // not matter for scheduling); clinic three never had A.
+        ApiRow {
+            method: "POST",
+            paths: (0..7).map(|r| format!("/api/clinic/appointments{}", q(r))).collect(),
+            bodies: (0..7)
+                .map(|r| {
+                    let start = if r == 4 { &free2[0] } else { &free[2 + r] };
+                    Some(json!({"profile_id": a, "start": start, "note": format!("by role {r}")}))
+                })
+                .collect(),
+            expect: ["401", "404", "404", "201", "201", "404", "201"],
+            about: false,
+        },
+        ApiRow {
+            method: "POST",
+            paths: (0..7)
+                .map(|r| {
+                    format!(
+                        "/api/clinic/appointments/{a}/{}/cancel{}",
+                        clinic_cancel[r],
+                        q(r)
+                    )
+                })
+                .collect(),
+            bodies: vec![Some(json!({"reason": "The surgeon is away"})); 7],
+            expect: ["401", "404", "404", "200", "404", "404", "200"],
+            about: false,
+        },
+        ApiRow {
+            method: "POST",
+            paths: (0..7)
+                .map(|r| {
+                    format!(
+                        "/api/clinic/appointments/{a}/{}/reschedule{}",
+                        clinic_move[r],
+                        q(r)
+                    )
+                })
+                .collect(),
+            bodies: (0..7)
+                .map(|r| Some(json!({"start": free[10 + r], "reason": "Theatre overran"})))
+                .collect(),
+            expect: ["401", "404", "404", "201", "404", "404", "201"],
+            about: false,
+        },
+        ApiRow {
+            method: "POST",
+            paths: (0..7)
+                .map(|r| format!("/api/clinic/conversations/{a}/{conv}/proposals{}", q(r)))
+                .collect(),
+            bodies: vec![Some(json!({"starts": [free[20], free[21]], "body": "Two times"})); 7],
+            expect: ["401", "404", "404", "201", "404", "404", "201"],
+            about: false,
+        },
+        ApiRow {
+            method: "GET",
+            paths: (0..7)
+                .map(|r| format!("/api/clinic/conversations/{a}/{conv}/proposals{}", q(r)))
+                .collect(),
+            bodies: vec![None; 7],
+            expect: ["401", "404", "404", "200", "404", "404", "200"],
+            about: false,
+        },
+    ];
+    let mut checked = 0;
+    for row in &rows {
+        for (role, user) in users.iter().enumerate() {
+            let path = &row.paths[role];
+            let (status, text) =
+                api_as(&s, row.method, path, *user, row.bodies[role].clone()).await;
+            let cell = format!("{} {path} as {}", row.method, ROLES[role]);
+            assert_eq!(status.as_str(), row.expect[role], "{cell}: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if status.is_success() {
+                assert!(v.is_object(), "{cell}: {text}");
+            } else {
+                assert!(v["error"]["code"].is_string(), "{cell}: {text}");
+                assert!(!text.contains(ALICE), "{cell} leaks the name: {text}");
+                assert!(!text.contains(NOTE), "{cell} leaks the note: {text}");
+            }
+            if row.about && status.is_success() {
+                // A on her own list; clinic one's members on theirs.
+                let may = if path.starts_with("/api/clinic/") {
+                    matches!(role, 3 | 6)
+                } else {
+                    role == 1
+                };
+                assert_eq!(text.contains(NOTE), may, "{cell}: {text}");
+                assert_eq!(text.contains(ALICE), may, "{cell}: {text}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, rows.len() * 7);
+
+    // The proposals the clinic made are A's to read, with their slots.
+    let (status, text) = api_as(
+        &s,
+        "GET",
+        &format!("/api/conversations/{conv}/proposals"),
+        Some(&a_user),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let proposals = v["proposals"].as_array().unwrap();
+    assert_eq!(proposals.len(), 2, "{v}");
+    for p in proposals {
+        assert_eq!(p["slots"][0]["start"], free[20].as_str(), "{p}");
+        assert_eq!(p["slots"][1]["start"], free[21].as_str(), "{p}");
+    }
+
+    // What changed: only the allowed roles' appointments.
+    let (status, text) = api_as(&s, "GET", "/api/appointments", Some(&a_user), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let status_of = |id: &str| -> String {
+        v["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {v}"))["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status_of(&mine_cancel), "cancelled");
+    assert_eq!(status_of(&mine_move), "rescheduled");
+    for r in 0..7 {
+        let allowed = matches!(r, 3 | 6);
+        let (c, m) = if allowed {
+            ("cancelled", "rescheduled")
+        } else {
+            ("booked", "booked")
+        };
+        assert_eq!(status_of(&clinic_cancel[r]), c, "role {r}");
+        assert_eq!(status_of(&clinic_move[r]), m, "role {r}");
+    }
+    let at_two = v["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["clinic_id"] == c2.clinic.as_str())
+        .count();
+    assert_eq!(at_two, 1, "clinic two booked A once: {v}");
+
+    // Every clinic read and write is in A's audit log, by who did it;
+    // clinic three left no line and clinic two only its booking.
+    let log = off(&s, move |store| store.audit_log(a, 1000).unwrap()).await;
+    let accounts = off(&s, |store| {
+        [
+            "one@clinic.example",
+            "staff@clinic.example",
+            "two@clinic.example",
+            "three@clinic.example",
+        ]
+        .map(|e| super::notify::account_of(store, e))
+    })
+    .await;
+    let did =
+        |who: AccountId, action: &str| log.iter().any(|e| e.actor == who && e.action == action);
+    for who in [accounts[0], accounts[1]] {
+        for action in [
+            "viewed_appointments",
+            "appointment_booked",
+            "appointment_cancelled",
+            "appointment_rescheduled",
+            "slots_proposed",
+            "viewed_proposals",
+        ] {
+            assert!(did(who, action), "{action} by {who}: {log:?}");
+        }
+    }
+    assert!(did(accounts[2], "appointment_booked"), "{log:?}");
+    assert!(
+        log.iter()
+            .filter(|e| e.actor == accounts[2])
+            .all(|e| matches!(
+                e.action.as_str(),
+                "appointment_booked" | "viewed_appointment" | "viewed_appointments"
+            )),
+        "{log:?}"
+    );
+    assert!(log.iter().all(|e| e.actor != accounts[3]), "{log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_appointment_api_route_answers_each_role_as_the_table_says_on_sqlite() {
+    let s = Server::new();
+    assert_eq!(s.store.backend(), "sqlite");
+    appointment_api_matrix(s).await;
+}
+
+/// The same table on PostgreSQL. Needs `NEEDLEWISE_TEST_POSTGRES_URL`
+/// (scripts/pg-test-server start); it fails, never skips, without it.
+#[test]
+fn every_appointment_api_route_answers_each_role_as_the_table_says_on_postgres() {
+    let (s, store) = super::Server::postgres();
+    assert_eq!(s.store.backend(), "postgres");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(appointment_api_matrix(s));
+    // The runtime goes first, then the store, outside it.
+    drop(runtime);
+    drop(store);
+}

@@ -1,6 +1,7 @@
 //! The authorization matrix, field by field: for every combination of the
 //! five consent scopes, every clinic-side JSON answer about a patient (the
-//! record, the patient list, the red-flag queue, the referral Bundle) is
+//! record, the patient list, the red-flag queue, the referral Bundle, the
+//! clinic's appointments and the times it offered in a conversation) is
 //! walked leaf by leaf. Each leaf's path must be on an allow-list that
 //! names the scopes it needs, and a leaf of a scope the patient did not
 //! grant may only be null. Then no id or file hash of an unshared record
@@ -78,6 +79,47 @@ fn list_needs(path: &str) -> Option<&'static [&'static str]> {
         "red_flag_patients" => &[],
         _ => return None,
     })
+}
+
+/// The clinic's appointments (`/api/clinic/appointments`): scheduling
+/// needs no scope (`Act::Schedule`, for linked patients), and an
+/// appointment carries nothing clinical, so every leaf is on the list
+/// with none.
+fn appointments_needs(path: &str) -> Option<&'static [&'static str]> {
+    let field = path.strip_prefix("appointments[].")?;
+    let top = field.split('.').next().unwrap_or("");
+    matches!(
+        top,
+        "id" | "clinic_id"
+            | "clinic_name"
+            | "clinic_time_zone"
+            | "profile_id"
+            | "patient_name"
+            | "start"
+            | "end"
+            | "status"
+            | "note"
+            | "conversation_id"
+            | "proposal_id"
+            | "replaces"
+            | "booked_by"
+            | "booked_at"
+            | "ended"
+            | "sequence"
+    )
+    .then_some(&[][..])
+}
+
+/// The times offered in a conversation
+/// (`/api/clinic/conversations/{profile}/{id}/proposals`).
+fn proposals_needs(path: &str) -> Option<&'static [&'static str]> {
+    let field = path.strip_prefix("proposals[].")?;
+    let top = field.split(['.', '[']).next().unwrap_or("");
+    matches!(
+        top,
+        "id" | "clinic_id" | "conversation_id" | "slots" | "by" | "at" | "booked"
+    )
+    .then_some(&[][..])
 }
 
 /// The red-flag queue: all of it is check-ins.
@@ -170,6 +212,58 @@ async fn no_clinic_answer_carries_a_field_of_a_scope_the_patient_did_not_grant()
     assert_eq!(join(&s, &p, &code, &SCOPES).await, StatusCode::SEE_OTHER);
     seed(&s, &p, profile).await;
     upload_photo(&s, &p, profile, 60).await;
+    // An appointment booked by the patient, and times offered in a
+    // conversation, for the clinic's scheduling answers.
+    let mut hours: Vec<(&str, &str)> = vec![
+        ("csrf", dr.user.csrf.as_str()),
+        ("slot_minutes", "30"),
+        ("closed", ""),
+    ];
+    for d in needlewise_core::appointment::WEEKDAYS {
+        hours.push((d, "09:00-12:00"));
+    }
+    let (status, _, page) = s
+        .post("/clinic/appointments/hours", Some(&dr.user.cookie), &hours)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let (status, free) = api(
+        &s,
+        "GET",
+        "/api/clinic/appointments/slots",
+        Some(&dr.user),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{free}");
+    let (status, v) = api(
+        &s,
+        "POST",
+        "/api/appointments",
+        Some(&p),
+        Some(json!({"clinic_id": dr.clinic, "start": free["slots"][0]["start"], "note": "First visit"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (status, v) = api(
+        &s,
+        "POST",
+        "/api/conversations",
+        Some(&p),
+        Some(json!({"clinic_id": dr.clinic, "subject": "Times", "body": "When?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let conversation = v["id"].as_str().unwrap().to_owned();
+    let proposals = format!("/api/clinic/conversations/{profile}/{conversation}/proposals");
+    let (status, v) = api(
+        &s,
+        "POST",
+        &proposals,
+        Some(&dr.user),
+        Some(json!({"starts": [free["slots"][1]["start"]], "body": "This one?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
     let secrets = secrets(&s, profile);
     for scope in ["screening", "sessions", "checkins", "photos_clinical"] {
         assert!(
@@ -216,6 +310,20 @@ async fn no_clinic_answer_carries_a_field_of_a_scope_the_patient_did_not_grant()
             "the red-flag queue with {granted:?}: {v}"
         );
         texts.push(("the red-flag queue", text));
+
+        // The clinic's appointments and the times it offered: the same
+        // whatever the scopes.
+        let (status, v, text) = get_json(&s, &dr, "/api/clinic/appointments").await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        check_leaves("the appointments", &v, &granted, appointments_needs);
+        assert_eq!(v["appointments"].as_array().map(Vec::len), Some(1), "{v}");
+        assert_eq!(v["appointments"][0]["note"], "First visit", "{v}");
+        texts.push(("the appointments", text));
+        let (status, v, text) = get_json(&s, &dr, &proposals).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        check_leaves("the proposals", &v, &granted, proposals_needs);
+        assert_eq!(v["proposals"].as_array().map(Vec::len), Some(1), "{v}");
+        texts.push(("the proposals", text));
 
         let (status, bundle, text) =
             get_json(&s, &dr, &format!("/clinic/patients/{profile}/record.json")).await;

@@ -79,6 +79,46 @@ impl Server {
         }
     }
 
+    /// A server on a fresh schema of `NEEDLEWISE_TEST_POSTGRES_URL` (it
+    /// panics, never skips, without one). Also returns the store, to be
+    /// dropped last, outside any async runtime (the synchronous
+    /// PostgreSQL client may not be dropped inside one); direct store
+    /// calls go through the blocking pool.
+    fn postgres() -> (Server, Arc<dyn Store>) {
+        let url = match std::env::var("NEEDLEWISE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => panic!(
+                "NEEDLEWISE_TEST_POSTGRES_URL is not set, so the PostgreSQL half cannot run. \
+                 Start a throwaway server: eval \"$(scripts/pg-test-server start)\""
+            ),
+        };
+        let schema = format!("nw_web_{}", uuid::Uuid::new_v4().simple());
+        let store: Arc<dyn Store> = Arc::new(
+            needlewise_store::PostgresStore::connect_fresh_schema(&url, &schema)
+                .unwrap_or_else(|e| panic!("cannot set up a schema: {e}")),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(AtomicI64::new(T0));
+        let c = clock.clone();
+        let state = AppState::new(
+            store.clone(),
+            Config::default(),
+            Arc::new(move || Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap()),
+            TimeZone::UTC,
+        )
+        .with_photo_dir(dir.path().join("photos"));
+        (
+            Server {
+                app: router(state.clone()),
+                store: store.clone(),
+                clock,
+                state,
+                _dir: dir,
+            },
+            store,
+        )
+    }
+
     /// The server's clock now.
     fn now(&self) -> Timestamp {
         Timestamp::from_second(self.clock.load(Ordering::SeqCst)).unwrap()

@@ -15,7 +15,7 @@ use super::Server;
 /// What the API must keep offering. The router and the document are both
 /// built from `api::routes()`; this list guards against a route vanishing
 /// from both at once.
-const API: [(&str, &str); 45] = [
+const API: [(&str, &str); 58] = [
     ("get", "/api/evidence"),
     ("get", "/api/screening"),
     ("post", "/api/screening"),
@@ -63,6 +63,19 @@ const API: [(&str, &str); 45] = [
         "post",
         "/api/clinic/conversations/{profile}/{id}/messages/photos",
     ),
+    ("get", "/api/appointments"),
+    ("post", "/api/appointments"),
+    ("get", "/api/appointments/slots"),
+    ("post", "/api/appointments/{id}/cancel"),
+    ("post", "/api/appointments/{id}/reschedule"),
+    ("get", "/api/conversations/{id}/proposals"),
+    ("get", "/api/clinic/appointments"),
+    ("post", "/api/clinic/appointments"),
+    ("get", "/api/clinic/appointments/slots"),
+    ("post", "/api/clinic/appointments/{profile}/{id}/cancel"),
+    ("post", "/api/clinic/appointments/{profile}/{id}/reschedule"),
+    ("get", "/api/clinic/conversations/{profile}/{id}/proposals"),
+    ("post", "/api/clinic/conversations/{profile}/{id}/proposals"),
     ("get", "/api/openapi.json"),
 ];
 
@@ -389,4 +402,104 @@ async fn messages_with_photos_are_documented_as_multipart() {
             "{path}: {resolved}"
         );
     }
+}
+
+/// The appointments' answers are typed schemas, field by field, and every
+/// booking or move documents the 409 of a slot taken meanwhile.
+#[tokio::test]
+async fn appointments_are_documented_with_their_schemas_and_conflicts() {
+    let s = Server::new();
+    let doc = document(&s).await;
+    let schema_of = |path: &str, method: &str, status: &str| -> String {
+        doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} {status}: a typed schema"))
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    for (path, method, status, schema) in [
+        ("/api/appointments", "get", "200", "AppointmentList"),
+        ("/api/appointments", "post", "201", "Booked"),
+        ("/api/appointments/slots", "get", "200", "FreeSlots"),
+        (
+            "/api/appointments/{id}/cancel",
+            "post",
+            "200",
+            "AppointmentOut",
+        ),
+        ("/api/appointments/{id}/reschedule", "post", "201", "Moved"),
+        (
+            "/api/conversations/{id}/proposals",
+            "get",
+            "200",
+            "ProposalList",
+        ),
+        ("/api/clinic/appointments", "get", "200", "AppointmentList"),
+        ("/api/clinic/appointments", "post", "201", "Booked"),
+        ("/api/clinic/appointments/slots", "get", "200", "FreeSlots"),
+        (
+            "/api/clinic/appointments/{profile}/{id}/cancel",
+            "post",
+            "200",
+            "AppointmentOut",
+        ),
+        (
+            "/api/clinic/appointments/{profile}/{id}/reschedule",
+            "post",
+            "201",
+            "Moved",
+        ),
+        (
+            "/api/clinic/conversations/{profile}/{id}/proposals",
+            "get",
+            "200",
+            "ProposalList",
+        ),
+    ] {
+        assert_eq!(schema_of(path, method, status), schema, "{method} {path}");
+        assert_eq!(doc["paths"][path][method]["tags"][0], "appointments");
+    }
+    for path in [
+        "/api/appointments",
+        "/api/appointments/{id}/reschedule",
+        "/api/clinic/appointments",
+        "/api/clinic/appointments/{profile}/{id}/reschedule",
+    ] {
+        assert!(
+            doc["paths"][path]["post"]["responses"]["409"].is_object(),
+            "{path} documents the taken slot"
+        );
+    }
+    let appointment = &doc["components"]["schemas"]["AppointmentOut"]["properties"];
+    for field in [
+        "id",
+        "clinic_id",
+        "profile_id",
+        "start",
+        "end",
+        "status",
+        "note",
+        "booked_by",
+        "booked_at",
+        "ended",
+        "sequence",
+    ] {
+        assert!(appointment.get(field).is_some(), "{field}: {appointment}");
+    }
+    assert_eq!(appointment["start"]["format"], "date-time");
+    let booking = &doc["components"]["schemas"]["NewBooking"];
+    let required: BTreeSet<&str> = booking["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        required,
+        BTreeSet::from(["clinic_id", "start"]),
+        "{booking}"
+    );
 }

@@ -47,6 +47,8 @@ pub fn bundle_of(r: &PatientRecord, now: Timestamp) -> Result<needlewise_fhir::B
         // Conversations stay in needlewise: the referral holds what the
         // patient's scopes share, and no scope shares conversations.
         conversations: &[],
+        // No scope shares appointments' notes; the clinic has its own.
+        appointments: &[],
     };
     needlewise_fhir::bundle(evidence(), &input, now, Uuid::now_v7())
         .map_err(|e| WebError::Internal(anyhow::anyhow!("cannot build the FHIR bundle: {e}")))
