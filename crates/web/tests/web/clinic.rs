@@ -28,6 +28,10 @@ pub(super) fn now(s: &Server) -> Timestamp {
 /// Gives the user's account an enabled TOTP factor (unless it has one)
 /// and marks the session as having passed it now, as `/mfa` does.
 pub(super) fn verify(s: &Server, u: &User) {
+    super::blocking(|| verify_now(s, u))
+}
+
+fn verify_now(s: &Server, u: &User) {
     let token = u.cookie.split_once('=').unwrap().1;
     let hash = token_hash(token);
     let account = s
@@ -114,8 +118,10 @@ pub(super) async fn clinic_signup(s: &Server, email: &str, name: &str, clinic: &
     let (status, h, _) = s.get("/clinic", Some(&cookie)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "no second factor yet");
     assert_eq!(h[header::LOCATION], "/mfa?next=%2Fclinic");
-    let account = s.store.account_by_email(email).unwrap().unwrap();
-    let clinic = s.store.memberships(account.id).unwrap()[0].0.id.to_string();
+    let clinic = super::blocking(|| {
+        let account = s.store.account_by_email(email).unwrap().unwrap();
+        s.store.memberships(account.id).unwrap()[0].0.id.to_string()
+    });
     let mut user = User {
         cookie,
         csrf: String::new(),
@@ -219,7 +225,7 @@ pub(super) async fn invite(s: &Server, m: &Member) -> String {
 /// A patient with a profile of this name, working in it.
 pub(super) async fn patient(s: &Server, email: &str, name: &str) -> (User, ProfileId) {
     let user = s.sign_up(email).await;
-    let account = s.store.account_by_email(email).unwrap().unwrap();
+    let account = super::blocking(|| s.store.account_by_email(email).unwrap().unwrap());
     let profile = Profile {
         id: ProfileId(Uuid::now_v7()),
         account_id: account.id,
@@ -227,11 +233,13 @@ pub(super) async fn patient(s: &Server, email: &str, name: &str) -> (User, Profi
         created_at: now(s),
         time_zone: None,
     };
-    s.store.create_profile(&profile).unwrap();
     let token = user.cookie.split_once('=').unwrap().1;
-    s.store
-        .set_web_session_profile(&token_hash(token), profile.id)
-        .unwrap();
+    super::blocking(|| {
+        s.store.create_profile(&profile).unwrap();
+        s.store
+            .set_web_session_profile(&token_hash(token), profile.id)
+            .unwrap();
+    });
     (user, profile.id)
 }
 
@@ -269,7 +277,7 @@ pub(super) async fn seed(s: &Server, u: &User, profile: ProfileId) -> EpisodeId 
         setting: needlewise_core::records::SessionSetting::Home,
         readiness_check_id: None,
     };
-    s.store.log_session(&session, None).unwrap();
+    super::blocking(|| s.store.log_session(&session, None).unwrap());
     red_flag(s, profile, Some(session.id))
 }
 
@@ -301,7 +309,7 @@ pub(super) fn red_flag(s: &Server, profile: ProfileId, session: Option<SessionId
         resolution: String::new(),
         resolver: None,
     };
-    s.store.save_checkin(&checkin, Some(&episode)).unwrap();
+    super::blocking(|| s.store.save_checkin(&checkin, Some(&episode)).unwrap());
     episode.id
 }
 

@@ -41,6 +41,20 @@ use needlewise_web::{AppState, Config, router};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+/// Runs a synchronous store call from async test code on either backend.
+/// On a multi-thread runtime (the PostgreSQL tests' one) it leaves the
+/// runtime's context first, since the synchronous PostgreSQL client blocks
+/// on a runtime of its own; SQLite's tests run on a current-thread
+/// runtime, where the call simply runs.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// A server with a clock the test moves.
 struct Server {
     app: Router,
@@ -77,6 +91,25 @@ impl Server {
             state,
             _dir: dir,
         }
+    }
+
+    /// Runs `test` on a server over a fresh PostgreSQL schema, in a
+    /// runtime of its own that ends before the store is dropped.
+    fn on_postgres<F, Fut>(test: F)
+    where
+        F: FnOnce(Server) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (s, store) = Server::postgres();
+        assert_eq!(s.store.backend(), "postgres");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(test(s));
+        drop(runtime);
+        drop(store);
     }
 
     /// A server on a fresh schema of `NEEDLEWISE_TEST_POSTGRES_URL` (it

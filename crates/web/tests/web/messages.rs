@@ -130,7 +130,11 @@ fn may_read(role: usize, clinic_side: bool) -> &'static [&'static str] {
 }
 
 async fn world() -> World {
-    let s = Server::new();
+    world_on(Server::new()).await
+}
+
+/// The same world on a given server (SQLite or PostgreSQL).
+async fn world_on(s: Server) -> World {
     let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
     let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
     let c2 = clinic_signup(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
@@ -150,15 +154,16 @@ async fn world() -> World {
         StatusCode::SEE_OTHER
     );
     let episode = seed(&s, &a, pa).await;
-    let checkin = s
-        .store
-        .episodes(pa)
-        .unwrap()
-        .into_iter()
-        .find(|e| e.id == episode)
-        .unwrap()
-        .checkin_id
-        .to_string();
+    let checkin = super::blocking(|| {
+        s.store
+            .episodes(pa)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.id == episode)
+            .unwrap()
+            .checkin_id
+            .to_string()
+    });
     let _ = pb;
     let unshared = start(&s, &a, &c1.clinic, UNSHARED, &[], &[]).await;
     let shared = start(&s, &a, &c1.clinic, SHARED, &[("shared", "on")], &[]).await;
@@ -171,34 +176,38 @@ async fn world() -> World {
         &[jpeg(30)],
     )
     .await;
-    let photo = s
-        .store
-        .patient_conversation(pa, clinical, s.now())
-        .unwrap()
-        .unwrap()
-        .messages[0]
-        .photos[0]
-        .id
-        .to_string();
-    let dr = s
-        .store
-        .account_by_email("one@clinic.example")
-        .unwrap()
-        .unwrap()
-        .id;
+    let photo = super::blocking(|| {
+        s.store
+            .patient_conversation(pa, clinical, s.now())
+            .unwrap()
+            .unwrap()
+            .messages[0]
+            .photos[0]
+            .id
+            .to_string()
+    });
+    let dr = super::blocking(|| {
+        s.store
+            .account_by_email("one@clinic.example")
+            .unwrap()
+            .unwrap()
+            .id
+    });
     let canned = needlewise_core::ids::CannedReplyId(uuid::Uuid::now_v7());
-    s.store
-        .save_canned_reply(
-            &needlewise_store::clinic::ClinicAccess {
-                clinic: c1.clinic.parse().unwrap(),
-                account: dr,
-            },
-            canned,
-            CANNED,
-            "Keep the skin clean and use only water for a day.",
-            s.now(),
-        )
-        .unwrap();
+    super::blocking(|| {
+        s.store
+            .save_canned_reply(
+                &needlewise_store::clinic::ClinicAccess {
+                    clinic: c1.clinic.parse().unwrap(),
+                    account: dr,
+                },
+                canned,
+                CANNED,
+                "Keep the skin clean and use only water for a day.",
+                s.now(),
+            )
+            .unwrap()
+    });
     World {
         canned,
         users: vec![
@@ -313,7 +322,19 @@ async fn send(
 
 #[tokio::test]
 async fn every_conversation_route_answers_each_role_as_the_table_says() {
-    let w = world().await;
+    conversation_matrix(Server::new()).await;
+}
+
+/// The same table on PostgreSQL. Needs `NEEDLEWISE_TEST_POSTGRES_URL`
+/// (scripts/pg-test-server start); it fails, never skips, without it.
+#[test]
+fn every_conversation_route_answers_each_role_as_the_table_says_on_postgres() {
+    Server::on_postgres(conversation_matrix);
+}
+
+async fn conversation_matrix(s: Server) {
+    let backend = s.store.backend();
+    let w = world_on(s).await;
     let (a, c1) = (w.a, w.c1.clinic.clone());
     let (u, sh, cl) = (w.unshared, w.shared, w.clinical);
     let routes = vec![
@@ -556,7 +577,7 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
     for r in &routes {
         for (role, user) in w.users.iter().enumerate() {
             let (status, h, text) = send(&w.s, r, user.as_ref(), &c1).await;
-            let cell = format!("{} {} as {}", r.method, r.path, ROLES[role]);
+            let cell = format!("{backend}: {} {} as {}", r.method, r.path, ROLES[role]);
             let want = r.expect[role];
             if want == "login" {
                 assert_eq!(status, StatusCode::SEE_OTHER, "{cell}: {text}");
@@ -589,8 +610,9 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
     assert_eq!(checked, routes.len() * ROLES.len());
     // Every clinic read of A's conversations is in A's audit log; the
     // clinicians who were refused left no line.
-    let log = w.s.store.audit_log(a, 500).unwrap();
-    let actor = |email: &str| w.s.store.account_by_email(email).unwrap().unwrap().id;
+    let log = super::blocking(|| w.s.store.audit_log(a, 500).unwrap());
+    let actor =
+        |email: &str| super::blocking(|| w.s.store.account_by_email(email).unwrap().unwrap().id);
     for (email, action) in [
         ("one@clinic.example", "viewed_conversation"),
         ("one@clinic.example", "viewed_inbox"),
@@ -611,11 +633,12 @@ async fn every_conversation_route_answers_each_role_as_the_table_says() {
     }
     // The staff member's refusals changed nothing: no staff reply in the
     // clinical conversation.
-    let t =
+    let t = super::blocking(|| {
         w.s.store
             .patient_conversation(a, cl, w.s.now())
             .unwrap()
-            .unwrap();
+            .unwrap()
+    });
     assert!(t.messages.iter().all(|m| m.author_name != "Stella Staff"));
     assert_eq!(
         t.messages
