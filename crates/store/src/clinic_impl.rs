@@ -365,11 +365,12 @@ pub(crate) fn sent_steps<K: Eq + std::hash::Hash>(
 /// Whether any of `profiles` has no list-view line (`detail`) from this
 /// clinician within [`LIST_VIEW_AUDIT_WINDOW`] before `at`: then the view
 /// must be logged.
-fn unlogged_views(
+pub(crate) fn unlogged_views(
     tx: &mut dyn Tx,
     dialect: Dialect,
     profiles: &[ProfileId],
     by: &ClinicAccess,
+    action: &str,
     detail: &str,
     at: Timestamp,
 ) -> Result<bool> {
@@ -383,7 +384,7 @@ fn unlogged_views(
         "SELECT EXISTS (SELECT u.p FROM {}
              EXCEPT
              SELECT a.profile_id FROM audit_log a
-             WHERE a.clinic_id = ?2 AND a.actor = ?3 AND a.action = 'viewed_list'
+             WHERE a.clinic_id = ?2 AND a.actor = ?3 AND a.action = ?7
                AND a.detail = ?6 AND a.at >= ?4 AND a.at <= ?5) AS unlogged",
         dialect.ids(1)
     );
@@ -395,6 +396,7 @@ fn unlogged_views(
         since.into(),
         at.into(),
         detail.into(),
+        action.into(),
     ];
     Ok(tx
         .first(&sql, &args, |r| r.bool("unlogged"))?
@@ -1142,7 +1144,15 @@ impl<B: Backend> ClinicStore for B {
             } else {
                 Vec::new()
             };
-            let unlogged = unlogged_views(tx, B::DIALECT, &shown, by, "patient list", now)?;
+            let unlogged = unlogged_views(
+                tx,
+                B::DIALECT,
+                &shown,
+                by,
+                "viewed_list",
+                "patient list",
+                now,
+            )?;
             Ok((page, shown, actor_name, unlogged))
         })?;
         if unlogged {
@@ -1197,7 +1207,8 @@ impl<B: Backend> ClinicStore for B {
             let mut shown: Vec<ProfileId> = flags.iter().map(|f| f.profile_id).collect();
             shown.sort_unstable();
             shown.dedup();
-            let unlogged = unlogged_views(tx, B::DIALECT, &shown, by, "red flags", now)?;
+            let unlogged =
+                unlogged_views(tx, B::DIALECT, &shown, by, "viewed_list", "red flags", now)?;
             Ok((flags, shown, actor_name, unlogged))
         })?;
         if unlogged {

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::clinic::{ClinicAccess, Email, Notification};
 use crate::clinic_impl::{
     CLINIC_COLUMNS, PATIENT, audit, audit_many, check_recipient, clinic_from, held, insert_email,
-    insert_notification, member_of, sent_steps,
+    insert_notification, member_of, sent_steps, unlogged_views,
 };
 use crate::codec::{self, to_i64, to_u32, to_u64};
 use crate::conversation::{
@@ -94,6 +94,14 @@ fn photo_from(r: Cols<'_>) -> Result<MessagePhoto> {
 
 /// The SELECT of summaries: a conversation with its clinic's and
 /// patient's names.
+/// A conversation started from a red flag that awaits the clinic, in SQL
+/// (the core's `from_red_flag() && awaits_clinic()`).
+const URGENT: &str =
+    "(CASE WHEN c.origin_episode_id IS NOT NULL AND c.last_side = 'patient' THEN 1 ELSE 0 END)";
+/// The core's `unread_by(Side::Clinic)`, in SQL.
+const UNREAD_BY_CLINIC: &str = "(CASE WHEN c.last_patient_at IS NOT NULL
+     AND (c.clinic_read_at IS NULL OR c.last_patient_at > c.clinic_read_at) THEN 1 ELSE 0 END)";
+
 fn summary_select() -> String {
     format!(
         "SELECT {}, cl.name AS clinic_name, p.name AS patient_name
@@ -368,7 +376,15 @@ pub(crate) fn clinic_side(
     Ok((found, held.name))
 }
 
+/// Marks the conversation read by `side` at `at`, only when it holds a
+/// message from the other side that `side` has not opened: a view with
+/// nothing new writes nothing, so viewers of one conversation never wait on
+/// its row (PostgreSQL) and the marker stays the moment the latest message
+/// was first seen.
 fn mark_read(tx: &mut dyn Tx, c: &Conversation, side: Side, at: Timestamp) -> Result<()> {
+    if !c.unread_by(side) {
+        return Ok(());
+    }
     let sql = match side {
         Side::Patient => {
             "UPDATE conversations SET patient_read_at = ?4
@@ -548,7 +564,7 @@ impl<B: Backend> ConversationStore for B {
             mark_read(tx, &found.conversation, Side::Patient, now)?;
             let messages = messages_of(tx, &found.conversation)?;
             let c = &mut found.conversation;
-            if c.patient_read_at.is_none_or(|r| r < now) {
+            if c.unread_by(Side::Patient) && c.patient_read_at.is_none_or(|r| r < now) {
                 c.patient_read_at = Some(now);
             }
             Ok(Some(Thread {
@@ -619,7 +635,11 @@ impl<B: Backend> ConversationStore for B {
         profile: Option<ProfileId>,
         now: Timestamp,
     ) -> Result<Vec<ConversationSummary>> {
-        self.write_at(Isolation::Snapshot, |tx| {
+        // Read in a read-only transaction (several views run at once); the
+        // audit lines are written before anything is returned, and only when
+        // this member's last inbox view of a patient is older than the
+        // window, so most views write nothing.
+        let (ordered, profiles, name, unlogged) = self.read(|tx| {
             let (role, name) = member_of(tx, by)?;
             let mut sql = format!(
                 "{} JOIN clinic_patients cp ON cp.clinic_id = c.clinic_id AND cp.profile_id = c.profile_id
@@ -632,8 +652,16 @@ impl<B: Backend> ConversationStore for B {
                 sql.push_str(" AND c.profile_id = ?2");
                 args.push(p.into());
             }
+            // The core's inbox order ([`inbox_order`], applied again below)
+            // in SQL, so that the limit keeps the conversations that come
+            // first: red-flag ones awaiting the clinic, oldest first; then
+            // the unread; then newest activity.
             sql.push_str(&format!(
-                " ORDER BY c.last_message_at DESC, c.id DESC LIMIT {MAX_LISTED}"
+                " ORDER BY {URGENT} DESC,
+                   CASE WHEN {URGENT} = 1 THEN c.last_message_at END,
+                   CASE WHEN {URGENT} = 1 THEN c.id END,
+                   {UNREAD_BY_CLINIC} DESC, c.last_message_at DESC, c.id DESC
+                 LIMIT {MAX_LISTED}"
             ));
             let grant = Grant {
                 role: Some(role),
@@ -660,18 +688,24 @@ impl<B: Backend> ConversationStore for B {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            audit_many(
-                tx,
-                B::DIALECT,
-                &profiles,
-                by,
-                &name,
-                "viewed_inbox",
-                "",
-                now,
-            )?;
-            Ok(ordered)
-        })
+            let unlogged = unlogged_views(tx, B::DIALECT, &profiles, by, "viewed_inbox", "", now)?;
+            Ok((ordered, profiles, name, unlogged))
+        })?;
+        if unlogged {
+            self.write_at(Isolation::Snapshot, |tx| {
+                audit_many(
+                    tx,
+                    B::DIALECT,
+                    &profiles,
+                    by,
+                    &name,
+                    "viewed_inbox",
+                    "",
+                    now,
+                )
+            })?;
+        }
+        Ok(ordered)
     }
 
     fn clinic_conversation(
@@ -696,7 +730,7 @@ impl<B: Backend> ConversationStore for B {
                 now,
             )?;
             let c = &mut found.conversation;
-            if c.clinic_read_at.is_none_or(|r| r < now) {
+            if c.unread_by(Side::Clinic) && c.clinic_read_at.is_none_or(|r| r < now) {
                 c.clinic_read_at = Some(now);
             }
             Ok(Thread {

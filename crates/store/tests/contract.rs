@@ -129,6 +129,7 @@ contract_tests!(
     export_holds_readiness_checks_and_settings,
     // Conversations (contract/conversations.rs).
     a_conversation_is_started_answered_and_read_on_both_sides,
+    the_inbox_limit_keeps_a_waiting_red_flag_first_and_views_log_once,
     an_unanswered_red_flag_conversation_is_claimed_once_until_answered,
     canned_replies_are_the_clinics_and_only_clinicians_write_them,
     who_of_the_clinic_reads_a_conversation_is_the_core_rule,

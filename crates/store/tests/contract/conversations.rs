@@ -421,6 +421,85 @@ pub mod cases {
         a
     }
 
+    /// The inbox holds at most `MAX_LISTED` conversations, chosen in the
+    /// inbox's own order: an old red-flag conversation that awaits the
+    /// clinic is first even behind more newer ones than the limit. A view
+    /// of the inbox is logged once per patient in the list-view window, and
+    /// a conversation viewed with nothing new keeps its read marker.
+    pub fn the_inbox_limit_keeps_a_waiting_red_flag_first_and_views_log_once(store: &dyn Store) {
+        use needlewise_store::conversation::MAX_LISTED;
+
+        let p = practice(store, "Lakeside");
+        let (_, ada) = patient(store, "Ada");
+        let (_, bea) = patient(store, "Bea");
+        join(store, &p.by, ada, &all_scopes(), 1);
+        join(store, &p.by, bea, &Default::default(), 1);
+        let (urgent, _) = red_flag_conversation(store, ada, p.clinic.id, 10);
+        let newer = i64::from(MAX_LISTED) + 1;
+        for i in 0..newer {
+            store
+                .start_conversation(
+                    bea,
+                    &general(p.clinic.id, false),
+                    &message(20 + i, "hello"),
+                    &mail("clinic"),
+                )
+                .unwrap();
+        }
+        let now = 20 + newer + 5;
+        let inbox = store.clinic_inbox(&p.by, None, at(now)).unwrap();
+        assert_eq!(inbox.len(), MAX_LISTED as usize);
+        assert_eq!(inbox[0].conversation.id, urgent.id);
+        // Then newest first: the oldest of Bea's is the one left out.
+        assert_eq!(inbox[1].conversation.last_message_at, at(20 + newer - 1));
+        assert!(
+            inbox
+                .iter()
+                .all(|s| s.conversation.last_message_at != at(20))
+        );
+
+        let views = |who| {
+            store
+                .audit_log(who, 10_000)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.action == "viewed_inbox")
+                .count()
+        };
+        assert_eq!((views(ada), views(bea)), (1, 1));
+        store.clinic_inbox(&p.by, None, at(now + 1)).unwrap();
+        assert_eq!((views(ada), views(bea)), (1, 1), "within the window");
+        store.clinic_inbox(&p.by, None, at(now + 16)).unwrap();
+        assert_eq!((views(ada), views(bea)), (2, 2), "after the window");
+
+        // Read markers: the clinic opens Ada's conversation (new to it),
+        // then again with nothing new; the marker stays at the first view.
+        let t = store
+            .clinic_conversation(&p.by, ada, urgent.id, at(now + 20))
+            .unwrap();
+        assert_eq!(t.summary.conversation.clinic_read_at, Some(at(now + 20)));
+        let t = store
+            .clinic_conversation(&p.by, ada, urgent.id, at(now + 30))
+            .unwrap();
+        assert_eq!(t.summary.conversation.clinic_read_at, Some(at(now + 20)));
+        assert!(!t.summary.conversation.unread_by(Side::Clinic));
+        // A new message from Ada is unread until the next view.
+        store
+            .post_patient_message(
+                ada,
+                urgent.id,
+                &message(now + 40, "still there"),
+                &mail("clinic"),
+            )
+            .unwrap();
+        assert_eq!(store.clinic_unread(&p.by).unwrap(), 1 + newer as u32);
+        let t = store
+            .clinic_conversation(&p.by, ada, urgent.id, at(now + 50))
+            .unwrap();
+        assert_eq!(t.summary.conversation.clinic_read_at, Some(at(now + 50)));
+        assert_eq!(store.clinic_unread(&p.by).unwrap(), newer as u32);
+    }
+
     pub fn a_conversation_is_started_answered_and_read_on_both_sides(store: &dyn Store) {
         let p = practice(store, "Lakeside");
         let (ada_account, ada) = patient(store, "Ada");
