@@ -90,14 +90,9 @@ pub fn render(model: &CalendarModel) -> String {
     cal.done().to_string()
 }
 
-/// What an appointment invitation asks of the calendar app (RFC 5546).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Put it in the calendar (booked, or moved to this time).
-    Request,
-    /// Take it out (cancelled, or moved away from this time).
-    Cancel,
-}
+/// What an appointment invitation asks of the calendar app (RFC 5546):
+/// the store's type, as the outbox keeps it beside the text.
+pub use needlewise_store::clinic::CalendarMethod as Method;
 
 /// An appointment as an iTIP invitation, for the email that confirms or
 /// cancels it: the feed's UID, its SEQUENCE (one more for each change, so
@@ -116,13 +111,7 @@ pub fn invitation(
     cal.append_property(Property::new("VERSION", "2.0"))
         .append_property(Property::new("PRODID", PRODID))
         .append_property(Property::new("CALSCALE", "GREGORIAN"))
-        .append_property(Property::new(
-            "METHOD",
-            match method {
-                Method::Request => "REQUEST",
-                Method::Cancel => "CANCEL",
-            },
-        ));
+        .append_property(Property::new("METHOD", method.id()));
     let stamp = utc(now);
     let mut event = icalendar::Event::new();
     event

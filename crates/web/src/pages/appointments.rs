@@ -382,6 +382,7 @@ pub async fn book(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebEr
     let outcome = match start_of(&field("start")) {
         Ok(start) => {
             let note = field("note");
+            let mail = crate::notify::AppointmentMails::from_state(&state);
             act(&state, move |c| {
                 needlewise_actions::book_appointment(
                     c,
@@ -392,6 +393,7 @@ pub async fn book(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebEr
                     proposal,
                     &note,
                     Some(key),
+                    &mail,
                 )
             })
             .await
@@ -427,8 +429,9 @@ pub async fn cancel(
         .to_owned();
     let profile = auth.profile.id;
     let given = reason.clone();
+    let mail = crate::notify::AppointmentMails::from_state(&state);
     let done = act(&state, move |c| {
-        needlewise_actions::cancel_appointment(c, Asker::Patient, profile, id, &reason)
+        needlewise_actions::cancel_appointment(c, Asker::Patient, profile, id, &reason, &mail)
     })
     .await;
     match done {
@@ -469,6 +472,7 @@ pub async fn reschedule(
     let profile = auth.profile.id;
     let done = match start_of(&field("start")) {
         Ok(start) => {
+            let mail = crate::notify::AppointmentMails::from_state(&state);
             act(&state, move |c| {
                 needlewise_actions::reschedule_appointment(
                     c,
@@ -478,6 +482,7 @@ pub async fn reschedule(
                     start,
                     &reason,
                     Some(key),
+                    &mail,
                 )
             })
             .await

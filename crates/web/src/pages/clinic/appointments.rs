@@ -144,8 +144,16 @@ pub async fn cancel(
         .to_owned();
     let access = ctx.access;
     let given = reason.clone();
+    let mail = crate::notify::AppointmentMails::from_state(&state);
     let done = act(&state, move |c| {
-        needlewise_actions::cancel_appointment(c, Asker::Clinic(&access), profile, id, &reason)
+        needlewise_actions::cancel_appointment(
+            c,
+            Asker::Clinic(&access),
+            profile,
+            id,
+            &reason,
+            &mail,
+        )
     })
     .await;
     match done {
