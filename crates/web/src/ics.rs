@@ -131,7 +131,7 @@ pub fn invitation(
         )
         .append_property(
             Property::new("ORGANIZER", format!("mailto:{}", header_text(organizer)))
-                .add_parameter("CN", &header_text(clinic))
+                .add_parameter("CN", &param_text(clinic))
                 .done(),
         )
         .append_property(
@@ -175,6 +175,21 @@ fn header_text(s: &str) -> String {
             } else {
                 c
             }
+        })
+        .collect()
+}
+
+/// Text for a parameter value such as CN (RFC 5545 3.1: `paramtext` or a
+/// quoted string, neither of which may hold a DQUOTE): the crate quotes a
+/// value with a `:` but not one with `;` or `,`, so those become spaces,
+/// a `"` becomes `'`, and control characters spaces.
+fn param_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            ';' | ',' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
         })
         .collect()
 }
@@ -293,6 +308,19 @@ mod tests {
         assert!(
             request.contains("ORGANIZER;CN=Lakeside  Clinic:mailto:desk@lakeside.example"),
             "{request}"
+        );
+        // Nor a '"' at all; a ':' is quoted.
+        let quoted = invitation(
+            &a,
+            "Lakeside: \"Skin\"",
+            "desk@lakeside.example",
+            "ada@example.org",
+            Method::Request,
+            now,
+        );
+        assert!(
+            quoted.contains("ORGANIZER;CN=\"Lakeside: 'Skin'\":mailto:desk@lakeside.example"),
+            "{quoted}"
         );
         let by = needlewise_core::appointment::Actor {
             side: needlewise_core::conversation::Side::Clinic,
