@@ -215,6 +215,18 @@ pub trait AppointmentStore {
         now: Timestamp,
     ) -> Result<Vec<AppointmentView>>;
 
+    /// What a member booking for a patient sees: the patient's name and
+    /// their appointments at the member's clinic from `now` on, soonest
+    /// first, for a member who may schedule for them
+    /// ([`needlewise_core::clinic::Act::Schedule`], a linked patient), else
+    /// `NotFound`. Logged `viewed_appointments`.
+    fn patient_schedule(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        now: Timestamp,
+    ) -> Result<(String, Vec<AppointmentView>)>;
+
     /// Posts the member's message offering one to three free slots in a
     /// conversation the member may answer, with the proposal, in one
     /// transaction: logged `slots_proposed`, an email to the patient.

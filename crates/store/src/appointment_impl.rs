@@ -779,6 +779,36 @@ impl<B: Backend> AppointmentStore for B {
         })
     }
 
+    fn patient_schedule(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        now: Timestamp,
+    ) -> Result<(String, Vec<AppointmentView>)> {
+        let sql = format!(
+            "{} WHERE a.profile_id = ?1 AND a.clinic_id = ?2 AND a.ends_at > ?3
+             ORDER BY a.starts_at, a.id LIMIT {MAX_APPOINTMENTS_LISTED}",
+            view_select()
+        );
+        self.write_at(Isolation::Snapshot, |tx| {
+            let (actor, name) = actor_for(tx, Asker::Clinic(by), profile, by.clinic, false)
+                .map_err(|_| StoreError::not_found(format!("patient {profile}")))?;
+            let (_, _, patient) = patient_of(tx, profile)?;
+            let list = tx.all(&sql, args![profile, by.clinic, now], view_from)?;
+            audit(
+                tx,
+                profile,
+                by.clinic,
+                actor.account,
+                &name,
+                "viewed_appointments",
+                "",
+                now,
+            )?;
+            Ok((patient, list))
+        })
+    }
+
     fn propose_slots(
         &self,
         by: &ClinicAccess,

@@ -140,6 +140,7 @@ contract_tests!(
     a_patient_books_cancels_and_reschedules_with_the_clinic_seeing_it,
     one_slot_is_booked_once,
     appointment_emails_are_queued_with_the_change,
+    a_member_reads_a_patients_schedule_to_book_for_them,
     slots_proposed_in_a_conversation_are_booked_once,
     appointments_go_with_the_profile_and_survive_a_snapshot,
 );

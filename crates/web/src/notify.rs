@@ -512,6 +512,17 @@ pub async fn kick(state: &AppState) {
     }
 }
 
+/// Sends what the outbox holds in the background, in turn with any other
+/// delivery of this instance, after a write that queued emails (an
+/// appointment booked, moved or cancelled), so they go out without waiting
+/// for the next tick.
+pub fn send_soon(state: &AppState) {
+    if state.mailer.enabled() {
+        let state = state.clone();
+        tokio::spawn(async move { deliver_in_turn(&state).await });
+    }
+}
+
 /// Runs [`run_once`] every `escalation_tick_seconds`, for as long as the
 /// runtime lives.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {

@@ -636,6 +636,52 @@ pub mod cases {
         assert_eq!(store.emails(1000).unwrap().len(), outbox_before);
     }
 
+    /// A member booking for a patient reads the patient's name and coming
+    /// appointments at the clinic, logged; nobody else reads them.
+    pub fn a_member_reads_a_patients_schedule_to_book_for_them(store: &dyn Store) {
+        let p = practice(store, "Lakeside");
+        store.set_clinic_hours(&p.by, &mornings(), at(0)).unwrap();
+        let (_, ada) = patient(store, "Ada");
+        let (_, bea) = patient(store, "Bea");
+        join(store, &p.by, ada, &Default::default(), 1);
+        let free = week(store, p.clinic.id);
+        let (a, _) = store
+            .book_appointment(
+                Asker::Patient,
+                ada,
+                &new(p.clinic.id, free[0].start, 2),
+                &NoMail,
+            )
+            .unwrap();
+        let desk = member(store, &p, Role::Staff, "Desk", 3);
+        let (name, list) = store.patient_schedule(&desk, ada, at(3)).unwrap();
+        assert_eq!(name, "Ada");
+        assert_eq!(
+            list.iter().map(|v| v.appointment.id).collect::<Vec<_>>(),
+            vec![a.id]
+        );
+        // Once it has ended, it is no longer shown.
+        let (_, later) = store.patient_schedule(&p.by, ada, free[0].end).unwrap();
+        assert!(later.is_empty());
+        assert_eq!(
+            actions(store, ada)
+                .into_iter()
+                .filter(|(a, _)| a == "viewed_appointments")
+                .map(|(_, who)| who)
+                .collect::<Vec<_>>(),
+            vec!["Desk".to_owned(), "Dr Lakeside".to_owned()]
+        );
+        // Not linked, or another clinic: not found, nothing logged.
+        let other = practice(store, "Elsewhere");
+        for (by, who) in [(&p.by, bea), (&other.by, ada)] {
+            assert!(matches!(
+                store.patient_schedule(by, who, at(4)),
+                Err(StoreError::NotFound { .. })
+            ));
+        }
+        assert!(actions(store, bea).is_empty());
+    }
+
     pub fn one_slot_is_booked_once(store: &dyn Store) {
         let p = practice(store, "Lakeside");
         store.set_clinic_hours(&p.by, &mornings(), at(0)).unwrap();

@@ -401,7 +401,10 @@ pub async fn book(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebEr
         Err(e) => Err(e),
     };
     match outcome {
-        Ok((a, _)) => Ok(see_other(&format!("/appointments#a-{}", a.id))),
+        Ok((a, _)) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!("/appointments#a-{}", a.id)))
+        }
         Err(e) => {
             if let Some(e) = take(&mut problems, e) {
                 return Err(e);
@@ -435,7 +438,10 @@ pub async fn cancel(
     })
     .await;
     match done {
-        Ok(_) => Ok(see_other(&format!("/appointments#a-{id}"))),
+        Ok(_) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!("/appointments#a-{id}")))
+        }
         Err(e) => {
             let mut problems = Problems {
                 form: id.to_string(),
@@ -490,7 +496,10 @@ pub async fn reschedule(
         Err(e) => Err(e),
     };
     match done {
-        Ok(_) => Ok(see_other(&format!("/appointments#a-{}", key.0))),
+        Ok(_) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!("/appointments#a-{}", key.0)))
+        }
         Err(e) => {
             if let Some(e) = take(&mut problems, e) {
                 return Err(e);

@@ -303,6 +303,42 @@ async fn every_appointment_route_answers_each_role_as_the_table_says() {
             about: false,
             expect: ["login", "404", "404", "422", "404", "404", "422"],
         },
+        // Booking for A: members of a clinic A is linked to (with or
+        // without shared scopes), each at their own clinic; no time chosen
+        // gives the form again and books nothing.
+        Route {
+            method: "GET",
+            path: format!("/clinic/appointments/{a}/book"),
+            send: Send_::Get,
+            about: true,
+            expect: ["login", "404", "404", "200", "200", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/appointments/{a}/book"),
+            send: Send_::Form(vec![("note", "matrix".into())]),
+            about: false,
+            expect: ["login", "404", "404", "422", "422", "404", "422"],
+        },
+        // Moving A's appointment at clinic one: its members only; without
+        // a reason, the form again and nothing moves.
+        Route {
+            method: "GET",
+            path: format!("/clinic/appointments/{a}/{}/reschedule", w.kept),
+            send: Send_::Get,
+            about: true,
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/appointments/{a}/{}/reschedule", w.kept),
+            send: Send_::Form(vec![
+                ("start", slots[2].to_string()),
+                ("reason", " ".into()),
+            ]),
+            about: false,
+            expect: ["login", "404", "404", "422", "404", "404", "422"],
+        },
     ];
     let mut checked = 0;
     for r in &routes {
@@ -378,14 +414,28 @@ async fn every_appointment_route_answers_each_role_as_the_table_says() {
             "{email} {action}: {log:?}"
         );
     }
-    for email in ["two@clinic.example", "three@clinic.example"] {
-        let who = actor(email);
+    // Clinic two, which A is linked to without sharing anything, read only
+    // what booking for A there shows: her name and her appointments at
+    // clinic two (none); clinic three, nothing.
+    let two = actor("two@clinic.example");
+    let c2: ClinicId = log
+        .iter()
+        .find(|e| e.actor == two && e.action == "viewed_appointments")
+        .map(|e| e.clinic_id)
+        .unwrap();
+    assert_ne!(c2.to_string(), w.c1.clinic);
+    for e in log.iter().filter(|e| e.actor == two) {
         assert!(
-            log.iter()
-                .all(|e| e.actor != who || e.action == "viewed_list"),
-            "{email}: {log:?}"
+            e.action == "viewed_list" || (e.action == "viewed_appointments" && e.clinic_id == c2),
+            "{e:?}"
         );
     }
+    let three = actor("three@clinic.example");
+    assert!(
+        log.iter()
+            .all(|e| e.actor != three || e.action == "viewed_list"),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -983,4 +1033,174 @@ async fn appointment_emails_carry_invitations_in_the_patients_zone() {
     for m in [&request, &cancel, &moved, &cancelled] {
         assert!(!m.raw_calendar.contains(NOTE) && !m.text.contains(NOTE));
     }
+}
+
+/// The clinic books for a patient and moves the appointment by its own
+/// pages, without script (Post/Redirect/Get): each refusal comes back in
+/// plain words next to its field with nothing stored, each success
+/// queues the patient's email with its invitation; a clinic without
+/// hours says so.
+#[tokio::test]
+async fn the_clinic_books_for_a_patient_and_moves_it_with_a_reason() {
+    use needlewise_store::clinic::CalendarMethod;
+
+    let w = world().await;
+    let (s, c1, a) = (&w.s, &w.c1, w.a);
+    let clinician = &c1.user;
+    let slots = free(s, &c1.clinic);
+    let outbox = |method: CalendarMethod| {
+        s.store
+            .emails(1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.to == "alice@example.org" && e.calendar.as_ref().map(|c| c.method) == Some(method)
+            })
+            .count()
+    };
+    let (requests, cancels) = (
+        outbox(CalendarMethod::Request),
+        outbox(CalendarMethod::Cancel),
+    );
+
+    // The form: the patient's name, her booked times, the free times as
+    // radio buttons, in the clinic's zone (Europe/London: UTC in winter).
+    let book = format!("/clinic/appointments/{a}/book");
+    let (status, _, page) = s.get(&book, Some(&clinician.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains(&format!("Book an appointment for {ALICE}")),
+        "{page}"
+    );
+    assert!(page.contains("Already booked"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "type=\"radio\" name=\"start\" value=\"{}\"",
+            slots[4]
+        )),
+        "{page}"
+    );
+    // A time already taken: the form again, the problem by the times.
+    let (status, _, page) = post(
+        s,
+        &book,
+        Some(clinician),
+        &form(
+            Some(clinician),
+            &[
+                ("start", &start_of(s, a, w.kept)),
+                ("note", "Bring the roller"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("id=\"err-slot\""), "{page}");
+    assert!(
+        page.contains("Bring the roller"),
+        "the note is kept: {page}"
+    );
+    assert_eq!(outbox(CalendarMethod::Request), requests, "nothing queued");
+    // A free time: booked, back to the list, Alice's invitation queued.
+    let start = slots[4].to_string();
+    let (status, h, page) = post(
+        s,
+        &book,
+        Some(clinician),
+        &form(
+            Some(clinician),
+            &[("start", &start), ("note", "Bring the roller")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let to = h[header::LOCATION].to_str().unwrap().to_owned();
+    let id: AppointmentId = to
+        .strip_prefix("/clinic/appointments#a-")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(outbox(CalendarMethod::Request), requests + 1);
+    let booked = s
+        .store
+        .patient_appointments(a)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.appointment.id == id)
+        .unwrap()
+        .appointment;
+    assert_eq!(booked.slot.start, slots[4]);
+    assert_eq!(booked.booked_by.name, "Dr One");
+    let (_, _, list) = s.get("/clinic/appointments", Some(&clinician.cookie)).await;
+    let moving = format!("/clinic/appointments/{a}/{id}/reschedule");
+    assert!(list.contains(&moving), "the list links the move: {list}");
+
+    // Moving it: the current time and note shown; no reason, the form
+    // again with the problem by the reason and nothing moved.
+    let (status, _, page) = s.get(&moving, Some(&clinician.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains(&format!("Move {ALICE}&#39;s appointment")),
+        "{page}"
+    );
+    assert!(page.contains("Bring the roller"), "{page}");
+    let new_start = slots[5].to_string();
+    let (status, _, page) = post(
+        s,
+        &moving,
+        Some(clinician),
+        &form(Some(clinician), &[("start", &new_start), ("reason", "  ")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("Please say why, in a few words."), "{page}");
+    assert!(page.contains("aria-invalid=\"true\""), "{page}");
+    assert_eq!(outbox(CalendarMethod::Cancel), cancels);
+    // With a reason: moved, the old time's CANCEL and the new REQUEST.
+    let key = uuid::Uuid::now_v7().to_string();
+    let (status, h, page) = post(
+        s,
+        &moving,
+        Some(clinician),
+        &[
+            ("csrf".to_owned(), clinician.csrf.clone()),
+            ("key".to_owned(), key.clone()),
+            ("start".to_owned(), new_start.clone()),
+            ("reason".to_owned(), "The surgeon is in theatre".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(h[header::LOCATION], format!("/clinic/appointments#a-{key}"));
+    assert_eq!(outbox(CalendarMethod::Cancel), cancels + 1);
+    assert_eq!(outbox(CalendarMethod::Request), requests + 2);
+    // Moved once: the form says it can no longer be moved, with no times.
+    let (status, _, page) = s.get(&moving, Some(&clinician.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("can no longer be moved"), "{page}");
+    assert!(!page.contains("name=\"start\""), "{page}");
+
+    // A clinic without hours: the empty state, linking to them.
+    let c2 = &w.users[4].as_ref().unwrap();
+    let (status, _, page) = s.get(&book, Some(&c2.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("No free times in the next three weeks"),
+        "{page}"
+    );
+    assert!(!page.contains("Already booked"), "{page}");
+}
+
+/// The start of one of `profile`'s appointments, as the form sends it.
+fn start_of(s: &Server, profile: ProfileId, id: AppointmentId) -> String {
+    s.store
+        .patient_appointments(profile)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.appointment.id == id)
+        .unwrap()
+        .appointment
+        .slot
+        .start
+        .to_string()
 }
