@@ -19,10 +19,34 @@ pub fn mornings() -> Hours {
     }
 }
 
+/// A confirmation with a calendar part for each booking, so the outbox's
+/// calendar columns travel through copies, backups and checksums.
+struct Confirmation;
+
+impl needlewise_store::appointment::AppointmentMail for Confirmation {
+    fn emails(
+        &self,
+        n: &needlewise_store::appointment::AppointmentNews<'_>,
+    ) -> Vec<needlewise_store::appointment::AppointmentEmail> {
+        vec![needlewise_store::appointment::AppointmentEmail {
+            subject: format!("Booked at {}", n.clinic_name),
+            body: "Your appointment is booked.".into(),
+            calendar: Some(needlewise_store::clinic::CalendarPart {
+                method: needlewise_store::clinic::CalendarMethod::Request,
+                text: format!(
+                    "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nUID:{}\r\nEND:VCALENDAR\r\n",
+                    n.appointment.id
+                ),
+            }),
+        }]
+    }
+}
+
 /// Hours for the practice and a booked appointment for each patient (the
 /// first also moves one), and a proposal in the first conversation of
 /// each patient but the first (so, as with `fill_conversations`, no email
-/// goes to the first patient's address).
+/// goes to the first patient's address: the others' bookings queue a
+/// confirmation with its calendar part).
 pub fn fill_appointments(
     store: &dyn needlewise_store::Store,
     p: &crate::clinic::Practice,
@@ -45,8 +69,10 @@ pub fn fill_appointments(
             note: format!("note {i}"),
             at: at(1),
         };
+        let mail: &dyn needlewise_store::appointment::AppointmentMail =
+            if i == 0 { &NoMail } else { &Confirmation };
         store
-            .book_appointment(Asker::Patient, *who, &new, &NoMail)
+            .book_appointment(Asker::Patient, *who, &new, mail)
             .unwrap();
         if i == 0 {
             store
