@@ -734,6 +734,119 @@ mod tests {
     use needlewise_core::records::Episode;
     use needlewise_core::triage::TriageLevel;
 
+    /// A move is two emails, the old time's CANCEL then the new time's
+    /// REQUEST, each with its own UID; times are in the patient's zone, or
+    /// the server's when the profile has none; the note is in neither.
+    #[test]
+    fn a_move_is_a_cancel_then_a_request_in_the_patients_zone() {
+        use needlewise_core::appointment::{Actor, Appointment, Slot, Status};
+        use needlewise_core::conversation::Side;
+        use needlewise_core::ids::{AccountId, AppointmentId};
+        use needlewise_store::appointment::{AppointmentMail, AppointmentNews, Happened};
+        use needlewise_store::clinic::CalendarMethod;
+
+        let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+        let old = Appointment {
+            id: AppointmentId(Uuid::from_u128(1)),
+            clinic_id: ClinicId(Uuid::from_u128(2)),
+            profile_id: ProfileId(Uuid::from_u128(3)),
+            slot: Slot {
+                start,
+                end: start + SignedDuration::from_mins(30),
+            },
+            status: Status::Booked,
+            note: "zq-private-note".into(),
+            conversation_id: None,
+            proposal_id: None,
+            replaces: None,
+            booked_by: Actor {
+                side: Side::Patient,
+                account: AccountId(Uuid::from_u128(4)),
+                name: "Ada".into(),
+            },
+            booked_at: start - SignedDuration::from_hours(48),
+            ended: None,
+            sequence: 0,
+        };
+        let later = start + SignedDuration::from_hours(24);
+        let new = Appointment {
+            id: AppointmentId(Uuid::from_u128(5)),
+            slot: Slot {
+                start: later,
+                end: later + SignedDuration::from_mins(30),
+            },
+            replaces: Some(old.id),
+            ..old.clone()
+        };
+        let by = Actor {
+            side: Side::Clinic,
+            account: AccountId(Uuid::from_u128(6)),
+            name: "Dr Lee".into(),
+        };
+        let moved = old
+            .end(
+                by,
+                start - SignedDuration::from_hours(24),
+                "Theatre",
+                Some(new.id),
+            )
+            .unwrap();
+        let mails = AppointmentMails {
+            organizer: "nw@clinic.example".into(),
+            default_zone: jiff::tz::TimeZone::get("Asia/Tokyo").unwrap(),
+            public_url: Some("https://nw.example/".into()),
+        };
+        let news = |zone| AppointmentNews {
+            happened: Happened::Moved,
+            appointment: &moved,
+            new: Some(&new),
+            clinic_name: "Lakeside",
+            patient_email: "ada@example.org",
+            patient_time_zone: zone,
+            at: start - SignedDuration::from_hours(24),
+        };
+        let emails = mails.emails(&news(Some("America/New_York")));
+        assert_eq!(emails.len(), 2);
+        let methods: Vec<_> = emails
+            .iter()
+            .map(|e| e.calendar.as_ref().unwrap().method)
+            .collect();
+        assert_eq!(methods, [CalendarMethod::Cancel, CalendarMethod::Request]);
+        assert!(
+            emails[0].body.contains(
+                "The clinic moved your appointment at Lakeside from Tue 1 Dec 2026, 04:00 to 04:30 \
+                 (America/New_York time) to Wed 2 Dec 2026, 04:00 to 04:30 (America/New_York time).\nReason: Theatre"
+            ),
+            "{}",
+            emails[0].body
+        );
+        assert!(emails[0].body.contains("https://nw.example/appointments"));
+        let cancel = &emails[0].calendar.as_ref().unwrap().text;
+        assert!(cancel.contains(&format!("UID:appointment-{}@needlewise", old.id)));
+        assert!(cancel.contains("SEQUENCE:1"), "{cancel}");
+        let request = &emails[1].calendar.as_ref().unwrap().text;
+        assert!(request.contains(&format!("UID:appointment-{}@needlewise", new.id)));
+        // No zone on the profile: the server's.
+        let emails = mails.emails(&news(None));
+        assert!(
+            emails[1]
+                .body
+                .contains("is now on Wed 2 Dec 2026, 18:00 to 18:30 (Asia/Tokyo time)"),
+            "{}",
+            emails[1].body
+        );
+        for e in &emails {
+            assert!(!e.body.contains("zq-private-note"));
+            assert!(
+                !e.calendar
+                    .as_ref()
+                    .unwrap()
+                    .text
+                    .contains("zq-private-note")
+            );
+        }
+    }
+
     fn flag(opened: i64) -> OpenFlag {
         shared(opened, opened)
     }
