@@ -150,7 +150,6 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("mail_from {s:?} is not an email address: {e}"))
 }
 
-/// Sends emails, or holds them when no server is configured.
 /// The email as sent: plain text, or, with a calendar part, the layout
 /// calendar apps and webmail read invitations from (Google Calendar sends
 /// the same): `multipart/mixed` of a `multipart/alternative` (the text,
@@ -196,6 +195,7 @@ pub fn message(email: &Email, from: &Mailbox, to: Mailbox) -> Result<Message, St
     built.map_err(|e| format!("cannot build the email: {e}"))
 }
 
+/// Sends emails, or holds them when no server is configured.
 #[derive(Clone)]
 pub struct Mailer {
     transport: Option<SmtpTransport>,
