@@ -1802,7 +1802,7 @@ pub fn send_clinic_message(
 // what (`Act::Schedule`, `patient_may_schedule`) and asks the core whether
 // a slot may be booked, in the same transaction as the write.
 
-pub use needlewise_store::appointment::Asker;
+pub use needlewise_store::appointment::{AppointmentMail, Asker, NoMail};
 
 /// The core's refusal, or the store's in plain words: a passed time or a
 /// missing reason is bad input the person can fix; a slot someone else
@@ -1847,7 +1847,9 @@ pub fn free_slots(
 
 /// Books the slot starting at `start` (from `proposal`'s slots, or the
 /// clinic's free ones), keyed by the request: the appointment takes the
-/// key as its id, so the same request again stores nothing.
+/// key as its id, so the same request again stores nothing. `mail` writes
+/// the patient's confirmation (with its METHOD:REQUEST invitation), queued
+/// in the booking's transaction.
 #[allow(clippy::too_many_arguments)]
 pub fn book_appointment(
     ctx: Ctx<'_>,
@@ -1858,6 +1860,7 @@ pub fn book_appointment(
     proposal: Option<needlewise_core::ids::ProposalId>,
     note: &str,
     key: Option<RequestKey>,
+    mail: &dyn AppointmentMail,
 ) -> Result<(
     needlewise_core::appointment::Appointment,
     needlewise_store::conversation::Posted,
@@ -1873,17 +1876,19 @@ pub fn book_appointment(
         at: ctx.at(),
     };
     ctx.store
-        .book_appointment(asker, profile, &new)
+        .book_appointment(asker, profile, &new, mail)
         .map_err(scheduling_error)
 }
 
-/// Cancels a booked appointment with a reason.
+/// Cancels a booked appointment with a reason; `mail` writes the
+/// patient's email (with its METHOD:CANCEL invitation), queued with it.
 pub fn cancel_appointment(
     ctx: Ctx<'_>,
     asker: Asker<'_>,
     profile: ProfileId,
     appointment: needlewise_core::ids::AppointmentId,
     reason: &str,
+    mail: &dyn AppointmentMail,
 ) -> Result<needlewise_core::appointment::Appointment> {
     let change = needlewise_store::appointment::Change {
         appointment,
@@ -1892,12 +1897,15 @@ pub fn cancel_appointment(
         at: ctx.at(),
     };
     ctx.store
-        .change_appointment(asker, profile, &change)
+        .change_appointment(asker, profile, &change, mail)
         .map_err(scheduling_error)
 }
 
 /// Moves a booked appointment to the free slot starting at `start`, with
 /// a reason; the new appointment takes the request's key as its id.
+/// `mail` writes the patient's emails (the old time's METHOD:CANCEL, the
+/// new one's METHOD:REQUEST), queued with the move.
+#[allow(clippy::too_many_arguments)]
 pub fn reschedule_appointment(
     ctx: Ctx<'_>,
     asker: Asker<'_>,
@@ -1906,6 +1914,7 @@ pub fn reschedule_appointment(
     start: Timestamp,
     reason: &str,
     key: Option<RequestKey>,
+    mail: &dyn AppointmentMail,
 ) -> Result<needlewise_core::appointment::Appointment> {
     let change = needlewise_store::appointment::Change {
         appointment,
@@ -1914,7 +1923,7 @@ pub fn reschedule_appointment(
         at: ctx.at(),
     };
     ctx.store
-        .change_appointment(asker, profile, &change)
+        .change_appointment(asker, profile, &change, mail)
         .map_err(scheduling_error)
 }
 

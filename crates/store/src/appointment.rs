@@ -16,7 +16,7 @@ use needlewise_core::appointment::{Appointment, Hours, Proposal, Slot};
 use needlewise_core::ids::{AppointmentId, ClinicId, ConversationId, ProfileId, ProposalId};
 
 use crate::Result;
-use crate::clinic::ClinicAccess;
+use crate::clinic::{CalendarPart, ClinicAccess};
 use crate::conversation::{MessageMail, NewMessage, Posted};
 
 /// Who asks: the patient (the caller has checked that the profile is the
@@ -75,6 +75,63 @@ pub struct AppointmentView {
     pub patient_name: String,
 }
 
+/// What happened to an appointment, for the email that tells the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Happened {
+    Booked,
+    Cancelled,
+    /// Moved to another slot: the old appointment ended, a new one booked.
+    Moved,
+}
+
+/// The facts an appointment email is written from, read in the transaction
+/// that makes the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppointmentNews<'a> {
+    pub happened: Happened,
+    /// The appointment as the change left it: booked (`Booked`), cancelled
+    /// (`Cancelled`), or the old one, rescheduled (`Moved`); an ended one's
+    /// SEQUENCE is one more than when it was booked.
+    pub appointment: &'a Appointment,
+    /// `Moved`: the new appointment.
+    pub new: Option<&'a Appointment>,
+    pub clinic_name: &'a str,
+    /// The patient's address, which the emails go to.
+    pub patient_email: &'a str,
+    /// The patient's IANA zone, when their profile has one.
+    pub patient_time_zone: Option<&'a str>,
+    pub at: Timestamp,
+}
+
+/// An email to the patient, written by the caller's [`AppointmentMail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointmentEmail {
+    pub subject: String,
+    pub body: String,
+    pub calendar: Option<CalendarPart>,
+}
+
+/// Writes the emails that tell the patient about a change, from its
+/// facts: pure code given by the caller (the web app's
+/// `notify::AppointmentMails`, with its iCalendar invitations). The store
+/// queues what it returns, as given, to the patient's address in the
+/// transaction of the change, so a change and its emails are stored
+/// together or not at all; a refused change asks for none. A patient
+/// without an address gets none.
+pub trait AppointmentMail {
+    fn emails(&self, news: &AppointmentNews<'_>) -> Vec<AppointmentEmail>;
+}
+
+/// No emails (the command line, which sends none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoMail;
+
+impl AppointmentMail for NoMail {
+    fn emails(&self, _: &AppointmentNews<'_>) -> Vec<AppointmentEmail> {
+        Vec::new()
+    }
+}
+
 /// Slots a member offers in a conversation, with the message that says so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewProposal {
@@ -111,12 +168,14 @@ pub trait AppointmentStore {
     /// `appointment_booked`; from a proposal, the proposal is marked
     /// used. `Invalid` with the core's problem (passed, not offered);
     /// `Conflict` when the slot is taken, also when another booking of it
-    /// commits first. The same id again answers `AlreadyStored`.
+    /// commits first. The same id again answers `AlreadyStored`. Queues
+    /// `mail`'s emails for [`Happened::Booked`] with the booking.
     fn book_appointment(
         &self,
         asker: Asker<'_>,
         profile: ProfileId,
         new: &NewAppointment,
+        mail: &dyn AppointmentMail,
     ) -> Result<(Appointment, Posted)>;
     /// Cancels a booked appointment, or moves it to another free slot (the
     /// old one `rescheduled`, the new one booked, in one transaction),
@@ -124,12 +183,14 @@ pub trait AppointmentStore {
     /// `Invalid` with the core's problem (no reason, already ended or
     /// begun); `Conflict` when the new slot is taken. The same change sent
     /// again (same asker, reason and new appointment) answers the stored
-    /// one and writes nothing.
+    /// one and writes nothing. Queues `mail`'s emails for
+    /// [`Happened::Cancelled`] or [`Happened::Moved`] with the change.
     fn change_appointment(
         &self,
         asker: Asker<'_>,
         profile: ProfileId,
         change: &Change,
+        mail: &dyn AppointmentMail,
     ) -> Result<Appointment>;
     /// One of the profile's appointments; for a member, logged
     /// `viewed_appointment`. `NotFound` for any other.
@@ -153,6 +214,18 @@ pub trait AppointmentStore {
         until: Timestamp,
         now: Timestamp,
     ) -> Result<Vec<AppointmentView>>;
+
+    /// What a member booking for a patient sees: the patient's name and
+    /// their appointments at the member's clinic from `now` on, soonest
+    /// first, for a member who may schedule for them
+    /// ([`needlewise_core::clinic::Act::Schedule`], a linked patient), else
+    /// `NotFound`. Logged `viewed_appointments`.
+    fn patient_schedule(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        now: Timestamp,
+    ) -> Result<(String, Vec<AppointmentView>)>;
 
     /// Posts the member's message offering one to three free slots in a
     /// conversation the member may answer, with the proposal, in one

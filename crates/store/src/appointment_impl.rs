@@ -21,10 +21,10 @@ use needlewise_core::ids::{
 };
 
 use crate::appointment::{
-    AppointmentStore, AppointmentView, Asker, Change, ClinicSchedule, MAX_APPOINTMENTS_LISTED,
-    NewAppointment, NewProposal,
+    AppointmentMail, AppointmentNews, AppointmentStore, AppointmentView, Asker, Change,
+    ClinicSchedule, Happened, MAX_APPOINTMENTS_LISTED, NewAppointment, NewProposal,
 };
-use crate::clinic::ClinicAccess;
+use crate::clinic::{ClinicAccess, Email};
 use crate::clinic_impl::{PATIENT, audit, audit_many, held, insert_email, member_of};
 use crate::codec::to_u32;
 use crate::conversation::{MessageMail, Posted};
@@ -333,6 +333,59 @@ fn proposals_of(
     Ok(list)
 }
 
+/// Queues `mail`'s emails about `news` to the patient of `profile`, in the
+/// transaction of the change (none without an address).
+#[allow(clippy::too_many_arguments)]
+fn queue_news(
+    tx: &mut dyn Tx,
+    profile: ProfileId,
+    clinic_name: &str,
+    happened: Happened,
+    appointment: &Appointment,
+    new: Option<&Appointment>,
+    mail: &dyn AppointmentMail,
+    at: Timestamp,
+) -> Result<()> {
+    let Some((email, zone)) = tx.first(
+        "SELECT p.time_zone AS time_zone, a.email AS email
+         FROM profiles p JOIN accounts a ON a.id = p.account_id WHERE p.id = ?1",
+        args![profile],
+        |r| Ok((r.opt_text("email")?, r.opt_text("time_zone")?)),
+    )?
+    else {
+        return Err(StoreError::not_found(format!("profile {profile}")));
+    };
+    let Some(email) = email.filter(|e| !e.trim().is_empty()) else {
+        return Ok(());
+    };
+    let news = AppointmentNews {
+        happened,
+        appointment,
+        new,
+        clinic_name,
+        patient_email: &email,
+        patient_time_zone: zone.as_deref(),
+        at,
+    };
+    for e in mail.emails(&news) {
+        insert_email(
+            tx,
+            &Email {
+                id: needlewise_core::ids::EmailId(uuid::Uuid::now_v7()),
+                to: email.clone(),
+                subject: e.subject,
+                body: e.body,
+                calendar: e.calendar,
+                created_at: at,
+                sent_at: None,
+                attempts: 0,
+                last_error: String::new(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Books `slot` after the core's check, from a proposal or the clinic's
 /// free slots.
 #[allow(clippy::too_many_arguments)]
@@ -490,6 +543,7 @@ impl<B: Backend> AppointmentStore for B {
         asker: Asker<'_>,
         profile: ProfileId,
         new: &NewAppointment,
+        mail: &dyn AppointmentMail,
     ) -> Result<(Appointment, Posted)> {
         let note = note(&new.note).map_err(problem)?;
         self.write(|tx| {
@@ -527,6 +581,17 @@ impl<B: Backend> AppointmentStore for B {
                 &a.id.to_string(),
                 new.at,
             )?;
+            let clinic_name = schedule_of(tx, new.clinic_id)?.clinic_name;
+            queue_news(
+                tx,
+                profile,
+                &clinic_name,
+                Happened::Booked,
+                &a,
+                None,
+                mail,
+                new.at,
+            )?;
             Ok((a, Posted::Stored))
         })
     }
@@ -536,13 +601,13 @@ impl<B: Backend> AppointmentStore for B {
         asker: Asker<'_>,
         profile: ProfileId,
         change: &Change,
+        mail: &dyn AppointmentMail,
     ) -> Result<Appointment> {
         self.write(|tx| {
-            let a = find(tx, profile, change.appointment)?
-                .ok_or_else(|| {
-                    StoreError::not_found(format!("appointment {}", change.appointment))
-                })?
-                .appointment;
+            let found = find(tx, profile, change.appointment)?.ok_or_else(|| {
+                StoreError::not_found(format!("appointment {}", change.appointment))
+            })?;
+            let a = found.appointment;
             let (actor, audit_name) = actor_for(tx, asker, profile, a.clinic_id, true)?;
             // The same change sent again (the same asker, reason and
             // new appointment): answer what it stored.
@@ -585,10 +650,10 @@ impl<B: Backend> AppointmentStore for B {
                     ended.sequence
                 ],
             )?;
-            let action = match change.to {
-                None => "appointment_cancelled",
+            let (action, moved) = match change.to {
+                None => ("appointment_cancelled", None),
                 Some((new_id, start)) => {
-                    book(
+                    let moved = book(
                         tx,
                         profile,
                         a.clinic_id,
@@ -601,7 +666,7 @@ impl<B: Backend> AppointmentStore for B {
                         &actor,
                         change.at,
                     )?;
-                    "appointment_rescheduled"
+                    ("appointment_rescheduled", Some(moved))
                 }
             };
             audit(
@@ -612,6 +677,20 @@ impl<B: Backend> AppointmentStore for B {
                 &audit_name,
                 action,
                 &a.id.to_string(),
+                change.at,
+            )?;
+            queue_news(
+                tx,
+                profile,
+                &found.clinic_name,
+                if moved.is_some() {
+                    Happened::Moved
+                } else {
+                    Happened::Cancelled
+                },
+                &ended,
+                moved.as_ref(),
+                mail,
                 change.at,
             )?;
             Ok(ended)
@@ -697,6 +776,36 @@ impl<B: Backend> AppointmentStore for B {
                 now,
             )?;
             Ok(list)
+        })
+    }
+
+    fn patient_schedule(
+        &self,
+        by: &ClinicAccess,
+        profile: ProfileId,
+        now: Timestamp,
+    ) -> Result<(String, Vec<AppointmentView>)> {
+        let sql = format!(
+            "{} WHERE a.profile_id = ?1 AND a.clinic_id = ?2 AND a.ends_at > ?3
+             ORDER BY a.starts_at, a.id LIMIT {MAX_APPOINTMENTS_LISTED}",
+            view_select()
+        );
+        self.write_at(Isolation::Snapshot, |tx| {
+            let (actor, name) = actor_for(tx, Asker::Clinic(by), profile, by.clinic, false)
+                .map_err(|_| StoreError::not_found(format!("patient {profile}")))?;
+            let (_, _, patient) = patient_of(tx, profile)?;
+            let list = tx.all(&sql, args![profile, by.clinic, now], view_from)?;
+            audit(
+                tx,
+                profile,
+                by.clinic,
+                actor.account,
+                &name,
+                "viewed_appointments",
+                "",
+                now,
+            )?;
+            Ok((patient, list))
         })
     }
 

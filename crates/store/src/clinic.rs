@@ -381,10 +381,51 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// An iCalendar invitation sent beside the body (migration 13).
+    pub calendar: Option<CalendarPart>,
     pub created_at: Timestamp,
     pub sent_at: Option<Timestamp>,
     pub attempts: u32,
     pub last_error: String,
+}
+
+/// What an invitation asks of the calendar app (RFC 5546's METHOD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarMethod {
+    /// Put the event in the calendar (booked, or moved to this time).
+    Request,
+    /// Take it out (cancelled, or moved away from this time).
+    Cancel,
+}
+
+impl CalendarMethod {
+    /// The METHOD value, as stored and as the `text/calendar` part's
+    /// `method` parameter.
+    pub fn id(self) -> &'static str {
+        match self {
+            CalendarMethod::Request => "REQUEST",
+            CalendarMethod::Cancel => "CANCEL",
+        }
+    }
+}
+
+impl std::str::FromStr for CalendarMethod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "REQUEST" => Ok(CalendarMethod::Request),
+            "CANCEL" => Ok(CalendarMethod::Cancel),
+            other => Err(format!("unknown calendar method {other:?}")),
+        }
+    }
+}
+
+/// An email's calendar part: an iCalendar object written by pure code
+/// (`needlewise_web::ics::invitation`), stored as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarPart {
+    pub method: CalendarMethod,
+    pub text: String,
 }
 
 /// How the emails to a clinic's members are going, for its pages: a

@@ -26,10 +26,10 @@ use needlewise_core::schedule::{LastSession, next_session};
 use needlewise_core::triage::checkin_schedule;
 
 use crate::clinic::{
-    Acknowledgement, AuditEntry, ClinicAccess, ClinicStore, Email, EscalationClaim, Invite,
-    LIST_VIEW_AUDIT_WINDOW, MailStatus, MemberInvite, Notification, OpenFlag, PatientCursor,
-    PatientFilter, PatientLink, PatientPage, PatientQuery, PatientRecord, PatientSummary, RedFlag,
-    TotpSecret, new_audit_id,
+    Acknowledgement, AuditEntry, CalendarPart, ClinicAccess, ClinicStore, Email, EscalationClaim,
+    Invite, LIST_VIEW_AUDIT_WINDOW, MailStatus, MemberInvite, Notification, OpenFlag,
+    PatientCursor, PatientFilter, PatientLink, PatientPage, PatientQuery, PatientRecord,
+    PatientSummary, RedFlag, TotpSecret, new_audit_id,
 };
 use crate::codec::{self, to_u32, to_u64};
 use crate::sql::{
@@ -193,8 +193,8 @@ fn override_from(r: Cols<'_>) -> Result<Override> {
     })
 }
 
-const EMAIL_COLUMNS: &str =
-    "id, recipient, subject, body, created_at, sent_at, attempts, last_error";
+const EMAIL_COLUMNS: &str = "id, recipient, subject, body, created_at, sent_at, attempts, \
+     last_error, calendar_method, calendar";
 
 fn email_from(r: Cols<'_>) -> Result<Email> {
     Ok(Email {
@@ -202,6 +202,18 @@ fn email_from(r: Cols<'_>) -> Result<Email> {
         to: r.text("recipient")?,
         subject: r.text("subject")?,
         body: r.text("body")?,
+        calendar: match (r.opt_text("calendar_method")?, r.opt_text("calendar")?) {
+            (Some(method), Some(text)) => Some(CalendarPart {
+                method: method.parse().map_err(StoreError::invalid)?,
+                text,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(StoreError::invalid(
+                    "an email's calendar part has its method and its text, or neither",
+                ));
+            }
+        },
         created_at: r.ts("created_at")?,
         sent_at: r.opt_ts("sent_at")?,
         attempts: to_u32(r.int("attempts")?, "email attempts")?,
@@ -2222,8 +2234,9 @@ pub(crate) fn check_recipient(email: &Email) -> Result<()> {
 
 pub(crate) fn insert_email(tx: &mut dyn Tx, email: &Email) -> Result<()> {
     tx.insert(
-        "INSERT INTO email_outbox (id, recipient, subject, body, created_at, sent_at, attempts, last_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO email_outbox (id, recipient, subject, body, created_at, sent_at, attempts,
+             last_error, calendar_method, calendar)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         args![
             email.id,
             &email.to,
@@ -2233,6 +2246,8 @@ pub(crate) fn insert_email(tx: &mut dyn Tx, email: &Email) -> Result<()> {
             email.sent_at,
             email.attempts,
             &email.last_error,
+            email.calendar.as_ref().map(|c| c.method.id()),
+            email.calendar.as_ref().map(|c| c.text.as_str()),
         ],
         || format!("email {} already exists", email.id),
         || "email".to_owned(),

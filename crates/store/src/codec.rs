@@ -224,6 +224,7 @@ migrations! {
     10 "0010": "conversations", "conversations";
     11 "0011": "appointments", "appointments";
     12 "0012": "canned_replies", "canned_replies";
+    13 "0013": "outbox_calendar", "outbox_calendar";
 }
 
 impl Migration {

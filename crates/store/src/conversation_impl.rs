@@ -288,6 +288,7 @@ pub(crate) fn emails(
             to,
             subject: mail.subject.clone(),
             body: mail.body.clone(),
+            calendar: None,
             created_at: at,
             sent_at: None,
             attempts: 0,

@@ -28,8 +28,9 @@ use crate::{Result, StoreError};
 /// changes no table either; 10 adds conversations, their messages and
 /// the messages' photos; 11 adds the clinics' hours, appointments and the
 /// slots proposed in conversations; 12 adds canned replies and the ladder's
-/// steps sent for red-flag conversations.
-pub const SCHEMA_VERSION: i64 = 12;
+/// steps sent for red-flag conversations; 13 adds an email's calendar
+/// invitation (its METHOD and text).
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables added since are left empty, columns added since take
@@ -579,6 +580,8 @@ pub static TABLES: &[TableDef] = &[
             col("attempts", Int),
             opt("leased_until", Timestamp),
             col("last_error", Text),
+            added(13, "calendar_method", Text),
+            added(13, "calendar", Text),
         ],
         key: &[0],
         since: 2,

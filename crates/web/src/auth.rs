@@ -272,6 +272,7 @@ fn account_exists_note(
         body: format!(
             "Hello,\n\nSomeone, perhaps you, tried to {what} with this email address, which already has an account. Nothing was created and nothing about your account changed.\n\nIf it was you, log in at {login} with your existing password.{after}\n\nIf it was not you, you can ignore this email.\n\n-- needlewise\n"
         ),
+        calendar: None,
         created_at: now,
         sent_at: None,
         attempts: 0,

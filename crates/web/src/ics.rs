@@ -90,14 +90,9 @@ pub fn render(model: &CalendarModel) -> String {
     cal.done().to_string()
 }
 
-/// What an appointment invitation asks of the calendar app (RFC 5546).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// Put it in the calendar (booked, or moved to this time).
-    Request,
-    /// Take it out (cancelled, or moved away from this time).
-    Cancel,
-}
+/// What an appointment invitation asks of the calendar app (RFC 5546):
+/// the store's type, as the outbox keeps it beside the text.
+pub use needlewise_store::clinic::CalendarMethod as Method;
 
 /// An appointment as an iTIP invitation, for the email that confirms or
 /// cancels it: the feed's UID, its SEQUENCE (one more for each change, so
@@ -116,13 +111,7 @@ pub fn invitation(
     cal.append_property(Property::new("VERSION", "2.0"))
         .append_property(Property::new("PRODID", PRODID))
         .append_property(Property::new("CALSCALE", "GREGORIAN"))
-        .append_property(Property::new(
-            "METHOD",
-            match method {
-                Method::Request => "REQUEST",
-                Method::Cancel => "CANCEL",
-            },
-        ));
+        .append_property(Property::new("METHOD", method.id()));
     let stamp = utc(now);
     let mut event = icalendar::Event::new();
     event
@@ -142,7 +131,7 @@ pub fn invitation(
         )
         .append_property(
             Property::new("ORGANIZER", format!("mailto:{}", header_text(organizer)))
-                .add_parameter("CN", &header_text(clinic))
+                .add_parameter("CN", &param_text(clinic))
                 .done(),
         )
         .append_property(
@@ -186,6 +175,21 @@ fn header_text(s: &str) -> String {
             } else {
                 c
             }
+        })
+        .collect()
+}
+
+/// Text for a parameter value such as CN (RFC 5545 3.1: `paramtext` or a
+/// quoted string, neither of which may hold a DQUOTE): the crate quotes a
+/// value with a `:` but not one with `;` or `,`, so those become spaces,
+/// a `"` becomes `'`, and control characters spaces.
+fn param_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            ';' | ',' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
         })
         .collect()
 }
@@ -304,6 +308,19 @@ mod tests {
         assert!(
             request.contains("ORGANIZER;CN=Lakeside  Clinic:mailto:desk@lakeside.example"),
             "{request}"
+        );
+        // Nor a '"' at all; a ':' is quoted.
+        let quoted = invitation(
+            &a,
+            "Lakeside: \"Skin\"",
+            "desk@lakeside.example",
+            "ada@example.org",
+            Method::Request,
+            now,
+        );
+        assert!(
+            quoted.contains("ORGANIZER;CN=\"Lakeside: 'Skin'\":mailto:desk@lakeside.example"),
+            "{quoted}"
         );
         let by = needlewise_core::appointment::Actor {
             side: needlewise_core::conversation::Side::Clinic,

@@ -14,8 +14,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use needlewise_store::clinic::Email;
@@ -150,6 +150,51 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("mail_from {s:?} is not an email address: {e}"))
 }
 
+/// The email as sent: plain text, or, with a calendar part, the layout
+/// calendar apps and webmail read invitations from (Google Calendar sends
+/// the same): `multipart/mixed` of a `multipart/alternative` (the text,
+/// then `text/calendar; method=…; charset=UTF-8`, which Outlook, Gmail and
+/// Apple Mail turn into the invitation's buttons) and the same object as
+/// an `invite.ics` attachment (`application/ics`), for clients that only
+/// offer attachments.
+pub fn message(email: &Email, from: &Mailbox, to: Mailbox) -> Result<Message, String> {
+    let builder = Message::builder()
+        .message_id(Some(message_id(email, from)))
+        .from(from.clone())
+        .to(to)
+        .subject(email.subject.clone());
+    let built = match &email.calendar {
+        None => builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.body.clone()),
+        Some(calendar) => {
+            let part = ContentType::parse(&format!(
+                "text/calendar; method={}; charset=UTF-8",
+                calendar.method.id()
+            ))
+            .map_err(|e| format!("cannot build the calendar part: {e}"))?;
+            let file = ContentType::parse("application/ics; name=\"invite.ics\"")
+                .map_err(|e| format!("cannot build the calendar attachment: {e}"))?;
+            builder.multipart(
+                MultiPart::mixed()
+                    .multipart(
+                        MultiPart::alternative()
+                            .singlepart(SinglePart::plain(email.body.clone()))
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(part)
+                                    .body(calendar.text.clone()),
+                            ),
+                    )
+                    .singlepart(
+                        Attachment::new("invite.ics".to_owned()).body(calendar.text.clone(), file),
+                    ),
+            )
+        }
+    };
+    built.map_err(|e| format!("cannot build the email: {e}"))
+}
+
 /// Sends emails, or holds them when no server is configured.
 #[derive(Clone)]
 pub struct Mailer {
@@ -233,14 +278,7 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| format!("the recipient is not an email address: {e}"))?;
-        let message = Message::builder()
-            .message_id(Some(message_id(email, from)))
-            .from(from.clone())
-            .to(to)
-            .subject(email.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(email.body.clone())
-            .map_err(|e| format!("cannot build the email: {e}"))?;
+        let message = message(email, from, to)?;
         transport
             .send(&message)
             .map(|_| ())
@@ -308,6 +346,7 @@ mod tests {
             to: "dr@example.org".into(),
             subject: "s".into(),
             body: "b".into(),
+            calendar: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             sent_at: None,
             attempts: 0,

@@ -275,6 +275,7 @@ fn conversation_messages(
                 "Hello {},\n\nA patient has asked the clinic about a warning sign and is waiting for an answer.\n\nPlease open {link} and make sure a clinician answers.\n\nThis email holds no patient details on purpose; you will see them after logging in.\n\n-- needlewise for {}\n",
                 m.display_name, open.clinic.name
             ),
+            calendar: None,
             created_at: now,
             sent_at: None,
             attempts: 0,
@@ -388,6 +389,7 @@ fn messages(
                 "Hello {},\n\nA patient has a warning sign to review.\n\nPlease open {link} and acknowledge it once someone is on it.\n\nThis email holds no patient details on purpose; you will see them after logging in.\n\n-- needlewise for {}\n",
                 m.display_name, flag.clinic.name
             ),
+            calendar: None,
             created_at: now,
             sent_at: None,
             attempts: 0,
@@ -510,6 +512,17 @@ pub async fn kick(state: &AppState) {
     }
 }
 
+/// Sends what the outbox holds in the background, in turn with any other
+/// delivery of this instance, after a write that queued emails (an
+/// appointment booked, moved or cancelled), so they go out without waiting
+/// for the next tick.
+pub fn send_soon(state: &AppState) {
+    if state.mailer.enabled() {
+        let state = state.clone();
+        tokio::spawn(async move { deliver_in_turn(&state).await });
+    }
+}
+
 /// Runs [`run_once`] every `escalation_tick_seconds`, for as long as the
 /// runtime lives.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -556,6 +569,161 @@ pub fn message_mail(
     }
 }
 
+/// The emails that tell a patient about their appointment, queued by the
+/// store with the change itself ([`needlewise_store::appointment::AppointmentMail`]):
+/// what happened, when, in the patient's own zone, and the reason given
+/// for a cancellation or a move, in plain words, with an iCalendar
+/// invitation ([`crate::ics::invitation`]: METHOD:REQUEST to put it in the
+/// calendar, METHOD:CANCEL with the same UID and a higher SEQUENCE to take
+/// it out). Never the appointment's note, nor anything clinical.
+#[derive(Debug, Clone)]
+pub struct AppointmentMails {
+    /// The invitations' ORGANIZER: the address the emails come from
+    /// (`mail_from`), named after the clinic.
+    pub organizer: String,
+    /// The zone of a patient whose profile has none (the server's).
+    pub default_zone: jiff::tz::TimeZone,
+    pub public_url: Option<String>,
+}
+
+impl AppointmentMails {
+    pub fn from_state(state: &AppState) -> AppointmentMails {
+        let organizer = crate::mail::parse_mailbox(&state.config.mail_from)
+            .map(|m| m.email.to_string())
+            .unwrap_or_else(|_| "needlewise@localhost".to_owned());
+        AppointmentMails {
+            organizer,
+            default_zone: state.tz.clone(),
+            public_url: state.config.public_url.clone(),
+        }
+    }
+
+    fn invitation(
+        &self,
+        news: &needlewise_store::appointment::AppointmentNews<'_>,
+        a: &needlewise_core::appointment::Appointment,
+        method: crate::ics::Method,
+    ) -> needlewise_store::clinic::CalendarPart {
+        needlewise_store::clinic::CalendarPart {
+            method,
+            text: crate::ics::invitation(
+                a,
+                news.clinic_name,
+                &self.organizer,
+                news.patient_email,
+                method,
+                news.at,
+            ),
+        }
+    }
+}
+
+/// "Mon 7 Dec 2026, 14:00 to 14:30 (Europe/Paris time)": a slot in `tz`,
+/// named, so an email read elsewhere still says which clock it means.
+pub fn slot_words(tz: &jiff::tz::TimeZone, s: &needlewise_core::appointment::Slot) -> String {
+    let start = s.start.to_zoned_datetime(tz.clone());
+    let end = s.end.to_zoned_datetime(tz.clone());
+    let end = match crate::views::DateStyle::current() {
+        crate::views::DateStyle::DayFirst => end.strftime("%H:%M").to_string(),
+        crate::views::DateStyle::MonthFirst => end.strftime("%-I:%M %p").to_string(),
+    };
+    format!(
+        "{} to {end} ({} time)",
+        crate::views::moment(&start),
+        tz.iana_name().unwrap_or("UTC")
+    )
+}
+
+impl needlewise_store::appointment::AppointmentMail for AppointmentMails {
+    fn emails(
+        &self,
+        news: &needlewise_store::appointment::AppointmentNews<'_>,
+    ) -> Vec<needlewise_store::appointment::AppointmentEmail> {
+        use needlewise_core::conversation::Side;
+        use needlewise_store::appointment::{AppointmentEmail, Happened};
+
+        use crate::ics::Method;
+        let tz = news
+            .patient_time_zone
+            .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+            .unwrap_or_else(|| self.default_zone.clone());
+        let link = match &self.public_url {
+            Some(base) => format!("{}/appointments", base.trim_end_matches('/')),
+            None => "needlewise (/appointments)".to_owned(),
+        };
+        let clinic = news.clinic_name;
+        let a = news.appointment;
+        let when = slot_words(&tz, &a.slot);
+        let footer =
+            format!("To see, cancel or move your appointments, log in: {link}\n\n-- needlewise\n");
+        let ending = a.ended.as_ref();
+        let who = |side: Side, you: &str, clinic_did: &str| match side {
+            Side::Patient => you.to_owned(),
+            Side::Clinic => clinic_did.to_owned(),
+        };
+        let reason = ending.map(|e| e.reason.as_str()).unwrap_or_default();
+        match (news.happened, news.new) {
+            (Happened::Booked, _) => {
+                let booked = who(a.booked_by.side, "You booked", "The clinic booked");
+                vec![AppointmentEmail {
+                    subject: format!("needlewise: your appointment at {clinic} is booked"),
+                    body: format!(
+                        "Hello,\n\n{booked} your appointment at {clinic} on {when}.\n\nThe invitation attached puts it in your calendar.\n\n{footer}"
+                    ),
+                    calendar: Some(self.invitation(news, a, Method::Request)),
+                }]
+            }
+            (Happened::Moved, Some(new)) => {
+                let moved = who(
+                    ending.map_or(Side::Clinic, |e| e.by.side),
+                    "You moved",
+                    "The clinic moved",
+                );
+                let to = slot_words(&tz, &new.slot);
+                // Two emails, not one REQUEST with the old UID and a higher
+                // SEQUENCE: the move is a new appointment with its own UID
+                // (the calendar feed's), so a CANCEL of the old UID and a
+                // REQUEST of the new keep the invitations and the feed
+                // agreeing, and a cancellation and a new invitation are
+                // the two messages every calendar app handles (an update
+                // that changes DTSTART is where clients differ: some keep
+                // the old time until the attendee accepts again). The
+                // CANCEL is queued first and sent first.
+                vec![
+                    AppointmentEmail {
+                        subject: format!("needlewise: your appointment at {clinic} has moved"),
+                        body: format!(
+                            "Hello,\n\n{moved} your appointment at {clinic} from {when} to {to}.\nReason: {reason}\n\nThe invitation attached takes the old time out of your calendar; the next email puts the new time in.\n\n{footer}"
+                        ),
+                        calendar: Some(self.invitation(news, a, Method::Cancel)),
+                    },
+                    AppointmentEmail {
+                        subject: format!("needlewise: your appointment at {clinic} is booked"),
+                        body: format!(
+                            "Hello,\n\nYour appointment at {clinic} is now on {to} (moved from {when}).\n\nThe invitation attached puts it in your calendar.\n\n{footer}"
+                        ),
+                        calendar: Some(self.invitation(news, new, Method::Request)),
+                    },
+                ]
+            }
+            (Happened::Cancelled | Happened::Moved, _) => {
+                let cancelled = who(
+                    ending.map_or(Side::Clinic, |e| e.by.side),
+                    "You cancelled",
+                    "The clinic cancelled",
+                );
+                vec![AppointmentEmail {
+                    subject: format!("needlewise: your appointment at {clinic} is cancelled"),
+                    body: format!(
+                        "Hello,\n\n{cancelled} your appointment at {clinic} on {when}.\nReason: {reason}\n\nThe invitation attached takes it out of your calendar.\n\n{footer}"
+                    ),
+                    calendar: Some(self.invitation(news, a, Method::Cancel)),
+                }]
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -565,6 +733,119 @@ mod tests {
     use needlewise_core::ids::{CheckinId, ClinicId, EpisodeId, ProfileId};
     use needlewise_core::records::Episode;
     use needlewise_core::triage::TriageLevel;
+
+    /// A move is two emails, the old time's CANCEL then the new time's
+    /// REQUEST, each with its own UID; times are in the patient's zone, or
+    /// the server's when the profile has none; the note is in neither.
+    #[test]
+    fn a_move_is_a_cancel_then_a_request_in_the_patients_zone() {
+        use needlewise_core::appointment::{Actor, Appointment, Slot, Status};
+        use needlewise_core::conversation::Side;
+        use needlewise_core::ids::{AccountId, AppointmentId};
+        use needlewise_store::appointment::{AppointmentMail, AppointmentNews, Happened};
+        use needlewise_store::clinic::CalendarMethod;
+
+        let start: Timestamp = "2026-12-01T09:00:00Z".parse().unwrap();
+        let old = Appointment {
+            id: AppointmentId(Uuid::from_u128(1)),
+            clinic_id: ClinicId(Uuid::from_u128(2)),
+            profile_id: ProfileId(Uuid::from_u128(3)),
+            slot: Slot {
+                start,
+                end: start + SignedDuration::from_mins(30),
+            },
+            status: Status::Booked,
+            note: "zq-private-note".into(),
+            conversation_id: None,
+            proposal_id: None,
+            replaces: None,
+            booked_by: Actor {
+                side: Side::Patient,
+                account: AccountId(Uuid::from_u128(4)),
+                name: "Ada".into(),
+            },
+            booked_at: start - SignedDuration::from_hours(48),
+            ended: None,
+            sequence: 0,
+        };
+        let later = start + SignedDuration::from_hours(24);
+        let new = Appointment {
+            id: AppointmentId(Uuid::from_u128(5)),
+            slot: Slot {
+                start: later,
+                end: later + SignedDuration::from_mins(30),
+            },
+            replaces: Some(old.id),
+            ..old.clone()
+        };
+        let by = Actor {
+            side: Side::Clinic,
+            account: AccountId(Uuid::from_u128(6)),
+            name: "Dr Lee".into(),
+        };
+        let moved = old
+            .end(
+                by,
+                start - SignedDuration::from_hours(24),
+                "Theatre",
+                Some(new.id),
+            )
+            .unwrap();
+        let mails = AppointmentMails {
+            organizer: "nw@clinic.example".into(),
+            default_zone: jiff::tz::TimeZone::get("Asia/Tokyo").unwrap(),
+            public_url: Some("https://nw.example/".into()),
+        };
+        let news = |zone| AppointmentNews {
+            happened: Happened::Moved,
+            appointment: &moved,
+            new: Some(&new),
+            clinic_name: "Lakeside",
+            patient_email: "ada@example.org",
+            patient_time_zone: zone,
+            at: start - SignedDuration::from_hours(24),
+        };
+        let emails = mails.emails(&news(Some("America/New_York")));
+        assert_eq!(emails.len(), 2);
+        let methods: Vec<_> = emails
+            .iter()
+            .map(|e| e.calendar.as_ref().unwrap().method)
+            .collect();
+        assert_eq!(methods, [CalendarMethod::Cancel, CalendarMethod::Request]);
+        assert!(
+            emails[0].body.contains(
+                "The clinic moved your appointment at Lakeside from Tue 1 Dec 2026, 04:00 to 04:30 \
+                 (America/New_York time) to Wed 2 Dec 2026, 04:00 to 04:30 (America/New_York time).\nReason: Theatre"
+            ),
+            "{}",
+            emails[0].body
+        );
+        assert!(emails[0].body.contains("https://nw.example/appointments"));
+        let cancel = &emails[0].calendar.as_ref().unwrap().text;
+        assert!(cancel.contains(&format!("UID:appointment-{}@needlewise", old.id)));
+        assert!(cancel.contains("SEQUENCE:1"), "{cancel}");
+        let request = &emails[1].calendar.as_ref().unwrap().text;
+        assert!(request.contains(&format!("UID:appointment-{}@needlewise", new.id)));
+        // No zone on the profile: the server's.
+        let emails = mails.emails(&news(None));
+        assert!(
+            emails[1]
+                .body
+                .contains("is now on Wed 2 Dec 2026, 18:00 to 18:30 (Asia/Tokyo time)"),
+            "{}",
+            emails[1].body
+        );
+        for e in &emails {
+            assert!(!e.body.contains("zq-private-note"));
+            assert!(
+                !e.calendar
+                    .as_ref()
+                    .unwrap()
+                    .text
+                    .contains("zq-private-note")
+            );
+        }
+    }
 
     fn flag(opened: i64) -> OpenFlag {
         shared(opened, opened)

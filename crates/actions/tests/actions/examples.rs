@@ -766,7 +766,7 @@ fn a_red_flag_goes_to_the_surgeon_as_a_card() {
 #[test]
 fn appointments_are_booked_moved_and_cancelled_once_per_request() {
     use needlewise_actions::{
-        Asker, RequestKey, book_appointment, cancel_appointment, free_slots,
+        Asker, NoMail, RequestKey, book_appointment, cancel_appointment, free_slots,
         reschedule_appointment, set_clinic_hours,
     };
     use needlewise_core::appointment::{Hours, Opening, Status};
@@ -871,6 +871,7 @@ fn appointments_are_booked_moved_and_cancelled_once_per_request() {
             None,
             "First visit",
             Some(key),
+            &NoMail,
         )
     };
     let (a, first) = book(key).expect("booked");
@@ -906,6 +907,7 @@ fn appointments_are_booked_moved_and_cancelled_once_per_request() {
             free[1].start,
             "Thursday suits me better",
             Some(move_key),
+            &NoMail,
         )
     };
     let old = moved().expect("moved");
@@ -919,13 +921,21 @@ fn appointments_are_booked_moved_and_cancelled_once_per_request() {
             ada.id,
             new_id,
             "The surgeon is away",
+            &NoMail,
         )
     };
     let cancelled = cancel().expect("cancelled");
     assert_eq!(cancelled.status, Status::Cancelled);
     assert_eq!(cancel().expect("the same request"), cancelled);
-    let err = cancel_appointment(ctx(store, &now), Asker::Patient, ada.id, new_id, "again")
-        .expect_err("already cancelled");
+    let err = cancel_appointment(
+        ctx(store, &now),
+        Asker::Patient,
+        ada.id,
+        new_id,
+        "again",
+        &NoMail,
+    )
+    .expect_err("already cancelled");
     assert_eq!(
         err.to_string(),
         "This appointment is no longer booked (cancelled)."

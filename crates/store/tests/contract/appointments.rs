@@ -19,17 +19,41 @@ pub fn mornings() -> Hours {
     }
 }
 
+/// A confirmation with a calendar part for each booking, so the outbox's
+/// calendar columns travel through copies, backups and checksums.
+struct Confirmation;
+
+impl needlewise_store::appointment::AppointmentMail for Confirmation {
+    fn emails(
+        &self,
+        n: &needlewise_store::appointment::AppointmentNews<'_>,
+    ) -> Vec<needlewise_store::appointment::AppointmentEmail> {
+        vec![needlewise_store::appointment::AppointmentEmail {
+            subject: format!("Booked at {}", n.clinic_name),
+            body: "Your appointment is booked.".into(),
+            calendar: Some(needlewise_store::clinic::CalendarPart {
+                method: needlewise_store::clinic::CalendarMethod::Request,
+                text: format!(
+                    "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nUID:{}\r\nEND:VCALENDAR\r\n",
+                    n.appointment.id
+                ),
+            }),
+        }]
+    }
+}
+
 /// Hours for the practice and a booked appointment for each patient (the
 /// first also moves one), and a proposal in the first conversation of
 /// each patient but the first (so, as with `fill_conversations`, no email
-/// goes to the first patient's address).
+/// goes to the first patient's address: the others' bookings queue a
+/// confirmation with its calendar part).
 pub fn fill_appointments(
     store: &dyn needlewise_store::Store,
     p: &crate::clinic::Practice,
     patients: &[needlewise_core::ids::ProfileId],
 ) {
     use needlewise_core::ids::AppointmentId;
-    use needlewise_store::appointment::{Asker, Change, NewAppointment};
+    use needlewise_store::appointment::{Asker, Change, NewAppointment, NoMail};
 
     use crate::cases::{at, id};
     store.set_clinic_hours(&p.by, &mornings(), at(0)).unwrap();
@@ -45,7 +69,11 @@ pub fn fill_appointments(
             note: format!("note {i}"),
             at: at(1),
         };
-        store.book_appointment(Asker::Patient, *who, &new).unwrap();
+        let mail: &dyn needlewise_store::appointment::AppointmentMail =
+            if i == 0 { &NoMail } else { &Confirmation };
+        store
+            .book_appointment(Asker::Patient, *who, &new, mail)
+            .unwrap();
         if i == 0 {
             store
                 .change_appointment(
@@ -57,6 +85,7 @@ pub fn fill_appointments(
                         to: Some((AppointmentId(id()), free[2 * patients.len()].start)),
                         at: at(2),
                     },
+                    &NoMail,
                 )
                 .unwrap();
         }
@@ -86,7 +115,11 @@ pub mod cases {
     use needlewise_core::conversation::Side;
     use needlewise_core::ids::{AppointmentId, ClinicId, ProfileId, ProposalId};
     use needlewise_core::records::Account;
-    use needlewise_store::appointment::{Asker, Change, NewAppointment, NewProposal};
+    use needlewise_store::appointment::{
+        AppointmentEmail, AppointmentMail, AppointmentNews, Asker, Change, Happened,
+        NewAppointment, NewProposal, NoMail,
+    };
+    use needlewise_store::clinic::{CalendarMethod, CalendarPart};
     use needlewise_store::conversation::Posted;
     use needlewise_store::{Store, StoreError};
 
@@ -203,11 +236,13 @@ pub mod cases {
         // Not yet the clinic's patient: the clinic is not Ada's to book.
         let first = new(p.clinic.id, free[0].start, 5);
         assert!(matches!(
-            store.book_appointment(Asker::Patient, ada, &first),
+            store.book_appointment(Asker::Patient, ada, &first, &NoMail),
             Err(StoreError::NotFound { .. })
         ));
         join(store, &p.by, ada, &Default::default(), 6);
-        let (a, posted) = store.book_appointment(Asker::Patient, ada, &first).unwrap();
+        let (a, posted) = store
+            .book_appointment(Asker::Patient, ada, &first, &NoMail)
+            .unwrap();
         assert_eq!(posted, Posted::Stored);
         assert_eq!(a.slot, free[0]);
         assert_eq!(a.status, Status::Booked);
@@ -215,7 +250,9 @@ pub mod cases {
         assert_eq!(a.booked_by.name, "Ada");
         assert_eq!(a.note, "First visit");
         // The same request again stores nothing.
-        let (again, posted) = store.book_appointment(Asker::Patient, ada, &first).unwrap();
+        let (again, posted) = store
+            .book_appointment(Asker::Patient, ada, &first, &NoMail)
+            .unwrap();
         assert_eq!((again, posted), (a.clone(), Posted::AlreadyStored));
         assert!(!week(store, p.clinic.id).contains(&free[0]));
 
@@ -225,12 +262,12 @@ pub mod cases {
             free[0].start + SignedDuration::from_mins(10),
             7,
         );
-        match store.book_appointment(Asker::Patient, ada, &off) {
+        match store.book_appointment(Asker::Patient, ada, &off, &NoMail) {
             Err(StoreError::Invalid { what }) => assert_eq!(what, Problem::NotOffered.to_string()),
             other => panic!("{other:?}"),
         }
         let late = new(p.clinic.id, free[1].start, 60 * 24 * 8);
-        match store.book_appointment(Asker::Patient, ada, &late) {
+        match store.book_appointment(Asker::Patient, ada, &late, &NoMail) {
             Err(StoreError::Invalid { what }) => assert_eq!(what, Problem::Past.to_string()),
             other => panic!("{other:?}"),
         }
@@ -256,7 +293,7 @@ pub mod cases {
             to: Some((moved_to, free[3].start)),
             at: at(10),
         };
-        match store.change_appointment(Asker::Patient, ada, &missing_reason) {
+        match store.change_appointment(Asker::Patient, ada, &missing_reason, &NoMail) {
             Err(StoreError::Invalid { what }) => {
                 assert_eq!(what, Problem::ReasonMissing.to_string())
             }
@@ -266,7 +303,9 @@ pub mod cases {
             reason: "A later time suits me".into(),
             ..missing_reason
         };
-        let old = store.change_appointment(Asker::Patient, ada, &mv).unwrap();
+        let old = store
+            .change_appointment(Asker::Patient, ada, &mv, &NoMail)
+            .unwrap();
         assert_eq!(old.status, Status::Rescheduled);
         assert_eq!(old.sequence, 1);
         let ending = old.ended.clone().unwrap();
@@ -274,7 +313,9 @@ pub mod cases {
         assert_eq!(ending.by.side, Side::Patient);
         // The same change again answers the stored one.
         assert_eq!(
-            store.change_appointment(Asker::Patient, ada, &mv).unwrap(),
+            store
+                .change_appointment(Asker::Patient, ada, &mv, &NoMail)
+                .unwrap(),
             old
         );
         let mine = store.patient_appointments(ada).unwrap();
@@ -295,7 +336,7 @@ pub mod cases {
             at: at(11),
         };
         let cancelled = store
-            .change_appointment(Asker::Clinic(&desk), ada, &cancel)
+            .change_appointment(Asker::Clinic(&desk), ada, &cancel, &NoMail)
             .unwrap();
         assert_eq!(cancelled.status, Status::Cancelled);
         assert_eq!(cancelled.ended.as_ref().unwrap().by.name, "Desk");
@@ -306,6 +347,7 @@ pub mod cases {
                 at: at(12),
                 ..cancel.clone()
             },
+            &NoMail,
         ) {
             Err(StoreError::Invalid { what }) => {
                 assert_eq!(what, Problem::AlreadyEnded(Status::Cancelled).to_string())
@@ -333,14 +375,20 @@ pub mod cases {
         store.leave_clinic(ada, p.clinic.id, at(13)).unwrap();
         assert_eq!(store.patient_appointments(ada).unwrap().len(), 2);
         assert!(matches!(
-            store.book_appointment(Asker::Patient, ada, &new(p.clinic.id, free[5].start, 14)),
+            store.book_appointment(
+                Asker::Patient,
+                ada,
+                &new(p.clinic.id, free[5].start, 14),
+                &NoMail
+            ),
             Err(StoreError::NotFound { .. })
         ));
         assert!(matches!(
             store.book_appointment(
                 Asker::Clinic(&p.by),
                 ada,
-                &new(p.clinic.id, free[5].start, 14)
+                &new(p.clinic.id, free[5].start, 14),
+                &NoMail
             ),
             Err(StoreError::NotFound { .. })
         ));
@@ -356,6 +404,310 @@ pub mod cases {
         ));
     }
 
+    /// Writes what it is told, so a test sees the facts the store gave it;
+    /// `broken` writes an empty calendar part, which the outbox refuses.
+    struct Recorder {
+        broken: bool,
+    }
+
+    impl AppointmentMail for Recorder {
+        fn emails(&self, n: &AppointmentNews<'_>) -> Vec<AppointmentEmail> {
+            let part = |a: &needlewise_core::appointment::Appointment, method| CalendarPart {
+                method,
+                text: if self.broken {
+                    String::new()
+                } else {
+                    format!("{} {}", a.id, a.sequence)
+                },
+            };
+            let method = match n.happened {
+                Happened::Booked => CalendarMethod::Request,
+                Happened::Cancelled | Happened::Moved => CalendarMethod::Cancel,
+            };
+            let reason = n.appointment.ended.as_ref().map(|e| e.reason.as_str());
+            let mut out = vec![AppointmentEmail {
+                subject: format!("{:?} at {}", n.happened, n.clinic_name),
+                body: format!(
+                    "to {} in {:?} at {}; reason: {reason:?}",
+                    n.patient_email, n.patient_time_zone, n.at
+                ),
+                calendar: Some(part(n.appointment, method)),
+            }];
+            if let Some(new) = n.new {
+                out.push(AppointmentEmail {
+                    subject: format!("Booked at {}", n.clinic_name),
+                    body: String::new(),
+                    calendar: Some(part(new, CalendarMethod::Request)),
+                });
+            }
+            out
+        }
+    }
+
+    /// The unsent emails to `to`, oldest first.
+    fn outbox(store: &dyn Store, to: &str) -> Vec<needlewise_store::clinic::Email> {
+        let mut list: Vec<_> = store
+            .emails(1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.to == to)
+            .collect();
+        list.sort_by_key(|e| (e.created_at, e.id));
+        list
+    }
+
+    /// Every booking, cancellation and move queues the patient's emails
+    /// (with their calendar parts) in its own transaction, from the facts
+    /// the store read in it; a refused change queues none, and an email the
+    /// outbox refuses takes the change with it.
+    pub fn appointment_emails_are_queued_with_the_change(store: &dyn Store) {
+        let p = practice(store, "Lakeside");
+        store.set_clinic_hours(&p.by, &mornings(), at(0)).unwrap();
+        let (ada_account, ada) = patient(store, "Ada");
+        let (bea_account, bea) = patient(store, "Bea");
+        store
+            .set_profile_time_zone(ada, Some("America/New_York"))
+            .unwrap();
+        join(store, &p.by, ada, &Default::default(), 1);
+        join(store, &p.by, bea, &Default::default(), 2);
+        let free = week(store, p.clinic.id);
+        let told = Recorder { broken: false };
+        let ada_to = ada_account.email.clone();
+
+        // Booked by the patient: one email, a REQUEST, with the facts.
+        let first = new(p.clinic.id, free[0].start, 5);
+        let (a, _) = store
+            .book_appointment(Asker::Patient, ada, &first, &told)
+            .unwrap();
+        let queued = outbox(store, &ada_to);
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].subject, "Booked at Lakeside");
+        assert_eq!(
+            queued[0].body,
+            format!(
+                "to {ada_to} in Some(\"America/New_York\") at {}; reason: None",
+                at(5)
+            )
+        );
+        assert_eq!(queued[0].created_at, at(5));
+        assert_eq!(
+            queued[0].calendar,
+            Some(CalendarPart {
+                method: CalendarMethod::Request,
+                text: format!("{} 0", a.id)
+            })
+        );
+        // The same request again queues nothing more.
+        store
+            .book_appointment(Asker::Patient, ada, &first, &told)
+            .unwrap();
+        assert_eq!(outbox(store, &ada_to).len(), 1);
+
+        // A slot taken: refused, nothing queued for Bea, by her or the clinic.
+        for asker in [Asker::Patient, Asker::Clinic(&p.by)] {
+            let e = store
+                .book_appointment(asker, bea, &new(p.clinic.id, free[0].start, 6), &told)
+                .unwrap_err();
+            assert_eq!(conflict(e), Problem::Taken.to_string());
+        }
+        assert_eq!(outbox(store, &bea_account.email), vec![]);
+
+        // Booked by the clinic for Bea: her confirmation.
+        let (b, _) = store
+            .book_appointment(
+                Asker::Clinic(&p.by),
+                bea,
+                &new(p.clinic.id, free[1].start, 7),
+                &told,
+            )
+            .unwrap();
+        let to_bea = outbox(store, &bea_account.email);
+        assert_eq!(to_bea.len(), 1);
+        assert!(to_bea[0].body.contains("in None"), "{}", to_bea[0].body);
+
+        // A move to a taken slot, or without a reason: nothing changes,
+        // nothing is queued.
+        let taken = Change {
+            appointment: a.id,
+            reason: "Work".into(),
+            to: Some((AppointmentId(id()), free[1].start)),
+            at: at(8),
+        };
+        let no_reason = Change {
+            appointment: a.id,
+            reason: " ".into(),
+            to: None,
+            at: at(8),
+        };
+        for (asker, change) in [(Asker::Patient, &taken), (Asker::Clinic(&p.by), &no_reason)] {
+            assert!(store.change_appointment(asker, ada, change, &told).is_err());
+        }
+        assert_eq!(outbox(store, &ada_to).len(), 1);
+        assert_eq!(
+            store
+                .appointment(Asker::Patient, ada, a.id, at(8))
+                .unwrap()
+                .appointment
+                .status,
+            Status::Booked
+        );
+
+        // Moved by the patient: a CANCEL of the old one (its SEQUENCE one
+        // more), then a REQUEST of the new one, with the reason.
+        let moved_to = AppointmentId(id());
+        let mv = Change {
+            appointment: a.id,
+            reason: "Work".into(),
+            to: Some((moved_to, free[2].start)),
+            at: at(9),
+        };
+        store
+            .change_appointment(Asker::Patient, ada, &mv, &told)
+            .unwrap();
+        let queued = outbox(store, &ada_to);
+        assert_eq!(queued.len(), 3);
+        assert_eq!(queued[1].subject, "Moved at Lakeside");
+        assert!(
+            queued[1].body.ends_with("reason: Some(\"Work\")"),
+            "{}",
+            queued[1].body
+        );
+        assert_eq!(
+            queued[1].calendar,
+            Some(CalendarPart {
+                method: CalendarMethod::Cancel,
+                text: format!("{} 1", a.id)
+            })
+        );
+        assert_eq!(
+            queued[2].calendar,
+            Some(CalendarPart {
+                method: CalendarMethod::Request,
+                text: format!("{moved_to} 0")
+            })
+        );
+        assert!(queued[1].id < queued[2].id, "the CANCEL goes first");
+        // The same move again queues nothing more.
+        store
+            .change_appointment(Asker::Patient, ada, &mv, &told)
+            .unwrap();
+        assert_eq!(outbox(store, &ada_to).len(), 3);
+
+        // Cancelled by the clinic: a CANCEL with the clinic's reason.
+        let cancel = Change {
+            appointment: moved_to,
+            reason: "The surgeon is away".into(),
+            to: None,
+            at: at(10),
+        };
+        store
+            .change_appointment(Asker::Clinic(&p.by), ada, &cancel, &told)
+            .unwrap();
+        let queued = outbox(store, &ada_to);
+        assert_eq!(queued.len(), 4);
+        assert_eq!(queued[3].subject, "Cancelled at Lakeside");
+        assert!(
+            queued[3]
+                .body
+                .ends_with("reason: Some(\"The surgeon is away\")")
+        );
+        assert_eq!(
+            queued[3].calendar.as_ref().map(|c| c.method),
+            Some(CalendarMethod::Cancel)
+        );
+
+        // An email the outbox refuses (an empty calendar part) takes the
+        // change with it: nothing booked, cancelled or queued.
+        let broken = Recorder { broken: true };
+        let before = store.checksums().unwrap();
+        assert!(
+            store
+                .book_appointment(
+                    Asker::Patient,
+                    ada,
+                    &new(p.clinic.id, free[3].start, 11),
+                    &broken
+                )
+                .is_err()
+        );
+        assert!(
+            store
+                .change_appointment(
+                    Asker::Clinic(&p.by),
+                    bea,
+                    &Change {
+                        appointment: b.id,
+                        reason: "Closed".into(),
+                        to: None,
+                        at: at(11),
+                    },
+                    &broken,
+                )
+                .is_err()
+        );
+        assert_eq!(store.checksums().unwrap(), before);
+
+        // A patient without an address (the command line's) gets none.
+        let local = crate::cases::profile(store, "Cy");
+        join(store, &p.by, local.id, &Default::default(), 12);
+        let outbox_before = store.emails(1000).unwrap().len();
+        store
+            .book_appointment(
+                Asker::Patient,
+                local.id,
+                &new(p.clinic.id, free[4].start, 13),
+                &told,
+            )
+            .unwrap();
+        assert_eq!(store.emails(1000).unwrap().len(), outbox_before);
+    }
+
+    /// A member booking for a patient reads the patient's name and coming
+    /// appointments at the clinic, logged; nobody else reads them.
+    pub fn a_member_reads_a_patients_schedule_to_book_for_them(store: &dyn Store) {
+        let p = practice(store, "Lakeside");
+        store.set_clinic_hours(&p.by, &mornings(), at(0)).unwrap();
+        let (_, ada) = patient(store, "Ada");
+        let (_, bea) = patient(store, "Bea");
+        join(store, &p.by, ada, &Default::default(), 1);
+        let free = week(store, p.clinic.id);
+        let (a, _) = store
+            .book_appointment(
+                Asker::Patient,
+                ada,
+                &new(p.clinic.id, free[0].start, 2),
+                &NoMail,
+            )
+            .unwrap();
+        let desk = member(store, &p, Role::Staff, "Desk", 3);
+        let (name, list) = store.patient_schedule(&desk, ada, at(3)).unwrap();
+        assert_eq!(name, "Ada");
+        assert_eq!(
+            list.iter().map(|v| v.appointment.id).collect::<Vec<_>>(),
+            vec![a.id]
+        );
+        // Once it has ended, it is no longer shown.
+        let (_, later) = store.patient_schedule(&p.by, ada, free[0].end).unwrap();
+        assert!(later.is_empty());
+        assert_eq!(
+            actions(store, ada)
+                .into_iter()
+                .filter(|(a, _)| a == "viewed_appointments")
+                .map(|(_, who)| who)
+                .collect::<Vec<_>>(),
+            vec!["Desk".to_owned(), "Dr Lakeside".to_owned()]
+        );
+        // Not linked, or another clinic: not found, nothing logged.
+        let other = practice(store, "Elsewhere");
+        for (by, who) in [(&p.by, bea), (&other.by, ada)] {
+            assert!(matches!(
+                store.patient_schedule(by, who, at(4)),
+                Err(StoreError::NotFound { .. })
+            ));
+        }
+        assert!(actions(store, bea).is_empty());
+    }
+
     pub fn one_slot_is_booked_once(store: &dyn Store) {
         let p = practice(store, "Lakeside");
         store.set_clinic_hours(&p.by, &mornings(), at(0)).unwrap();
@@ -365,10 +717,20 @@ pub mod cases {
         join(store, &p.by, bea, &Default::default(), 2);
         let free = week(store, p.clinic.id);
         store
-            .book_appointment(Asker::Patient, ada, &new(p.clinic.id, free[0].start, 3))
+            .book_appointment(
+                Asker::Patient,
+                ada,
+                &new(p.clinic.id, free[0].start, 3),
+                &NoMail,
+            )
             .unwrap();
         let e = store
-            .book_appointment(Asker::Patient, bea, &new(p.clinic.id, free[0].start, 4))
+            .book_appointment(
+                Asker::Patient,
+                bea,
+                &new(p.clinic.id, free[0].start, 4),
+                &NoMail,
+            )
             .unwrap_err();
         assert_eq!(
             conflict(e),
@@ -380,6 +742,7 @@ pub mod cases {
                 Asker::Clinic(&p.by),
                 bea,
                 &new(p.clinic.id, free[0].start, 4),
+                &NoMail,
             )
             .unwrap_err();
         assert_eq!(conflict(e), Problem::Taken.to_string());
@@ -389,7 +752,8 @@ pub mod cases {
             store.book_appointment(
                 Asker::Clinic(&other.by),
                 bea,
-                &new(p.clinic.id, free[1].start, 5)
+                &new(p.clinic.id, free[1].start, 5),
+                &NoMail
             ),
             Err(StoreError::NotFound { .. })
         ));
@@ -476,7 +840,7 @@ pub mod cases {
             ..new(p.clinic.id, free[4].start, 5)
         };
         let (a, _) = store
-            .book_appointment(Asker::Patient, ada, &from_proposal)
+            .book_appointment(Asker::Patient, ada, &from_proposal, &NoMail)
             .unwrap();
         assert_eq!(a.proposal_id, Some(proposal.id));
         assert_eq!(a.conversation_id, Some(conv.id));
@@ -489,7 +853,7 @@ pub mod cases {
             proposal: Some(proposal.id),
             ..new(p.clinic.id, free[1].start, 7)
         };
-        match store.book_appointment(Asker::Patient, ada, &again) {
+        match store.book_appointment(Asker::Patient, ada, &again, &NoMail) {
             Err(StoreError::Invalid { what }) => {
                 assert_eq!(what, Problem::ProposalUsed.to_string())
             }

@@ -271,6 +271,7 @@ pub fn email(to: &str, minutes: i64) -> Email {
         to: to.to_owned(),
         subject: "A red flag".to_owned(),
         body: "Please look at the red-flag queue.".to_owned(),
+        calendar: None,
         created_at: at(minutes),
         sent_at: None,
         attempts: 0,
@@ -3117,7 +3118,7 @@ pub mod cases {
         use needlewise_store::snapshot::{SCHEMA_VERSION, TABLES, TableRows};
         use needlewise_store::{RestoreMode, Snapshot};
 
-        assert_eq!(SCHEMA_VERSION, 12);
+        assert_eq!(SCHEMA_VERSION, 13);
         let invites = TABLES
             .iter()
             .find(|t| t.name == "clinic_member_invites")

@@ -195,6 +195,7 @@ pub mod cases {
             to: p.doctor.email.clone(),
             subject: "needlewise: a question about a warning sign".into(),
             body: "Please log in.".into(),
+            calendar: None,
             created_at: at(11),
             sent_at: None,
             attempts: 0,

@@ -448,6 +448,7 @@ async fn booked(
     note: String,
     key: Option<RequestKey>,
 ) -> ApiResult {
+    let mail = crate::notify::AppointmentMails::from_state(state);
     let (a, posted) = act(state, move |ctx| {
         needlewise_actions::book_appointment(
             ctx,
@@ -458,9 +459,11 @@ async fn booked(
             proposal,
             &note,
             key,
+            &mail,
         )
     })
     .await?;
+    crate::notify::send_soon(state);
     let view = view_of(state, who, profile, a.id).await?;
     Ok((
         StatusCode::CREATED,
@@ -541,10 +544,12 @@ async fn cancelled(
     id: AppointmentId,
     reason: String,
 ) -> ApiResult {
+    let mail = crate::notify::AppointmentMails::from_state(state);
     act(state, move |ctx| {
-        needlewise_actions::cancel_appointment(ctx, who.asker(), profile, id, &reason)
+        needlewise_actions::cancel_appointment(ctx, who.asker(), profile, id, &reason, &mail)
     })
     .await?;
+    crate::notify::send_soon(state);
     let view = view_of(state, who, profile, id).await?;
     Ok(Json(AppointmentOut::from(&view)).into_response())
 }
@@ -590,6 +595,7 @@ async fn moved(
     let start = instant("start", &b.start)?;
     let key = key_of(&b.key)?.unwrap_or_else(RequestKey::fresh);
     let reason = b.reason;
+    let mail = crate::notify::AppointmentMails::from_state(state);
     let previous = act(state, move |ctx| {
         needlewise_actions::reschedule_appointment(
             ctx,
@@ -599,9 +605,11 @@ async fn moved(
             start,
             &reason,
             Some(key),
+            &mail,
         )
     })
     .await?;
+    crate::notify::send_soon(state);
     // The appointment that replaced it (the request's key, or the one a
     // first sending of this change stored).
     let new = previous

@@ -387,6 +387,7 @@ pub async fn book(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebEr
     let outcome = match start_of(&field("start")) {
         Ok(start) => {
             let note = field("note");
+            let mail = crate::notify::AppointmentMails::from_state(&state);
             act(&state, move |c| {
                 needlewise_actions::book_appointment(
                     c,
@@ -397,6 +398,7 @@ pub async fn book(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebEr
                     proposal,
                     &note,
                     Some(key),
+                    &mail,
                 )
             })
             .await
@@ -404,7 +406,10 @@ pub async fn book(Me { state, auth }: Me, body: Bytes) -> Result<Response, WebEr
         Err(e) => Err(e),
     };
     match outcome {
-        Ok((a, _)) => Ok(see_other(&format!("/appointments#a-{}", a.id))),
+        Ok((a, _)) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!("/appointments#a-{}", a.id)))
+        }
         Err(e) => {
             if let Some(e) = take(&mut problems, e) {
                 return Err(e);
@@ -432,12 +437,16 @@ pub async fn cancel(
         .to_owned();
     let profile = auth.profile.id;
     let given = reason.clone();
+    let mail = crate::notify::AppointmentMails::from_state(&state);
     let done = act(&state, move |c| {
-        needlewise_actions::cancel_appointment(c, Asker::Patient, profile, id, &reason)
+        needlewise_actions::cancel_appointment(c, Asker::Patient, profile, id, &reason, &mail)
     })
     .await;
     match done {
-        Ok(_) => Ok(see_other(&format!("/appointments#a-{id}"))),
+        Ok(_) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!("/appointments#a-{id}")))
+        }
         Err(e) => {
             let mut problems = Problems {
                 form: id.to_string(),
@@ -474,6 +483,7 @@ pub async fn reschedule(
     let profile = auth.profile.id;
     let done = match start_of(&field("start")) {
         Ok(start) => {
+            let mail = crate::notify::AppointmentMails::from_state(&state);
             act(&state, move |c| {
                 needlewise_actions::reschedule_appointment(
                     c,
@@ -483,6 +493,7 @@ pub async fn reschedule(
                     start,
                     &reason,
                     Some(key),
+                    &mail,
                 )
             })
             .await
@@ -490,7 +501,10 @@ pub async fn reschedule(
         Err(e) => Err(e),
     };
     match done {
-        Ok(_) => Ok(see_other(&format!("/appointments#a-{}", key.0))),
+        Ok(_) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!("/appointments#a-{}", key.0)))
+        }
         Err(e) => {
             if let Some(e) = take(&mut problems, e) {
                 return Err(e);

@@ -303,6 +303,42 @@ async fn every_appointment_route_answers_each_role_as_the_table_says() {
             about: false,
             expect: ["login", "404", "404", "422", "404", "404", "422"],
         },
+        // Booking for A: members of a clinic A is linked to (with or
+        // without shared scopes), each at their own clinic; no time chosen
+        // gives the form again and books nothing.
+        Route {
+            method: "GET",
+            path: format!("/clinic/appointments/{a}/book"),
+            send: Send_::Get,
+            about: true,
+            expect: ["login", "404", "404", "200", "200", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/appointments/{a}/book"),
+            send: Send_::Form(vec![("note", "matrix".into())]),
+            about: false,
+            expect: ["login", "404", "404", "422", "422", "404", "422"],
+        },
+        // Moving A's appointment at clinic one: its members only; without
+        // a reason, the form again and nothing moves.
+        Route {
+            method: "GET",
+            path: format!("/clinic/appointments/{a}/{}/reschedule", w.kept),
+            send: Send_::Get,
+            about: true,
+            expect: ["login", "404", "404", "200", "404", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/appointments/{a}/{}/reschedule", w.kept),
+            send: Send_::Form(vec![
+                ("start", slots[2].to_string()),
+                ("reason", " ".into()),
+            ]),
+            about: false,
+            expect: ["login", "404", "404", "422", "404", "404", "422"],
+        },
     ];
     let mut checked = 0;
     for r in &routes {
@@ -378,14 +414,28 @@ async fn every_appointment_route_answers_each_role_as_the_table_says() {
             "{email} {action}: {log:?}"
         );
     }
-    for email in ["two@clinic.example", "three@clinic.example"] {
-        let who = actor(email);
+    // Clinic two, which A is linked to without sharing anything, read only
+    // what booking for A there shows: her name and her appointments at
+    // clinic two (none); clinic three, nothing.
+    let two = actor("two@clinic.example");
+    let c2: ClinicId = log
+        .iter()
+        .find(|e| e.actor == two && e.action == "viewed_appointments")
+        .map(|e| e.clinic_id)
+        .unwrap();
+    assert_ne!(c2.to_string(), w.c1.clinic);
+    for e in log.iter().filter(|e| e.actor == two) {
         assert!(
-            log.iter()
-                .all(|e| e.actor != who || e.action == "viewed_list"),
-            "{email}: {log:?}"
+            e.action == "viewed_list" || (e.action == "viewed_appointments" && e.clinic_id == c2),
+            "{e:?}"
         );
     }
+    let three = actor("three@clinic.example");
+    assert!(
+        log.iter()
+            .all(|e| e.actor != three || e.action == "viewed_list"),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -646,6 +696,513 @@ async fn booked_appointments_are_in_the_calendar_feed() {
     let (_, _, ics) = s.get(&format!("/calendar/{token}.ics"), None).await;
     assert!(!ics.contains(&uid(w.kept)), "{ics}");
     assert!(ics.contains(&uid(w.cancel)), "{ics}");
+}
+
+/// A MIME entity of a received message: its headers (unfolded, names in
+/// lower case) and its decoded body, or its parts.
+#[derive(Debug)]
+struct Entity {
+    headers: Vec<(String, String)>,
+    body: String,
+    parts: Vec<Entity>,
+}
+
+impl Entity {
+    fn parse(raw: &str) -> Entity {
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        let headers: Vec<(String, String)> = head
+            .split("\r\n")
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut e = Entity {
+            headers,
+            body: String::new(),
+            parts: Vec::new(),
+        };
+        let ty = e.header("content-type").unwrap_or_default();
+        if ty.starts_with("multipart/") {
+            let boundary = ty
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("boundary="))
+                .unwrap()
+                .trim_matches('"')
+                .to_owned();
+            let delimiter = format!("--{boundary}");
+            let inner = body.split(&format!("{delimiter}--")).next().unwrap();
+            e.parts = inner
+                .split(&delimiter)
+                .skip(1)
+                .map(|p| Entity::parse(p.trim_start_matches("\r\n")))
+                .collect();
+        } else {
+            e.body = match e.header("content-transfer-encoding").as_deref() {
+                Some("base64") => String::from_utf8(
+                    data_encoding::BASE64_MIME
+                        .decode(body.trim().as_bytes())
+                        .unwrap(),
+                )
+                .unwrap(),
+                Some("quoted-printable") => quoted_printable(body),
+                _ => body.to_owned(),
+            };
+        }
+        e
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Every leaf entity, depth first.
+    fn leaves(&self) -> Vec<&Entity> {
+        if self.parts.is_empty() {
+            return vec![self];
+        }
+        self.parts.iter().flat_map(Entity::leaves).collect()
+    }
+}
+
+fn quoted_printable(s: &str) -> String {
+    let s = s.replace("=\r\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// What the patient's email says, its calendar part and attachment, each
+/// checked for shape: the text, `text/calendar; method=…` beside it, and
+/// the same calendar as `invite.ics`.
+struct Sent {
+    subject: String,
+    text: String,
+    calendar: icalendar::Calendar,
+    raw_calendar: String,
+}
+
+fn sent(m: &super::smtp_sink::Received, method: &str) -> Sent {
+    let top = Entity::parse(&m.data);
+    assert!(
+        top.header("content-type")
+            .unwrap()
+            .starts_with("multipart/mixed"),
+        "{}",
+        m.data
+    );
+    let leaves = top.leaves();
+    assert_eq!(leaves.len(), 3, "{}", m.data);
+    let text = leaves[0];
+    assert!(
+        text.header("content-type")
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        text.headers
+    );
+    let part = leaves[1];
+    assert_eq!(
+        part.header("content-type").unwrap().to_ascii_lowercase(),
+        format!(
+            "text/calendar; method={}; charset=utf-8",
+            method.to_ascii_lowercase()
+        ),
+    );
+    let file = leaves[2];
+    assert!(
+        file.header("content-disposition")
+            .unwrap()
+            .contains("filename=\"invite.ics\""),
+        "{:?}",
+        file.headers
+    );
+    assert_eq!(file.body, part.body, "the attachment is the same calendar");
+    let calendar: icalendar::Calendar = part.body.parse().unwrap();
+    assert_eq!(calendar.property_value("METHOD"), Some(method));
+    Sent {
+        subject: m.header("subject").unwrap(),
+        text: text.body.clone(),
+        calendar,
+        raw_calendar: part.body.clone(),
+    }
+}
+
+fn event(c: &icalendar::Calendar) -> &icalendar::Event {
+    let events: Vec<_> = c.components.iter().filter_map(|c| c.as_event()).collect();
+    assert_eq!(events.len(), 1);
+    events[0]
+}
+
+/// Booking, a move and a cancellation by the pages each queue the
+/// patient's email with its invitation in the same write; the worker sends
+/// it as text plus `text/calendar` (and `invite.ics`): REQUEST when
+/// booked, CANCEL with the same UID and a higher SEQUENCE when cancelled,
+/// a move as the old one's CANCEL and the new one's REQUEST. Times are in
+/// the patient's zone, the reason is in plain words, the note nowhere.
+#[tokio::test]
+async fn appointment_emails_carry_invitations_in_the_patients_zone() {
+    use icalendar::Component;
+    use needlewise_web::mail::Mailer;
+
+    let sink = super::smtp_sink::SmtpSink::start();
+    let from = "needlewise <nw@clinic.example>";
+    let s = Server::with_config(needlewise_web::Config {
+        mail_from: from.to_owned(),
+        ..needlewise_web::Config::default()
+    });
+    let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let (a, pa) = patient(&s, "alice@example.org", ALICE).await;
+    s.store
+        .set_profile_time_zone(pa, Some("Asia/Tokyo"))
+        .unwrap();
+    let code = invite(&s, &c1).await;
+    assert_eq!(join(&s, &a, &code, &[]).await, StatusCode::SEE_OTHER);
+    let (status, _, page) = post(
+        &s,
+        "/clinic/appointments/hours",
+        Some(&c1.user),
+        &hours_form(&c1.user.csrf),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let slots = free(&s, &c1.clinic);
+    // The organizer is the address the emails come from.
+    let mailer = Mailer::new(Some(&sink.url()), from).unwrap();
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    let words = |t: Timestamp| {
+        t.to_zoned_datetime(tokyo.clone())
+            .strftime("%a %-d %b %Y, %H:%M")
+            .to_string()
+    };
+    let utc = |t: Timestamp| {
+        icalendar::CalendarDateTime::Utc(
+            chrono::DateTime::from_timestamp(t.as_second(), 0).unwrap(),
+        )
+    };
+
+    // Booked by Alice: the confirmation, a REQUEST.
+    let booked = book(&s, &a, &c1.clinic, slots[0], NOTE).await;
+    assert_eq!(
+        needlewise_web::notify::deliver(s.store.as_ref(), &mailer, s.now()).unwrap(),
+        1
+    );
+    let got = sink.wait_for(1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, ["alice@example.org"]);
+    let request = sent(&got[0], "REQUEST");
+    assert_eq!(
+        request.subject,
+        "needlewise: your appointment at Clinic One is booked"
+    );
+    assert!(
+        request.text.contains(&format!(
+            "You booked your appointment at Clinic One on {} to {} (Asia/Tokyo time).",
+            words(slots[0]),
+            (slots[0] + SignedDuration::from_mins(30))
+                .to_zoned_datetime(tokyo.clone())
+                .strftime("%H:%M")
+        )),
+        "{}",
+        request.text
+    );
+    let e = event(&request.calendar);
+    let uid = format!("appointment-{booked}@needlewise");
+    assert_eq!(e.get_uid(), Some(uid.as_str()));
+    assert_eq!(e.get_sequence(), Some(0));
+    assert_eq!(e.get_start(), Some(utc(slots[0]).into()));
+    assert_eq!(
+        e.get_end(),
+        Some(utc(slots[0] + SignedDuration::from_mins(30)).into())
+    );
+    assert_eq!(
+        e.property_value("ORGANIZER"),
+        Some("mailto:nw@clinic.example")
+    );
+    let attendees: Vec<&str> = e.multi_properties()["ATTENDEE"]
+        .iter()
+        .map(|p| p.value())
+        .collect();
+    assert_eq!(attendees, ["mailto:alice@example.org"]);
+
+    // Moved by Alice: the old one's CANCEL (same UID, SEQUENCE 1), then
+    // the new one's REQUEST, with her reason.
+    let key = uuid::Uuid::now_v7().to_string();
+    let to = slots[1].to_string();
+    let (status, _, page) = post(
+        &s,
+        &format!("/appointments/{booked}/reschedule"),
+        Some(&a),
+        &[
+            ("csrf".to_owned(), a.csrf.clone()),
+            ("key".to_owned(), key.clone()),
+            ("start".to_owned(), to),
+            ("reason".to_owned(), "Work came up".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(
+        needlewise_web::notify::deliver(s.store.as_ref(), &mailer, s.now()).unwrap(),
+        2
+    );
+    let got = sink.wait_for(3).await;
+    assert_eq!(got.len(), 3);
+    let cancel = sent(&got[1], "CANCEL");
+    assert_eq!(
+        cancel.subject,
+        "needlewise: your appointment at Clinic One has moved"
+    );
+    assert!(
+        cancel.text.contains(&format!(
+            "You moved your appointment at Clinic One from {} to",
+            words(slots[0])
+        )) && cancel.text.contains("Reason: Work came up"),
+        "{}",
+        cancel.text
+    );
+    let e = event(&cancel.calendar);
+    assert_eq!(e.get_uid(), Some(uid.as_str()));
+    assert_eq!(e.get_sequence(), Some(1));
+    assert_eq!(e.property_value("STATUS"), Some("CANCELLED"));
+    let moved = sent(&got[2], "REQUEST");
+    let e = event(&moved.calendar);
+    let new_uid = format!("appointment-{key}@needlewise");
+    assert_eq!(e.get_uid(), Some(new_uid.as_str()));
+    assert_eq!(e.get_start(), Some(utc(slots[1]).into()));
+    assert!(
+        moved
+            .text
+            .contains(&format!("is now on {}", words(slots[1]))),
+        "{}",
+        moved.text
+    );
+
+    // Cancelled by the clinic: a CANCEL with the clinic's reason.
+    let (status, _, page) = post(
+        &s,
+        &format!("/clinic/appointments/{pa}/{key}/cancel"),
+        Some(&c1.user),
+        &[
+            ("csrf".to_owned(), c1.user.csrf.clone()),
+            ("reason".to_owned(), "The surgeon is away".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(
+        needlewise_web::notify::deliver(s.store.as_ref(), &mailer, s.now()).unwrap(),
+        1
+    );
+    let got = sink.wait_for(4).await;
+    assert_eq!(got.len(), 4);
+    let cancelled = sent(&got[3], "CANCEL");
+    assert_eq!(
+        cancelled.subject,
+        "needlewise: your appointment at Clinic One is cancelled"
+    );
+    assert!(
+        cancelled.text.contains(&format!(
+            "The clinic cancelled your appointment at Clinic One on {}",
+            words(slots[1])
+        )) && cancelled.text.contains("Reason: The surgeon is away"),
+        "{}",
+        cancelled.text
+    );
+    let e = event(&cancelled.calendar);
+    assert_eq!(e.get_uid(), Some(new_uid.as_str()));
+    assert_eq!(e.get_sequence(), Some(1));
+
+    // Nothing of the note, in any part of any email.
+    for m in sink.messages() {
+        assert!(!m.data.contains(NOTE), "{}", m.data);
+    }
+    for m in [&request, &cancel, &moved, &cancelled] {
+        assert!(!m.raw_calendar.contains(NOTE) && !m.text.contains(NOTE));
+    }
+}
+
+/// The clinic books for a patient and moves the appointment by its own
+/// pages, without script (Post/Redirect/Get): each refusal comes back in
+/// plain words next to its field with nothing stored, each success
+/// queues the patient's email with its invitation; a clinic without
+/// hours says so.
+#[tokio::test]
+async fn the_clinic_books_for_a_patient_and_moves_it_with_a_reason() {
+    use needlewise_store::clinic::CalendarMethod;
+
+    let w = world().await;
+    let (s, c1, a) = (&w.s, &w.c1, w.a);
+    let clinician = &c1.user;
+    let slots = free(s, &c1.clinic);
+    let outbox = |method: CalendarMethod| {
+        s.store
+            .emails(1000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.to == "alice@example.org" && e.calendar.as_ref().map(|c| c.method) == Some(method)
+            })
+            .count()
+    };
+    let (requests, cancels) = (
+        outbox(CalendarMethod::Request),
+        outbox(CalendarMethod::Cancel),
+    );
+
+    // The form: the patient's name, her booked times, the free times as
+    // radio buttons, in the clinic's zone (Europe/London: UTC in winter).
+    let book = format!("/clinic/appointments/{a}/book");
+    let (status, _, page) = s.get(&book, Some(&clinician.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains(&format!("Book an appointment for {ALICE}")),
+        "{page}"
+    );
+    assert!(page.contains("Already booked"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "type=\"radio\" name=\"start\" value=\"{}\"",
+            slots[4]
+        )),
+        "{page}"
+    );
+    // A time already taken: the form again, the problem by the times.
+    let (status, _, page) = post(
+        s,
+        &book,
+        Some(clinician),
+        &form(
+            Some(clinician),
+            &[
+                ("start", &start_of(s, a, w.kept)),
+                ("note", "Bring the roller"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("id=\"err-slot\""), "{page}");
+    assert!(
+        page.contains("Bring the roller"),
+        "the note is kept: {page}"
+    );
+    assert_eq!(outbox(CalendarMethod::Request), requests, "nothing queued");
+    // A free time: booked, back to the list, Alice's invitation queued.
+    let start = slots[4].to_string();
+    let (status, h, page) = post(
+        s,
+        &book,
+        Some(clinician),
+        &form(
+            Some(clinician),
+            &[("start", &start), ("note", "Bring the roller")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let to = h[header::LOCATION].to_str().unwrap().to_owned();
+    let id: AppointmentId = to
+        .strip_prefix("/clinic/appointments#a-")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(outbox(CalendarMethod::Request), requests + 1);
+    let booked = s
+        .store
+        .patient_appointments(a)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.appointment.id == id)
+        .unwrap()
+        .appointment;
+    assert_eq!(booked.slot.start, slots[4]);
+    assert_eq!(booked.booked_by.name, "Dr One");
+    let (_, _, list) = s.get("/clinic/appointments", Some(&clinician.cookie)).await;
+    let moving = format!("/clinic/appointments/{a}/{id}/reschedule");
+    assert!(list.contains(&moving), "the list links the move: {list}");
+
+    // Moving it: the current time and note shown; no reason, the form
+    // again with the problem by the reason and nothing moved.
+    let (status, _, page) = s.get(&moving, Some(&clinician.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains(&format!("Move {ALICE}&#39;s appointment")),
+        "{page}"
+    );
+    assert!(page.contains("Bring the roller"), "{page}");
+    let new_start = slots[5].to_string();
+    let (status, _, page) = post(
+        s,
+        &moving,
+        Some(clinician),
+        &form(Some(clinician), &[("start", &new_start), ("reason", "  ")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("Please say why, in a few words."), "{page}");
+    assert!(page.contains("aria-invalid=\"true\""), "{page}");
+    assert_eq!(outbox(CalendarMethod::Cancel), cancels);
+    // With a reason: moved, the old time's CANCEL and the new REQUEST.
+    let key = uuid::Uuid::now_v7().to_string();
+    let (status, h, page) = post(
+        s,
+        &moving,
+        Some(clinician),
+        &[
+            ("csrf".to_owned(), clinician.csrf.clone()),
+            ("key".to_owned(), key.clone()),
+            ("start".to_owned(), new_start.clone()),
+            ("reason".to_owned(), "The surgeon is in theatre".to_owned()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(h[header::LOCATION], format!("/clinic/appointments#a-{key}"));
+    assert_eq!(outbox(CalendarMethod::Cancel), cancels + 1);
+    assert_eq!(outbox(CalendarMethod::Request), requests + 2);
+    // Moved once: the form says it can no longer be moved, with no times.
+    let (status, _, page) = s.get(&moving, Some(&clinician.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("can no longer be moved"), "{page}");
+    assert!(!page.contains("name=\"start\""), "{page}");
+
+    // A clinic without hours: the empty state, linking to them.
+    let c2 = &w.users[4].as_ref().unwrap();
+    let (status, _, page) = s.get(&book, Some(&c2.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("No free times in the next three weeks"),
+        "{page}"
+    );
+    assert!(!page.contains("Already booked"), "{page}");
+}
+
+/// The start of one of `profile`'s appointments, as the form sends it.
+fn start_of(s: &Server, profile: ProfileId, id: AppointmentId) -> String {
+    s.store
+        .patient_appointments(profile)
+        .unwrap()
+        .into_iter()
+        .find(|v| v.appointment.id == id)
+        .unwrap()
+        .appointment
+        .slot
+        .start
+        .to_string()
 }
 
 /// Checks that `v` has exactly the fields the document's schema `name`

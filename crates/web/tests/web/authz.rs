@@ -438,6 +438,28 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
             body: Body_::Json(json!({"scope": "photos_teaching", "granted": true})),
             expect: ["401", "204", "404", "404", "404", "404", "404"],
         },
+        // Booking for A: any member of a clinic A is linked to, at their
+        // own clinic, whatever A shares (her name and appointments there,
+        // no clinical data); no time chosen gives the form again.
+        Route {
+            method: "GET",
+            path: format!("/clinic/appointments/{a}/book"),
+            body: Body_::None,
+            expect: ["login", "404", "404", "200", "200", "404", "200"],
+        },
+        Route {
+            method: "POST",
+            path: format!("/clinic/appointments/{a}/book"),
+            body: form(&[("note", "authz"), ("key", &Uuid::now_v7().to_string())]),
+            expect: ["login", "404", "404", "422", "422", "404", "422"],
+        },
+        // Moving an appointment nobody has: not found for everyone.
+        Route {
+            method: "GET",
+            path: format!("/clinic/appointments/{a}/{}/reschedule", Uuid::now_v7()),
+            body: Body_::None,
+            expect: ["login", "404", "404", "404", "404", "404", "404"],
+        },
         // Leaving last but one: it ends A's link with clinic one.
         Route {
             method: "POST",
@@ -507,7 +529,9 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
             } else {
                 assert_eq!(status.as_str(), want, "{cell}: {text}");
             }
-            if !(status.is_success() || status.is_redirection()) {
+            // A denial names nobody; a 422 is the form again for someone
+            // allowed (the booking form names the patient).
+            if !(status.is_success() || status.is_redirection() || want == "422") {
                 assert!(
                     !text.contains(ALICE),
                     "{cell} leaks the patient's name: {text}"
@@ -516,6 +540,13 @@ async fn every_clinic_and_care_team_route_answers_each_role_as_the_table_says() 
                     let v: Value = serde_json::from_str(&text).unwrap();
                     assert!(v["error"]["code"].is_string(), "{cell}: {text}");
                 }
+            }
+            // The booking form names the patient it books for.
+            if route.path.ends_with("/book") && status.is_success() {
+                assert!(
+                    text.contains(&format!("Book an appointment for {ALICE}")),
+                    "{cell}: {text}"
+                );
             }
             // Allowed, but blind to A: clinic three never had A; clinic two
             // was not shown A's check-ins.

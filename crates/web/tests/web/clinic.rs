@@ -1202,6 +1202,7 @@ async fn the_red_flag_queue_says_when_emails_do_not_go_out() {
         to: "i@clinic.example".into(),
         subject: "A red flag".into(),
         body: "Please look at the red-flag queue.".into(),
+        calendar: None,
         created_at: now(&s) - jiff::SignedDuration::from_mins(minutes_ago),
         sent_at: None,
         attempts,

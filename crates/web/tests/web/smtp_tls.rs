@@ -322,6 +322,7 @@ fn email(to: &str) -> Email {
         to: to.into(),
         subject: "needlewise: a test".into(),
         body: "Hello over TLS.\n".into(),
+        calendar: None,
         created_at: jiff::Timestamp::from_second(super::T0).unwrap(),
         sent_at: None,
         attempts: 0,

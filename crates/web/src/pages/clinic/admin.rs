@@ -278,6 +278,7 @@ pub async fn add_member(
             role = invite.role.label().to_lowercase(),
             expires = ctx.local(invite.expires_at),
         ),
+        calendar: None,
         created_at: now,
         sent_at: None,
         attempts: 0,

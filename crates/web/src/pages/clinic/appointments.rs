@@ -1,7 +1,10 @@
 //! The clinic's appointments: the next weeks' appointments of its linked
-//! patients (each cancellable with a reason), the opening hours, slot
+//! patients (each cancellable with a reason, or movable to another free
+//! time with a reason), booking for a patient, the opening hours, slot
 //! length and closed days, and "Propose slots" from a conversation (one to
-//! three free times, posted as a message the patient books from).
+//! three free times, posted as a message the patient books from). Every
+//! booking, move and cancellation queues the patient's email with its
+//! calendar invitation in the same write.
 //!
 //! Clinicians and front-desk staff alike (the core's `Act::Schedule`, for
 //! linked patients only); every read and write of a patient's appointments
@@ -45,6 +48,8 @@ pub struct ClinicRow {
     pub note: String,
     pub ended: String,
     pub cancel: String,
+    pub reschedule: String,
+    pub book: String,
 }
 
 #[derive(Debug, Template)]
@@ -111,6 +116,11 @@ async fn list_page(
                         "/clinic/appointments/{}/{}/cancel",
                         a.profile_id, a.id
                     )),
+                    reschedule: ctx.link(&format!(
+                        "/clinic/appointments/{}/{}/reschedule",
+                        a.profile_id, a.id
+                    )),
+                    book: ctx.link(&format!("/clinic/appointments/{}/book", a.profile_id)),
                 }
             })
             .collect(),
@@ -144,19 +154,370 @@ pub async fn cancel(
         .to_owned();
     let access = ctx.access;
     let given = reason.clone();
+    let mail = crate::notify::AppointmentMails::from_state(&state);
     let done = act(&state, move |c| {
-        needlewise_actions::cancel_appointment(c, Asker::Clinic(&access), profile, id, &reason)
+        needlewise_actions::cancel_appointment(
+            c,
+            Asker::Clinic(&access),
+            profile,
+            id,
+            &reason,
+            &mail,
+        )
     })
     .await;
     match done {
-        Ok(_) => Ok(see_other(&format!(
-            "{}#a-{id}",
-            ctx.link("/clinic/appointments")
-        ))),
+        Ok(_) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!(
+                "{}#a-{id}",
+                ctx.link("/clinic/appointments")
+            )))
+        }
         Err(WebError::BadInput(m)) => Ok(form_again(
             &list_page(&state, &ctx, id.to_string(), given, m).await?,
         )),
         Err(e) => Err(e),
+    }
+}
+
+// ------------------------------------------------------------ book and move
+
+/// "Book for a patient" and "Move an appointment": one form, the clinic's
+/// free times of the next three weeks as radio buttons, a note (booking)
+/// or a reason (moving), each problem next to its field.
+#[derive(Debug, Template)]
+#[template(path = "clinic_book.html")]
+pub struct BookPage {
+    pub chrome: Chrome,
+    pub head: super::ClinicHead,
+    pub heading: String,
+    pub intro: String,
+    pub patient: String,
+    pub action: String,
+    pub back: String,
+    pub key: String,
+    /// Moving: when the appointment is now, and its note.
+    pub current: String,
+    pub current_note: String,
+    /// Booking: the patient's coming appointments at this clinic (when,
+    /// note).
+    pub booked: Vec<(String, String)>,
+    pub slots: Vec<SlotChoice>,
+    pub slot_error: String,
+    pub text_label: &'static str,
+    pub text_name: &'static str,
+    pub text: String,
+    pub text_error: String,
+    pub max_text: usize,
+    pub other: String,
+    pub button: &'static str,
+    pub hours_link: String,
+}
+
+/// What the form sent back, and what was wrong with it.
+#[derive(Debug, Default)]
+struct Given {
+    start: String,
+    text: String,
+    slot_error: String,
+    text_error: String,
+    other: String,
+}
+
+/// The core's refusal next to its field: about the note or reason by the
+/// text, an appointment that has begun or ended above the form, anything
+/// about the time by the times. Any other error is given back.
+fn place(given: &mut Given, e: WebError) -> Option<WebError> {
+    use needlewise_core::appointment::Problem;
+    let about_text = [
+        Problem::ReasonMissing,
+        Problem::ReasonTooLong,
+        Problem::ReasonControl,
+    ]
+    .map(|p| p.to_string());
+    match e {
+        WebError::BadInput(m) => {
+            if about_text.contains(&m) {
+                given.text_error = m;
+            } else if m == Problem::Started.to_string()
+                || m.starts_with("This appointment is no longer")
+            {
+                given.other = m;
+            } else {
+                given.slot_error = m;
+            }
+            None
+        }
+        // The time was taken meanwhile: shown by the times, like the
+        // patient's page does.
+        WebError::Conflict(m) => {
+            given.slot_error = m;
+            None
+        }
+        other => Some(other),
+    }
+}
+
+fn start_of(raw: &str) -> Result<jiff::Timestamp, WebError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| WebError::BadInput("Choose one of the times shown.".into()))
+}
+
+/// The days of free times the forms offer.
+const FORM_DAYS: i64 = 21;
+
+async fn book_page(
+    state: &AppState,
+    ctx: &ClinicCtx,
+    profile: needlewise_core::ids::ProfileId,
+    given: Given,
+) -> Result<BookPage, WebError> {
+    let access = ctx.access;
+    let now = state.now();
+    let (patient, coming) =
+        blocking(state, move |s| s.patient_schedule(&access, profile, now)).await?;
+    let clinic = ctx.clinic.id;
+    let free = act(state, move |c| {
+        needlewise_actions::free_slots(c, clinic, FORM_DAYS)
+    })
+    .await?;
+    let tz = zone(ctx);
+    Ok(BookPage {
+        chrome: chrome("Book an appointment", ctx),
+        head: head(ctx, "/clinic/appointments"),
+        heading: format!("Book an appointment for {patient}"),
+        intro: "Choose a free time.".into(),
+        action: ctx.link(&format!("/clinic/appointments/{profile}/book")),
+        back: ctx.link("/clinic/appointments"),
+        key: RequestKey::fresh().to_string(),
+        current: String::new(),
+        current_note: String::new(),
+        booked: coming
+            .iter()
+            .filter(|v| v.appointment.is_booked())
+            .map(|v| {
+                (
+                    slot_label_in(&tz, &v.appointment.slot),
+                    v.appointment.note.clone(),
+                )
+            })
+            .collect(),
+        slots: slot_choices_in(&tz, &free, std::slice::from_ref(&given.start)),
+        slot_error: given.slot_error,
+        text_label: "Note for the appointment (optional; the patient sees it)",
+        text_name: "note",
+        text: given.text,
+        text_error: given.text_error,
+        max_text: MAX_REASON_CHARS,
+        other: given.other,
+        button: "Book this time",
+        hours_link: ctx.link("/clinic/appointments/hours"),
+        patient,
+    })
+}
+
+pub async fn book_form(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path(profile): Path<String>,
+) -> Result<Response, WebError> {
+    let profile = profile_id(&profile)?;
+    Ok(page(
+        &book_page(&state, &ctx, profile, Given::default()).await?,
+    ))
+}
+
+pub async fn book(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path(profile): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let profile = profile_id(&profile)?;
+    let pairs = checked(&ctx, &body)?;
+    let key = forms::request_key(&pairs)
+        .ok_or_else(|| WebError::BadInput("key: send the form again".into()))?;
+    let field = |name: &str| forms::field(&pairs, name).unwrap_or_default().to_owned();
+    let mut given = Given {
+        start: field("start"),
+        text: field("note"),
+        ..Given::default()
+    };
+    let outcome = match start_of(&given.start) {
+        Ok(start) => {
+            let access = ctx.access;
+            let clinic = ctx.clinic.id;
+            let note = given.text.clone();
+            let mail = crate::notify::AppointmentMails::from_state(&state);
+            act(&state, move |c| {
+                needlewise_actions::book_appointment(
+                    c,
+                    Asker::Clinic(&access),
+                    profile,
+                    clinic,
+                    start,
+                    None,
+                    &note,
+                    Some(key),
+                    &mail,
+                )
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok((a, _)) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!(
+                "{}#a-{}",
+                ctx.link("/clinic/appointments"),
+                a.id
+            )))
+        }
+        Err(e) => {
+            if let Some(e) = place(&mut given, e) {
+                return Err(e);
+            }
+            Ok(form_again(&book_page(&state, &ctx, profile, given).await?))
+        }
+    }
+}
+
+async fn move_page(
+    state: &AppState,
+    ctx: &ClinicCtx,
+    profile: needlewise_core::ids::ProfileId,
+    id: AppointmentId,
+    given: Given,
+) -> Result<BookPage, WebError> {
+    let access = ctx.access;
+    let now = state.now();
+    let view = blocking(state, move |s| {
+        s.appointment(Asker::Clinic(&access), profile, id, now)
+    })
+    .await?;
+    let clinic = ctx.clinic.id;
+    let free = act(state, move |c| {
+        needlewise_actions::free_slots(c, clinic, FORM_DAYS)
+    })
+    .await?;
+    let tz = zone(ctx);
+    let a = &view.appointment;
+    let other = if given.other.is_empty() && !(a.is_booked() && a.slot.start > now) {
+        format!(
+            "This appointment is {} and can no longer be moved.",
+            a.status.label().to_lowercase()
+        )
+    } else {
+        given.other
+    };
+    Ok(BookPage {
+        chrome: chrome("Move an appointment", ctx),
+        head: head(ctx, "/clinic/appointments"),
+        heading: format!("Move {}'s appointment", view.patient_name),
+        intro: "Choose the new time and say why it moves.".into(),
+        action: ctx.link(&format!("/clinic/appointments/{profile}/{id}/reschedule")),
+        back: format!("{}#a-{id}", ctx.link("/clinic/appointments")),
+        key: RequestKey::fresh().to_string(),
+        current: slot_label_in(&tz, &a.slot),
+        current_note: a.note.clone(),
+        booked: Vec::new(),
+        slots: if other.is_empty() {
+            slot_choices_in(&tz, &free, std::slice::from_ref(&given.start))
+        } else {
+            Vec::new()
+        },
+        slot_error: given.slot_error,
+        text_label: "Reason, for the patient",
+        text_name: "reason",
+        text: given.text,
+        text_error: given.text_error,
+        max_text: MAX_REASON_CHARS,
+        other,
+        button: "Move the appointment",
+        hours_link: ctx.link("/clinic/appointments/hours"),
+        patient: view.patient_name,
+    })
+}
+
+fn appointment_ids(
+    profile: &str,
+    id: &str,
+) -> Result<(needlewise_core::ids::ProfileId, AppointmentId), WebError> {
+    Ok((
+        profile_id(profile)?,
+        id.parse().map_err(|_| WebError::NotFound)?,
+    ))
+}
+
+pub async fn reschedule_form(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path((profile, id)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let (profile, id) = appointment_ids(&profile, &id)?;
+    Ok(page(
+        &move_page(&state, &ctx, profile, id, Given::default()).await?,
+    ))
+}
+
+pub async fn reschedule(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Path((profile, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let (profile, id) = appointment_ids(&profile, &id)?;
+    let pairs = checked(&ctx, &body)?;
+    let key = forms::request_key(&pairs)
+        .ok_or_else(|| WebError::BadInput("key: send the form again".into()))?;
+    let field = |name: &str| forms::field(&pairs, name).unwrap_or_default().to_owned();
+    let mut given = Given {
+        start: field("start"),
+        text: field("reason"),
+        ..Given::default()
+    };
+    let outcome = match start_of(&given.start) {
+        Ok(start) => {
+            let access = ctx.access;
+            let reason = given.text.clone();
+            let mail = crate::notify::AppointmentMails::from_state(&state);
+            act(&state, move |c| {
+                needlewise_actions::reschedule_appointment(
+                    c,
+                    Asker::Clinic(&access),
+                    profile,
+                    id,
+                    start,
+                    &reason,
+                    Some(key),
+                    &mail,
+                )
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(_) => {
+            crate::notify::send_soon(&state);
+            Ok(see_other(&format!(
+                "{}#a-{}",
+                ctx.link("/clinic/appointments"),
+                key.0
+            )))
+        }
+        Err(e) => {
+            if let Some(e) = place(&mut given, e) {
+                return Err(e);
+            }
+            Ok(form_again(
+                &move_page(&state, &ctx, profile, id, given).await?,
+            ))
+        }
     }
 }
 

@@ -88,6 +88,14 @@ pub fn routes() -> Router<AppState> {
             post(appointments::cancel),
         )
         .route(
+            "/clinic/appointments/{profile}/{id}/reschedule",
+            get(appointments::reschedule_form).post(appointments::reschedule),
+        )
+        .route(
+            "/clinic/appointments/{profile}/book",
+            get(appointments::book_form).post(appointments::book),
+        )
+        .route(
             "/clinic/messages/{profile}/{conversation}/propose",
             get(appointments::propose_form).post(appointments::propose),
         )
