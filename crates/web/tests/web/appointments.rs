@@ -76,12 +76,14 @@ fn clone_user(u: &User) -> User {
 fn free(s: &Server, clinic: &str) -> Vec<Timestamp> {
     let clinic: ClinicId = clinic.parse().unwrap();
     let now = s.now();
-    s.store
-        .free_slots(clinic, now, now + SignedDuration::from_hours(24 * 21), now)
-        .unwrap()
-        .iter()
-        .map(|s| s.start)
-        .collect()
+    super::blocking(|| {
+        s.store
+            .free_slots(clinic, now, now + SignedDuration::from_hours(24 * 21), now)
+            .unwrap()
+            .iter()
+            .map(|s| s.start)
+            .collect()
+    })
 }
 
 /// Books `start` at `clinic` as `u` by the page; the new appointment's id.
@@ -114,7 +116,11 @@ struct World {
 }
 
 async fn world() -> World {
-    let s = Server::new();
+    world_on(Server::new()).await
+}
+
+/// The same world on a given server (SQLite or PostgreSQL).
+async fn world_on(s: Server) -> World {
     let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
     let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
     let c2 = clinic_signup(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
@@ -148,22 +154,24 @@ async fn world() -> World {
         origin: None,
         shared_with_staff: true,
     };
-    s.store
-        .start_conversation(
-            pa,
-            &new,
-            &needlewise_store::conversation::NewMessage {
-                id: needlewise_core::ids::MessageId(uuid::Uuid::now_v7()),
-                body: "When can I come in?".into(),
-                photos: vec![],
-                at: s.now(),
-            },
-            &needlewise_store::conversation::MessageMail {
-                subject: "s".into(),
-                body: "b".into(),
-            },
-        )
-        .unwrap();
+    super::blocking(|| {
+        s.store
+            .start_conversation(
+                pa,
+                &new,
+                &needlewise_store::conversation::NewMessage {
+                    id: needlewise_core::ids::MessageId(uuid::Uuid::now_v7()),
+                    body: "When can I come in?".into(),
+                    photos: vec![],
+                    at: s.now(),
+                },
+                &needlewise_store::conversation::MessageMail {
+                    subject: "s".into(),
+                    body: "b".into(),
+                },
+            )
+            .unwrap()
+    });
     World {
         users: vec![
             None,
@@ -209,7 +217,18 @@ fn may_see(role: usize, clinic_side: bool) -> bool {
 
 #[tokio::test]
 async fn every_appointment_route_answers_each_role_as_the_table_says() {
-    let w = world().await;
+    appointment_matrix(Server::new()).await;
+}
+
+/// The same table on PostgreSQL. Needs `NEEDLEWISE_TEST_POSTGRES_URL`
+/// (scripts/pg-test-server start); it fails, never skips, without it.
+#[test]
+fn every_appointment_route_answers_each_role_as_the_table_says_on_postgres() {
+    Server::on_postgres(appointment_matrix);
+}
+
+async fn appointment_matrix(s: Server) {
+    let w = world_on(s).await;
     let (a, c1, conv) = (w.a, w.c1.clinic.clone(), w.conversation);
     let slots = free(&w.s, &c1);
     let routes = vec![
@@ -385,7 +404,7 @@ async fn every_appointment_route_answers_each_role_as_the_table_says() {
 
     // What happened: A cancelled one, moved one, booked one; the clinic's
     // refusals changed nothing.
-    let mine = w.s.store.patient_appointments(a).unwrap();
+    let mine = super::blocking(|| w.s.store.patient_appointments(a).unwrap());
     let status_of = |id: AppointmentId| {
         mine.iter()
             .find(|v| v.appointment.id == id)
@@ -401,8 +420,9 @@ async fn every_appointment_route_answers_each_role_as_the_table_says() {
 
     // Every clinic read of A's appointments is in A's audit log; the other
     // clinics' members left no line.
-    let log = w.s.store.audit_log(a, 500).unwrap();
-    let actor = |email: &str| w.s.store.account_by_email(email).unwrap().unwrap().id;
+    let log = super::blocking(|| w.s.store.audit_log(a, 500).unwrap());
+    let actor =
+        |email: &str| super::blocking(|| w.s.store.account_by_email(email).unwrap().unwrap().id);
     for (email, action) in [
         ("one@clinic.example", "viewed_appointments"),
         ("staff@clinic.example", "viewed_appointments"),
@@ -1193,16 +1213,18 @@ async fn the_clinic_books_for_a_patient_and_moves_it_with_a_reason() {
 
 /// The start of one of `profile`'s appointments, as the form sends it.
 fn start_of(s: &Server, profile: ProfileId, id: AppointmentId) -> String {
-    s.store
-        .patient_appointments(profile)
-        .unwrap()
-        .into_iter()
-        .find(|v| v.appointment.id == id)
-        .unwrap()
-        .appointment
-        .slot
-        .start
-        .to_string()
+    super::blocking(|| {
+        s.store
+            .patient_appointments(profile)
+            .unwrap()
+            .into_iter()
+            .find(|v| v.appointment.id == id)
+            .unwrap()
+            .appointment
+            .slot
+            .start
+            .to_string()
+    })
 }
 
 /// Checks that `v` has exactly the fields the document's schema `name`
