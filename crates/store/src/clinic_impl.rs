@@ -374,6 +374,24 @@ pub(crate) fn sent_steps<K: Eq + std::hash::Hash>(
     Ok(by_key)
 }
 
+/// The views logged once per patient and window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ListView {
+    /// The patient list and the red-flag queue (`viewed_list`).
+    List,
+    /// The conversations inbox (`viewed_inbox`).
+    Inbox,
+}
+
+impl ListView {
+    fn action(self) -> &'static str {
+        match self {
+            ListView::List => "viewed_list",
+            ListView::Inbox => "viewed_inbox",
+        }
+    }
+}
+
 /// Whether any of `profiles` has no list-view line (`detail`) from this
 /// clinician within [`LIST_VIEW_AUDIT_WINDOW`] before `at`: then the view
 /// must be logged.
@@ -382,13 +400,17 @@ pub(crate) fn unlogged_views(
     dialect: Dialect,
     profiles: &[ProfileId],
     by: &ClinicAccess,
-    action: &str,
+    action: ListView,
     detail: &str,
     at: Timestamp,
 ) -> Result<bool> {
     if profiles.is_empty() {
         return Ok(false);
     }
+    // The action is written into the SQL, not bound: the partial indexes
+    // of these lines (`audit_log_list_views`, `audit_log_inbox_views`) serve
+    // only a query whose text names their action.
+    let action = action.action();
     let since = at.checked_sub(LIST_VIEW_AUDIT_WINDOW).unwrap_or(at);
     // The clinician's list views in the window (one index range), set
     // against the patients shown.
@@ -396,7 +418,7 @@ pub(crate) fn unlogged_views(
         "SELECT EXISTS (SELECT u.p FROM {}
              EXCEPT
              SELECT a.profile_id FROM audit_log a
-             WHERE a.clinic_id = ?2 AND a.actor = ?3 AND a.action = ?7
+             WHERE a.clinic_id = ?2 AND a.actor = ?3 AND a.action = '{action}'
                AND a.detail = ?6 AND a.at >= ?4 AND a.at <= ?5) AS unlogged",
         dialect.ids(1)
     );
@@ -408,7 +430,6 @@ pub(crate) fn unlogged_views(
         since.into(),
         at.into(),
         detail.into(),
-        action.into(),
     ];
     Ok(tx
         .first(&sql, &args, |r| r.bool("unlogged"))?
@@ -1161,7 +1182,7 @@ impl<B: Backend> ClinicStore for B {
                 B::DIALECT,
                 &shown,
                 by,
-                "viewed_list",
+                ListView::List,
                 "patient list",
                 now,
             )?;
@@ -1220,7 +1241,7 @@ impl<B: Backend> ClinicStore for B {
             shown.sort_unstable();
             shown.dedup();
             let unlogged =
-                unlogged_views(tx, B::DIALECT, &shown, by, "viewed_list", "red flags", now)?;
+                unlogged_views(tx, B::DIALECT, &shown, by, ListView::List, "red flags", now)?;
             Ok((flags, shown, actor_name, unlogged))
         })?;
         if unlogged {

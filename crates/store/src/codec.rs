@@ -225,6 +225,7 @@ migrations! {
     11 "0011": "appointments", "appointments";
     12 "0012": "canned_replies", "canned_replies";
     13 "0013": "outbox_calendar", "outbox_calendar";
+    14 "0014": "inbox_views", "inbox_views";
 }
 
 impl Migration {

@@ -23,8 +23,8 @@ use uuid::Uuid;
 
 use crate::clinic::{ClinicAccess, Email, Notification};
 use crate::clinic_impl::{
-    CLINIC_COLUMNS, PATIENT, audit, audit_many, check_recipient, clinic_from, held, insert_email,
-    insert_notification, member_of, sent_steps, unlogged_views,
+    CLINIC_COLUMNS, ListView, PATIENT, audit, audit_many, check_recipient, clinic_from, held,
+    insert_email, insert_notification, member_of, sent_steps, unlogged_views,
 };
 use crate::codec::{self, to_i64, to_u32, to_u64};
 use crate::conversation::{
@@ -689,7 +689,7 @@ impl<B: Backend> ConversationStore for B {
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let unlogged = unlogged_views(tx, B::DIALECT, &profiles, by, "viewed_inbox", "", now)?;
+            let unlogged = unlogged_views(tx, B::DIALECT, &profiles, by, ListView::Inbox, "", now)?;
             Ok((ordered, profiles, name, unlogged))
         })?;
         if unlogged {

@@ -29,8 +29,8 @@ use crate::{Result, StoreError};
 /// the messages' photos; 11 adds the clinics' hours, appointments and the
 /// slots proposed in conversations; 12 adds canned replies and the ladder's
 /// steps sent for red-flag conversations; 13 adds an email's calendar
-/// invitation (its METHOD and text).
-pub const SCHEMA_VERSION: i64 = 13;
+/// invitation (its METHOD and text); 14 adds an index only.
+pub const SCHEMA_VERSION: i64 = 14;
 
 /// The oldest schema version whose snapshots and backups this build still
 /// restores: tables added since are left empty, columns added since take

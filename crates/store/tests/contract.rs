@@ -2164,7 +2164,7 @@ mod sqlite_only {
         let rows: i64 = conn
             .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(rows, 13, "one row per migration");
+        assert_eq!(rows, 14, "one row per migration");
     }
 
     /// Migration 6 fills the home page's facts of the profiles already
@@ -2531,7 +2531,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 13, "one row per migration");
+        assert_eq!(rows, 14, "one row per migration");
         client
             .execute(
                 "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1",
@@ -2571,7 +2571,7 @@ mod postgres_only {
     /// migrations run, so the home page and the patient list read the same
     /// as before.
     #[test]
-    fn migrations_6_to_13_fill_the_facts_of_existing_profiles() {
+    fn migrations_6_to_14_fill_the_facts_of_existing_profiles() {
         let url = postgres_url();
         let schema = fresh_schema_name();
         let owner = PostgresStore::connect_fresh_schema(&url, &schema).unwrap();
@@ -2585,7 +2585,8 @@ mod postgres_only {
         // Back to version 5: the list keys of 9, the facts, their triggers
         // and functions, and what 7 added (no readiness checks here) gone,
         // nor the conversations of 10, appointments of 11, canned replies
-        // of 12 and the outbox's calendar part of 13, no record of 6 to 13.
+        // of 12, the outbox's calendar part of 13 and the inbox index of 14, no
+        // record of 6 to 14.
         let mut client =
             postgres::Client::connect(&url_in_schema(&url, &schema), postgres::NoTls).unwrap();
         client
@@ -2601,7 +2602,7 @@ mod postgres_only {
                      DROP COLUMN last_session_date, DROP COLUMN last_session_needle_mm,
                      DROP COLUMN open_episodes, DROP COLUMN latest_verdict,
                      DROP COLUMN latest_checkin_level;
-                 DROP INDEX audit_log_list_views;
+                 DROP INDEX audit_log_list_views, audit_log_inbox_views;
                  DROP TABLE readiness_checks;
                  DROP INDEX sessions_last_ended;
                  ALTER TABLE sessions DROP COLUMN setting, DROP COLUMN readiness_check_id;
@@ -2619,7 +2620,7 @@ mod postgres_only {
             .query_one("SELECT count(*) FROM schema_migrations", &[])
             .unwrap()
             .get(0);
-        assert_eq!(rows, 13, "6 to 13 applied again");
+        assert_eq!(rows, 14, "6 to 14 applied again");
     }
 
     #[test]

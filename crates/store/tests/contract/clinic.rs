@@ -3118,7 +3118,7 @@ pub mod cases {
         use needlewise_store::snapshot::{SCHEMA_VERSION, TABLES, TableRows};
         use needlewise_store::{RestoreMode, Snapshot};
 
-        assert_eq!(SCHEMA_VERSION, 13);
+        assert_eq!(SCHEMA_VERSION, 14);
         let invites = TABLES
             .iter()
             .find(|t| t.name == "clinic_member_invites")
