@@ -187,6 +187,17 @@ pub trait ConversationStore {
         profile: Option<ProfileId>,
         now: Timestamp,
     ) -> Result<Vec<ConversationSummary>>;
+    /// One page of [`ConversationStore::clinic_inbox`]: at most `limit`
+    /// (up to [`MAX_LISTED`]) conversations after the first `offset`, in the
+    /// same order, the view logged for the patients shown only.
+    fn clinic_inbox_page(
+        &self,
+        by: &ClinicAccess,
+        profile: Option<ProfileId>,
+        offset: u32,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<Vec<ConversationSummary>>;
     /// One conversation, marked read by the clinic at `now` and logged
     /// `viewed_conversation`. `NotFound` when hidden from the asker,
     /// `Forbidden` for staff and a clinical conversation.

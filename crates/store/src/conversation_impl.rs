@@ -636,6 +636,18 @@ impl<B: Backend> ConversationStore for B {
         profile: Option<ProfileId>,
         now: Timestamp,
     ) -> Result<Vec<ConversationSummary>> {
+        self.clinic_inbox_page(by, profile, 0, MAX_LISTED, now)
+    }
+
+    fn clinic_inbox_page(
+        &self,
+        by: &ClinicAccess,
+        profile: Option<ProfileId>,
+        offset: u32,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<Vec<ConversationSummary>> {
+        let limit = limit.min(MAX_LISTED);
         // Read in a read-only transaction (several views run at once); the
         // audit lines are written before anything is returned, and only when
         // this member's last inbox view of a patient is older than the
@@ -662,7 +674,7 @@ impl<B: Backend> ConversationStore for B {
                    CASE WHEN {URGENT} = 1 THEN c.last_message_at END,
                    CASE WHEN {URGENT} = 1 THEN c.id END,
                    {UNREAD_BY_CLINIC} DESC, c.last_message_at DESC, c.id DESC
-                 LIMIT {MAX_LISTED}"
+                 LIMIT {limit} OFFSET {offset}"
             ));
             let grant = Grant {
                 role: Some(role),

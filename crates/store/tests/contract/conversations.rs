@@ -458,6 +458,17 @@ pub mod cases {
                 .iter()
                 .all(|s| s.conversation.last_message_at != at(20))
         );
+        // A page is a slice of the same order.
+        let ids = |l: &[needlewise_store::conversation::ConversationSummary]| {
+            l.iter().map(|s| s.conversation.id).collect::<Vec<_>>()
+        };
+        let page = store.clinic_inbox_page(&p.by, None, 1, 3, at(now)).unwrap();
+        assert_eq!(ids(&page), ids(&inbox[1..4]));
+        let last = store
+            .clinic_inbox_page(&p.by, None, MAX_LISTED, 10, at(now))
+            .unwrap();
+        assert_eq!(last.len(), 2, "the two beyond the full inbox's limit");
+        assert_eq!(last[1].conversation.last_message_at, at(20));
 
         let views = |who| {
             store

@@ -1618,3 +1618,66 @@ async fn the_care_team_page_says_what_happens_to_conversations_and_it_does() {
         None
     );
 }
+
+/// The clinic's inbox is paged, 50 conversations a page, in the inbox's
+/// order across pages: the red-flag conversation that awaits an answer
+/// heads the first page; the last page links back and not on; a page out
+/// of range is a plain error.
+#[tokio::test]
+async fn the_inbox_is_paged_in_its_own_order() {
+    let w = world().await;
+    let s = &w.s;
+    let alice = w.users[1].as_ref().unwrap();
+    let dr = &w.c1.user;
+    // The world holds three conversations; 57 more make 60.
+    for i in 0..57 {
+        s.advance_minutes(1);
+        start(
+            s,
+            alice,
+            &w.c1.clinic,
+            &format!("Question {i:02}"),
+            &[],
+            &[],
+        )
+        .await;
+    }
+    let (status, _, first) = s.get("/clinic/messages", Some(&dr.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(
+        first.matches("<li><a href=\"/clinic/messages/").count(),
+        50,
+        "{first}"
+    );
+    let red_flag = first.find(CLINICAL).unwrap();
+    assert!(first.find("Question 56").unwrap() > red_flag, "{first}");
+    assert!(
+        first.contains("href=\"/clinic/messages?page=2\" rel=\"next\">Older conversations"),
+        "{first}"
+    );
+    assert!(!first.contains("rel=\"prev\""), "{first}");
+    assert!(!first.contains("Question 00"), "{first}");
+
+    let (status, _, second) = s.get("/clinic/messages?page=2", Some(&dr.cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(
+        second.matches("<li><a href=\"/clinic/messages/").count(),
+        10,
+        "{second}"
+    );
+    assert!(second.contains("Question 00"), "{second}");
+    assert!(!second.contains(CLINICAL), "{second}");
+    assert!(
+        second.contains("href=\"/clinic/messages?page=1\" rel=\"prev\">Newer conversations"),
+        "{second}"
+    );
+    assert!(!second.contains("rel=\"next\""), "{second}");
+
+    for bad in ["0", "11", "x"] {
+        let (status, _, page) = s
+            .get(&format!("/clinic/messages?page={bad}"), Some(&dr.cookie))
+            .await;
+        assert!(status.is_client_error(), "page={bad}: {status} {page}");
+        assert!(!page.contains("Question"), "page={bad}: {page}");
+    }
+}

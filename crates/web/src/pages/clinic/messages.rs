@@ -38,22 +38,39 @@ pub struct InboxPage {
     pub patient: Option<String>,
     pub conversations: Vec<ConversationRow>,
     pub staff: bool,
+    /// Links to the previous and the next page of the inbox.
+    pub newer: Option<String>,
+    pub older: Option<String>,
 }
 
 async fn inbox_of(
     state: &AppState,
     ctx: &ClinicCtx,
     profile: Option<ProfileId>,
+    page_no: u32,
 ) -> Result<Response, WebError> {
     let access = ctx.access;
     let now = state.now();
-    let (list, unread) = blocking(state, move |s| {
+    // One patient's conversations fit on one page; the whole inbox is
+    // paged (one more read than shown says whether a next page exists).
+    let (offset, limit) = match profile {
+        Some(_) => (0, needlewise_store::conversation::MAX_LISTED),
+        None => ((page_no - 1) * INBOX_PAGE, INBOX_PAGE + 1),
+    };
+    let (mut list, unread) = blocking(state, move |s| {
         Ok((
-            s.clinic_inbox(&access, profile, now)?,
+            s.clinic_inbox_page(&access, profile, offset, limit, now)?,
             s.clinic_unread(&access)?,
         ))
     })
     .await?;
+    let more = profile.is_none() && list.len() > INBOX_PAGE as usize;
+    if more {
+        list.truncate(INBOX_PAGE as usize);
+    }
+    let pager = |n: u32| ctx.link(&format!("/clinic/messages?page={n}"));
+    let newer = (page_no > 1).then(|| pager(page_no - 1));
+    let older = more.then(|| pager(page_no + 1));
     let mut head = head(ctx, "/clinic/messages");
     head.unread = unread;
     let patient = profile.map(|_| {
@@ -78,11 +95,32 @@ async fn inbox_of(
             })
             .collect(),
         staff: !ctx.is_clinician(),
+        newer,
+        older,
     }))
 }
 
-pub async fn inbox(State(state): State<AppState>, ctx: ClinicCtx) -> Result<Response, WebError> {
-    inbox_of(&state, &ctx, None).await
+/// Conversations on one page of the inbox.
+const INBOX_PAGE: u32 = 50;
+
+#[derive(serde::Deserialize)]
+pub struct InboxParams {
+    /// 1 for the first page.
+    #[serde(default)]
+    page: Option<u32>,
+}
+
+pub async fn inbox(
+    State(state): State<AppState>,
+    ctx: ClinicCtx,
+    Query(params): Query<InboxParams>,
+) -> Result<Response, WebError> {
+    let pages = needlewise_store::conversation::MAX_LISTED / INBOX_PAGE;
+    let page = params.page.unwrap_or(1);
+    if page == 0 || page > pages {
+        return Err(WebError::BadInput(format!("page: choose 1 to {pages}")));
+    }
+    inbox_of(&state, &ctx, None, page).await
 }
 
 pub async fn patient_inbox(
@@ -91,7 +129,7 @@ pub async fn patient_inbox(
     Path(profile): Path<String>,
 ) -> Result<Response, WebError> {
     let profile = profile_id(&profile)?;
-    inbox_of(&state, &ctx, Some(profile)).await
+    inbox_of(&state, &ctx, Some(profile), 1).await
 }
 
 fn thread_page(
