@@ -673,133 +673,6 @@ fn swapped_ids_never_reach_a_patient_who_did_not_consent() {
 /// it.
 const NOTE: &str = "zq-api-appointment-note";
 
-/// Makes the session behind `cookie` pass the second factor now (the
-/// store's side of `/mfa`), on any backend: a plain function for the
-/// blocking pool.
-fn verify_in(store: &dyn needlewise_store::Store, cookie: &str, at: Timestamp) {
-    let hash = needlewise_web::auth::token_hash(cookie.split_once('=').unwrap().1);
-    let account = store.web_session(&hash, at).unwrap().unwrap().account_id;
-    if store.totp(account).unwrap().is_none() {
-        store
-            .set_totp(
-                account,
-                Some(&needlewise_store::clinic::TotpSecret {
-                    account_id: account,
-                    secret: vec![7; 20],
-                    enabled_at: Some(at),
-                    last_step: 0,
-                    pending_session: None,
-                }),
-            )
-            .unwrap();
-    }
-    store.mark_web_session_verified(&hash, at).unwrap();
-}
-
-/// Runs direct store calls on the blocking pool (the synchronous
-/// PostgreSQL client may not run on the executor's threads).
-async fn off<T, F>(s: &Server, f: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn needlewise_store::Store) -> T + Send + 'static,
-{
-    let store = s.store.clone();
-    tokio::task::spawn_blocking(move || f(store.as_ref()))
-        .await
-        .unwrap()
-}
-
-/// A clinic signed up by the page, its founder past the second factor.
-async fn founder(s: &Server, email: &str, name: &str, clinic: &str) -> Member {
-    let (status, _, page) = s
-        .post(
-            "/clinic/signup",
-            None,
-            &[
-                ("email", email),
-                ("password", super::clinic::PASSWORD),
-                ("your_name", name),
-                ("clinic_name", clinic),
-                ("time_zone", "Europe/London"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let cookie = super::clinic::clinic_log_in(s, email).await;
-    let at = s.now();
-    let (c, email) = (cookie.clone(), email.to_owned());
-    let clinic = off(s, move |store| {
-        verify_in(store, &c, at);
-        let account = super::notify::account_of(store, &email);
-        store.memberships(account).unwrap()[0].0.id.to_string()
-    })
-    .await;
-    let (status, _, page) = s.get("/clinic", Some(&cookie)).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    Member {
-        user: User {
-            cookie,
-            csrf: super::csrf_of(&page),
-        },
-        clinic,
-    }
-}
-
-/// A front-desk member of `by`'s clinic, past the second factor.
-async fn staff_of(s: &Server, by: &Member, email: &str) -> Member {
-    let user = s.sign_up(email).await;
-    let at = s.now();
-    let (clinic, cookie, founder_cookie, email) = (
-        by.clinic.parse::<ClinicId>().unwrap(),
-        user.cookie.clone(),
-        by.user.cookie.clone(),
-        email.to_owned(),
-    );
-    off(s, move |store| {
-        let hash = needlewise_web::auth::token_hash(founder_cookie.split_once('=').unwrap().1);
-        let founder = store.web_session(&hash, at).unwrap().unwrap().account_id;
-        let who = super::notify::account_of(store, &email);
-        super::notify::member(
-            store,
-            clinic,
-            founder,
-            who,
-            needlewise_core::clinic::Role::Staff,
-            "Stella Staff",
-            at,
-        );
-        verify_in(store, &cookie, at);
-    })
-    .await;
-    let (status, _, page) = s
-        .get(&format!("/clinic?clinic={}", by.clinic), Some(&user.cookie))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    Member {
-        user: User {
-            cookie: user.cookie,
-            csrf: super::csrf_of(&page),
-        },
-        clinic: by.clinic.clone(),
-    }
-}
-
-/// A signed-up patient working in a profile of this name.
-async fn patient_in(s: &Server, email: &str, name: &str) -> (User, ProfileId) {
-    let user = s.sign_up(email).await;
-    let at = s.now();
-    let (cookie, email, name) = (user.cookie.clone(), email.to_owned(), name.to_owned());
-    let p = off(s, move |store| {
-        let account = super::notify::account_of(store, &email);
-        let p = super::notify::profile(store, account, &name, at);
-        let hash = needlewise_web::auth::token_hash(cookie.split_once('=').unwrap().1);
-        store.set_web_session_profile(&hash, p).unwrap();
-        p
-    })
-    .await;
-    (user, p)
-}
-
 async fn api_as(
     s: &Server,
     method: &str,
@@ -887,12 +760,12 @@ fn same(
 /// server (SQLite or PostgreSQL): statuses, what each answer shows of A's
 /// appointments, what changed, and the audit lines.
 async fn appointment_api_matrix(s: Server) {
-    let c1 = founder(&s, "one@clinic.example", "Dr One", "Clinic One").await;
-    let staff = staff_of(&s, &c1, "staff@clinic.example").await;
-    let c2 = founder(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
-    let c3 = founder(&s, "three@clinic.example", "Dr Three", "Clinic Three").await;
-    let (a_user, a) = patient_in(&s, "alice@example.org", ALICE).await;
-    let (b_user, _) = patient_in(&s, "bruno@example.org", "Bruno Bright").await;
+    let c1 = clinic_signup(&s, "one@clinic.example", "Dr One", "Clinic One").await;
+    let staff = add_member(&s, &c1, "staff@clinic.example", "Stella Staff", "staff").await;
+    let c2 = clinic_signup(&s, "two@clinic.example", "Dr Two", "Clinic Two").await;
+    let c3 = clinic_signup(&s, "three@clinic.example", "Dr Three", "Clinic Three").await;
+    let (a_user, a) = patient(&s, "alice@example.org", ALICE).await;
+    let (b_user, _) = patient(&s, "bruno@example.org", "Bruno Bright").await;
     for (m, p) in [(&c1, &a_user), (&c2, &a_user), (&c3, &b_user)] {
         let code = invite(&s, m).await;
         assert_eq!(join(&s, p, &code, &[]).await, StatusCode::SEE_OTHER);
@@ -1159,17 +1032,16 @@ async fn appointment_api_matrix(s: Server) {
 
     // Every clinic read and write is in A's audit log, by who did it;
     // clinic three left no line and clinic two only its booking.
-    let log = off(&s, move |store| store.audit_log(a, 1000).unwrap()).await;
-    let accounts = off(&s, |store| {
+    let log = super::blocking(|| s.store.audit_log(a, 1000).unwrap());
+    let accounts = super::blocking(|| {
         [
             "one@clinic.example",
             "staff@clinic.example",
             "two@clinic.example",
             "three@clinic.example",
         ]
-        .map(|e| super::notify::account_of(store, e))
-    })
-    .await;
+        .map(|e| super::notify::account_of(s.store.as_ref(), e))
+    });
     let did =
         |who: AccountId, action: &str| log.iter().any(|e| e.actor == who && e.action == action);
     for who in [accounts[0], accounts[1]] {
@@ -1208,15 +1080,5 @@ async fn every_appointment_api_route_answers_each_role_as_the_table_says_on_sqli
 /// (scripts/pg-test-server start); it fails, never skips, without it.
 #[test]
 fn every_appointment_api_route_answers_each_role_as_the_table_says_on_postgres() {
-    let (s, store) = super::Server::postgres();
-    assert_eq!(s.store.backend(), "postgres");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(appointment_api_matrix(s));
-    // The runtime goes first, then the store, outside it.
-    drop(runtime);
-    drop(store);
+    Server::on_postgres(appointment_api_matrix);
 }

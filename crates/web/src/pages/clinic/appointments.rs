@@ -443,10 +443,12 @@ async fn move_page(
     })
 }
 
-fn appointment_ids(
+/// A patient's id and the id of one of their records, from a path; a
+/// malformed one is simply not found.
+fn path_ids<T: std::str::FromStr>(
     profile: &str,
     id: &str,
-) -> Result<(needlewise_core::ids::ProfileId, AppointmentId), WebError> {
+) -> Result<(needlewise_core::ids::ProfileId, T), WebError> {
     Ok((
         profile_id(profile)?,
         id.parse().map_err(|_| WebError::NotFound)?,
@@ -458,7 +460,7 @@ pub async fn reschedule_form(
     ctx: ClinicCtx,
     Path((profile, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let (profile, id) = appointment_ids(&profile, &id)?;
+    let (profile, id): (_, AppointmentId) = path_ids(&profile, &id)?;
     Ok(page(
         &move_page(&state, &ctx, profile, id, Given::default()).await?,
     ))
@@ -470,7 +472,7 @@ pub async fn reschedule(
     Path((profile, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let (profile, id) = appointment_ids(&profile, &id)?;
+    let (profile, id): (_, AppointmentId) = path_ids(&profile, &id)?;
     let pairs = checked(&ctx, &body)?;
     let key = forms::request_key(&pairs)
         .ok_or_else(|| WebError::BadInput("key: send the form again".into()))?;
@@ -774,22 +776,12 @@ async fn propose_page(
     })
 }
 
-fn conversation_ids(
-    profile: &str,
-    conversation: &str,
-) -> Result<(needlewise_core::ids::ProfileId, ConversationId), WebError> {
-    Ok((
-        profile_id(profile)?,
-        conversation.parse().map_err(|_| WebError::NotFound)?,
-    ))
-}
-
 pub async fn propose_form(
     State(state): State<AppState>,
     ctx: ClinicCtx,
     Path((profile, conversation)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let (profile, conversation) = conversation_ids(&profile, &conversation)?;
+    let (profile, conversation): (_, ConversationId) = path_ids(&profile, &conversation)?;
     Ok(page(
         &propose_page(
             &state,
@@ -810,7 +802,7 @@ pub async fn propose(
     Path((profile, conversation)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let (profile, conversation) = conversation_ids(&profile, &conversation)?;
+    let (profile, conversation): (_, ConversationId) = path_ids(&profile, &conversation)?;
     let pairs = checked(&ctx, &body)?;
     let key = forms::request_key(&pairs)
         .ok_or_else(|| WebError::BadInput("key: send the form again".into()))?;
